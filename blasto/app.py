@@ -1,0 +1,79 @@
+"""The application factory: a short list of steps, each small and named.
+
+`create_app(config=None)` reads settings from the environment; `config`
+overrides them (tests use it). Nothing here opens a connection: engines and
+broker pools connect lazily, after gunicorn has forked its workers.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Mapping
+
+from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from blasto.config import load_config
+from blasto.logs import configure_logging
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
+
+
+def create_app(config: Mapping[str, Any] | None = None) -> Flask:
+    app = Flask(__name__, instance_relative_config=True)
+    register_config(app, config)
+    register_logging(app)
+    register_extensions(app)
+    register_blueprints(app)
+    register_request_hooks(app)
+    register_error_handlers(app)
+    register_cli(app)
+    return app
+
+
+def register_config(app: Flask, overrides: Mapping[str, Any] | None) -> None:
+    app.config.from_mapping(load_config(instance_path=app.instance_path))
+    if overrides:
+        app.config.from_mapping(overrides)
+    # Heroku's router is the one proxy in front of gunicorn.
+    app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_port=1)  # type: ignore[method-assign]
+
+
+def register_logging(app: Flask) -> None:
+    configure_logging(app.config["LOG_LEVEL"])
+
+
+def register_extensions(app: Flask) -> None:
+    from blasto.celery_app import celery_init_app
+    from blasto.extensions import db, migrate
+
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite:///"):
+        Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(MIGRATIONS_DIR), render_as_batch=True)
+    celery_init_app(app)
+
+
+def register_blueprints(app: Flask) -> None:
+    from blasto import api, health, site
+
+    app.register_blueprint(site.bp)
+    app.register_blueprint(health.bp)
+    app.register_blueprint(api.bp, url_prefix="/api/v1")
+
+
+def register_request_hooks(app: Flask) -> None:
+    from blasto.request_id import register_request_hooks as register
+
+    register(app)
+
+
+def register_error_handlers(app: Flask) -> None:
+    from blasto.errors import register_error_handlers as register
+
+    register(app)
+
+
+def register_cli(app: Flask) -> None:
+    from blasto.cli import ready
+
+    app.cli.add_command(ready)

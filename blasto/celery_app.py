@@ -1,0 +1,52 @@
+"""Celery bound to the Flask app (the Flask docs' `celery_init_app` pattern).
+
+Every task runs inside `app.app_context()`, Celery is configured from the same
+settings as the web process, and the request id of the request that enqueued
+a task travels in the message headers so the worker's log lines carry it.
+"""
+from __future__ import annotations
+
+from celery import Celery, Task, signals
+from flask import Flask
+
+from blasto.logs import configure_logging, request_id_var
+
+REQUEST_ID_HEADER = "blasto_request_id"
+
+
+def celery_init_app(app: Flask) -> Celery:
+    class FlaskTask(Task):
+        def __call__(self, *args, **kwargs):
+            with app.app_context():
+                return self.run(*args, **kwargs)
+
+    celery_app = Celery(app.import_name, task_cls=FlaskTask)
+    celery_app.config_from_object(app.config["CELERY"])
+    celery_app.set_default()
+    app.extensions["celery"] = celery_app
+    _connect_signals(app.config["LOG_LEVEL"])
+    return celery_app
+
+
+def _connect_signals(log_level: str) -> None:
+    """Connect once per process; receivers are global in Celery."""
+
+    @signals.setup_logging.connect(weak=False, dispatch_uid="blasto.setup_logging")
+    def setup_logging(loglevel=None, **_):
+        # Connecting here stops Celery from installing its own formatters.
+        configure_logging(log_level)
+
+    @signals.before_task_publish.connect(weak=False, dispatch_uid="blasto.publish_request_id")
+    def add_request_id(headers=None, **_):
+        request_id = request_id_var.get()
+        if headers is not None and request_id and REQUEST_ID_HEADER not in headers:
+            headers[REQUEST_ID_HEADER] = request_id
+
+    @signals.task_prerun.connect(weak=False, dispatch_uid="blasto.task_request_id")
+    def restore_request_id(task=None, task_id=None, **_):
+        request_id = getattr(task.request, REQUEST_ID_HEADER, None) if task else None
+        request_id_var.set(request_id or f"task-{task_id}")
+
+    @signals.task_postrun.connect(weak=False, dispatch_uid="blasto.task_request_id_reset")
+    def clear_request_id(**_):
+        request_id_var.set(None)

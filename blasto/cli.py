@@ -1,0 +1,16 @@
+"""Operator commands: `flask --app blasto <command>`."""
+import json
+
+import click
+from flask.cli import with_appcontext
+
+
+@click.command("ready")
+@with_appcontext
+def ready():
+    """Run the /readyz checks from a shell; exit 1 when a part is down."""
+    from blasto.health.checks import readiness
+
+    ok, checks = readiness()
+    click.echo(json.dumps({"ready": ok, "checks": checks}, indent=2))
+    raise SystemExit(0 if ok else 1)

@@ -1,0 +1,222 @@
+"""Settings read from the environment (12-factor), validated once at start.
+
+Everything a process needs comes from environment variables so that the same
+code runs on Heroku, under honcho and on a bare laptop. Bad values raise
+:class:`ConfigError` naming the variable, which `blasto.__init__` turns into a
+single line on stderr instead of a traceback.
+"""
+from __future__ import annotations
+
+import os
+import ssl
+from pathlib import Path
+from typing import Any, Mapping
+from urllib.parse import urlsplit
+
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+from blasto import broker as embedded_broker
+
+ENVIRONMENTS = ("production", "development", "test")
+MIN_SECRET_KEY_LENGTH = 32
+# Values people paste from tutorials; never acceptable in production.
+PLACEHOLDER_SECRETS = {"changeme", "change-me", "secret", "dev", "development", "test", "password"}
+DEV_SECRET_KEY = "blasto-development-key-not-for-production-use"
+# Above the longest task (task_time_limit) so the Redis transport never
+# redelivers a message whose task is still running.
+VISIBILITY_TIMEOUT_SECONDS = 3600
+TASK_TIME_LIMIT_SECONDS = 300
+
+
+class ConfigError(ValueError):
+    """An environment variable is missing or malformed; the message names it."""
+
+    def __init__(self, variable: str, problem: str):
+        self.variable = variable
+        super().__init__(f"{variable} {problem}")
+
+
+def load_config(environ: Mapping[str, str] | None = None, instance_path: str | os.PathLike = "instance") -> dict[str, Any]:
+    """Return the Flask config (with a CELERY section) for this environment."""
+    env = os.environ if environ is None else environ
+    instance = Path(instance_path)
+    blasto_env = _blasto_env(env)
+    production = blasto_env == "production"
+
+    database_url = database_uri(env.get("DATABASE_URL"), instance)
+    pool_size = _int(env, "DATABASE_POOL_SIZE", 5, minimum=1, maximum=100)
+    return {
+        "BLASTO_ENV": blasto_env,
+        "SECRET_KEY": secret_key(env.get("SECRET_KEY"), production),
+        "TESTING": blasto_env == "test",
+        "LOG_LEVEL": _log_level(env),
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        "SQLALCHEMY_ENGINE_OPTIONS": engine_options(database_url, pool_size),
+        "SESSION_COOKIE_SECURE": production,
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "PREFERRED_URL_SCHEME": "https" if production else "http",
+        "MAX_CONTENT_LENGTH": 1024 * 1024,
+        "READY_TIMEOUT_SECONDS": _float(env, "READY_TIMEOUT_SECONDS", 3.0, minimum=0.1, maximum=20.0),
+        "CELERY": celery_config(env.get("REDIS_URL"), instance, env),
+    }
+
+
+def _blasto_env(env: Mapping[str, str]) -> str:
+    value = env.get("BLASTO_ENV", "").strip().lower() or "production"
+    if value not in ENVIRONMENTS:
+        raise ConfigError("BLASTO_ENV", f"must be one of {', '.join(ENVIRONMENTS)}, not {value!r}")
+    return value
+
+
+def secret_key(value: str | None, production: bool) -> str:
+    """Refuse a missing or guessable key in production; supply one elsewhere."""
+    hint = "set it to a random string of at least 32 characters, e.g. `python -c \"import secrets; print(secrets.token_hex(32))\"`"
+    if not value:
+        if production:
+            raise ConfigError("SECRET_KEY", f"is not set; production needs one: {hint}")
+        return DEV_SECRET_KEY
+    if production:
+        if value.strip().lower() in PLACEHOLDER_SECRETS or value == DEV_SECRET_KEY:
+            raise ConfigError("SECRET_KEY", f"is a well-known placeholder; {hint}")
+        if len(value) < MIN_SECRET_KEY_LENGTH:
+            raise ConfigError("SECRET_KEY", f"is too short ({len(value)} characters); {hint}")
+        if len(set(value)) < 8:
+            raise ConfigError("SECRET_KEY", f"has too few distinct characters to be random; {hint}")
+    return value
+
+
+def database_uri(value: str | None, instance: Path) -> str:
+    """Accept Heroku's postgres:// and pin the psycopg 3 driver; default to SQLite."""
+    if not value or not value.strip():
+        return f"sqlite:///{(instance / 'blasto.sqlite3').resolve()}"
+    value = value.strip()
+    try:
+        url = make_url(value)
+    except ArgumentError:
+        raise ConfigError("DATABASE_URL", "is not a valid database URL (expected postgres://user:pass@host:5432/name)") from None
+    backend = url.get_backend_name()
+    if backend in ("postgres", "postgresql"):
+        if not url.host or not url.database:
+            raise ConfigError("DATABASE_URL", "needs a host and a database name (postgres://user:pass@host:5432/name)")
+        url = url.set(drivername="postgresql+psycopg")
+    elif backend == "sqlite":
+        if url.drivername != "sqlite":
+            raise ConfigError("DATABASE_URL", f"uses an unsupported SQLite driver {url.drivername!r}")
+    else:
+        raise ConfigError("DATABASE_URL", f"uses an unsupported scheme {url.drivername!r}; use postgres:// or sqlite:///")
+    return url.render_as_string(hide_password=False)
+
+
+def engine_options(uri: str, pool_size: int) -> dict[str, Any]:
+    """Pool caps that fit Heroku's small connection limits; SQLite waits on locks."""
+    if uri.startswith("sqlite"):
+        return {"connect_args": {"timeout": 15}}
+    return {
+        "pool_size": pool_size,
+        "max_overflow": 0,
+        "pool_pre_ping": True,
+        "pool_recycle": 300,
+        "pool_timeout": 10,
+        "connect_args": {"connect_timeout": 5, "application_name": "blasto"},
+    }
+
+
+def celery_config(redis_url: str | None, instance: Path, env: Mapping[str, str]) -> dict[str, Any]:
+    """Celery settings safe for Heroku (see HEROKU.md), on Redis or a server-less broker."""
+    config: dict[str, Any] = {
+        "broker_connection_retry_on_startup": True,
+        "broker_pool_limit": _int(env, "CELERY_BROKER_POOL_LIMIT", 4, minimum=1, maximum=100),
+        "task_serializer": "json",
+        "result_serializer": "json",
+        "accept_content": ["json"],
+        "task_ignore_result": True,
+        "result_expires": 3600,
+        # Work must survive a worker killed mid-task: ack after the task, and
+        # requeue when the child process dies.
+        "task_acks_late": True,
+        "task_reject_on_worker_lost": True,
+        "worker_prefetch_multiplier": 1,
+        "task_time_limit": TASK_TIME_LIMIT_SECONDS,
+        "task_soft_time_limit": TASK_TIME_LIMIT_SECONDS - 30,
+        # Heroku sends SIGKILL 30 s after SIGTERM: finish or requeue before then.
+        "worker_soft_shutdown_timeout": 20.0,
+        "worker_hijack_root_logger": False,
+        "worker_cancel_long_running_tasks_on_connection_loss": True,
+        "task_default_queue": "blasto",
+        "imports": ("blasto.health.tasks",),
+    }
+    if not redis_url or not redis_url.strip():
+        instance.mkdir(parents=True, exist_ok=True)
+        broker = (instance / "celery-broker.sqlite3").resolve()
+        results = (instance / "celery-results.sqlite3").resolve()
+        config.update(
+            broker_url=f"sqlite:///{broker}",
+            broker_transport=embedded_broker.TRANSPORT,
+            result_backend=f"db+sqlite:///{results}",
+            # kombu passes these to create_engine: wait on SQLite's lock.
+            broker_transport_options={"connect_args": {"timeout": 15}},
+            database_engine_options={"connect_args": {"timeout": 15}},
+        )
+        return config
+    url = redis_url.strip()
+    parts = urlsplit(url)
+    try:
+        port = parts.port
+    except ValueError:
+        port = -1
+    if parts.scheme not in ("redis", "rediss") or not parts.hostname or port == -1:
+        raise ConfigError("REDIS_URL", "is not a valid Redis URL (expected redis://host:6379/0 or rediss://...)")
+    config.update(
+        broker_url=url,
+        result_backend=url,
+        broker_transport_options={
+            "visibility_timeout": VISIBILITY_TIMEOUT_SECONDS,
+            "socket_connect_timeout": 5,
+            "socket_keepalive": True,
+            "health_check_interval": 25,
+        },
+        redis_socket_connect_timeout=5,
+        redis_socket_keepalive=True,
+        redis_backend_health_check_interval=25,
+        redis_max_connections=_int(env, "CELERY_REDIS_MAX_CONNECTIONS", 4, minimum=1, maximum=100),
+    )
+    if parts.scheme == "rediss":
+        # Heroku Key-Value Store uses TLS with a self-signed certificate.
+        config["broker_use_ssl"] = {"ssl_cert_reqs": ssl.CERT_NONE}
+        config["redis_backend_use_ssl"] = {"ssl_cert_reqs": ssl.CERT_NONE}
+    return config
+
+
+def _log_level(env: Mapping[str, str]) -> str:
+    value = env.get("LOG_LEVEL", "INFO").strip().upper() or "INFO"
+    if value not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
+        raise ConfigError("LOG_LEVEL", f"must be DEBUG, INFO, WARNING, ERROR or CRITICAL, not {value!r}")
+    return value
+
+
+def _int(env: Mapping[str, str], name: str, default: int, minimum: int, maximum: int) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(name, f"must be a whole number, not {raw!r}") from None
+    if not minimum <= value <= maximum:
+        raise ConfigError(name, f"must be between {minimum} and {maximum}, not {value}")
+    return value
+
+
+def _float(env: Mapping[str, str], name: str, default: float, minimum: float, maximum: float) -> float:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(name, f"must be a number of seconds, not {raw!r}") from None
+    if not minimum <= value <= maximum:
+        raise ConfigError(name, f"must be between {minimum} and {maximum}, not {value}")
+    return value

@@ -1,0 +1,51 @@
+"""Error responses: JSON under /api/, an HTML page elsewhere, never a traceback.
+
+One handler for every HTTP error keeps the two shapes consistent. Each error
+is logged once (the log record factory adds the request id); unexpected
+exceptions get their traceback in the log and a plain 500 for the client.
+"""
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, g, jsonify, make_response, render_template, request
+from werkzeug.exceptions import HTTPException, InternalServerError
+
+log = logging.getLogger("blasto.errors")
+API_PREFIX = "/api/"
+GENERIC_500 = "Something went wrong on our side. It has been logged; please try again."
+
+
+def error_slug(exc: HTTPException) -> str:
+    return (exc.name or "error").lower().replace(" ", "_").replace("'", "")
+
+
+def render_error(exc: HTTPException):
+    """The response for `exc`, shaped for the API or for a browser."""
+    code = exc.code or 500
+    if request.path.startswith(API_PREFIX):
+        response = jsonify(error=error_slug(exc), message=exc.description, request_id=g.get("request_id"))
+    else:
+        response = make_response(render_template("error.html", code=code, name=exc.name, description=exc.description))
+    response.status_code = code
+    # Keep the headers the exception carries (Allow on 405, Retry-After on 429...).
+    for key, value in exc.get_headers():
+        if key.lower() != "content-type":
+            response.headers[key] = value
+    return response
+
+
+def http_error(exc: HTTPException):
+    level = logging.ERROR if (exc.code or 500) >= 500 else logging.INFO
+    log.log(level, "http error", extra={"status": exc.code, "error": error_slug(exc), "method": request.method, "path": request.path})
+    return render_error(exc)
+
+
+def unexpected_error(exc: Exception):
+    log.exception("unhandled exception", extra={"status": 500, "method": request.method, "path": request.path})
+    return render_error(InternalServerError(description=GENERIC_500))
+
+
+def register_error_handlers(app: Flask) -> None:
+    app.register_error_handler(HTTPException, http_error)
+    app.register_error_handler(Exception, unexpected_error)
