@@ -17,6 +17,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from blasto import broker as embedded_broker
+from blasto import result_backend
 
 ENVIRONMENTS = ("production", "development", "test")
 MIN_SECRET_KEY_LENGTH = 32
@@ -170,7 +171,7 @@ def celery_config(redis_url: str | None, instance: Path, env: Mapping[str, str])
         raise ConfigError("REDIS_URL", "is not a valid Redis URL (expected redis://host:6379/0 or rediss://...)")
     config.update(
         broker_url=url,
-        result_backend=url,
+        result_backend=f"{result_backend.PREFIX}+{url}",
         broker_transport_options={
             "visibility_timeout": VISIBILITY_TIMEOUT_SECONDS,
             "socket_connect_timeout": 5,

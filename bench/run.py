@@ -1,0 +1,491 @@
+"""Blasto's benchmark: throughput next to bare WSGI and bare Flask, memory, start time.
+
+Run from anywhere: `.venv/bin/python bench/run.py [--duration SECONDS] [--rounds N]`.
+Every server runs under the real `gunicorn.conf.py` from the repository root with
+the same environment, so the only difference between targets is the app. Logs
+go to bench/results/ (git-ignored). Exit status: 0 when every target is met,
+1 otherwise, 2 when wrk is missing. See docs/BENCHMARKS.md.
+"""
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import re
+import secrets
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Callable
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "bench" / "results"
+VENV_BIN = ROOT / ".venv" / "bin"
+
+WRK_CONNECTIONS = 16
+WARMUP_SECONDS = 2
+START_DEADLINE = 30.0  # gunicorn answering at all
+READY_DEADLINE = 60.0  # /readyz: web, broker and a worker round trip
+STOP_DEADLINE = 25.0  # above graceful_timeout (20 s) in gunicorn.conf.py
+START_RUNS = 3
+
+# What the app, gunicorn.conf.py and the Procfile read; the bench sets these itself.
+CONTROLLED_VARS = (
+    "PORT", "WEB_CONCURRENCY", "GUNICORN_THREADS", "GUNICORN_CMD_ARGS", "LOG_LEVEL",
+    "BLASTO_ENV", "SECRET_KEY", "DATABASE_URL", "DATABASE_POOL_SIZE", "REDIS_URL",
+    "READY_TIMEOUT_SECONDS", "WORKER_CONCURRENCY", "PYTHONPATH",
+)
+
+API_MIN_RATIO = 0.8
+SITE_MIN_RATIO = 0.6
+PSS_LIMIT_MB = 256
+START_LIMIT_SECONDS = 2.0
+
+# Memory is measured on the embedded defaults and on the services Heroku would provide.
+MEMORY_SETUPS = {
+    "embedded (SQLite, no REDIS_URL)": {},
+    "postgres+redis": {
+        "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/postgres",
+        "REDIS_URL": "redis://127.0.0.1:6379/14",
+    },
+}
+WARM_REQUESTS = {"/home": 100, "/api/v1/home": 100, "/healthz": 100, "/readyz": 10}
+
+
+@dataclass(frozen=True)
+class Target:
+    name: str
+    app: str
+    path: str
+
+
+TARGETS = (
+    Target("wsgi", "bench.apps.hello_wsgi:app", "/"),
+    Target("flask", "bench.apps.hello_flask:app", "/"),
+    Target("blasto-site", "blasto:APP", "/home"),
+    Target("blasto-api", "blasto:APP", "/api/v1/home"),
+)
+BASELINE = "flask"
+
+
+@dataclass(frozen=True)
+class Sample:
+    rps: float
+    p99_ms: float
+    errors: int
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    passed: bool
+    detail: str
+
+
+class BenchError(RuntimeError):
+    """A server did not start, answer or behave; the message says which and where its log is."""
+
+
+@dataclass(frozen=True)
+class Service:
+    name: str
+    proc: subprocess.Popen
+
+    @property
+    def log(self) -> Path:
+        return log_path(self.name)
+
+
+def log_path(name: str) -> Path:
+    return RESULTS / f"{name}.log"
+
+
+class Processes:
+    """Every process tree the run starts, so each one ends even on error or Ctrl-C.
+
+    Each service gets its own session; stopping signals that process group by
+    its id (SIGTERM, like Heroku does to a dyno, then SIGKILL after a deadline)
+    and waits until no member is left, so wrappers like `sh -c` cannot orphan
+    the server they started.
+    """
+
+    def __init__(self, env: dict[str, str]):
+        self.env = env
+        self.running: list[Service] = []
+
+    def start(self, name: str, args: list[str], extra_env: dict[str, str] | None = None) -> Service:
+        with log_path(name).open("ab") as log:
+            proc = subprocess.Popen(
+                args, cwd=ROOT, env={**self.env, **(extra_env or {})},
+                stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            )
+        service = Service(name, proc)
+        self.running.append(service)
+        return service
+
+    def stop(self, service: Service) -> None:
+        pgid = service.proc.pid
+        _signal_group(pgid, signal.SIGTERM)
+        if not _wait_group_gone(service.proc, STOP_DEADLINE):
+            _signal_group(pgid, signal.SIGKILL)
+            _wait_group_gone(service.proc, 5.0)
+        self.running.remove(service)
+
+    def stop_all(self) -> None:
+        for service in reversed(self.running[:]):
+            self.stop(service)
+
+
+def _signal_group(pgid: int, signum: int) -> None:
+    try:
+        os.killpg(pgid, signum)
+    except ProcessLookupError:
+        pass
+
+
+def _wait_group_gone(proc: subprocess.Popen, timeout: float) -> bool:
+    """Reap our child and wait for the rest of its group (workers outlive the master briefly)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        proc.poll()
+        if proc.returncode is not None and not any(pgrp == proc.pid for _, _, pgrp in _process_table()):
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def _process_table() -> list[tuple[int, int, int]]:
+    """(pid, ppid, pgrp) of every live process from /proc/*/stat.
+
+    /proc/<pid>/task/*/children needs CONFIG_PROC_CHILDREN, which not every kernel
+    has (this machine's does not); the parent pid in stat is always there.
+    """
+    table = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:  # exited while we looked
+            continue
+        # The command name is in parentheses and may contain spaces or ')'.
+        fields = stat[stat.rindex(")") + 2:].split()
+        if fields[0] != "Z":
+            table.append((int(entry.name), int(fields[1]), int(fields[2])))
+    return table
+
+
+def process_tree(root: int) -> list[int]:
+    """The root pid and all its descendants."""
+    children: dict[int, list[int]] = {}
+    for pid, ppid, _ in _process_table():
+        children.setdefault(ppid, []).append(pid)
+    tree, pending = [], [root]
+    while pending:
+        pid = pending.pop()
+        tree.append(pid)
+        pending.extend(children.get(pid, ()))
+    return tree
+
+
+def tree_pss_mb(root: int) -> tuple[float, int]:
+    """Sum of PSS over a process tree, in MiB, and how many processes it has.
+
+    PSS splits shared pages (preloaded code, copy-on-write after fork) between
+    the processes sharing them, so the sum is what the tree really costs.
+    """
+    total_kb, count = 0, 0
+    for pid in process_tree(root):
+        try:
+            rollup = Path(f"/proc/{pid}/smaps_rollup").read_text()
+        except OSError:
+            continue
+        total_kb += next(int(line.split()[1]) for line in rollup.splitlines() if line.startswith("Pss:"))
+        count += 1
+    return total_kb / 1024, count
+
+
+def http_get(port: int, path: str, timeout: float = 2.0) -> tuple[int, bytes]:
+    """One GET on a fresh connection; http.client, so no proxy settings apply."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    try:
+        connection.request("GET", path)
+        response = connection.getresponse()
+        return response.status, response.read()
+    finally:
+        connection.close()
+
+
+def wait_until(check: Callable[[], bool], what: str, service: Service, timeout: float, interval: float) -> None:
+    """Poll `check` until it is true; fail at the deadline or as soon as the service dies."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if check():
+                return
+        except (OSError, http.client.HTTPException, ValueError, KeyError):
+            pass  # not listening yet, or a half-ready answer
+        if service.proc.poll() is not None:
+            raise BenchError(f"{what}: {service.name} exited with status {service.proc.returncode}; see {service.log}")
+        if time.monotonic() >= deadline:
+            raise BenchError(f"{what}: not ready within {timeout:g} s; see {service.log}")
+        time.sleep(interval)
+
+
+def answers_ok(port: int, path: str) -> Callable[[], bool]:
+    return lambda: http_get(port, path)[0] == 200
+
+
+def free_port() -> int:
+    """A port free on [::] (which gunicorn.conf.py binds, dual-stack) right now."""
+    with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as sock:
+        sock.bind(("::", 0))
+        return sock.getsockname()[1]
+
+
+def gunicorn_args(app: str) -> list[str]:
+    return [str(VENV_BIN / "gunicorn"), "--config", "gunicorn.conf.py", app]
+
+
+def bench_env() -> dict[str, str]:
+    """The one environment every server gets: production Blasto, 2 web workers.
+
+    Inherited values for anything the app reads are dropped so a developer's
+    shell cannot skew one run; LOG_LEVEL stays unset (info, the production
+    default), so every target writes gunicorn's access log like a dyno does.
+    """
+    env = {key: value for key, value in os.environ.items()
+           if key not in CONTROLLED_VARS and not key.startswith("CELERY_")}
+    env.update(
+        PATH=f"{VENV_BIN}{os.pathsep}{env.get('PATH', '')}",
+        PYTHONPATH=str(ROOT),
+        WEB_CONCURRENCY="2",
+        BLASTO_ENV="production",
+        SECRET_KEY=secrets.token_hex(32),
+    )
+    return env
+
+
+# --- throughput -------------------------------------------------------------
+
+_RPS = re.compile(r"^Requests/sec:\s+([\d.]+)", re.MULTILINE)
+_P99 = re.compile(r"^\s+99%\s+([\d.]+)(us|ms|s)\s*$", re.MULTILINE)
+_NON_2XX = re.compile(r"Non-2xx or 3xx responses:\s+(\d+)")
+_SOCKET_ERRORS = re.compile(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)")
+_TO_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
+
+
+def wrk(port: int, path: str, seconds: int) -> str:
+    args = ["wrk", "--latency", "-t1", f"-c{WRK_CONNECTIONS}", f"-d{seconds}s", f"http://127.0.0.1:{port}{path}"]
+    try:
+        result = subprocess.run(args, capture_output=True, text=True, timeout=seconds + 30)
+    except subprocess.TimeoutExpired:
+        raise BenchError(f"wrk did not finish within {seconds + 30} s") from None
+    if result.returncode != 0:
+        raise BenchError(f"wrk failed ({result.returncode}): {result.stderr.strip() or result.stdout.strip()}")
+    return result.stdout
+
+
+def parse_wrk(output: str) -> Sample:
+    """Requests/sec, the 99th percentile latency and every failed request or socket error."""
+    rps, p99 = _RPS.search(output), _P99.search(output)
+    if not rps or not p99:
+        raise BenchError(f"cannot parse wrk output:\n{output}")
+    non_2xx, socket_errors = _NON_2XX.search(output), _SOCKET_ERRORS.search(output)
+    errors = int(non_2xx.group(1)) if non_2xx else 0
+    errors += sum(map(int, socket_errors.groups())) if socket_errors else 0
+    return Sample(float(rps.group(1)), float(p99.group(1)) * _TO_MS[p99.group(2)], errors)
+
+
+def measure_target(processes: Processes, target: Target, duration: int, round_no: int) -> Sample:
+    """Fresh server, untimed warm-up, then the measured wrk run."""
+    port = free_port()
+    service = processes.start(f"throughput-{target.name}", gunicorn_args(target.app), {"PORT": str(port)})
+    try:
+        wait_until(answers_ok(port, target.path), f"{target.name} round {round_no}", service, START_DEADLINE, 0.05)
+        wrk(port, target.path, WARMUP_SECONDS)
+        return parse_wrk(wrk(port, target.path, duration))
+    finally:
+        processes.stop(service)
+
+
+def run_throughput(processes: Processes, duration: int, rounds: int) -> dict[str, list[Sample]]:
+    """Interleaved rounds (a b c d, a b c d, ...) so drift hits every target alike."""
+    samples: dict[str, list[Sample]] = {target.name: [] for target in TARGETS}
+    for round_no in range(1, rounds + 1):
+        for target in TARGETS:
+            sample = measure_target(processes, target, duration, round_no)
+            samples[target.name].append(sample)
+            progress(f"round {round_no}/{rounds} {target.name:<12} {sample.rps:9.1f} req/s  p99 {sample.p99_ms:6.2f} ms  errors {sample.errors}")
+    return samples
+
+
+def report_throughput(samples: dict[str, list[Sample]]) -> list[Check]:
+    medians = {name: (statistics.median(s.rps for s in runs), statistics.median(s.p99_ms for s in runs),
+                      sum(s.errors for s in runs)) for name, runs in samples.items()}
+    baseline = medians[BASELINE][0]
+    print(f"{'target':<12} {'path':<14} {'req/s':>9} {'p99 ms':>8} {'vs flask':>9} {'errors':>7}")
+    for target in TARGETS:
+        rps, p99, errors = medians[target.name]
+        print(f"{target.name:<12} {target.path:<14} {rps:>9.1f} {p99:>8.2f} {rps / baseline:>8.2f}x {errors:>7}")
+    print()
+    return [ratio_check(medians, "blasto-api", "/api/v1/home", API_MIN_RATIO),
+            ratio_check(medians, "blasto-site", "/home", SITE_MIN_RATIO)]
+
+
+def ratio_check(medians: dict[str, tuple[float, float, int]], name: str, path: str, minimum: float) -> Check:
+    """A ratio only counts when neither side had failed requests."""
+    ratio = medians[name][0] / medians[BASELINE][0]
+    errors = medians[name][2] + medians[BASELINE][2]
+    detail = f"{ratio:.2f}x bare Flask" + (f", {errors} failed requests" if errors else "")
+    return Check(f"{path} >= {minimum}x bare Flask", ratio >= minimum and not errors, detail)
+
+
+# --- memory -----------------------------------------------------------------
+
+def procfile_commands() -> dict[str, str]:
+    lines = (ROOT / "Procfile").read_text().splitlines()
+    return dict(line.split(":", 1) for line in lines if ":" in line and not line.startswith("#"))
+
+
+def answered_by(port: int, worker: Service) -> Callable[[], bool]:
+    """/readyz is 200 and the pong came from our worker, not another one on the same broker."""
+    def check() -> bool:
+        status, body = http_get(port, "/readyz", timeout=10)
+        if status != 200:
+            return False
+        pid = int(json.loads(body)["checks"]["worker"]["worker"].rpartition(":")[2])
+        return pid in process_tree(worker.proc.pid)
+    return check
+
+
+def warm_up(port: int) -> None:
+    """A few hundred requests over several connections so both web workers serve some."""
+    paths = [path for path, count in WARM_REQUESTS.items() for _ in range(count)]
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        statuses = list(pool.map(lambda path: (path, http_get(port, path, timeout=10)[0]), paths))
+    failed = [(path, status) for path, status in statuses if status != 200]
+    if failed:
+        raise BenchError(f"warm-up: {len(failed)} requests failed, e.g. {failed[0]}")
+
+
+def measure_memory(processes: Processes, label: str, extra_env: dict[str, str]) -> Check:
+    """Web and worker started exactly as the Procfile says, warmed, then PSS per tree."""
+    commands = procfile_commands()
+    port = free_port()
+    slug = label.split()[0]
+    web = processes.start(f"memory-{slug}-web", ["sh", "-c", commands["web"].strip()], {**extra_env, "PORT": str(port)})
+    worker = processes.start(f"memory-{slug}-worker", ["sh", "-c", commands["worker"].strip()], extra_env)
+    try:
+        wait_until(answers_ok(port, "/healthz"), f"memory {label}: web", web, START_DEADLINE, 0.05)
+        wait_until(answered_by(port, worker), f"memory {label}: /readyz", worker, READY_DEADLINE, 0.2)
+        warm_up(port)
+        web_mb, web_count = tree_pss_mb(web.proc.pid)
+        worker_mb, worker_count = tree_pss_mb(worker.proc.pid)
+    finally:
+        processes.stop(web)
+        processes.stop(worker)
+    print(f"memory, {label}: web {web_mb:.1f} MB PSS ({web_count} processes), "
+          f"worker {worker_mb:.1f} MB PSS ({worker_count} processes); target < {PSS_LIMIT_MB} MB each")
+    return Check(f"PSS < {PSS_LIMIT_MB} MB, {label}", web_mb < PSS_LIMIT_MB and worker_mb < PSS_LIMIT_MB,
+                 f"web {web_mb:.1f} MB, worker {worker_mb:.1f} MB")
+
+
+# --- start time -------------------------------------------------------------
+
+def measure_start(processes: Processes) -> Check:
+    """Spawn to first 200 on /healthz, polled every 10 ms; median of a few cold starts."""
+    times = []
+    for run in range(1, START_RUNS + 1):
+        port = free_port()
+        started = time.monotonic()
+        service = processes.start("start-time", gunicorn_args("blasto:APP"), {"PORT": str(port)})
+        try:
+            wait_until(answers_ok(port, "/healthz"), f"start time run {run}", service, START_DEADLINE, 0.01)
+            times.append(time.monotonic() - started)
+        finally:
+            processes.stop(service)
+    median = statistics.median(times)
+    runs = ", ".join(f"{t:.2f}" for t in times)
+    print(f"start time: {median:.2f} s median ({runs} s); target <= {START_LIMIT_SECONDS:g} s")
+    return Check(f"start <= {START_LIMIT_SECONDS:g} s", median <= START_LIMIT_SECONDS, f"{median:.2f} s")
+
+
+# --- driver -----------------------------------------------------------------
+
+def progress(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def machine_summary(duration: int, rounds: int) -> str:
+    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")), "unknown CPU")
+    wrk_version = subprocess.run(["wrk", "-v"], capture_output=True, text=True).stdout.split(" [")[0]
+    return (f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, {os.cpu_count()} cores ({cpu}), "
+            f"Python {sys.version.split()[0]}, {wrk_version}\n"
+            f"gunicorn.conf.py with WEB_CONCURRENCY=2 (gthread, 4 threads), BLASTO_ENV=production; "
+            f"wrk -t1 -c{WRK_CONNECTIONS}, {WARMUP_SECONDS} s warm-up + {duration} s, median of {rounds} interleaved rounds")
+
+
+def run_section(checks: list[Check], name: str, measure: Callable[[], list[Check]]) -> None:
+    """A failing section is reported as a failed check; the others still run."""
+    try:
+        checks.extend(measure())
+    except BenchError as exc:
+        print(f"{name}: ERROR: {exc}\n")
+        checks.append(Check(name, False, str(exc).splitlines()[0]))
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--duration", type=int, default=8, help="measured seconds per wrk run (default 8)")
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds per target (default 3)")
+    args = parser.parse_args(argv)
+    if args.duration < 1 or args.rounds < 1:
+        parser.error("--duration and --rounds must be at least 1")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    if shutil.which("wrk") is None:
+        print("bench: wrk is not installed; install it with `apt-get install -y wrk` and run again.", file=sys.stderr)
+        return 2
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    for old_log in RESULTS.glob("*.log"):
+        old_log.unlink()
+    # SIGTERM becomes SystemExit so the cleanup below runs for it too.
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
+
+    processes = Processes(bench_env())
+    checks: list[Check] = []
+    try:
+        print(machine_summary(args.duration, args.rounds) + "\n", flush=True)
+        run_section(checks, "throughput",
+                    lambda: report_throughput(run_throughput(processes, args.duration, args.rounds)))
+        for label, extra_env in MEMORY_SETUPS.items():
+            run_section(checks, f"memory, {label}", lambda: [measure_memory(processes, label, extra_env)])
+        run_section(checks, "start time", lambda: [measure_start(processes)])
+    except KeyboardInterrupt:
+        progress("bench: interrupted; stopping servers")
+        return 130
+    finally:
+        processes.stop_all()
+
+    print()
+    for check in checks:
+        print(f"{'PASS' if check.passed else 'FAIL'}  {check.name}: {check.detail}")
+    return 0 if all(check.passed for check in checks) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,119 @@
+#!/usr/bin/env python3
+"""Blasto's local entry point: a fresh machine needs only Python 3.11 and pip.
+
+    python3 dev.py start     # install from Pipfile.lock, then web + worker (honcho)
+    python3 dev.py test      # install from Pipfile.lock, then the test suite
+    python3 dev.py bench     # the side-by-side benchmark (needs wrk)
+
+The first run makes two virtualenvs in the project: `.tools` (pipenv itself)
+and `.venv` (the app, installed by `pipenv sync --dev` from the lock, so local
+runs use exactly what Heroku installs). Later runs reinstall only when the
+lock changed. `start` also writes `.env` on first use (development mode, a
+random SECRET_KEY, PROCFILE=Procfile.dev), after which a plain `honcho start`
+in the activated `.venv` runs the same stack.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import secrets
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+TOOLS = ROOT / ".tools"
+VENV = ROOT / ".venv"
+PIPENV_VERSION = "2026.10.3"
+STAMP = VENV / ".blasto-lock-sha256"
+ENV_FILE = ROOT / ".env"
+
+
+def say(message: str) -> None:
+    print(f"dev.py: {message}", flush=True)
+
+
+def run(*command: str | Path, env: dict | None = None) -> None:
+    subprocess.run([str(part) for part in command], cwd=ROOT, env=env, check=True)
+
+
+def pipenv_env() -> dict:
+    env = dict(os.environ, PIPENV_VENV_IN_PROJECT="1", PIPENV_YES="1", PIPENV_NOSPIN="1")
+    env.pop("VIRTUAL_ENV", None)  # never install into whatever venv runs this script
+    return env
+
+
+def ensure_pipenv() -> Path:
+    pipenv = TOOLS / "bin" / "pipenv"
+    if not pipenv.exists():
+        say(f"installing pipenv {PIPENV_VERSION} into .tools/")
+        venv.EnvBuilder(with_pip=True, clear=True).create(TOOLS)
+        run(TOOLS / "bin" / "python", "-m", "pip", "install", "--quiet", f"pipenv=={PIPENV_VERSION}")
+    return pipenv
+
+
+def ensure_venv() -> None:
+    """`pipenv sync --dev` into .venv, skipped when the lock is unchanged."""
+    digest = hashlib.sha256((ROOT / "Pipfile.lock").read_bytes()).hexdigest()
+    if STAMP.exists() and STAMP.read_text().strip() == digest and (VENV / "bin" / "python").exists():
+        return
+    pipenv = ensure_pipenv()
+    say("installing the locked dependencies into .venv/ (pipenv sync --dev)")
+    run(pipenv, "sync", "--dev", env=pipenv_env())
+    STAMP.write_text(digest + "\n")
+
+
+def ensure_dotenv() -> None:
+    if ENV_FILE.exists():
+        return
+    example = (ROOT / ".env.example").read_text()
+    ENV_FILE.write_text(example.replace("SECRET_KEY=", f"SECRET_KEY={secrets.token_hex(32)}", 1))
+    say("wrote .env (development settings; edit it to use Postgres/Redis)")
+
+
+def venv_env() -> dict:
+    env = dict(os.environ, VIRTUAL_ENV=str(VENV), PYTHONUNBUFFERED="1")
+    env["PATH"] = os.pathsep.join([str(VENV / "bin"), str(TOOLS / "bin"), env.get("PATH", "")])
+    return env
+
+
+def start(args: list[str]) -> int:
+    ensure_venv()
+    ensure_dotenv()
+    say("starting web + worker on http://localhost:5000 (Ctrl+C stops both)")
+    os.chdir(ROOT)
+    os.execve(VENV / "bin" / "honcho", ["honcho", "start", *args], venv_env())
+
+
+def test(args: list[str]) -> int:
+    ensure_venv()
+    ensure_pipenv()  # the deploy-contract tests run `pipenv verify`
+    os.chdir(ROOT)
+    os.execve(VENV / "bin" / "python", ["python", "-m", "pytest", *args], venv_env())
+
+
+def bench(args: list[str]) -> int:
+    ensure_venv()
+    os.chdir(ROOT)
+    os.execve(VENV / "bin" / "python", ["python", "bench/run.py", *args], venv_env())
+
+
+COMMANDS = {"start": start, "test": test, "bench": bench}
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) < 2 or argv[1] not in COMMANDS:
+        print(__doc__.strip().split("\n\n")[1], file=sys.stderr)
+        return 2
+    if sys.version_info[:2] != (3, 11):
+        say(f"warning: Blasto targets Python 3.11 (runtime.txt); this is {sys.version.split()[0]}")
+    try:
+        return COMMANDS[argv[1]](argv[2:])
+    except subprocess.CalledProcessError as exc:
+        say(f"failed: {' '.join(map(str, exc.cmd))} (exit {exc.returncode})")
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

@@ -1,0 +1,147 @@
+"""Real processes for end-to-end tests: honcho stacks and one-shot commands.
+
+Waiting is always on a condition with a deadline, never a fixed sleep.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def process_env(**overrides: str | None) -> dict:
+    """The test process's environment with the venv first on PATH; None removes."""
+    env = dict(os.environ)
+    env["PATH"] = os.pathsep.join([str(BIN), env.get("PATH", "")])
+    env["PYTHONUNBUFFERED"] = "1"
+    for key, value in overrides.items():
+        if value is None:
+            env.pop(key, None)
+        else:
+            env[key] = value
+    return env
+
+
+def wait_for(predicate, timeout: float, interval: float = 0.05, what: str = "condition"):
+    """Poll `predicate` until it returns a truthy value or the deadline passes."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
+        time.sleep(interval)
+
+
+def http_get(url: str, headers: dict | None = None, timeout: float = 10.0):
+    """(status, headers, body) for a GET; HTTP errors are answers, not exceptions."""
+    request = urllib.request.Request(url, headers=headers or {})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return response.status, dict(response.headers), response.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, dict(exc.headers), exc.read()
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return Path(f"/proc/{pid}").exists() and "zombie" not in Path(f"/proc/{pid}/status").read_text().lower()
+
+
+class Stack:
+    """`honcho start` in its own process group, output captured to a file."""
+
+    def __init__(self, args: list[str], env: dict, cwd: Path, log_path: Path, port: int):
+        self.port = port
+        self.log_path = log_path
+        self._log = open(log_path, "wb")
+        self.proc = subprocess.Popen(
+            [str(BIN / "honcho"), *args], cwd=cwd, env=env, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def output(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def child_pids(self) -> list[int]:
+        return [int(pid) for pid in re.findall(r"started \(pid=(\d+)\)", self.output())]
+
+    def get(self, path: str, headers: dict | None = None):
+        return http_get(self.base + path, headers)
+
+    def wait_ready(self, timeout: float = 45.0) -> dict:
+        def ready():
+            if self.proc.poll() is not None:
+                raise AssertionError(f"honcho exited early ({self.proc.returncode}):\n{self.output()[-4000:]}")
+            try:
+                status, _, body = self.get("/readyz")
+            except OSError:
+                return None
+            return json.loads(body) if status == 200 else None
+
+        try:
+            return wait_for(ready, timeout, interval=0.1, what=f"/readyz = 200 on port {self.port}")
+        except AssertionError:
+            raise AssertionError(f"stack never became ready:\n{self.output()[-4000:]}") from None
+
+    def wait_for_output(self, pattern: str, timeout: float = 15.0) -> re.Match:
+        return wait_for(lambda: re.search(pattern, self.output()), timeout, what=f"output matching {pattern!r}")
+
+    def stop(self, timeout: float = 20.0) -> int:
+        """SIGTERM to honcho (as Ctrl+C or a dyno restart would); returns its exit code."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        try:
+            code = self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(5)
+            raise AssertionError(f"honcho did not stop within {timeout:g} s:\n{self.output()[-4000:]}") from None
+        finally:
+            self._log.close()
+        return code
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            try:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            self.proc.wait(5)
+        if not self._log.closed:
+            self._log.close()
+
+
+def run_command(command: str, env: dict, cwd: Path = ROOT, timeout: float = 120.0) -> subprocess.CompletedProcess:
+    """Run a Procfile command line the way Heroku does: through a shell."""
+    return subprocess.run(["sh", "-c", command], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
+
+
+def procfile(path: Path = ROOT / "Procfile") -> dict[str, str]:
+    from honcho.environ import parse_procfile
+
+    return dict(parse_procfile(path.read_text()).processes)

@@ -1,0 +1,61 @@
+"""Reaching the real Postgres and Redis, or saying clearly why a test cannot."""
+from __future__ import annotations
+
+import os
+import uuid
+from urllib.parse import urlsplit, urlunsplit
+
+import pytest
+
+REQUIRE_ENV = "BLASTO_REQUIRE_SERVICES"
+
+
+def unavailable(reason: str):
+    """Skip on a bare laptop; fail when the run requires services (CI)."""
+    if os.environ.get(REQUIRE_ENV) == "1":
+        pytest.fail(f"{reason} ({REQUIRE_ENV}=1 turns this skip into a failure)", pytrace=False)
+    pytest.skip(reason)
+
+
+def postgres_admin_url() -> str:
+    url = os.environ.get("BLASTO_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+    try:
+        import psycopg
+
+        with psycopg.connect(url, connect_timeout=3):
+            pass
+    except Exception as exc:
+        unavailable(f"Postgres unreachable at {urlsplit(url).hostname}: {type(exc).__name__}")
+    return url
+
+
+def fresh_database_url(admin_url: str) -> tuple[str, str]:
+    """Create an empty database; return its Heroku-style postgres:// URL and name."""
+    import psycopg
+
+    name = f"blasto_test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    parts = urlsplit(admin_url)
+    return urlunsplit(("postgres", parts.netloc, f"/{name}", "", "")), name
+
+
+def drop_database(admin_url: str, name: str) -> None:
+    import psycopg
+
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def redis_test_url() -> str:
+    """A Redis database index of the tests' own, emptied first."""
+    url = os.environ.get("BLASTO_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+    try:
+        import redis
+
+        client = redis.Redis.from_url(url, socket_connect_timeout=3)
+        client.flushdb()
+        client.close()
+    except Exception as exc:
+        unavailable(f"Redis unreachable at {urlsplit(url).hostname}: {type(exc).__name__}")
+    return url

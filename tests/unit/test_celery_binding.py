@@ -1,0 +1,49 @@
+"""Celery bound to Flask: tasks run in the app context and keep the request id."""
+from celery import shared_task
+from celery.contrib.testing.worker import start_worker
+from flask import current_app, has_app_context
+
+from blasto.logs import request_id_var
+
+
+@shared_task(name="tests.context_probe", ignore_result=False)
+def context_probe():
+    return {"app_context": has_app_context(), "app": current_app.import_name, "request_id": request_id_var.get()}
+
+
+def test_celery_is_configured_from_the_app_settings(app):
+    celery = app.extensions["celery"]
+    assert celery.conf.broker_url == app.config["CELERY"]["broker_url"]
+    assert celery.conf.task_acks_late is True
+    assert celery.conf.worker_prefetch_multiplier == 1
+
+
+def test_task_runs_inside_the_app_context_with_the_enqueuing_request_id(app):
+    celery = app.extensions["celery"]
+    with start_worker(celery, pool="solo", perform_ping_check=False, shutdown_timeout=10):
+        with app.test_request_context(headers={"X-Request-Id": "checkout-42"}):
+            app.preprocess_request()  # the before_request hook sets the id
+            result = context_probe.apply_async()
+        answer = result.get(timeout=10)
+    assert answer == {"app_context": True, "app": "blasto.app", "request_id": "checkout-42"}
+
+
+def test_a_task_sent_outside_a_request_logs_under_its_task_id(app):
+    celery = app.extensions["celery"]
+    with start_worker(celery, pool="solo", perform_ping_check=False, shutdown_timeout=10):
+        result = context_probe.apply_async()
+        answer = result.get(timeout=10)
+    assert answer["request_id"] == f"task-{result.id}"
+
+
+def test_round_trip_on_real_redis_with_the_polled_result_backend(app_factory, redis_url, tmp_path):
+    from blasto.config import celery_config
+    from blasto.result_backend import PolledRedisBackend
+
+    app = app_factory(CELERY=celery_config(redis_url, tmp_path, {}), READY_TIMEOUT_SECONDS=10)
+    celery = app.extensions["celery"]
+    assert isinstance(celery.backend, PolledRedisBackend)
+    with start_worker(celery, pool="solo", perform_ping_check=False, shutdown_timeout=10):
+        assert context_probe.apply_async().get(timeout=10)["app_context"] is True
+        response = app.test_client().get("/readyz")
+    assert response.status_code == 200, response.get_json()

@@ -1,0 +1,40 @@
+"""The site and the API side by side, and the probes that need no I/O."""
+
+
+def test_site_home_is_html_from_the_layout(client):
+    for path in ("/", "/home"):
+        response = client.get(path)
+        assert response.status_code == 200
+        assert response.mimetype == "text/html"
+        page = response.get_data(as_text=True)
+        assert "Welcome to Blasto" in page
+        assert "/static/css/site.css" in page  # from layout.html
+
+
+def test_stylesheet_is_served(client):
+    response = client.get("/static/css/site.css")
+    assert response.status_code == 200 and response.mimetype == "text/css"
+
+
+def test_api_home_is_json_with_name_version_and_links(client):
+    response = client.get("/api/v1/home")
+    assert response.status_code == 200 and response.is_json
+    body = response.get_json()
+    assert body["name"] == "Blasto" and body["version"] == "v1"
+    assert body["links"]["self"] == "/api/v1/home"
+    assert body["links"]["site"] == "/home"
+    for link in body["links"].values():
+        assert client.get(link).status_code in (200, 503)  # /readyz may be 503 with no worker
+
+
+def test_both_home_routes_coexist_under_their_blueprints(app, client):
+    endpoints = {rule.rule: rule.endpoint for rule in app.url_map.iter_rules() if rule.rule.endswith("/home")}
+    assert endpoints == {"/home": "site.home", "/api/v1/home": "api.home"}
+    assert client.get("/home").mimetype == "text/html"
+    assert client.get("/api/v1/home").mimetype == "application/json"
+
+
+def test_healthz_answers_without_io(app_factory):
+    app = app_factory(SQLALCHEMY_DATABASE_URI="postgresql+psycopg://nobody@127.0.0.1:1/none")
+    response = app.test_client().get("/healthz")
+    assert response.status_code == 200 and response.get_json() == {"status": "ok"}
