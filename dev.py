@@ -27,7 +27,6 @@ TOOLS = ROOT / ".tools"
 VENV = ROOT / ".venv"
 PIPENV_VERSION = "2026.10.3"
 STAMP = VENV / ".blasto-lock-sha256"
-ENV_FILE = ROOT / ".env"
 
 
 def say(message: str) -> None:
@@ -64,12 +63,14 @@ def ensure_venv() -> None:
     STAMP.write_text(digest + "\n")
 
 
-def ensure_dotenv() -> None:
-    if ENV_FILE.exists():
-        return
-    example = (ROOT / ".env.example").read_text()
-    ENV_FILE.write_text(example.replace("SECRET_KEY=", f"SECRET_KEY={secrets.token_hex(32)}", 1))
-    say("wrote .env (development settings; edit it to use Postgres/Redis)")
+def write_dotenv(root: Path = ROOT) -> bool:
+    """Copy .env.example to .env with a fresh SECRET_KEY, unless .env exists."""
+    target = root / ".env"
+    if target.exists():
+        return False
+    example = (root / ".env.example").read_text()
+    target.write_text(example.replace("SECRET_KEY=", f"SECRET_KEY={secrets.token_hex(32)}", 1))
+    return True
 
 
 def venv_env() -> dict:
@@ -80,7 +81,8 @@ def venv_env() -> dict:
 
 def start(args: list[str]) -> int:
     ensure_venv()
-    ensure_dotenv()
+    if write_dotenv():
+        say("wrote .env (development settings; edit it to use Postgres/Redis)")
     say("starting web + worker on http://localhost:5000 (Ctrl+C stops both)")
     os.chdir(ROOT)
     os.execve(VENV / "bin" / "honcho", ["honcho", "start", *args], venv_env())

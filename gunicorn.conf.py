@@ -4,6 +4,7 @@ Modelled on heroku/python-getting-started. Heroku's buildpack also sets
 GUNICORN_CMD_ARGS="--access-logfile -", which matches what is set here.
 """
 import os
+import signal
 import sys
 
 from blasto.config import ConfigError, _int
@@ -48,7 +49,13 @@ control_socket_disable = True
 
 
 def post_fork(server, worker):
-    """Each worker opens its own database connections, never the master's."""
+    """Make a new worker stoppable at once, and give it its own connections."""
+    # Heroku and honcho send SIGTERM to the whole process group. A worker that
+    # dies of it is replaced before the master handles its own copy, and the
+    # replacement inherits the master's handler, which only queues the signal:
+    # it would ignore the master's SIGTERM until graceful_timeout. The default
+    # action ends it instead; gunicorn installs the worker's handler on boot.
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
     application = sys.modules["blasto"].__dict__.get("APP")
     if application is None:  # another app under these settings (bench/)
         return

@@ -42,7 +42,7 @@ def test_unreachable_broker_is_a_503_quickly(app_factory, tmp_path):
     assert status == 503
     assert body["failed"] == ["broker", "worker"]
     assert body["checks"]["broker"]["error"] == "broker unreachable"
-    assert body["checks"]["broker"]["ms"] < 10_000
+    assert body["checks"]["broker"]["ms"] < 1_000, "answered within the readiness budget"
 
 
 def test_ready_command_reports_the_same_checks(app):

@@ -1,0 +1,163 @@
+"""The deploy contract: what `git push heroku` and Heroku's Button/CI rely on."""
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tomllib
+from urllib.parse import urlsplit
+
+import pytest
+
+from tests.support.processes import ROOT, procfile, process_env, run_command
+from tests.support.services import unavailable
+
+# Hosts must never be committed; spelled in pieces so this file does not name them.
+INDEX_HOSTS = {"pypi" + ".org", "pythonhosted" + ".org", "pypi" + ".python.org"}
+CONFIG_SOURCES = [ROOT / "blasto" / "config.py", ROOT / "gunicorn.conf.py", ROOT / "Procfile"]
+ENV_NAME = re.compile(r'(?:env\.get\(|_int\(env, |_float\(env, |_int\(os\.environ, |environ\.get\(|\$\{)"?([A-Z][A-Z0-9_]+)')
+
+
+def committed_files() -> list[str]:
+    out = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, check=True).stdout.decode()
+    return [name for name in out.split("\0") if name]
+
+
+def app_json() -> dict:
+    return json.loads((ROOT / "app.json").read_text())
+
+
+def test_procfile_declares_web_worker_and_release():
+    processes = procfile()
+    assert set(processes) == {"web", "worker", "release"}
+    assert processes["web"] == "gunicorn --config gunicorn.conf.py blasto:APP"
+    assert processes["release"] == "flask --app blasto db upgrade"
+    worker = processes["worker"]
+    assert worker.startswith("REMAP_SIGTERM=SIGQUIT celery --app blasto.worker ")
+    for flag in ("--concurrency=", "--without-gossip", "--without-mingle", "--without-heartbeat"):
+        assert flag in worker
+
+
+def test_dev_procfile_runs_the_same_programs():
+    dev, prod = procfile(ROOT / "Procfile.dev"), procfile()
+    assert set(dev) == {"web", "worker"}, "no release line: it would stop honcho"
+    assert dev["worker"] == prod["worker"]
+    assert dev["web"] == f"{prod['release']} && {prod['web']}"
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        "import blasto, flask; assert isinstance(blasto.APP, flask.Flask)",  # web: blasto:APP
+        "import blasto.worker, celery; assert isinstance(blasto.worker.celery, celery.Celery)",  # worker: -A blasto.worker
+        "import blasto, flask; assert isinstance(blasto.application, flask.Flask)",  # release: flask --app blasto
+    ],
+    ids=["web", "worker", "release"],
+)
+def test_each_procfile_target_imports(code, tmp_path):
+    env = process_env(BLASTO_ENV="production", SECRET_KEY="kx7Qm2Zp9Lr4Tv8Ns1Bw6Yc3Hd5Jf0Gk")
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+
+
+def test_release_command_loads_the_migrations():
+    env = process_env(BLASTO_ENV="test")
+    result = run_command("flask --app blasto db heads", env)
+    assert result.returncode == 0 and "0001_baseline (head)" in result.stdout, result.stderr
+
+
+def test_runtime_matches_pipfile_and_is_python_311():
+    runtime = (ROOT / "runtime.txt").read_text().strip()
+    pipfile = tomllib.loads((ROOT / "Pipfile").read_text())
+    assert runtime == "python-3.11"
+    assert runtime == f"python-{pipfile['requires']['python_version']}"
+
+
+def test_one_package_manager_and_no_index_host_in_the_lock_files():
+    assert (ROOT / "Pipfile.lock").is_file()
+    for other in ("requirements.txt", "poetry.lock", "uv.lock", "setup.py"):
+        assert not (ROOT / other).exists(), f"{other} beside Pipfile.lock breaks Heroku's build"
+    assert "[[source]]" not in (ROOT / "Pipfile").read_text()
+    assert json.loads((ROOT / "Pipfile.lock").read_text())["_meta"]["sources"] == []
+
+
+def index_hosts() -> set[str]:
+    hosts = set(INDEX_HOSTS)
+    for variable in ("PIPENV_PYPI_MIRROR", "PIP_INDEX_URL", "PIP_EXTRA_INDEX_URL"):
+        for url in os.environ.get(variable, "").split():
+            if urlsplit(url).hostname:
+                hosts.add(urlsplit(url).hostname)
+    return hosts
+
+
+def test_no_committed_file_names_a_package_index_host():
+    hosts = index_hosts()
+    offenders = []
+    for name in committed_files():
+        path = ROOT / name
+        if not path.is_file():
+            continue
+        text = path.read_bytes().decode("utf-8", errors="ignore").lower()
+        offenders += [f"{name}: {host}" for host in hosts if host in text]
+    assert offenders == []
+
+
+def test_pipenv_verify_passes():
+    pipenv = shutil.which("pipenv")
+    if not pipenv:
+        unavailable("pipenv is not on PATH (python3 dev.py test puts .tools/bin there)")
+    result = subprocess.run([pipenv, "verify"], cwd=ROOT, capture_output=True, text=True, timeout=120, env=process_env(PIPENV_VERBOSITY="-1"))
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_app_json_has_what_heroku_needs():
+    manifest = app_json()
+    for key in ("name", "description", "repository", "keywords", "env", "formation", "addons", "buildpacks", "environments"):
+        assert manifest.get(key), key
+    assert manifest["env"]["SECRET_KEY"]["generator"] == "secret"
+    assert manifest["env"]["BLASTO_ENV"]["value"] == "production"
+    assert set(manifest["formation"]) == {"web", "worker"}
+    plans = [addon["plan"] if isinstance(addon, dict) else addon for addon in manifest["addons"]]
+    assert any(plan.startswith("heroku-postgresql") for plan in plans)
+    assert any(plan.startswith("heroku-redis") for plan in plans)
+    assert manifest["buildpacks"] == [{"url": "heroku/python"}]
+    test_env = manifest["environments"]["test"]
+    assert test_env["scripts"]["test"] and "pytest" in test_env["scripts"]["test"]
+    test_plans = " ".join(test_env["addons"])
+    assert "heroku-postgresql" in test_plans and "heroku-redis" in test_plans
+
+
+def test_app_json_env_covers_every_variable_production_requires(tmp_path):
+    """Production with only app.json's env plus the add-ons' URLs must start."""
+    from blasto.config import load_config
+
+    manifest = app_json()
+    env = {name: spec.get("value", "g3nerated-by-heroku-" + "x" * 40 + name) for name, spec in manifest["env"].items()}
+    env.update(DATABASE_URL="postgres://u:p@host:5432/db", REDIS_URL="rediss://:p@host:6380")
+    assert load_config(env, instance_path=tmp_path)["BLASTO_ENV"] == "production"
+    for name in ("SECRET_KEY", "BLASTO_ENV"):
+        assert manifest["env"][name]["required"] is True
+
+
+def test_every_configuration_variable_is_documented_in_the_readme():
+    names = set()
+    for path in CONFIG_SOURCES:
+        names |= set(ENV_NAME.findall(path.read_text()))
+    readme = (ROOT / "README.md").read_text()
+    missing = sorted(name for name in names if f"`{name}`" not in readme)
+    assert names and missing == []
+
+
+def test_release_exits_zero_on_an_empty_database_and_again_when_migrated(postgres_database):
+    import psycopg
+
+    env = process_env(BLASTO_ENV="production", SECRET_KEY="kx7Qm2Zp9Lr4Tv8Ns1Bw6Yc3Hd5Jf0Gk", DATABASE_URL=postgres_database)
+    for attempt in ("empty", "migrated"):
+        result = run_command(procfile()["release"], env)
+        assert result.returncode == 0, f"{attempt}: {result.stderr}{result.stdout}"
+        assert "Traceback" not in result.stderr + result.stdout
+    with psycopg.connect(postgres_database) as conn:
+        assert conn.execute("SELECT version_num FROM alembic_version").fetchall() == [("0001_baseline",)]

@@ -1,0 +1,155 @@
+"""The Procfile's web and worker as real processes under honcho.
+
+1. On real Postgres and Redis, exactly as Heroku runs them (production mode).
+2. On the embedded defaults in a fresh copy of the repository, with the plain
+   `honcho start` a developer uses after `python3 dev.py start` wrote `.env`.
+"""
+from __future__ import annotations
+
+import json
+import secrets
+import shutil
+import sqlite3
+import subprocess
+import uuid
+from pathlib import Path
+
+import pytest
+
+from tests.support.processes import ROOT, Stack, free_port, http_get, pid_alive, procfile, process_env, run_command, wait_for
+
+
+def production_env(**extra: str) -> dict:
+    return process_env(BLASTO_ENV="production", SECRET_KEY=secrets.token_hex(32), WEB_CONCURRENCY="2", WORKER_CONCURRENCY="2", **extra)
+
+
+def assert_stops_cleanly(stack: Stack) -> None:
+    pids = stack.child_pids()
+    assert pids, "honcho reported the processes it started"
+    code = stack.stop(timeout=10)  # well below graceful_timeout: nothing hung
+    assert code in (0, 130, 143, -15), f"honcho exit code {code}:\n{stack.output()[-3000:]}"
+    wait_for(lambda: not any(pid_alive(pid) for pid in pids), 10, what="every process to exit")
+    assert "Traceback" not in stack.output(), stack.output()[-3000:]
+
+
+@pytest.fixture
+def start_stack(tmp_path):
+    """Start honcho stacks on free ports; whatever is still running at the end is killed."""
+    stacks: list[Stack] = []
+
+    def start(args: list[str], env: dict, cwd: Path = ROOT) -> Stack:
+        port = free_port()
+        stack = Stack([*args[:1], "-p", str(port), *args[1:]], env, cwd, tmp_path / f"honcho-{len(stacks)}.log", port)
+        stacks.append(stack)
+        return stack
+
+    yield start
+    for stack in stacks:
+        stack.kill()
+
+
+@pytest.fixture
+def empty_env_file(tmp_path) -> Path:
+    """honcho must not read a developer's .env in these tests."""
+    path = tmp_path / "empty.env"
+    path.write_text("")
+    return path
+
+
+def test_procfile_stack_on_postgres_and_redis(start_stack, postgres_database, redis_url, empty_env_file):
+    env = production_env(DATABASE_URL=postgres_database, REDIS_URL=redis_url)
+    release = run_command(procfile()["release"], env)
+    assert release.returncode == 0, release.stderr + release.stdout
+
+    stack = start_stack(["start", "-f", "Procfile", "-e", str(empty_env_file), "web", "worker"], env)
+    body = stack.wait_ready()
+    assert body["status"] == "ready" and body["failed"] == []
+    assert body["checks"]["worker"]["worker"], "a worker process answered the round trip"
+
+    # The round trip again, followed through the logs by its request id.
+    request_id = f"e2e-{uuid.uuid4().hex}"
+    status, headers, raw = stack.get("/readyz", headers={"X-Request-Id": request_id})
+    assert status == 200 and headers["X-Request-Id"] == request_id
+    stack.wait_for_output(rf"worker\.1 .*request_id={request_id} .*blasto\.health\.ping")
+    stack.wait_for_output(rf"web\.1 .*logger=gunicorn\.access request_id={request_id} .*status=200")
+
+    status, _, raw = stack.get("/home")
+    assert status == 200 and b"Welcome to Blasto" in raw
+    status, headers, raw = stack.get("/api/v1/home")
+    assert status == 200 and json.loads(raw)["version"] == "v1"
+    status, headers, raw = stack.get("/api/v1/nope")
+    assert status == 404 and json.loads(raw)["error"] == "not_found"
+    # Behind Heroku's router: X-Forwarded-Proto makes the app see https.
+    status, headers, _ = stack.get("/nope", headers={"X-Forwarded-Proto": "https"})
+    assert status == 404
+    assert_stops_cleanly(stack)
+
+
+def test_huge_and_malformed_requests_get_clear_4xx(start_stack, redis_url, postgres_database, empty_env_file):
+    env = production_env(DATABASE_URL=postgres_database, REDIS_URL=redis_url)
+    stack = start_stack(["start", "-f", "Procfile", "-e", str(empty_env_file), "web"], env)
+    wait_for(lambda: _healthz(stack), 30, what="/healthz")
+    status, _, body = stack.get("/home", headers={"X-Big": "x" * 20000})
+    assert 400 <= status < 500 and b"Traceback" not in body
+    status, _, body = stack.get("/home", headers={f"X-H{i}": "v" for i in range(150)})
+    assert 400 <= status < 500 and b"Traceback" not in body
+    status, _, body = raw_request(stack.port, "POST", "/api/v1/home", b"{oops", {"Content-Type": "application/json"})
+    assert status == 405 and b'"error"' in body
+    status, _, body = raw_request(stack.port, "GET", "/%ff%fe/%00")
+    assert status == 404 and b"Traceback" not in body
+    assert_stops_cleanly(stack)
+    assert " 500 " not in stack.output() and "status=500" not in stack.output()
+
+
+def _healthz(stack: Stack) -> bool:
+    try:
+        return stack.get("/healthz")[0] == 200
+    except OSError:
+        return False
+
+
+def raw_request(port: int, method: str, path: str, body: bytes = b"", headers: dict | None = None):
+    """A request urllib would tidy up (odd bytes in the path); (status, headers, body)."""
+    import http.client
+
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        connection.request(method, path, body=body, headers=headers or {})
+        response = connection.getresponse()
+        return response.status, dict(response.getheaders()), response.read()
+    finally:
+        connection.close()
+
+
+def fresh_copy(destination: Path) -> Path:
+    """The files a clone would have (tracked, plus new files not ignored)."""
+    listed = subprocess.run(
+        ["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"], cwd=ROOT, capture_output=True, check=True
+    ).stdout.decode().split("\0")
+    for name in filter(None, listed):
+        source = ROOT / name
+        if source.is_file():
+            target = destination / name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, target)
+    return destination
+
+
+def test_plain_honcho_start_on_embedded_defaults_in_a_fresh_clone(start_stack, tmp_path):
+    import dev
+
+    clone = fresh_copy(tmp_path / "clone")
+    dev.write_dotenv(clone)  # what `python3 dev.py start` does on first use
+    assert not (clone / "instance").exists()
+    env = process_env(BLASTO_ENV=None, SECRET_KEY=None, DATABASE_URL=None, REDIS_URL=None)
+    stack = start_stack(["start"], env, cwd=clone)
+    body = stack.wait_ready(timeout=60)
+    assert body["checks"]["worker"]["ok"] and body["checks"]["database"]["ok"]
+    # Migrations ran against the SQLite file under the clone's instance/.
+    with sqlite3.connect(clone / "instance" / "blasto.sqlite3") as db:
+        assert db.execute("SELECT version_num FROM alembic_version").fetchall() == [("0001_baseline",)]
+    assert (clone / "instance" / "celery-broker.sqlite3").exists()
+    status, _, page = stack.get("/home")
+    assert status == 200 and b"Welcome to Blasto" in page
+    assert "BLASTO_ENV" in (clone / ".env").read_text()
+    assert_stops_cleanly(stack)
