@@ -38,7 +38,8 @@ WARMUP_SECONDS = 2
 # idles, halving req/s at random. Such a run measures the accept race, not the
 # app, so it is redone on fresh connections (and counted in the table).
 LOPSIDED_SHARE = 0.9  # busiest worker's share of the workers' CPU time
-MEASURE_ATTEMPTS = 4
+LOPSIDED_PROBE_SECONDS = 1.0
+MEASURE_ATTEMPTS = 10
 START_DEADLINE = 30.0  # gunicorn answering at all
 READY_DEADLINE = 60.0  # /readyz: web, broker and a worker round trip
 STOP_DEADLINE = 25.0  # above graceful_timeout (20 s) in gunicorn.conf.py
@@ -310,15 +311,21 @@ _SOCKET_ERRORS = re.compile(r"Socket errors: connect (\d+), read (\d+), write (\
 _TO_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
 
 
-def wrk(port: int, path: str, seconds: int) -> str:
+def start_wrk(port: int, path: str, seconds: int) -> subprocess.Popen:
     args = ["wrk", "--latency", "-t1", f"-c{WRK_CONNECTIONS}", f"-d{seconds}s", f"http://127.0.0.1:{port}{path}"]
+    return subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def finish_wrk(proc: subprocess.Popen, seconds: int) -> str:
     try:
-        result = subprocess.run(args, capture_output=True, text=True, timeout=seconds + 30)
+        stdout, stderr = proc.communicate(timeout=seconds + 30)
     except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
         raise BenchError(f"wrk did not finish within {seconds + 30} s") from None
-    if result.returncode != 0:
-        raise BenchError(f"wrk failed ({result.returncode}): {result.stderr.strip() or result.stdout.strip()}")
-    return result.stdout
+    if proc.returncode != 0:
+        raise BenchError(f"wrk failed ({proc.returncode}): {stderr.strip() or stdout.strip()}")
+    return stdout
 
 
 def parse_wrk(output: str) -> Sample:
@@ -332,24 +339,40 @@ def parse_wrk(output: str) -> Sample:
     return Sample(float(rps.group(1)), float(p99.group(1)) * _TO_MS[p99.group(2)], errors)
 
 
+def measured_run(port: int, path: str, duration: int, workers: list[int]) -> Sample | None:
+    """One wrk run, or None when its first second shows one worker holding every connection.
+
+    Connections never move between workers, so the first second tells how the
+    whole run would go; a lopsided run is abandoned instead of waited out.
+    """
+    before = cpu_ticks(workers)
+    proc = start_wrk(port, path, duration)
+    try:
+        time.sleep(LOPSIDED_PROBE_SECONDS)  # a measuring window, not a wait for readiness
+        if busiest_share(before, cpu_ticks(workers)) >= LOPSIDED_SHARE:
+            return None
+        sample = parse_wrk(finish_wrk(proc, duration))
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    return replace(sample, busiest_share=busiest_share(before, cpu_ticks(workers)))
+
+
 def measure_target(processes: Processes, target: Target, duration: int, round_no: int) -> Sample:
-    """Fresh server, untimed warm-up, then the measured wrk run, redone while lopsided."""
+    """Fresh server, untimed warm-up, then the measured run on balanced connections."""
     port = free_port()
     service = processes.start(f"throughput-{target.name}", gunicorn_args(target.app), {"PORT": str(port)})
     try:
         wait_until(answers_ok(port, target.path), f"{target.name} round {round_no}", service, START_DEADLINE, 0.05)
-        wrk(port, target.path, WARMUP_SECONDS)
+        finish_wrk(start_wrk(port, target.path, WARMUP_SECONDS), WARMUP_SECONDS)
         # After the warm-up: gunicorn forks its workers up to 0.1 s apart.
         workers = process_tree(service.proc.pid)[1:]
-        for attempt in range(MEASURE_ATTEMPTS):
-            before = cpu_ticks(workers)
-            sample = parse_wrk(wrk(port, target.path, duration))
-            share = busiest_share(before, cpu_ticks(workers))
-            if share < LOPSIDED_SHARE:
-                break
-            progress(f"round {round_no} {target.name}: one worker did {share:.0%} of the work "
-                     f"({sample.rps:.1f} req/s); measuring again on fresh connections")
-        return replace(sample, busiest_share=share, redone=attempt)
+        for redone in range(MEASURE_ATTEMPTS):
+            sample = measured_run(port, target.path, duration, workers)
+            if sample:
+                return replace(sample, redone=redone)
+        raise BenchError(f"{target.name}: one worker took every connection in {MEASURE_ATTEMPTS} attempts in a row")
     finally:
         processes.stop(service)
 
@@ -362,7 +385,7 @@ def run_throughput(processes: Processes, duration: int, rounds: int) -> dict[str
             sample = measure_target(processes, target, duration, round_no)
             samples[target.name].append(sample)
             progress(f"round {round_no}/{rounds} {target.name:<12} {sample.rps:9.1f} req/s  p99 {sample.p99_ms:6.2f} ms  "
-                     f"errors {sample.errors}  busiest worker {sample.busiest_share:.0%}")
+                     f"errors {sample.errors}  busiest worker {sample.busiest_share:.0%}  redone {sample.redone}")
     return samples
 
 

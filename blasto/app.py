@@ -21,6 +21,7 @@ MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app = Flask(__name__, instance_relative_config=True)
     register_config(app, config)
+    register_proxy(app)
     register_logging(app)
     register_extensions(app)
     register_blueprints(app)
@@ -34,7 +35,10 @@ def register_config(app: Flask, overrides: Mapping[str, Any] | None) -> None:
     app.config.from_mapping(load_config(instance_path=app.instance_path))
     if overrides:
         app.config.from_mapping(overrides)
-    # Heroku's router is the one proxy in front of gunicorn.
+
+
+def register_proxy(app: Flask) -> None:
+    """Trust one proxy hop, Heroku's router, for the client address and scheme."""
     app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_port=1)  # type: ignore[method-assign]
 
 

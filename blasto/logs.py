@@ -81,6 +81,8 @@ def _install_record_factory() -> None:
 def configure_logging(level: str = "INFO") -> None:
     """Send the root logger to stdout in logfmt; safe to call more than once."""
     _install_record_factory()
+    # Python warnings become log events too, instead of multi-line stderr text.
+    logging.captureWarnings(True)
     root = logging.getLogger()
     root.setLevel(level)
     # Alembic announces each of its plugins at INFO on every start.

@@ -38,3 +38,19 @@ def test_healthz_answers_without_io(app_factory):
     app = app_factory(SQLALCHEMY_DATABASE_URI="postgresql+psycopg://nobody@127.0.0.1:1/none")
     response = app.test_client().get("/healthz")
     assert response.status_code == 200 and response.get_json() == {"status": "ok"}
+
+
+def test_heroku_router_headers_give_the_client_address_and_scheme(app_factory):
+    app = app_factory()
+
+    @app.get("/_test/origin")
+    def origin():
+        from flask import request
+
+        return {"scheme": request.scheme, "remote_addr": request.remote_addr, "url": request.url_root}
+
+    response = app.test_client().get(
+        "/_test/origin",
+        headers={"X-Forwarded-For": "203.0.113.9", "X-Forwarded-Proto": "https", "X-Forwarded-Port": "443"},
+    )
+    assert response.get_json() == {"scheme": "https", "remote_addr": "203.0.113.9", "url": "https://localhost/"}
