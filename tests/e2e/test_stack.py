@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import json
+import re
 import secrets
 import shutil
 import sqlite3
@@ -30,6 +31,17 @@ def assert_stops_cleanly(stack: Stack) -> None:
     assert code in (0, 130, 143, -15), f"honcho exit code {code}:\n{stack.output()[-3000:]}"
     wait_for(lambda: not any(pid_alive(pid) for pid in pids), 10, what="every process to exit")
     assert "Traceback" not in stack.output(), stack.output()[-3000:]
+
+
+LOGFMT_EVENT = re.compile(r"^(time=\S+ level=[a-z]+ logger=\S+ |at=info logger=gunicorn\.access request_id=\S+ )")
+
+
+def assert_logfmt_only(output: str) -> None:
+    """Every line web and worker printed is one logfmt event."""
+    lines = [line.split(" | ", 1)[1] for line in output.splitlines() if re.match(r"^\S+ (web|worker)\.\d+ +\| ", line)]
+    assert lines, "the processes logged something"
+    strays = [line for line in lines if not LOGFMT_EVENT.match(line)]
+    assert strays == [], "\n".join(strays[:20])
 
 
 @pytest.fixture
@@ -79,6 +91,7 @@ def test_procfile_stack_on_postgres_and_redis(start_stack, postgres_database, re
     assert status == 200 and json.loads(raw)["version"] == "v1"
     status, headers, raw = stack.get("/api/v1/nope")
     assert status == 404 and json.loads(raw)["error"] == "not_found"
+    assert_logfmt_only(stack.output())
     assert_stops_cleanly(stack)
 
 
@@ -149,4 +162,5 @@ def test_plain_honcho_start_on_embedded_defaults_in_a_fresh_clone(start_stack, t
     status, _, page = stack.get("/home")
     assert status == 200 and b"Welcome to Blasto" in page
     assert "BLASTO_ENV" in (clone / ".env").read_text()
+    assert_logfmt_only(stack.output())
     assert_stops_cleanly(stack)
