@@ -39,7 +39,7 @@ WARMUP_SECONDS = 2
 # app, so it is redone on fresh connections (and counted in the table).
 LOPSIDED_SHARE = 0.9  # busiest worker's share of the workers' CPU time
 LOPSIDED_PROBE_SECONDS = 1.0
-MEASURE_ATTEMPTS = 10
+MEASURE_ATTEMPTS = 20
 START_DEADLINE = 30.0  # gunicorn answering at all
 READY_DEADLINE = 60.0  # /readyz: web, broker and a worker round trip
 STOP_DEADLINE = 25.0  # above graceful_timeout (20 s) in gunicorn.conf.py
@@ -60,7 +60,7 @@ START_LIMIT_SECONDS = 2.0
 # Memory is measured on the embedded defaults and on the services Heroku would provide.
 MEMORY_SETUPS = {
     "embedded (SQLite, no REDIS_URL)": {},
-    "postgres+redis": {
+    "Postgres + Redis db 14": {
         "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/postgres",
         "REDIS_URL": "redis://127.0.0.1:6379/14",
     },
@@ -447,7 +447,7 @@ def measure_memory(processes: Processes, label: str, extra_env: dict[str, str]) 
     """Web and worker started exactly as the Procfile says, warmed, then PSS per tree."""
     commands = procfile_commands()
     port = free_port()
-    slug = label.split()[0]
+    slug = label.split()[0].lower()
     web = processes.start(f"memory-{slug}-web", ["sh", "-c", commands["web"].strip()], {**extra_env, "PORT": str(port)})
     worker = processes.start(f"memory-{slug}-worker", ["sh", "-c", commands["worker"].strip()], extra_env)
     try:
@@ -491,14 +491,23 @@ def progress(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-def machine_summary(duration: int, rounds: int) -> str:
+def gunicorn_settings(env: dict[str, str]) -> str:
+    """The settings gunicorn.conf.py resolves to under the bench's environment, read not assumed."""
+    script = ("import runpy; c = runpy.run_path('gunicorn.conf.py'); "
+              "print(' '.join(f'{k}={c[k]}' for k in ('workers', 'worker_class', 'threads', 'keepalive')))")
+    result = subprocess.run([str(VENV_BIN / "python"), "-c", script], cwd=ROOT, env=env,
+                            capture_output=True, text=True, check=True)
+    return result.stdout.strip()
+
+
+def machine_summary(env: dict[str, str], duration: int, rounds: int) -> str:
     cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
                 if line.startswith("model name")), "unknown CPU")
     wrk_version = subprocess.run(["wrk", "-v"], capture_output=True, text=True).stdout.split(" [")[0]
     load = Path("/proc/loadavg").read_text().split()[0]
     return (f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, {os.cpu_count()} cores ({cpu}), "
             f"Python {sys.version.split()[0]}, {wrk_version}, load average {load} at start\n"
-            f"gunicorn.conf.py with WEB_CONCURRENCY=2 (gthread, 4 threads), BLASTO_ENV=production; "
+            f"gunicorn.conf.py: {gunicorn_settings(env)}; BLASTO_ENV=production, LOG_LEVEL unset\n"
             f"wrk -t1 -c{WRK_CONNECTIONS}, {WARMUP_SECONDS} s warm-up + {duration} s, median of {rounds} interleaved rounds")
 
 
@@ -535,7 +544,7 @@ def main(argv: list[str] | None = None) -> int:
     processes = Processes(bench_env())
     checks: list[Check] = []
     try:
-        print(machine_summary(args.duration, args.rounds) + "\n", flush=True)
+        print(machine_summary(processes.env, args.duration, args.rounds) + "\n", flush=True)
         run_section(checks, "throughput",
                     lambda: report_throughput(run_throughput(processes, args.duration, args.rounds)))
         for label, extra_env in MEMORY_SETUPS.items():

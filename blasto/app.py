@@ -66,9 +66,11 @@ def register_blueprints(app: Flask) -> None:
 
 
 def register_request_hooks(app: Flask) -> None:
-    from blasto.request_id import register_request_hooks as register
+    from blasto.request_id import register_request_id
+    from blasto.sessions import CachedSerializerSessionInterface
 
-    register(app)
+    register_request_id(app)
+    app.session_interface = CachedSerializerSessionInterface()
 
 
 def register_error_handlers(app: Flask) -> None:

@@ -24,7 +24,7 @@ def render_error(exc: HTTPException):
     """The response for `exc`, shaped for the API or for a browser."""
     code = exc.code or 500
     if request.path.startswith(API_PREFIX):
-        response = jsonify(error=error_slug(exc), message=exc.description, request_id=g.get("request_id"))
+        response = jsonify(error=error_slug(exc), message=exc.description, request_id=g.request_id)
     else:
         response = make_response(render_template("error.html", code=code, name=exc.name, description=exc.description))
     response.status_code = code

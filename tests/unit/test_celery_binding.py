@@ -20,11 +20,14 @@ def test_celery_is_configured_from_the_app_settings(app):
 
 def test_task_runs_inside_the_app_context_with_the_enqueuing_request_id(app):
     celery = app.extensions["celery"]
+
+    @app.post("/_test/enqueue")
+    def enqueue():
+        return {"task_id": context_probe.apply_async().id}
+
     with start_worker(celery, pool="solo", perform_ping_check=False, shutdown_timeout=10):
-        with app.test_request_context(headers={"X-Request-Id": "checkout-42"}):
-            app.preprocess_request()  # the before_request hook sets the id
-            result = context_probe.apply_async()
-        answer = result.get(timeout=10)
+        task_id = app.test_client().post("/_test/enqueue", headers={"X-Request-Id": "checkout-42"}).get_json()["task_id"]
+        answer = celery.AsyncResult(task_id).get(timeout=10)
     assert answer == {"app_context": True, "app": "blasto.app", "request_id": "checkout-42"}
 
 

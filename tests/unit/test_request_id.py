@@ -12,6 +12,21 @@ def test_router_request_id_is_kept_and_returned(client):
     assert response.headers["X-Request-Id"] == "9f1c2e4a-0b6d-4c1e-8f00-3d2b1a0c9e77"
 
 
+def test_the_id_is_on_g_during_the_request_and_none_outside(app_factory):
+    from flask import g
+
+    app = app_factory()
+
+    @app.get("/_test/g")
+    def read_g():
+        return {"g": g.request_id}
+
+    response = app.test_client().get("/_test/g", headers={"X-Request-Id": "rid-on-g"})
+    assert response.get_json() == {"g": "rid-on-g"}
+    with app.app_context():
+        assert g.request_id is None
+
+
 def test_a_request_id_is_generated_when_absent(client):
     first = client.get("/api/v1/home").headers["X-Request-Id"]
     second = client.get("/api/v1/home").headers["X-Request-Id"]
