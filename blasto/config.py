@@ -198,26 +198,21 @@ def _log_level(env: Mapping[str, str]) -> str:
 
 
 def _int(env: Mapping[str, str], name: str, default: int, minimum: int, maximum: int) -> int:
-    raw = env.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ConfigError(name, f"must be a whole number, not {raw!r}") from None
-    if not minimum <= value <= maximum:
-        raise ConfigError(name, f"must be between {minimum} and {maximum}, not {value}")
-    return value
+    return _number(env, name, default, minimum, maximum, int, "a whole number")
 
 
 def _float(env: Mapping[str, str], name: str, default: float, minimum: float, maximum: float) -> float:
+    return _number(env, name, default, minimum, maximum, float, "a number of seconds")
+
+
+def _number(env: Mapping[str, str], name: str, default, minimum, maximum, cast, kind: str):
     raw = env.get(name, "").strip()
     if not raw:
         return default
     try:
-        value = float(raw)
+        value = cast(raw)
     except ValueError:
-        raise ConfigError(name, f"must be a number of seconds, not {raw!r}") from None
+        raise ConfigError(name, f"must be {kind}, not {raw!r}") from None
     if not minimum <= value <= maximum:
         raise ConfigError(name, f"must be between {minimum} and {maximum}, not {value}")
     return value

@@ -2,8 +2,9 @@
 from flask import session
 
 
-def test_session_round_trips_and_rejects_tampering(app_factory):
-    app = app_factory(SECRET_KEY="one-secret-key-for-this-test-0123456789")
+def session_app(app_factory, secret_key):
+    """An app with one route that writes the session and one that reads it."""
+    app = app_factory(SECRET_KEY=secret_key)
 
     @app.post("/_test/session")
     def write():
@@ -14,7 +15,11 @@ def test_session_round_trips_and_rejects_tampering(app_factory):
     def read():
         return {"cart": session.get("cart")}
 
-    client = app.test_client()
+    return app
+
+
+def test_session_round_trips_and_rejects_tampering(app_factory):
+    client = session_app(app_factory, "one-secret-key-for-this-test-0123456789").test_client()
     client.post("/_test/session")
     assert client.get("/_test/session").get_json() == {"cart": [1, 2]}
     cookie = client.get_cookie("session")
@@ -23,21 +28,8 @@ def test_session_round_trips_and_rejects_tampering(app_factory):
 
 
 def test_a_rotated_key_invalidates_old_cookies(app_factory):
-    first = app_factory(SECRET_KEY="first-secret-key-0123456789abcdefghij")
-    second = app_factory(SECRET_KEY="second-secret-key-0123456789abcdefghi")
-    for app in (first, second):
-        @app.post("/_test/s")
-        def write():
-            session["n"] = 1
-            return "ok"
-
-        @app.get("/_test/s")
-        def read():
-            return {"n": session.get("n")}
-
-    client = first.test_client()
-    client.post("/_test/s")
-    value = client.get_cookie("session").value
-    other = second.test_client()
-    other.set_cookie("session", value)
-    assert other.get("/_test/s").get_json() == {"n": None}
+    first = session_app(app_factory, "first-secret-key-0123456789abcdefghij").test_client()
+    second = session_app(app_factory, "second-secret-key-0123456789abcdefghi").test_client()
+    first.post("/_test/session")
+    second.set_cookie("session", first.get_cookie("session").value)
+    assert second.get("/_test/session").get_json() == {"cart": None}
