@@ -44,6 +44,8 @@ def load_config(environ: Mapping[str, str] | None = None, instance_path: str | o
     instance = Path(instance_path)
     blasto_env = _blasto_env(env)
     production = blasto_env == "production"
+    if production and env.get("DYNO"):
+        require_heroku_addons(env)
 
     database_url = database_uri(env.get("DATABASE_URL"), instance)
     pool_size = _int(env, "DATABASE_POOL_SIZE", 5, minimum=1, maximum=100)
@@ -62,6 +64,17 @@ def load_config(environ: Mapping[str, str] | None = None, instance_path: str | o
         "READY_TIMEOUT_SECONDS": _float(env, "READY_TIMEOUT_SECONDS", 3.0, minimum=0.1, maximum=20.0),
         "CELERY": celery_config(env.get("REDIS_URL"), instance, env),
     }
+
+
+def require_heroku_addons(env: Mapping[str, str]) -> None:
+    """On a dyno the embedded defaults would be silently wrong: refuse them.
+
+    A dyno's disk is ephemeral and private, so a SQLite database loses data
+    at every restart and a SQLite broker is invisible to the worker dyno.
+    """
+    for variable, addon in (("DATABASE_URL", "heroku-postgresql"), ("REDIS_URL", "heroku-redis")):
+        if not env.get(variable, "").strip():
+            raise ConfigError(variable, f"is not set on this Heroku dyno; attach the {addon} add-on (the dyno's disk is ephemeral and not shared)")
 
 
 def _blasto_env(env: Mapping[str, str]) -> str:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 
-for _name in ("DATABASE_URL", "REDIS_URL", "SECRET_KEY", "LOG_LEVEL", "READY_TIMEOUT_SECONDS"):
+for _name in ("DATABASE_URL", "REDIS_URL", "SECRET_KEY", "LOG_LEVEL", "READY_TIMEOUT_SECONDS", "DYNO"):
     os.environ.pop(_name, None)
 os.environ["BLASTO_ENV"] = "test"
 

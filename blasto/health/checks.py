@@ -47,14 +47,18 @@ def ping_redis_broker(celery: Celery, timeout: float) -> None:
     url = celery.conf.broker_url
     if not url.startswith(("redis://", "rediss://")):
         return
-    options = {"ssl_cert_reqs": "none"} if url.startswith("rediss://") else {}
-    client = redis.Redis.from_url(
-        url, socket_connect_timeout=timeout, socket_timeout=timeout, retry=Retry(NoBackoff(), 0), **options
-    )
-    try:
-        client.ping()
-    finally:
-        client.close()
+    clients = current_app.extensions.setdefault("blasto.readiness_redis", {})
+    client = clients.get(url)
+    if client is None:
+        # At most two connections per process, however often /readyz is hit:
+        # Heroku's small Redis plans count every client.
+        options = {"ssl_cert_reqs": "none"} if url.startswith("rediss://") else {}
+        pool = redis.BlockingConnectionPool.from_url(
+            url, max_connections=2, timeout=timeout, socket_connect_timeout=timeout, socket_timeout=timeout,
+            retry=Retry(NoBackoff(), 0), **options,
+        )
+        client = clients[url] = redis.Redis(connection_pool=pool)
+    client.ping()
 
 
 def send_ping(timeout: float):

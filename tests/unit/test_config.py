@@ -112,6 +112,18 @@ def test_production_settings_are_secure(tmp_path):
     assert cfg["PREFERRED_URL_SCHEME"] == "https"
 
 
+@pytest.mark.parametrize("missing", ["DATABASE_URL", "REDIS_URL"])
+def test_on_a_heroku_dyno_production_refuses_the_embedded_defaults(tmp_path, missing):
+    env = {"DYNO": "web.1", "DATABASE_URL": "postgres://u@h/d", "REDIS_URL": "rediss://h:6380"}
+    del env[missing]
+    error = refusal(tmp_path, **env)
+    assert error.variable == missing and "add-on" in str(error)
+
+
+def test_off_heroku_production_may_use_the_embedded_defaults(tmp_path):
+    assert config(tmp_path)["SQLALCHEMY_DATABASE_URI"].startswith("sqlite:///")
+
+
 def test_development_runs_without_a_secret_key(tmp_path):
     cfg = config(tmp_path, BLASTO_ENV="development", SECRET_KEY="")
     assert cfg["SECRET_KEY"] and not cfg["SESSION_COOKIE_SECURE"]
