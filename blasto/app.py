@@ -47,6 +47,7 @@ def register_logging(app: Flask) -> None:
 
 
 def register_extensions(app: Flask) -> None:
+    import blasto.models  # noqa: F401  (registers the tables on db.metadata)
     from blasto.celery_app import celery_init_app
     from blasto.extensions import db, migrate
 

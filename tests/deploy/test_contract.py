@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from tests.support.migrations import head_revision
 from tests.support.processes import ROOT, procfile, process_env, run_command
 from tests.support.services import unavailable
 
@@ -66,7 +67,7 @@ def test_each_procfile_target_imports(code, tmp_path):
 def test_release_command_loads_the_migrations():
     env = process_env(BLASTO_ENV="test")
     result = run_command("flask --app blasto db heads", env)
-    assert result.returncode == 0 and "0001_baseline (head)" in result.stdout, result.stderr
+    assert result.returncode == 0 and f"{head_revision()} (head)" in result.stdout, result.stderr
 
 
 def test_runtime_matches_pipfile_and_is_python_311():
@@ -160,4 +161,6 @@ def test_release_exits_zero_on_an_empty_database_and_again_when_migrated(postgre
         assert result.returncode == 0, f"{attempt}: {result.stderr}{result.stdout}"
         assert "Traceback" not in result.stderr + result.stdout
     with psycopg.connect(postgres_database) as conn:
-        assert conn.execute("SELECT version_num FROM alembic_version").fetchall() == [("0001_baseline",)]
+        assert conn.execute("SELECT version_num FROM alembic_version").fetchall() == [(head_revision(),)]
+    check = run_command("flask --app blasto db check", env)
+    assert check.returncode == 0 and "No new upgrade operations detected" in check.stdout + check.stderr, "models and migrations agree"

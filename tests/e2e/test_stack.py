@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.migrations import head_revision
 from tests.support.processes import ROOT, Stack, free_port, http_get, pid_alive, procfile, process_env, run_command, wait_for
 
 
@@ -169,7 +170,7 @@ def test_plain_honcho_start_on_embedded_defaults_in_a_fresh_clone(start_stack, t
     assert body["checks"]["worker"]["ok"] and body["checks"]["database"]["ok"]
     # Migrations ran against the SQLite file under the clone's instance/.
     with sqlite3.connect(clone / "instance" / "blasto.sqlite3") as db:
-        assert db.execute("SELECT version_num FROM alembic_version").fetchall() == [("0001_baseline",)]
+        assert db.execute("SELECT version_num FROM alembic_version").fetchall() == [(head_revision(),)]
     assert (clone / "instance" / "celery-broker.sqlite3").exists()
     status, _, page = stack.get("/home")
     assert status == 200 and b"Welcome to Blasto" in page

@@ -1,0 +1,11 @@
+"""The shop's tables (SQLAlchemy 2 declarative models on Flask-SQLAlchemy).
+
+Money is integer cents everywhere; stock can never go below zero (a CHECK in
+the database as well as the code that decrements it).
+"""
+from blasto.models.product import Product
+from blasto.models.purchase import Purchase, PurchaseItem
+from blasto.models.token import ApiToken
+from blasto.models.user import User
+
+__all__ = ["ApiToken", "Product", "Purchase", "PurchaseItem", "User"]
