@@ -82,5 +82,7 @@ def register_error_handlers(app: Flask) -> None:
 
 def register_cli(app: Flask) -> None:
     from blasto.cli import ready
+    from blasto.shop.seed import seed_command
 
     app.cli.add_command(ready)
+    app.cli.add_command(seed_command)

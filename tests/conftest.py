@@ -47,6 +47,30 @@ def client(app):
     return app.test_client()
 
 
+def migrated(app):
+    """Apply the committed migrations (not create_all), as the release phase does."""
+    from flask_migrate import upgrade
+
+    with app.app_context():
+        upgrade()
+    return app
+
+
+@pytest.fixture
+def db_app(app_factory):
+    """An app whose SQLite database has the full schema."""
+    return migrated(app_factory())
+
+
+@pytest.fixture
+def pg_app(app_factory, postgres_database):
+    """An app on a fresh Postgres database with the full schema."""
+    from blasto.config import database_uri, engine_options
+
+    uri = database_uri(postgres_database, None)
+    return migrated(app_factory(SQLALCHEMY_DATABASE_URI=uri, SQLALCHEMY_ENGINE_OPTIONS=engine_options(uri, 5)))
+
+
 @pytest.fixture(scope="session")
 def postgres_admin():
     return postgres_admin_url()

@@ -1,0 +1,156 @@
+"""Checkout: one transaction that decrements stock and records the purchase.
+
+The server decides every price: unit prices come from the same UPDATE that
+takes the stock (`UPDATE ... WHERE stock >= qty RETURNING price_cents`), so a
+concurrent buyer can never drive stock below zero and the bill matches the
+rows that were sold. Rows are updated in product-id order so two orders for
+the same books cannot deadlock. An idempotency key (API) makes a retried
+order return the first purchase; a different order under the same key is
+refused.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Mapping
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+
+from blasto.extensions import db
+from blasto.models import Product, Purchase, PurchaseItem
+from blasto.shop.cart import MAX_LINES, CartError, check_quantity
+from blasto.shop.money import order_total
+
+
+class CheckoutError(Exception):
+    """An order that cannot be placed; the message is fit for the buyer."""
+
+
+class EmptyOrder(CheckoutError):
+    pass
+
+
+class UnknownProducts(CheckoutError):
+    def __init__(self, product_ids: list[int]):
+        self.product_ids = product_ids
+        super().__init__(f"No such book: {', '.join(map(str, product_ids))}.")
+
+
+@dataclass(frozen=True)
+class Shortage:
+    product_id: int
+    title: str
+    requested: int
+    available: int
+
+    def message(self) -> str:
+        if self.available == 0:
+            return f"“{self.title}” is sold out."
+        return f"Only {self.available} left of “{self.title}” (you asked for {self.requested})."
+
+
+class InsufficientStock(CheckoutError):
+    def __init__(self, shortages: list[Shortage]):
+        self.shortages = shortages
+        super().__init__(" ".join(shortage.message() for shortage in shortages))
+
+
+class IdempotencyMismatch(CheckoutError):
+    def __init__(self):
+        super().__init__("This Idempotency-Key was already used for a different order.")
+
+
+def fingerprint(order: Mapping[int, int]) -> str:
+    """Stable digest of an order, to tell a retry from a different order."""
+    canonical = json.dumps(sorted(order.items()), separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def validate(order: Mapping[int, int]) -> dict[int, int]:
+    if not order:
+        raise EmptyOrder("The order has no items.")
+    if len(order) > MAX_LINES:
+        raise CheckoutError(f"An order holds at most {MAX_LINES} different books.")
+    try:
+        return {int(product_id): check_quantity(quantity) for product_id, quantity in order.items()}
+    except CartError as exc:
+        raise CheckoutError(str(exc)) from None
+
+
+def place_order(user_id: int, order: Mapping[int, int], idempotency_key: str | None = None) -> tuple[Purchase, bool]:
+    """Buy `order` (product id -> quantity) for the user; returns (purchase, created).
+
+    `created` is False when an idempotency key replays an earlier purchase.
+    Raises a CheckoutError subclass and leaves nothing written otherwise.
+    """
+    order = validate(order)
+    digest = fingerprint(order)
+    if idempotency_key:
+        earlier = _by_key(user_id, idempotency_key)
+        if earlier is not None:
+            return _replay(earlier, digest), False
+    try:
+        purchase = _buy(user_id, order, idempotency_key, digest)
+        db.session.commit()
+        return purchase, True
+    except IntegrityError:
+        # Another request with the same key committed first.
+        db.session.rollback()
+        earlier = _by_key(user_id, idempotency_key) if idempotency_key else None
+        if earlier is None:
+            raise
+        return _replay(earlier, digest), False
+    except BaseException:
+        db.session.rollback()
+        raise
+
+
+def _buy(user_id: int, order: dict[int, int], idempotency_key: str | None, digest: str) -> Purchase:
+    known = set(db.session.scalars(select(Product.id).where(Product.id.in_(order))))
+    unknown = sorted(set(order) - known)
+    if unknown:
+        raise UnknownProducts(unknown)
+    prices: dict[int, int] = {}
+    short: list[int] = []
+    for product_id in sorted(order):
+        quantity = order[product_id]
+        price = db.session.execute(
+            update(Product)
+            .where(Product.id == product_id, Product.stock >= quantity)
+            .values(stock=Product.stock - quantity)
+            .returning(Product.price_cents)
+        ).scalar_one_or_none()
+        if price is None:
+            short.append(product_id)
+        else:
+            prices[product_id] = price
+    if short:
+        db.session.rollback()
+        raise InsufficientStock(_shortages(order, short))
+    purchase = Purchase(
+        user_id=user_id,
+        total_cents=order_total((prices[pid], quantity) for pid, quantity in order.items()),
+        idempotency_key=idempotency_key,
+        request_fingerprint=digest,
+        items=[PurchaseItem(product_id=pid, quantity=quantity, unit_price_cents=prices[pid]) for pid, quantity in sorted(order.items())],
+    )
+    db.session.add(purchase)
+    db.session.flush()
+    return purchase
+
+
+def _shortages(order: dict[int, int], product_ids: list[int]) -> list[Shortage]:
+    rows = db.session.execute(select(Product.id, Product.title, Product.stock).where(Product.id.in_(product_ids)))
+    return [Shortage(row.id, row.title, order[row.id], row.stock) for row in sorted(rows, key=lambda r: r.id)]
+
+
+def _by_key(user_id: int, key: str) -> Purchase | None:
+    return db.session.scalar(select(Purchase).where(Purchase.user_id == user_id, Purchase.idempotency_key == key))
+
+
+def _replay(purchase: Purchase, digest: str) -> Purchase:
+    if purchase.request_fingerprint != digest:
+        raise IdempotencyMismatch()
+    return purchase
