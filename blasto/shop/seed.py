@@ -12,7 +12,7 @@ from blasto.shop.sample_books import BOOKS
 
 def seed_catalog() -> int:
     """Insert the books that are missing (matched by title and author); return how many."""
-    existing = set(db.session.execute(select(Product.title, Product.author)).tuples())
+    existing = {(title, author) for title, author in db.session.execute(select(Product.title, Product.author))}
     added = [
         Product(title=title, author=author, price_cents=price, stock=stock, description=description)
         for title, author, price, stock, description in BOOKS

@@ -125,6 +125,7 @@ def test_app_json_has_what_heroku_needs():
     assert any(plan.startswith("heroku-postgresql") for plan in plans)
     assert any(plan.startswith("heroku-redis") for plan in plans)
     assert manifest["buildpacks"] == [{"url": "heroku/python"}]
+    assert manifest["scripts"]["postdeploy"] == "flask --app blasto seed", "review apps get the sample catalogue"
     test_env = manifest["environments"]["test"]
     assert test_env["scripts"]["test"] and "pytest" in test_env["scripts"]["test"]
     test_plans = " ".join(test_env["addons"])
