@@ -118,19 +118,22 @@ class Stack:
         try:
             code = self.proc.wait(timeout)
         except subprocess.TimeoutExpired:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait(5)
-            raise AssertionError(f"honcho did not stop within {timeout:g} s:\n{self.output()[-4000:]}") from None
+            output = self.output()
+            self.kill()
+            raise AssertionError(f"honcho did not stop within {timeout:g} s:\n{output[-4000:]}") from None
         finally:
-            self._log.close()
+            if not self._log.closed:
+                self._log.close()
         return code
 
     def kill(self) -> None:
-        if self.proc.poll() is None:
+        """SIGKILL honcho and every process group it started (each child leads its own)."""
+        for pgid in [self.proc.pid, *self.child_pids()]:
             try:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-            except ProcessLookupError:
+                os.killpg(pgid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
                 pass
+        if self.proc.poll() is None:
             self.proc.wait(5)
         if not self._log.closed:
             self._log.close()
