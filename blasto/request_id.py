@@ -1,8 +1,8 @@
 """Request ids: Heroku's X-Request-Id when sane, else a fresh one.
 
-One WSGI middleware sets the id for the whole request: in the environ, in the
-logging context (so every log line carries it) and in the response header
-(so gunicorn's access line and the client see it). `g.request_id` reads it.
+One WSGI middleware sets the id for the whole request: in the logging context
+(so every log line carries it) and in the response header (so gunicorn's
+access line and the client see it). `g.request_id` reads it.
 A client-supplied id is only trusted when short and plain, so it can never
 inject text into a log line. A middleware rather than three Flask hooks: it
 is on every request's path, and measured cheaper (docs/BENCHMARKS.md).
@@ -18,7 +18,6 @@ from flask.ctx import _AppCtxGlobals
 from blasto.logs import request_id_var
 
 HEADER = "X-Request-Id"
-ENVIRON_KEY = "blasto.request_id"
 _ACCEPTABLE = re.compile(r"^[A-Za-z0-9._:@+/=-]{1,200}$")
 
 
@@ -34,7 +33,6 @@ class RequestIdMiddleware:
 
     def __call__(self, environ, start_response):
         request_id = incoming_request_id(environ.get("HTTP_X_REQUEST_ID"))
-        environ[ENVIRON_KEY] = request_id
         header = (HEADER, request_id)
 
         def start_with_id(status, headers, exc_info=None):

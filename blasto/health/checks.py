@@ -12,9 +12,9 @@ import uuid
 
 import redis
 from celery import Celery
+from flask import current_app
 from redis.backoff import NoBackoff
 from redis.retry import Retry
-from flask import current_app
 from sqlalchemy import text
 
 from blasto.extensions import db

@@ -12,11 +12,6 @@ from blasto.extensions import db
 from blasto.models.base import UTCDateTime, utcnow
 
 
-def normalize_email(email: str) -> str:
-    """E-mail addresses are unique case-insensitively: stored lower-cased."""
-    return email.strip().lower()
-
-
 class User(UserMixin, db.Model):
     __tablename__ = "users"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -36,14 +36,11 @@ def add(cart: dict[int, int], product_id: int, quantity: int = 1) -> dict[int, i
 
 def set_quantity(cart: dict[int, int], product_id: int, quantity: int) -> dict[int, int]:
     """Quantity 0 removes the line; otherwise it must be a valid quantity."""
-    new = dict(cart)
     if quantity == 0:
-        new.pop(product_id, None)
-        return new
-    if product_id not in new:
+        return remove(cart, product_id)
+    if product_id not in cart:
         raise CartError("That book is not in your cart.")
-    new[product_id] = check_quantity(quantity)
-    return new
+    return {**cart, product_id: check_quantity(quantity)}
 
 
 def remove(cart: dict[int, int], product_id: int) -> dict[int, int]:

@@ -126,8 +126,7 @@ def _buy(user_id: int, order: dict[int, int], idempotency_key: str | None, diges
             short.append(product_id)
         else:
             prices[product_id] = price
-    if short:
-        db.session.rollback()
+    if short:  # place_order rolls back what was taken
         raise InsufficientStock(_shortages(order, short))
     purchase = Purchase(
         user_id=user_id,

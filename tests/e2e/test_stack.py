@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.migrations import head_revision
-from tests.support.processes import ROOT, Stack, free_port, http_get, pid_alive, procfile, process_env, run_command, wait_for
+from tests.support.processes import ROOT, Stack, free_port, pid_alive, procfile, process_env, run_command, wait_for
 
 
 def production_env(**extra: str) -> dict:

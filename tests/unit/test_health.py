@@ -1,5 +1,4 @@
 """Readiness: each part reported by name; a real worker makes it 200."""
-import pytest
 from celery.contrib.testing.worker import start_worker
 
 from blasto.config import celery_config
