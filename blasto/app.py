@@ -49,21 +49,24 @@ def register_logging(app: Flask) -> None:
 def register_extensions(app: Flask) -> None:
     import blasto.models  # noqa: F401  (registers the tables on db.metadata)
     from blasto.celery_app import celery_init_app
-    from blasto.extensions import db, migrate
+    from blasto.extensions import csrf, db, login_manager, migrate
 
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite:///"):
         Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     db.init_app(app)
     migrate.init_app(app, db, directory=str(MIGRATIONS_DIR), render_as_batch=True)
+    login_manager.init_app(app)
+    csrf.init_app(app)
     celery_init_app(app)
 
 
 def register_blueprints(app: Flask) -> None:
-    from blasto import api, health, site
+    from blasto import health, site
+    from blasto.api.core import init_api
 
     app.register_blueprint(site.bp)
     app.register_blueprint(health.bp)
-    app.register_blueprint(api.bp, url_prefix="/api/v1")
+    init_api(app)
 
 
 def register_request_hooks(app: Flask) -> None:

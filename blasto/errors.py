@@ -20,16 +20,34 @@ def error_slug(exc: HTTPException) -> str:
     return (exc.name or "error").lower().replace(" ", "_").replace("'", "")
 
 
+def error_details(exc: HTTPException) -> tuple[str, dict | None, dict]:
+    """(message, field errors, extra headers) from an exception.
+
+    flask-smorest's `abort(code, message=..., errors=...)` and webargs'
+    validation failures (`messages`, per location) put them in `exc.data`.
+    """
+    data = getattr(exc, "data", None) or {}
+    message = data.get("message") or exc.description or ""
+    errors = data.get("errors") or data.get("messages")
+    if errors is not None and "message" not in data:
+        message = "The request is not valid; see errors for each field."
+    return message, errors, data.get("headers") or {}
+
+
 def render_error(exc: HTTPException):
     """The response for `exc`, shaped for the API or for a browser."""
     code = exc.code or 500
+    message, errors, headers = error_details(exc)
     if request.path.startswith(API_PREFIX):
-        response = jsonify(error=error_slug(exc), message=exc.description, request_id=g.request_id)
+        body = {"error": error_slug(exc), "message": message, "request_id": g.request_id}
+        if errors is not None:
+            body["errors"] = errors
+        response = jsonify(body)
     else:
-        response = make_response(render_template("error.html", code=code, name=exc.name, description=exc.description))
+        response = make_response(render_template("error.html", code=code, name=exc.name, description=message))
     response.status_code = code
     # Keep the headers the exception carries (Allow on 405, Retry-After on 429...).
-    for key, value in exc.get_headers():
+    for key, value in [*exc.get_headers(), *headers.items()]:
         if key.lower() != "content-type":
             response.headers[key] = value
     return response

@@ -1,6 +1,8 @@
 """Extensions created unbound; `create_app` binds them with `init_app`."""
+from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
+from flask_wtf.csrf import CSRFProtect
 from sqlalchemy import MetaData
 
 # Named constraints keep Alembic migrations portable between SQLite and Postgres.
@@ -14,3 +16,21 @@ NAMING_CONVENTION = {
 
 db = SQLAlchemy(metadata=MetaData(naming_convention=NAMING_CONVENTION))
 migrate = Migrate()
+
+# Pages log in with Flask-Login sessions and post forms guarded by CSRF tokens;
+# the JSON API uses bearer tokens instead and is exempt (blasto.api.core).
+login_manager = LoginManager()
+login_manager.login_view = "site.login"
+login_manager.login_message = "Please log in to see that page."
+login_manager.login_message_category = "info"
+csrf = CSRFProtect()
+
+
+@login_manager.user_loader
+def load_user(user_id: str):
+    from blasto.models import User
+
+    try:
+        return db.session.get(User, int(user_id))
+    except (TypeError, ValueError):
+        return None

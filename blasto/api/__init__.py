@@ -1,7 +1,7 @@
-"""The JSON API, mounted at /api/v1 (errors there are JSON: see blasto.errors)."""
-from flask import Blueprint
+"""The v1 JSON API under /api/v1: flask-smorest blueprints, one per resource.
 
+Errors here are JSON (blasto.errors); the OpenAPI document is served at
+/api/v1/openapi.json and rendered for people at /api/v1/docs.
+"""
 API_VERSION = "v1"
-bp = Blueprint("api", __name__)
-
-from blasto.api import views  # noqa: E402,F401  (routes attach to bp)
+URL_PREFIX = "/api/v1"

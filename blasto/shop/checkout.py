@@ -95,8 +95,9 @@ def place_order(user_id: int, order: Mapping[int, int], idempotency_key: str | N
         purchase = _buy(user_id, order, idempotency_key, digest)
         db.session.commit()
         return purchase, True
-    except IntegrityError:
-        # Another request with the same key committed first.
+    except (IntegrityError, InsufficientStock):
+        # Another request with the same key may have committed first (and
+        # taken the stock this one waited for): that is a retry, not a failure.
         db.session.rollback()
         earlier = _by_key(user_id, idempotency_key) if idempotency_key else None
         if earlier is None:

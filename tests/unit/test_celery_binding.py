@@ -3,6 +3,7 @@ from celery import shared_task
 from celery.contrib.testing.worker import start_worker
 from flask import current_app, has_app_context
 
+from blasto.extensions import csrf
 from blasto.logs import request_id_var
 
 
@@ -21,9 +22,11 @@ def test_celery_is_configured_from_the_app_settings(app):
 def test_task_runs_inside_the_app_context_with_the_enqueuing_request_id(app):
     celery = app.extensions["celery"]
 
-    @app.post("/_test/enqueue")
     def enqueue():
         return {"task_id": context_probe.apply_async().id}
+
+    csrf.exempt(enqueue)  # a test-only JSON route, not one of the shop's forms
+    app.add_url_rule("/_test/enqueue", view_func=enqueue, methods=["POST"])
 
     with start_worker(celery, pool="solo", perform_ping_check=False, shutdown_timeout=10):
         task_id = app.test_client().post("/_test/enqueue", headers={"X-Request-Id": "checkout-42"}).get_json()["task_id"]

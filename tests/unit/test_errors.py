@@ -4,6 +4,8 @@ import logging
 import pytest
 from flask import request
 
+from blasto.extensions import csrf
+
 
 @pytest.fixture
 def app(app_factory):
@@ -11,6 +13,7 @@ def app(app_factory):
     app = app_factory()
 
     @app.post("/api/v1/_test/echo")
+    @csrf.exempt  # a JSON route like the API's, which uses tokens rather than cookies
     def echo():
         return {"got": request.get_json()}
 

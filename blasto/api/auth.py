@@ -1,0 +1,83 @@
+"""Who is calling: HTTP Basic to obtain a token, a bearer token for the rest.
+
+The bearer lookup runs on every authenticated request, so it is one indexed
+Core query on the token digest (no ORM objects). Failures are 401 with a
+`WWW-Authenticate` challenge and a message that says which rule failed.
+"""
+from __future__ import annotations
+
+import functools
+
+from flask import g, request
+from flask_smorest import abort
+from sqlalchemy import bindparam, select
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from blasto.api.core import BEARER
+from blasto.extensions import db
+from blasto.models import ApiToken, User
+from blasto.models.base import utcnow
+from blasto.models.token import token_digest
+
+BEARER_CHALLENGE = {"WWW-Authenticate": 'Bearer realm="Blasto API"'}
+BASIC_CHALLENGE = {"WWW-Authenticate": 'Basic realm="Blasto API", charset="UTF-8"'}
+MAX_TOKEN_LENGTH = 200
+# Checked when the e-mail is unknown, so both failures take as long.
+_DUMMY_HASH = generate_password_hash("blasto-timing-equaliser")
+
+_TOKEN_QUERY = select(ApiToken.id, ApiToken.user_id, ApiToken.expires_at, ApiToken.revoked_at).where(ApiToken.digest == bindparam("digest"))
+
+
+def bearer_token() -> str:
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token:
+        abort(401, message="Send a token as 'Authorization: Bearer <token>' (get one from POST /api/v1/tokens).", headers=BEARER_CHALLENGE)
+    if len(token) > MAX_TOKEN_LENGTH:
+        abort(401, message="The token is not valid.", headers=BEARER_CHALLENGE)
+    return token
+
+
+def authenticate_bearer() -> None:
+    """Set g.user_id and g.token_id from a valid, unexpired, unrevoked token, or abort 401."""
+    row = db.session.execute(_TOKEN_QUERY, {"digest": token_digest(bearer_token())}).first()
+    if row is None:
+        abort(401, message="The token is not valid.", headers=BEARER_CHALLENGE)
+    if row.revoked_at is not None:
+        abort(401, message="The token has been revoked.", headers=BEARER_CHALLENGE)
+    if row.expires_at <= utcnow():
+        abort(401, message="The token has expired; get a new one from POST /api/v1/tokens.", headers=BEARER_CHALLENGE)
+    g.user_id, g.token_id = row.user_id, row.id
+
+
+def token_auth(blp):
+    """Decorator for `blp`'s views that need a bearer token; documents it too."""
+
+    def decorate(view):
+        @functools.wraps(view)
+        def wrapper(*args, **kwargs):
+            authenticate_bearer()
+            return view(*args, **kwargs)
+
+        wrapper = blp.alt_response(401, response="UNAUTHORIZED")(wrapper)
+        return blp.doc(security=BEARER)(wrapper)
+
+    return decorate
+
+
+def basic_user() -> User:
+    """The user named by HTTP Basic credentials, or abort 401 (same answer for a wrong e-mail or password)."""
+    auth = request.authorization
+    if auth is None or auth.type != "basic" or not auth.username or auth.password is None:
+        abort(401, message="Send your e-mail and password with HTTP Basic authentication.", headers=BASIC_CHALLENGE)
+    email = auth.username.strip().lower()
+    password = auth.password
+    user = db.session.scalar(select(User).where(User.email == email)) if len(email) <= 254 and len(password) <= 1024 else None
+    if user is None:
+        check_password_hash(_DUMMY_HASH, password[:1024])  # same cost as a real check
+        abort(401, message="Wrong e-mail or password.", headers=BASIC_CHALLENGE)
+    if not user.check_password(password):
+        abort(401, message="Wrong e-mail or password.", headers=BASIC_CHALLENGE)
+    return user
+

@@ -1,0 +1,55 @@
+"""The catalogue, read-only: a searchable, paginated list and one book."""
+from __future__ import annotations
+
+from flask import url_for
+from flask_smorest import Blueprint, abort
+from sqlalchemy import func, select
+
+from blasto.api import URL_PREFIX
+from blasto.api.auth import token_auth
+from blasto.api.pagination import envelope
+from blasto.api.schemas import ProductArgsSchema, ProductPageSchema, ProductSchema
+from blasto.extensions import db
+from blasto.models import Product
+from blasto.shop.catalog import product_query
+from blasto.shop.money import format_cents
+
+blp = Blueprint("products", __name__, url_prefix=f"{URL_PREFIX}/products", description="Books for sale")
+
+
+def product_json(product: Product) -> dict:
+    return {
+        "id": product.id,
+        "title": product.title,
+        "author": product.author,
+        "description": product.description,
+        "price_cents": product.price_cents,
+        "price_display": format_cents(product.price_cents),
+        "stock": product.stock,
+        "_links": {"self": url_for("products.get_product", product_id=product.id)},
+    }
+
+
+@blp.get("")
+@token_auth(blp)
+@blp.arguments(ProductArgsSchema, location="query")
+@blp.response(200, ProductPageSchema)
+def list_products(args):
+    """Books by title; `q` searches titles and authors."""
+    query = product_query(args["q"])
+    total = db.session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
+    page, per_page = args["page"], args["per_page"]
+    products = db.session.scalars(query.limit(per_page).offset((page - 1) * per_page))
+    return envelope([product_json(p) for p in products], page, per_page, total, "products.list_products", q=args["q"])
+
+
+@blp.get("/<int(min=1, max=2147483647):product_id>")
+@token_auth(blp)
+@blp.response(200, ProductSchema)
+@blp.alt_response(404, response="NOT_FOUND")
+def get_product(product_id: int):
+    """One book."""
+    product = db.session.get(Product, product_id)
+    if product is None:
+        abort(404, message=f"No book with id {product_id}.")
+    return product_json(product)

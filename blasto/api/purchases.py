@@ -1,0 +1,89 @@
+"""Orders: buy books, list your purchases, read one.
+
+The list is the API's busiest read, so it skips marshmallow on the way out
+(the schema still documents it) and reads through blasto.shop.history's
+fixed Core queries.
+"""
+from __future__ import annotations
+
+from flask import g, jsonify, url_for
+from flask_smorest import Blueprint, abort
+
+from blasto.api import URL_PREFIX
+from blasto.api.auth import token_auth
+from blasto.api.json_body import require_json_body
+from blasto.api.pagination import envelope
+from blasto.api.schemas import IdempotencyHeaderSchema, PageArgsSchema, PurchaseCreateSchema, PurchasePageSchema, PurchaseSchema
+from blasto.shop.checkout import CheckoutError, IdempotencyMismatch, InsufficientStock, UnknownProducts, place_order
+from blasto.shop.history import purchase_detail, purchase_page
+from blasto.shop.money import CURRENCY, format_cents
+
+blp = Blueprint("purchases", __name__, url_prefix=f"{URL_PREFIX}/purchases", description="Your orders")
+blp.before_request(require_json_body)
+ID = "<int(min=1, max=2147483647):purchase_id>"
+
+
+def purchase_json(purchase: dict) -> dict:
+    return {
+        "id": purchase["id"],
+        "status": purchase["status"],
+        "created_at": purchase["created_at"].isoformat(),
+        "total_cents": purchase["total_cents"],
+        "total_display": format_cents(purchase["total_cents"]),
+        "currency": CURRENCY,
+        "items": purchase["items"],
+        "_links": {"self": url_for("purchases.get_purchase", purchase_id=purchase["id"])},
+    }
+
+
+@blp.get("")
+@token_auth(blp)
+@blp.arguments(PageArgsSchema, location="query")
+@blp.alt_response(200, schema=PurchasePageSchema, success=True, description="Your purchases, newest first")
+def list_purchases(args):
+    """Your purchases, newest first, with their lines."""
+    page, per_page = args["page"], args["per_page"]
+    purchases, total = purchase_page(g.user_id, page, per_page)
+    return jsonify(envelope([purchase_json(p) for p in purchases], page, per_page, total, "purchases.list_purchases"))
+
+
+@blp.get(f"/{ID}")
+@token_auth(blp)
+@blp.alt_response(200, schema=PurchaseSchema, success=True, description="One purchase")
+@blp.alt_response(404, response="NOT_FOUND")
+def get_purchase(purchase_id: int):
+    """One of your purchases (anyone else's is a 404)."""
+    purchase = purchase_detail(g.user_id, purchase_id)
+    if purchase is None:
+        abort(404, message=f"You have no purchase {purchase_id}.")
+    return jsonify(purchase_json(purchase))
+
+
+@blp.post("")
+@token_auth(blp)
+@blp.arguments(IdempotencyHeaderSchema, location="headers")
+@blp.arguments(PurchaseCreateSchema)
+@blp.alt_response(201, schema=PurchaseSchema, success=True, description="The purchase (also for a replayed Idempotency-Key)")
+@blp.alt_response(409, response="CONFLICT", description="Not enough stock; `errors` names each short line")
+@blp.alt_response(415, response="UNSUPPORTED_MEDIA_TYPE")
+def create_purchase(headers, body):
+    """Buy books. Prices come from the catalogue, never from the request."""
+    lines = body["items"]
+    order = {line["product_id"]: line["quantity"] for line in lines}
+    index = {line["product_id"]: str(position) for position, line in enumerate(lines)}
+    try:
+        purchase, created = place_order(g.user_id, order, headers["idempotency_key"])
+    except UnknownProducts as exc:
+        abort(422, message=str(exc), errors={"json": {"items": {index[pid]: {"product_id": ["No book with this id."]} for pid in exc.product_ids}}})
+    except InsufficientStock as exc:
+        abort(409, message=str(exc), errors={"json": {"items": {index[s.product_id]: {"quantity": [s.message()]} for s in exc.shortages}}})
+    except IdempotencyMismatch as exc:
+        abort(422, message=str(exc), errors={"headers": {"Idempotency-Key": [str(exc)]}})
+    except CheckoutError as exc:
+        abort(422, message=str(exc))
+    response = jsonify(purchase_json(purchase_detail(g.user_id, purchase.id)))
+    response.status_code = 201
+    response.headers["Location"] = url_for("purchases.get_purchase", purchase_id=purchase.id)
+    if not created:
+        response.headers["Idempotent-Replayed"] = "true"
+    return response

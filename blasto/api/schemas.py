@@ -1,0 +1,156 @@
+"""Request and response shapes (marshmallow), which also write the OpenAPI document.
+
+Unknown fields in a body are refused (marshmallow's default), so a typo in a
+field name is a 422 instead of a silently ignored value.
+"""
+from __future__ import annotations
+
+import marshmallow as ma
+from marshmallow import fields, validate
+
+from blasto.shop.cart import MAX_LINES, MAX_QUANTITY
+from blasto.shop.catalog import MAX_SEARCH_LENGTH
+
+MAX_PER_PAGE = 100
+DEFAULT_PER_PAGE = 20
+MAX_PAGE = 1_000_000  # keeps OFFSET far from integer overflow
+MAX_ID = 2**31 - 1  # Postgres integer
+PASSWORD_MIN, PASSWORD_MAX = 8, 128  # scrypt over megabytes of "password" is a denial of service
+
+
+class PageArgsSchema(ma.Schema):
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=MAX_PAGE))
+    per_page = fields.Integer(
+        load_default=DEFAULT_PER_PAGE,
+        validate=validate.Range(min=1),
+        metadata={"description": f"Items per page; values above {MAX_PER_PAGE} are capped to {MAX_PER_PAGE}"},
+    )
+
+    @ma.post_load
+    def cap(self, data, **kwargs):
+        data["per_page"] = min(data["per_page"], MAX_PER_PAGE)
+        return data
+
+
+class ProductArgsSchema(PageArgsSchema):
+    q = fields.String(load_default="", validate=validate.Length(max=MAX_SEARCH_LENGTH), metadata={"description": "Search titles and authors"})
+
+
+class PageMetaSchema(ma.Schema):
+    page = fields.Integer()
+    per_page = fields.Integer()
+    total_pages = fields.Integer()
+    total_items = fields.Integer()
+
+
+class PageLinksSchema(ma.Schema):
+    self = fields.String()
+    next = fields.String(allow_none=True)
+    prev = fields.String(allow_none=True)
+
+
+class SelfLinkSchema(ma.Schema):
+    self = fields.String()
+
+
+class ProductSchema(ma.Schema):
+    id = fields.Integer()
+    title = fields.String()
+    author = fields.String()
+    description = fields.String()
+    price_cents = fields.Integer()
+    price_display = fields.String()
+    stock = fields.Integer()
+    _links = fields.Nested(SelfLinkSchema)
+
+
+class ProductPageSchema(ma.Schema):
+    items = fields.List(fields.Nested(ProductSchema))
+    _meta = fields.Nested(PageMetaSchema)
+    _links = fields.Nested(PageLinksSchema)
+
+
+class UserCreateSchema(ma.Schema):
+    email = fields.Email(required=True, validate=validate.Length(max=254))
+    password = fields.String(required=True, load_only=True, validate=validate.Length(min=PASSWORD_MIN, max=PASSWORD_MAX))
+    name = fields.String(required=True, validate=validate.Length(min=1, max=100))
+
+    @ma.pre_load
+    def strip(self, data, **kwargs):
+        if isinstance(data, dict):
+            data = {key: value.strip() if key in ("email", "name") and isinstance(value, str) else value for key, value in data.items()}
+        return data
+
+    @ma.post_load
+    def normalise(self, data, **kwargs):
+        data["email"] = data["email"].lower()
+        if not data["name"]:
+            raise ma.ValidationError("Name must not be blank.", "name")
+        return data
+
+
+class UserSchema(ma.Schema):
+    id = fields.Integer()
+    email = fields.String()
+    name = fields.String()
+    is_admin = fields.Boolean()
+    created_at = fields.DateTime()
+    _links = fields.Nested(SelfLinkSchema)
+
+
+class TokenSchema(ma.Schema):
+    token = fields.String(metadata={"description": "Send as `Authorization: Bearer <token>`; shown only once"})
+    token_type = fields.String(metadata={"example": "Bearer"})
+    expires_at = fields.DateTime()
+
+
+class OrderLineSchema(ma.Schema):
+    product_id = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=MAX_ID))
+    quantity = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=MAX_QUANTITY))
+
+
+class PurchaseCreateSchema(ma.Schema):
+    items = fields.List(fields.Nested(OrderLineSchema), required=True, validate=validate.Length(min=1, max=MAX_LINES))
+
+    @ma.validates_schema
+    def no_repeats(self, data, **kwargs):
+        seen, repeated = set(), set()
+        for line in data.get("items", []):
+            (repeated if line["product_id"] in seen else seen).add(line["product_id"])
+        if repeated:
+            ids = ", ".join(map(str, sorted(repeated)))
+            raise ma.ValidationError(f"Each book may appear once; put the total quantity on one line (repeated: {ids}).", "items")
+
+
+class IdempotencyHeaderSchema(ma.Schema):
+    idempotency_key = fields.String(
+        data_key="Idempotency-Key",
+        load_default=None,
+        validate=[validate.Length(min=1, max=255), validate.Regexp(r"^[\x21-\x7e]+$", error="Use visible ASCII characters only.")],
+        metadata={"description": "Retrying with the same key and body returns the first purchase"},
+    )
+
+
+class PurchaseItemSchema(ma.Schema):
+    product_id = fields.Integer()
+    title = fields.String()
+    quantity = fields.Integer()
+    unit_price_cents = fields.Integer()
+    line_total_cents = fields.Integer()
+
+
+class PurchaseSchema(ma.Schema):
+    id = fields.Integer()
+    status = fields.String()
+    created_at = fields.DateTime()
+    total_cents = fields.Integer()
+    total_display = fields.String()
+    currency = fields.String()
+    items = fields.List(fields.Nested(PurchaseItemSchema))
+    _links = fields.Nested(SelfLinkSchema)
+
+
+class PurchasePageSchema(ma.Schema):
+    items = fields.List(fields.Nested(PurchaseSchema))
+    _meta = fields.Nested(PageMetaSchema)
+    _links = fields.Nested(PageLinksSchema)

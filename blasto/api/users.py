@@ -1,0 +1,67 @@
+"""Accounts: sign up, and read your own profile."""
+from __future__ import annotations
+
+from flask import g, url_for
+from flask_smorest import Blueprint, abort
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from blasto.api import URL_PREFIX
+from blasto.api.auth import token_auth
+from blasto.api.json_body import require_json_body
+from blasto.api.schemas import UserCreateSchema, UserSchema
+from blasto.extensions import db
+from blasto.models import User
+
+blp = Blueprint("users", __name__, url_prefix=f"{URL_PREFIX}/users", description="Accounts")
+blp.before_request(require_json_body)
+DUPLICATE = "An account with this e-mail address already exists."
+
+
+def user_json(user: User) -> dict:
+    return {
+        "id": user.id,
+        "email": user.email,
+        "name": user.name,
+        "is_admin": user.is_admin,
+        "created_at": user.created_at,
+        "_links": {"self": url_for("users.get_user", user_id=user.id)},
+    }
+
+
+@blp.post("")
+@blp.arguments(UserCreateSchema)
+@blp.response(201, UserSchema, headers={"Location": {"description": "The new user", "schema": {"type": "string"}}})
+@blp.alt_response(409, response="CONFLICT")
+def create_user(data):
+    """Sign up. The e-mail address is compared case-insensitively."""
+    if db.session.scalar(select(User.id).where(User.email == data["email"])) is not None:
+        abort(409, message=DUPLICATE)
+    user = User(email=data["email"], name=data["name"])
+    user.set_password(data["password"])
+    db.session.add(user)
+    try:
+        db.session.commit()
+    except IntegrityError:  # the same address, signed up a moment earlier
+        db.session.rollback()
+        abort(409, message=DUPLICATE)
+    return user_json(user), 201, {"Location": url_for("users.get_user", user_id=user.id)}
+
+
+@blp.get("/me")
+@token_auth(blp)
+@blp.response(200, UserSchema)
+def me():
+    """The account the token belongs to."""
+    return user_json(db.get_or_404(User, g.user_id))
+
+
+@blp.get("/<int(min=1, max=2147483647):user_id>")
+@token_auth(blp)
+@blp.response(200, UserSchema)
+@blp.alt_response(404, response="NOT_FOUND")
+def get_user(user_id: int):
+    """One account: only your own (anyone else's is a 404)."""
+    if user_id != g.user_id:
+        abort(404, message="No such user.")
+    return user_json(db.get_or_404(User, user_id))
