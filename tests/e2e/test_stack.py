@@ -18,11 +18,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.migrations import head_revision
-from tests.support.processes import ROOT, Stack, free_port, pid_alive, procfile, process_env, run_command, wait_for
-
-
-def production_env(**extra: str) -> dict:
-    return process_env(BLASTO_ENV="production", SECRET_KEY=secrets.token_hex(32), WEB_CONCURRENCY="2", WORKER_CONCURRENCY="2", **extra)
+from tests.support.processes import ROOT, Stack, pid_alive, process_env, procfile, production_env, run_command, wait_for
 
 
 def assert_stops_cleanly(stack: Stack) -> None:
@@ -43,30 +39,6 @@ def assert_logfmt_only(output: str) -> None:
     assert lines, "the processes logged something"
     strays = [line for line in lines if not LOGFMT_EVENT.match(line)]
     assert strays == [], "\n".join(strays[:20])
-
-
-@pytest.fixture
-def start_stack(tmp_path):
-    """Start honcho stacks on free ports; whatever is still running at the end is killed."""
-    stacks: list[Stack] = []
-
-    def start(args: list[str], env: dict, cwd: Path = ROOT) -> Stack:
-        port = free_port()
-        stack = Stack([*args[:1], "-p", str(port), *args[1:]], env, cwd, tmp_path / f"honcho-{len(stacks)}.log", port)
-        stacks.append(stack)
-        return stack
-
-    yield start
-    for stack in stacks:
-        stack.kill()
-
-
-@pytest.fixture
-def empty_env_file(tmp_path) -> Path:
-    """honcho must not read a developer's .env in these tests."""
-    path = tmp_path / "empty.env"
-    path.write_text("")
-    return path
 
 
 def test_procfile_stack_on_postgres_and_redis(start_stack, postgres_database, redis_url, empty_env_file):
