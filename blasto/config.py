@@ -124,13 +124,15 @@ def database_uri(value: str | None, instance: Path) -> str:
 
 
 def engine_options(uri: str, pool_size: int) -> dict[str, Any]:
-    """Pool caps that fit Heroku's small connection limits; SQLite waits on locks."""
+    """Pool caps that fit Heroku's small connection limits; SQLite waits on locks.
+
+    Stale connections are caught by blasto.db_pool's idle ping, not pool_pre_ping.
+    """
     if uri.startswith("sqlite"):
         return {"connect_args": {"timeout": 15}}
     return {
         "pool_size": pool_size,
         "max_overflow": 0,
-        "pool_pre_ping": True,
         "pool_recycle": 300,
         "pool_timeout": 10,
         "connect_args": {"connect_timeout": 5, "application_name": "blasto"},

@@ -6,21 +6,27 @@ fixed Core queries.
 """
 from __future__ import annotations
 
-from flask import g, jsonify, url_for
+from flask import g, jsonify, request
 from flask_smorest import Blueprint, abort
 
 from blasto.api import URL_PREFIX
-from blasto.api.auth import token_auth
+from blasto.api.auth import accept_token, token_auth
 from blasto.api.json_body import require_json_body
 from blasto.api.pagination import envelope
 from blasto.api.schemas import IdempotencyHeaderSchema, PageArgsSchema, PurchaseCreateSchema, PurchasePageSchema, PurchaseSchema
 from blasto.shop.checkout import CheckoutError, IdempotencyMismatch, InsufficientStock, UnknownProducts, place_order
-from blasto.shop.history import purchase_detail, purchase_page
+from blasto.reads import read_connection
+from blasto.shop.history import purchase_detail, purchase_page_by_token
 from blasto.shop.money import CURRENCY, format_cents
 
 blp = Blueprint("purchases", __name__, url_prefix=f"{URL_PREFIX}/purchases", description="Your orders")
 blp.before_request(require_json_body)
 ID = "<int(min=1, max=2147483647):purchase_id>"
+
+
+def purchase_url(purchase_id: int) -> str:
+    """What url_for("purchases.get_purchase") builds, without its ~35 µs per call on the list."""
+    return f"{request.script_root}{URL_PREFIX}/purchases/{purchase_id}"
 
 
 def purchase_json(purchase: dict) -> dict:
@@ -32,18 +38,19 @@ def purchase_json(purchase: dict) -> dict:
         "total_display": format_cents(purchase["total_cents"]),
         "currency": CURRENCY,
         "items": purchase["items"],
-        "_links": {"self": url_for("purchases.get_purchase", purchase_id=purchase["id"])},
+        "_links": {"self": purchase_url(purchase["id"])},
     }
 
 
 @blp.get("")
-@token_auth(blp)
+@token_auth(blp, in_view=True)
 @blp.arguments(PageArgsSchema, location="query")
 @blp.alt_response(200, schema=PurchasePageSchema, success=True, description="Your purchases, newest first")
 def list_purchases(args):
     """Your purchases, newest first, with their lines."""
     page, per_page = args["page"], args["per_page"]
-    purchases, total = purchase_page(g.user_id, page, per_page)
+    token, purchases, total = purchase_page_by_token(g.token_digest, page, per_page, read_connection())
+    accept_token(token)
     return jsonify(envelope([purchase_json(p) for p in purchases], page, per_page, total, "purchases.list_purchases"))
 
 
@@ -83,7 +90,7 @@ def create_purchase(headers, body):
         abort(422, message=str(exc))
     response = jsonify(purchase_json(purchase_detail(g.user_id, purchase.id)))
     response.status_code = 201
-    response.headers["Location"] = url_for("purchases.get_purchase", purchase_id=purchase.id)
+    response.headers["Location"] = purchase_url(purchase.id)
     if not created:
         response.headers["Idempotent-Replayed"] = "true"
     return response

@@ -15,7 +15,7 @@ class Purchase(db.Model):
     __table_args__ = (
         # A retried API call with the same key finds the first purchase.
         UniqueConstraint("user_id", "idempotency_key", name="uq_purchases_user_id_idempotency_key"),
-        Index("ix_purchases_user_id_created_at", "user_id", "created_at"),
+        Index("ix_purchases_user_id_created_at_id", "user_id", "created_at", "id"),
         CheckConstraint("total_cents >= 0", name="total_not_negative"),
     )
 

@@ -5,7 +5,7 @@ import hashlib
 import secrets
 from datetime import datetime, timedelta
 
-from sqlalchemy import ForeignKey, Integer, String
+from sqlalchemy import ForeignKey, Integer, Select, String, bindparam, select
 from sqlalchemy.orm import Mapped, mapped_column
 
 from blasto.extensions import db
@@ -34,3 +34,9 @@ class ApiToken(db.Model):
         plaintext = secrets.token_urlsafe(32)
         now = utcnow()
         return cls(user_id=user_id, digest=token_digest(plaintext), created_at=now, expires_at=now + TOKEN_LIFETIME), plaintext
+
+
+def token_by_digest() -> Select:
+    """The columns a bearer check needs, for the token whose digest is bound as `digest`."""
+    table = ApiToken.__table__
+    return select(table.c.id.label("token_id"), table.c.user_id, table.c.expires_at, table.c.revoked_at).where(table.c.digest == bindparam("digest"))

@@ -1,67 +1,109 @@
 """A shopper's purchases as plain dicts: the pages and the API read them here.
 
-These are hot paths (the API's purchase list is benchmarked), so they are
-Core queries with fixed shapes: one for a page of purchases (with the total
-count as a window column) and one for all of that page's lines. No ORM
-objects, no query per purchase.
+These are hot paths (the API's purchase list is benchmarked), so each read is
+one round trip of plain Core SQL: the page of purchases (a CTE) joined to its
+lines and their titles, with the user's total count as an uncorrelated
+subquery that Postgres evaluates once. No ORM objects, no query per purchase.
+The API's list goes one step further and finds the user from the bearer
+token's digest in the same statement.
 """
 from __future__ import annotations
 
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import ColumnElement, Select, bindparam, func, select, true
+from sqlalchemy.engine import Connection, Row
 
 from blasto.extensions import db
 from blasto.models import Product, Purchase, PurchaseItem
+from blasto.models.token import token_by_digest
 
-_HEADER_COLUMNS = (Purchase.id, Purchase.status, Purchase.created_at, Purchase.total_cents)
-
-_PAGE = (
-    select(*_HEADER_COLUMNS, func.count().over().label("total_items"))
-    .where(Purchase.user_id == bindparam("user_id"))
-    .order_by(Purchase.created_at.desc(), Purchase.id.desc())
-    .limit(bindparam("limit"))
-    .offset(bindparam("offset"))
-)
-_COUNT = select(func.count()).select_from(Purchase).where(Purchase.user_id == bindparam("user_id"))
-_ONE = select(*_HEADER_COLUMNS).where(Purchase.id == bindparam("purchase_id"), Purchase.user_id == bindparam("user_id"))
-_LINES = (
-    select(PurchaseItem.purchase_id, PurchaseItem.product_id, Product.title, PurchaseItem.quantity, PurchaseItem.unit_price_cents)
-    .join(Product, Product.id == PurchaseItem.product_id)
-    .where(PurchaseItem.purchase_id.in_(bindparam("ids", expanding=True)))
-    .order_by(PurchaseItem.purchase_id, PurchaseItem.id)
-)
+_purchases, _lines, _products = Purchase.__table__, PurchaseItem.__table__, Product.__table__
+_USER = bindparam("user_id")
+_TOKEN = token_by_digest().cte("token")
+_TOKEN_USER = select(_TOKEN.c.user_id).scalar_subquery()
 
 
-def purchase_page(user_id: int, page: int, per_page: int) -> tuple[list[dict], int]:
+def _count(user: ColumnElement) -> ColumnElement:
+    return select(func.count()).select_from(_purchases).where(_purchases.c.user_id == user).scalar_subquery().label("total_items")
+
+
+def _header(user: ColumnElement, *conditions, paged: bool) -> Select:
+    header = select(_purchases.c.id, _purchases.c.status, _purchases.c.created_at, _purchases.c.total_cents).where(_purchases.c.user_id == user, *conditions)
+    if paged:  # newest first; (user_id, created_at, id) is indexed in this order
+        header = header.order_by(_purchases.c.created_at.desc(), _purchases.c.id.desc()).limit(bindparam("limit")).offset(bindparam("offset"))
+    return header
+
+
+def _with_lines(header: Select, *extra):
+    """(columns, from-clause, order) of a header CTE joined to its lines and titles."""
+    page = header.cte("page")
+    columns = [page.c.id, page.c.status, page.c.created_at, page.c.total_cents, _lines.c.product_id, _products.c.title, _lines.c.quantity, _lines.c.unit_price_cents, *extra]
+    joined = page.join(_lines, _lines.c.purchase_id == page.c.id).join(_products, _products.c.id == _lines.c.product_id)
+    return columns, joined, (page.c.created_at.desc(), page.c.id.desc(), _lines.c.id)
+
+
+def _statement(header: Select, *extra) -> Select:
+    columns, joined, order = _with_lines(header, *extra)
+    return select(*columns).select_from(joined).order_by(*order)
+
+
+def _token_statement() -> Select:
+    """The token's row, outer-joined to its user's page: one row even with no purchases."""
+    columns, joined, order = _with_lines(_header(_TOKEN_USER, paged=True), _count(_TOKEN_USER))
+    return select(*_TOKEN.c, *columns).select_from(_TOKEN.outerjoin(joined, true())).order_by(*order)
+
+
+_PAGE = _statement(_header(_USER, paged=True), _count(_USER))
+_ONE = _statement(_header(_USER, _purchases.c.id == bindparam("purchase_id"), paged=False))
+_TOKEN_PAGE = _token_statement()
+_COUNT = select(_count(_USER))
+
+
+def purchase_page(user_id: int, page: int, per_page: int, connection: Connection | None = None) -> tuple[list[dict], int]:
     """The user's purchases, newest first: (one page with lines, total count)."""
-    rows = db.session.execute(_PAGE, {"user_id": user_id, "limit": per_page, "offset": (page - 1) * per_page}).all()
+    connection = connection or db.session.connection()
+    rows = connection.execute(_PAGE, _page_params(page, per_page, user_id=user_id)).all()
     if rows:
-        total = rows[0].total_items
-    else:  # past the last page, or none at all: the window had no row to ride on
-        total = db.session.execute(_COUNT, {"user_id": user_id}).scalar_one() if page > 1 else 0
-    return _with_lines(rows), total
+        return _grouped(rows), rows[0].total_items
+    # Past the last page (or no purchases): no row carried the count.
+    return [], connection.execute(_COUNT, {"user_id": user_id}).scalar_one() if page > 1 else 0
 
 
-def purchase_detail(user_id: int, purchase_id: int) -> dict | None:
+def purchase_page_by_token(digest: str, page: int, per_page: int, connection: Connection) -> tuple[Row | None, list[dict], int]:
+    """(token row or None, page, total) for the token's owner, in one statement.
+
+    The caller must check the token row (expiry, revocation) before using the page.
+    """
+    rows = connection.execute(_TOKEN_PAGE, _page_params(page, per_page, digest=digest)).all()
+    if not rows:
+        return None, [], 0
+    return rows[0], _grouped(row for row in rows if row.id is not None), rows[0].total_items
+
+
+def purchase_detail(user_id: int, purchase_id: int, connection: Connection | None = None) -> dict | None:
     """One purchase with its lines, only if it is the user's own."""
-    rows = db.session.execute(_ONE, {"purchase_id": purchase_id, "user_id": user_id}).all()
-    return _with_lines(rows)[0] if rows else None
+    rows = (connection or db.session.connection()).execute(_ONE, {"purchase_id": purchase_id, "user_id": user_id}).all()
+    return _grouped(rows)[0] if rows else None
 
 
-def _with_lines(rows) -> list[dict]:
-    purchases = [
-        {"id": row.id, "status": row.status, "created_at": row.created_at, "total_cents": row.total_cents, "items": []}
-        for row in rows
-    ]
-    if purchases:
-        by_id = {purchase["id"]: purchase["items"] for purchase in purchases}
-        for line in db.session.execute(_LINES, {"ids": list(by_id)}):
-            by_id[line.purchase_id].append(
-                {
-                    "product_id": line.product_id,
-                    "title": line.title,
-                    "quantity": line.quantity,
-                    "unit_price_cents": line.unit_price_cents,
-                    "line_total_cents": line.unit_price_cents * line.quantity,
-                }
-            )
+def _page_params(page: int, per_page: int, **params) -> dict:
+    return {"limit": per_page, "offset": (page - 1) * per_page, **params}
+
+
+def _grouped(rows) -> list[dict]:
+    """One dict per purchase from its line rows (already in order)."""
+    purchases: list[dict] = []
+    current = None
+    for row in rows:
+        if current is None or current["id"] != row.id:
+            current = {"id": row.id, "status": row.status, "created_at": row.created_at, "total_cents": row.total_cents, "items": []}
+            purchases.append(current)
+        current["items"].append(
+            {
+                "product_id": row.product_id,
+                "title": row.title,
+                "quantity": row.quantity,
+                "unit_price_cents": row.unit_price_cents,
+                "line_total_cents": row.unit_price_cents * row.quantity,
+            }
+        )
     return purchases

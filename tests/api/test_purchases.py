@@ -176,3 +176,23 @@ def test_purchases_need_a_token(api, books):
     assert_error(api.http.get("/api/v1/purchases"), 401)
     assert_error(api.http.post("/api/v1/purchases", json={"items": [{"product_id": books["cheap"], "quantity": 1}]}), 401)
     assert count(Purchase) == 0
+
+
+def test_the_list_checks_its_token_in_the_same_statement(api, buyer, books):
+    """The list finds the user from the token inside its own query; every rule still holds."""
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    from blasto.models import ApiToken
+    from blasto.models.base import utcnow
+
+    api.buy(buyer, [{"product_id": books["cheap"], "quantity": 1}])
+    assert len(api.get("/api/v1/purchases", buyer).get_json()["items"]) == 1
+    assert "not valid" in assert_error(api.http.get("/api/v1/purchases", headers={"Authorization": "Bearer nope"}), 401)["message"]
+    db.session.execute(update(ApiToken).values(expires_at=utcnow() - timedelta(seconds=1)))
+    db.session.commit()
+    assert "expired" in assert_error(api.get("/api/v1/purchases", buyer), 401)["message"]
+    db.session.execute(update(ApiToken).values(expires_at=utcnow() + timedelta(hours=1), revoked_at=utcnow()))
+    db.session.commit()
+    assert "revoked" in assert_error(api.get("/api/v1/purchases", buyer), 401)["message"]
