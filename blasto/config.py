@@ -59,6 +59,13 @@ def load_config(environ: Mapping[str, str] | None = None, instance_path: str | o
         "SESSION_COOKIE_SECURE": production,
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
+        # Flask-Login's "remember me" cookie is not Secure by default.
+        "REMEMBER_COOKIE_SECURE": production,
+        "REMEMBER_COOKIE_HTTPONLY": True,
+        "REMEMBER_COOKIE_SAMESITE": "Lax",
+        # A form's CSRF token lasts as long as its session, not an hour: a cart
+        # left open over lunch must still check out.
+        "WTF_CSRF_TIME_LIMIT": None,
         "PREFERRED_URL_SCHEME": "https" if production else "http",
         "MAX_CONTENT_LENGTH": 1024 * 1024,
         "READY_TIMEOUT_SECONDS": _float(env, "READY_TIMEOUT_SECONDS", 3.0, minimum=0.1, maximum=20.0),

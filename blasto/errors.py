@@ -9,10 +9,12 @@ from __future__ import annotations
 import logging
 
 from flask import Flask, g, jsonify, make_response, render_template, request
+from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 log = logging.getLogger("blasto.errors")
 API_PREFIX = "/api/"
+CSRF_MESSAGE = "This form has expired or did not come from this site. Go back, reload the page and try again."
 GENERIC_500 = "Something went wrong on our side. It has been logged; please try again."
 
 
@@ -26,6 +28,8 @@ def error_details(exc: HTTPException) -> tuple[str, dict | None, dict]:
     flask-smorest's `abort(code, message=..., errors=...)` and webargs'
     validation failures (`messages`, per location) put them in `exc.data`.
     """
+    if isinstance(exc, CSRFError):  # Flask-WTF's wording is for developers
+        return CSRF_MESSAGE, None, {}
     data = getattr(exc, "data", None) or {}
     message = data.get("message") or exc.description or ""
     errors = data.get("errors") or data.get("messages")

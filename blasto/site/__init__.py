@@ -1,6 +1,11 @@
-"""The shop's HTML pages."""
+"""The shop's HTML pages: front page, catalogue, cart, checkout, purchases and accounts.
+
+One blueprint, `site`, split into modules by what the pages do. Every form
+posts with a CSRF token (CSRFProtect is app-wide); every redirect after a
+POST is a 303.
+"""
 from flask import Blueprint
 
 bp = Blueprint("site", __name__)
 
-from blasto.site import views  # noqa: E402,F401  (routes attach to bp)
+from blasto.site import auth, cart, catalog, orders, templating  # noqa: E402,F401  (routes attach to bp)

@@ -55,3 +55,19 @@ def test_heroku_router_headers_give_the_client_address_and_scheme(app_factory):
         headers={"X-Forwarded-For": "203.0.113.9", "X-Forwarded-Proto": "https", "X-Forwarded-Port": "443"},
     )
     assert response.get_json() == {"scheme": "https", "remote_addr": "203.0.113.9", "url": "https://localhost/"}
+
+
+def test_site_pages_have_their_endpoints_and_urls(app):
+    with app.test_request_context():
+        from flask import url_for
+
+        expected = {
+            "site.home": "/home", "site.catalog": "/books", "site.signup": "/signup", "site.login": "/login",
+            "site.logout": "/logout", "site.cart": "/cart", "site.cart_add": "/cart/add", "site.cart_update": "/cart/update",
+            "site.cart_remove": "/cart/remove", "site.checkout": "/checkout", "site.purchases": "/purchases",
+        }
+        assert {endpoint: url_for(endpoint) for endpoint in expected} == expected
+        assert url_for("site.book", product_id=7) == "/books/7"
+        assert url_for("site.purchase", purchase_id=7) == "/purchases/7"
+    posts_only = {rule.endpoint for rule in app.url_map.iter_rules() if rule.endpoint.startswith("site.") and "GET" not in rule.methods}
+    assert posts_only == {"site.logout", "site.cart_add", "site.cart_update", "site.cart_remove"}

@@ -1,0 +1,96 @@
+"""Sign up, log in and log out (Flask-Login sessions).
+
+Logging in renews the session: everything but the cart is dropped before
+`login_user`, so a session id or CSRF token planted before login is useless
+after it. Unknown e-mail and wrong password get the same message and take
+about the same time, so the form does not reveal who has an account.
+"""
+from __future__ import annotations
+
+from flask import current_app, flash, g, render_template, session, url_for
+from flask_login import current_user, login_user, logout_user
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from blasto.extensions import db
+from blasto.models import User
+from blasto.site import bp
+from blasto.site.cart import CART_KEY
+from blasto.site.forms import LoginForm, LogoutForm, SignupForm
+from blasto.site.redirects import next_from_request, see_other
+
+WRONG_CREDENTIALS = "Wrong e-mail or password."
+DUPLICATE_EMAIL = "An account with this e-mail already exists; log in instead."
+_DUMMY_HASH: list[str] = []  # computed once, for the unknown-e-mail path
+
+
+def start_session(user: User, remember: bool) -> None:
+    """A fresh session for the user, keeping only the cart (and a new CSRF token)."""
+    cart = session.get(CART_KEY)
+    session.clear()
+    g.pop(current_app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token"), None)  # Flask-WTF's per-request copy
+    if cart:
+        session[CART_KEY] = cart
+    login_user(user, remember=remember)
+
+
+def _spend_password_check(password: str) -> None:
+    """Hash anyway when the e-mail is unknown, so timing does not tell."""
+    if not _DUMMY_HASH:
+        _DUMMY_HASH.append(generate_password_hash("not a real password"))
+    check_password_hash(_DUMMY_HASH[0], password)
+
+
+def _after_login() -> str:
+    return next_from_request() or url_for("site.home")
+
+
+@bp.route("/signup", methods=["GET", "POST"])
+def signup():
+    if current_user.is_authenticated:
+        return see_other(_after_login())
+    form = SignupForm()
+    if form.validate_on_submit():
+        user = User(email=form.email.data, name=form.name.data)
+        user.set_password(form.password.data)
+        db.session.add(user)
+        try:
+            db.session.commit()
+        except IntegrityError:  # the same e-mail signed up a moment ago
+            db.session.rollback()
+            form.email.errors.append(DUPLICATE_EMAIL)
+        else:
+            start_session(user, remember=False)
+            flash(f"Welcome to Blasto, {user.name}! Your account is ready.", "success")
+            return see_other(_after_login())
+    status = 400 if form.errors else 200
+    return render_template("signup.html", form=form, next_url=next_from_request()), status
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    if current_user.is_authenticated:
+        return see_other(_after_login())
+    form = LoginForm()
+    error = None
+    if form.validate_on_submit():
+        user = db.session.scalar(select(User).where(User.email == form.email.data))
+        if user is None:
+            _spend_password_check(form.password.data)
+        elif user.check_password(form.password.data):
+            start_session(user, remember=form.remember.data)
+            flash(f"Welcome back, {user.name}.", "success")
+            return see_other(_after_login())
+        error = WRONG_CREDENTIALS
+    status = 400 if (error or form.errors) else 200
+    return render_template("login.html", form=form, error=error, next_url=next_from_request()), status
+
+
+@bp.post("/logout")
+def logout():
+    if LogoutForm().validate_on_submit():
+        session.clear()  # before logout_user, which marks the remember cookie for deletion
+        logout_user()
+        flash("You are logged out.", "info")
+    return see_other(url_for("site.home"))

@@ -1,0 +1,59 @@
+"""The front page, the catalogue (search and pages) and each book's page."""
+from __future__ import annotations
+
+from flask import abort, current_app, render_template, request
+from markupsafe import Markup
+from sqlalchemy import func, select
+
+from blasto.extensions import db
+from blasto.models import Product
+from blasto.shop.catalog import MAX_SEARCH_LENGTH, product_query
+from blasto.shop.front_page import shelves
+from blasto.site import bp
+from blasto.site.forms import AddToCartForm
+from blasto.site.paging import Page, check_in_range, page_number
+
+PER_PAGE = 12
+ID = "int(min=1, max=2147483647)"  # larger ids 404 instead of overflowing the database
+SHELVES_HTML_KEY = "blasto.front_page_html"
+
+
+@bp.get("/")
+@bp.get("/home")
+def home():
+    """New books and best sellers from a short in-process cache: most requests only render the layout."""
+    return render_template("index.html", shelves_html=shelves_html(), max_search=MAX_SEARCH_LENGTH)
+
+
+def shelves_html() -> Markup:
+    """The shelves, rendered once per cached `Shelves` (they are the same for every visitor)."""
+    data = shelves()
+    cached = current_app.extensions.get(SHELVES_HTML_KEY)
+    if cached is None or cached[0] is not data or cached[1] != request.script_root:
+        cached = (data, request.script_root, Markup(render_template("_shelves.html", shelves=data)))
+        current_app.extensions[SHELVES_HTML_KEY] = cached
+    return cached[2]
+
+
+@bp.get("/books")
+def catalog():
+    number = page_number()
+    search = request.args.get("q", "").strip()[:MAX_SEARCH_LENGTH]
+    query = product_query(search)
+    total = db.session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
+    check_in_range(number, total, PER_PAGE)
+    books = db.session.scalars(query.limit(PER_PAGE).offset((number - 1) * PER_PAGE)).all()
+    page = Page(items=books, number=number, per_page=PER_PAGE, total=total)
+    return render_template("catalog.html", page=page, search=search, max_search=MAX_SEARCH_LENGTH)
+
+
+@bp.get(f"/books/<{ID}:product_id>")
+def book(product_id: int):
+    product = db.session.get(Product, product_id)
+    if product is None:
+        abort(404, description="There is no such book in our catalogue.")
+    return render_book(product, AddToCartForm(formdata=None, product_id=product.id, quantity=1))
+
+
+def render_book(product: Product, form: AddToCartForm, status: int = 200):
+    return render_template("book.html", book=product, form=form), status

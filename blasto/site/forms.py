@@ -1,0 +1,121 @@
+"""The site's forms. Every FlaskForm carries a CSRF token; WTForms checks each field.
+
+Quantities and ids are integers checked against the same bounds the cart and
+the database use, so bad input becomes a field error, never a 500.
+"""
+from __future__ import annotations
+
+import re
+
+from flask_wtf import FlaskForm
+from sqlalchemy import select
+from wtforms import BooleanField, EmailField, HiddenField, IntegerField, PasswordField, StringField
+from wtforms.validators import DataRequired, Email, InputRequired, Length, NumberRange, Regexp, StopValidation, ValidationError
+from wtforms.widgets import HiddenInput
+
+from blasto.extensions import db
+from blasto.models import User
+from blasto.shop.cart import MAX_QUANTITY
+
+MAX_ID = 2**31 - 1  # INTEGER columns on Postgres and the URL converters
+PASSWORD_MIN, PASSWORD_MAX = 8, 128
+NAME_MAX = 100
+EMAIL_MAX = 254
+
+
+class WholeNumberField(IntegerField):
+    """An integer field that takes only plain ASCII digits (no `1_000`, no `1e3`).
+
+    A value that is not a whole number gets one clear error, without the
+    range checks piling on; a blank value is left to InputRequired.
+    """
+
+    _PATTERN = re.compile(r"^-?[0-9]{1,12}$")
+
+    def process_formdata(self, valuelist):
+        if not valuelist or not valuelist[0].strip():
+            self.data = None
+            return
+        text = valuelist[0].strip()
+        if not self._PATTERN.match(text):
+            self.data = None
+            raise ValueError("Enter a whole number.")
+        self.data = int(text)
+
+    def pre_validate(self, form):
+        if self.process_errors:
+            raise StopValidation()
+
+
+def normalise_email(value: str | None) -> str | None:
+    return value.strip().lower() if isinstance(value, str) else value
+
+
+def strip(value: str | None) -> str | None:
+    return value.strip() if isinstance(value, str) else value
+
+
+class SignupForm(FlaskForm):
+    name = StringField("Name", filters=[strip], validators=[DataRequired("Please enter your name."), Length(max=NAME_MAX, message=f"Use at most {NAME_MAX} characters.")])
+    email = EmailField(
+        "E-mail",
+        filters=[normalise_email],
+        validators=[InputRequired("Please enter your e-mail address."), Length(max=EMAIL_MAX), Email("That does not look like an e-mail address.")],
+    )
+    password = PasswordField(
+        "Password",
+        description=f"At least {PASSWORD_MIN} characters.",
+        validators=[
+            InputRequired("Please choose a password."),
+            Length(PASSWORD_MIN, PASSWORD_MAX, f"Use between {PASSWORD_MIN} and {PASSWORD_MAX} characters."),
+        ],
+    )
+
+    def validate_email(self, field):
+        if db.session.scalar(select(User.id).where(User.email == field.data)) is not None:
+            raise ValidationError("An account with this e-mail already exists; log in instead.")
+
+
+class LoginForm(FlaskForm):
+    email = EmailField("E-mail", filters=[normalise_email], validators=[InputRequired("Please enter your e-mail address."), Length(max=EMAIL_MAX)])
+    password = PasswordField("Password", validators=[InputRequired("Please enter your password."), Length(max=PASSWORD_MAX)])
+    remember = BooleanField("Keep me logged in on this device")
+
+
+class LogoutForm(FlaskForm):
+    """Nothing but the CSRF token: logging out is a state change, so a POST."""
+
+
+class ProductForm(FlaskForm):
+    product_id = WholeNumberField(widget=HiddenInput(), validators=[InputRequired(), NumberRange(1, MAX_ID)])
+
+
+class AddToCartForm(ProductForm):
+    quantity = WholeNumberField(
+        "Quantity",
+        default=1,
+        validators=[InputRequired("Please enter a quantity."), NumberRange(1, MAX_QUANTITY, f"Choose from 1 to {MAX_QUANTITY}.")],
+    )
+    next = HiddenField()
+
+
+class UpdateCartForm(ProductForm):
+    quantity = WholeNumberField(
+        "Quantity",
+        validators=[InputRequired("Please enter a quantity."), NumberRange(0, MAX_QUANTITY, f"Choose from 0 (remove) to {MAX_QUANTITY}.")],
+    )
+
+
+class RemoveFromCartForm(ProductForm):
+    pass
+
+
+class CheckoutForm(FlaskForm):
+    """Hidden fields written when the form is shown.
+
+    `idempotency_key` makes a double-submitted form buy once; `cart_digest`
+    makes sure the order bought is the one the shopper reviewed.
+    """
+
+    idempotency_key = HiddenField(validators=[InputRequired(), Length(16, 64), Regexp(r"^[A-Za-z0-9_-]+$")])
+    cart_digest = HiddenField(validators=[InputRequired(), Regexp(r"^[0-9a-f]{64}$")])

@@ -1,0 +1,123 @@
+"""A small browser over Flask's test client: it reads forms from the HTML and posts them back.
+
+Tests go through the real forms, CSRF tokens included: `submit` starts from
+the values the page rendered (hidden fields too), overrides what a person
+would type, and posts to the form's action. Only the standard library.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from html.parser import HTMLParser
+from urllib.parse import urlsplit
+
+SUBMITS = ("submit", "image", "button", "reset")
+
+
+@dataclass
+class Form:
+    action: str
+    method: str
+    fields: list[tuple[str, str]] = field(default_factory=list)  # (name, value) in page order
+    inputs: list[dict] = field(default_factory=list)  # every control's attributes
+
+    def value(self, name: str) -> str | None:
+        return next((value for key, value in self.fields if key == name), None)
+
+    def data(self, overrides: dict | None = None, drop: tuple[str, ...] = ()) -> dict:
+        values = {key: value for key, value in self.fields if key not in drop}
+        values.update(overrides or {})
+        return values
+
+
+class _Parser(HTMLParser):
+    def __init__(self):
+        super().__init__(convert_charrefs=True)
+        self.forms: list[Form] = []
+        self.labels_for: set[str] = set()
+        self.ids: list[str] = []
+        self.controls: list[dict] = []  # inputs anywhere on the page
+        self.described_by: list[str] = []
+        self._form: Form | None = None
+        self._textarea: dict | None = None
+
+    def handle_starttag(self, tag, attrs):
+        attrs = {key: (value if value is not None else "") for key, value in attrs}
+        if "id" in attrs:
+            self.ids.append(attrs["id"])
+        if "aria-describedby" in attrs:
+            self.described_by.extend(attrs["aria-describedby"].split())
+        if tag == "label" and "for" in attrs:
+            self.labels_for.add(attrs["for"])
+        if tag == "form":
+            self._form = Form(action=attrs.get("action", ""), method=attrs.get("method", "get").lower())
+            self.forms.append(self._form)
+        elif tag in ("input", "textarea", "select", "button"):
+            control = {"tag": tag, **attrs}
+            self.controls.append(control)
+            if self._form is not None:
+                self._form.inputs.append(control)
+                kind = attrs.get("type", "text" if tag != "button" else "submit").lower()
+                if tag == "textarea":
+                    self._textarea = control
+                elif "name" in attrs and kind not in SUBMITS and (kind not in ("checkbox", "radio") or "checked" in attrs):
+                    self._form.fields.append((attrs["name"], attrs.get("value", "on" if kind == "checkbox" else "")))
+
+    def handle_data(self, data):
+        if self._textarea is not None and self._form is not None:
+            self._form.fields.append((self._textarea["name"], data))
+            self._textarea = None
+
+    def handle_endtag(self, tag):
+        if tag == "form":
+            self._form = None
+
+
+class Page:
+    def __init__(self, response):
+        self.response = response
+        self.status = response.status_code
+        self.html = response.get_data(as_text=True)
+        parser = _Parser()
+        parser.feed(self.html)
+        self.forms = parser.forms
+        self.labels_for = parser.labels_for
+        self.ids = parser.ids
+        self.controls = parser.controls
+        self.described_by = parser.described_by
+
+    @property
+    def text(self) -> str:
+        """The page's visible-ish text, tags removed and whitespace collapsed."""
+        return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", self.html)).replace("&#34;", '"').replace("&#39;", "'").replace("&amp;", "&").strip()
+
+    def form(self, action: str, **hidden) -> Form:
+        """The one form posting to `action` whose fields have these values (e.g. product_id=3)."""
+        found = [
+            form for form in self.forms
+            if urlsplit(form.action).path == action and all(form.value(key) == str(value) for key, value in hidden.items())
+        ]
+        assert len(found) == 1, f"expected one form for {action} {hidden}, found {len(found)} in:\n{self.html}"
+        return found[0]
+
+    def has_form(self, action: str) -> bool:
+        return any(urlsplit(form.action).path == action for form in self.forms)
+
+
+class Browser:
+    def __init__(self, client):
+        self.client = client
+
+    def get(self, url: str, **kwargs) -> Page:
+        kwargs.setdefault("follow_redirects", True)
+        return Page(self.client.get(url, **kwargs))
+
+    def submit(self, page: Page, action: str, data: dict | None = None, drop: tuple[str, ...] = (), follow_redirects: bool = True, match: dict | None = None) -> Page:
+        """Fill and post the page's form for `action`, as a person pressing its button would."""
+        form = page.form(action, **(match or {}))
+        assert form.method == "post", f"{action} is not a POST form"
+        return Page(self.client.post(form.action, data=form.data(data, drop), follow_redirects=follow_redirects))
+
+    def session_cookie(self) -> str | None:
+        cookie = self.client.get_cookie("session")
+        return cookie.value if cookie else None

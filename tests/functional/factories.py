@@ -1,0 +1,68 @@
+"""Rows for tests, written straight to the database (ids returned, no detached objects)."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from functools import lru_cache
+
+from sqlalchemy import func, select
+from werkzeug.security import generate_password_hash
+
+from blasto.extensions import db
+from blasto.models import Product, Purchase, PurchaseItem, User
+
+PASSWORD = "correct horse battery"
+
+
+@lru_cache(maxsize=None)
+def _hash(password: str) -> str:
+    """Hashing is slow on purpose (scrypt); tests reuse one hash per password."""
+    return generate_password_hash(password)
+
+
+def make_user(app, email: str = "reader@example.com", name: str = "Reader", password: str = PASSWORD) -> int:
+    with app.app_context():
+        user = User(email=email, name=name, password_hash=_hash(password))
+        db.session.add(user)
+        db.session.commit()
+        return user.id
+
+
+def make_book(app, title: str = "Emma", author: str = "Jane Austen", price_cents: int = 1199, stock: int = 5, age_days: float = 0) -> int:
+    with app.app_context():
+        book = Product(
+            title=title, author=author, price_cents=price_cents, stock=stock, description=f"About {title}.",
+            created_at=datetime.now(timezone.utc) - timedelta(days=age_days),
+        )
+        db.session.add(book)
+        db.session.commit()
+        return book.id
+
+
+def make_purchase(app, user_id: int, lines: dict[int, int], age_days: float = 0) -> int:
+    """A past purchase at today's prices, without touching stock (history fixtures)."""
+    with app.app_context():
+        prices = {pid: db.session.get(Product, pid).price_cents for pid in lines}
+        purchase = Purchase(
+            user_id=user_id,
+            total_cents=sum(prices[pid] * qty for pid, qty in lines.items()),
+            created_at=datetime.now(timezone.utc) - timedelta(days=age_days),
+            items=[PurchaseItem(product_id=pid, quantity=qty, unit_price_cents=prices[pid]) for pid, qty in lines.items()],
+        )
+        db.session.add(purchase)
+        db.session.commit()
+        return purchase.id
+
+
+def user_id_for(app, email: str) -> int | None:
+    with app.app_context():
+        return db.session.scalar(select(User.id).where(User.email == email))
+
+
+def stock_of(app, product_id: int) -> int:
+    with app.app_context():
+        return db.session.scalar(select(Product.stock).where(Product.id == product_id))
+
+
+def count(app, model) -> int:
+    with app.app_context():
+        return db.session.scalar(select(func.count()).select_from(model))
