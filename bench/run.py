@@ -2,13 +2,16 @@
 
 Run from anywhere: `.venv/bin/python bench/run.py [--duration SECONDS] [--rounds N]`.
 Every server runs under the real `gunicorn.conf.py` from the repository root with
-the same environment, so the only difference between targets is the app. Logs
-go to bench/results/ (git-ignored). Exit status: 0 when every target is met,
+the same environment, so the only difference between targets is the app (and,
+for the pages that read the shop's data, DATABASE_URL: a Postgres database the
+run builds first with bench/dataset.py and drops at the end). Logs go to
+bench/results/ (git-ignored). Exit status: 0 when every target is met,
 1 otherwise, 2 when wrk is missing. See docs/BENCHMARKS.md.
 """
 from __future__ import annotations
 
 import argparse
+import html
 import http.client
 import json
 import os
@@ -28,6 +31,11 @@ from pathlib import Path
 from typing import Callable
 
 ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:  # run as a script: bench/ is on the path, the repository root is not
+    sys.path.insert(0, str(ROOT))
+
+from bench import dataset as bench_data  # noqa: E402  (needs the path above)
+
 RESULTS = ROOT / "bench" / "results"
 VENV_BIN = ROOT / ".venv" / "bin"
 
@@ -42,6 +50,7 @@ LOPSIDED_PROBE_SECONDS = 1.0
 MEASURE_ATTEMPTS = 20
 START_DEADLINE = 30.0  # gunicorn answering at all
 READY_DEADLINE = 60.0  # /readyz: web, broker and a worker round trip
+RELEASE_DEADLINE = 120.0  # the Procfile's release: migrations
 STOP_DEADLINE = 25.0  # above graceful_timeout (20 s) in gunicorn.conf.py
 START_RUNS = 3
 
@@ -53,21 +62,29 @@ CONTROLLED_VARS = (
 )
 
 API_MIN_RATIO = 0.8
-SITE_MIN_RATIO = 0.6
+SITE_MIN_RATIO = 0.5  # the front page reads new and best-selling books from Postgres
+PURCHASES_MIN_RATIO = 0.5
+PURCHASES_PER_PAGE = 20  # the API's default page size
 PSS_LIMIT_MB = 256
 ROUND_TRIPS = 40
 ROUND_TRIP_LIMIT_MS = 200
 START_LIMIT_SECONDS = 2.0
 
+
+@dataclass(frozen=True)
+class MemorySetup:
+    label: str
+    redis_url: str | None
+    bench_data: bool  # DATABASE_URL is the bench's Postgres database (else the embedded SQLite)
+
+
 # Memory is measured on the embedded defaults and on the services Heroku would provide.
-MEMORY_SETUPS = {
-    "embedded (SQLite, no REDIS_URL)": {},
-    "Postgres + Redis db 14": {
-        "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/postgres",
-        "REDIS_URL": "redis://127.0.0.1:6379/14",
-    },
-}
+MEMORY_SETUPS = (
+    MemorySetup("embedded (SQLite, no REDIS_URL)", None, bench_data=False),
+    MemorySetup("Postgres blasto_bench + Redis db 14", "redis://127.0.0.1:6379/14", bench_data=True),
+)
 WARM_REQUESTS = {"/home": 100, "/api/v1/home": 100, "/healthz": 100, "/readyz": 10}
+WARM_REQUESTS_WITH_DATA = {**WARM_REQUESTS, "/api/v1/purchases": 100}
 
 
 @dataclass(frozen=True)
@@ -75,13 +92,17 @@ class Target:
     name: str
     app: str
     path: str
+    data: str = "-"  # "postgres": DATABASE_URL is the bench database; "sqlite": the embedded default
+    auth: bool = False  # sends the data set's bearer token
 
 
 TARGETS = (
     Target("wsgi", "bench.apps.hello_wsgi:app", "/"),
     Target("flask", "bench.apps.hello_flask:app", "/"),
-    Target("blasto-site", "blasto:APP", "/home"),
-    Target("blasto-api", "blasto:APP", "/api/v1/home"),
+    Target("blasto-site", "blasto:APP", "/home", data="postgres"),
+    # The API's index does no I/O, so it stays on the embedded default (SQLite, never opened).
+    Target("blasto-api", "blasto:APP", "/api/v1/home", data="sqlite"),
+    Target("blasto-purchases", "blasto:APP", "/api/v1/purchases", data="postgres", auth=True),
 )
 BASELINE = "flask"
 
@@ -243,11 +264,11 @@ def tree_pss_mb(root: int) -> tuple[float, int]:
     return total_kb / 1024, count
 
 
-def http_get(port: int, path: str, timeout: float = 2.0) -> tuple[int, bytes]:
+def http_get(port: int, path: str, timeout: float = 2.0, headers: dict[str, str] | None = None) -> tuple[int, bytes]:
     """One GET on a fresh connection; http.client, so no proxy settings apply."""
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
     try:
-        connection.request("GET", path)
+        connection.request("GET", path, headers=headers or {})
         response = connection.getresponse()
         return response.status, response.read()
     finally:
@@ -270,8 +291,8 @@ def wait_until(check: Callable[[], bool], what: str, service: Service, timeout: 
         time.sleep(interval)
 
 
-def answers_ok(port: int, path: str) -> Callable[[], bool]:
-    return lambda: http_get(port, path)[0] == 200
+def answers_ok(port: int, path: str, headers: dict[str, str] | None = None) -> Callable[[], bool]:
+    return lambda: http_get(port, path, headers=headers)[0] == 200
 
 
 def free_port() -> int:
@@ -313,8 +334,11 @@ _SOCKET_ERRORS = re.compile(r"Socket errors: connect (\d+), read (\d+), write (\
 _TO_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
 
 
-def start_wrk(port: int, path: str, seconds: int) -> subprocess.Popen:
-    args = ["wrk", "--latency", "-t1", f"-c{WRK_CONNECTIONS}", f"-d{seconds}s", f"http://127.0.0.1:{port}{path}"]
+def start_wrk(port: int, path: str, seconds: int, headers: dict[str, str] | None = None) -> subprocess.Popen:
+    args = ["wrk", "--latency", "-t1", f"-c{WRK_CONNECTIONS}", f"-d{seconds}s"]
+    for name, value in (headers or {}).items():
+        args += ["-H", f"{name}: {value}"]
+    args.append(f"http://127.0.0.1:{port}{path}")
     return subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
@@ -341,14 +365,14 @@ def parse_wrk(output: str) -> Sample:
     return Sample(float(rps.group(1)), float(p99.group(1)) * _TO_MS[p99.group(2)], errors)
 
 
-def measured_run(port: int, path: str, duration: int, workers: list[int]) -> Sample | None:
+def measured_run(port: int, path: str, duration: int, workers: list[int], headers: dict[str, str]) -> Sample | None:
     """One wrk run, or None when its first second shows one worker holding every connection.
 
     Connections never move between workers, so the first second tells how the
     whole run would go; a lopsided run is abandoned instead of waited out.
     """
     before = cpu_ticks(workers)
-    proc = start_wrk(port, path, duration)
+    proc = start_wrk(port, path, duration, headers)
     try:
         time.sleep(LOPSIDED_PROBE_SECONDS)  # a measuring window, not a wait for readiness
         if busiest_share(before, cpu_ticks(workers)) >= LOPSIDED_SHARE:
@@ -361,17 +385,88 @@ def measured_run(port: int, path: str, duration: int, workers: list[int]) -> Sam
     return replace(sample, busiest_share=busiest_share(before, cpu_ticks(workers)))
 
 
-def measure_target(processes: Processes, target: Target, duration: int, round_no: int) -> Sample:
+def require_data(data: bench_data.Dataset | None, what: str) -> bench_data.Dataset:
+    if data is None:
+        raise BenchError(f"{what} needs the bench's Postgres data set, which could not be built (see 'data set' above)")
+    return data
+
+
+def target_env(target: Target, data: bench_data.Dataset | None) -> dict[str, str]:
+    """DATABASE_URL for the targets on the bench database; the rest keep the embedded default."""
+    if target.data == "postgres":
+        return {"DATABASE_URL": require_data(data, target.name).database_url}
+    return {}
+
+
+def target_headers(target: Target, data: bench_data.Dataset | None) -> dict[str, str]:
+    return {"Authorization": require_data(data, target.name).auth_header} if target.auth else {}
+
+
+def check_purchases_page(port: int, data: bench_data.Dataset) -> str:
+    """The benchmarked request really lists the shopper's purchases: 200, JSON, a full page, the right total."""
+    path = "/api/v1/purchases"
+    status, body = http_get(port, path, timeout=10, headers={"Authorization": data.auth_header})
+    if status != 200:
+        raise BenchError(f"GET {path} answered {status}, not 200: {body[:300]!r}")
+    try:
+        page = json.loads(body)
+        items, total = page["items"], page["_meta"]["total_items"]
+        lines = [len(item["items"]) for item in items]
+    except (ValueError, KeyError, TypeError) as exc:
+        raise BenchError(f"GET {path}: not the expected JSON page ({exc!r}): {body[:300]!r}") from None
+    if len(items) != PURCHASES_PER_PAGE or total != data.shopper_purchases:
+        raise BenchError(f"GET {path}: {len(items)} items and _meta.total_items {total}; "
+                         f"expected {PURCHASES_PER_PAGE} and {data.shopper_purchases}")
+    if not all(1 <= count <= 3 for count in lines):
+        raise BenchError(f"GET {path}: purchases should have 1 to 3 lines each, got {lines}")
+    return f"{len(items)} items, _meta.total_items {total}, {sum(lines)} lines, {len(body)} bytes"
+
+
+def check_home(port: int, data: bench_data.Dataset) -> str:
+    """/home answers 200; how many catalogue titles it shows is reported, not checked."""
+    status, body = http_get(port, "/home", timeout=10)
+    if status != 200:
+        raise BenchError(f"GET /home answered {status}, not 200: {body[:300]!r}")
+    text = body.decode("utf-8", "replace")
+    shown = sum(1 for title in data.titles if html.escape(title) in text)
+    return f"200, {len(body)} bytes, shows {shown} of the {len(data.titles)} catalogue titles"
+
+
+# Run on each fresh server before it is measured: a wrong answer fails the run loudly.
+RESPONSE_CHECKS: dict[str, Callable[[int, bench_data.Dataset], str]] = {"blasto-purchases": check_purchases_page}
+
+
+def preflight(processes: Processes, data: bench_data.Dataset) -> list[Check]:
+    """Before any round: Blasto on the bench database serves both data pages correctly."""
+    port = free_port()
+    service = processes.start("preflight", gunicorn_args("blasto:APP"), {"PORT": str(port), "DATABASE_URL": data.database_url})
+    try:
+        wait_until(answers_ok(port, "/healthz"), "preflight", service, START_DEADLINE, 0.05)
+        purchases = check_purchases_page(port, data)
+        home = check_home(port, data)
+    finally:
+        processes.stop(service)
+    print(f"GET /api/v1/purchases (bearer token of the shopper with {data.shopper_purchases} purchases): {purchases}")
+    print(f"GET /home: {home}\n")
+    return [Check(f"GET /api/v1/purchases is a page of {PURCHASES_PER_PAGE} of {data.shopper_purchases} purchases", True, purchases)]
+
+
+def measure_target(processes: Processes, target: Target, duration: int, round_no: int,
+                   data: bench_data.Dataset | None) -> Sample:
     """Fresh server, untimed warm-up, then the measured run on balanced connections."""
     port = free_port()
-    service = processes.start(f"throughput-{target.name}", gunicorn_args(target.app), {"PORT": str(port)})
+    headers = target_headers(target, data)
+    service = processes.start(f"throughput-{target.name}", gunicorn_args(target.app),
+                              {"PORT": str(port), **target_env(target, data)})
     try:
-        wait_until(answers_ok(port, target.path), f"{target.name} round {round_no}", service, START_DEADLINE, 0.05)
-        finish_wrk(start_wrk(port, target.path, WARMUP_SECONDS), WARMUP_SECONDS)
+        wait_until(answers_ok(port, target.path, headers), f"{target.name} round {round_no}", service, START_DEADLINE, 0.05)
+        if target.name in RESPONSE_CHECKS:
+            RESPONSE_CHECKS[target.name](port, require_data(data, target.name))
+        finish_wrk(start_wrk(port, target.path, WARMUP_SECONDS, headers), WARMUP_SECONDS)
         # After the warm-up: gunicorn forks its workers up to 0.1 s apart.
         workers = process_tree(service.proc.pid)[1:]
         for redone in range(MEASURE_ATTEMPTS):
-            sample = measured_run(port, target.path, duration, workers)
+            sample = measured_run(port, target.path, duration, workers, headers)
             if sample:
                 return replace(sample, redone=redone)
         raise BenchError(f"{target.name}: one worker took every connection in {MEASURE_ATTEMPTS} attempts in a row")
@@ -379,14 +474,17 @@ def measure_target(processes: Processes, target: Target, duration: int, round_no
         processes.stop(service)
 
 
-def run_throughput(processes: Processes, duration: int, rounds: int) -> dict[str, list[Sample]]:
-    """Interleaved rounds (a b c d, a b c d, ...) so drift hits every target alike."""
+def run_throughput(processes: Processes, duration: int, rounds: int,
+                   data: bench_data.Dataset | None) -> dict[str, list[Sample]]:
+    """Interleaved rounds (a b c d e, a b c d e, ...) so drift hits every target alike."""
+    for target in TARGETS:  # fail before the first round, not in the middle of it
+        target_env(target, data)
     samples: dict[str, list[Sample]] = {target.name: [] for target in TARGETS}
     for round_no in range(1, rounds + 1):
         for target in TARGETS:
-            sample = measure_target(processes, target, duration, round_no)
+            sample = measure_target(processes, target, duration, round_no, data)
             samples[target.name].append(sample)
-            progress(f"round {round_no}/{rounds} {target.name:<12} {sample.rps:9.1f} req/s  p99 {sample.p99_ms:6.2f} ms  "
+            progress(f"round {round_no}/{rounds} {target.name:<16} {sample.rps:9.1f} req/s  p99 {sample.p99_ms:6.2f} ms  "
                      f"errors {sample.errors}  busiest worker {sample.busiest_share:.0%}  redone {sample.redone}")
     return samples
 
@@ -396,17 +494,19 @@ def report_throughput(samples: dict[str, list[Sample]]) -> list[Check]:
     medians = {name: (statistics.median(s.rps for s in runs), statistics.median(s.p99_ms for s in runs),
                       sum(s.errors for s in runs)) for name, runs in samples.items()}
     baseline = medians[BASELINE][0]
-    print(f"{'target':<12} {'path':<14} {'req/s':>9} {'p99 ms':>8} {'vs flask':>9} {'errors':>7} {'busiest':>8} {'redone':>7}")
+    print(f"{'target':<16} {'path':<18} {'data':<8} {'req/s':>9} {'p99 ms':>8} {'vs flask':>9} "
+          f"{'errors':>7} {'busiest':>8} {'redone':>7}")
     for target in TARGETS:
         rps, p99, errors = medians[target.name]
         runs = samples[target.name]
         busiest = statistics.median(s.busiest_share for s in runs)
         redone = sum(s.redone for s in runs)
-        print(f"{target.name:<12} {target.path:<14} {rps:>9.1f} {p99:>8.2f} {rps / baseline:>8.2f}x "
+        print(f"{target.name:<16} {target.path:<18} {target.data:<8} {rps:>9.1f} {p99:>8.2f} {rps / baseline:>8.2f}x "
               f"{errors:>7} {busiest:>8.0%} {redone:>7}")
     print()
     return [ratio_check(medians, "blasto-api", "/api/v1/home", API_MIN_RATIO),
-            ratio_check(medians, "blasto-site", "/home", SITE_MIN_RATIO)]
+            ratio_check(medians, "blasto-site", "/home", SITE_MIN_RATIO),
+            ratio_check(medians, "blasto-purchases", "/api/v1/purchases", PURCHASES_MIN_RATIO)]
 
 
 def ratio_check(medians: dict[str, tuple[float, float, int]], name: str, path: str, minimum: float) -> Check:
@@ -435,27 +535,47 @@ def answered_by(port: int, worker: Service) -> Callable[[], bool]:
     return check
 
 
-def warm_up(port: int) -> None:
+def warm_up(port: int, requests: dict[str, int], headers: dict[str, str]) -> None:
     """A few hundred requests over several connections so both web workers serve some."""
-    paths = [path for path, count in WARM_REQUESTS.items() for _ in range(count)]
+    paths = [path for path, count in requests.items() for _ in range(count)]
     with ThreadPoolExecutor(max_workers=8) as pool:
-        statuses = list(pool.map(lambda path: (path, http_get(port, path, timeout=10)[0]), paths))
+        statuses = list(pool.map(lambda path: (path, http_get(port, path, timeout=10, headers=headers)[0]), paths))
     failed = [(path, status) for path, status in statuses if status != 200]
     if failed:
         raise BenchError(f"warm-up: {len(failed)} requests failed, e.g. {failed[0]}")
 
 
-def measure_memory(processes: Processes, label: str, extra_env: dict[str, str]) -> list[Check]:
-    """Web and worker started exactly as the Procfile says, warmed, then PSS per tree and task round trips."""
+def run_release(processes: Processes, name: str, command: str, extra_env: dict[str, str]) -> None:
+    """The Procfile's release (migrations), run to completion before the web starts, as Heroku does."""
+    service = processes.start(name, ["sh", "-c", command], extra_env)
+    try:
+        try:
+            service.proc.wait(timeout=RELEASE_DEADLINE)
+        except subprocess.TimeoutExpired:
+            raise BenchError(f"{name}: release did not finish within {RELEASE_DEADLINE:g} s; see {service.log}") from None
+        if service.proc.returncode != 0:
+            raise BenchError(f"{name}: release exited with status {service.proc.returncode}; see {service.log}")
+    finally:
+        processes.stop(service)
+
+
+def measure_memory(processes: Processes, setup: MemorySetup, data: bench_data.Dataset | None) -> list[Check]:
+    """Release, then web and worker started exactly as the Procfile says, warmed, then PSS per tree and task round trips."""
+    label = setup.label
+    extra_env = {"REDIS_URL": setup.redis_url} if setup.redis_url else {}
+    if setup.bench_data:
+        extra_env["DATABASE_URL"] = require_data(data, f"memory, {label}").database_url
+    warm_requests, headers = (WARM_REQUESTS_WITH_DATA, {"Authorization": data.auth_header}) if setup.bench_data else (WARM_REQUESTS, {})
     commands = procfile_commands()
     port = free_port()
     slug = label.split()[0].lower()
+    run_release(processes, f"memory-{slug}-release", commands["release"].strip(), extra_env)
     web = processes.start(f"memory-{slug}-web", ["sh", "-c", commands["web"].strip()], {**extra_env, "PORT": str(port)})
     worker = processes.start(f"memory-{slug}-worker", ["sh", "-c", commands["worker"].strip()], extra_env)
     try:
         wait_until(answers_ok(port, "/healthz"), f"memory {label}: web", web, START_DEADLINE, 0.05)
         wait_until(answered_by(port, worker), f"memory {label}: /readyz", worker, READY_DEADLINE, 0.2)
-        warm_up(port)
+        warm_up(port, warm_requests, headers)
         web_mb, web_count = tree_pss_mb(web.proc.pid)
         worker_mb, worker_count = tree_pss_mb(worker.proc.pid)
         trips = task_round_trips(port, ROUND_TRIPS)
@@ -535,19 +655,50 @@ def machine_summary(env: dict[str, str], duration: int, rounds: int) -> str:
             f"wrk -t1 -c{WRK_CONNECTIONS}, {WARMUP_SECONDS} s warm-up + {duration} s, median of {rounds} interleaved rounds")
 
 
-def run_section(checks: list[Check], name: str, measure: Callable[[], list[Check]]) -> None:
+def run_section(checks: list[Check], name: str, measure: Callable[[], list[Check]]) -> bool:
     """A failing section is reported as a failed check; the others still run."""
     try:
         checks.extend(measure())
+        return True
     except BenchError as exc:
         print(f"{name}: ERROR: {exc}\n")
         checks.append(Check(name, False, str(exc).splitlines()[0]))
+        return False
+
+
+class DataSection:
+    """Builds the Postgres data set once, before the rounds, and checks Blasto serves it right."""
+
+    def __init__(self, processes: Processes):
+        self.processes = processes
+        self.data: bench_data.Dataset | None = None
+
+    def __call__(self) -> list[Check]:
+        progress(f"data set: building {bench_data.DATABASE} (migrations, seed, bulk purchases)")
+        try:
+            self.data = bench_data.build(self.processes.env)
+        except bench_data.DatasetError as exc:
+            raise BenchError(str(exc)) from exc
+        data = self.data
+        print(f"data set: Postgres {bench_data.DATABASE} at 127.0.0.1:5432, rebuilt in {data.seconds:.1f} s: "
+              f"migrations, `flask seed` ({data.products} books), {data.purchases} purchases with {data.lines} lines, "
+              f"{data.shopper_purchases} of them by the shopper whose bearer token the purchases target sends")
+        return preflight(self.processes, data)
+
+
+def drop_data() -> None:
+    try:
+        bench_data.drop()
+    except bench_data.DatasetError as exc:
+        print(f"bench: could not drop the data set: {exc}", file=sys.stderr)
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--duration", type=int, default=8, help="measured seconds per wrk run (default 8)")
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds per target (default 3)")
+    parser.add_argument("--keep-data", action="store_true",
+                        help=f"leave the Postgres database {bench_data.DATABASE} in place at the end (default: drop it)")
     args = parser.parse_args(argv)
     if args.duration < 1 or args.rounds < 1:
         parser.error("--duration and --rounds must be at least 1")
@@ -567,18 +718,27 @@ def main(argv: list[str] | None = None) -> int:
 
     processes = Processes(bench_env())
     checks: list[Check] = []
+    data_section = DataSection(processes)
     try:
         print(machine_summary(processes.env, args.duration, args.rounds) + "\n", flush=True)
-        run_section(checks, "throughput",
-                    lambda: report_throughput(run_throughput(processes, args.duration, args.rounds)))
-        for label, extra_env in MEMORY_SETUPS.items():
-            run_section(checks, f"memory, {label}", lambda: measure_memory(processes, label, extra_env))
+        if run_section(checks, "data set", data_section):
+            run_section(checks, "throughput",
+                        lambda: report_throughput(run_throughput(processes, args.duration, args.rounds, data_section.data)))
+        else:
+            checks.append(Check("throughput", False, "not measured: the data set or its check failed"))
+        for setup in MEMORY_SETUPS:
+            run_section(checks, f"memory, {setup.label}", lambda: measure_memory(processes, setup, data_section.data))
         run_section(checks, "start time", lambda: [measure_start(processes)])
     except KeyboardInterrupt:
         progress("bench: interrupted; stopping servers")
         return 130
     finally:
         processes.stop_all()
+        if args.keep_data:
+            progress(f"bench: kept {bench_data.DATABASE} ({bench_data.DATABASE_URL}); "
+                     f"drop it with `.venv/bin/python bench/dataset.py --drop`")
+        else:
+            drop_data()
 
     print()
     for check in checks:
