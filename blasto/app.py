@@ -35,6 +35,9 @@ def register_config(app: Flask, overrides: Mapping[str, Any] | None) -> None:
     app.config.from_mapping(load_config(instance_path=app.instance_path))
     if overrides:
         app.config.from_mapping(overrides)
+    # JSON keeps the order the code builds (id first); sorting every key of a
+    # 20-purchase page was a measurable share of the API's hottest response.
+    app.json.sort_keys = False  # type: ignore[attr-defined]
 
 
 def register_proxy(app: Flask) -> None:

