@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from functools import lru_cache
 
 from flask_login import UserMixin
 from sqlalchemy import Boolean, Integer, String
@@ -27,3 +28,16 @@ class User(UserMixin, db.Model):
 
     def check_password(self, password: str) -> bool:
         return check_password_hash(self.password_hash, password)
+
+
+@lru_cache(maxsize=1)
+def _nobodys_hash() -> str:
+    return generate_password_hash("no account has this password")
+
+
+def check_nobodys_password(password: str) -> None:
+    """Spend what a real password check costs, for an unknown e-mail, so timing tells nothing.
+
+    The hash is made on first use, not at import: scrypt would slow every start.
+    """
+    check_password_hash(_nobodys_hash(), password)

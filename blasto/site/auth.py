@@ -11,10 +11,10 @@ from flask import current_app, flash, g, render_template, session, url_for
 from flask_login import current_user, login_user, logout_user
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from werkzeug.security import check_password_hash, generate_password_hash
 
 from blasto.extensions import db
 from blasto.models import User
+from blasto.models.user import check_nobodys_password
 from blasto.site import bp
 from blasto.site.cart import CART_KEY
 from blasto.site.forms import LoginForm, LogoutForm, SignupForm
@@ -22,7 +22,6 @@ from blasto.site.redirects import next_from_request, see_other
 
 WRONG_CREDENTIALS = "Wrong e-mail or password."
 DUPLICATE_EMAIL = "An account with this e-mail already exists; log in instead."
-_DUMMY_HASH: list[str] = []  # computed once, for the unknown-e-mail path
 
 
 def start_session(user: User, remember: bool) -> None:
@@ -33,13 +32,6 @@ def start_session(user: User, remember: bool) -> None:
     if cart:
         session[CART_KEY] = cart
     login_user(user, remember=remember)
-
-
-def _spend_password_check(password: str) -> None:
-    """Hash anyway when the e-mail is unknown, so timing does not tell."""
-    if not _DUMMY_HASH:
-        _DUMMY_HASH.append(generate_password_hash("not a real password"))
-    check_password_hash(_DUMMY_HASH[0], password)
 
 
 def _after_login() -> str:
@@ -77,7 +69,7 @@ def login():
     if form.validate_on_submit():
         user = db.session.scalar(select(User).where(User.email == form.email.data))
         if user is None:
-            _spend_password_check(form.password.data)
+            check_nobodys_password(form.password.data)
         elif user.check_password(form.password.data):
             start_session(user, remember=form.remember.data)
             flash(f"Welcome back, {user.name}.", "success")
