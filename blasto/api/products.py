@@ -3,7 +3,6 @@ from __future__ import annotations
 
 from flask import url_for
 from flask_smorest import Blueprint, abort
-from sqlalchemy import func, select
 
 from blasto.api import URL_PREFIX
 from blasto.api.auth import token_auth
@@ -11,7 +10,8 @@ from blasto.api.pagination import envelope
 from blasto.api.schemas import ProductArgsSchema, ProductPageSchema, ProductSchema
 from blasto.extensions import db
 from blasto.models import Product
-from blasto.shop.catalog import product_query
+from blasto.models.base import ID_CONVERTER
+from blasto.shop.catalog import catalog_page
 from blasto.shop.money import format_cents
 
 blp = Blueprint("products", __name__, url_prefix=f"{URL_PREFIX}/products", description="Books for sale")
@@ -36,14 +36,12 @@ def product_json(product: Product) -> dict:
 @blp.response(200, ProductPageSchema)
 def list_products(args):
     """Books by title; `q` searches titles and authors."""
-    query = product_query(args["q"])
-    total = db.session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
     page, per_page = args["page"], args["per_page"]
-    products = db.session.scalars(query.limit(per_page).offset((page - 1) * per_page))
+    products, total = catalog_page(args["q"], page, per_page)
     return envelope([product_json(p) for p in products], page, per_page, total, "products.list_products", q=args["q"])
 
 
-@blp.get("/<int(min=1, max=2147483647):product_id>")
+@blp.get(f"/<{ID_CONVERTER}:product_id>")
 @token_auth(blp)
 @blp.response(200, ProductSchema)
 @blp.alt_response(404, response="NOT_FOUND")

@@ -15,13 +15,13 @@ from blasto.api.json_body import require_json_body
 from blasto.api.pagination import envelope
 from blasto.api.schemas import IdempotencyHeaderSchema, PageArgsSchema, PurchaseCreateSchema, PurchasePageSchema, PurchaseSchema
 from blasto.shop.checkout import CheckoutError, IdempotencyMismatch, InsufficientStock, UnknownProducts, place_order
+from blasto.models.base import ID_CONVERTER
 from blasto.reads import read_connection
 from blasto.shop.history import purchase_detail, purchase_page_by_token
 from blasto.shop.money import CURRENCY, format_cents
 
 blp = Blueprint("purchases", __name__, url_prefix=f"{URL_PREFIX}/purchases", description="Your orders")
 blp.before_request(require_json_body)
-ID = "<int(min=1, max=2147483647):purchase_id>"
 
 
 def purchases_root() -> str:
@@ -59,7 +59,7 @@ def list_purchases(args):
     return jsonify(envelope([purchase_json(p, root) for p in purchases], page, per_page, total, "purchases.list_purchases"))
 
 
-@blp.get(f"/{ID}")
+@blp.get(f"/<{ID_CONVERTER}:purchase_id>")
 @token_auth(blp)
 @blp.alt_response(200, schema=PurchaseSchema, success=True, description="One purchase")
 @blp.alt_response(404, response="NOT_FOUND")

@@ -8,14 +8,14 @@ from __future__ import annotations
 import marshmallow as ma
 from marshmallow import fields, validate
 
+from blasto.models.base import MAX_ID
+from blasto.models.user import EMAIL_MAX, NAME_MAX, PASSWORD_MAX, PASSWORD_MIN
 from blasto.shop.cart import MAX_LINES, MAX_QUANTITY
 from blasto.shop.catalog import MAX_SEARCH_LENGTH
 
 MAX_PER_PAGE = 100
 DEFAULT_PER_PAGE = 20
 MAX_PAGE = 1_000_000  # keeps OFFSET far from integer overflow
-MAX_ID = 2**31 - 1  # Postgres integer
-PASSWORD_MIN, PASSWORD_MAX = 8, 128  # scrypt over megabytes of "password" is a denial of service
 
 
 class PageArgsSchema(ma.Schema):
@@ -49,6 +49,13 @@ class PageLinksSchema(ma.Schema):
     prev = fields.String(allow_none=True)
 
 
+class PageSchema(ma.Schema):
+    """The collection envelope; subclasses say what `items` holds."""
+
+    _meta = fields.Nested(PageMetaSchema)
+    _links = fields.Nested(PageLinksSchema)
+
+
 class SelfLinkSchema(ma.Schema):
     self = fields.String()
 
@@ -64,16 +71,14 @@ class ProductSchema(ma.Schema):
     _links = fields.Nested(SelfLinkSchema)
 
 
-class ProductPageSchema(ma.Schema):
+class ProductPageSchema(PageSchema):
     items = fields.List(fields.Nested(ProductSchema))
-    _meta = fields.Nested(PageMetaSchema)
-    _links = fields.Nested(PageLinksSchema)
 
 
 class UserCreateSchema(ma.Schema):
-    email = fields.Email(required=True, validate=validate.Length(max=254))
+    email = fields.Email(required=True, validate=validate.Length(max=EMAIL_MAX))
     password = fields.String(required=True, load_only=True, validate=validate.Length(min=PASSWORD_MIN, max=PASSWORD_MAX))
-    name = fields.String(required=True, validate=validate.Length(min=1, max=100))
+    name = fields.String(required=True, validate=validate.Length(min=1, max=NAME_MAX))
 
     @ma.pre_load
     def strip(self, data, **kwargs):
@@ -150,7 +155,5 @@ class PurchaseSchema(ma.Schema):
     _links = fields.Nested(SelfLinkSchema)
 
 
-class PurchasePageSchema(ma.Schema):
+class PurchasePageSchema(PageSchema):
     items = fields.List(fields.Nested(PurchaseSchema))
-    _meta = fields.Nested(PageMetaSchema)
-    _links = fields.Nested(PageLinksSchema)

@@ -12,6 +12,7 @@ from blasto.api.json_body import require_json_body
 from blasto.api.schemas import UserCreateSchema, UserSchema
 from blasto.extensions import db
 from blasto.models import User
+from blasto.models.base import ID_CONVERTER
 
 blp = Blueprint("users", __name__, url_prefix=f"{URL_PREFIX}/users", description="Accounts")
 blp.before_request(require_json_body)
@@ -56,7 +57,7 @@ def me():
     return user_json(db.get_or_404(User, g.user_id))
 
 
-@blp.get("/<int(min=1, max=2147483647):user_id>")
+@blp.get(f"/<{ID_CONVERTER}:user_id>")
 @token_auth(blp)
 @blp.response(200, UserSchema)
 @blp.alt_response(404, response="NOT_FOUND")

@@ -4,6 +4,10 @@ from datetime import datetime, timezone
 from sqlalchemy import DateTime
 from sqlalchemy.types import TypeDecorator
 
+MAX_ID = 2**31 - 1  # primary keys are INTEGER on Postgres
+# Werkzeug's converter for ids in URLs: larger ones 404 instead of overflowing the database.
+ID_CONVERTER = f"int(min=1, max={MAX_ID})"
+
 
 def utcnow() -> datetime:
     return datetime.now(timezone.utc)

@@ -13,11 +13,17 @@ from blasto.extensions import db
 from blasto.models.base import UTCDateTime, utcnow
 
 
+EMAIL_MAX = 254  # RFC 5321's longest forward path
+NAME_MAX = 100
+# Long enough to matter; short enough that scrypt over a megabyte "password" is no denial of service.
+PASSWORD_MIN, PASSWORD_MAX = 8, 128
+
+
 class User(UserMixin, db.Model):
     __tablename__ = "users"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    email: Mapped[str] = mapped_column(String(254), unique=True)
-    name: Mapped[str] = mapped_column(String(100))
+    email: Mapped[str] = mapped_column(String(EMAIL_MAX), unique=True)
+    name: Mapped[str] = mapped_column(String(NAME_MAX))
     # werkzeug's scrypt: slow and salted.
     password_hash: Mapped[str] = mapped_column(String(255))
     is_admin: Mapped[bool] = mapped_column(Boolean, default=False)

@@ -36,8 +36,7 @@ def save_cart(cart: dict[int, int]) -> None:
 
 def cart_size() -> int:
     """Copies in the cart, for the nav; no session write, no query."""
-    raw = session.get(CART_KEY)
-    return sum(current_cart().values()) if raw else 0
+    return sum(current_cart().values())
 
 
 @dataclass(frozen=True)

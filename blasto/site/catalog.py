@@ -3,18 +3,17 @@ from __future__ import annotations
 
 from flask import abort, current_app, render_template, request
 from markupsafe import Markup
-from sqlalchemy import func, select
 
 from blasto.extensions import db
 from blasto.models import Product
-from blasto.shop.catalog import MAX_SEARCH_LENGTH, product_query
+from blasto.models.base import ID_CONVERTER
+from blasto.shop.catalog import MAX_SEARCH_LENGTH, catalog_page
 from blasto.shop.front_page import shelves
 from blasto.site import bp
 from blasto.site.forms import AddToCartForm
 from blasto.site.paging import Page, check_in_range, page_number
 
 PER_PAGE = 12
-ID = "int(min=1, max=2147483647)"  # larger ids 404 instead of overflowing the database
 SHELVES_HTML_KEY = "blasto.front_page_html"
 
 
@@ -39,15 +38,13 @@ def shelves_html() -> Markup:
 def catalog():
     number = page_number()
     search = request.args.get("q", "").strip()[:MAX_SEARCH_LENGTH]
-    query = product_query(search)
-    total = db.session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
+    books, total = catalog_page(search, number, PER_PAGE)
     check_in_range(number, total, PER_PAGE)
-    books = db.session.scalars(query.limit(PER_PAGE).offset((number - 1) * PER_PAGE)).all()
     page = Page(items=books, number=number, per_page=PER_PAGE, total=total)
     return render_template("catalog.html", page=page, search=search, max_search=MAX_SEARCH_LENGTH)
 
 
-@bp.get(f"/books/<{ID}:product_id>")
+@bp.get(f"/books/<{ID_CONVERTER}:product_id>")
 def book(product_id: int):
     product = db.session.get(Product, product_id)
     if product is None:

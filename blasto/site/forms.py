@@ -15,12 +15,10 @@ from wtforms.widgets import HiddenInput
 
 from blasto.extensions import db
 from blasto.models import User
+from blasto.models.base import MAX_ID
+from blasto.models.user import EMAIL_MAX, NAME_MAX, PASSWORD_MAX, PASSWORD_MIN
 from blasto.shop.cart import MAX_QUANTITY
 
-MAX_ID = 2**31 - 1  # INTEGER columns on Postgres and the URL converters
-PASSWORD_MIN, PASSWORD_MAX = 8, 128
-NAME_MAX = 100
-EMAIL_MAX = 254
 
 
 class WholeNumberField(IntegerField):

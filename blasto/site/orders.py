@@ -16,11 +16,11 @@ from sqlalchemy import select
 
 from blasto.extensions import db
 from blasto.models import Purchase
+from blasto.models.base import ID_CONVERTER
 from blasto.shop.checkout import CheckoutError, IdempotencyMismatch, InsufficientStock, UnknownProducts, fingerprint, place_order
 from blasto.shop.history import purchase_detail, purchase_page
 from blasto.site import bp
 from blasto.site.cart import CART_KEY, current_cart, lines_total, priced_lines, save_cart
-from blasto.site.catalog import ID
 from blasto.site.forms import CheckoutForm
 from blasto.site.paging import Page, check_in_range, page_number
 from blasto.site.redirects import see_other
@@ -94,7 +94,7 @@ def purchases():
     return render_template("purchases.html", page=Page(items=items, number=number, per_page=PURCHASES_PER_PAGE, total=total))
 
 
-@bp.get(f"/purchases/<{ID}:purchase_id>")
+@bp.get(f"/purchases/<{ID_CONVERTER}:purchase_id>")
 @login_required
 def purchase(purchase_id: int):
     found = purchase_detail(current_user.id, purchase_id)

@@ -29,7 +29,7 @@ class Page:
 
     @property
     def pages(self) -> int:
-        return max(1, -(-self.total // self.per_page))
+        return last_page(self.total, self.per_page)
 
     @property
     def has_prev(self) -> bool:
@@ -40,8 +40,13 @@ class Page:
         return self.number < self.pages
 
 
+def last_page(total: int, per_page: int) -> int:
+    """Page 1 always exists, even when empty."""
+    return max(1, -(-total // per_page))
+
+
 def check_in_range(number: int, total: int, per_page: int) -> None:
-    """404 past the last page; page 1 always exists, even when empty."""
-    pages = max(1, -(-total // per_page))
+    """404 past the last page."""
+    pages = last_page(total, per_page)
     if number > pages:
         abort(404, description=f"There is no page {number}; the last page is {pages}.")
