@@ -54,6 +54,7 @@ def register_extensions(app: Flask) -> None:
     from blasto.celery_app import celery_init_app
     from blasto.extensions import csrf, db, login_manager, migrate
     from blasto.db_pool import ping_idle_connections
+    from blasto.outbox.dispatch import listen_for_outbox_rows
     from blasto.reads import register_reads
 
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite:///"):
@@ -66,6 +67,7 @@ def register_extensions(app: Flask) -> None:
     login_manager.init_app(app)
     csrf.init_app(app)
     register_reads(app)
+    listen_for_outbox_rows()
     celery_init_app(app)
 
 
@@ -94,7 +96,9 @@ def register_error_handlers(app: Flask) -> None:
 
 def register_cli(app: Flask) -> None:
     from blasto.cli import ready
+    from blasto.outbox.cli import outbox
     from blasto.shop.seed import seed_command
 
     app.cli.add_command(ready)
+    app.cli.add_command(outbox)
     app.cli.add_command(seed_command)

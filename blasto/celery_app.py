@@ -23,6 +23,7 @@ def celery_init_app(app: Flask) -> Celery:
     celery_app = Celery(app.import_name, task_cls=FlaskTask)
     celery_app.config_from_object(app.config["CELERY"])
     celery_app.set_default()
+    celery_app.flask_app = app  # for signal receivers, which run outside any app context
     app.extensions["celery"] = celery_app
     _connect_signals(app.config["LOG_LEVEL"])
     return celery_app

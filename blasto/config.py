@@ -38,6 +38,12 @@ class ConfigError(ValueError):
         super().__init__(f"{variable} {problem}")
 
 
+def mail_settings(env: Mapping[str, str], production: bool):
+    from blasto.mail.settings import mail_settings as parse  # it raises this module's ConfigError
+
+    return parse(env, production)
+
+
 def load_config(environ: Mapping[str, str] | None = None, instance_path: str | os.PathLike = "instance") -> dict[str, Any]:
     """Return the Flask config (with a CELERY section) for this environment."""
     env = os.environ if environ is None else environ
@@ -70,7 +76,32 @@ def load_config(environ: Mapping[str, str] | None = None, instance_path: str | o
         "MAX_CONTENT_LENGTH": 1024 * 1024,
         "READY_TIMEOUT_SECONDS": _float(env, "READY_TIMEOUT_SECONDS", 3.0, minimum=0.1, maximum=20.0),
         "CELERY": celery_config(env.get("REDIS_URL"), instance, env),
+        "MAIL": mail_settings(env, production),
+        "PUBLIC_URL": public_url(env.get("PUBLIC_URL")),
+        **outbox_config(env),
     }
+
+
+def outbox_config(env: Mapping[str, str]) -> dict[str, Any]:
+    """How hard the worker tries to deliver an owed e-mail, and how the sweep finds stragglers."""
+    return {
+        "OUTBOX_MAX_ATTEMPTS": _int(env, "OUTBOX_MAX_ATTEMPTS", 8, minimum=1, maximum=50),
+        "OUTBOX_RETRY_BASE_SECONDS": _float(env, "OUTBOX_RETRY_BASE_SECONDS", 2.0, minimum=0.01, maximum=3600.0),
+        "OUTBOX_RETRY_MAX_SECONDS": _float(env, "OUTBOX_RETRY_MAX_SECONDS", 600.0, minimum=0.01, maximum=VISIBILITY_TIMEOUT_SECONDS / 2),
+        # A pending row this long past due has lost its queue message (broker
+        # down, worker killed): the sweep sends it again.
+        "OUTBOX_SWEEP_AFTER_SECONDS": _float(env, "OUTBOX_SWEEP_AFTER_SECONDS", 30.0, minimum=0.1, maximum=3600.0),
+    }
+
+
+def public_url(value: str | None) -> str:
+    """The shop's address for links in e-mails; empty means "the request's own"."""
+    if not value or not value.strip():
+        return ""
+    parts = urlsplit(value.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
+        raise ConfigError("PUBLIC_URL", f"must be an http(s) address like https://blasto.herokuapp.com, not {value.strip()!r}")
+    return value.strip().rstrip("/")
 
 
 def require_heroku_addons(env: Mapping[str, str]) -> None:
@@ -168,7 +199,16 @@ def celery_config(redis_url: str | None, instance: Path, env: Mapping[str, str])
         "worker_hijack_root_logger": False,
         "worker_cancel_long_running_tasks_on_connection_loss": True,
         "task_default_queue": "blasto",
-        "imports": ("blasto.health.tasks",),
+        "imports": ("blasto.health.tasks", "blasto.outbox.tasks"),
+        # The clock process's only job. State in memory, not a file: the
+        # schedule is a plain interval and a dyno's disk is not kept.
+        "beat_scheduler": "celery.beat:Scheduler",
+        "beat_schedule": {
+            "outbox-sweep": {
+                "task": "blasto.outbox.sweep",
+                "schedule": _float(env, "OUTBOX_SWEEP_EVERY_SECONDS", 10.0, minimum=0.1, maximum=3600.0),
+            },
+        },
     }
     if not redis_url or not redis_url.strip():
         instance.mkdir(parents=True, exist_ok=True)

@@ -13,9 +13,10 @@ from blasto.api import URL_PREFIX
 from blasto.api.auth import accept_token, token_auth
 from blasto.api.json_body import require_json_body
 from blasto.api.pagination import envelope
-from blasto.api.schemas import IdempotencyHeaderSchema, PageArgsSchema, PurchaseCreateSchema, PurchasePageSchema, PurchaseSchema
+from blasto.api.schemas import IdempotencyHeaderSchema, PageArgsSchema, PurchaseCreateSchema, PurchaseDetailSchema, PurchasePageSchema
 from blasto.shop.checkout import CheckoutError, IdempotencyMismatch, InsufficientStock, UnknownProducts, place_order
 from blasto.models.base import ID_CONVERTER
+from blasto.outbox.records import receipt_state
 from blasto.reads import read_connection
 from blasto.shop.history import purchase_detail, purchase_page_by_token
 from blasto.shop.money import CURRENCY, format_cents
@@ -46,6 +47,14 @@ def purchase_json(purchase: dict, root: str | None = None) -> dict:
     }
 
 
+def purchase_detail_json(purchase: dict) -> dict:
+    receipt = receipt_state(purchase["id"])
+    if receipt is not None:
+        sent_at = receipt["sent_at"]
+        receipt = {"state": receipt["state"], "sent_at": sent_at.isoformat() if sent_at else None}
+    return {**purchase_json(purchase), "receipt": receipt}
+
+
 @blp.get("")
 @token_auth(blp, in_view=True)
 @blp.arguments(PageArgsSchema, location="query")
@@ -61,21 +70,21 @@ def list_purchases(args):
 
 @blp.get(f"/<{ID_CONVERTER}:purchase_id>")
 @token_auth(blp)
-@blp.alt_response(200, schema=PurchaseSchema, success=True, description="One purchase")
+@blp.alt_response(200, schema=PurchaseDetailSchema, success=True, description="One purchase, with its receipt's state")
 @blp.alt_response(404, response="NOT_FOUND")
 def get_purchase(purchase_id: int):
     """One of your purchases (anyone else's is a 404)."""
     purchase = purchase_detail(g.user_id, purchase_id)
     if purchase is None:
         abort(404, message=f"You have no purchase {purchase_id}.")
-    return jsonify(purchase_json(purchase))
+    return jsonify(purchase_detail_json(purchase))
 
 
 @blp.post("")
 @token_auth(blp)
 @blp.arguments(IdempotencyHeaderSchema, location="headers")
 @blp.arguments(PurchaseCreateSchema)
-@blp.alt_response(201, schema=PurchaseSchema, success=True, description="The purchase (also for a replayed Idempotency-Key)")
+@blp.alt_response(201, schema=PurchaseDetailSchema, success=True, description="The purchase (also for a replayed Idempotency-Key)")
 @blp.alt_response(409, response="CONFLICT", description="Not enough stock; `errors` names each short line")
 @blp.alt_response(415, response="UNSUPPORTED_MEDIA_TYPE")
 def create_purchase(headers, body):
@@ -93,7 +102,7 @@ def create_purchase(headers, body):
         abort(422, message=str(exc), errors={"headers": {"Idempotency-Key": [str(exc)]}})
     except CheckoutError as exc:
         abort(422, message=str(exc))
-    response = jsonify(purchase_json(purchase_detail(g.user_id, purchase.id)))
+    response = jsonify(purchase_detail_json(purchase_detail(g.user_id, purchase.id)))
     response.status_code = 201
     response.headers["Location"] = purchase_url(purchase.id)
     if not created:

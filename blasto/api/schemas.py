@@ -9,6 +9,7 @@ import marshmallow as ma
 from marshmallow import fields, validate
 
 from blasto.models.base import MAX_ID
+from blasto.models.outbox import STATES
 from blasto.models.user import EMAIL_MAX, NAME_MAX, PASSWORD_MAX, PASSWORD_MIN
 from blasto.shop.cart import MAX_LINES, MAX_QUANTITY
 from blasto.shop.catalog import MAX_SEARCH_LENGTH
@@ -153,6 +154,15 @@ class PurchaseSchema(ma.Schema):
     currency = fields.String()
     items = fields.List(fields.Nested(PurchaseItemSchema))
     _links = fields.Nested(SelfLinkSchema)
+
+
+class ReceiptSchema(ma.Schema):
+    state = fields.String(validate=validate.OneOf(STATES), metadata={"description": "pending until the worker hands it to the mail server, then sent; failed after the retry bound"})
+    sent_at = fields.DateTime(allow_none=True)
+
+
+class PurchaseDetailSchema(PurchaseSchema):
+    receipt = fields.Nested(ReceiptSchema, allow_none=True, metadata={"description": "The receipt e-mail's delivery (null for purchases older than receipts)"})
 
 
 class PurchasePageSchema(PageSchema):

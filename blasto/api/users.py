@@ -4,7 +4,6 @@ from __future__ import annotations
 from flask import g, url_for
 from flask_smorest import Blueprint, abort
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 
 from blasto.api import URL_PREFIX
 from blasto.api.auth import token_auth
@@ -13,6 +12,7 @@ from blasto.api.schemas import UserCreateSchema, UserSchema
 from blasto.extensions import db
 from blasto.models import User
 from blasto.models.base import ID_CONVERTER
+from blasto.shop.accounts import EmailTaken, sign_up
 
 blp = Blueprint("users", __name__, url_prefix=f"{URL_PREFIX}/users", description="Accounts")
 blp.before_request(require_json_body)
@@ -38,13 +38,9 @@ def create_user(data):
     """Sign up. The e-mail address is compared case-insensitively."""
     if db.session.scalar(select(User.id).where(User.email == data["email"])) is not None:
         abort(409, message=DUPLICATE)
-    user = User(email=data["email"], name=data["name"])
-    user.set_password(data["password"])
-    db.session.add(user)
     try:
-        db.session.commit()
-    except IntegrityError:  # the same address, signed up a moment earlier
-        db.session.rollback()
+        user = sign_up(data["email"], data["name"], data["password"])
+    except EmailTaken:  # the same address, signed up a moment earlier
         abort(409, message=DUPLICATE)
     return user_json(user), 201, {"Location": url_for("users.get_user", user_id=user.id)}
 

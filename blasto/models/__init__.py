@@ -3,9 +3,10 @@
 Money is integer cents everywhere; stock can never go below zero (a CHECK in
 the database as well as the code that decrements it).
 """
+from blasto.models.outbox import OutboxMessage
 from blasto.models.product import Product
 from blasto.models.purchase import Purchase, PurchaseItem
 from blasto.models.token import ApiToken
 from blasto.models.user import User
 
-__all__ = ["ApiToken", "Product", "Purchase", "PurchaseItem", "User"]
+__all__ = ["ApiToken", "OutboxMessage", "Product", "Purchase", "PurchaseItem", "User"]

@@ -20,6 +20,7 @@ from sqlalchemy.exc import IntegrityError
 
 from blasto.extensions import db
 from blasto.models import Product, Purchase, PurchaseItem
+from blasto.outbox.records import owe_receipt
 from blasto.shop.cart import MAX_LINES, CartError, check_quantity
 from blasto.shop.money import order_total
 
@@ -138,6 +139,7 @@ def _buy(user_id: int, order: dict[int, int], idempotency_key: str | None, diges
     )
     db.session.add(purchase)
     db.session.flush()
+    owe_receipt(purchase.id, user_id)  # committed with the purchase, or not at all
     return purchase
 
 

@@ -10,11 +10,11 @@ from __future__ import annotations
 from flask import current_app, flash, g, render_template, session, url_for
 from flask_login import current_user, login_user, logout_user
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 
 from blasto.extensions import db
 from blasto.models import User
 from blasto.models.user import check_nobodys_password
+from blasto.shop.accounts import EmailTaken, sign_up
 from blasto.site import bp
 from blasto.site.cart import CART_KEY
 from blasto.site.forms import LoginForm, LogoutForm, SignupForm
@@ -44,13 +44,9 @@ def signup():
         return see_other(_after_login())
     form = SignupForm()
     if form.validate_on_submit():
-        user = User(email=form.email.data, name=form.name.data)
-        user.set_password(form.password.data)
-        db.session.add(user)
         try:
-            db.session.commit()
-        except IntegrityError:  # the same e-mail signed up a moment ago
-            db.session.rollback()
+            user = sign_up(form.email.data, form.name.data, form.password.data)
+        except EmailTaken:  # the same e-mail signed up a moment ago
             form.email.errors.append(DUPLICATE_EMAIL)
         else:
             start_session(user, remember=False)

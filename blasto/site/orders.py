@@ -17,6 +17,7 @@ from sqlalchemy import select
 from blasto.extensions import db
 from blasto.models import Purchase
 from blasto.models.base import ID_CONVERTER
+from blasto.outbox.records import receipt_state
 from blasto.shop.checkout import CheckoutError, IdempotencyMismatch, InsufficientStock, UnknownProducts, fingerprint, place_order
 from blasto.shop.history import purchase_detail, purchase_page
 from blasto.site import bp
@@ -100,4 +101,4 @@ def purchase(purchase_id: int):
     found = purchase_detail(current_user.id, purchase_id)
     if found is None:  # someone else's purchase is no more visible than a missing one
         abort(404, description="There is no such purchase in your history.")
-    return render_template("purchase.html", purchase=found)
+    return render_template("purchase.html", purchase=found, receipt=receipt_state(purchase_id))

@@ -18,7 +18,7 @@ from tests.support.services import unavailable
 
 # Hosts must never be committed; spelled in pieces so this file does not name them.
 INDEX_HOSTS = {"pypi" + ".org", "pythonhosted" + ".org", "pypi" + ".python.org"}
-CONFIG_SOURCES = [ROOT / "blasto" / "config.py", ROOT / "gunicorn.conf.py", ROOT / "Procfile"]
+CONFIG_SOURCES = [ROOT / "blasto" / "config.py", ROOT / "blasto" / "mail" / "settings.py", ROOT / "gunicorn.conf.py", ROOT / "Procfile"]
 ENV_NAME = re.compile(r'(?:env\.get\(|_int\(env, |_float\(env, |_int\(os\.environ, |environ\.get\(|\$\{)"?([A-Z][A-Z0-9_]+)')
 
 
@@ -31,9 +31,10 @@ def app_json() -> dict:
     return json.loads((ROOT / "app.json").read_text())
 
 
-def test_procfile_declares_web_worker_and_release():
+def test_procfile_declares_web_worker_clock_and_release():
     processes = procfile()
-    assert set(processes) == {"web", "worker", "release"}
+    assert set(processes) == {"web", "worker", "clock", "release"}
+    assert processes["clock"] == "celery --app blasto.worker --quiet beat --loglevel=INFO"
     assert processes["web"] == "gunicorn --config gunicorn.conf.py blasto:APP"
     assert processes["release"] == "flask --app blasto db upgrade"
     worker = processes["worker"]
@@ -44,8 +45,8 @@ def test_procfile_declares_web_worker_and_release():
 
 def test_dev_procfile_runs_the_same_programs():
     dev, prod = procfile(ROOT / "Procfile.dev"), procfile()
-    assert set(dev) == {"web", "worker"}, "no release line: it would stop honcho"
-    assert dev["worker"] == prod["worker"]
+    assert set(dev) == {"web", "worker", "clock"}, "no release line: it would stop honcho"
+    assert dev["worker"] == prod["worker"] and dev["clock"] == prod["clock"]
     assert dev["web"] == f"{prod['release']} && {prod['web']}"
 
 
@@ -120,7 +121,8 @@ def test_app_json_has_what_heroku_needs():
         assert manifest.get(key), key
     assert manifest["env"]["SECRET_KEY"]["generator"] == "secret"
     assert manifest["env"]["BLASTO_ENV"]["value"] == "production"
-    assert set(manifest["formation"]) == {"web", "worker"}
+    assert set(manifest["formation"]) == {"web", "worker", "clock"}
+    assert manifest["formation"]["clock"]["quantity"] == 1, "exactly one beat, or the sweep runs twice"
     plans = [addon["plan"] if isinstance(addon, dict) else addon for addon in manifest["addons"]]
     assert any(plan.startswith("heroku-postgresql") for plan in plans)
     assert any(plan.startswith("heroku-redis") for plan in plans)
@@ -137,7 +139,12 @@ def test_app_json_env_covers_every_variable_production_requires(tmp_path):
     from blasto.config import load_config
 
     manifest = app_json()
-    env = {name: spec.get("value", "g3nerated-by-heroku-" + "x" * 40 + name) for name, spec in manifest["env"].items()}
+    # Heroku sets what has a value or a generator; optional settings stay unset.
+    env = {
+        name: spec.get("value", "g3nerated-by-heroku-" + "x" * 40 + name)
+        for name, spec in manifest["env"].items()
+        if "value" in spec or "generator" in spec
+    }
     env.update(DATABASE_URL="postgres://u:p@host:5432/db", REDIS_URL="rediss://:p@host:6380")
     assert load_config(env, instance_path=tmp_path)["BLASTO_ENV"] == "production"
     for name in ("SECRET_KEY", "BLASTO_ENV"):

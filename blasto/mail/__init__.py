@@ -1,0 +1,1 @@
+"""Outgoing e-mail: settings from the environment, composing, and the transports."""

@@ -1,0 +1,168 @@
+"""Deliver one owed e-mail: claim the row, send, record the outcome; exactly once.
+
+The claim is one statement on both databases: `UPDATE ... WHERE id = (SELECT
+... FOR UPDATE SKIP LOCKED)` on Postgres, where a second worker given the same
+row skips it instead of waiting; on SQLite, which has no row locks, the
+UPDATE takes the database's write lock for the transaction instead. The row
+stays locked while the message is sent and is marked sent in the same
+transaction, so a redelivered task finds it sent, and a worker killed
+mid-send releases it (the database rolls its transaction back) for the next
+try. The one gap no database can close, between the server's "250 accepted"
+and our commit, is kept to a single commit; the stable Message-ID lets a
+receiving system recognise a repeat from that gap.
+"""
+from __future__ import annotations
+
+import logging
+import random
+from dataclasses import dataclass
+from datetime import timedelta
+
+from flask import current_app
+from sqlalchemy import select, update
+
+from blasto.extensions import db
+from blasto.logs import request_id_var
+from blasto.mail.compose import compose
+from blasto.mail.settings import HOLD, MailSettings
+from blasto.mail.transport import DeliveryError, Outgoing
+from blasto.models import OutboxMessage, User
+from blasto.models.base import utcnow
+from blasto.models.outbox import FAILED, PENDING, RECEIPT, SENT
+from blasto.shop.history import purchase_detail
+
+SWEEP_BATCH = 500
+ERROR_MAX = 2000
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    state: str  # sent, failed, retry, skipped or held
+    retry_in: float | None = None
+
+
+def deliver(message_id: int) -> Outcome:
+    mail: MailSettings = current_app.config["MAIL"]
+    if mail.mode == HOLD:
+        return Outcome("held")  # production without SMTP_URL: the row waits, pending
+    try:
+        row = _claim(message_id)
+        if row is None:
+            db.session.rollback()
+            return _not_claimed(message_id)
+        token = request_id_var.set(row.request_id or request_id_var.get())
+        try:
+            return _send(row, mail)
+        finally:
+            request_id_var.reset(token)
+    except BaseException:
+        db.session.rollback()
+        raise
+
+
+def _claim(message_id: int) -> OutboxMessage | None:
+    free = (
+        select(OutboxMessage.id)
+        .where(OutboxMessage.id == message_id, OutboxMessage.state == PENDING)
+        .with_for_update(skip_locked=True)
+        .scalar_subquery()
+    )
+    claim = update(OutboxMessage).where(OutboxMessage.id == free).values(attempts=OutboxMessage.attempts + 1).returning(OutboxMessage)
+    return db.session.execute(claim, execution_options={"synchronize_session": False, "populate_existing": True}).scalar_one_or_none()
+
+
+def _not_claimed(message_id: int) -> Outcome:
+    row = db.session.execute(select(OutboxMessage.state, OutboxMessage.key, OutboxMessage.request_id).where(OutboxMessage.id == message_id)).first()
+    db.session.rollback()
+    if row is None:
+        log.warning("e-mail task for a row that does not exist; dropped", extra={"outbox_id": message_id})
+    else:
+        token = request_id_var.set(row.request_id or request_id_var.get())
+        why = {SENT: "already sent; not sending twice", FAILED: "failed earlier; `flask outbox retry` sends it again"}
+        log.info(f"e-mail {why.get(row.state, 'being sent by another worker')}", extra={"outbox_id": message_id, "key": row.key})
+        request_id_var.reset(token)
+    return Outcome("skipped")
+
+
+def _send(row: OutboxMessage, mail: MailSettings) -> Outcome:
+    facts = {"outbox_id": row.id, "key": row.key, "attempt": row.attempts}
+    try:
+        message = _compose(row, mail)
+        with Outgoing(mail) as outgoing:
+            outgoing.send(message)
+            row.state, row.sent_at, row.last_error = SENT, utcnow(), None
+            db.session.commit()
+    except DeliveryError as exc:
+        return _not_delivered(row, exc, facts)
+    log.info("e-mail sent", extra=facts)
+    return Outcome(SENT)
+
+
+def _not_delivered(row: OutboxMessage, exc: DeliveryError, facts: dict) -> Outcome:
+    config = current_app.config
+    row.last_error = str(exc)[:ERROR_MAX]
+    if exc.permanent or row.attempts >= config["OUTBOX_MAX_ATTEMPTS"]:
+        row.state = FAILED
+        db.session.commit()
+        log.error("e-mail failed; `flask outbox retry` sends it again", extra={**facts, "error": row.last_error})
+        return Outcome(FAILED)
+    delay = backoff(row.attempts, config["OUTBOX_RETRY_BASE_SECONDS"], config["OUTBOX_RETRY_MAX_SECONDS"])
+    row.next_attempt_at = utcnow() + timedelta(seconds=delay)
+    db.session.commit()
+    log.warning("e-mail not delivered; will retry", extra={**facts, "retry_in": round(delay, 3), "error": row.last_error})
+    return Outcome("retry", retry_in=delay)
+
+
+def backoff(attempt: int, base: float, cap: float) -> float:
+    """Exponential, capped, with jitter: half the step fixed, half random."""
+    step = min(cap, base * 2 ** min(attempt - 1, 30))
+    return step / 2 + random.uniform(0, step / 2)
+
+
+def message_id(row: OutboxMessage, mail: MailSettings) -> str:
+    return f"<{row.key.replace(':', '.')}.{row.id}@{mail.domain}>"
+
+
+def _compose(row: OutboxMessage, mail: MailSettings):
+    user = db.session.get(User, row.user_id) if row.user_id is not None else None
+    common = {"sender": mail.sender, "recipient": row.recipient, "message_id": message_id(row, mail), "link": row.link}
+    if row.kind == RECEIPT:
+        purchase = purchase_detail(row.user_id, row.purchase_id) if user is not None and row.purchase_id is not None else None
+        if purchase is None:
+            raise DeliveryError("the purchase no longer exists; there is nothing to send", permanent=True)
+        return compose(subject=f"Your Blasto receipt for order #{purchase['id']}", template="receipt", purchase=purchase, name=user.name, **common)
+    if user is None:
+        raise DeliveryError("the account no longer exists; there is nothing to send", permanent=True)
+    return compose(subject="Welcome to Blasto", template="welcome", name=user.name, email=user.email, **common)
+
+
+def due_for_sweep(after_seconds: float) -> list[int]:
+    """Pending rows due `after_seconds` ago or more: their queue message was lost.
+
+    Each is stamped due now, so the next sweep leaves it alone for another
+    `after_seconds` instead of queueing it again while it waits in the queue.
+    """
+    now = utcnow()
+    stale = (
+        select(OutboxMessage.id)
+        .where(OutboxMessage.state == PENDING, OutboxMessage.next_attempt_at <= now - timedelta(seconds=after_seconds))
+        .order_by(OutboxMessage.next_attempt_at)
+        .limit(SWEEP_BATCH)
+        .with_for_update(skip_locked=True)
+    )
+    ids = list(db.session.scalars(update(OutboxMessage).where(OutboxMessage.id.in_(stale)).values(next_attempt_at=now).returning(OutboxMessage.id)))
+    db.session.commit()
+    return sorted(ids)
+
+
+def reopen(ids: list[int] | None) -> list[int]:
+    """Failed rows (all, or these) back to pending with a fresh count of attempts."""
+    condition = OutboxMessage.state == FAILED
+    if ids is not None:
+        condition = condition & OutboxMessage.id.in_(ids)
+    statement = update(OutboxMessage).where(condition).values(state=PENDING, attempts=0, next_attempt_at=utcnow()).returning(OutboxMessage.id)
+    reopened = sorted(db.session.scalars(statement, execution_options={"synchronize_session": False}))
+    db.session.commit()
+    return reopened

@@ -1,0 +1,154 @@
+"""Self-tests of the fault-test helpers: the SMTP sink, the private redis-server, Procfile processes.
+
+The fault tests trust these to misbehave exactly as documented, so each
+behaviour is checked against the real client (smtplib, redis-py) here.
+"""
+from __future__ import annotations
+
+import signal
+import smtplib
+import sys
+import time
+from email.message import EmailMessage
+
+import pytest
+
+from tests.support.processes import process_env
+from tests.support.procfile_processes import ProcessSet, ProcfileProcess
+from tests.support.redis_server import RedisServer
+from tests.support.smtp_sink import running_sink
+
+
+def message(to: str = "reader@example.test", message_id: str = "<receipt-1@blasto.test>") -> EmailMessage:
+    msg = EmailMessage()
+    msg["From"], msg["To"], msg["Subject"], msg["Message-ID"] = "shop@blasto.test", to, "Your receipt", message_id
+    msg.set_content("Thank you for your order.")
+    return msg
+
+
+def send(sink, msg: EmailMessage, timeout: float = 5.0) -> dict:
+    with smtplib.SMTP("127.0.0.1", sink.port, timeout=timeout) as client:
+        return client.send_message(msg)
+
+
+@pytest.fixture
+def sink():
+    with running_sink() as sink:
+        yield sink
+
+
+def test_sink_records_accepted_mail(sink):
+    assert send(sink, message()) == {}
+    [got] = sink.wait_for_count(1, timeout=2)
+    assert (got.message_id, got.subject, got.rcpt_tos) == ("<receipt-1@blasto.test>", "Your receipt", ("reader@example.test",))
+    assert got.message.get_content().strip() == "Thank you for your order."
+    assert sink.by_message_id() == {"<receipt-1@blasto.test>": [got]}
+    assert sink.for_recipient("READER@example.test") == [got] and sink.attempts == 1
+    assert sink.url == f"smtp://127.0.0.1:{sink.port}"
+
+
+def test_sink_delays_the_answer_to_data(sink):
+    sink.delay_seconds = 0.3
+    started = time.monotonic()
+    send(sink, message())
+    assert time.monotonic() - started >= 0.3
+    assert len(sink.received) == 1
+
+
+def test_sink_drops_mail_when_the_client_gives_up_during_the_delay(sink):
+    sink.delay_seconds = 1.0
+    with pytest.raises(smtplib.SMTPServerDisconnected, match="timed out"):
+        send(sink, message(), timeout=0.2)
+    sink.delay_seconds = 0
+    send(sink, message(message_id="<after@blasto.test>"))
+    assert [got.message_id for got in sink.wait_for_count(1, timeout=2)] == ["<after@blasto.test>"]
+    assert sink.attempts == 2
+
+
+def test_sink_refuses_data(sink):
+    sink.refuse_data = "451 4.3.0 Try again later"
+    with pytest.raises(smtplib.SMTPDataError) as caught:
+        send(sink, message())
+    assert (caught.value.smtp_code, caught.value.smtp_error) == (451, b"4.3.0 Try again later")
+    assert sink.received == [] and sink.attempts == 1
+
+
+def test_sink_refuses_recipients(sink):
+    sink.refuse_recipients = {"Gone@Example.test"}
+    with pytest.raises(smtplib.SMTPRecipientsRefused) as caught:
+        send(sink, message(to="gone@example.test"))
+    assert caught.value.recipients == {"gone@example.test": (550, b"5.1.1 No such user here")}
+    assert send(sink, message(to="gone@example.test, reader@example.test")) == {"gone@example.test": (550, b"5.1.1 No such user here")}
+    assert sink.wait_for_count(1, timeout=2)[0].rcpt_tos == ("reader@example.test",)
+
+
+def test_sink_answers_data_with_garbage(sink):
+    sink.garbage = True
+    with pytest.raises(smtplib.SMTPDataError) as caught:
+        send(sink, message())
+    assert caught.value.smtp_code == -1  # smtplib could not parse a reply code
+    assert sink.received == [] and sink.attempts == 1
+
+
+def test_sink_stops_and_restarts_on_the_same_port(sink):
+    port = sink.port
+    send(sink, message())
+    sink.stop()
+    with pytest.raises(ConnectionRefusedError):
+        send(sink, message())
+    sink.start()
+    assert sink.port == port
+    send(sink, message(message_id="<receipt-2@blasto.test>"))
+    assert len(sink.wait_for_count(2, timeout=2)) == 2
+
+
+def test_redis_server_stops_and_restarts_on_the_same_port(tmp_path):
+    redis = pytest.importorskip("redis")
+    with RedisServer(tmp_dir=tmp_path) as server:
+        client = redis.Redis.from_url(server.url, socket_connect_timeout=1, socket_timeout=1)
+        assert client.ping() and server.running
+        server.stop()
+        assert not server.running
+        with pytest.raises(redis.exceptions.ConnectionError):
+            client.ping()
+        server.start()
+        assert client.ping()
+        client.close()
+    assert not server.running
+
+
+@pytest.fixture
+def sleeper_procfile(tmp_path):
+    path = tmp_path / "Procfile"
+    path.write_text(
+        "sleeper: GREETING=up ${PYTHON:-python} -c \"import os,time; print(os.environ['GREETING'], flush=True); time.sleep(60)\"\n"
+    )
+    return path
+
+
+def test_procfile_process_kill_restart_terminate(tmp_path, sleeper_procfile):
+    env = process_env(PYTHON=sys.executable)
+    process = ProcfileProcess("sleeper", env, tmp_path / "sleeper.log", procfile_path=sleeper_procfile, cwd=tmp_path)
+    process.start()
+    process.wait_for_output(r"^up$", timeout=5)
+    first_pid = process.pid
+    process.kill()
+    assert not process.running
+    process.restart()
+    assert process.running and process.pid != first_pid
+    process.wait_for_output(r"^up$", timeout=5)
+    assert process.terminate(timeout=5) in (-signal.SIGTERM, 128 + signal.SIGTERM)
+    assert process.output().count("up") == 2  # the log keeps every run
+
+
+def test_process_set_kills_everything_on_exit(tmp_path, sleeper_procfile):
+    env = process_env(PYTHON=sys.executable)
+    with ProcessSet(tmp_path, procfile_path=sleeper_procfile, cwd=tmp_path) as processes:
+        one, two = processes.start("sleeper", env, "sleeper.1"), processes.start("sleeper", env, "sleeper.2")
+        for process in (one, two):
+            process.wait_for_output("up", timeout=5)
+        processes["sleeper.1"].signal(signal.SIGKILL)
+        one.kill()  # reaps; two keeps running alone
+        assert not one.running and two.running
+    assert not two.running
+    assert (tmp_path / "sleeper.2.log").read_text() == "up\n"
