@@ -43,7 +43,8 @@ def production_env(**extra: str) -> dict:
     """What a Heroku dyno would have: production mode, a strong key, two of each process."""
     import secrets
 
-    return process_env(BLASTO_ENV="production", SECRET_KEY=secrets.token_hex(32), WEB_CONCURRENCY="2", WORKER_CONCURRENCY="2", **extra)
+    settings = {"BLASTO_ENV": "production", "SECRET_KEY": secrets.token_hex(32), "WEB_CONCURRENCY": "2", "WORKER_CONCURRENCY": "2"}
+    return process_env(**{**settings, **extra})
 
 
 def wait_for(predicate, timeout: float, interval: float = 0.05, what: str = "condition"):
