@@ -197,7 +197,10 @@ def celery_config(redis_url: str | None, instance: Path, env: Mapping[str, str])
         # Heroku sends SIGKILL 30 s after SIGTERM: finish or requeue before then.
         "worker_soft_shutdown_timeout": 20.0,
         "worker_hijack_root_logger": False,
-        "worker_cancel_long_running_tasks_on_connection_loss": True,
+        # Let a running task finish when the broker goes away: every task here
+        # is idempotent, and killing a send midway could land between the mail
+        # server's "accepted" and the commit that records it.
+        "worker_cancel_long_running_tasks_on_connection_loss": False,
         "task_default_queue": "blasto",
         "imports": ("blasto.health.tasks", "blasto.outbox.tasks"),
         # The clock process's only job. State in memory, not a file: the

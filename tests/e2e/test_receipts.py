@@ -7,10 +7,18 @@ deadline.
 from __future__ import annotations
 
 import re
+import signal
+import threading
+import time
 
 import pytest
+import requests
+from sqlalchemy import text
 
-from tests.support.receipts import Shop, assert_one_receipt_each, receipts_env, release
+from tests.support.procfile_processes import ProcessSet
+from tests.support.processes import free_port, process_env, run_command, wait_for
+from tests.support.receipts import MAIL_FROM, Shop, assert_one_receipt_each, receipts_env, release
+from tests.support.redis_server import RedisServer
 from tests.support.smtp_sink import SmtpSink
 
 
@@ -49,3 +57,163 @@ def test_200_checkouts_over_two_webs_and_two_workers_send_200_receipts(start_sta
     workers = set(re.findall(r"(worker\.\d+)\s*\|.*e-mail sent", stack.output()))
     assert workers == {"worker.1", "worker.2"}, f"both workers sent receipts, not only {workers}"
     assert stack.stop() in (0, -15, 143)
+
+
+@pytest.fixture
+def processes(tmp_path):
+    with ProcessSet(tmp_path / "logs") as running:
+        yield running
+
+
+def start_services(processes: ProcessSet, env: dict) -> str:
+    """web, worker and clock from the Procfile, each its own process (so each can be killed alone)."""
+    port = free_port()
+    processes.start("web", {**env, "PORT": str(port)})
+    processes.start("worker", env)
+    processes.start("clock", env)
+    base = f"http://127.0.0.1:{port}"
+    wait_for(lambda: _answers(base + "/healthz"), 30, interval=0.1, what="the web process")
+    return base
+
+
+def _answers(url: str) -> bool:
+    try:
+        return requests.get(url, timeout=2).status_code == 200
+    except requests.RequestException:
+        return False
+
+
+def test_worker_sigkilled_mid_send_and_restarted_still_sends_one_receipt_each(processes, postgres_database, redis_url, sink, shop_factory):
+    sink.delay_seconds = 0.1  # each send is in flight long enough to be killed in the middle
+    env = receipts_env(postgres_database, redis_url, sink.url, WORKER_CONCURRENCY="1")
+    release(env)
+    shop = shop_factory([start_services(processes, env)])
+    book = shop.add_book()
+    worker, kills, done = processes["worker"], [], threading.Event()
+
+    def kill_mid_send():
+        while len(kills) < 4 and not done.is_set():
+            wait_for(lambda: sink.in_flight > 0 or done.is_set(), 60, interval=0.002, what="a send in flight")
+            if done.is_set():
+                return
+            worker.kill()  # SIGKILL to the whole process group: no goodbye, no ack
+            kills.append(len(sink.received))
+            worker.start()
+
+    killer = threading.Thread(target=kill_mid_send)
+    killer.start()
+    try:
+        bought = shop.checkouts(80, book, clients=4)
+        wait_for(lambda: len(kills) == 4 or not killer.is_alive(), 60, what="four kills")
+    finally:
+        done.set()
+        killer.join(10)
+    assert len(kills) == 4, kills
+    shop.wait_until_all_receipts_settle(80, timeout=90)
+    assert_one_receipt_each(sink, bought)
+    assert sink.attempts > len(sink.received), "some sends were cut off by the kills and redone"
+
+
+def test_broker_down_during_checkouts_every_checkout_succeeds_and_every_receipt_arrives_once(processes, postgres_database, tmp_path, sink, shop_factory):
+    with RedisServer(tmp_dir=tmp_path) as redis:
+        env = receipts_env(postgres_database, redis.url, sink.url)
+        release(env)
+        shop = shop_factory([start_services(processes, env)])
+        book = shop.add_book()
+        bought = shop.checkouts(30, book, clients=3)
+        shop.wait_until_all_receipts_settle(30, timeout=30)
+
+        redis.stop()
+        started = time.monotonic()
+        bought.update(shop.checkouts(30, book, clients=3))  # every one answers 201 (asserted in buy)
+        during_outage = time.monotonic() - started
+        assert shop.receipt_states()["pending"] == 30, "nothing could be queued while Redis was down"
+        redis.start()  # empty: whatever was queued before is gone too
+
+        bought.update(shop.checkouts(10, book, clients=2))
+        shop.wait_until_all_receipts_settle(70, timeout=90)
+        assert_one_receipt_each(sink, bought)
+    assert during_outage < 30, f"30 checkouts took {during_outage:.1f} s with the broker down"
+    web_log = processes["web"].output()
+    assert "e-mail not queued; the sweep will queue it" in web_log
+    assert " 500 " not in web_log and "status=500" not in web_log
+
+
+def test_smtp_refusing_then_accepting_is_retried_and_a_lasting_refusal_fails_then_the_cli_retries_once(processes, postgres_database, redis_url, sink, shop_factory):
+    sink.refuse_data = "451 4.3.0 Try again later"
+    env = receipts_env(postgres_database, redis_url, sink.url, OUTBOX_MAX_ATTEMPTS="4", OUTBOX_RETRY_BASE_SECONDS="0.1", OUTBOX_RETRY_MAX_SECONDS="0.4")
+    release(env)
+    shop = shop_factory([start_services(processes, env)])
+    book = shop.add_book()
+
+    # Refused, then accepted: retried with backoff, delivered once.
+    first = shop.checkouts(5, book, clients=1)
+    wait_for(lambda: sink.attempts >= 10, 30, what="each receipt refused about twice")
+    sink.refuse_data = None
+    shop.wait_until_all_receipts_settle(5, timeout=30)
+    assert_one_receipt_each(sink, first)
+
+    # Refused for good: failed after the bound, with the error; then the CLI sends each once.
+    sink.refuse_data = "451 4.3.0 Try again later"
+    second = shop.checkouts(4, book, clients=1)
+    shop.wait_until_all_receipts_settle(4, timeout=30, state="failed")
+    with shop.engine.connect() as connection:
+        rows = connection.execute(text("SELECT kind, attempts, last_error FROM outbox_messages WHERE state = 'failed'")).all()
+    # The four receipts, and the welcome of the account that bought them.
+    assert sorted(kind for kind, _, _ in rows) == ["receipt"] * 4 + ["welcome"]
+    assert all(attempts == 4 and "451" in error for _, attempts, error in rows), rows
+    sink.refuse_data = None
+    result = run_command("flask --app blasto outbox retry --all-failed", env)
+    assert result.returncode == 0 and "Reopened 5; queued 5." in result.stdout, result.stdout + result.stderr
+    shop.wait_until_all_receipts_settle(9, timeout=30)
+    assert_one_receipt_each(sink, {**first, **second})
+    again = run_command("flask --app blasto outbox retry --all-failed", env)
+    assert "Reopened 0" in again.stdout
+
+
+def test_sigterm_to_the_worker_while_it_sends_loses_and_doubles_nothing(processes, postgres_database, redis_url, sink, shop_factory):
+    sink.delay_seconds = 1.0
+    env = receipts_env(postgres_database, redis_url, sink.url)
+    release(env)
+    shop = shop_factory([start_services(processes, env)])
+    book = shop.add_book()
+    bought = shop.checkouts(6, book, clients=2)
+    wait_for(lambda: sink.in_flight == 2, 20, interval=0.01, what="both worker processes sending")
+    received_before = len(sink.received)
+
+    started = time.monotonic()
+    processes["worker"].terminate(timeout=30)  # SIGTERM to every process, as Heroku does
+    assert time.monotonic() - started < 25, "the worker must stop within Heroku's 30 s"
+    assert len(sink.received) >= received_before + 2, "the sends in flight finished before the worker exited"
+
+    processes["worker"].start()  # the new dyno
+    shop.wait_until_all_receipts_settle(6, timeout=60)
+    assert_one_receipt_each(sink, bought)
+
+
+def test_receipts_on_the_embedded_defaults(start_stack, tmp_path, sink):
+    """SQLite and the server-less broker: the same path, from a fresh clone with Procfile.dev."""
+    import dev
+    from tests.e2e.test_stack import fresh_copy
+
+    clone = fresh_copy(tmp_path / "clone")
+    dev.write_dotenv(clone)
+    env = process_env(BLASTO_ENV=None, SECRET_KEY=None, DATABASE_URL=None, REDIS_URL=None, SMTP_URL=sink.url, MAIL_FROM=MAIL_FROM)
+    stack = start_stack(["start"], env, cwd=clone)
+    stack.wait_ready(timeout=60)
+    shop = Shop([stack.base], f"sqlite:///{clone / 'instance' / 'blasto.sqlite3'}")
+    try:
+        email, token = shop.shopper()
+        with shop.engine.begin() as connection:
+            book = connection.execute(text("SELECT id FROM products ORDER BY id LIMIT 1")).scalar()
+            if book is None:
+                book = connection.execute(
+                    text("INSERT INTO products (title, author, description, price_cents, stock, created_at) VALUES ('Embedded', 'A. Author', '', 500, 5, CURRENT_TIMESTAMP) RETURNING id")
+                ).scalar_one()
+        purchase = shop.buy(token, book)
+        shop.wait_until_all_receipts_settle(1, timeout=30)
+    finally:
+        shop.close()
+    assert_one_receipt_each(sink, {purchase: email})
+    welcome = [message for message in sink.for_recipient(email) if message.subject == "Welcome to Blasto"]
+    assert len(welcome) == 1

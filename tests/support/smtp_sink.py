@@ -95,6 +95,7 @@ class SmtpSink:
         self._lock = threading.Lock()
         self._received: list[Received] = []
         self._attempts = 0
+        self._in_flight = 0
         self._controller: Controller | None = None
 
     # -- behaviours ---------------------------------------------------------
@@ -154,6 +155,12 @@ class SmtpSink:
         with self._lock:
             return self._attempts
 
+    @property
+    def in_flight(self) -> int:
+        """DATA commands being answered right now (inside `delay_seconds`)."""
+        with self._lock:
+            return self._in_flight
+
     def wait_for_count(self, n: int, timeout: float = 10.0) -> list[Received]:
         """Block until at least `n` messages were accepted; returns them all."""
 
@@ -178,6 +185,11 @@ class SmtpSink:
     def _count_attempt(self) -> None:
         with self._lock:
             self._attempts += 1
+            self._in_flight += 1
+
+    def _done(self) -> None:
+        with self._lock:
+            self._in_flight -= 1
 
     def _record(self, item: Received) -> None:
         with self._lock:
@@ -199,6 +211,12 @@ class _Handler:
     async def handle_DATA(self, server, session, envelope):
         sink = self.sink
         sink._count_attempt()
+        try:
+            return await self._answer(sink, envelope)
+        finally:  # also when the client vanished mid-delay and the session was cancelled
+            sink._done()
+
+    async def _answer(self, sink: SmtpSink, envelope) -> str:
         if sink.delay_seconds > 0:
             await asyncio.sleep(sink.delay_seconds)
         if sink.garbage:
