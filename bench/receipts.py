@@ -84,7 +84,7 @@ class Size:
     drain_rounds: int  # measure 3: rounds of (send, ping) or (ping, send)
 
 
-FULL = Size(rounds=6, per_phase=80, warm_up=40, latency_count=150, drain_count=1000, drain_rounds=2)
+FULL = Size(rounds=6, per_phase=100, warm_up=40, latency_count=150, drain_count=1000, drain_rounds=2)
 QUICK = Size(rounds=2, per_phase=40, warm_up=20, latency_count=40, drain_count=200, drain_rounds=1)
 
 
@@ -344,8 +344,8 @@ def report_checkout(instant: Phase, slow: Phase, size: Size) -> list[Check]:
     for phase in (instant, slow):
         times = phase.times
         print(f"   {phase.label:<20} {len(times):>5} {statistics.median(times):>8.1f} {percentile(times, 0.90):>8.1f} "
-              f"{percentile(times, 0.99):>8.1f} {max(times):>8.1f}  {min(phase.backlog):>6}-{max(phase.backlog):<7}  "
-              f"{min(phase.drain):>4.1f}-{max(phase.drain):<4.1f}")
+              f"{percentile(times, 0.99):>8.1f} {max(times):>8.1f}  {f'{min(phase.backlog)}-{max(phase.backlog)}':>14}  "
+              f"{f'{min(phase.drain):.1f}-{max(phase.drain):.1f}':>9}")
     p99_ratio = percentile(slow.times, 0.99) / percentile(instant.times, 0.99)
     p50_ratio = statistics.median(slow.times) / statistics.median(instant.times)
     print(f"   slow / instant: p50 {p50_ratio:.2f}x, p99 {p99_ratio:.2f}x\n")

@@ -177,7 +177,9 @@ def test_sigterm_to_the_worker_while_it_sends_loses_and_doubles_nothing(processe
     release(env)
     shop = shop_factory([start_services(processes, env)])
     book = shop.add_book()
-    bought = shop.checkouts(6, book, clients=2)
+    bought = shop.checkouts(5, book, clients=2)
+    email, token = shop.shopper()
+    bought[shop.buy(token, book, request_id="checkout-sigterm-1")] = email
     wait_for(lambda: sink.in_flight == 2, 20, interval=0.01, what="both worker processes sending")
     received_before = len(sink.received)
 
@@ -189,6 +191,20 @@ def test_sigterm_to_the_worker_while_it_sends_loses_and_doubles_nothing(processe
     processes["worker"].start()  # the new dyno
     shop.wait_until_all_receipts_settle(6, timeout=60)
     assert_one_receipt_each(sink, bought)
+    # The worker's line names the request that owed the receipt.
+    assert re.search(r'request_id=checkout-sigterm-1 msg="e-mail sent"', processes["worker"].output())
+
+
+def test_production_without_smtp_says_so_once_and_keeps_receipts_pending(processes, postgres_database, redis_url, shop_factory):
+    env = receipts_env(postgres_database, redis_url, "", MAIL_FROM="")
+    release(env)
+    shop = shop_factory([start_services(processes, env)])
+    worker = processes["worker"]
+    worker.wait_for_output("SMTP_URL is not set: receipts and welcome e-mails stay pending until it is", timeout=30)
+    bought = shop.checkouts(3, shop.add_book(), clients=1)
+    processes["clock"].wait_for_output("Sending due task outbox-sweep", timeout=30)  # the sweep ran meanwhile
+    assert shop.receipt_states() == {"pending": len(bought)}
+    assert worker.output().count("SMTP_URL is not set") == 1
 
 
 def test_receipts_on_the_embedded_defaults(start_stack, tmp_path, sink):

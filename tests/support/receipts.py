@@ -75,12 +75,15 @@ class Shop:
         assert response.status_code == 201, response.text
         return email, response.json()["token"]
 
-    def buy(self, token: str, product_id: int, session: requests.Session | None = None) -> int:
+    def buy(self, token: str, product_id: int, session: requests.Session | None = None, request_id: str | None = None) -> int:
         base = next(self._next_base)
+        headers = {"Authorization": f"Bearer {token}", "Idempotency-Key": uuid.uuid4().hex}
+        if request_id:
+            headers["X-Request-Id"] = request_id
         response = (session or requests).post(
             f"{base}/api/v1/purchases",
             json={"items": [{"product_id": product_id, "quantity": 1}]},
-            headers={"Authorization": f"Bearer {token}", "Idempotency-Key": uuid.uuid4().hex},
+            headers=headers,
             timeout=30,
         )
         assert response.status_code == 201, f"{response.status_code} {response.text}"
