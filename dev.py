@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Blasto's local entry point: a fresh machine needs only Python 3.11 and pip.
 
-    python3 dev.py start     # install from Pipfile.lock, then web + worker (honcho)
+    python3 dev.py start     # install from Pipfile.lock, then web + worker + clock (honcho)
     python3 dev.py test      # install from Pipfile.lock, then the test suite
     python3 dev.py bench     # the side-by-side benchmark (needs wrk)
 
@@ -83,7 +83,7 @@ def start(args: list[str]) -> int:
     ensure_venv()
     if write_dotenv():
         say("wrote .env (development settings; edit it to use Postgres/Redis)")
-    say("starting web + worker on http://localhost:5000 (Ctrl+C stops both)")
+    say("starting web + worker + clock on http://localhost:5000 (Ctrl+C stops them)")
     os.chdir(ROOT)
     os.execve(VENV / "bin" / "honcho", ["honcho", "start", *args], venv_env())
 

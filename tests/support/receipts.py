@@ -89,7 +89,7 @@ class Shop:
         assert response.status_code == 201, f"{response.status_code} {response.text}"
         return response.json()["id"]
 
-    def checkouts(self, count: int, product_id: int, clients: int = 8, on_each=None) -> dict[int, str]:
+    def checkouts(self, count: int, product_id: int, clients: int = 8) -> dict[int, str]:
         """`count` purchases from `clients` parallel shoppers: {purchase id: shopper e-mail}."""
         shoppers = [self.shopper() for _ in range(clients)]
         share = [count // clients + (1 if i < count % clients else 0) for i in range(clients)]
@@ -100,8 +100,6 @@ class Shop:
             with requests.Session() as session:
                 for _ in range(share[index]):
                     bought.append((self.buy(token, product_id, session), email))
-                    if on_each:
-                        on_each()
             return bought
 
         with ThreadPoolExecutor(clients) as pool:
