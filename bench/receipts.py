@@ -84,7 +84,7 @@ class Size:
     drain_rounds: int  # measure 3: rounds of (send, ping) or (ping, send)
 
 
-FULL = Size(rounds=6, per_phase=100, warm_up=40, latency_count=150, drain_count=1000, drain_rounds=2)
+FULL = Size(rounds=10, per_phase=120, warm_up=40, latency_count=150, drain_count=1000, drain_rounds=2)
 QUICK = Size(rounds=2, per_phase=40, warm_up=20, latency_count=40, drain_count=200, drain_rounds=1)
 
 
@@ -308,13 +308,14 @@ class Phase:
     label: str
     delay: float
     times: list[float]
+    round_p99: list[float]  # each round's own p99, for the noise-robust view
     backlog: list[int]  # pending receipts when each of its phases ended
     drain: list[float]  # seconds to drain that backlog with the instant server
 
 
 def measure_checkout(sink: SinkProcess, shop: Shop, clients: Clients, book: int, size: Size) -> tuple[Phase, Phase]:
-    instant = Phase("instant SMTP", 0.0, [], [], [])
-    slow = Phase(f"SMTP {SLOW_SMTP_SECONDS:g} s/message", SLOW_SMTP_SECONDS, [], [], [])
+    instant = Phase("instant SMTP", 0.0, [], [], [], [])
+    slow = Phase(f"SMTP {SLOW_SMTP_SECONDS:g} s/message", SLOW_SMTP_SECONDS, [], [], [], [])
     sink.set_delay(0)
     clients.timed_checkouts(size.warm_up, book)
     wait_settled(shop, clients.made, "warm-up")
@@ -324,6 +325,7 @@ def measure_checkout(sink: SinkProcess, shop: Shop, clients: Clients, book: int,
             sink.set_delay(phase.delay)
             times = clients.timed_checkouts(size.per_phase, book)
             phase.times.extend(times)
+            phase.round_p99.append(percentile(times, 0.99))
             phase.backlog.append(pending_receipts(shop))
             # Drain with the instant server, so every phase starts with an empty queue.
             sink.set_delay(0)
@@ -348,7 +350,13 @@ def report_checkout(instant: Phase, slow: Phase, size: Size) -> list[Check]:
               f"{f'{min(phase.drain):.1f}-{max(phase.drain):.1f}':>9}")
     p99_ratio = percentile(slow.times, 0.99) / percentile(instant.times, 0.99)
     p50_ratio = statistics.median(slow.times) / statistics.median(instant.times)
-    print(f"   slow / instant: p50 {p50_ratio:.2f}x, p99 {p99_ratio:.2f}x\n")
+    print(f"   slow / instant: p50 {p50_ratio:.2f}x, p99 {p99_ratio:.2f}x (the target)")
+    # A stall of the shared machine lands in one phase only and can move a pooled p99 by itself;
+    # the median of the rounds' own p99s shows whether one round did it. Reported, not the target.
+    robust = statistics.median(slow.round_p99) / statistics.median(instant.round_p99)
+    print(f"   median of the {size.rounds} rounds' own p99s: instant {statistics.median(instant.round_p99):.1f} ms, "
+          f"slow {statistics.median(slow.round_p99):.1f} ms, {robust:.2f}x; worst round: instant {max(instant.round_p99):.1f} ms, "
+          f"slow {max(slow.round_p99):.1f} ms\n")
     return [Check(f"checkout p99 with a {SLOW_SMTP_SECONDS:g} s SMTP <= {CHECKOUT_MAX_RATIO}x instant", p99_ratio <= CHECKOUT_MAX_RATIO,
                   f"{p99_ratio:.2f}x ({percentile(slow.times, 0.99):.1f} vs {percentile(instant.times, 0.99):.1f} ms)")]
 
@@ -601,7 +609,8 @@ def main(argv: list[str] | None = None) -> int:
         sends, pings = measure_worker_rate(shop, processes["worker"], template, size)
         owed = sum(shop.receipt_states().values())
         checks += report_worker_rate(sends, pings, size, shop, sink, owed)
-        print(f"sweep runs that queued anything during 1 and 2: {swept}; whole run {time.monotonic() - began:.0f} s")
+        load = Path("/proc/loadavg").read_text().split()[0]
+        print(f"sweep runs that queued anything during 1 and 2: {swept}; whole run {time.monotonic() - began:.0f} s, load average {load} at end")
     except BenchError as exc:
         print(f"\nERROR: {exc}")
         checks.append(Check("benchmark completed", False, str(exc).splitlines()[0]))

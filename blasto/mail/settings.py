@@ -89,6 +89,8 @@ def smtp_settings(value: str | None) -> SmtpSettings | None:
         port = parts.port
     except ValueError:
         raise ConfigError("SMTP_URL", "has a port that is not a number between 1 and 65535") from None
+    if port == 0:
+        raise ConfigError("SMTP_URL", "has a port that is not a number between 1 and 65535")
     if not parts.hostname:
         raise ConfigError("SMTP_URL", "needs a host (smtp://user:pass@host:587)")
     options = _options(parts.query)
@@ -111,9 +113,12 @@ def smtp_settings(value: str | None) -> SmtpSettings | None:
 
 def _options(query: str) -> dict[str, str]:
     try:
-        return {key.lower(): value for key, value in parse_qsl(query, strict_parsing=bool(query))}
+        options = {key.lower(): value for key, value in parse_qsl(query, strict_parsing=bool(query))}
     except ValueError:
         raise ConfigError("SMTP_URL", "has a malformed query string (expected ?starttls=true&timeout=10)") from None
+    if "" in options:
+        raise ConfigError("SMTP_URL", "has an option without a name (expected ?starttls=true&timeout=10)")
+    return options
 
 
 def _flag(value: str) -> bool:

@@ -89,7 +89,10 @@ def _not_claimed(message_id: int) -> Outcome:
 def _send(row: OutboxMessage, mail: MailSettings) -> Outcome:
     facts = {"outbox_id": row.id, "key": row.key, "attempt": row.attempts}
     try:
-        message = _compose(row, mail)
+        try:
+            message = _compose(row, mail)
+        except ValueError as exc:  # e.g. a line break in the recipient: no header can carry it
+            raise DeliveryError(f"cannot build the message: {exc}", permanent=True) from None
         with Outgoing(mail) as outgoing:
             outgoing.send(message)
             row.state, row.sent_at, row.last_error = SENT, utcnow(), None

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import after_this_request, current_app, g, has_app_context, has_request_context
+from flask import after_this_request, current_app, has_app_context, has_request_context, request
 from sqlalchemy import event
 
 from blasto.celery_app import REQUEST_ID_HEADER
@@ -57,7 +57,8 @@ def _after_commit(session) -> None:
     if not has_request_context():
         publish(celery, ids, request_id)
         return
-    waiting = g.setdefault("outbox_to_publish", [])
+    # Per request, not per app context (a test or script may push one context for several).
+    waiting = request.environ.setdefault("blasto.outbox_to_publish", [])
     if not waiting:
 
         @after_this_request

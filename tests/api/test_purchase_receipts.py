@@ -1,7 +1,7 @@
 """The receipt e-mail's state in the API: pending, then sent or failed, on the purchase itself."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import select
@@ -62,13 +62,13 @@ def test_a_new_purchase_shows_its_receipt_pending_then_sent(shop_api, buyer, boo
     assert body["receipt"] == PENDING
     assert detail(shop_api, buyer, body["id"])["receipt"] == PENDING
 
-    before = datetime.now(timezone.utc)
+    before = datetime.now(UTC)
     assert deliver(receipt_id(body["id"])).state == "sent"
 
     receipt = detail(shop_api, buyer, body["id"])["receipt"]
     assert receipt["state"] == "sent"
     sent_at = datetime.fromisoformat(receipt["sent_at"])
-    assert sent_at.tzinfo is not None and before - timedelta(seconds=1) <= sent_at <= datetime.now(timezone.utc)
+    assert sent_at.tzinfo is not None and before - timedelta(seconds=1) <= sent_at <= datetime.now(UTC)
     assert len(sink.received) == 1 and sink.received[0].rcpt_tos == ("buyer@example.com",)
 
     replay = shop_api.buy(buyer, [{"product_id": book, "quantity": 2}], key="order-1")

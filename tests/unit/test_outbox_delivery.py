@@ -17,8 +17,8 @@ import threading
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing
-from functools import lru_cache
 from datetime import timedelta
+from functools import cache
 from html.parser import HTMLParser
 
 import pytest
@@ -37,14 +37,15 @@ from blasto.models.base import utcnow
 from blasto.models.outbox import FAILED, PENDING, RECEIPT, SENT, WELCOME
 from blasto.outbox.delivery import backoff, deliver, due_for_sweep, reopen
 from blasto.outbox.dispatch import SEND_TASK
-from blasto.outbox.tasks import send as send_task  # registers the tasks on every Celery app
+from blasto.outbox.tasks import send as send_task
 from blasto.shop.accounts import EmailTaken, sign_up
 from blasto.shop.checkout import InsufficientStock, UnknownProducts, place_order
 from tests.conftest import migrated
-from tests.support.shop_data import add_product
 from tests.support.processes import free_port
+from tests.support.shop_data import add_product
 from tests.support.smtp_sink import SmtpSink
 
+# Importing blasto.outbox.tasks (above) registers the send and sweep tasks on every Celery app.
 SENDER = "Blasto <shop@blasto.example>"
 PUBLIC_URL = "https://shop.blasto.example"
 EMAIL = "ada@example.com"
@@ -94,7 +95,7 @@ def queued_ids(tmp_path) -> list[int]:
     return [outbox_id for outbox_id, _ in queued(tmp_path)]
 
 
-@lru_cache(maxsize=None)
+@cache
 def password_hash() -> str:
     return generate_password_hash("correct horse battery")  # scrypt is slow on purpose: once per run
 
@@ -160,15 +161,29 @@ class Shop:
         db.session.execute(text(statement), params)
         db.session.commit()
 
-    def deliver_in_thread(self, outbox_id: int, timeout: float = 5.0) -> str:
+    def deliver_in_thread(self, outbox_id: int) -> str:
         """deliver() from another thread with its own app context (and session), as a worker would."""
+        return in_thread(self.app, lambda: deliver(outbox_id).state, what=f"deliver({outbox_id})")
 
-        def run():
-            with self.app.app_context():
-                return deliver(outbox_id).state
 
-        with ThreadPoolExecutor(1) as pool:
-            return pool.submit(run).result(timeout=timeout)
+def in_thread(app, work, timeout: float = 5.0, what: str = "the call"):
+    """work() in a thread of its own, in its own app context; a failure, not a hang, if it blocks.
+
+    The thread is not waited for on timeout: it is blocked on a lock the test
+    holds, which the test releases as it unwinds.
+    """
+
+    def run():
+        with app.app_context():
+            return work()
+
+    pool = ThreadPoolExecutor(1)
+    try:
+        return pool.submit(run).result(timeout=timeout)
+    except TimeoutError:
+        pytest.fail(f"{what} waited {timeout:g} s for a row another transaction holds instead of skipping it")
+    finally:
+        pool.shutdown(wait=False)
 
 
 @pytest.fixture
@@ -353,7 +368,7 @@ def test_deliver_sends_the_receipt_once_with_both_parts(shop):
 
 
 def test_a_redelivered_message_sends_nothing_and_says_already_sent(shop, caplog):
-    purchase_id, outbox_id = shop.buy({shop.emma: 1}, request_id="checkout-redelivery")
+    _, outbox_id = shop.buy({shop.emma: 1}, request_id="checkout-redelivery")
     assert deliver(outbox_id).state == SENT
     sent_at = shop.row(outbox_id)["sent_at"]
     caplog.clear()
@@ -430,12 +445,7 @@ def test_the_sweep_skips_a_row_another_transaction_holds(pg_shop):
     try:
         with other.connect() as connection, connection.begin():
             connection.execute(text("SELECT id FROM outbox_messages WHERE id = :id FOR UPDATE"), {"id": held})
-            with ThreadPoolExecutor(1) as pool:
-                def sweep():
-                    with shop.app.app_context():
-                        return due_for_sweep(30)
-
-                assert pool.submit(sweep).result(timeout=5) == [free]
+            assert in_thread(shop.app, lambda: due_for_sweep(30), what="due_for_sweep") == [free]
     finally:
         other.dispose()
 
@@ -849,7 +859,7 @@ def test_a_broker_outage_fails_nothing_and_the_sweep_finds_the_row(build_shop, t
     shop = build_shop(CELERY=celery_config(f"redis://127.0.0.1:{free_port()}/0", tmp_path, {}))  # nobody listens there
     caplog.set_level(logging.INFO)
 
-    purchase_id, outbox_id = shop.buy({shop.emma: 1}, request_id="checkout-outage")
+    _, outbox_id = shop.buy({shop.emma: 1}, request_id="checkout-outage")
 
     assert shop.count(Purchase) == 1
     assert shop.row(outbox_id)["state"] == PENDING
@@ -867,7 +877,7 @@ def test_the_send_task_drops_a_malformed_id_without_raising(sqlite_shop, caplog)
     assert task.apply(args=["x"]).get() == "malformed"
     assert task.apply(args=[True]).get() == "malformed"
     assert task.apply(args=[None]).get() == "malformed"
-    assert task.run("12") == "malformed"
+    assert send_task.run("12") == "malformed"  # the task's body, called directly in this app context
     assert len(records(caplog, "malformed id")) == 4
     assert task.apply(args=[424242]).get() == "skipped"  # a row that does not exist
     assert records(caplog, "does not exist")
