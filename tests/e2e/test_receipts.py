@@ -7,7 +7,6 @@ deadline.
 from __future__ import annotations
 
 import re
-import signal
 import threading
 import time
 

@@ -8,14 +8,12 @@ from __future__ import annotations
 
 import json
 import re
-import secrets
 import shutil
 import sqlite3
 import subprocess
 import uuid
 from pathlib import Path
 
-import pytest
 
 from tests.support.migrations import head_revision
 from tests.support.processes import ROOT, Stack, pid_alive, process_env, procfile, production_env, run_command, wait_for
