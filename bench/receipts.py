@@ -1,7 +1,7 @@
 """Receipts benchmark (issue 4): mail is off the checkout path, commit to inbox is quick, one worker's rate.
 
-Run from anywhere: `.venv/bin/python bench/receipts.py [--quick]` (about 2 1/2 minutes;
---quick about 1). It needs Postgres at 127.0.0.1:5432 (user postgres, trust)
+Run from anywhere: `.venv/bin/python bench/receipts.py [--quick]` (about 2 minutes;
+--quick about 30 s). It needs Postgres at 127.0.0.1:5432 (user postgres, trust)
 and Redis at 127.0.0.1:6379, and measures three things side by side in one run,
 on the Procfile's own process lines against a real SMTP server
 (tests.support.smtp_sink, in a child process so its event loop never competes
@@ -224,9 +224,9 @@ def release(env: dict) -> None:
         raise BenchError(f"release exited with status {result.returncode}:\n{(result.stdout + result.stderr)[-2000:]}")
 
 
-def start_stack(processes: ProcessSet, env: dict, port: int) -> ProcfileProcess:
+def start_stack(processes: ProcessSet, env: dict, port: int) -> None:
     """web, worker and clock from the Procfile; returns once /readyz (web, broker, a worker round trip) is 200."""
-    web = processes.start("web", {**env, "PORT": str(port)})
+    processes.start("web", {**env, "PORT": str(port)})
     processes.start("worker", env)
     processes.start("clock", env)
 
@@ -239,8 +239,10 @@ def start_stack(processes: ProcessSet, env: dict, port: int) -> ProcfileProcess:
         except OSError:
             return False
 
-    wait_for(ready, READY_DEADLINE, interval=0.1, what=f"/readyz 200 on port {port}")
-    return web
+    try:
+        wait_for(ready, READY_DEADLINE, interval=0.1, what=f"/readyz 200 on port {port}")
+    except AssertionError as exc:
+        raise BenchError(f"{exc}; see the logs in {LOGS}") from None
 
 
 def stop(process: ProcfileProcess) -> None:
@@ -550,7 +552,7 @@ def report_worker_rate(sends: list[float], pings: list[float], size: Size, shop:
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="fewer checkouts and tasks (about a minute); for trying it out")
+    parser.add_argument("--quick", action="store_true", help="fewer checkouts and tasks (about 30 s); for trying it out")
     return parser.parse_args(argv)
 
 
@@ -588,7 +590,7 @@ def main(argv: list[str] | None = None) -> int:
         progress("release, then web + worker + clock")
         release(env)
         port = free_port()
-        web = start_stack(processes, env, port)
+        start_stack(processes, env, port)
         shop = Shop([f"http://127.0.0.1:{port}"], database_url)
         book = shop.add_book()
         clients = Clients(shop, CHECKOUT_CLIENTS)

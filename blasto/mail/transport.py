@@ -6,6 +6,7 @@ timeout, a 4xx or an answer that is not SMTP at all can.
 """
 from __future__ import annotations
 
+import functools
 import logging
 import smtplib
 import ssl
@@ -66,14 +67,13 @@ class Outgoing:
     def _connect(self) -> smtplib.SMTP:
         smtp = self.settings.smtp
         assert smtp is not None
-        context = ssl.create_default_context()
         if smtp.implicit_tls:
-            client: smtplib.SMTP = smtplib.SMTP_SSL(smtp.host, smtp.port, timeout=smtp.timeout, context=context)
+            client: smtplib.SMTP = smtplib.SMTP_SSL(smtp.host, smtp.port, timeout=smtp.timeout, context=tls_context())
         else:
             client = smtplib.SMTP(smtp.host, smtp.port, timeout=smtp.timeout)
         self._smtp = client
         if smtp.starttls:
-            client.starttls(context=context)
+            client.starttls(context=tls_context())
         if smtp.username:
             client.login(smtp.username, smtp.password or "")
         return client
@@ -90,6 +90,13 @@ class Outgoing:
         if self._smtp is not None:
             self._smtp.close()
             self._smtp = None
+
+
+@functools.cache
+def tls_context() -> ssl.SSLContext:
+    """Made once per process, and only when TLS is used: loading the CA bundle
+    took ~20 ms, most of a receipt's cost (docs/BENCHMARKS.md)."""
+    return ssl.create_default_context()
 
 
 def classify(exc: Exception) -> DeliveryError:

@@ -882,3 +882,11 @@ def test_the_send_task_drops_a_malformed_id_without_raising(sqlite_shop, caplog)
     assert task.apply(args=[424242]).get() == "skipped"  # a row that does not exist
     assert records(caplog, "does not exist")
     assert shop.sink.received == []
+
+
+def test_the_tls_context_is_made_once_per_process_and_only_for_tls():
+    from blasto.mail import transport
+
+    transport.tls_context.cache_clear()
+    first = transport.tls_context()
+    assert transport.tls_context() is first and transport.tls_context.cache_info().misses == 1
