@@ -45,7 +45,9 @@ def test_200_checkouts_over_two_webs_and_two_workers_send_200_receipts(start_sta
     release(env)
     stack = start_stack(["start", "-f", "Procfile", "-e", str(empty_env_file), "-c", "web=2,worker=2", "web", "worker", "clock"], env)
     stack.wait_ready()
-    shop = shop_factory([stack.base, f"http://127.0.0.1:{stack.port + 1}"])
+    bases = [stack.base, f"http://127.0.0.1:{stack.port + 1}"]  # honcho: web.2 listens on PORT + 1
+    wait_for(lambda: all(_answers(base + "/healthz") for base in bases), 30, interval=0.1, what="both web processes")
+    shop = shop_factory(bases)
     book = shop.add_book()
 
     bought = shop.checkouts(200, book, clients=10)
