@@ -89,9 +89,10 @@ class Shop:
         assert response.status_code == 201, f"{response.status_code} {response.text}"
         return response.json()["id"]
 
-    def checkouts(self, count: int, product_id: int, clients: int = 8) -> dict[int, str]:
-        """`count` purchases from `clients` parallel shoppers: {purchase id: shopper e-mail}."""
-        shoppers = [self.shopper() for _ in range(clients)]
+    def checkouts(self, count: int, product_id: int, clients: int = 8, shoppers: list[tuple[str, str]] | None = None) -> dict[int, str]:
+        """`count` purchases from `clients` parallel shoppers (new ones unless given): {purchase id: e-mail}."""
+        shoppers = shoppers or [self.shopper() for _ in range(clients)]
+        clients = len(shoppers)
         share = [count // clients + (1 if i < count % clients else 0) for i in range(clients)]
 
         def run(index: int) -> list[tuple[int, str]]:
