@@ -72,10 +72,11 @@ def register_extensions(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
-    from blasto import health, site
+    from blasto import admin, health, site
     from blasto.api.core import init_api
 
     app.register_blueprint(site.bp)
+    app.register_blueprint(admin.bp)
     app.register_blueprint(health.bp)
     init_api(app)
 
@@ -95,10 +96,12 @@ def register_error_handlers(app: Flask) -> None:
 
 
 def register_cli(app: Flask) -> None:
+    from blasto.admin.cli import create_admin
     from blasto.cli import ready
     from blasto.outbox.cli import outbox
     from blasto.shop.seed import seed_command
 
     app.cli.add_command(ready)
+    app.cli.add_command(create_admin)
     app.cli.add_command(outbox)
     app.cli.add_command(seed_command)

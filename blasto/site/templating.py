@@ -32,6 +32,7 @@ LAYOUT_ENDPOINTS = {
     "logout": ("site.logout", {}),
     "api": ("api.home", {}),
     "api_docs": ("api_docs.page", {}),
+    "admin_outbox": ("admin.outbox", {}),
 }
 
 

@@ -1,0 +1,49 @@
+"""The outbox for admins: what is owed, what failed and why, and a way to send again."""
+from __future__ import annotations
+
+from flask import current_app, flash, render_template, request, url_for
+from sqlalchemy import func, select
+
+from blasto.admin import bp
+from blasto.extensions import db
+from blasto.models import OutboxMessage
+from blasto.models.base import ID_CONVERTER
+from blasto.models.outbox import FAILED, STATES
+from blasto.outbox.delivery import reopen
+from blasto.outbox.dispatch import publish
+from blasto.site.forms import LogoutForm as CsrfOnlyForm
+from blasto.site.redirects import see_other
+
+SHOWN = 100
+
+
+@bp.get("/outbox")
+def outbox():
+    state = request.args.get("state", FAILED)
+    if state not in STATES:
+        state = FAILED
+    counts = dict(db.session.execute(select(OutboxMessage.state, func.count()).group_by(OutboxMessage.state)).all())
+    rows = db.session.scalars(select(OutboxMessage).where(OutboxMessage.state == state).order_by(OutboxMessage.id.desc()).limit(SHOWN)).all()
+    return render_template("admin/outbox.html", rows=rows, state=state, states=STATES, counts=counts, form=CsrfOnlyForm(), shown=SHOWN)
+
+
+@bp.post(f"/outbox/<{ID_CONVERTER}:message_id>/retry")
+def retry_one(message_id: int):
+    return _retry([message_id])
+
+
+@bp.post("/outbox/retry-failed")
+def retry_failed():
+    return _retry(None)
+
+
+def _retry(ids: list[int] | None):
+    form = CsrfOnlyForm()
+    if form.validate_on_submit():
+        reopened = reopen(ids)
+        publish(current_app.extensions["celery"], reopened)
+        if reopened:
+            flash(f"Sending {len(reopened)} e-mail{'s' if len(reopened) != 1 else ''} again.", "success")
+        else:
+            flash("Nothing to send again: only failed e-mails can be retried (sent ones never go twice).", "info")
+    return see_other(url_for("admin.outbox", state=FAILED))
