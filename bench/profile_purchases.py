@@ -327,7 +327,7 @@ def report_parts(app, data: bench_data.Dataset, headers: dict[str, str], sent: l
     with psycopg.connect(f"{bench_data.SERVER_URL}/{bench_data.DATABASE}", autocommit=True) as conn:
         for number, message in enumerate(statements, 1):
             rows.append((f"statement {number} replayed on bare libpq (Postgres + wire only), unprepared", replay_us(conn, message, False)))
-            rows.append((f"  the same, server-side prepared", replay_us(conn, message, True)))
+            rows.append(("  the same, server-side prepared", replay_us(conn, message, True)))
 
     print("3. In-process cost of each part, one thread (best of 5 batches), microseconds per call")
     for label, us in rows:

@@ -50,9 +50,11 @@ import redis  # noqa: E402
 import requests  # noqa: E402
 from sqlalchemy import bindparam, text  # noqa: E402
 
-from tests.support.procfile_processes import ProcessSet, ProcfileProcess  # noqa: E402  (needs the path above)
+from bench.run import BenchError, Check, progress  # noqa: E402  (needs the path above)
+from tests.support.procfile_processes import ProcessSet, ProcfileProcess  # noqa: E402
 from tests.support.processes import free_port, http_get, run_command, procfile, wait_for  # noqa: E402
 from tests.support.receipts import RECEIPT_ID, Shop, receipts_env  # noqa: E402
+from tests.support.services import drop_database, fresh_database_url  # noqa: E402
 
 LOGS = ROOT / "bench" / "results" / "receipts"
 ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -86,21 +88,6 @@ class Size:
 
 FULL = Size(rounds=10, per_phase=120, warm_up=40, latency_count=150, drain_count=1000, drain_rounds=2)
 QUICK = Size(rounds=2, per_phase=40, warm_up=20, latency_count=40, drain_count=200, drain_rounds=1)
-
-
-@dataclass(frozen=True)
-class Check:
-    name: str
-    passed: bool
-    detail: str
-
-
-class BenchError(RuntimeError):
-    """Something did not start or behave; the message says which, and where its log is."""
-
-
-def progress(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
 
 
 def percentile(values: list[float], share: float) -> float:
@@ -180,22 +167,6 @@ class SinkProcess:
 
 
 # --- Postgres, Redis and the stack -----------------------------------------
-
-def create_database() -> tuple[str, str]:
-    import psycopg
-
-    name = f"blasto_bench_receipts_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(ADMIN_URL, autocommit=True, connect_timeout=5) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    return f"postgres://postgres@127.0.0.1:5432/{name}", name
-
-
-def drop_database(name: str) -> None:
-    import psycopg
-
-    with psycopg.connect(ADMIN_URL, autocommit=True, connect_timeout=5) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
 
 def service_versions() -> str:
     import psycopg
@@ -580,7 +551,7 @@ def main(argv: list[str] | None = None) -> int:
         redis_client = redis.Redis.from_url(REDIS_URL)
         redis_client.flushdb()
         redis_client.close()
-        database_url, database = create_database()
+        database_url, database = fresh_database_url(ADMIN_URL, prefix="blasto_bench_receipts")
         sink = SinkProcess()
         env = receipts_env(database_url, REDIS_URL, sink.url, WORKER_CONCURRENCY="2", **SWEEP)
         print(f"stack: the Procfile's release, then web (WEB_CONCURRENCY=2, GUNICORN_THREADS=8), worker (WORKER_CONCURRENCY=2) "
@@ -629,7 +600,7 @@ def main(argv: list[str] | None = None) -> int:
             sink.stop()
         if database is not None:
             try:
-                drop_database(database)
+                drop_database(ADMIN_URL, database)
             except Exception as exc:  # reported, never hidden
                 progress(f"could not drop {database}: {exc}")
         try:

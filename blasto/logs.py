@@ -11,9 +11,20 @@ import logging
 import re
 import sys
 import time
+from contextlib import contextmanager
 from contextvars import ContextVar
 
 request_id_var: ContextVar[str | None] = ContextVar("blasto_request_id", default=None)
+
+
+@contextmanager
+def tagged(request_id: str | None):
+    """Log lines inside carry `request_id` (when given), e.g. the checkout's, in the worker."""
+    token = request_id_var.set(request_id or request_id_var.get())
+    try:
+        yield
+    finally:
+        request_id_var.reset(token)
 
 _BARE = re.compile(r"^[^\s=\"\\]+$")
 _SCALARS = (str, int, float, bool)

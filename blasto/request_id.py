@@ -15,7 +15,7 @@ import uuid
 from flask import Flask
 from flask.ctx import _AppCtxGlobals
 
-from blasto.logs import request_id_var
+from blasto.logs import request_id_var, tagged
 
 HEADER = "X-Request-Id"
 _ACCEPTABLE = re.compile(r"^[A-Za-z0-9._:@+/=-]{1,200}$")
@@ -39,11 +39,8 @@ class RequestIdMiddleware:
             headers.append(header)
             return start_response(status, headers, exc_info)
 
-        token = request_id_var.set(request_id)
-        try:
+        with tagged(request_id):
             return self.wsgi_app(environ, start_with_id)
-        finally:
-            request_id_var.reset(token)
 
 
 class Globals(_AppCtxGlobals):

@@ -1,17 +1,17 @@
 """The outbox for admins: what is owed, what failed and why, and a way to send again."""
 from __future__ import annotations
 
-from flask import current_app, flash, render_template, request, url_for
-from sqlalchemy import func, select
+from flask import flash, render_template, request, url_for
+from sqlalchemy import select
 
 from blasto.admin import bp
 from blasto.extensions import db
 from blasto.models import OutboxMessage
 from blasto.models.base import ID_CONVERTER
 from blasto.models.outbox import FAILED, STATES
-from blasto.outbox.delivery import reopen
-from blasto.outbox.dispatch import publish
-from blasto.site.forms import LogoutForm as CsrfOnlyForm
+from blasto.outbox.delivery import send_again
+from blasto.outbox.records import state_counts
+from blasto.site.forms import CsrfOnlyForm
 from blasto.site.redirects import see_other
 
 SHOWN = 100
@@ -22,7 +22,7 @@ def outbox():
     state = request.args.get("state", FAILED)
     if state not in STATES:
         state = FAILED
-    counts = dict(db.session.execute(select(OutboxMessage.state, func.count()).group_by(OutboxMessage.state)).all())
+    counts = state_counts()
     rows = db.session.scalars(select(OutboxMessage).where(OutboxMessage.state == state).order_by(OutboxMessage.id.desc()).limit(SHOWN)).all()
     return render_template("admin/outbox.html", rows=rows, state=state, states=STATES, counts=counts, form=CsrfOnlyForm(), shown=SHOWN)
 
@@ -40,8 +40,7 @@ def retry_failed():
 def _retry(ids: list[int] | None):
     form = CsrfOnlyForm()
     if form.validate_on_submit():
-        reopened = reopen(ids)
-        publish(current_app.extensions["celery"], reopened)
+        reopened, _ = send_again(ids)
         if reopened:
             flash(f"Sending {len(reopened)} e-mail{'s' if len(reopened) != 1 else ''} again.", "success")
         else:

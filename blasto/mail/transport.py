@@ -111,8 +111,7 @@ def classify(exc: Exception) -> DeliveryError:
         # A 5xx to the message itself is final; a 5xx to login or sender is
         # configuration, which an operator fixes before retrying.
         return DeliveryError(f"SMTP {code} {text}", permanent=500 <= code < 600 and isinstance(exc, smtplib.SMTPDataError))
-    if isinstance(exc, (smtplib.SMTPException, OSError)):
-        return DeliveryError(f"{type(exc).__name__}: {exc}", permanent=False)
+    # Refused connections, timeouts, dropped sessions, TLS trouble: worth another try.
     return DeliveryError(f"{type(exc).__name__}: {exc}", permanent=False)
 
 

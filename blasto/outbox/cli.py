@@ -2,15 +2,14 @@
 from __future__ import annotations
 
 import click
-from flask import current_app
 from flask.cli import AppGroup
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from blasto.extensions import db
 from blasto.models import OutboxMessage
 from blasto.models.outbox import STATES
-from blasto.outbox.delivery import reopen
-from blasto.outbox.dispatch import publish
+from blasto.outbox.delivery import send_again
+from blasto.outbox.records import state_counts
 
 outbox = AppGroup("outbox", help="E-mails owed to shoppers: receipts and welcomes.")
 
@@ -20,7 +19,7 @@ outbox = AppGroup("outbox", help="E-mails owed to shoppers: receipts and welcome
 @click.option("--limit", type=click.IntRange(1, 10_000), default=50, show_default=True)
 def list_messages(state: str | None, limit: int):
     """Counts per state, then the newest rows (with their last error)."""
-    counts = dict(db.session.execute(select(OutboxMessage.state, func.count()).group_by(OutboxMessage.state)).all())
+    counts = state_counts()
     click.echo("  ".join(f"{name}={counts.get(name, 0)}" for name in STATES))
     query = select(OutboxMessage).order_by(OutboxMessage.id.desc()).limit(limit)
     if state:
@@ -37,9 +36,8 @@ def retry(ids: tuple[int, ...], all_failed: bool):
     """Send failed e-mails again (rows already sent are never sent twice)."""
     if bool(ids) == all_failed:
         raise click.UsageError("Give the ids of failed rows, or --all-failed.")
-    reopened = reopen(None if all_failed else list(ids))
+    reopened, queued = send_again(None if all_failed else list(ids))
     skipped = sorted(set(ids) - set(reopened))
     if skipped:
         click.echo(f"Not failed (sent, pending or unknown), left alone: {', '.join(map(str, skipped))}")
-    queued = publish(current_app.extensions["celery"], reopened)
     click.echo(f"Reopened {len(reopened)}; queued {queued}" + ("" if queued == len(reopened) else " (the rest go with the next sweep)") + ".")

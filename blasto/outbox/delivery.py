@@ -22,13 +22,14 @@ from flask import current_app
 from sqlalchemy import select, update
 
 from blasto.extensions import db
-from blasto.logs import request_id_var
+from blasto.logs import tagged
 from blasto.mail.compose import compose
 from blasto.mail.settings import HOLD, MailSettings
 from blasto.mail.transport import DeliveryError, Outgoing
 from blasto.models import OutboxMessage, User
 from blasto.models.base import utcnow
 from blasto.models.outbox import FAILED, PENDING, RECEIPT, SENT
+from blasto.outbox.dispatch import publish
 from blasto.shop.history import purchase_detail
 
 SWEEP_BATCH = 500
@@ -52,11 +53,8 @@ def deliver(message_id: int) -> Outcome:
         if row is None:
             db.session.rollback()
             return _not_claimed(message_id)
-        token = request_id_var.set(row.request_id or request_id_var.get())
-        try:
+        with tagged(row.request_id):
             return _send(row, mail)
-        finally:
-            request_id_var.reset(token)
     except BaseException:
         db.session.rollback()
         raise
@@ -79,10 +77,9 @@ def _not_claimed(message_id: int) -> Outcome:
     if row is None:
         log.warning("e-mail task for a row that does not exist; dropped", extra={"outbox_id": message_id})
     else:
-        token = request_id_var.set(row.request_id or request_id_var.get())
         why = {SENT: "already sent; not sending twice", FAILED: "failed earlier; `flask outbox retry` sends it again"}
-        log.info(f"e-mail {why.get(row.state, 'being sent by another worker')}", extra={"outbox_id": message_id, "key": row.key})
-        request_id_var.reset(token)
+        with tagged(row.request_id):
+            log.info(f"e-mail {why.get(row.state, 'being sent by another worker')}", extra={"outbox_id": message_id, "key": row.key})
     return Outcome("skipped")
 
 
@@ -158,6 +155,12 @@ def due_for_sweep(after_seconds: float) -> list[int]:
     ids = list(db.session.scalars(update(OutboxMessage).where(OutboxMessage.id.in_(stale)).values(next_attempt_at=now).returning(OutboxMessage.id)))
     db.session.commit()
     return sorted(ids)
+
+
+def send_again(ids: list[int] | None) -> tuple[list[int], int]:
+    """Reopen failed rows (all, or these) and queue them: (reopened ids, how many were queued)."""
+    reopened = reopen(ids)
+    return reopened, publish(current_app.extensions["celery"], reopened)
 
 
 def reopen(ids: list[int] | None) -> list[int]:

@@ -16,7 +16,7 @@ from sqlalchemy import event
 
 from blasto.celery_app import REQUEST_ID_HEADER
 from blasto.extensions import db
-from blasto.logs import request_id_var
+from blasto.logs import request_id_var, tagged
 from blasto.mail.settings import HOLD
 from blasto.models import OutboxMessage
 
@@ -76,13 +76,10 @@ def publish(celery, ids: list[int], request_id: str | None = None) -> int:
         try:
             celery.send_task(SEND_TASK, args=[message_id], headers=headers, retry_policy=PUBLISH_RETRY)
         except Exception as exc:  # broker down: the rows stay pending for the sweep
-            token = request_id_var.set(request_id)
-            try:
+            with tagged(request_id):
                 log.warning(
                     "e-mail not queued; the sweep will queue it",
                     extra={"outbox_ids": ",".join(map(str, ids[count:])), "error": f"{type(exc).__name__}: {exc}"},
                 )
-            finally:
-                request_id_var.reset(token)
             return count
     return len(ids)

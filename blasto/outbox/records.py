@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from flask import current_app, has_request_context, url_for
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from blasto.extensions import db
 from blasto.logs import request_id_var
@@ -33,6 +33,11 @@ def public_link(endpoint: str, **values) -> str:
     if has_request_context():
         return url_for(endpoint, _external=True, **values)
     return ""
+
+
+def state_counts() -> dict[str, int]:
+    """How many owed e-mails are in each state (states with none are absent)."""
+    return dict(db.session.execute(select(OutboxMessage.state, func.count()).group_by(OutboxMessage.state)).all())
 
 
 def receipt_state(purchase_id: int) -> dict | None:

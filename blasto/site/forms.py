@@ -80,8 +80,12 @@ class LoginForm(FlaskForm):
     remember = BooleanField("Keep me logged in on this device")
 
 
-class LogoutForm(FlaskForm):
-    """Nothing but the CSRF token: logging out is a state change, so a POST."""
+class CsrfOnlyForm(FlaskForm):
+    """Nothing but the CSRF token: for buttons that change state (so they POST)."""
+
+
+class LogoutForm(CsrfOnlyForm):
+    """Logging out is a state change, so a POST."""
 
 
 class ProductForm(FlaskForm):

@@ -29,11 +29,11 @@ def postgres_admin_url() -> str:
     return url
 
 
-def fresh_database_url(admin_url: str) -> tuple[str, str]:
+def fresh_database_url(admin_url: str, prefix: str = "blasto_test") -> tuple[str, str]:
     """Create an empty database; return its Heroku-style postgres:// URL and name."""
     import psycopg
 
-    name = f"blasto_test_{uuid.uuid4().hex[:12]}"
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
     with psycopg.connect(admin_url, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
     parts = urlsplit(admin_url)
