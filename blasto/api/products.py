@@ -1,4 +1,4 @@
-"""The catalogue, read-only: a searchable, paginated list and one book."""
+"""The catalogue, read-only: a searchable, paginated list and one book (hidden books are absent)."""
 from __future__ import annotations
 
 from flask import url_for
@@ -8,10 +8,9 @@ from blasto.api import URL_PREFIX
 from blasto.api.auth import token_auth
 from blasto.api.pagination import envelope
 from blasto.api.schemas import ProductArgsSchema, ProductPageSchema, ProductSchema
-from blasto.extensions import db
 from blasto.models import Product
 from blasto.models.base import ID_CONVERTER
-from blasto.shop.catalog import catalog_page
+from blasto.shop.catalog import catalog_page, product_for_sale
 from blasto.shop.money import format_cents
 
 blp = Blueprint("products", __name__, url_prefix=f"{URL_PREFIX}/products", description="Books for sale")
@@ -47,7 +46,7 @@ def list_products(args):
 @blp.alt_response(404, response="NOT_FOUND")
 def get_product(product_id: int):
     """One book."""
-    product = db.session.get(Product, product_id)
+    product = product_for_sale(product_id)
     if product is None:
         abort(404, message=f"No book with id {product_id}.")
     return product_json(product)

@@ -1,13 +1,20 @@
-"""Books for sale."""
+"""Books for sale.
+
+A hidden book is off sale, not deleted: past purchases still name it, so its
+row stays and shoppers simply stop seeing it (blasto.shop.catalog.for_sale).
+"""
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, Integer, String, Text
+from sqlalchemy import Boolean, CheckConstraint, Integer, String, Text, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from blasto.extensions import db
 from blasto.models.base import UTCDateTime, utcnow
+
+TITLE_MAX = AUTHOR_MAX = 200
+STOCK_MAX = 1_000_000  # a bookshop's shelf, not a warehouse; also far from INTEGER's limit
 
 
 class Product(db.Model):
@@ -18,9 +25,10 @@ class Product(db.Model):
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    title: Mapped[str] = mapped_column(String(200), index=True)
-    author: Mapped[str] = mapped_column(String(200), index=True)
+    title: Mapped[str] = mapped_column(String(TITLE_MAX), index=True)
+    author: Mapped[str] = mapped_column(String(AUTHOR_MAX), index=True)
     description: Mapped[str] = mapped_column(Text, default="")
     price_cents: Mapped[int] = mapped_column(Integer)
     stock: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    hidden: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())

@@ -16,6 +16,8 @@ class Purchase(db.Model):
         # A retried API call with the same key finds the first purchase.
         UniqueConstraint("user_id", "idempotency_key", name="uq_purchases_user_id_idempotency_key"),
         Index("ix_purchases_user_id_created_at_id", "user_id", "created_at", "id"),
+        # Everyone's purchases by time: the admin list, its date filters and sales reports.
+        Index("ix_purchases_created_at_id", "created_at", "id"),
         CheckConstraint("total_cents >= 0", name="total_not_negative"),
     )
 
@@ -40,7 +42,7 @@ class PurchaseItem(db.Model):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     purchase_id: Mapped[int] = mapped_column(ForeignKey("purchases.id"), index=True)
-    product_id: Mapped[int] = mapped_column(ForeignKey("products.id"))
+    product_id: Mapped[int] = mapped_column(ForeignKey("products.id"), index=True)
     quantity: Mapped[int] = mapped_column(Integer)
     unit_price_cents: Mapped[int] = mapped_column(Integer)
 

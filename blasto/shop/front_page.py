@@ -19,6 +19,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from blasto.extensions import db
 from blasto.models import Product, PurchaseItem
+from blasto.shop.catalog import FOR_SALE
 
 log = logging.getLogger("blasto.front_page")
 
@@ -28,11 +29,12 @@ FAILURE_TTL_SECONDS = 5.0  # retry a failed read sooner, but not on every reques
 EXTENSION_KEY = "blasto.front_page"
 
 _COLUMNS = (Product.id, Product.title, Product.author, Product.price_cents, Product.stock)
-_NEWEST = select(*_COLUMNS).order_by(Product.created_at.desc(), Product.id.desc()).limit(SHELF_SIZE)
+_NEWEST = select(*_COLUMNS).where(FOR_SALE).order_by(Product.created_at.desc(), Product.id.desc()).limit(SHELF_SIZE)
 _SOLD = func.sum(PurchaseItem.quantity).label("sold")
 _BEST_SELLING = (
     select(*_COLUMNS, _SOLD)
     .join(PurchaseItem, PurchaseItem.product_id == Product.id)
+    .where(FOR_SALE)
     .group_by(*_COLUMNS)
     .order_by(_SOLD.desc(), Product.id)
     .limit(SHELF_SIZE)
@@ -60,7 +62,11 @@ def shelves(app: Flask | None = None) -> Shelves:
 
 
 def forget(app: Flask) -> None:
-    """Drop the cached shelves (tests, or after loading a catalogue)."""
+    """Drop this process's cached shelves (tests, a loaded catalogue, a book hidden or edited).
+
+    Other processes keep theirs until their TTL runs out: a hidden book can
+    linger on their shelves that long, but its page and cart already refuse it.
+    """
     app.extensions.pop(EXTENSION_KEY, None)
 
 

@@ -14,6 +14,7 @@ from sqlalchemy import select
 from blasto.extensions import db
 from blasto.models import Product
 from blasto.shop import cart as rules
+from blasto.shop.catalog import FOR_SALE, product_for_sale
 from blasto.shop.money import line_total, order_total
 from blasto.site import bp
 from blasto.site.catalog import render_book
@@ -58,12 +59,12 @@ class Line:
 
 
 def priced_lines(cart: dict[int, int]) -> list[Line]:
-    """The cart's lines at today's prices, by title; books gone from the catalogue drop out."""
+    """The cart's lines at today's prices, by title; books gone from the catalogue (or hidden) drop out."""
     if not cart:
         return []
     rows = db.session.execute(
         select(Product.id, Product.title, Product.author, Product.price_cents, Product.stock)
-        .where(Product.id.in_(cart))
+        .where(Product.id.in_(cart), FOR_SALE)
         .order_by(Product.title, Product.id)
     )
     return [Line(row.id, row.title, row.author, cart[row.id], row.price_cents, row.stock) for row in rows]
@@ -79,15 +80,12 @@ def render_cart(status: int = 200, failed: UpdateCartForm | None = None):
     lines = priced_lines(cart)
     if len(lines) < len(cart):  # books removed from the catalogue since they were added
         save_cart({line.product_id: line.quantity for line in lines})
+        flash("Some books in your cart are no longer for sale and were removed.", "info")
     failed_id = failed.product_id.data if failed is not None else None
     return (
         render_template("cart.html", lines=lines, total_cents=lines_total(lines), failed=failed, failed_id=failed_id),
         status,
     )
-
-
-def _product(product_id: int) -> Product | None:
-    return db.session.get(Product, product_id)
 
 
 @bp.get("/cart")
@@ -99,7 +97,7 @@ def cart():
 def cart_add():
     form = AddToCartForm()
     valid = form.validate()
-    product = None if form.product_id.errors else _product(form.product_id.data)
+    product = None if form.product_id.errors else product_for_sale(form.product_id.data)
     if product is None:
         flash("That book is not in our catalogue.", "error")
         return see_other(url_for("site.catalog"))
@@ -146,7 +144,7 @@ def cart_remove():
         flash("That book is not in your cart.", "error")
         return see_other(url_for("site.cart"))
     save_cart(rules.remove(cart, form.product_id.data))
-    product = _product(form.product_id.data)
+    product = db.session.get(Product, form.product_id.data)  # hidden or not, it was in the cart
     flash(f"Removed “{product.title}” from your cart." if product else "Removed the book from your cart.", "success")
     return see_other(url_for("site.cart"))
 

@@ -4,10 +4,9 @@ from __future__ import annotations
 from flask import abort, current_app, render_template, request
 from markupsafe import Markup
 
-from blasto.extensions import db
 from blasto.models import Product
 from blasto.models.base import ID_CONVERTER
-from blasto.shop.catalog import MAX_SEARCH_LENGTH, catalog_page
+from blasto.shop.catalog import MAX_SEARCH_LENGTH, catalog_page, clean_search, product_for_sale
 from blasto.shop.front_page import shelves
 from blasto.site import bp
 from blasto.site.forms import AddToCartForm
@@ -29,7 +28,8 @@ def shelves_html() -> Markup:
     data = shelves()
     cached = current_app.extensions.get(SHELVES_HTML_KEY)
     if cached is None or cached[0] is not data or cached[1] != request.script_root:
-        cached = (data, request.script_root, Markup(render_template("_shelves.html", shelves=data)))
+        # render_template's output is already escaped (autoescaped .html template): Markup only stops a second escape.
+        cached = (data, request.script_root, Markup(render_template("_shelves.html", shelves=data)))  # nosec B704
         current_app.extensions[SHELVES_HTML_KEY] = cached
     return cached[2]
 
@@ -37,7 +37,7 @@ def shelves_html() -> Markup:
 @bp.get("/books")
 def catalog():
     number = page_number()
-    search = request.args.get("q", "").strip()[:MAX_SEARCH_LENGTH]
+    search = clean_search(request.args.get("q"))
     books, total = catalog_page(search, number, PER_PAGE)
     check_in_range(number, total, PER_PAGE)
     page = Page(items=books, number=number, per_page=PER_PAGE, total=total)
@@ -46,8 +46,8 @@ def catalog():
 
 @bp.get(f"/books/<{ID_CONVERTER}:product_id>")
 def book(product_id: int):
-    product = db.session.get(Product, product_id)
-    if product is None:
+    product = product_for_sale(product_id)
+    if product is None:  # hidden books are as absent as unknown ones
         abort(404, description="There is no such book in our catalogue.")
     return render_book(product, AddToCartForm(formdata=None, product_id=product.id, quantity=1))
 
