@@ -18,3 +18,5 @@ def admins_only():
 
 
 from blasto.admin import outbox  # noqa: E402,F401  (routes attach to bp)
+from blasto.admin import books, purchases  # noqa: E402,F401
+from blasto.admin import reports  # noqa: E402,F401

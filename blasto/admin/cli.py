@@ -8,7 +8,8 @@ from sqlalchemy import select
 
 from blasto.extensions import db
 from blasto.models import User
-from blasto.models.user import NAME_MAX, PASSWORD_MAX, PASSWORD_MIN
+from blasto.models.user import NAME_MAX
+from blasto.security.passwords import password_problem
 from blasto.shop.accounts import EmailTaken, sign_up
 
 
@@ -33,8 +34,9 @@ def create_admin(email: str, name: str | None):
     except EmailNotValidError as exc:
         raise click.BadParameter(str(exc), param_hint="EMAIL") from None
     password = click.prompt("Password for the new admin", hide_input=True, confirmation_prompt=True)
-    if not PASSWORD_MIN <= len(password) <= PASSWORD_MAX:
-        raise click.BadParameter(f"must be {PASSWORD_MIN} to {PASSWORD_MAX} characters", param_hint="password")
+    problem = password_problem(password, email)  # the same rule as the sign-up page and the API
+    if problem:
+        raise click.BadParameter(problem, param_hint="password")
     try:
         user = sign_up(email, (name or email.split("@")[0])[:NAME_MAX], password)
     except EmailTaken:

@@ -33,6 +33,9 @@ LAYOUT_ENDPOINTS = {
     "api": ("api.home", {}),
     "api_docs": ("api_docs.page", {}),
     "admin_outbox": ("admin.outbox", {}),
+    "admin_books": ("admin.books", {}),
+    "admin_purchases": ("admin.purchases", {}),
+    "admin_reports": ("admin.reports", {}),
 }
 
 

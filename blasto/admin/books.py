@@ -1,0 +1,167 @@
+"""The catalogue for admins: every book (hidden ones too), add, edit, restock, hide.
+
+Stock is the one column shoppers change concurrently (checkout's
+`UPDATE ... SET stock = stock - n WHERE stock >= n`), so the admin never
+writes it from a value read earlier:
+
+- Restock is `UPDATE ... SET stock = stock + n` in SQL, so it composes with
+  any checkout running at the same moment: both changes are kept.
+- The edit form keeps a stock field (an admin must be able to correct a
+  count, down as well as up) with an optimistic check: the form carries the
+  stock it was shown with (`stock_seen`). Stock left as shown is not written
+  at all, so editing a title never undoes a sale. Stock changed by the admin
+  is written only `WHERE stock = stock_seen`; if a sale or restock happened
+  in between, nothing is written and the form comes back with the current
+  count and a message, for the admin to decide again.
+
+Each change is one UPDATE (or INSERT) committed alone: nothing half-written.
+"""
+from __future__ import annotations
+
+from flask import abort, current_app, flash, render_template, request, url_for
+from sqlalchemy import select, update
+
+from blasto.admin import bp
+from blasto.admin.forms import BookForm, EditBookForm, RestockForm, VisibilityForm
+from blasto.extensions import db
+from blasto.models import Product
+from blasto.models.base import ID_CONVERTER
+from blasto.models.product import STOCK_MAX
+from blasto.shop.catalog import MAX_SEARCH_LENGTH, catalog_page, clean_search
+from blasto.shop.front_page import forget
+from blasto.site.paging import Page, check_in_range, page_number
+from blasto.site.redirects import safe_next, see_other
+
+PER_PAGE = 25
+
+
+@bp.get("/books")
+def books():
+    number = page_number()
+    search = clean_search(request.args.get("q"))
+    found, total = catalog_page(search, number, PER_PAGE, for_sale=False)
+    check_in_range(number, total, PER_PAGE)
+    page = Page(items=found, number=number, per_page=PER_PAGE, total=total)
+    return render_template("admin/books.html", page=page, search=search, max_search=MAX_SEARCH_LENGTH)
+
+
+@bp.route("/books/new", methods=["GET", "POST"])
+def new_book():
+    form = BookForm()
+    if not form.validate_on_submit():
+        return _form_page(form, None, status=400 if request.method == "POST" else 200)
+    book = Product(
+        title=form.title.data, author=form.author.data, description=form.description.data or "", price_cents=form.price.data, stock=form.stock.data
+    )
+    db.session.add(book)
+    db.session.commit()
+    forget(current_app._get_current_object())
+    flash(f"Added “{book.title}” to the catalogue.", "success")
+    return see_other(url_for("admin.edit_book", book_id=book.id))
+
+
+@bp.route(f"/books/<{ID_CONVERTER}:book_id>/edit", methods=["GET", "POST"])
+def edit_book(book_id: int):
+    book = _book_or_404(book_id)
+    if request.method == "GET":
+        form = EditBookForm(formdata=None, obj=book, price=book.price_cents, stock_seen=book.stock)
+        return _form_page(form, book)
+    form = EditBookForm()
+    if not form.validate():
+        return _form_page(form, book, status=400)
+    values = {"title": form.title.data, "author": form.author.data, "description": form.description.data or "", "price_cents": form.price.data}
+    statement = update(Product).where(Product.id == book_id)
+    if form.stock.data != form.stock_seen.data:  # the admin changed it: only over the count they saw
+        statement = statement.where(Product.stock == form.stock_seen.data)
+        values["stock"] = form.stock.data
+    changed = db.session.execute(statement.values(**values).returning(Product.id).execution_options(synchronize_session=False)).first()
+    if changed is None:
+        db.session.rollback()
+        return _stock_moved(form, book_id)
+    db.session.commit()
+    forget(current_app._get_current_object())
+    flash(f"Saved “{form.title.data}”.", "success")
+    return see_other(url_for("admin.edit_book", book_id=book_id))
+
+
+@bp.post(f"/books/<{ID_CONVERTER}:book_id>/restock")
+def restock(book_id: int):
+    book = _book_or_404(book_id)
+    form = RestockForm()
+    if not form.validate_on_submit():
+        return _form_page(None, book, restock_form=form, status=400)
+    copies = form.copies.data
+    stock = db.session.execute(
+        update(Product)
+        .where(Product.id == book_id, Product.stock <= STOCK_MAX - copies)
+        .values(stock=Product.stock + copies)
+        .returning(Product.stock)
+        .execution_options(synchronize_session=False)
+    ).scalar_one_or_none()
+    if stock is None:
+        db.session.rollback()
+        db.session.refresh(book)
+        form.copies.errors.append(f"At most {STOCK_MAX:,} copies in stock; this book has {book.stock:,}, so add at most {STOCK_MAX - book.stock:,}.")
+        return _form_page(None, book, restock_form=form, status=400)
+    db.session.commit()
+    forget(current_app._get_current_object())
+    flash(f"Added {copies:,} {'copy' if copies == 1 else 'copies'} of “{book.title}”: {stock:,} in stock.", "success")
+    return see_other(url_for("admin.edit_book", book_id=book_id))
+
+
+@bp.post(f"/books/<{ID_CONVERTER}:book_id>/hide")
+def hide_book(book_id: int):
+    return _set_hidden(book_id, True)
+
+
+@bp.post(f"/books/<{ID_CONVERTER}:book_id>/show")
+def show_book(book_id: int):
+    return _set_hidden(book_id, False)
+
+
+def _set_hidden(book_id: int, hidden: bool):
+    book = _book_or_404(book_id)
+    form = VisibilityForm()
+    back = safe_next(form.next.data) or url_for("admin.edit_book", book_id=book_id)
+    if not form.validate_on_submit():  # only a missing CSRF token can fail; Flask-WTF answers 400 first
+        return see_other(back)
+    db.session.execute(update(Product).where(Product.id == book_id).values(hidden=hidden).execution_options(synchronize_session=False))
+    db.session.commit()
+    forget(current_app._get_current_object())
+    if hidden:
+        flash(f"“{book.title}” is hidden: shoppers no longer see or buy it. Past purchases still show it.", "success")
+    else:
+        flash(f"“{book.title}” is for sale again.", "success")
+    return see_other(back)
+
+
+def _book_or_404(book_id: int) -> Product:
+    book = db.session.get(Product, book_id)
+    if book is None:
+        abort(404, description="There is no book with this id.")
+    return book
+
+
+def _stock_moved(form: EditBookForm, book_id: int):
+    """The stock changed under the admin's edit: show the new count and ask again."""
+    current = db.session.scalar(select(Product.stock).where(Product.id == book_id))
+    if current is None:
+        abort(404, description="There is no book with this id.")
+    form.stock_seen.data, form.stock_seen.raw_data = current, [str(current)]
+    form.stock.errors.append(
+        f"The stock changed to {current:,} while you were editing (a sale or a restock). Nothing was saved; check the number and save again."
+    )
+    return _form_page(form, db.session.get(Product, book_id), status=409)
+
+
+def _form_page(form: BookForm | None, book: Product | None, restock_form: RestockForm | None = None, status: int = 200):
+    """The new-book page (book None) or a book's edit page with its restock and hide forms."""
+    if book is not None and form is None:
+        form = EditBookForm(formdata=None, obj=book, price=book.price_cents, stock_seen=book.stock)
+    return render_template(
+        "admin/book_form.html",
+        form=form,
+        book=book,
+        restock_form=restock_form or RestockForm(formdata=None),
+        visibility_form=VisibilityForm(formdata=None),
+    ), status

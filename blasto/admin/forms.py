@@ -1,0 +1,180 @@
+"""The admin's forms: books (create, edit, restock) and the purchase filters.
+
+Money is typed as dollars ("12.99", "12", "$1,250.50") and held as integer
+cents from the moment it is parsed: no float ever sees it. Every bound is
+checked here, so bad input is a field error, never a database error.
+"""
+from __future__ import annotations
+
+import re
+
+from flask_wtf import FlaskForm
+from wtforms import DateField, HiddenField, StringField, TextAreaField
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, StopValidation, ValidationError
+from wtforms.widgets import HiddenInput
+
+from blasto.models.product import AUTHOR_MAX, STOCK_MAX, TITLE_MAX
+from blasto.shop.money import format_cents
+from blasto.site.forms import WholeNumberField, strip
+
+PRICE_MAX_CENTS = 100_000_00  # $100,000.00: beyond any book, far below INTEGER's limit
+TOTAL_MAX_CENTS = 20_000_000_00  # filters: above any possible order total, still an INTEGER
+RESTOCK_MAX = 100_000
+DESCRIPTION_MAX = 5_000
+BOOK_FILTER_MAX = 200
+EMAIL_FILTER_MAX = 254
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_CONTROL_IN_TEXT = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")  # a description may have lines and tabs
+
+
+def no_control_characters(form, field):
+    """Postgres refuses NUL in text; no other control character belongs in a book either."""
+    pattern = _CONTROL_IN_TEXT if isinstance(field, TextAreaField) else _CONTROL
+    if isinstance(field.data, str) and pattern.search(field.data):
+        raise ValidationError("Remove the control characters (invisible characters pasted from elsewhere).")
+
+
+class MoneyField(StringField):
+    """Dollars and cents typed as text; `.data` is integer cents (or None when blank).
+
+    Accepts "12.99", "12", "12.5", "$12.99" and "1,250.00"; refuses more than
+    two decimals, signs, exponents and anything else with one clear message.
+    """
+
+    _PATTERN = re.compile(r"\$?(?P<dollars>[0-9]{1,3}(?:,[0-9]{3})+|[0-9]{1,12})(?:\.(?P<cents>[0-9]{1,2}))?")
+
+    def process_formdata(self, valuelist):
+        text = valuelist[0].strip() if valuelist else ""
+        if not text:
+            self.data = None
+            return
+        self.data = None
+        match = self._PATTERN.fullmatch(text)
+        if match is None:
+            if text.lstrip("$").startswith("-"):
+                raise ValueError("Enter an amount of $0.00 or more.")
+            if re.fullmatch(r"\$?[0-9,]+\.[0-9]{3,}", text):
+                raise ValueError("Enter at most two decimal places (whole cents).")
+            raise ValueError("Enter an amount in dollars, like 12.99.")
+        dollars = int(match["dollars"].replace(",", ""))
+        self.data = dollars * 100 + int((match["cents"] or "0").ljust(2, "0"))
+
+    def pre_validate(self, form):
+        if self.process_errors:  # one clear message, without the range checks piling on
+            raise StopValidation()
+
+    def _value(self):
+        if self.raw_data:
+            return self.raw_data[0]
+        if self.data is None:
+            return ""
+        dollars, cents = divmod(self.data, 100)
+        return f"{dollars}.{cents:02d}"
+
+
+class CentsRange:
+    """Like NumberRange, with the bounds written as money."""
+
+    def __init__(self, low: int, high: int):
+        self.low, self.high = low, high
+
+    def __call__(self, form, field):
+        if field.data is not None and not self.low <= field.data <= self.high:
+            raise ValidationError(f"Enter an amount from {format_cents(self.low)} to {format_cents(self.high)}.")
+
+
+def _text(label: str, maximum: int, what: str, **kwargs) -> StringField:
+    return StringField(
+        label,
+        filters=[strip],
+        validators=[DataRequired(f"Please enter the {what}."), Length(max=maximum, message=f"Use at most {maximum} characters."), no_control_characters],
+        **kwargs,
+    )
+
+
+def _stock(label: str, **kwargs) -> WholeNumberField:
+    return WholeNumberField(
+        label,
+        validators=[InputRequired("Please enter the number of copies in stock."), NumberRange(0, STOCK_MAX, f"Choose from 0 to {STOCK_MAX:,}.")],
+        **kwargs,
+    )
+
+
+class BookForm(FlaskForm):
+    """A new book: everything, including the copies it starts with."""
+
+    title = _text("Title", TITLE_MAX, "title")
+    author = _text("Author", AUTHOR_MAX, "author")
+    description = TextAreaField(
+        "Description",
+        filters=[strip],
+        validators=[Optional(), Length(max=DESCRIPTION_MAX, message=f"Use at most {DESCRIPTION_MAX:,} characters."), no_control_characters],
+    )
+    price = MoneyField("Price (USD)", description="Dollars and cents, like 12.99.", validators=[InputRequired("Please enter the price."), CentsRange(0, PRICE_MAX_CENTS)])
+    stock = _stock("Copies in stock")
+
+
+class EditBookForm(BookForm):
+    """An existing book. `stock_seen` is the stock the form was shown with (see blasto.admin.books)."""
+
+    stock_seen = WholeNumberField(widget=HiddenInput(), validators=[InputRequired(), NumberRange(0, STOCK_MAX)])
+
+
+class RestockForm(FlaskForm):
+    copies = WholeNumberField(
+        "Copies to add",
+        id="restock-copies",
+        validators=[InputRequired("Please enter how many copies arrived."), NumberRange(1, RESTOCK_MAX, f"Choose from 1 to {RESTOCK_MAX:,}.")],
+    )
+
+
+class VisibilityForm(FlaskForm):
+    """Hide or show a book; `next` says where the button was."""
+
+    next = HiddenField()
+
+
+class PurchaseFilterForm(FlaskForm):
+    """The purchase list's filters, read from the query string (a GET form: no CSRF, nothing changes)."""
+
+    class Meta:
+        csrf = False
+
+    date_from = DateField("From (UTC day)", id="filter-from", validators=[Optional()])
+    date_to = DateField("To (UTC day, included)", id="filter-to", validators=[Optional()])
+    email = StringField(
+        "Customer e-mail contains",
+        id="filter-email",
+        filters=[strip],
+        validators=[Optional(), Length(max=EMAIL_FILTER_MAX, message=f"Use at most {EMAIL_FILTER_MAX} characters."), no_control_characters],
+    )
+    book = StringField(
+        "Book (title or id)",
+        id="filter-book",
+        description="Part of a title, or a book id like 12 or #12.",
+        filters=[strip],
+        validators=[Optional(), Length(max=BOOK_FILTER_MAX, message=f"Use at most {BOOK_FILTER_MAX} characters."), no_control_characters],
+    )
+    min_total = MoneyField("Total at least", id="filter-min", validators=[Optional(), CentsRange(0, TOTAL_MAX_CENTS)])
+    max_total = MoneyField("Total at most", id="filter-max", validators=[Optional(), CentsRange(0, TOTAL_MAX_CENTS)])
+
+    NAMES = ("date_from", "date_to", "email", "book", "min_total", "max_total")
+
+    def validate(self, extra_validators=None) -> bool:
+        valid = super().validate(extra_validators)
+        for name in ("date_from", "date_to"):
+            field = getattr(self, name)
+            if field.errors and field.raw_data and field.raw_data[0].strip():
+                field.errors[:] = ["Enter a date as YYYY-MM-DD."]
+        if valid and self.date_from.data and self.date_to.data and self.date_from.data > self.date_to.data:
+            self.date_to.errors.append("The last day comes before the first; swap them.")
+            valid = False
+        if valid and self.min_total.data is not None and self.max_total.data is not None and self.min_total.data > self.max_total.data:
+            self.max_total.errors.append("The maximum is below the minimum.")
+            valid = False
+        return valid
+
+    def query_args(self) -> dict[str, str]:
+        """The filters as typed, for links to other pages of the same list."""
+        return {name: getattr(self, name).raw_data[0] for name in self.NAMES if getattr(self, name).raw_data and getattr(self, name).raw_data[0].strip()}
