@@ -6,7 +6,8 @@ the database as well as the code that decrements it).
 from blasto.models.outbox import OutboxMessage
 from blasto.models.product import Product
 from blasto.models.purchase import Purchase, PurchaseItem
+from blasto.models.report import Report
 from blasto.models.token import ApiToken
 from blasto.models.user import User
 
-__all__ = ["ApiToken", "OutboxMessage", "Product", "Purchase", "PurchaseItem", "User"]
+__all__ = ["ApiToken", "OutboxMessage", "Product", "Purchase", "PurchaseItem", "Report", "User"]

@@ -24,8 +24,13 @@ def seed_catalog() -> int:
 
 
 @click.command("seed")
+@click.option("--sales", type=click.IntRange(0, 1_000_000), default=0, show_default=True, help="Also make sure this many sample sales exist (a year of order history for reports).")
 @with_appcontext
-def seed_command():
-    """Load the sample catalogue of books (safe to run again)."""
+def seed_command(sales: int):
+    """Load the sample catalogue of books, and optionally sample sales (safe to run again)."""
     added = seed_catalog()
     click.echo(f"seed: {added} books added, {len(BOOKS) - added} already present")
+    if sales:
+        from blasto.shop.sample_sales import seed_sales
+
+        click.echo(f"seed: {seed_sales(sales):,} sample sales added ({sales:,} wanted)")
