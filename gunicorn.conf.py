@@ -7,7 +7,7 @@ import os
 import signal
 import sys
 
-from blasto.config import ConfigError, _int
+from blasto.config import ConfigError, _int, statsd_config
 from blasto.logs import gunicorn_logconfig
 
 try:
@@ -15,6 +15,7 @@ try:
     # The buildpack sets WEB_CONCURRENCY from the dyno's RAM (2 on 512 MB dynos).
     _workers = _int(os.environ, "WEB_CONCURRENCY", 2, minimum=1, maximum=64)
     _threads = _int(os.environ, "GUNICORN_THREADS", 4, minimum=1, maximum=64)
+    _statsd = statsd_config(os.environ)
 except ConfigError as exc:
     print(f"blasto: cannot start: {exc}", file=sys.stderr, flush=True)
     raise SystemExit(3) from None
@@ -28,7 +29,8 @@ threads = _threads
 # Import the app once in the master: faster boots, pages shared between workers.
 # Nothing connects at import; post_fork drops anything inherited anyway.
 preload_app = True
-# Heroku's router gives up after 30 s (H12) and sends SIGKILL 30 s after SIGTERM.
+# Heroku's router gives up after 30 s (H12) and sends SIGKILL 30 s after SIGTERM:
+# on SIGTERM requests in flight get graceful_timeout to finish, well inside that.
 timeout = 20
 graceful_timeout = 20
 # Heroku's router keeps idle connections for 90 s; stay above it.
@@ -36,7 +38,9 @@ keepalive = 95
 
 accesslog = "-"
 # logfmt, like the router and the app; the request id is the response header,
-# which the app sets from X-Request-Id or generates.
+# which the app sets from X-Request-Id or generates. The path is %(U)s, without
+# its query string (which can carry a token); never %(r)s, %(q)s, the Referer,
+# Authorization or Cookie headers (tests/functional/test_no_secrets_in_logs.py).
 access_log_format = (
     'at=info logger=gunicorn.access request_id=%({x-request-id}o)s method=%(m)s path="%(U)s" '
     'status=%(s)s bytes=%(B)s duration_ms=%(M)s fwd="%({x-forwarded-for}i)s" user_agent="%(a)s"'
@@ -44,6 +48,14 @@ access_log_format = (
 errorlog = "-"
 loglevel = os.environ.get("LOG_LEVEL", "info").lower()
 logconfig_dict = gunicorn_logconfig(loglevel.upper())
+# With STATSD_HOST, gunicorn's own StatsD metrics (gunicorn.requests,
+# gunicorn.request.duration, gunicorn.workers...) under STATSD_PREFIX; plain
+# StatsD, no Datadog tags. Without it gunicorn sends nothing.
+if _statsd:
+    _host = _statsd["host"]
+    statsd_host = f"[{_host}]:{_statsd['port']}" if ":" in _host else f"{_host}:{_statsd['port']}"
+    statsd_prefix = _statsd["prefix"]
+    dogstatsd_tags = ""
 # No `gunicorn.ctl` control socket in $HOME: dynos have no use for it.
 control_socket_disable = True
 
@@ -56,6 +68,11 @@ def post_fork(server, worker):
     # it would ignore the master's SIGTERM until graceful_timeout. The default
     # action ends it instead; gunicorn installs the worker's handler on boot.
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    # A SIGTERM that landed between the fork and the line above ran the
+    # master's handler in this child: it sits in the child's copy of the
+    # master's queue, where nothing will read it. Honour it now.
+    if _stop_was_queued(server):
+        os._exit(0)
     application = sys.modules["blasto"].__dict__.get("APP")
     if application is None:  # another app under these settings (bench/)
         return
@@ -63,3 +80,22 @@ def post_fork(server, worker):
 
     with application.app_context():
         db.engine.dispose(close=False)
+
+
+def _stop_was_queued(server) -> bool:
+    """Drain this child's copy of the master's signal queue (a SimpleQueue in gunicorn 27); was a stop in it?"""
+    pending = getattr(server, "SIG_QUEUE", None)
+    seen = []
+    while pending is not None and hasattr(pending, "get_nowait"):
+        try:
+            seen.append(pending.get_nowait())
+        except Exception:  # queue.Empty
+            break
+    return any(sig in seen for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT))
+
+
+def post_worker_init(worker):
+    """On SIGTERM, close the listener at once: new connections are refused, none are reset."""
+    from blasto.graceful import close_listeners_when_stopping
+
+    close_listeners_when_stopping(worker)
