@@ -88,7 +88,9 @@ def basic_user() -> User:
         abort(401, message="Send your e-mail and password with HTTP Basic authentication.", headers=BASIC_CHALLENGE)
     email = auth.username.strip().lower()
     password = auth.password
-    user = db.session.scalar(select(User).where(User.email == email)) if len(email) <= 254 and len(password) <= 1024 else None
+    # No stored e-mail is that long or holds NUL (which Postgres cannot even compare): nobody, without asking.
+    lookup = len(email) <= 254 and len(password) <= 1024 and "\x00" not in email
+    user = db.session.scalar(select(User).where(User.email == email)) if lookup else None
     if user is None:
         check_nobodys_password(password[:1024])
         abort(401, message="Wrong e-mail or password.", headers=BASIC_CHALLENGE)

@@ -20,6 +20,7 @@ blp = Blueprint("tokens", __name__, url_prefix=f"{URL_PREFIX}/tokens", descripti
 @blp.doc(security=BASIC)
 @blp.response(201, TokenSchema)
 @blp.alt_response(401, response="UNAUTHORIZED")
+@blp.alt_response(429, response="TOO_MANY_REQUESTS")  # rate limited: blasto.security.rate_limits
 def create_token():
     """A new token for the HTTP Basic user, valid for 24 hours."""
     user = basic_user()

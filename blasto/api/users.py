@@ -34,6 +34,7 @@ def user_json(user: User) -> dict:
 @blp.arguments(UserCreateSchema)
 @blp.response(201, UserSchema, headers={"Location": {"description": "The new user", "schema": {"type": "string"}}})
 @blp.alt_response(409, response="CONFLICT")
+@blp.alt_response(429, response="TOO_MANY_REQUESTS")  # rate limited: blasto.security.rate_limits
 def create_user(data):
     """Sign up. The e-mail address is compared case-insensitively."""
     if db.session.scalar(select(User.id).where(User.email == data["email"])) is not None:

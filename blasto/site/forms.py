@@ -16,7 +16,8 @@ from wtforms.widgets import HiddenInput
 from blasto.extensions import db
 from blasto.models import User
 from blasto.models.base import MAX_ID
-from blasto.models.user import EMAIL_MAX, NAME_MAX, PASSWORD_MAX, PASSWORD_MIN
+from blasto.models.user import EMAIL_MAX, NAME_MAX
+from blasto.security.passwords import PASSWORD_MAX, PASSWORD_MIN, password_problem
 from blasto.shop.cart import MAX_QUANTITY
 
 
@@ -53,8 +54,16 @@ def strip(value: str | None) -> str | None:
     return value.strip() if isinstance(value, str) else value
 
 
+# Postgres refuses NUL in text (a 500 if it got that far), and no control
+# character belongs in a name or an e-mail address.
+NO_CONTROL_CHARACTERS = r"^[^\x00-\x1f\x7f]*$"
+
+
 class SignupForm(FlaskForm):
-    name = StringField("Name", filters=[strip], validators=[DataRequired("Please enter your name."), Length(max=NAME_MAX, message=f"Use at most {NAME_MAX} characters.")])
+    name = StringField("Name", filters=[strip], validators=[
+        DataRequired("Please enter your name."), Length(max=NAME_MAX, message=f"Use at most {NAME_MAX} characters."),
+        Regexp(NO_CONTROL_CHARACTERS, message="Remove the control characters (invisible characters pasted from elsewhere)."),
+    ])
     email = EmailField(
         "E-mail",
         filters=[normalise_email],
@@ -62,20 +71,29 @@ class SignupForm(FlaskForm):
     )
     password = PasswordField(
         "Password",
-        description=f"At least {PASSWORD_MIN} characters.",
-        validators=[
-            InputRequired("Please choose a password."),
-            Length(PASSWORD_MIN, PASSWORD_MAX, f"Use between {PASSWORD_MIN} and {PASSWORD_MAX} characters."),
-        ],
+        description=f"At least {PASSWORD_MIN} characters; not a common password.",
+        validators=[InputRequired("Please choose a password.")],
+        render_kw={"minlength": PASSWORD_MIN, "maxlength": PASSWORD_MAX},  # the browser's hint; the rule decides
     )
 
     def validate_email(self, field):
+        if field.errors:  # already refused (not an address, or has NUL, which Postgres cannot compare)
+            return
         if db.session.scalar(select(User.id).where(User.email == field.data)) is not None:
             raise ValidationError("An account with this e-mail already exists; log in instead.")
 
+    def validate_password(self, field):
+        """The one rule (blasto.security.passwords), the same as the API's and create-admin's."""
+        problem = password_problem(field.data, self.email.data)
+        if problem:
+            raise ValidationError(problem)
+
 
 class LoginForm(FlaskForm):
-    email = EmailField("E-mail", filters=[normalise_email], validators=[InputRequired("Please enter your e-mail address."), Length(max=EMAIL_MAX)])
+    email = EmailField("E-mail", filters=[normalise_email], validators=[
+        InputRequired("Please enter your e-mail address."), Length(max=EMAIL_MAX),
+        Regexp(NO_CONTROL_CHARACTERS, message="That does not look like an e-mail address."),
+    ])
     password = PasswordField("Password", validators=[InputRequired("Please enter your password."), Length(max=PASSWORD_MAX)])
     remember = BooleanField("Keep me logged in on this device")
 

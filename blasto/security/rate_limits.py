@@ -1,0 +1,177 @@
+"""Rate limits on the doors attackers push: log in, sign up, check out (Flask-Limiter).
+
+What is counted: POSTs only, to the page and to the API form of each action,
+which share one counter (a shared limit per action), so switching between
+POST /login and POST /api/v1/tokens buys an attacker nothing. The limits
+come from the RATELIMIT_* settings (blasto.config, README).
+
+Keys, and why:
+- Per client address, for every action: `request.remote_addr` after ProxyFix,
+  i.e. the address Heroku's router appended to X-Forwarded-For; whatever a
+  client writes in that header itself comes earlier and is ignored. IPv6
+  addresses count per /64, since one subscriber usually holds a whole /64 and
+  could otherwise rotate through it.
+- Per account, for logging in: failed attempts per submitted e-mail address,
+  from any address. Credential stuffing and password spraying spread the
+  guesses at one account over many addresses, which per-address limits never
+  see; this caps them per account however many addresses there are. Only
+  failures count (a 400 page or a 401), so logging in often never slows a
+  shopper down. The price is that someone who hammers an address with wrong
+  passwords holds its owner back until the window passes (an hour at most
+  with the defaults): a bounded delay that heals itself, chosen over
+  unlimited guessing. It is keyed per address whether or not an account
+  exists, so it tells nobody which addresses have one, and the address is
+  hashed: neither Redis nor the log lines hold it.
+
+A breach raises Flask-Limiter's RateLimitExceeded (429), which blasto.errors
+renders like every error: JSON under /api/v1, the error page elsewhere. This
+module adds Retry-After and a message saying how long to wait.
+
+Storage: Redis when REDIS_URL is set (every web process and dyno shares the
+counts), memory otherwise (each process counts alone: fine on a laptop). If
+Redis stops answering the request is still served: Flask-Limiter logs a
+warning and counts in memory until Redis answers again (in-memory fallback),
+and any other storage error is logged and swallowed. An outage of the
+limiter must never take the shop down with it.
+
+The limits are attached here, by wrapping the views once the blueprints are
+registered, rather than by decorators in the views: one place to read them,
+and one Limiter per app (a Limiter keeps its storage and settings on itself,
+and tests build many apps).
+"""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import ipaddress
+import math
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+from flask import Flask, Response, current_app, g, request
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
+
+from blasto.api import URL_PREFIX
+
+EXTENSION_KEY = "blasto.limiter"
+LOGIN_ENDPOINTS = ("site.login", "tokens.create_token")
+
+
+def client_address() -> str:
+    """The client's address from the router (ProxyFix), an IPv6 one as its /64."""
+    address = get_remote_address()
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if ip.version == 6:
+        return str(ipaddress.ip_network(f"{ip}/64", strict=False))
+    return address
+
+
+def submitted_email() -> str:
+    """The e-mail a log-in names (the form's field, or HTTP Basic's user), normalised; "" when none."""
+    if request.path.startswith(URL_PREFIX):
+        auth = request.authorization
+        email = auth.username if auth is not None and auth.type == "basic" else None
+    else:
+        email = request.form.get("email")
+    return (email or "").strip().lower()
+
+
+def account_key() -> str:
+    """A keyed hash of the address: Redis and the limiter's log lines never hold one an outsider could match."""
+    email = submitted_email()
+    if not email:
+        return ""
+    digest = hmac.new(current_app.secret_key.encode() if isinstance(current_app.secret_key, str) else current_app.secret_key, email.encode(), hashlib.sha256)
+    return "account:" + digest.hexdigest()[:32]
+
+
+def no_account_named() -> bool:
+    return not submitted_email()
+
+
+def failed_login(response: Response) -> bool:
+    return response.status_code in (400, 401)
+
+
+@dataclass(frozen=True)
+class Rule:
+    setting: str  # the config key holding the limits string
+    scope: str  # the counter the endpoints share
+    endpoints: tuple[str, ...]
+    what: str  # for the message: "Too many {what}."
+    key: Callable[[], str] = client_address
+    exempt_when: Callable[[], bool] | None = None
+    deduct_when: Callable[[Response], bool] | None = None  # None: every POST counts
+
+
+RULES = (
+    Rule("RATELIMIT_LOGIN", "login", LOGIN_ENDPOINTS, "log-in attempts from your network"),
+    Rule("RATELIMIT_LOGIN_PER_ACCOUNT", "login-account", LOGIN_ENDPOINTS, "failed log-ins for this e-mail address",
+         key=account_key, exempt_when=no_account_named, deduct_when=failed_login),
+    Rule("RATELIMIT_SIGNUP", "signup", ("site.signup", "users.create_user"), "sign-ups from your network"),
+    Rule("RATELIMIT_CHECKOUT", "checkout", ("site.checkout", "purchases.create_purchase"), "orders from your network"),
+)
+
+
+def wait_phrase(seconds: int) -> str:
+    if seconds < 90:
+        return f"{seconds} second{'s' if seconds != 1 else ''}"
+    return f"{math.ceil(seconds / 60)} minutes"
+
+
+def retry_after_seconds(limiter: Limiter) -> int:
+    """Seconds until the breached limit lets a request through again (at least 1)."""
+    limit = limiter.current_limit
+    try:
+        reset_time = limit.window.reset_time  # not `reset_at`, which adds a second
+    except Exception:  # the storage failed while reading the window: wait a whole one
+        return int(limit.limit.get_expiry())
+    return max(1, math.ceil(reset_time - time.time()))
+
+
+def breach_message(limiter: Limiter, what: str) -> Callable[[], str]:
+    """The 429's message; it also keeps the wait for Retry-After (one read of the window)."""
+
+    def message() -> str:
+        g.rate_limit_retry_after = seconds = retry_after_seconds(limiter)
+        return f"Too many {what}. Please wait {wait_phrase(seconds)} and try again."
+
+    return message
+
+
+def add_retry_after(response: Response) -> Response:
+    seconds = g.pop("rate_limit_retry_after", None)  # popped: tests can share one app context between requests
+    if response.status_code == 429 and seconds:
+        response.headers.setdefault("Retry-After", str(seconds))
+    return response
+
+
+def init_rate_limits(app: Flask) -> Limiter | None:
+    """Bind a Limiter to `app` and attach RULES to their views; nothing at all when disabled."""
+    config = app.config
+    config.setdefault("RATELIMIT_ENABLED", True)
+    if not config["RATELIMIT_ENABLED"]:
+        return None
+    # A moving window: no double burst at a window's edge, and an exact Retry-After.
+    config.setdefault("RATELIMIT_STRATEGY", "moving-window")
+    config.setdefault("RATELIMIT_KEY_PREFIX", "blasto")
+    config.setdefault("RATELIMIT_IN_MEMORY_FALLBACK_ENABLED", True)
+    config.setdefault("RATELIMIT_SWALLOW_ERRORS", True)
+    config.setdefault("RATELIMIT_HEADERS_ENABLED", False)  # Retry-After on a 429 is added below
+    limiter = Limiter(client_address)
+    limiter.init_app(app)
+    for rule in RULES:
+        limit = limiter.shared_limit(
+            config[rule.setting], scope=rule.scope, key_func=rule.key, methods=["POST"],
+            exempt_when=rule.exempt_when, deduct_when=rule.deduct_when, error_message=breach_message(limiter, rule.what),
+        )
+        for endpoint in rule.endpoints:
+            app.view_functions[endpoint] = limit(app.view_functions[endpoint])
+    app.after_request(add_retry_after)
+    app.extensions[EXTENSION_KEY] = limiter
+    return limiter

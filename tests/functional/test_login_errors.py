@@ -1,0 +1,109 @@
+"""Logging in tells nobody which e-mail addresses have an account: not by its words, not by its time.
+
+The login page and POST /api/v1/tokens answer an unknown e-mail exactly as a
+wrong password, and both spend one password hash (scrypt, slow on purpose)
+either way: without the decoy hash an unknown address would answer several
+times faster, which is as good as saying so.
+"""
+from __future__ import annotations
+
+import re
+import statistics
+import time
+
+import pytest
+
+from tests.api.conftest import basic
+from tests.functional.conftest import log_in
+from tests.functional.factories import PASSWORD, make_user
+
+KNOWN, UNKNOWN = "reader@example.com", "nobody@example.com"
+ROUNDS = 5
+
+
+def _normalised(html: str, email: str) -> str:
+    """The page minus what legitimately differs: the e-mail typed back and the request id."""
+    html = html.replace(email, "EMAIL")
+    return re.sub(r"[0-9a-f]{32}", "ID", html)
+
+
+@pytest.mark.parametrize("password", ["not the password", "x" * 200])
+def test_the_login_page_answers_an_unknown_email_exactly_as_a_wrong_password(shop_app, browser, password):
+    make_user(shop_app, email=KNOWN)
+    pages = {email: log_in(browser, email, password=password) for email in (KNOWN, UNKNOWN)}
+    assert pages[KNOWN].status == pages[UNKNOWN].status == 400
+    assert _normalised(pages[KNOWN].html, KNOWN) == _normalised(pages[UNKNOWN].html, UNKNOWN)
+    assert not pages[KNOWN].has_form("/logout")
+
+
+def test_the_api_answers_an_unknown_email_exactly_as_a_wrong_password(shop_app):
+    make_user(shop_app, email=KNOWN)
+    client = shop_app.test_client()
+    answers = {email: client.post("/api/v1/tokens", headers=basic(email, "not the password")) for email in (KNOWN, UNKNOWN)}
+    bodies = {}
+    for email, response in answers.items():
+        assert response.status_code == 401
+        body = response.get_json()
+        assert body.pop("request_id") == response.headers["X-Request-Id"]
+        bodies[email] = (body, response.headers["WWW-Authenticate"])
+    assert bodies[KNOWN] == bodies[UNKNOWN]
+    assert bodies[KNOWN][0]["message"] == "Wrong e-mail or password."
+
+
+def _median_seconds(attempts: dict) -> dict:
+    """Each attempt ROUNDS times, interleaved so a busy machine slows them alike; median per attempt."""
+    times: dict[str, list[float]] = {name: [] for name in attempts}
+    for _ in range(ROUNDS):
+        for name, attempt in attempts.items():
+            started = time.perf_counter()
+            attempt()
+            times[name].append(time.perf_counter() - started)
+    return {name: statistics.median(values) for name, values in times.items()}
+
+
+def _assert_unknown_costs_a_hash(median: dict) -> None:
+    hash_cost = median["wrong password"] - median["no hash"]
+    assert hash_cost > 0.005, f"a password check should cost milliseconds (scrypt): {median}"
+    # Without the decoy hash the unknown e-mail would cost about "no hash".
+    assert median["unknown e-mail"] - median["no hash"] > 0.5 * hash_cost, median
+
+
+def test_the_login_page_spends_a_hash_on_an_unknown_email(shop_app):
+    make_user(shop_app, email=KNOWN)
+    from tests.functional.browser import Browser
+
+    browser = Browser(shop_app.test_client())
+    form = browser.get("/login").form("/login")
+
+    def post(email: str, password: str, status: int = 400):
+        def attempt():
+            response = browser.client.post("/login", data=form.data({"email": email, "password": password}))
+            assert response.status_code == status
+
+        return attempt
+
+    median = _median_seconds({
+        "no hash": post(KNOWN, ""),  # a form error: nothing is checked
+        "wrong password": post(KNOWN, "not the password"),
+        "unknown e-mail": post(UNKNOWN, "not the password"),
+    })
+    _assert_unknown_costs_a_hash(median)
+    assert log_in(browser, KNOWN, password=PASSWORD).has_form("/logout"), "the right password still works"
+
+
+def test_the_token_endpoint_spends_a_hash_on_an_unknown_email(shop_app):
+    make_user(shop_app, email=KNOWN)
+    client = shop_app.test_client()
+
+    def post(headers: dict, status: int = 401):
+        def attempt():
+            assert client.post("/api/v1/tokens", headers=headers).status_code == status
+
+        return attempt
+
+    median = _median_seconds({
+        "no hash": post({}),  # no credentials: nothing is checked
+        "wrong password": post(basic(KNOWN, "not the password")),
+        "unknown e-mail": post(basic(UNKNOWN, "not the password")),
+    })
+    _assert_unknown_costs_a_hash(median)

@@ -1,0 +1,251 @@
+"""Rate limits on the pages (real forms, CSRF tokens included), and their storage.
+
+Each client's address is set the way Heroku's router passes it on
+(X-Forwarded-For, read by ProxyFix). The Redis tests use redis-servers of
+their own: counts shared by two app instances (two processes' worth), a
+server stopped under a running app (fail open), and TLS with a self-signed
+certificate, as Heroku's Key-Value Store has.
+"""
+from __future__ import annotations
+
+import logging
+
+import pytest
+import redis
+from sqlalchemy import func, select
+
+from blasto.config import ConfigError, load_config
+from blasto.extensions import db
+from blasto.models import Purchase, User
+from blasto.security.rate_limits import EXTENSION_KEY
+from tests.conftest import migrated
+from tests.functional.browser import Browser, Page
+from tests.functional.factories import PASSWORD, make_book, make_user
+from tests.support.processes import wait_for
+from tests.support.redis_server import RedisServer
+
+LIMITS = {"RATELIMIT_LOGIN": "3 per minute", "RATELIMIT_LOGIN_PER_ACCOUNT": "100 per minute",
+          "RATELIMIT_SIGNUP": "2 per minute", "RATELIMIT_CHECKOUT": "2 per minute"}
+
+
+def limited(app_factory, **overrides):
+    return migrated(app_factory(RATELIMIT_ENABLED=True, **{**LIMITS, **overrides}))
+
+
+def browser_from(app, address: str) -> Browser:
+    """A browser whose requests reach the app through the router from `address`."""
+    client = app.test_client()
+    client.environ_base["HTTP_X_FORWARDED_FOR"] = address
+    return Browser(client)
+
+
+def post_login(browser: Browser, email: str, password: str = "wrong password!", form=None):
+    form = form or browser.get("/login").form("/login")
+    return browser.client.post("/login", data=form.data({"email": email, "password": password}))
+
+
+def assert_throttled_page(response, what: str) -> int:
+    """A 429 error page naming what was throttled, with Retry-After in seconds; returns them."""
+    assert response.status_code == 429, response.status_code
+    assert response.mimetype == "text/html"
+    page = Page(response)
+    assert f"Too many {what}" in page.text and "Please wait" in page.text and "Traceback" not in page.html
+    seconds = int(response.headers["Retry-After"])
+    assert 1 <= seconds <= 60
+    return seconds
+
+
+def users(app) -> int:
+    with app.app_context():
+        return db.session.scalar(select(func.count()).select_from(User))
+
+
+# --- settings ----------------------------------------------------------------
+
+def test_settings_default_on_except_in_tests_and_use_redis_when_there_is_one(tmp_path):
+    key = {"SECRET_KEY": "q3V8n0cXw1Lk5T7pR2mZ9bH4sJ6dF0gY"}
+    production = load_config(key, instance_path=tmp_path)
+    assert production["RATELIMIT_ENABLED"] is True and production["RATELIMIT_STORAGE_URI"] == "memory://"
+    assert production["RATELIMIT_LOGIN"] == "20 per minute; 200 per hour"
+    assert load_config({"BLASTO_ENV": "test"}, instance_path=tmp_path)["RATELIMIT_ENABLED"] is False
+    assert load_config({"BLASTO_ENV": "test", "RATELIMIT_ENABLED": "on"}, instance_path=tmp_path)["RATELIMIT_ENABLED"] is True
+    assert load_config({**key, "RATELIMIT_ENABLED": "false"}, instance_path=tmp_path)["RATELIMIT_ENABLED"] is False
+    on_redis = load_config({**key, "REDIS_URL": "redis://h:6379/0", "RATELIMIT_SIGNUP": "5/minute"}, instance_path=tmp_path)
+    assert on_redis["RATELIMIT_STORAGE_URI"] == "redis://h:6379/0" and on_redis["RATELIMIT_SIGNUP"] == "5/minute"
+    assert "ssl_cert_reqs" not in on_redis["RATELIMIT_STORAGE_OPTIONS"]
+
+
+@pytest.mark.parametrize(
+    "variable, value",
+    [("RATELIMIT_LOGIN", "lots"), ("RATELIMIT_CHECKOUT", "10 per fortnight"), ("RATELIMIT_SIGNUP", "0 per minute"),
+     ("RATELIMIT_LOGIN_PER_ACCOUNT", "5 per minute; x"), ("RATELIMIT_ENABLED", "maybe")],
+)
+def test_bad_settings_are_refused_by_name(tmp_path, variable, value):
+    with pytest.raises(ConfigError) as caught:
+        load_config({"BLASTO_ENV": "development", variable: value}, instance_path=tmp_path)
+    assert caught.value.variable == variable and value.split(";")[-1].strip() in str(caught.value)
+
+
+def test_tests_are_never_throttled_unless_they_ask(app_factory):
+    app = migrated(app_factory(RATELIMIT_LOGIN="1 per minute"))  # RATELIMIT_ENABLED left to test mode
+    assert app.config["RATELIMIT_ENABLED"] is False and EXTENSION_KEY not in app.extensions
+    browser = browser_from(app, "203.0.113.1")
+    form = browser.get("/login").form("/login")
+    assert [post_login(browser, "a@example.com", form=form).status_code for _ in range(3)] == [400, 400, 400]
+
+
+# --- each limited page ------------------------------------------------------
+
+def test_login_page_is_throttled_per_address_and_only_posts_count(app_factory):
+    app = limited(app_factory)
+    browser = browser_from(app, "203.0.113.1")
+    form = browser.get("/login").form("/login")
+    for _ in range(3):
+        assert post_login(browser, "a@example.com", form=form).status_code == 400
+    for _ in range(5):  # reading the page is never limited
+        assert browser.get("/login").status == 200
+    assert_throttled_page(post_login(browser, "a@example.com", PASSWORD, form=form), "log-in attempts")
+    # Another address is counted on its own.
+    assert post_login(browser_from(app, "203.0.113.2"), "a@example.com").status_code == 400
+
+
+def test_signup_page_is_throttled_and_the_throttled_one_writes_nothing(app_factory):
+    app = limited(app_factory)
+    for n in range(2):
+        browser = browser_from(app, "198.51.100.5")
+        page = browser.submit(browser.get("/signup"), "/signup", {"name": f"N{n}", "email": f"n{n}@example.com", "password": PASSWORD},
+                              follow_redirects=False)
+        assert page.status == 303
+    browser = browser_from(app, "198.51.100.5")
+    response = browser.client.post("/signup", data=browser.get("/signup").form("/signup").data(
+        {"name": "Late", "email": "late@example.com", "password": PASSWORD}))
+    assert_throttled_page(response, "sign-ups")
+    assert users(app) == 2
+
+
+def test_checkout_page_is_throttled(app_factory):
+    app = limited(app_factory, RATELIMIT_LOGIN="10 per minute")
+    make_user(app, email="shopper@example.com", name="Sam")
+    emma = make_book(app, "Emma", stock=10)
+    browser = browser_from(app, "192.0.2.44")
+    assert post_login(browser, "shopper@example.com", PASSWORD).status_code == 303
+    statuses = []
+    for _ in range(3):
+        browser.submit(browser.get(f"/books/{emma}"), "/cart/add", {"quantity": "1"})
+        review = browser.get("/checkout")
+        statuses.append(browser.client.post("/checkout", data=review.form("/checkout").data()))
+    assert [response.status_code for response in statuses[:2]] == [303, 303]
+    assert_throttled_page(statuses[2], "orders")
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(Purchase)) == 2
+
+
+# --- keys -----------------------------------------------------------------------
+
+def test_the_address_is_the_routers_not_the_clients_claim(app_factory):
+    app = limited(app_factory)
+    attacker = browser_from(app, "203.0.113.66")
+    form = attacker.get("/login").form("/login")
+    for _ in range(3):
+        post_login(attacker, "a@example.com", form=form)
+    assert post_login(attacker, "a@example.com", form=form).status_code == 429
+    # Writing another address first in X-Forwarded-For changes nothing: the router appends the real one.
+    attacker.client.environ_base["HTTP_X_FORWARDED_FOR"] = "192.0.2.1, 203.0.113.66"
+    assert post_login(attacker, "a@example.com", form=form).status_code == 429
+    # ...and a client the router saw elsewhere is not held back by the attacker's claim.
+    neighbour = browser_from(app, "203.0.113.66, 192.0.2.1")
+    assert post_login(neighbour, "a@example.com").status_code == 400
+
+
+def test_ipv6_clients_are_counted_per_64(app_factory):
+    app = limited(app_factory)
+    for n in range(3):
+        assert post_login(browser_from(app, f"2001:db8:1:2::{n + 1}"), "a@example.com").status_code == 400
+    assert post_login(browser_from(app, "2001:db8:1:2:ffff::9"), "a@example.com").status_code == 429
+    assert post_login(browser_from(app, "2001:db8:1:3::1"), "a@example.com").status_code == 400
+
+
+def test_failed_logins_are_counted_per_account_across_addresses(app_factory):
+    app = limited(app_factory, RATELIMIT_LOGIN="100 per minute", RATELIMIT_LOGIN_PER_ACCOUNT="3 per minute")
+    make_user(app, email="target@example.com", name="Tess Target")
+    for n in range(3):  # a botnet: one guess from each address
+        assert post_login(browser_from(app, f"198.51.100.{n + 1}"), "Target@Example.com ").status_code == 400
+    response = post_login(browser_from(app, "198.51.100.50"), "target@example.com")
+    assert_throttled_page(response, "failed log-ins for this e-mail address")
+    # Other accounts are untouched, and so is every address's own allowance.
+    assert post_login(browser_from(app, "198.51.100.1"), "someone@example.com").status_code == 400
+
+
+def test_successful_logins_do_not_use_up_the_accounts_allowance(app_factory):
+    app = limited(app_factory, RATELIMIT_LOGIN="100 per minute", RATELIMIT_LOGIN_PER_ACCOUNT="2 per minute")
+    make_user(app, email="busy@example.com")
+    for n in range(4):
+        assert post_login(browser_from(app, f"192.0.2.{n + 1}"), "busy@example.com", PASSWORD).status_code == 303
+
+
+def test_the_login_page_and_the_token_api_share_one_counter(app_factory):
+    app = limited(app_factory)
+    browser = browser_from(app, "203.0.113.7")
+    form = browser.get("/login").form("/login")
+    assert post_login(browser, "a@example.com", form=form).status_code == 400
+    api = app.test_client()
+    for _ in range(2):
+        assert api.post("/api/v1/tokens", auth=("a@example.com", "nope"), headers={"X-Forwarded-For": "203.0.113.7"}).status_code == 401
+    assert post_login(browser, "a@example.com", form=form).status_code == 429
+
+
+# --- storage --------------------------------------------------------------------
+
+@pytest.fixture
+def redis_server(tmp_path):
+    server = RedisServer(tmp_dir=tmp_path / "redis").start()
+    yield server
+    server.stop()
+
+
+def test_two_app_instances_share_their_counts_in_redis(app_factory, redis_server):
+    first = limited(app_factory, RATELIMIT_STORAGE_URI=redis_server.url)
+    second = app_factory(RATELIMIT_ENABLED=True, RATELIMIT_STORAGE_URI=redis_server.url, **LIMITS)  # same database, already migrated
+    assert first.extensions[EXTENSION_KEY] is not second.extensions[EXTENSION_KEY]
+    one, two = browser_from(first, "203.0.113.20"), browser_from(second, "203.0.113.20")
+    assert [post_login(one, "a@example.com").status_code, post_login(two, "a@example.com").status_code,
+            post_login(one, "a@example.com").status_code] == [400, 400, 400]
+    assert post_login(two, "a@example.com").status_code == 429
+    assert post_login(one, "a@example.com").status_code == 429
+    keys = [key.decode() for key in redis.Redis.from_url(redis_server.url).keys("*")]
+    assert any("blasto" in key and "203.0.113.20" in key and "login" in key for key in keys), keys
+    assert not any("example.com" in key for key in keys), "e-mail addresses are hashed before they reach Redis"
+
+
+def test_with_redis_down_requests_are_served_then_counted_again_when_it_returns(app_factory, redis_server, caplog):
+    app = limited(app_factory, RATELIMIT_STORAGE_URI=redis_server.url, RATELIMIT_LOGIN="3 per minute")
+    client = redis.Redis.from_url(redis_server.url)
+    assert post_login(browser_from(app, "192.0.2.10"), "a@example.com").status_code == 400
+    assert client.keys("*")
+    redis_server.stop()
+    with caplog.at_level(logging.WARNING, logger="flask-limiter"):
+        browser = browser_from(app, "192.0.2.11")
+        # Served, not a 500: counted in memory meanwhile, so the limit still holds in this process.
+        assert [post_login(browser, "a@example.com").status_code for _ in range(4)] == [400, 400, 400, 429]
+    assert any("falling back to in-memory" in record.getMessage() for record in caplog.records)
+    redis_server.start()  # same port, empty
+    client = redis.Redis.from_url(redis_server.url)
+    addresses = iter(range(100, 250))
+
+    def counted_in_redis():  # Flask-Limiter probes Redis again after 1, 2, 4... seconds
+        assert post_login(browser_from(app, f"192.0.2.{next(addresses)}"), "a@example.com").status_code == 400
+        return client.keys("*")
+
+    wait_for(counted_in_redis, 20, interval=0.2, what="the limiter to count in Redis again")
+
+
+def test_heroku_tls_redis_with_a_self_signed_certificate(app_factory, tmp_path):
+    from tests.support.tls_redis import tls_redis
+
+    with tls_redis(tmp_path) as url:
+        settings = load_config({"BLASTO_ENV": "development", "REDIS_URL": url}, instance_path=tmp_path)
+        app = limited(app_factory, RATELIMIT_STORAGE_URI=settings["RATELIMIT_STORAGE_URI"],
+                      RATELIMIT_STORAGE_OPTIONS=settings["RATELIMIT_STORAGE_OPTIONS"])
+        browser = browser_from(app, "203.0.113.30")
+        assert [post_login(browser, "a@example.com").status_code for _ in range(4)] == [400, 400, 400, 429]
+        assert redis.Redis.from_url(url, ssl_cert_reqs="none").keys("*"), "counted in the TLS Redis, not in memory"
