@@ -127,7 +127,7 @@ def test_app_json_has_what_heroku_needs():
     assert any(plan.startswith("heroku-postgresql") for plan in plans)
     assert any(plan.startswith("heroku-redis") for plan in plans)
     assert manifest["buildpacks"] == [{"url": "heroku/python"}]
-    assert manifest["scripts"]["postdeploy"] == "flask --app blasto seed", "review apps get the sample catalogue"
+    assert manifest["scripts"]["postdeploy"] == "flask --app blasto seed --sales 20000", "review apps get the sample catalogue and a year of sales to report on"
     test_env = manifest["environments"]["test"]
     assert test_env["scripts"]["test"] and "pytest" in test_env["scripts"]["test"]
     test_plans = " ".join(test_env["addons"])

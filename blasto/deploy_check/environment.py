@@ -1,0 +1,105 @@
+"""The environment, read exactly as a production dyno reads it, with every problem reported.
+
+`blasto.config.load_config` stops at the first bad variable; a deploy wants
+the whole list. So it is run again and again: each variable it refuses is
+reported with its own ConfigError message, then taken out of the way (unset,
+so its default applies, or given a harmless stand-in when production has no
+default) and the loader runs once more, until it passes. No rule is copied
+here, and no value is ever printed: ConfigError messages name the variable,
+not its secret.
+"""
+from __future__ import annotations
+
+import secrets
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Mapping
+
+from blasto.config import ConfigError, _int, load_config
+from blasto.deploy_check.report import Report
+
+# For variables production cannot do without: valid values that let the loader go on to the rest.
+STAND_INS = {
+    "SECRET_KEY": lambda: secrets.token_hex(32),
+    "DATABASE_URL": lambda: "postgres://check:check@localhost:5432/check",
+    "REDIS_URL": lambda: "redis://localhost:6379/0",
+    "MAIL_FROM": lambda: "Blasto <shop@blasto.example>",
+}
+FIXES = {
+    "DATABASE_URL": "attach Postgres: heroku addons:create heroku-postgresql:essential-0 (it sets DATABASE_URL; never set it by hand)",
+    "REDIS_URL": "attach Redis: heroku addons:create heroku-redis:mini (it sets REDIS_URL; never set it by hand)",
+    "SECRET_KEY": "heroku config:set SECRET_KEY=$(python -c 'import secrets; print(secrets.token_hex(32))')",
+}
+# The Procfile's worker line reads it (`--concurrency=${WORKER_CONCURRENCY:-2}`); config.py does not.
+WORKER_CONCURRENCY_MAX = 64
+
+
+def check(report: Report, env: Mapping[str, str], root: Path) -> None:
+    env = dict(env)
+    named = env.get("BLASTO_ENV", "").strip().lower()
+    if named and named != "production":
+        report.problem("BLASTO_ENV", f"is {named!r}, so the app would run without production's protections (secure cookies, HSTS, a required SECRET_KEY)",
+                       "heroku config:set BLASTO_ENV=production (app.json sets it), or leave it unset")
+    before = len(report.problems)
+    for error in config_errors(env):
+        report.problem(error.variable, str(error), FIXES.get(error.variable, f"heroku config:set {error.variable}=... as the message says (locally: in .env)"))
+    if len(report.problems) == before:
+        report.good("the environment loads as production (SECRET_KEY, DATABASE_URL, REDIS_URL, mail, every number in range)")
+    _worker_concurrency(report, env)
+    _gunicorn_settings(report, env, root)
+    _mail_notes(report, env)
+
+
+def config_errors(env: Mapping[str, str]) -> list[ConfigError]:
+    """Every ConfigError production's loader raises for `env`, one per variable."""
+    env = {**env, "BLASTO_ENV": "production"}
+    env["DYNO"] = env.get("DYNO") or "web.1"  # on a dyno the add-ons' URLs are required
+    errors: list[ConfigError] = []
+    seen: set[str] = set()
+    with tempfile.TemporaryDirectory() as instance:
+        while True:
+            try:
+                load_config(env, instance_path=instance)
+                return errors
+            except ConfigError as error:
+                if error.variable in seen:  # no way past it; what was found is reported
+                    return errors
+                seen.add(error.variable)
+                errors.append(error)
+                if error.variable in STAND_INS:
+                    env[error.variable] = STAND_INS[error.variable]()
+                else:
+                    env.pop(error.variable, None)
+
+
+def _worker_concurrency(report: Report, env: Mapping[str, str]) -> None:
+    try:
+        _int(env, "WORKER_CONCURRENCY", 2, minimum=1, maximum=WORKER_CONCURRENCY_MAX)
+    except ConfigError as error:
+        report.problem(error.variable, str(error), "heroku config:set WORKER_CONCURRENCY=2 (2 fits a 512 MB dyno)")
+
+
+def _gunicorn_settings(report: Report, env: Mapping[str, str], root: Path) -> None:
+    """gunicorn.conf.py reads PORT, WEB_CONCURRENCY and GUNICORN_THREADS itself: run it, as the web dyno will."""
+    conf = root / "gunicorn.conf.py"
+    if not conf.is_file():
+        return
+    run_env = {**env, "PYTHONPATH": str(root), "BLASTO_ENV": "production"}
+    result = subprocess.run([sys.executable, "-c", f"import runpy; runpy.run_path({str(conf)!r})"], cwd=root, env=run_env,
+                            capture_output=True, text=True, timeout=60)
+    if result.returncode == 0:
+        report.good("gunicorn.conf.py accepts PORT, WEB_CONCURRENCY and GUNICORN_THREADS")
+        return
+    reason = next((line.split("cannot start: ", 1)[1] for line in result.stderr.splitlines() if "cannot start: " in line), None)
+    if reason:
+        report.problem(reason.split()[0], reason, f"heroku config:set {reason.split()[0]}=... with a value in range")
+    else:
+        last = result.stderr.strip().splitlines()[-1:] or ["no output"]
+        report.problem("gunicorn.conf.py", f"does not load: {last[0]}", "run `python gunicorn.conf.py` and fix what it says")
+
+
+def _mail_notes(report: Report, env: Mapping[str, str]) -> None:
+    if not env.get("SMTP_URL", "").strip():
+        report.note("SMTP_URL is not set: receipts and welcome e-mails stay pending (none is lost) until it is")

@@ -1,0 +1,53 @@
+"""Pipfile.lock must match the Pipfile, or `pipenv install --deploy` aborts the push.
+
+The match is pipenv's own verdict (`pipenv verify` compares the lock's
+`_meta.hash` with the Pipfile's), not a copy of its hashing, which would have
+to spell out the default package index. Without pipenv on PATH the check
+says it was skipped. The registry rule (README, "Dependencies") is checked
+too: no `[[source]]` in the Pipfile, no sources in the lock.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import tomllib
+from pathlib import Path
+
+from blasto.deploy_check.report import Report
+
+RELOCK = "run scripts/lock (pipenv lock, then it empties the lock's sources) and commit Pipfile and Pipfile.lock together"
+
+
+def check(report: Report, root: Path) -> None:
+    try:
+        lock = json.loads((root / "Pipfile.lock").read_text())
+    except FileNotFoundError:
+        report.problem("Pipfile.lock", "is missing; Heroku then refuses a Pipfile", RELOCK)
+        return
+    except json.JSONDecodeError as exc:
+        report.problem("Pipfile.lock", f"is not valid JSON ({exc})", RELOCK)
+        return
+    if lock.get("_meta", {}).get("sources"):
+        report.problem("Pipfile.lock", "names package indexes in _meta.sources; committed files must not", RELOCK)
+    try:
+        if "source" in tomllib.loads((root / "Pipfile").read_text()):
+            report.problem("Pipfile", "has a [[source]] block; a mirror belongs in PIPENV_PYPI_MIRROR, not in a committed file", f"remove the block, then {RELOCK}")
+    except (OSError, tomllib.TOMLDecodeError):
+        return  # the Python version check has said why
+    _verify(report, root)
+
+
+def _verify(report: Report, root: Path) -> None:
+    pipenv = shutil.which("pipenv")
+    if pipenv is None:
+        report.note("pipenv is not on PATH, so the lock's hash was not verified (`python3 dev.py` puts pipenv in .tools/bin)")
+        return
+    env = {**os.environ, "PIPENV_PIPFILE": str(root / "Pipfile"), "PIPENV_VERBOSITY": "-1", "PIPENV_IGNORE_VIRTUALENVS": "1"}
+    result = subprocess.run([pipenv, "verify"], cwd=root, env=env, capture_output=True, text=True, timeout=120)
+    if result.returncode == 0:
+        report.good("Pipfile.lock matches the Pipfile (pipenv verify)")
+    else:
+        said = " ".join((result.stdout + result.stderr).split())[:300] or f"exit code {result.returncode}"
+        report.problem("Pipfile.lock", f"does not match the Pipfile, so `pipenv install --deploy` would abort the build (pipenv verify: {said})", RELOCK)

@@ -1,0 +1,157 @@
+"""`flask --app blasto check`, run as the real command: exit 0 when a deploy would work, 1 with plain words when not."""
+from __future__ import annotations
+
+import json
+import re
+import secrets
+import shutil
+import shlex
+from pathlib import Path
+
+import pytest
+
+from tests.support.processes import ROOT, production_env, run_command
+from tests.support.services import unavailable
+
+DEPLOY_FILES = ("Procfile", "runtime.txt", "Pipfile", "Pipfile.lock", "app.json", "gunicorn.conf.py")
+GOOD_URLS = {"DATABASE_URL": "postgres://u:pw@db.example.com:5432/blasto", "REDIS_URL": "rediss://:pw@redis.example.com:6380"}
+
+
+def check(env: dict, *args: str):
+    result = run_command("flask --app blasto check " + " ".join(shlex.quote(arg) for arg in args), env)
+    assert "Traceback" not in result.stdout + result.stderr, result.stdout + result.stderr
+    return result
+
+
+def problems(output: str) -> list[str]:
+    return [line.split("PROBLEM", 1)[1].strip() for line in output.splitlines() if line.lstrip().startswith("PROBLEM")]
+
+
+def needs_pipenv() -> None:
+    if shutil.which("pipenv") is None:
+        unavailable("pipenv is not on PATH (python3 dev.py test puts .tools/bin there)")
+
+
+@pytest.fixture
+def deploy_copy(tmp_path) -> Path:
+    """The deploy files copied, and the package beside them, as a dyno's /app would have them."""
+    for name in DEPLOY_FILES:
+        shutil.copy(ROOT / name, tmp_path / name)
+    (tmp_path / "blasto").symlink_to(ROOT / "blasto", target_is_directory=True)
+    return tmp_path
+
+
+def test_the_repository_with_a_good_production_environment_passes():
+    needs_pipenv()
+    result = check(production_env(**GOOD_URLS, SMTP_URL="smtp://user:pw@smtp.example.com:587?starttls=true", MAIL_FROM="Blasto <shop@example.com>"))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert problems(result.stdout) == []
+    for passed in ("the environment loads as production", "Procfile web: gunicorn loads blasto:APP", "Procfile worker: celery loads blasto.worker",
+                   "Procfile release: flask loads blasto", "runtime.txt and the Pipfile both ask for Python 3.11",
+                   "app.json's env and add-ons give production every variable it requires", "Pipfile.lock matches the Pipfile (pipenv verify)"):
+        assert passed in result.stdout
+    assert result.stdout.strip().splitlines()[-1].startswith("check: all ") and "ready for `git push heroku`" in result.stdout
+
+
+def _wrong_runtime(root: Path) -> None:
+    (root / "runtime.txt").write_text("python-3.12\n")
+
+
+def _missing_web_module(root: Path) -> None:
+    path = root / "Procfile"
+    path.write_text(path.read_text().replace("blasto:APP", "blasto.storefront:APP"))
+
+
+def _missing_worker_module(root: Path) -> None:
+    path = root / "Procfile"
+    path.write_text(path.read_text().replace("worker: REMAP_SIGTERM=SIGQUIT celery --app blasto.worker", "worker: REMAP_SIGTERM=SIGQUIT celery --app blasto.workers"))
+
+
+def _no_secret_key_in_app_json(root: Path) -> None:
+    manifest = json.loads((root / "app.json").read_text())
+    del manifest["env"]["SECRET_KEY"]
+    (root / "app.json").write_text(json.dumps(manifest, indent=2))
+
+
+def _no_postgres_addon(root: Path) -> None:
+    manifest = json.loads((root / "app.json").read_text())
+    manifest["addons"] = [addon for addon in manifest["addons"] if "postgresql" not in json.dumps(addon)]
+    (root / "app.json").write_text(json.dumps(manifest, indent=2))
+
+
+def _tampered_pipfile(root: Path) -> None:
+    needs_pipenv()
+    path = root / "Pipfile"
+    path.write_text(path.read_text().replace('gunicorn = "*"', 'gunicorn = "~=23.0"'))
+
+
+@pytest.mark.parametrize(
+    ("breakage", "said"),
+    [
+        (_wrong_runtime, "runtime.txt: asks for Python 3.12 but the Pipfile's [requires] says 3.11"),
+        (_missing_web_module, "Procfile: the web process's target `blasto.storefront:APP` does not load in gunicorn: ModuleNotFoundError"),
+        (_missing_worker_module, "Procfile: the worker process's target `blasto.workers` does not load in celery"),
+        (_no_secret_key_in_app_json, "app.json: its env does not give production a usable SECRET_KEY (SECRET_KEY is not set"),
+        (_no_postgres_addon, "app.json: its env does not give production a usable DATABASE_URL"),
+        (_tampered_pipfile, "Pipfile.lock: does not match the Pipfile, so `pipenv install --deploy` would abort the build"),
+    ],
+    ids=["runtime", "web-target", "worker-target", "app-json-env", "app-json-addon", "pipfile"],
+)
+def test_a_broken_deploy_file_is_named_with_what_to_do(deploy_copy, breakage, said):
+    breakage(deploy_copy)
+    result = check(production_env(**GOOD_URLS), "--root", str(deploy_copy))
+    assert result.returncode == 1, result.stdout + result.stderr
+    found = problems(result.stdout)
+    assert len(found) == 1 and found[0].startswith(said), result.stdout
+    assert "what to do: " in result.stdout
+    assert result.stdout.strip().splitlines()[-1] == "check: 1 problem found; fix it before `git push heroku`."
+
+
+def test_the_untouched_copy_passes(deploy_copy):
+    result = check(production_env(**GOOD_URLS), "--root", str(deploy_copy))
+    assert result.returncode == 0 and problems(result.stdout) == [], result.stdout
+
+
+def test_a_bad_environment_is_named_and_its_secrets_are_not_echoed():
+    weak_key, db_password = "Weak-Key-" + secrets.token_hex(3), "DbPw" + secrets.token_hex(6)
+    env = production_env(SECRET_KEY=weak_key, DATABASE_URL=f"mysql://root:{db_password}@db.example.com/shop", REDIS_URL=GOOD_URLS["REDIS_URL"],
+                         WEB_CONCURRENCY="500", OUTBOX_MAX_ATTEMPTS="many")
+    result = check(env)
+    assert result.returncode == 1, result.stdout + result.stderr
+    found = problems(result.stdout)
+    for variable in ("SECRET_KEY is too short", "DATABASE_URL uses an unsupported scheme 'mysql'", "WEB_CONCURRENCY must be between 1 and 64",
+                     "OUTBOX_MAX_ATTEMPTS must be a whole number"):
+        assert any(line.startswith(variable) for line in found), (variable, result.stdout)
+    assert len(found) == 4
+    assert weak_key not in result.stdout + result.stderr and db_password not in result.stdout + result.stderr
+    assert re.search(r"check: 4 problems found", result.stdout)
+
+
+def test_only_the_check_survives_a_bad_environment():
+    """Every other command still refuses to start, with its one line and exit code 3."""
+    result = run_command("flask --app blasto ready", production_env(SECRET_KEY="short"))
+    assert result.returncode == 3 and "blasto: cannot start: SECRET_KEY is too short" in result.stderr
+
+
+def test_config_vars_from_a_file_are_checked_instead_of_the_environment(tmp_path):
+    # The shape of `heroku config --shell`, quotes included.
+    weak_key = "Short-" + secrets.token_hex(3)
+    config_vars = tmp_path / "production.env"
+    config_vars.write_text(
+        f"BLASTO_ENV=production\nSECRET_KEY='{weak_key}'\nDATABASE_URL='{GOOD_URLS['DATABASE_URL']}'\nREDIS_URL={GOOD_URLS['REDIS_URL']}\n"
+        "MAIL_FROM='Blasto <shop@example.com>'\nSMTP_URL='smtp://u:p@smtp.example.com:587'\n"
+    )
+    result = check(production_env(**GOOD_URLS), "--config-vars", str(config_vars))
+    assert result.returncode == 1
+    assert problems(result.stdout) == [
+        f"SECRET_KEY is too short ({len(weak_key)} characters); set it to a random string of at least 32 characters, "
+        'e.g. `python -c "import secrets; print(secrets.token_hex(32))"`'
+    ]
+    assert weak_key not in result.stdout
+
+
+def test_a_malformed_config_vars_file_is_a_clear_usage_error(tmp_path):
+    config_vars = tmp_path / "production.env"
+    config_vars.write_text("SECRET_KEY='unterminated\n")
+    result = check(production_env(**GOOD_URLS), "--config-vars", str(config_vars))
+    assert result.returncode == 2 and "line 1 is not KEY=value" in result.stderr
