@@ -1,0 +1,101 @@
+"""StatsD metrics from the real web and worker processes, caught by a UDP socket of the test's own.
+
+web and worker are the Procfile's command lines on a fresh Postgres database
+and a private Redis. With STATSD_HOST, gunicorn sends its request metrics
+and the worker its per-task ones; without it (STATSD_PORT and STATSD_PREFIX
+still set, pointing at the socket), nothing arrives.
+"""
+from __future__ import annotations
+
+import re
+import uuid
+
+import pytest
+import requests
+
+from tests.support.processes import free_port, production_env, wait_for
+from tests.support.procfile_processes import ProcessSet
+from tests.support.receipts import release
+from tests.support.redis_server import RedisServer
+from tests.support.udp_listener import received, udp_listener
+
+BURST = 20
+PING = "blasto.celery.task.blasto_health_ping"
+
+
+@pytest.fixture
+def listener():
+    with udp_listener() as sock:
+        yield sock
+
+
+@pytest.fixture
+def start(tmp_path, postgres_database):
+    """Start web + worker with extra settings; returns the base URL and the processes."""
+    with RedisServer(tmp_dir=tmp_path / "redis") as redis, ProcessSet(tmp_path / "logs") as processes:
+        env = production_env(DATABASE_URL=postgres_database, REDIS_URL=redis.url, WORKER_CONCURRENCY="1", LOG_LEVEL="INFO")
+        release(env)
+
+        def run(**settings: str) -> tuple[str, ProcessSet]:
+            port = free_port()
+            processes.start("web", {**env, **settings, "PORT": str(port)})
+            processes.start("worker", {**env, **settings})
+            base = f"http://127.0.0.1:{port}"
+            wait_for(lambda: _status(base + "/readyz") == 200, 45, interval=0.1, what="/readyz = 200")
+            return base, processes
+
+        yield run
+
+
+def _status(url: str, **kwargs) -> int | None:
+    try:
+        return requests.get(url, timeout=10, **kwargs).status_code
+    except requests.RequestException:
+        return None
+
+
+
+def burst(base: str) -> list[str]:
+    """BURST answered requests, half of them pages that read the database; returns their request ids."""
+    ids = []
+    with requests.Session() as session:
+        for n in range(BURST):
+            request_id = f"burst-{uuid.uuid4().hex[:12]}"
+            response = session.get(f"{base}/{'home' if n % 2 else 'healthz'}", headers={"X-Request-Id": request_id}, timeout=10)
+            assert response.status_code == 200
+            ids.append(request_id)
+    return ids
+
+
+def test_with_statsd_host_gunicorn_and_the_worker_send_their_metrics(start, listener):
+    base, processes = start(STATSD_HOST="127.0.0.1", STATSD_PORT=str(listener.getsockname()[1]))  # default prefix
+    lines: list[str] = []
+
+    def count(pattern: str) -> int:
+        lines.extend(received(listener))
+        return sum(1 for line in lines if re.fullmatch(pattern, line))
+
+    burst(base)
+    wait_for(lambda: count(r"blasto\.gunicorn\.requests:1\|c\|@1\.0") >= BURST, 10, what=f"{BURST} gunicorn.requests counters")
+    assert count(r"blasto\.gunicorn\.request\.duration:\d+(\.\d+)?\|ms") >= BURST
+    assert count(r"blasto\.gunicorn\.request\.status\.200:1\|c\|@1\.0") >= BURST
+
+    # /readyz sends the ping task through Redis to the worker (it did at start too).
+    assert _status(base + "/readyz") == 200
+    wait_for(lambda: count(rf"{PING}\.succeeded:1\|c") >= 2, 10, what="the ping task's success counter")
+    assert count(rf"{PING}\.started:1\|c") >= 2
+    assert count(rf"{PING}\.runtime:\d+(\.\d+)?\|ms") >= 1
+    assert count(rf"{PING}\.failed:1\|c") == 0
+
+
+def test_without_statsd_host_nothing_is_sent(start, listener):
+    base, processes = start(STATSD_PORT=str(listener.getsockname()[1]), STATSD_PREFIX="blasto")
+    ids = burst(base)
+    # The work is done: gunicorn logged every request (it would send their
+    # metrics right after), and the worker has finished a ping task whole,
+    # signals included (one process: the second ping ran after the first).
+    web = processes["web"]
+    wait_for(lambda: all(f"request_id={request_id} " in web.output() for request_id in ids), 10, what="the burst's access lines")
+    assert _status(base + "/readyz") == 200 and _status(base + "/readyz") == 200
+    assert len(re.findall(r"Task blasto\.health\.ping\[[0-9a-f-]+\] succeeded", processes["worker"].output())) >= 2
+    assert received(listener) == []

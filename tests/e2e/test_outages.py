@@ -1,0 +1,134 @@
+"""Postgres and Redis outages under the real web and worker processes, and recovery without a restart.
+
+web and worker are the Procfile's own command lines. Postgres is reached
+through a TCP proxy the test takes down (new connections refused, open ones
+cut) and brings back; Redis is a private redis-server the test stops and
+starts again on the same port. Every wait is on a condition with a deadline.
+"""
+from __future__ import annotations
+
+import re
+import uuid
+from urllib.parse import urlsplit, urlunsplit
+
+import pytest
+import requests
+from sqlalchemy import create_engine, text
+
+from blasto.config import database_uri
+from blasto.outages import DATABASE_MESSAGE, RETRY_AFTER_SECONDS
+from tests.support.http_client import new_account
+from tests.support.processes import free_port, production_env, wait_for
+from tests.support.procfile_processes import ProcessSet
+from tests.support.receipts import release
+from tests.support.redis_server import RedisServer
+from tests.support.tcp_proxy import TcpProxy
+
+RECOVERY_SECONDS = 20  # from the service's return to 200s, with no restart
+
+
+@pytest.fixture
+def proxy(postgres_database):
+    parts = urlsplit(postgres_database)
+    with TcpProxy(parts.hostname, parts.port or 5432) as running:
+        yield running
+
+
+@pytest.fixture
+def redis_server(tmp_path):
+    with RedisServer(tmp_dir=tmp_path / "redis") as running:
+        yield running
+
+
+@pytest.fixture
+def shop(tmp_path, postgres_database, proxy, redis_server):
+    """web + worker on the proxied database and the private Redis: (base URL, processes, bearer headers, book id)."""
+    parts = urlsplit(postgres_database)
+    env = production_env(
+        DATABASE_URL=urlunsplit((parts.scheme, f"{parts.username}@127.0.0.1:{proxy.port}", parts.path, "", "")),
+        REDIS_URL=redis_server.url,
+        WORKER_CONCURRENCY="1",
+        READY_TIMEOUT_SECONDS="2",
+        LOG_LEVEL="INFO",
+    )
+    release(env)
+    port = free_port()
+    with ProcessSet(tmp_path / "logs") as processes:
+        processes.start("web", {**env, "PORT": str(port)})
+        processes.start("worker", env)
+        base = f"http://127.0.0.1:{port}"
+        wait_for(lambda: _status(base + "/readyz") == 200, 45, interval=0.1, what="/readyz = 200")
+        engine = create_engine(database_uri(postgres_database, None))  # straight to Postgres, not through the proxy
+        with engine.begin() as connection:
+            book = connection.execute(
+                text("INSERT INTO products (title, author, description, price_cents, stock, created_at) VALUES ('Outage', 'A. Author', '', 900, 1000, now()) RETURNING id")
+            ).scalar_one()
+        engine.dispose()
+        yield base, processes, _bearer(base), book
+        log = processes["web"].output()
+        assert "status=500" not in log and "unhandled exception" not in log, log[-4000:]
+
+
+def _status(url: str, **kwargs) -> int | None:
+    try:
+        return requests.get(url, timeout=10, **kwargs).status_code
+    except requests.RequestException:
+        return None
+
+
+def _bearer(base: str) -> dict:
+    return {"Authorization": f"Bearer {new_account(base, 'outage', 'Outage')[1]}"}
+
+
+def _buy(base: str, headers: dict, book: int) -> requests.Response:
+    return requests.post(
+        f"{base}/api/v1/purchases", json={"items": [{"product_id": book, "quantity": 1}]},
+        headers={**headers, "Idempotency-Key": uuid.uuid4().hex}, timeout=15,
+    )
+
+
+def _booted_workers(processes: ProcessSet) -> int:
+    return len(re.findall(r"Booting worker with pid", processes["web"].output()))
+
+
+def test_postgres_cut_then_back_503s_then_recovers_without_a_restart(shop, proxy):
+    base, processes, bearer, book = shop
+    assert _status(f"{base}/books") == 200 and _buy(base, bearer, book).status_code == 201
+    booted = _booted_workers(processes)
+
+    proxy.down()
+    ready = requests.get(f"{base}/readyz", timeout=10)
+    assert ready.status_code == 503 and ready.json()["failed"] == ["database"]
+    page = requests.get(f"{base}/books", timeout=10)
+    assert page.status_code == 503 and page.headers["Content-Type"].startswith("text/html")
+    assert DATABASE_MESSAGE.replace("'", "&#39;") in page.text and page.headers["Retry-After"] == str(RETRY_AFTER_SECONDS)
+    products = requests.get(f"{base}/api/v1/products", headers=bearer, timeout=10)
+    assert products.status_code == 503 and products.headers["Retry-After"] == str(RETRY_AFTER_SECONDS)
+    assert products.json() == {"error": "service_unavailable", "message": DATABASE_MESSAGE, "request_id": products.headers["X-Request-Id"]}
+    assert _buy(base, bearer, book).status_code == 503
+    assert _status(f"{base}/home") == 200, "the front page renders without its shelves"
+
+    proxy.up()
+    wait_for(lambda: _status(f"{base}/readyz") == 200, RECOVERY_SECONDS, interval=0.2, what="/readyz back to 200")
+    wait_for(lambda: _status(f"{base}/books") == 200, RECOVERY_SECONDS, interval=0.2, what="/books back to 200")
+    wait_for(lambda: _status(f"{base}/api/v1/products", headers=bearer) == 200, RECOVERY_SECONDS, interval=0.2, what="the API back to 200")
+    assert _buy(base, bearer, book).status_code == 201
+    assert processes["web"].running and _booted_workers(processes) == booted, "no gunicorn worker was restarted"
+
+
+def test_redis_down_then_back_readyz_503_checkout_still_succeeds_then_recovers(shop, redis_server):
+    base, processes, bearer, book = shop
+    booted = _booted_workers(processes)
+
+    redis_server.stop()
+    ready = requests.get(f"{base}/readyz", timeout=15)
+    assert ready.status_code == 503 and ready.json()["failed"] == ["broker", "worker"]
+    assert _status(f"{base}/books") == 200
+    bought = _buy(base, bearer, book)  # the receipt is queued after the commit; the sweep covers a refused publish
+    assert bought.status_code == 201, bought.text
+    assert requests.get(f"{base}/api/v1/purchases/{bought.json()['id']}", headers=bearer, timeout=10).json()["receipt"]["state"] == "pending"
+
+    redis_server.start()
+    wait_for(lambda: _status(f"{base}/readyz") == 200, RECOVERY_SECONDS, interval=0.2, what="/readyz back to 200 (broker and worker reconnected)")
+    assert _buy(base, bearer, book).status_code == 201
+    assert processes["web"].running and processes["worker"].running and _booted_workers(processes) == booted
