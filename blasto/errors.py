@@ -69,5 +69,8 @@ def unexpected_error(exc: Exception):
 
 
 def register_error_handlers(app: Flask) -> None:
+    from blasto.outages import register_outage_handlers
+
     app.register_error_handler(HTTPException, http_error)
     app.register_error_handler(Exception, unexpected_error)
+    register_outage_handlers(app)  # Postgres or Redis unreachable: 503, not 500

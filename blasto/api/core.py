@@ -32,7 +32,7 @@ class BlastoApi(Api):
 
 
 def init_api(app: Flask) -> BlastoApi:
-    from blasto.api import docs, index, products, purchases, tokens, users
+    from blasto.api import docs, index, products, purchases, reports, tokens, users
     from blasto.extensions import csrf
 
     app.config.setdefault("API_TITLE", "Blasto")
@@ -48,7 +48,7 @@ def init_api(app: Flask) -> BlastoApi:
     )
     api.spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer", "description": "A token from POST /api/v1/tokens"})
     api.spec.components.security_scheme("basicAuth", {"type": "http", "scheme": "basic", "description": "Your e-mail and password"})
-    for blueprint in (index.blp, users.blp, tokens.blp, products.blp, purchases.blp, docs.blp):
+    for blueprint in (index.blp, users.blp, tokens.blp, products.blp, purchases.blp, reports.blp, docs.blp):
         api.register_blueprint(blueprint)
         # Token-authenticated JSON: no cookies are read, so no CSRF tokens either.
         csrf.exempt(blueprint)

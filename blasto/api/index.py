@@ -3,6 +3,7 @@ from flask import current_app, request, url_for
 from flask_smorest import Blueprint
 
 from blasto.api import API_VERSION, URL_PREFIX
+from blasto.api.schemas import HomeSchema
 
 blp = Blueprint("api", __name__, url_prefix=URL_PREFIX, description="Where to start")
 
@@ -25,6 +26,7 @@ def _links() -> dict:
 
 
 @blp.get("/home")
+@blp.alt_response(200, schema=HomeSchema, success=True, description="The API's name, version and links")
 def home():
     """The API's name, version and links to the rest."""
     return {"name": "Blasto", "version": API_VERSION, "links": _links()}

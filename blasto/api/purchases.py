@@ -87,6 +87,7 @@ def get_purchase(purchase_id: int):
 @blp.alt_response(201, schema=PurchaseDetailSchema, success=True, description="The purchase (also for a replayed Idempotency-Key)")
 @blp.alt_response(409, response="CONFLICT", description="Not enough stock; `errors` names each short line")
 @blp.alt_response(415, response="UNSUPPORTED_MEDIA_TYPE")
+@blp.alt_response(429, response="TOO_MANY_REQUESTS")  # rate limited: blasto.security.rate_limits
 def create_purchase(headers, body):
     """Buy books. Prices come from the catalogue, never from the request."""
     lines = body["items"]

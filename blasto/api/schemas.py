@@ -10,7 +10,8 @@ from marshmallow import fields, validate
 
 from blasto.models.base import MAX_ID
 from blasto.models.outbox import STATES
-from blasto.models.user import EMAIL_MAX, NAME_MAX, PASSWORD_MAX, PASSWORD_MIN
+from blasto.models.user import EMAIL_MAX, NAME_MAX
+from blasto.security.passwords import PASSWORD_MAX, PASSWORD_MIN, password_problem
 from blasto.shop.cart import MAX_LINES, MAX_QUANTITY
 from blasto.shop.catalog import MAX_SEARCH_LENGTH
 
@@ -61,6 +62,14 @@ class SelfLinkSchema(ma.Schema):
     self = fields.String()
 
 
+class HomeSchema(ma.Schema):
+    """The API's index (documents GET /api/v1/home, which has no other response)."""
+
+    name = fields.String()
+    version = fields.String()
+    links = fields.Dict(keys=fields.String(), values=fields.String(), metadata={"description": "self, docs, openapi, products, site, health, ready"})
+
+
 class ProductSchema(ma.Schema):
     id = fields.Integer()
     title = fields.String()
@@ -76,10 +85,35 @@ class ProductPageSchema(PageSchema):
     items = fields.List(fields.Nested(ProductSchema))
 
 
+def password_rule(value: str) -> None:
+    # The one rule (blasto.security.passwords), the same as the sign-up page's and create-admin's.
+    problem = password_problem(value)
+    if problem:
+        raise ma.ValidationError(problem)
+
+
 class UserCreateSchema(ma.Schema):
     email = fields.Email(required=True, validate=validate.Length(max=EMAIL_MAX))
-    password = fields.String(required=True, load_only=True, validate=validate.Length(min=PASSWORD_MIN, max=PASSWORD_MAX))
-    name = fields.String(required=True, validate=validate.Length(min=1, max=NAME_MAX))
+    password = fields.String(
+        required=True,
+        load_only=True,
+        validate=password_rule,
+        metadata={
+            "minLength": PASSWORD_MIN,
+            "maxLength": PASSWORD_MAX,
+            "description": f"{PASSWORD_MIN} to {PASSWORD_MAX} characters; not among the 10,000 most common passwords, not the e-mail address",
+        },
+    )
+    name = fields.String(required=True, validate=[
+        validate.Length(min=1, max=NAME_MAX),
+        validate.Regexp(r"^[^\x00-\x1f\x7f]*$", error="Remove the control characters (invisible characters pasted from elsewhere)."),
+    ])
+
+    @ma.validates_schema(skip_on_field_errors=True)
+    def password_is_not_the_email(self, data, **kwargs):
+        problem = password_problem(data["password"], data["email"])
+        if problem:
+            raise ma.ValidationError(problem, "password")
 
     @ma.pre_load
     def strip(self, data, **kwargs):

@@ -1,0 +1,51 @@
+"""Shared fixtures for the attack tests: a shop on a real, migrated Postgres database.
+
+Each database is a clone of the session's migrated template (tests.support.
+report_databases), so tests start from the committed migrations without paying
+for them again. CSRF stays on, as in production.
+"""
+from __future__ import annotations
+
+import pytest
+
+from blasto import create_app
+from blasto.config import celery_config
+from blasto.extensions import db
+from blasto.shop.seed import seed_catalog
+from tests.support.report_databases import postgres_clone, postgres_config
+
+
+def shop_app(postgres_url: str, folder):
+    """A Postgres app with the sample catalogue; its broker is a SQLite file in `folder`."""
+    # Rate limits off: these tests log in and post forms hundreds of times from one address, on purpose.
+    app = create_app({
+        **postgres_config(postgres_url), "CELERY": celery_config(None, folder, {}), "READY_TIMEOUT_SECONDS": 0.05, "RATELIMIT_ENABLED": False,
+    })
+    assert app.config.get("WTF_CSRF_ENABLED", True), "attack tests run with CSRF on, as production does"
+    app.config["FRONT_PAGE_TTL_SECONDS"] = 0
+    with app.app_context():
+        seed_catalog()
+    return app
+
+
+def dispose(app) -> None:
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def module_pg_shop(postgres_admin, postgres_template, tmp_path_factory):
+    """One shop for a whole module (the schemathesis run spans one test per operation)."""
+    with postgres_clone(postgres_admin, postgres_template) as url:
+        app = shop_app(url, tmp_path_factory.mktemp("broker"))
+        yield app
+        dispose(app)
+
+
+@pytest.fixture(scope="module")
+def world(module_pg_shop):
+    """The module's shop populated with one of everything (see tests.attack.world)."""
+    from tests.attack.world import populate
+
+    return populate(module_pg_shop)
