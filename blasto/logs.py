@@ -27,6 +27,22 @@ def tagged(request_id: str | None):
         request_id_var.reset(token)
 
 _BARE = re.compile(r"^[^\s=\"\\]+$")
+# A URL's `user:password@`, and an e-mail address standing on its own (not a
+# URL's `user@host`), inside free text.
+_URL_PASSWORD = re.compile(r"(?<=://)([^\s/:@]*):[^\s/@]*@")
+_ADDRESS = re.compile(r"(?<![^\s<(\[,;=\"'])[^\s<>()\[\],;:=\"'@/]+@[^\s<>()\[\],;:\"'@/]+")
+
+
+def scrubbed(text: str) -> str:
+    """Free text from outside (an SMTP reply, a driver's error) fit for a log line.
+
+    E-mail addresses become `[email]` and a URL's password `***`: an SMTP
+    server's refusal names the recipient, and no log carries personal data
+    beyond ids, or a credential.
+    """
+    return _ADDRESS.sub("[email]", _URL_PASSWORD.sub(r"\1:***@", text))
+
+
 _SCALARS = (str, int, float, bool)
 _STANDARD_ATTRS = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime", "request_id"}
 

@@ -4,8 +4,9 @@
 `?starttls=true`) or `smtps://...` (TLS from the first byte). Without it,
 development and test write each message whole to the log, and production
 keeps every message pending until a server is configured: a receipt is
-never dropped because mail was not set up yet. Errors name the variable and
-never echo the password.
+never dropped because mail was not set up yet. Only development logs a
+message's text (addresses, names, links); test mode logs that one was made,
+nothing of what it says. Errors name the variable and never echo the password.
 """
 from __future__ import annotations
 
@@ -45,6 +46,9 @@ class MailSettings:
     mode: str  # SMTP, LOG or HOLD
     sender: str  # the From header, e.g. "Blasto <shop@example.com>"
     smtp: SmtpSettings | None = None
+    # LOG mode: write the whole message to the log. Development only: it holds
+    # the shopper's address and name, which have no place in any other log.
+    log_body: bool = False
 
     @property
     def sender_address(self) -> str:
@@ -56,7 +60,7 @@ class MailSettings:
         return self.sender_address.rpartition("@")[2]
 
 
-def mail_settings(env: Mapping[str, str], production: bool) -> MailSettings:
+def mail_settings(env: Mapping[str, str], production: bool, development: bool = False) -> MailSettings:
     smtp = smtp_settings(env.get("SMTP_URL"))
     raw_sender = env.get("MAIL_FROM", "").strip()
     if not raw_sender and smtp is not None and production:
@@ -64,7 +68,7 @@ def mail_settings(env: Mapping[str, str], production: bool) -> MailSettings:
     sender = mail_from(raw_sender) if raw_sender else DEV_MAIL_FROM
     if smtp is not None:
         return MailSettings(SMTP, sender, smtp)
-    return MailSettings(HOLD if production else LOG, sender)
+    return MailSettings(HOLD if production else LOG, sender, log_body=development)
 
 
 def mail_from(value: str) -> str:

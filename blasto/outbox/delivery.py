@@ -22,7 +22,7 @@ from flask import current_app
 from sqlalchemy import select, update
 
 from blasto.extensions import db
-from blasto.logs import tagged
+from blasto.logs import scrubbed, tagged
 from blasto.mail.compose import compose
 from blasto.mail.settings import HOLD, MailSettings
 from blasto.mail.transport import DeliveryError, Outgoing
@@ -106,12 +106,13 @@ def _not_delivered(row: OutboxMessage, exc: DeliveryError, facts: dict) -> Outco
     if exc.permanent or row.attempts >= config["OUTBOX_MAX_ATTEMPTS"]:
         row.state = FAILED
         db.session.commit()
-        log.error("e-mail failed; `flask outbox retry` sends it again", extra={**facts, "error": row.last_error})
+        # The error stays whole on the row (the admin's outbox page); the log gets it without the address.
+        log.error("e-mail failed; `flask outbox retry` sends it again", extra={**facts, "error": scrubbed(row.last_error)})
         return Outcome(FAILED)
     delay = backoff(row.attempts, config["OUTBOX_RETRY_BASE_SECONDS"], config["OUTBOX_RETRY_MAX_SECONDS"])
     row.next_attempt_at = utcnow() + timedelta(seconds=delay)
     db.session.commit()
-    log.warning("e-mail not delivered; will retry", extra={**facts, "retry_in": round(delay, 3), "error": row.last_error})
+    log.warning("e-mail not delivered; will retry", extra={**facts, "retry_in": round(delay, 3), "error": scrubbed(row.last_error)})
     return Outcome("retry", retry_in=delay)
 
 

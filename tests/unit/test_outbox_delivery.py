@@ -7,16 +7,12 @@ what was queued. Nothing is mocked; every wait is on a condition or a deadline.
 """
 from __future__ import annotations
 
-import base64
-import json
 import logging
 import random
 import re
-import sqlite3
 import threading
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import closing
 from datetime import timedelta
 from functools import cache
 from html.parser import HTMLParser
@@ -41,6 +37,7 @@ from blasto.outbox.tasks import send as send_task
 from blasto.shop.accounts import EmailTaken, sign_up
 from blasto.shop.checkout import InsufficientStock, UnknownProducts, place_order
 from tests.conftest import migrated
+from tests.support.embedded_broker import queued_tasks
 from tests.support.processes import free_port
 from tests.support.shop_data import add_product
 from tests.support.smtp_sink import SmtpSink
@@ -74,21 +71,7 @@ def smtp_mail(sink: SmtpSink) -> MailSettings:
 
 def queued(tmp_path) -> list[tuple[int, str | None]]:
     """(outbox id, request id header) of each send task in the embedded broker, in order."""
-    path = tmp_path / "celery-broker.sqlite3"
-    if not path.exists():
-        return []
-    with closing(sqlite3.connect(path)) as connection:
-        try:
-            payloads = [row[0] for row in connection.execute("SELECT payload FROM kombu_message ORDER BY id")]
-        except sqlite3.OperationalError:  # no table yet: nothing was ever published
-            return []
-    found = []
-    for payload in payloads:
-        message = json.loads(payload)
-        if message["headers"]["task"] == SEND_TASK:
-            args = json.loads(base64.b64decode(message["body"]))[0]
-            found.append((args[0], message["headers"].get("blasto_request_id")))
-    return found
+    return queued_tasks(tmp_path, SEND_TASK, "blasto_request_id")
 
 
 def queued_ids(tmp_path) -> list[int]:
@@ -617,7 +600,7 @@ def test_backoff_jitter_spreads_over_the_half_step():
 
 
 def test_without_a_server_development_logs_the_whole_message_on_one_line(build_shop, caplog):
-    shop = build_shop(MAIL=MailSettings(mode=LOG, sender=SENDER))
+    shop = build_shop(MAIL=MailSettings(mode=LOG, sender=SENDER, log_body=True))
     purchase_id, outbox_id = shop.buy({shop.emma: 2})
     caplog.set_level(logging.INFO)
 
