@@ -25,6 +25,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     register_logging(app)
     register_extensions(app)
     register_blueprints(app)
+    register_security(app)
     register_request_hooks(app)
     register_error_handlers(app)
     register_cli(app)
@@ -41,7 +42,12 @@ def register_config(app: Flask, overrides: Mapping[str, Any] | None) -> None:
 
 
 def register_proxy(app: Flask) -> None:
-    """Trust one proxy hop, Heroku's router, for the client address and scheme."""
+    """Trust one proxy hop, Heroku's router, for the client address, scheme and port.
+
+    The router appends the address it saw to X-Forwarded-For, so the last one
+    is the client; anything earlier is the client's own claim. It does not set
+    X-Forwarded-Host or X-Forwarded-Prefix, so those are never trusted.
+    """
     app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_port=1)  # type: ignore[method-assign]
 
 
@@ -81,12 +87,25 @@ def register_blueprints(app: Flask) -> None:
     init_api(app)
 
 
+def register_security(app: Flask) -> None:
+    """HTTPS and HSTS in production, security headers, and rate limits (which wrap the views, so after the blueprints)."""
+    from blasto.security.headers import register_security_headers
+    from blasto.security.https import register_https
+    from blasto.security.rate_limits import init_rate_limits
+
+    register_https(app)
+    register_security_headers(app)
+    init_rate_limits(app)
+
+
 def register_request_hooks(app: Flask) -> None:
     from blasto.request_id import register_request_id
     from blasto.sessions import CachedSerializerSessionInterface
+    from blasto.strict_request import StrictRequest
 
     register_request_id(app)
     app.session_interface = CachedSerializerSessionInterface()
+    app.request_class = StrictRequest
 
 
 def register_error_handlers(app: Flask) -> None:
@@ -98,10 +117,12 @@ def register_error_handlers(app: Flask) -> None:
 def register_cli(app: Flask) -> None:
     from blasto.admin.cli import create_admin
     from blasto.cli import ready
+    from blasto.deploy_check import check
     from blasto.outbox.cli import outbox
     from blasto.shop.seed import seed_command
 
     app.cli.add_command(ready)
+    app.cli.add_command(check)
     app.cli.add_command(create_admin)
     app.cli.add_command(outbox)
     app.cli.add_command(seed_command)

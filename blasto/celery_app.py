@@ -26,6 +26,10 @@ def celery_init_app(app: Flask) -> Celery:
     celery_app.flask_app = app  # for signal receivers, which run outside any app context
     app.extensions["celery"] = celery_app
     _connect_signals(app.config["LOG_LEVEL"])
+    if app.config.get("STATSD"):  # per-task metrics; without STATSD_HOST nothing is imported
+        from blasto.metrics import connect_task_metrics
+
+        connect_task_metrics()
     return celery_app
 
 

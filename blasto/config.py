@@ -8,6 +8,7 @@ single line on stderr instead of a traceback.
 from __future__ import annotations
 
 import os
+import re
 import ssl
 from pathlib import Path
 from typing import Any, Mapping
@@ -38,10 +39,10 @@ class ConfigError(ValueError):
         super().__init__(f"{variable} {problem}")
 
 
-def mail_settings(env: Mapping[str, str], production: bool):
+def mail_settings(env: Mapping[str, str], production: bool, development: bool = False):
     from blasto.mail.settings import mail_settings as parse  # it raises this module's ConfigError
 
-    return parse(env, production)
+    return parse(env, production, development)
 
 
 def load_config(environ: Mapping[str, str] | None = None, instance_path: str | os.PathLike = "instance") -> dict[str, Any]:
@@ -76,9 +77,12 @@ def load_config(environ: Mapping[str, str] | None = None, instance_path: str | o
         "MAX_CONTENT_LENGTH": 1024 * 1024,
         "READY_TIMEOUT_SECONDS": _float(env, "READY_TIMEOUT_SECONDS", 3.0, minimum=0.1, maximum=20.0),
         "CELERY": celery_config(env.get("REDIS_URL"), instance, env),
-        "MAIL": mail_settings(env, production),
+        "MAIL": mail_settings(env, production, development=blasto_env == "development"),
         "PUBLIC_URL": public_url(env.get("PUBLIC_URL")),
+        "STATSD": statsd_config(env),
         **outbox_config(env),
+        **report_config(env),
+        **rate_limit_config(env, blasto_env),
     }
 
 
@@ -92,6 +96,88 @@ def outbox_config(env: Mapping[str, str]) -> dict[str, Any]:
         # down, worker killed): the sweep sends it again.
         "OUTBOX_SWEEP_AFTER_SECONDS": _float(env, "OUTBOX_SWEEP_AFTER_SECONDS", 30.0, minimum=0.1, maximum=3600.0),
     }
+
+
+def report_config(env: Mapping[str, str]) -> dict[str, Any]:
+    """How long reports are kept, and when a build counts as abandoned."""
+    return {
+        "REPORT_TTL_SECONDS": _float(env, "REPORT_TTL_SECONDS", 24 * 3600.0, minimum=60.0, maximum=90 * 24 * 3600.0),
+        # A running build writes a heartbeat with every progress step (well
+        # under a second apart); this long without one, its worker died.
+        "REPORT_STALL_SECONDS": _float(env, "REPORT_STALL_SECONDS", 60.0, minimum=1.0, maximum=3600.0),
+        "REPORT_MAX_ATTEMPTS": _int(env, "REPORT_MAX_ATTEMPTS", 3, minimum=1, maximum=20),
+    }
+
+
+# Per client address (per account for failed log-ins); see blasto.security.rate_limits.
+DEFAULT_RATE_LIMITS = {
+    "RATELIMIT_LOGIN": "20 per minute; 200 per hour",
+    "RATELIMIT_LOGIN_PER_ACCOUNT": "5 per minute; 20 per hour",
+    "RATELIMIT_SIGNUP": "10 per minute; 50 per hour",
+    "RATELIMIT_CHECKOUT": "30 per minute; 300 per hour",
+}
+
+
+def rate_limit_config(env: Mapping[str, str], blasto_env: str) -> dict[str, Any]:
+    """Flask-Limiter's settings: on except in tests, counted in Redis when there is one.
+
+    Short Redis timeouts: a limiter that cannot reach Redis falls back to
+    memory (blasto.security.rate_limits) instead of holding the request.
+    """
+    redis_url = (env.get("REDIS_URL") or "").strip()
+    options: dict[str, Any] = {}
+    if redis_url:
+        options = {"socket_connect_timeout": 1, "socket_timeout": 1}
+        if redis_url.startswith("rediss:"):  # Heroku's self-signed certificate, as for Celery
+            options["ssl_cert_reqs"] = ssl.CERT_NONE
+    return {
+        "RATELIMIT_ENABLED": _bool("RATELIMIT_ENABLED", env.get("RATELIMIT_ENABLED"), default=blasto_env != "test"),
+        "RATELIMIT_STORAGE_URI": redis_url or "memory://",
+        "RATELIMIT_STORAGE_OPTIONS": options,
+        "RATELIMIT_LOGIN": rate_limits("RATELIMIT_LOGIN", env.get("RATELIMIT_LOGIN")),
+        "RATELIMIT_LOGIN_PER_ACCOUNT": rate_limits("RATELIMIT_LOGIN_PER_ACCOUNT", env.get("RATELIMIT_LOGIN_PER_ACCOUNT")),
+        "RATELIMIT_SIGNUP": rate_limits("RATELIMIT_SIGNUP", env.get("RATELIMIT_SIGNUP")),
+        "RATELIMIT_CHECKOUT": rate_limits("RATELIMIT_CHECKOUT", env.get("RATELIMIT_CHECKOUT")),
+    }
+
+
+def rate_limits(name: str, value: str | None) -> str:
+    """A limits string such as "10 per minute; 100 per hour", checked now rather than at the first request."""
+    from limits import parse_many
+
+    value = (value or "").strip() or DEFAULT_RATE_LIMITS[name]
+    try:
+        items = parse_many(value)
+    except ValueError:
+        items = []
+    if not items or any(item.amount < 1 for item in items):
+        raise ConfigError(name, f"must be limits like '10 per minute; 100 per hour' (each at least 1), not {value!r}")
+    return value
+
+
+def _bool(name: str, value: str | None, default: bool) -> bool:
+    text = (value or "").strip().lower()
+    if not text:
+        return default
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(name, f"must be true or false, not {value.strip()!r}")
+
+
+def statsd_config(env: Mapping[str, str]) -> dict[str, Any] | None:
+    """Where metrics go (StatsD over UDP): {host, port, prefix}, or None, and then nothing is sent."""
+    host = env.get("STATSD_HOST", "").strip()
+    if not host:
+        return None
+    bare = host[1:-1] if host.startswith("[") and host.endswith("]") else host  # [::1] as in a URL
+    if not re.fullmatch(r"[A-Za-z0-9._-]+|[0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*", bare):
+        raise ConfigError("STATSD_HOST", f"must be a host name or IP address, like statsd.example.com or 10.0.0.5, not {host!r}")
+    prefix = env.get("STATSD_PREFIX", "").strip() or "blasto"
+    if not re.fullmatch(r"[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*", prefix):
+        raise ConfigError("STATSD_PREFIX", f"must be dot-separated words of letters, digits, _ or -, like blasto.production, not {prefix!r}")
+    return {"host": bare, "port": _int(env, "STATSD_PORT", 8125, minimum=1, maximum=65535), "prefix": prefix}
 
 
 def public_url(value: str | None) -> str:
@@ -165,10 +251,13 @@ def engine_options(uri: str, pool_size: int) -> dict[str, Any]:
     """Pool caps that fit Heroku's small connection limits; SQLite waits on locks.
 
     Stale connections are caught by blasto.db_pool's idle ping, not pool_pre_ping.
+    `hide_parameters` keeps bound values (e-mails, names, password hashes) out
+    of the text of database errors, which are logged.
     """
     if uri.startswith("sqlite"):
-        return {"connect_args": {"timeout": 15}}
+        return {"connect_args": {"timeout": 15}, "hide_parameters": True}
     return {
+        "hide_parameters": True,
         "pool_size": pool_size,
         "max_overflow": 0,
         "pool_recycle": 300,
@@ -202,7 +291,7 @@ def celery_config(redis_url: str | None, instance: Path, env: Mapping[str, str])
         # server's "accepted" and the commit that records it.
         "worker_cancel_long_running_tasks_on_connection_loss": False,
         "task_default_queue": "blasto",
-        "imports": ("blasto.health.tasks", "blasto.outbox.tasks"),
+        "imports": ("blasto.health.tasks", "blasto.outbox.tasks", "blasto.reports.tasks"),
         # The clock process's only job. State in memory, not a file: the
         # schedule is a plain interval and a dyno's disk is not kept.
         "beat_scheduler": "celery.beat:Scheduler",
@@ -210,6 +299,11 @@ def celery_config(redis_url: str | None, instance: Path, env: Mapping[str, str])
             "outbox-sweep": {
                 "task": "blasto.outbox.sweep",
                 "schedule": _float(env, "OUTBOX_SWEEP_EVERY_SECONDS", 10.0, minimum=0.1, maximum=3600.0),
+            },
+            # Requeues abandoned report builds, fails hopeless ones, deletes expired ones.
+            "reports-sweep": {
+                "task": "blasto.reports.sweep",
+                "schedule": _float(env, "REPORT_SWEEP_EVERY_SECONDS", 15.0, minimum=0.1, maximum=3600.0),
             },
         },
     }

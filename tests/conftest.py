@@ -10,15 +10,21 @@ from __future__ import annotations
 
 import os
 
-for _name in ("DATABASE_URL", "REDIS_URL", "SECRET_KEY", "LOG_LEVEL", "READY_TIMEOUT_SECONDS", "DYNO"):
+for _name in ("DATABASE_URL", "REDIS_URL", "SECRET_KEY", "LOG_LEVEL", "READY_TIMEOUT_SECONDS", "DYNO", "STATSD_HOST"):
     os.environ.pop(_name, None)
 os.environ["BLASTO_ENV"] = "test"
+# Test mode has no rate limits; this keeps them off in the production-mode
+# stacks the e2e/browser tests start too (their setup traffic all comes from
+# 127.0.0.1). tests/*/test_rate_limits.py turn them on where they are the subject.
+os.environ["RATELIMIT_ENABLED"] = "false"
 
 import pytest  # noqa: E402
 
 from blasto import create_app  # noqa: E402
 from blasto.config import celery_config  # noqa: E402
 from tests.support.services import postgres_admin_url, redis_test_url, fresh_database_url, drop_database  # noqa: E402
+# Databases migrated once per session and copied per test (the report tests use them).
+from tests.support.report_databases import database, make_app, migrated_postgres, postgres_template, reports_app, sqlite_template  # noqa: E402,F401
 
 
 @pytest.fixture

@@ -3,7 +3,9 @@
 The server decides every price: unit prices come from the same UPDATE that
 takes the stock (`UPDATE ... WHERE stock >= qty RETURNING price_cents`), so a
 concurrent buyer can never drive stock below zero and the bill matches the
-rows that were sold. Rows are updated in product-id order so two orders for
+rows that were sold. Only books for sale (`FOR_SALE`, not hidden) can be
+bought: a hidden book is refused like an unknown one, even if it was hidden
+between the first check and the UPDATE. Rows are updated in product-id order so two orders for
 the same books cannot deadlock. An idempotency key (API) makes a retried
 order return the first purchase; a different order under the same key is
 refused.
@@ -22,6 +24,7 @@ from blasto.extensions import db
 from blasto.models import Product, Purchase, PurchaseItem
 from blasto.outbox.records import owe_receipt
 from blasto.shop.cart import MAX_LINES, CartError, check_quantity
+from blasto.shop.catalog import FOR_SALE
 from blasto.shop.money import order_total
 
 
@@ -110,17 +113,14 @@ def place_order(user_id: int, order: Mapping[int, int], idempotency_key: str | N
 
 
 def _buy(user_id: int, order: dict[int, int], idempotency_key: str | None, digest: str) -> Purchase:
-    known = set(db.session.scalars(select(Product.id).where(Product.id.in_(order))))
-    unknown = sorted(set(order) - known)
-    if unknown:
-        raise UnknownProducts(unknown)
+    _refuse_unknown(order)
     prices: dict[int, int] = {}
     short: list[int] = []
     for product_id in sorted(order):
         quantity = order[product_id]
         price = db.session.execute(
             update(Product)
-            .where(Product.id == product_id, Product.stock >= quantity)
+            .where(Product.id == product_id, FOR_SALE, Product.stock >= quantity)
             .values(stock=Product.stock - quantity)
             .returning(Product.price_cents)
         ).scalar_one_or_none()
@@ -129,6 +129,7 @@ def _buy(user_id: int, order: dict[int, int], idempotency_key: str | None, diges
         else:
             prices[product_id] = price
     if short:  # place_order rolls back what was taken
+        _refuse_unknown(order)  # hidden since the first check?
         raise InsufficientStock(_shortages(order, short))
     purchase = Purchase(
         user_id=user_id,
@@ -141,6 +142,13 @@ def _buy(user_id: int, order: dict[int, int], idempotency_key: str | None, diges
     db.session.flush()
     owe_receipt(purchase.id, user_id)  # committed with the purchase, or not at all
     return purchase
+
+
+def _refuse_unknown(order: dict[int, int]) -> None:
+    known = set(db.session.scalars(select(Product.id).where(Product.id.in_(order), FOR_SALE)))
+    unknown = sorted(set(order) - known)
+    if unknown:
+        raise UnknownProducts(unknown)
 
 
 def _shortages(order: dict[int, int], product_ids: list[int]) -> list[Shortage]:

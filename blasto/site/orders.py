@@ -18,6 +18,7 @@ from blasto.extensions import db
 from blasto.models import Purchase
 from blasto.models.base import ID_CONVERTER
 from blasto.outbox.records import receipt_state
+from blasto.shop.catalog import books_for_sale
 from blasto.shop.checkout import CheckoutError, IdempotencyMismatch, InsufficientStock, UnknownProducts, fingerprint, place_order
 from blasto.shop.history import purchase_detail, purchase_page
 from blasto.site import bp
@@ -101,4 +102,5 @@ def purchase(purchase_id: int):
     found = purchase_detail(current_user.id, purchase_id)
     if found is None:  # someone else's purchase is no more visible than a missing one
         abort(404, description="There is no such purchase in your history.")
-    return render_template("purchase.html", purchase=found, receipt=receipt_state(purchase_id))
+    on_sale = books_for_sale(item["product_id"] for item in found["items"])
+    return render_template("purchase.html", purchase=found, receipt=receipt_state(purchase_id), on_sale=on_sale)

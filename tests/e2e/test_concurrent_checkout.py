@@ -13,6 +13,7 @@ import requests
 from sqlalchemy import create_engine, text
 
 from blasto.config import database_uri
+from tests.support.http_client import answers
 from tests.support.processes import procfile, production_env, run_command, wait_for
 
 CLIENTS = 20
@@ -25,7 +26,7 @@ def web(start_stack, postgres_database, empty_env_file):
     release = run_command(procfile()["release"], env)
     assert release.returncode == 0, release.stderr + release.stdout
     stack = start_stack(["start", "-f", "Procfile", "-e", str(empty_env_file), "web"], env)
-    wait_for(lambda: _answers(stack.base + "/healthz"), 30, what="/healthz")
+    wait_for(lambda: answers(stack.base + "/healthz"), 30, what="/healthz")
     yield stack
     stack.stop(timeout=15)
     assert " 500 " not in stack.output() and "status=500" not in stack.output()
@@ -37,12 +38,6 @@ def database(postgres_database):
     yield engine
     engine.dispose()
 
-
-def _answers(url: str) -> bool:
-    try:
-        return requests.get(url, timeout=2).status_code == 200
-    except requests.RequestException:
-        return False
 
 
 def add_book(database, stock: int) -> int:

@@ -6,7 +6,7 @@ from urllib.parse import urlencode
 import pytest
 
 from tests.functional.browser import Browser, Page
-from tests.functional.factories import PASSWORD, make_user
+from tests.functional.factories import PASSWORD, make_admin, make_user
 
 
 @pytest.fixture
@@ -28,6 +28,17 @@ def log_in(browser: Browser, email: str, password: str = PASSWORD, next_url: str
     if remember:
         data["remember"] = "y"
     return browser.submit(page, "/login", data)
+
+
+ADMIN = "admin@example.com"
+
+
+@pytest.fixture
+def admin(shop_app, browser) -> Browser:
+    """A browser logged in as an admin (made by the factory: the CLI is tested on its own)."""
+    make_admin(shop_app, ADMIN)
+    log_in(browser, ADMIN)
+    return browser
 
 
 @pytest.fixture

@@ -66,3 +66,43 @@ def stock_of(app, product_id: int) -> int:
 def count(app, model) -> int:
     with app.app_context():
         return db.session.scalar(select(func.count()).select_from(model))
+
+
+def make_admin(app, email: str = "admin@example.com", name: str = "Ada Admin") -> int:
+    user_id = make_user(app, email=email, name=name)
+    with app.app_context():
+        db.session.get(User, user_id).is_admin = True
+        db.session.commit()
+    return user_id
+
+
+def set_hidden(app, product_id: int, hidden: bool = True) -> None:
+    with app.app_context():
+        db.session.get(Product, product_id).hidden = hidden
+        db.session.commit()
+
+
+def book_row(app, product_id: int) -> dict:
+    """The book's columns as a dict, read fresh."""
+    with app.app_context():
+        book = db.session.get(Product, product_id)
+        return {column: getattr(book, column) for column in ("title", "author", "description", "price_cents", "stock", "hidden")}
+
+
+def set_purchase_time(app, purchase_id: int, when: datetime) -> None:
+    with app.app_context():
+        db.session.get(Purchase, purchase_id).created_at = when
+        db.session.commit()
+
+
+def owe_receipt_row(app, purchase_id: int, state: str = "pending", last_error: str | None = None) -> None:
+    """The receipt row checkout writes, in a chosen state."""
+    from blasto.models import OutboxMessage
+
+    with app.app_context():
+        user_id = db.session.get(Purchase, purchase_id).user_id
+        db.session.add(OutboxMessage(
+            key=f"receipt:{purchase_id}", kind="receipt", state=state, recipient="buyer@example.com", user_id=user_id,
+            purchase_id=purchase_id, attempts=1, last_error=last_error,
+        ))
+        db.session.commit()

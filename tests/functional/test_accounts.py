@@ -59,8 +59,8 @@ def test_sign_up_refuses_a_taken_email_with_a_field_error(shop_app, browser):
         ({"name": "   ", "email": "a@example.com", "password": "long enough"}, "name", "Please enter your name."),
         ({"name": "N" * 101, "email": "a@example.com", "password": "long enough"}, "name", "Use at most 100 characters."),
         ({"name": "Ann", "email": "not-an-email", "password": "long enough"}, "email", "That does not look like an e-mail address."),
-        ({"name": "Ann", "email": "a@example.com", "password": "short"}, "password", "Use between 8 and 128 characters."),
-        ({"name": "Ann", "email": "a@example.com", "password": "x" * 129}, "password", "Use between 8 and 128 characters."),
+        ({"name": "Ann", "email": "a@example.com", "password": "short"}, "password", "Use between 10 and 128 characters."),
+        ({"name": "Ann", "email": "a@example.com", "password": "x" * 129}, "password", "Use between 10 and 128 characters."),
     ],
 )
 def test_sign_up_validation_shows_errors_next_to_fields(shop_app, browser, data, field, message):
