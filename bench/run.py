@@ -58,8 +58,9 @@ START_RUNS = 3
 CONTROLLED_VARS = (
     "PORT", "WEB_CONCURRENCY", "GUNICORN_THREADS", "GUNICORN_CMD_ARGS", "LOG_LEVEL",
     "BLASTO_ENV", "SECRET_KEY", "DATABASE_URL", "DATABASE_POOL_SIZE", "REDIS_URL",
-    "READY_TIMEOUT_SECONDS", "WORKER_CONCURRENCY", "PYTHONPATH",
+    "READY_TIMEOUT_SECONDS", "WORKER_CONCURRENCY", "PYTHONPATH", "PURCHASE_CACHE_SECONDS",
 )
+BENCH_REDIS_URL = "redis://127.0.0.1:6379/14"
 
 API_MIN_RATIO = 0.8
 SITE_MIN_RATIO = 0.5  # the front page reads new and best-selling books from Postgres
@@ -81,7 +82,7 @@ class MemorySetup:
 # Memory is measured on the embedded defaults and on the services Heroku would provide.
 MEMORY_SETUPS = (
     MemorySetup("embedded (SQLite, no REDIS_URL)", None, bench_data=False),
-    MemorySetup("Postgres blasto_bench + Redis db 14", "redis://127.0.0.1:6379/14", bench_data=True),
+    MemorySetup("Postgres blasto_bench + Redis db 14", BENCH_REDIS_URL, bench_data=True),
 )
 WARM_REQUESTS = {"/home": 100, "/api/v1/home": 100, "/healthz": 100, "/readyz": 10}
 WARM_REQUESTS_WITH_DATA = {**WARM_REQUESTS, "/api/v1/purchases": 100}
@@ -94,6 +95,7 @@ class Target:
     path: str
     data: str = "-"  # "postgres": DATABASE_URL is the bench database; "sqlite": the embedded default
     auth: bool = False  # sends the data set's bearer token
+    env: tuple[tuple[str, str], ...] = ()  # more of the app's environment
 
 
 TARGETS = (
@@ -102,7 +104,12 @@ TARGETS = (
     Target("blasto-site", "blasto:APP", "/home", data="postgres"),
     # The API's index does no I/O, so it stays on the embedded default (SQLite, never opened).
     Target("blasto-api", "blasto:APP", "/api/v1/home", data="sqlite"),
-    Target("blasto-purchases", "blasto:APP", "/api/v1/purchases", data="postgres", auth=True),
+    # As on Heroku, with Redis: pages come from blasto.api.purchase_cache once read.
+    Target("blasto-purchases", "blasto:APP", "/api/v1/purchases", data="postgres", auth=True,
+           env=(("REDIS_URL", BENCH_REDIS_URL),)),
+    # The same with the cache off: every request reads Postgres (reported, not a target).
+    Target("purchases-no-cache", "blasto:APP", "/api/v1/purchases", data="postgres", auth=True,
+           env=(("REDIS_URL", BENCH_REDIS_URL), ("PURCHASE_CACHE_SECONDS", "0"))),
 )
 BASELINE = "flask"
 
@@ -393,9 +400,10 @@ def require_data(data: bench_data.Dataset | None, what: str) -> bench_data.Datas
 
 def target_env(target: Target, data: bench_data.Dataset | None) -> dict[str, str]:
     """DATABASE_URL for the targets on the bench database; the rest keep the embedded default."""
+    env = dict(target.env)
     if target.data == "postgres":
-        return {"DATABASE_URL": require_data(data, target.name).database_url}
-    return {}
+        env["DATABASE_URL"] = require_data(data, target.name).database_url
+    return env
 
 
 def target_headers(target: Target, data: bench_data.Dataset | None) -> dict[str, str]:
@@ -433,7 +441,9 @@ def check_home(port: int, data: bench_data.Dataset) -> str:
 
 
 # Run on each fresh server before it is measured: a wrong answer fails the run loudly.
-RESPONSE_CHECKS: dict[str, Callable[[int, bench_data.Dataset], str]] = {"blasto-purchases": check_purchases_page}
+RESPONSE_CHECKS: dict[str, Callable[[int, bench_data.Dataset], str]] = {
+    "blasto-purchases": check_purchases_page, "purchases-no-cache": check_purchases_page,
+}
 
 
 def preflight(processes: Processes, data: bench_data.Dataset) -> list[Check]:
@@ -463,6 +473,8 @@ def measure_target(processes: Processes, target: Target, duration: int, round_no
         if target.name in RESPONSE_CHECKS:
             RESPONSE_CHECKS[target.name](port, require_data(data, target.name))
         finish_wrk(start_wrk(port, target.path, WARMUP_SECONDS, headers), WARMUP_SECONDS)
+        if target.name in RESPONSE_CHECKS:  # again, now that a cache would be serving it
+            RESPONSE_CHECKS[target.name](port, require_data(data, target.name))
         # After the warm-up: gunicorn forks its workers up to 0.1 s apart.
         workers = process_tree(service.proc.pid)[1:]
         for redone in range(MEASURE_ATTEMPTS):
@@ -494,14 +506,14 @@ def report_throughput(samples: dict[str, list[Sample]]) -> list[Check]:
     medians = {name: (statistics.median(s.rps for s in runs), statistics.median(s.p99_ms for s in runs),
                       sum(s.errors for s in runs)) for name, runs in samples.items()}
     baseline = medians[BASELINE][0]
-    print(f"{'target':<16} {'path':<18} {'data':<8} {'req/s':>9} {'p99 ms':>8} {'vs flask':>9} "
+    print(f"{'target':<18} {'path':<18} {'data':<8} {'req/s':>9} {'p99 ms':>8} {'vs flask':>9} "
           f"{'errors':>7} {'busiest':>8} {'redone':>7}")
     for target in TARGETS:
         rps, p99, errors = medians[target.name]
         runs = samples[target.name]
         busiest = statistics.median(s.busiest_share for s in runs)
         redone = sum(s.redone for s in runs)
-        print(f"{target.name:<16} {target.path:<18} {target.data:<8} {rps:>9.1f} {p99:>8.2f} {rps / baseline:>8.2f}x "
+        print(f"{target.name:<18} {target.path:<18} {target.data:<8} {rps:>9.1f} {p99:>8.2f} {rps / baseline:>8.2f}x "
               f"{errors:>7} {busiest:>8.0%} {redone:>7}")
     print()
     return [ratio_check(medians, "blasto-api", "/api/v1/home", API_MIN_RATIO),

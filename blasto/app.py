@@ -75,6 +75,9 @@ def register_extensions(app: Flask) -> None:
     register_reads(app)
     listen_for_outbox_rows()
     celery_init_app(app)
+    from blasto.api.purchase_cache import init_purchase_cache
+
+    init_purchase_cache(app)
 
 
 def register_blueprints(app: Flask) -> None:

@@ -80,10 +80,19 @@ def load_config(environ: Mapping[str, str] | None = None, instance_path: str | o
         "MAIL": mail_settings(env, production, development=blasto_env == "development"),
         "PUBLIC_URL": public_url(env.get("PUBLIC_URL")),
         "STATSD": statsd_config(env),
+        # GET /api/v1/purchases pages kept in Redis (blasto.api.purchase_cache); 0 turns it off.
+        "PURCHASE_CACHE": purchase_cache_config(env),
         **outbox_config(env),
         **report_config(env),
         **rate_limit_config(env, blasto_env),
     }
+
+
+def purchase_cache_config(env: Mapping[str, str]) -> dict[str, Any] | None:
+    """Where purchase pages are cached (REDIS_URL) and for how long at most; None: no cache."""
+    seconds = _int(env, "PURCHASE_CACHE_SECONDS", 60, minimum=0, maximum=24 * 3600)
+    url = (env.get("REDIS_URL") or "").strip()
+    return {"url": url, "seconds": seconds} if url and seconds else None
 
 
 def outbox_config(env: Mapping[str, str]) -> dict[str, Any]:
