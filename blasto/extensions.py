@@ -27,10 +27,7 @@ csrf = CSRFProtect()
 
 
 @login_manager.user_loader
-def load_user(user_id: str):
-    from blasto.models import User
+def load_user(ident: str):
+    from blasto.models.login_session import user_for_login
 
-    try:
-        return db.session.get(User, int(user_id))
-    except (TypeError, ValueError):
-        return None
+    return user_for_login(ident)

@@ -3,6 +3,7 @@
 Money is integer cents everywhere; stock can never go below zero (a CHECK in
 the database as well as the code that decrements it).
 """
+from blasto.models.login_session import LoginSession
 from blasto.models.outbox import OutboxMessage
 from blasto.models.product import Product
 from blasto.models.purchase import Purchase, PurchaseItem
@@ -10,4 +11,4 @@ from blasto.models.report import Report
 from blasto.models.token import ApiToken
 from blasto.models.user import User
 
-__all__ = ["ApiToken", "OutboxMessage", "Product", "Purchase", "PurchaseItem", "Report", "User"]
+__all__ = ["ApiToken", "LoginSession", "OutboxMessage", "Product", "Purchase", "PurchaseItem", "Report", "User"]

@@ -28,6 +28,15 @@ class User(UserMixin, db.Model):
     is_admin: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
+    # Not a column: the log-in (blasto.models.login_session) this object was loaded for.
+    login_id = None
+
+    def get_id(self) -> str:
+        """What the session and remember cookie store: the user and their log-in, so logging out can end it."""
+        if self.login_id is None:
+            raise RuntimeError("log the user in with blasto.models.login_session.begin_login first")
+        return f"{self.id}:{self.login_id}"
+
     def set_password(self, password: str) -> None:
         self.password_hash = generate_password_hash(password)
 

@@ -2,7 +2,8 @@
 
 Logging in renews the session: everything but the cart is dropped before
 `login_user`, so a session id or CSRF token planted before login is useless
-after it. Unknown e-mail and wrong password get the same message and take
+after it. Each log-in is a row (blasto.models.login_session) that logging out
+ends, so a copied cookie dies with the session it was copied from. Unknown e-mail and wrong password get the same message and take
 about the same time, so the form does not reveal who has an account.
 """
 from __future__ import annotations
@@ -13,6 +14,7 @@ from sqlalchemy import select
 
 from blasto.extensions import db
 from blasto.models import User
+from blasto.models.login_session import begin_login, end_login
 from blasto.models.user import check_nobodys_password
 from blasto.shop.accounts import EmailTaken, sign_up
 from blasto.site import bp
@@ -31,6 +33,7 @@ def start_session(user: User, remember: bool) -> None:
     g.pop(current_app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token"), None)  # Flask-WTF's per-request copy
     if cart:
         session[CART_KEY] = cart
+    begin_login(user)
     login_user(user, remember=remember)
 
 
@@ -78,6 +81,8 @@ def login():
 @bp.post("/logout")
 def logout():
     if LogoutForm().validate_on_submit():
+        if current_user.is_authenticated:
+            end_login(current_user)  # copies of this session's cookies stop working too
         session.clear()  # before logout_user, which marks the remember cookie for deletion
         logout_user()
         flash("You are logged out.", "info")

@@ -89,7 +89,7 @@ def test_the_logged_in_session_is_fresh_and_bound_to_the_client(module_pg_shop, 
     log_in(browser)
     session = session_of(app, browser)
 
-    assert session["_user_id"] == str(world.shopper_id) and session["_fresh"] is True
+    assert session["_user_id"].startswith(f"{world.shopper_id}:") and session["_fresh"] is True  # user:log-in
     assert login_manager.session_protection in ("basic", "strong")
     with app.test_request_context(headers={"User-Agent": USER_AGENT}, environ_base={"REMOTE_ADDR": "127.0.0.1"}):
         assert session["_id"] == login_manager_module._create_identifier()
