@@ -40,10 +40,12 @@ accesslog = "-"
 # logfmt, like the router and the app; the request id is the response header,
 # which the app sets from X-Request-Id or generates. The path is %(U)s, without
 # its query string (which can carry a token); never %(r)s, %(q)s, the Referer,
-# Authorization or Cookie headers (tests/functional/test_no_secrets_in_logs.py).
+# Authorization or Cookie headers, nor the client's address, which is personal
+# data; the router's own log line, with the same request_id, has it
+# (tests/functional/test_no_secrets_in_logs.py).
 access_log_format = (
     'at=info logger=gunicorn.access request_id=%({x-request-id}o)s method=%(m)s path="%(U)s" '
-    'status=%(s)s bytes=%(B)s duration_ms=%(M)s fwd="%({x-forwarded-for}i)s" user_agent="%(a)s"'
+    'status=%(s)s bytes=%(B)s duration_ms=%(M)s user_agent="%(a)s"'
 )
 errorlog = "-"
 loglevel = os.environ.get("LOG_LEVEL", "info").lower()
