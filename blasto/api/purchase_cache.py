@@ -30,6 +30,7 @@ TOKEN_SECONDS) at most. Without REDIS_URL there is no cache.
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import math
@@ -40,7 +41,7 @@ from datetime import datetime
 from typing import Any
 
 import redis
-from flask import Flask, Response, current_app, has_app_context, request
+from flask import Flask, Response, current_app, g, has_app_context, request
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 from sqlalchemy import event
@@ -59,6 +60,7 @@ TOMBSTONE_SECONDS = 2 * TOKEN_SECONDS  # outlives any read that saw the token be
 GENERATION_SECONDS = 7 * 24 * 3600  # far above a page's lifetime, so a reset counter meets no old page
 PAUSE_AFTER_ERROR_SECONDS = 5.0
 REDIS_TIMEOUT_SECONDS = 0.25
+MAX_QUERY_BYTES = 100  # longer query strings are never a page worth keeping
 _CHANGED_OWNERS = "blasto.purchase_cache.owners"
 
 # KEYS: token key. ARGV: namespace, page suffix, tombstone, digest. -> nil | {who, owner gen, catalogue gen, body|nil}
@@ -203,13 +205,42 @@ def purchase_cache() -> PurchaseCache | None:
     return current_app.extensions.get(EXTENSION_KEY) if has_app_context() else None
 
 
-def page_suffix(page: int, per_page: int) -> str:
-    """The page's part of its key: the links in the body depend on the script root too."""
-    return f"{page}:{per_page}:{request.script_root}"
+def serve_cached_page(view):
+    """Decorator, inside the token check and outside the query's parsing: a hit skips both parsing and Postgres.
+
+    A page is keyed by the raw query string (and script root, which its links
+    carry), and stored only by a request whose query string passed validation,
+    so a hit never needs the parse; an invalid query never hits and is refused
+    by the view as usual.
+    """
+
+    @functools.wraps(view)
+    def wrapper(*args, **kwargs):
+        cache = purchase_cache()
+        query = request.query_string
+        if cache is None or len(query) > MAX_QUERY_BYTES:
+            return view(*args, **kwargs)
+        suffix = f"{query.decode('latin-1')}|{request.script_root}"
+        found = cache.lookup(g.token_digest, suffix)
+        if found is not None and found.body is not None:
+            g.user_id, g.token_id = found.user_id, found.token_id
+            return current_app.response_class(found.body, mimetype="application/json")
+        g.purchase_cache_miss = (cache, found, suffix)
+        return view(*args, **kwargs)
+
+    return wrapper
 
 
-def cached_response(body: bytes) -> Response:
-    return current_app.response_class(body, mimetype="application/json")
+def keep_page(token, response: Response) -> None:
+    """After a miss: remember the (accepted) token, or store the page under the generations read before the query."""
+    miss = g.pop("purchase_cache_miss", None)
+    if miss is None:
+        return
+    cache, found, suffix = miss
+    if found is None:  # the token was not known: next time it is, with the generations to check
+        cache.remember_token(g.token_digest, token.user_id, token.token_id, token.expires_at)
+    elif found.user_id == token.user_id:
+        cache.store_page(found, suffix, response.get_data())
 
 
 def catalog_changed() -> None:

@@ -14,7 +14,7 @@ from blasto.api import URL_PREFIX
 from blasto.api.auth import accept_token, token_auth
 from blasto.api.json_body import require_json_body
 from blasto.api.pagination import envelope
-from blasto.api.purchase_cache import cached_response, page_suffix, purchase_cache
+from blasto.api.purchase_cache import keep_page, serve_cached_page
 from blasto.api.schemas import IdempotencyHeaderSchema, PageArgsSchema, PurchaseCreateSchema, PurchaseDetailSchema, PurchasePageSchema
 from blasto.shop.checkout import CheckoutError, IdempotencyMismatch, InsufficientStock, UnknownProducts, place_order
 from blasto.models.base import ID_CONVERTER
@@ -59,27 +59,17 @@ def purchase_detail_json(purchase: dict) -> dict:
 
 @blp.get("")
 @token_auth(blp, in_view=True)
+@serve_cached_page
 @blp.arguments(PageArgsSchema, location="query")
 @blp.alt_response(200, schema=PurchasePageSchema, success=True, description="Your purchases, newest first")
 def list_purchases(args):
     """Your purchases, newest first, with their lines."""
     page, per_page = args["page"], args["per_page"]
-    cache, found, suffix = purchase_cache(), None, ""
-    if cache is not None:
-        suffix = page_suffix(page, per_page)
-        found = cache.lookup(g.token_digest, suffix)
-        if found is not None and found.body is not None:
-            g.user_id, g.token_id = found.user_id, found.token_id
-            return cached_response(found.body)
     token, purchases, total = purchase_page_by_token(g.token_digest, page, per_page, read_connection())
     accept_token(token)
     root = purchases_root()
     response = jsonify(envelope([purchase_json(p, root) for p in purchases], page, per_page, total, "purchases.list_purchases"))
-    if cache is not None:
-        if found is None:  # the token was not known: next time it is, with the generations to check
-            cache.remember_token(g.token_digest, token.user_id, token.token_id, token.expires_at)
-        elif found.user_id == token.user_id:
-            cache.store_page(found, suffix, response.get_data())
+    keep_page(token, response)
     return response
 
 
