@@ -15,6 +15,8 @@ from __future__ import annotations
 
 from flask import Flask
 
+from blasto.security.https import HSTS
+
 CONTENT_SECURITY_POLICY = "; ".join((
     "default-src 'self'",
     "script-src 'self'",
@@ -36,21 +38,32 @@ SECURITY_HEADERS = {
 }
 
 
-_ITEMS = tuple((name, name.lower(), value) for name, value in SECURITY_HEADERS.items())
+def _items(headers: dict[str, str]) -> tuple[tuple[str, str, str], ...]:
+    return tuple((name, name.lower(), value) for name, value in headers.items())
+
+
+_ITEMS = _items(SECURITY_HEADERS)
+_ITEMS_HTTPS = _items({**SECURITY_HEADERS, "Strict-Transport-Security": HSTS})
 
 
 class SecurityHeadersMiddleware:
-    def __init__(self, wsgi_app):
+    """Adds the headers a response lacks; with `hsts`, HSTS too on HTTPS (the scheme ProxyFix found)."""
+
+    def __init__(self, wsgi_app, hsts: bool):
         self.wsgi_app = wsgi_app
+        self.hsts = hsts
 
     def __call__(self, environ, start_response):
         def start_with_headers(status, headers, exc_info=None):
+            items = _ITEMS_HTTPS if self.hsts and environ.get("wsgi.url_scheme") == "https" else _ITEMS
             present = {name.lower() for name, _ in headers}
-            headers.extend((name, value) for name, lower, value in _ITEMS if lower not in present)
+            headers.extend((name, value) for name, lower, value in items if lower not in present)
             return start_response(status, headers, exc_info)
 
         return self.wsgi_app(environ, start_with_headers)
 
 
 def register_security_headers(app: Flask) -> None:
-    app.wsgi_app = SecurityHeadersMiddleware(app.wsgi_app)  # type: ignore[method-assign]
+    """Outside ProxyFix, which sets environ's scheme in place before the response starts."""
+    production = app.config["BLASTO_ENV"] == "production"
+    app.wsgi_app = SecurityHeadersMiddleware(app.wsgi_app, hsts=production)  # type: ignore[method-assign]

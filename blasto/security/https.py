@@ -40,14 +40,8 @@ def redirect_plain_http() -> Response | None:
     return redirect(https_url(), code=301 if request.method in ("GET", "HEAD") else 308)
 
 
-def add_hsts(response: Response) -> Response:
-    if request.is_secure:
-        response.headers.setdefault("Strict-Transport-Security", HSTS)
-    return response
-
-
 def register_https(app: Flask) -> None:
+    """The redirect; HSTS is added with the other headers (blasto.security.headers)."""
     if app.config["BLASTO_ENV"] != "production":
         return
     app.before_request_funcs.setdefault(None, []).insert(0, redirect_plain_http)
-    app.after_request(add_hsts)

@@ -41,6 +41,7 @@ and tests build many apps).
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import ipaddress
@@ -151,6 +152,22 @@ def add_retry_after(response: Response) -> Response:
     return response
 
 
+def _belongs_to(hook, limiter: Limiter) -> bool:
+    """Is this hook one Flask-Limiter registered (a bound method, or a partial over one)?"""
+    owner = getattr(hook, "__self__", None)
+    if owner is None and isinstance(hook, functools.partial):
+        owner = hook.args[0] if hook.args else None
+    return owner is limiter
+
+
+def _only_on(endpoints: frozenset[str], hook):
+    @functools.wraps(hook)
+    def scoped(value):
+        return hook(value) if request.endpoint in endpoints else value
+
+    return scoped
+
+
 def init_rate_limits(app: Flask) -> Limiter | None:
     """Bind a Limiter to `app` and attach RULES to their views; nothing at all when disabled."""
     config = app.config
@@ -171,6 +188,11 @@ def init_rate_limits(app: Flask) -> Limiter | None:
     # a third of a bare API request's time), so it goes.
     hooks = app.before_request_funcs.get(None, [])
     hooks[:] = [hook for hook in hooks if getattr(hook, "__self__", None) is not limiter]
+    # Its after-request hook (which deducts the conditional limits: failed
+    # log-ins) and teardown only matter where a limit is: the rest skip them.
+    limited = frozenset(endpoint for rule in RULES for endpoint in rule.endpoints)
+    for registry in (app.after_request_funcs, app.teardown_request_funcs):
+        registry[None] = [_only_on(limited, hook) if _belongs_to(hook, limiter) else hook for hook in registry.get(None, [])]
     for rule in RULES:
         limit = limiter.shared_limit(
             config[rule.setting], scope=rule.scope, key_func=rule.key, methods=["POST"],
