@@ -49,3 +49,11 @@ def world(module_pg_shop):
     from tests.attack.world import populate
 
     return populate(module_pg_shop)
+
+
+@pytest.fixture(scope="module")
+def tokens(module_pg_shop, world):
+    """A bearer header for each of the world's accounts, by e-mail."""
+    from tests.attack.world import ADMIN, OTHER, SHOPPER, bearer_for
+
+    return {email: bearer_for(module_pg_shop, email) for email in (SHOPPER, OTHER, ADMIN)}

@@ -21,12 +21,12 @@ from urllib.parse import quote, urlsplit
 import pytest
 
 from blasto.errors import CSRF_MESSAGE
-from tests.api.conftest import basic, bearer
+from tests.api.conftest import basic
 from tests.attack import api_document as doc
 from tests.attack.payloads import BAD_UTF8, INJECTIONS, assert_handled
 from tests.attack.routes import get_routes, page_write_routes, route_id, write_routes
 from tests.attack.world import (
-    ADMIN, API_PREFIX, OTHER, SHOPPER, Browser, crawl_forms, find_rule, logged_in, rule_for_path, url_for_rule,
+    ADMIN, API_PREFIX, SHOPPER, Browser, bearer_for, crawl_forms, find_rule, logged_in, rule_for_path, url_for_rule,
 )
 from tests.functional.factories import PASSWORD
 
@@ -101,17 +101,6 @@ class Site:
 @pytest.fixture(scope="module")
 def site(module_pg_shop, world):
     return Site(module_pg_shop)
-
-
-@pytest.fixture(scope="module")
-def tokens(module_pg_shop, world):
-    client = module_pg_shop.test_client()
-    found = {}
-    for email in (SHOPPER, ADMIN, OTHER):
-        response = client.post("/api/v1/tokens", headers=basic(email, PASSWORD))
-        assert response.status_code == 201, response.get_data(as_text=True)
-        found[email] = bearer(response.get_json()["token"])
-    return found
 
 
 def assert_form_processed(response, what: str) -> None:
@@ -297,7 +286,7 @@ def test_a_body_over_the_limit_is_a_413_in_the_right_shape(module_pg_shop, site,
         op = (method, next(p for p in doc.document()["paths"] if _same_route(p, path.rule)))
         headers = api_headers(*op, tokens)
         if doc.body_schema(*op) is None and "bearerAuth" in doc.security(*op):
-            headers = own_token(module_pg_shop)  # the operation may act on its token (DELETE /tokens revokes it)
+            headers = bearer_for(module_pg_shop, SHOPPER)  # the operation may act on its token (DELETE /tokens revokes it)
         response = module_pg_shop.test_client().open(url, method=method, data=body, content_type="application/json", headers=headers)
         if doc.body_schema(*op) is None:  # takes no body: it is never read, and the answer is the operation's own
             assert_handled(response, f"{method} {rule}", api=True)
@@ -312,12 +301,6 @@ def test_a_body_over_the_limit_is_a_413_in_the_right_shape(module_pg_shop, site,
         response = browser.client.open(url, method=method, data=body.encode(), content_type="application/x-www-form-urlencoded")
         assert response.status_code == 413 and response.mimetype == "text/html", (rule, response.status_code)
         assert "413" in response.get_data(as_text=True) and "Traceback" not in response.get_data(as_text=True)
-
-
-def own_token(app) -> dict:
-    response = app.test_client().post("/api/v1/tokens", headers=basic(SHOPPER, PASSWORD))
-    assert response.status_code == 201
-    return bearer(response.get_json()["token"])
 
 
 def _same_route(openapi_path: str, rule: str) -> bool:

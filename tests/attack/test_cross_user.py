@@ -11,8 +11,6 @@ import pytest
 
 from tests.attack.routes import get_routes, route_id, routing_app
 from tests.attack.world import ADMIN, OTHER, SHOPPER, database_fingerprint, find_rule, logged_in, url_for_rule
-from tests.functional.factories import PASSWORD
-from tests.api.conftest import basic, bearer
 
 # GET routes naming one user's row by id: only that user may read them.
 OWNED = {"/purchases/<purchase_id>", "/api/v1/purchases/<purchase_id>", "/api/v1/users/<user_id>"}
@@ -31,17 +29,6 @@ def rules_under(prefix: str) -> list:
 
 
 @pytest.fixture(scope="module")
-def api_tokens(module_pg_shop, world):
-    client = module_pg_shop.test_client()
-    tokens = {}
-    for email in (SHOPPER, OTHER, ADMIN):
-        response = client.post("/api/v1/tokens", headers=basic(email, PASSWORD))
-        assert response.status_code == 201
-        tokens[email] = bearer(response.get_json()["token"])
-    return tokens
-
-
-@pytest.fixture(scope="module")
 def browsers(module_pg_shop, world):
     return {email: logged_in(module_pg_shop, email) for email in (SHOPPER, OTHER, ADMIN)}
 
@@ -55,13 +42,13 @@ def test_every_get_route_with_an_id_is_classified():
 
 
 @pytest.mark.parametrize("rule_text", sorted(r for r in get_routes() if short(r) in OWNED), ids=short)
-def test_someone_elses_row_is_a_404_and_says_nothing_about_it(module_pg_shop, world, browsers, api_tokens, rule_text):
+def test_someone_elses_row_is_a_404_and_says_nothing_about_it(module_pg_shop, world, browsers, tokens, rule_text):
     url = url_for_rule(find_rule(module_pg_shop, rule_text))  # id 1: the shopper's purchase, the shopper's account
     api = rule_text.startswith("/api/")
 
     def read(email):
         if api:
-            return module_pg_shop.test_client().get(url, headers=api_tokens[email])
+            return module_pg_shop.test_client().get(url, headers=tokens[email])
         return browsers[email].client.get(url)
 
     own, foreign = read(SHOPPER), read(OTHER)
@@ -81,8 +68,8 @@ def _without_request_id(response) -> str:
     return re.sub(r"[0-9a-f-]{32,36}", "", response.get_data(as_text=True))
 
 
-def test_lists_show_only_your_own_purchases(module_pg_shop, world, browsers, api_tokens):
-    listed = module_pg_shop.test_client().get("/api/v1/purchases", headers=api_tokens[OTHER]).get_json()
+def test_lists_show_only_your_own_purchases(module_pg_shop, world, browsers, tokens):
+    listed = module_pg_shop.test_client().get("/api/v1/purchases", headers=tokens[OTHER]).get_json()
     assert [item["id"] for item in listed["items"]] == [world.others_purchase_id]
     page = browsers[OTHER].get("/purchases")
     assert f"/purchases/{world.others_purchase_id}" in page.html and f"/purchases/{world.purchase_id}\"" not in page.html
@@ -113,15 +100,15 @@ def test_admin_forms_posted_by_a_shopper_with_a_valid_csrf_token_are_a_404_and_c
 
 
 @pytest.mark.parametrize("rule_text", [rule.rule for rule in rules_under("/api/v1/reports")], ids=short)
-def test_the_reports_api_is_a_403_for_shoppers(module_pg_shop, world, api_tokens, rule_text):
+def test_the_reports_api_is_a_403_for_shoppers(module_pg_shop, world, tokens, rule_text):
     rule = find_rule(module_pg_shop, rule_text)
     url = url_for_rule(rule)
     client = module_pg_shop.test_client()
     before = database_fingerprint(module_pg_shop)
     for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
         body = {"from": "2026-01-01", "to": "2026-01-31"} if method == "POST" else None
-        admin = client.open(url, method=method, headers=api_tokens[ADMIN], json=body) if method == "GET" else None
-        response = client.open(url, method=method, headers=api_tokens[SHOPPER], json=body)
+        admin = client.open(url, method=method, headers=tokens[ADMIN], json=body) if method == "GET" else None
+        response = client.open(url, method=method, headers=tokens[SHOPPER], json=body)
         assert response.status_code == 403 and response.get_json()["error"] == "forbidden", (method, response.get_data(as_text=True))
         if admin is not None:
             assert admin.status_code == 200, "control: an admin reads it"

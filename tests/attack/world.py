@@ -132,6 +132,15 @@ def logged_in(app, email: str) -> Browser:
     return browser
 
 
+def bearer_for(app, email: str) -> dict:
+    """An Authorization header with a fresh token from POST /api/v1/tokens."""
+    from tests.api.conftest import basic, bearer
+
+    response = app.test_client().post("/api/v1/tokens", headers=basic(email, PASSWORD))
+    assert response.status_code == 201, response.get_data(as_text=True)
+    return bearer(response.get_json()["token"])
+
+
 def is_logged_in(browser: Browser) -> bool:
     page: Page = browser.get("/cart")
     return page.has_form("/logout")
