@@ -127,6 +127,11 @@ DEFAULT_RATE_LIMITS = {
 }
 
 
+def redis_tls_options(url: str) -> dict[str, Any]:
+    """redis-py's TLS options for a URL: Heroku Key-Value Store (rediss://) has a self-signed certificate."""
+    return {"ssl_cert_reqs": ssl.CERT_NONE} if url.startswith("rediss:") else {}
+
+
 def rate_limit_config(env: Mapping[str, str], blasto_env: str) -> dict[str, Any]:
     """Flask-Limiter's settings: on except in tests, counted in Redis when there is one.
 
@@ -136,9 +141,7 @@ def rate_limit_config(env: Mapping[str, str], blasto_env: str) -> dict[str, Any]
     redis_url = (env.get("REDIS_URL") or "").strip()
     options: dict[str, Any] = {}
     if redis_url:
-        options = {"socket_connect_timeout": 1, "socket_timeout": 1}
-        if redis_url.startswith("rediss:"):  # Heroku's self-signed certificate, as for Celery
-            options["ssl_cert_reqs"] = ssl.CERT_NONE
+        options = {"socket_connect_timeout": 1, "socket_timeout": 1, **redis_tls_options(redis_url)}
     return {
         "RATELIMIT_ENABLED": _bool("RATELIMIT_ENABLED", env.get("RATELIMIT_ENABLED"), default=blasto_env != "test"),
         "RATELIMIT_STORAGE_URI": redis_url or "memory://",
@@ -353,8 +356,8 @@ def celery_config(redis_url: str | None, instance: Path, env: Mapping[str, str])
     )
     if parts.scheme == "rediss":
         # Heroku Key-Value Store uses TLS with a self-signed certificate.
-        config["broker_use_ssl"] = {"ssl_cert_reqs": ssl.CERT_NONE}
-        config["redis_backend_use_ssl"] = {"ssl_cert_reqs": ssl.CERT_NONE}
+        config["broker_use_ssl"] = redis_tls_options(url)
+        config["redis_backend_use_ssl"] = redis_tls_options(url)
     return config
 
 

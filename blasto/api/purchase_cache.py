@@ -34,11 +34,9 @@ import functools
 import hashlib
 import logging
 import math
-import ssl
 import time
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 import redis
 from flask import Flask, Response, current_app, g, has_app_context, request
@@ -47,6 +45,7 @@ from redis.retry import Retry
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
 
+from blasto.config import redis_tls_options
 from blasto.extensions import db
 from blasto.models import Purchase
 from blasto.models.base import utcnow
@@ -131,20 +130,19 @@ class PurchaseCache:
         self._guard(lambda: self.client.set(self._token_key(digest), TOMBSTONE, ex=TOMBSTONE_SECONDS), pause=False)
 
     def purchases_changed(self, user_ids) -> None:
-        def bump():
-            with self.client.pipeline(transaction=False) as pipe:
-                for user_id in sorted(user_ids):
-                    pipe.incr(self._owner_key(user_id))
-                    pipe.expire(self._owner_key(user_id), GENERATION_SECONDS)
-                pipe.execute()
-
-        self._guard(bump, pause=False)
+        self._bump([self._owner_key(user_id) for user_id in sorted(user_ids)])
 
     def catalog_changed(self) -> None:
+        self._bump([self._catalog_key()])
+
+    def _bump(self, generation_keys: list[str]) -> None:
+        """Increment these generations (one round trip): every page stored under the old ones is unreachable."""
+
         def bump():
             with self.client.pipeline(transaction=False) as pipe:
-                pipe.incr(self._catalog_key())
-                pipe.expire(self._catalog_key(), GENERATION_SECONDS)
+                for key in generation_keys:
+                    pipe.incr(key)
+                    pipe.expire(key, GENERATION_SECONDS)
                 pipe.execute()
 
         self._guard(bump, pause=False)
@@ -186,12 +184,9 @@ def init_purchase_cache(app: Flask) -> None:
     settings = app.config.get("PURCHASE_CACHE")
     if not settings:
         return
-    options: dict[str, Any] = {}
-    if settings["url"].startswith("rediss:"):  # Heroku's self-signed certificate, as for Celery
-        options["ssl_cert_reqs"] = ssl.CERT_NONE
     pool = redis.ConnectionPool.from_url(
         settings["url"], socket_timeout=REDIS_TIMEOUT_SECONDS, socket_connect_timeout=REDIS_TIMEOUT_SECONDS,
-        retry=Retry(NoBackoff(), 0), health_check_interval=30, **options,
+        retry=Retry(NoBackoff(), 0), health_check_interval=30, **redis_tls_options(settings["url"]),
     )
     namespace = namespace_for(app.config["SQLALCHEMY_DATABASE_URI"])
     app.extensions[EXTENSION_KEY] = PurchaseCache(redis.Redis(connection_pool=pool), namespace, settings["seconds"])

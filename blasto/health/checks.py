@@ -17,6 +17,7 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 from sqlalchemy import text
 
+from blasto.config import redis_tls_options
 from blasto.extensions import db
 from blasto.health.tasks import ping
 
@@ -52,10 +53,9 @@ def ping_redis_broker(celery: Celery, timeout: float) -> None:
     if client is None:
         # At most two connections per process, however often /readyz is hit:
         # Heroku's small Redis plans count every client.
-        options = {"ssl_cert_reqs": "none"} if url.startswith("rediss://") else {}
         pool = redis.BlockingConnectionPool.from_url(
             url, max_connections=2, timeout=timeout, socket_connect_timeout=timeout, socket_timeout=timeout,
-            retry=Retry(NoBackoff(), 0), **options,
+            retry=Retry(NoBackoff(), 0), **redis_tls_options(url),
         )
         client = clients[url] = redis.Redis(connection_pool=pool)
     client.ping()
