@@ -64,22 +64,26 @@ def close_listeners_when_stopping(worker) -> None:
 
 def drain_and_close(worker) -> None:
     listeners = [listener for listener in worker.sockets if getattr(listener, "sock", None) is not None]
-    deadline = time.monotonic() + MASTER_CLOSE_WAIT_SECONDS
-    while listeners and _held_by(worker.ppid, listeners) and time.monotonic() < deadline:
-        for listener in listeners:
-            _accept_queued(worker, listener)
-        time.sleep(_POLL_SECONDS)
-    if listeners and not _held_by(worker.ppid, listeners):
+
+    def master_let_go() -> bool:
+        return not _held_by(worker.ppid, listeners)
+
+    _accept_until(worker, listeners, master_let_go, MASTER_CLOSE_WAIT_SECONDS)
+    if listeners and master_let_go():
         filtered = [listener for listener in listeners if refuse_new_connections(listener)]
-        if filtered:
-            settled = time.monotonic() + HANDSHAKE_SETTLE_SECONDS
-            while time.monotonic() < settled:
-                for listener in filtered:
-                    _accept_queued(worker, listener)
-                time.sleep(_POLL_SECONDS)
+        _accept_until(worker, filtered, lambda: False, HANDSHAKE_SETTLE_SECONDS)
     for listener in listeners:
         _accept_queued(worker, listener)
         listener.close()
+
+
+def _accept_until(worker, listeners, done, seconds: float) -> None:
+    """Keep accepting what queues on `listeners` until `done()` or `seconds` have passed."""
+    deadline = time.monotonic() + seconds
+    while listeners and not done() and time.monotonic() < deadline:
+        for listener in listeners:
+            _accept_queued(worker, listener)
+        time.sleep(_POLL_SECONDS)
 
 
 def refuse_new_connections(listener) -> bool:

@@ -187,7 +187,7 @@ def init_rate_limits(app: Flask) -> Limiter | None:
     # default limits, which Blasto has none of, yet costs every request (about
     # a third of a bare API request's time), so it goes.
     hooks = app.before_request_funcs.get(None, [])
-    hooks[:] = [hook for hook in hooks if getattr(hook, "__self__", None) is not limiter]
+    hooks[:] = [hook for hook in hooks if not _belongs_to(hook, limiter)]
     # Its after-request hook (which deducts the conditional limits: failed
     # log-ins) and teardown only matter where a limit is: the rest skip them.
     limited = frozenset(endpoint for rule in RULES for endpoint in rule.endpoints)
