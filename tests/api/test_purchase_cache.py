@@ -7,12 +7,11 @@ Each test's database has its own key namespace, so tests never share pages.
 from __future__ import annotations
 
 import socket
-from contextlib import contextmanager
 from datetime import timedelta
 
 import pytest
 import redis
-from sqlalchemy import event, update
+from sqlalchemy import update
 
 from blasto.api.purchase_cache import EXTENSION_KEY, TOMBSTONE, namespace_for
 from blasto.extensions import db
@@ -25,6 +24,7 @@ from tests.conftest import migrated
 from tests.functional.browser import Browser
 from tests.functional.conftest import ADMIN, log_in
 from tests.functional.factories import make_admin, make_book, make_purchase
+from tests.support.sql import recorded_statements
 
 
 @pytest.fixture
@@ -47,23 +47,6 @@ def shopper(cached_app, api) -> dict:
     return {**shopper, "books": books}
 
 
-@contextmanager
-def statements(app):
-    """Collect the SQL the app sends meanwhile."""
-    seen: list[str] = []
-
-    def record(conn, cursor, statement, *args):
-        seen.append(statement)
-
-    with app.app_context():
-        engine = db.engine
-    event.listen(engine, "before_cursor_execute", record)
-    try:
-        yield seen
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
-
-
 def cache_of(app):
     return app.extensions[EXTENSION_KEY]
 
@@ -77,7 +60,7 @@ def page(api, user, query="") -> dict:
 def test_the_third_read_is_served_without_touching_the_database_and_is_byte_identical(cached_app, api, shopper):
     first = page(api, shopper)  # learns the token
     second = page(api, shopper)  # stores the page
-    with statements(cached_app) as seen:
+    with recorded_statements(cached_app) as seen:
         third = page(api, shopper)
     assert seen == []
     assert third.get_data() == second.get_data() == first.get_data()
@@ -121,7 +104,7 @@ def test_a_purchase_that_rolls_back_drops_nothing(cached_app, api, shopper, redi
     response = api.buy(shopper, [{"product_id": shopper["books"][0], "quantity": 99}])  # only 5 in stock
     assert response.status_code == 409
     assert client.get(owner_key) == before
-    with statements(cached_app) as seen:
+    with recorded_statements(cached_app) as seen:
         page(api, shopper)
     assert seen == []
 

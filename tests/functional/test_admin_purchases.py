@@ -7,13 +7,14 @@ from datetime import datetime, timezone
 from urllib.parse import urlencode
 
 import pytest
-from sqlalchemy import event, text
+from sqlalchemy import text
 
 from blasto.extensions import db
 from tests.functional.browser import Browser, Page
 from tests.functional.conftest import ADMIN, log_in
 from tests.functional.factories import make_admin, make_book, make_purchase, make_user, owe_receipt_row, set_hidden, set_purchase_time
 from tests.functional.test_markup import check_markup
+from tests.support.sql import recorded_statements
 
 
 
@@ -180,20 +181,9 @@ def test_purchases_of_a_hidden_book_stay_listed_and_readable(shop_app, admin, sh
 
 
 def test_a_page_is_one_query_however_many_rows(shop_app, admin, shop):
-    with shop_app.app_context():
-        engine = db.engine
-    statements: list[str] = []
-
-    def record(conn, cursor, statement, *args):
-        statements.append(statement)
-
     def queries_for(url: str) -> list[str]:
-        statements.clear()
-        event.listen(engine, "before_cursor_execute", record)
-        try:
+        with recorded_statements(shop_app) as statements:
             assert admin.get(url).status == 200
-        finally:
-            event.remove(engine, "before_cursor_execute", record)
         return [s for s in statements if "purchase" in s.lower()]
 
     few = queries_for("/admin/purchases")

@@ -1,0 +1,26 @@
+"""What SQL an app sends: for tests that assert a page is one query, or none."""
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from sqlalchemy import event
+
+from blasto.extensions import db
+
+
+@contextmanager
+def recorded_statements(app) -> Iterator[list[str]]:
+    """Collect every statement the app's engine executes meanwhile."""
+    seen: list[str] = []
+
+    def record(conn, cursor, statement, *args):
+        seen.append(statement)
+
+    with app.app_context():
+        engine = db.engine
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield seen
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
