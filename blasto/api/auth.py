@@ -27,11 +27,15 @@ MAX_TOKEN_LENGTH = 200
 TOKEN_QUERY = token_by_digest()
 
 
-def bearer_token() -> str:
-    header = request.headers.get("Authorization", "")
+def bearer_in(header: str) -> str:
+    """The token in an Authorization header's value, or "" when it holds no bearer token."""
     scheme, _, token = header.partition(" ")
-    token = token.strip()
-    if scheme.lower() != "bearer" or not token:
+    return token.strip() if scheme.lower() == "bearer" else ""
+
+
+def bearer_token() -> str:
+    token = bearer_in(request.headers.get("Authorization", ""))
+    if not token:
         abort(401, message="Send a token as 'Authorization: Bearer <token>' (get one from POST /api/v1/tokens).", headers=BEARER_CHALLENGE)
     if len(token) > MAX_TOKEN_LENGTH:
         abort(401, message="The token is not valid.", headers=BEARER_CHALLENGE)

@@ -32,8 +32,13 @@ def https_url() -> str:
     return urlunsplit(("https", _PORT.sub("", request.host), parts.path, parts.query, ""))
 
 
+def plain_http_via_router(environ) -> bool:
+    """The router says the client used plain HTTP (and ProxyFix found no https)."""
+    return environ.get("wsgi.url_scheme") not in ("https", "wss") and bool(environ.get("HTTP_X_FORWARDED_PROTO"))
+
+
 def redirect_plain_http() -> Response | None:
-    if request.is_secure or not request.headers.get("X-Forwarded-Proto"):
+    if not plain_http_via_router(request.environ):
         return None
     if request.blueprint in EXEMPT_BLUEPRINTS:
         return None
