@@ -21,6 +21,7 @@ MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app = Flask(__name__, instance_relative_config=True)
     register_config(app, config)
+    register_page_cache(app)
     register_proxy(app)
     register_logging(app)
     register_extensions(app)
@@ -39,6 +40,15 @@ def register_config(app: Flask, overrides: Mapping[str, Any] | None) -> None:
     # JSON keeps the order the code builds (id first); sorting every key of a
     # 20-purchase page was a measurable share of the API's hottest response.
     app.json.sort_keys = False  # type: ignore[attr-defined]
+
+
+def register_page_cache(app: Flask) -> None:
+    """Cached purchases pages, answered in front of Flask; inside ProxyFix, which gives it the client's scheme."""
+    from blasto.api.cached_pages import install_cached_pages
+    from blasto.api.purchase_cache import init_purchase_cache
+
+    init_purchase_cache(app)
+    install_cached_pages(app)
 
 
 def register_proxy(app: Flask) -> None:
@@ -75,9 +85,6 @@ def register_extensions(app: Flask) -> None:
     register_reads(app)
     listen_for_outbox_rows()
     celery_init_app(app)
-    from blasto.api.purchase_cache import init_purchase_cache
-
-    init_purchase_cache(app)
 
 
 def register_blueprints(app: Flask) -> None:

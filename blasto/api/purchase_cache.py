@@ -2,7 +2,8 @@
 
 Why: a program polling a shopper's history re-reads the same page, and each
 read from Postgres costs several times a bare Flask request (docs/BENCHMARKS.md).
-A hit is one Redis round trip: no database connection at all.
+A hit is one Redis round trip: no database connection and, answered by
+blasto.api.cached_pages in front of Flask, no Flask request either.
 
 Exact, not "fresh within a TTL":
 - Every page key carries its owner's purchase generation and the catalogue's
@@ -30,7 +31,6 @@ TOKEN_SECONDS) at most. Without REDIS_URL there is no cache.
 """
 from __future__ import annotations
 
-import functools
 import hashlib
 import logging
 import math
@@ -39,7 +39,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import redis
-from flask import Flask, Response, current_app, g, has_app_context, request
+from flask import Flask, Response, current_app, has_app_context, request
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 from sqlalchemy import event
@@ -61,6 +61,7 @@ PAUSE_AFTER_ERROR_SECONDS = 5.0
 REDIS_TIMEOUT_SECONDS = 0.25
 MAX_QUERY_BYTES = 100  # longer query strings are never a page worth keeping
 _CHANGED_OWNERS = "blasto.purchase_cache.owners"
+MISS_KEY = "blasto.purchase_cache.miss"  # WSGI environ: the lookup that missed, for the view to store its page
 
 # KEYS: token key. ARGV: namespace, page suffix, tombstone, digest. -> nil | {who, owner gen, catalogue gen, body|nil}
 _READ = """
@@ -94,6 +95,16 @@ class Lookup:
     body: bytes | None
 
 
+@dataclass
+class Miss:
+    """A read that found no page: what the view needs to store the one it builds."""
+
+    cache: "PurchaseCache"
+    digest: str
+    suffix: str
+    found: Lookup | None  # None: the token was not known
+
+
 class PurchaseCache:
     def __init__(self, client: redis.Redis, namespace: str, seconds: int):
         self.client = client
@@ -105,8 +116,11 @@ class PurchaseCache:
 
     # Reads -----------------------------------------------------------------
 
+    def paused(self) -> bool:
+        return time.monotonic() < self.paused_until
+
     def lookup(self, digest: str, suffix: str) -> Lookup | None:
-        if time.monotonic() < self.paused_until:
+        if self.paused():
             return None
         found = self._guard(lambda: self._read(keys=[self._token_key(digest)], args=[self.namespace, suffix, TOMBSTONE, digest]))
         if not found:
@@ -200,42 +214,20 @@ def purchase_cache() -> PurchaseCache | None:
     return current_app.extensions.get(EXTENSION_KEY) if has_app_context() else None
 
 
-def serve_cached_page(view):
-    """Decorator, inside the token check and outside the query's parsing: a hit skips both parsing and Postgres.
-
-    A page is keyed by the raw query string (and script root, which its links
-    carry), and stored only by a request whose query string passed validation,
-    so a hit never needs the parse; an invalid query never hits and is refused
-    by the view as usual.
-    """
-
-    @functools.wraps(view)
-    def wrapper(*args, **kwargs):
-        cache = purchase_cache()
-        query = request.query_string
-        if cache is None or len(query) > MAX_QUERY_BYTES:
-            return view(*args, **kwargs)
-        suffix = f"{query.decode('latin-1')}|{request.script_root}"
-        found = cache.lookup(g.token_digest, suffix)
-        if found is not None and found.body is not None:
-            g.user_id, g.token_id = found.user_id, found.token_id
-            return current_app.response_class(found.body, mimetype="application/json")
-        g.purchase_cache_miss = (cache, found, suffix)
-        return view(*args, **kwargs)
-
-    return wrapper
+def page_suffix(environ) -> str:
+    """What a page is kept under besides its token: the raw query string and the script root its links carry."""
+    return f"{environ.get('QUERY_STRING', '')}|{environ.get('SCRIPT_NAME', '')}"
 
 
 def keep_page(token, response: Response) -> None:
     """After a miss: remember the (accepted) token, or store the page under the generations read before the query."""
-    miss = g.pop("purchase_cache_miss", None)
+    miss = request.environ.pop(MISS_KEY, None)
     if miss is None:
         return
-    cache, found, suffix = miss
-    if found is None:  # the token was not known: next time it is, with the generations to check
-        cache.remember_token(g.token_digest, token.user_id, token.token_id, token.expires_at)
-    elif found.user_id == token.user_id:
-        cache.store_page(found, suffix, response.get_data())
+    if miss.found is None:  # the token was not known: next time it is, with the generations to check
+        miss.cache.remember_token(miss.digest, token.user_id, token.token_id, token.expires_at)
+    elif miss.found.user_id == token.user_id:
+        miss.cache.store_page(miss.found, miss.suffix, response.get_data())
 
 
 def catalog_changed() -> None:
