@@ -21,6 +21,8 @@ shopper with 1,000 purchases), then reports:
 4. Postgres' own planning and execution time of each captured statement
    (EXPLAIN ANALYZE) with its plan.
 5. cProfile (CPU-time clock) of 500 test-client requests, own time by package.
+6. A page-cache hit in-process (Redis db 13): through the app's whole
+   WSGI stack, the Redis lookup alone, and a bare PING for scale.
 
 Nothing here changes the app; it is measured as it is in the working tree,
 and it reads no private names of the app's modules, so it keeps working
@@ -56,6 +58,7 @@ from bench.run import (  # noqa: E402
 )
 
 PATH = "/api/v1/purchases"
+CACHED_REDIS_URL = "redis://127.0.0.1:6379/13"  # not the bench's db 14, which bench/run.py clears
 LOAD_SECONDS = 5
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 BATCHES = 5
@@ -407,6 +410,43 @@ def report_cprofile(app, headers: dict[str, str], requests: int = 500) -> None:
     print()
 
 
+# --- 6. cached hits ----------------------------------------------------------------------
+
+def report_cached_hits(headers: dict[str, str]) -> None:
+    """What a page-cache hit costs in-process, and how much of it is the Redis round trip."""
+    import hashlib
+
+    import redis
+
+    from bench.apps.hello_flask import app as hello
+    from blasto.api.purchase_cache import EXTENSION_KEY, page_suffix
+    from blasto.app import create_app
+
+    redis.Redis.from_url(CACHED_REDIS_URL).flushdb()
+    app = create_app({"PURCHASE_CACHE": {"url": CACHED_REDIS_URL, "seconds": 60}})
+    client, hello_client = app.test_client(), hello.test_client()
+    for _ in range(3):  # learn the token, store the page, hit
+        client.get(PATH, headers=headers)
+    cache = app.extensions[EXTENSION_KEY]
+    digest = hashlib.sha256(headers["Authorization"].partition(" ")[2].encode()).hexdigest()
+    suffix = page_suffix({"QUERY_STRING": "", "SCRIPT_NAME": ""})
+    if cache.lookup(digest, suffix).body is None:
+        raise BenchError("the page was not kept in Redis after three reads")
+    cpu = time.process_time
+    rows = [
+        ("a hit through the app's whole WSGI stack (test client)", per_call_us(lambda: client.get(PATH, headers=headers), 2000, cpu)),
+        ("  the Redis lookup alone (one EVALSHA: token, generations, page)", per_call_us(lambda: cache.lookup(digest, suffix), 2000, cpu)),
+        ("  a bare Redis PING on the same client, for scale", per_call_us(cache.client.ping, 2000, cpu)),
+        ("blasto /api/v1/home, test client", per_call_us(lambda: client.get("/api/v1/home"), 2000, cpu)),
+        ("bare Flask hello, test client", per_call_us(lambda: hello_client.get("/"), 2000, cpu)),
+    ]
+    print(f"6. Cache hits in-process, with the page kept in Redis ({CACHED_REDIS_URL}): CPU us per call, best of {BATCHES}")
+    for label, us in rows:
+        print(f"   {us:>8.1f}  {label}")
+    print()
+    redis.Redis.from_url(CACHED_REDIS_URL).flushdb()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--keep-data", action="store_true", help=f"leave {bench_data.DATABASE} in place")
@@ -428,6 +468,7 @@ def main(argv: list[str] | None = None) -> int:
         report_parts(app, data, headers, sent)
         report_explain(sent)
         report_cprofile(app, headers)
+        report_cached_hits(headers)
         from blasto.extensions import db
 
         with app.app_context():
