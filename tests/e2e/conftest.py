@@ -8,13 +8,16 @@ import pytest
 from tests.support.processes import ROOT, Stack, free_port
 
 
+WEB_PORTS = 4  # room for `honcho start -c web=N` up to 4: web.N listens on PORT + N - 1
+
+
 @pytest.fixture
 def start_stack(tmp_path):
     """Start honcho stacks on free ports; whatever is still running at the end is killed."""
     stacks: list[Stack] = []
 
     def start(args: list[str], env: dict, cwd: Path = ROOT) -> Stack:
-        port = free_port()
+        port = free_port(count=WEB_PORTS)
         stack = Stack([*args[:1], "-p", str(port), *args[1:]], env, cwd, tmp_path / f"honcho-{len(stacks)}.log", port)
         stacks.append(stack)
         return stack

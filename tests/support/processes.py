@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import re
 import signal
 import socket
@@ -20,10 +21,42 @@ ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+def free_port(count: int = 1) -> int:
+    """A port that is free, with the `count - 1` after it (honcho gives web.2 PORT + 1, and so on).
+
+    Chosen below the kernel's ephemeral range: outgoing connections (to
+    Postgres, Redis, the servers under test) take their local ports from that
+    range at any moment, so a port found free there can be taken before the
+    server binds it. CI once lost web.2's PORT + 1 that way.
+    """
+    ceiling = _ephemeral_floor() - count
+    rng = random.SystemRandom()
+    for _ in range(500):
+        base = rng.randrange(PORT_FLOOR, ceiling)
+        if all(port_is_free(base + offset) for offset in range(count)):
+            return base
+    raise RuntimeError(f"no {count} free ports in a row between {PORT_FLOOR} and {ceiling}")
+
+
+PORT_FLOOR = 20000  # above the well-known ports services here listen on (5432, 6379, 15672...)
+
+
+def _ephemeral_floor() -> int:
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768  # Linux's default
+
+
+def port_is_free(port: int) -> bool:
+    """Free on every address, as gunicorn binds it ([::], which covers IPv4 too)."""
+    try:
+        with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as sock:
+            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+            sock.bind(("::", port))
+        return True
+    except OSError:
+        return False
 
 
 def process_env(**overrides: str | None) -> dict:

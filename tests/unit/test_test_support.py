@@ -7,13 +7,15 @@ from __future__ import annotations
 
 import signal
 import smtplib
+import socket
 import sys
 import time
 from email.message import EmailMessage
+from pathlib import Path
 
 import pytest
 
-from tests.support.processes import process_env
+from tests.support.processes import PORT_FLOOR, port_is_free, free_port, process_env
 from tests.support.procfile_processes import ProcessSet, ProcfileProcess
 from tests.support.redis_server import RedisServer
 from tests.support.smtp_sink import running_sink
@@ -152,3 +154,24 @@ def test_process_set_kills_everything_on_exit(tmp_path, sleeper_procfile):
         assert not one.running and two.running
     assert not two.running
     assert (tmp_path / "sleeper.2.log").read_text() == "up\n"
+
+
+def test_free_port_gives_a_run_of_free_ports_outside_the_ephemeral_range():
+    """Outgoing connections take local ports from the ephemeral range; a server port must not be one they can take."""
+    floor = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    for _ in range(20):
+        base = free_port(count=4)
+        assert PORT_FLOOR <= base and base + 3 < floor
+        for port in range(base, base + 4):
+            with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as sock:
+                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+                sock.bind(("::", port))
+
+
+def test_a_port_with_a_listener_is_not_free():
+    with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as held:
+        held.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+        held.bind(("::", 0))
+        taken = held.getsockname()[1]
+        held.listen()
+        assert not port_is_free(taken)
