@@ -7,11 +7,13 @@ would type, and posts to the form's action. Only the standard library.
 from __future__ import annotations
 
 import re
+import threading
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from urllib.parse import urlsplit
 
 SUBMITS = ("submit", "image", "button", "reset")
+RACE_DEADLINE_SECONDS = 30
 
 
 @dataclass
@@ -121,3 +123,27 @@ class Browser:
     def session_cookie(self) -> str | None:
         cookie = self.client.get_cookie("session")
         return cookie.value if cookie else None
+
+
+def race(posts: list[tuple[Browser, str, dict]]) -> list[tuple[int, str]]:
+    """Send every POST at the same moment, one thread each; (status, Location) in order."""
+    barrier = threading.Barrier(len(posts), timeout=RACE_DEADLINE_SECONDS)
+    results: dict[int, tuple[int, str]] = {}
+    errors: list[BaseException] = []
+
+    def send(index: int, browser: Browser, path: str, data: dict):
+        try:
+            barrier.wait()
+            response = browser.client.post(path, data=data)
+            results[index] = (response.status_code, response.headers.get("Location", ""))
+        except BaseException as exc:  # reported below, not lost in the thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=send, args=(i, *post), daemon=True) for i, post in enumerate(posts)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(RACE_DEADLINE_SECONDS)
+    assert not any(thread.is_alive() for thread in threads), "a request did not finish in time"
+    assert not errors, errors
+    return [results[i] for i in range(len(posts))]

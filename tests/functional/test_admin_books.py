@@ -2,19 +2,17 @@
 from __future__ import annotations
 
 import re
-import threading
 
 import pytest
 from sqlalchemy import update
 
 from blasto.extensions import db
 from blasto.models import Product, Purchase
-from tests.functional.browser import Browser, Page
+from tests.functional.browser import Browser, Page, race
 from tests.functional.conftest import log_in
 from tests.functional.factories import book_row, count, make_admin, make_book, make_user, set_hidden, stock_of
 from tests.functional.test_markup import check_markup
 
-DEADLINE_SECONDS = 30
 ROUNDS = 4
 GOOD = {"title": "Middlemarch", "author": "George Eliot", "description": "A study of provincial life.", "price": "14.50", "stock": "7"}
 
@@ -332,27 +330,3 @@ def test_restocks_racing_checkouts_keep_every_change(pg_app):
         expected += 3 * 5 - 3 * 2
         assert stock_of(pg_app, book) == expected, f"round {round_number + 1}"
     assert count(pg_app, Purchase) == 3 * ROUNDS
-
-
-def race(posts: list[tuple[Browser, str, dict]]) -> list[tuple[int, str]]:
-    """Send every POST at the same moment, one thread each; (status, Location) in order."""
-    barrier = threading.Barrier(len(posts), timeout=DEADLINE_SECONDS)
-    results: dict[int, tuple[int, str]] = {}
-    errors: list[BaseException] = []
-
-    def send(index: int, browser: Browser, path: str, data: dict):
-        try:
-            barrier.wait()
-            response = browser.client.post(path, data=data)
-            results[index] = (response.status_code, response.headers.get("Location", ""))
-        except BaseException as exc:  # reported below, not lost in the thread
-            errors.append(exc)
-
-    threads = [threading.Thread(target=send, args=(i, *post), daemon=True) for i, post in enumerate(posts)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(DEADLINE_SECONDS)
-    assert not any(thread.is_alive() for thread in threads), "a request did not finish in time"
-    assert not errors, errors
-    return [results[i] for i in range(len(posts))]

@@ -1,12 +1,8 @@
 """Two shoppers press "Place order" for the last copy at the same moment, on Postgres."""
-import threading
-
 from blasto.models import Purchase
-from tests.functional.browser import Browser
+from tests.functional.browser import Browser, race
 from tests.functional.conftest import log_in
 from tests.functional.factories import count, make_book, make_user, stock_of
-
-DEADLINE_SECONDS = 30
 
 
 def test_two_shoppers_race_for_the_last_copy(pg_app):
@@ -21,27 +17,9 @@ def test_two_shoppers_race_for_the_last_copy(pg_app):
         assert "Place order and pay" in review.text
         shoppers.append((browser, review.form("/checkout").data()))
 
-    barrier = threading.Barrier(len(shoppers), timeout=DEADLINE_SECONDS)
-    responses: dict[int, object] = {}
-    errors: list[BaseException] = []
-
-    def buy(index, browser, form):
-        try:
-            barrier.wait()
-            responses[index] = browser.client.post("/checkout", data=form)
-        except BaseException as exc:  # reported below, not lost in the thread
-            errors.append(exc)
-
-    threads = [threading.Thread(target=buy, args=(i, b, f), daemon=True) for i, (b, f) in enumerate(shoppers)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(DEADLINE_SECONDS)
-    assert not any(thread.is_alive() for thread in threads), "a checkout did not finish in time"
-    assert not errors, errors
-
-    locations = {i: r.headers["Location"] for i, r in responses.items() if r.status_code == 303}
-    assert len(locations) == 2, {i: r.status_code for i, r in responses.items()}
+    statuses = race([(browser, "/checkout", form) for browser, form in shoppers])
+    locations = {i: where for i, (status, where) in enumerate(statuses) if status == 303}
+    assert len(locations) == 2, statuses
     winners = [i for i, where in locations.items() if where.startswith("/purchases/")]
     losers = [i for i, where in locations.items() if where == "/cart"]
     assert len(winners) == 1 and len(losers) == 1, locations
