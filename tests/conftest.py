@@ -9,6 +9,7 @@ BLASTO_REQUIRE_SERVICES=1 (CI), which turns every such skip into a failure.
 from __future__ import annotations
 
 import os
+from urllib.parse import urlsplit
 
 for _name in ("DATABASE_URL", "REDIS_URL", "SECRET_KEY", "LOG_LEVEL", "READY_TIMEOUT_SECONDS", "DYNO", "STATSD_HOST"):
     os.environ.pop(_name, None)
@@ -22,6 +23,8 @@ import pytest  # noqa: E402
 
 from blasto import create_app  # noqa: E402
 from blasto.config import celery_config  # noqa: E402
+from tests.support.redis_server import RedisServer  # noqa: E402
+from tests.support.tcp_proxy import TcpProxy  # noqa: E402
 from tests.support.services import postgres_admin_url, redis_test_url, fresh_database_url, drop_database  # noqa: E402
 # Databases migrated once per session and copied per test (the report tests use them).
 from tests.support.report_databases import database, make_app, migrated_postgres, postgres_template, reports_app, sqlite_template  # noqa: E402,F401
@@ -93,3 +96,18 @@ def postgres_database(postgres_admin):
 @pytest.fixture
 def redis_url():
     return redis_test_url()
+
+
+@pytest.fixture
+def proxy(postgres_database):
+    """A TCP proxy in front of this test's Postgres database: stop it to cut the app off, as an outage would."""
+    parts = urlsplit(postgres_database)
+    with TcpProxy(parts.hostname, parts.port or 5432) as running:
+        yield running
+
+
+@pytest.fixture
+def redis_server(tmp_path):
+    """A private redis-server of this test's own, to stop and start at will."""
+    with RedisServer(tmp_dir=tmp_path / "redis") as running:
+        yield running

@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.processes import ROOT, Stack, free_port
+from tests.support.procfile_processes import ProcessSet
 
 
 WEB_PORTS = 4  # room for `honcho start -c web=N` up to 4: web.N listens on PORT + N - 1
@@ -33,3 +34,10 @@ def empty_env_file(tmp_path) -> Path:
     path = tmp_path / "empty.env"
     path.write_text("")
     return path
+
+
+@pytest.fixture
+def processes(tmp_path):
+    """Procfile process types, each its own process (killable alone); all killed at the end."""
+    with ProcessSet(tmp_path / "logs") as running:
+        yield running

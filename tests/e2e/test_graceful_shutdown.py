@@ -18,14 +18,12 @@ import time
 import uuid
 from dataclasses import dataclass, field
 
-import pytest
 import requests
 from sqlalchemy import create_engine, text
 
 from blasto.config import database_uri
 from tests.support.http_client import answers, new_account
 from tests.support.processes import ROOT, free_port, production_env, wait_for
-from tests.support.procfile_processes import ProcessSet
 from tests.support.receipts import release
 
 HEROKU_SIGKILL_AFTER = 30
@@ -98,12 +96,6 @@ def client(kind: str, base: str, token: str, book: int, tally: Tally, stop: thre
                     tally.ok.append((kind, started, time.monotonic()))
                 else:
                     tally.failed.append(f"{kind} {request_id}: {response.status_code} {response.text[:200]}")
-
-
-@pytest.fixture
-def processes(tmp_path):
-    with ProcessSet(tmp_path / "logs") as running:
-        yield running
 
 
 def test_sigterm_under_load_finishes_every_accepted_request_and_exits_within_graceful_timeout(processes, postgres_database, redis_url):

@@ -21,23 +21,8 @@ from tests.support.http_client import new_account
 from tests.support.processes import free_port, production_env, wait_for
 from tests.support.procfile_processes import ProcessSet
 from tests.support.receipts import release
-from tests.support.redis_server import RedisServer
-from tests.support.tcp_proxy import TcpProxy
 
 RECOVERY_SECONDS = 20  # from the service's return to 200s, with no restart
-
-
-@pytest.fixture
-def proxy(postgres_database):
-    parts = urlsplit(postgres_database)
-    with TcpProxy(parts.hostname, parts.port or 5432) as running:
-        yield running
-
-
-@pytest.fixture
-def redis_server(tmp_path):
-    with RedisServer(tmp_dir=tmp_path / "redis") as running:
-        yield running
 
 
 @pytest.fixture

@@ -14,8 +14,7 @@ import pytest
 from sqlalchemy import text
 
 from tests.support.http_client import answers
-from tests.support.processes import free_port, process_env, run_command, wait_for
-from tests.support.procfile_processes import ProcessSet
+from tests.support.processes import process_env, run_command, wait_for
 from tests.support.receipts import (
     MAIL_FROM,
     Shop,
@@ -66,29 +65,11 @@ def test_200_checkouts_over_two_webs_and_two_workers_send_200_receipts(start_sta
     assert stack.stop() in (0, -15, 143)
 
 
-@pytest.fixture
-def processes(tmp_path):
-    with ProcessSet(tmp_path / "logs") as running:
-        yield running
-
-
-def start_services(processes: ProcessSet, env: dict) -> str:
-    """web, worker and clock from the Procfile, each its own process (so each can be killed alone)."""
-    port = free_port()
-    processes.start("web", {**env, "PORT": str(port)})
-    processes.start("worker", env)
-    processes.start("clock", env)
-    base = f"http://127.0.0.1:{port}"
-    wait_for(lambda: answers(base + "/healthz"), 30, interval=0.1, what="the web process")
-    return base
-
-
-
 def test_worker_sigkilled_mid_send_and_restarted_still_sends_one_receipt_each(processes, postgres_database, redis_url, sink, shop_factory):
     sink.delay_seconds = 0.1  # each send is in flight long enough to be killed in the middle
     env = receipts_env(postgres_database, redis_url, sink.url, WORKER_CONCURRENCY="1")
     release(env)
-    shop = shop_factory([start_services(processes, env)])
+    shop = shop_factory([processes.start_formation(env)])
     book = shop.add_book()
     worker, kills, done = processes["worker"], [], threading.Event()
 
@@ -119,7 +100,7 @@ def test_broker_down_during_checkouts_every_checkout_succeeds_and_every_receipt_
     with RedisServer(tmp_dir=tmp_path) as redis:
         env = receipts_env(postgres_database, redis.url, sink.url)
         release(env)
-        shop = shop_factory([start_services(processes, env)])
+        shop = shop_factory([processes.start_formation(env)])
         book = shop.add_book()
         bought = shop.checkouts(30, book, clients=3)
         shop.wait_until_all_receipts_settle(30, timeout=30)
@@ -150,7 +131,7 @@ def test_broker_down_during_checkouts_every_checkout_succeeds_and_every_receipt_
 def test_smtp_refusing_then_accepting_is_retried_and_a_lasting_refusal_fails_then_the_cli_retries_once(processes, postgres_database, redis_url, sink, shop_factory):
     patient = receipts_env(postgres_database, redis_url, sink.url, OUTBOX_MAX_ATTEMPTS="50", OUTBOX_RETRY_BASE_SECONDS="0.1", OUTBOX_RETRY_MAX_SECONDS="0.4")
     release(patient)
-    shop = shop_factory([start_services(processes, patient)])
+    shop = shop_factory([processes.start_formation(patient)])
     book, buyer = shop.add_book(), [shop.shopper()]  # signed up (and welcomed) while the server accepts
 
     # Refused, then accepted: retried with backoff, delivered once.
@@ -189,7 +170,7 @@ def test_sigterm_to_the_worker_while_it_sends_loses_and_doubles_nothing(processe
     sink.delay_seconds = 1.0
     env = receipts_env(postgres_database, redis_url, sink.url)
     release(env)
-    shop = shop_factory([start_services(processes, env)])
+    shop = shop_factory([processes.start_formation(env)])
     book = shop.add_book()
     bought = shop.checkouts(5, book, clients=2)
     email, token = shop.shopper()
@@ -212,7 +193,7 @@ def test_sigterm_to_the_worker_while_it_sends_loses_and_doubles_nothing(processe
 def test_production_without_smtp_says_so_once_and_keeps_receipts_pending(processes, postgres_database, redis_url, shop_factory):
     env = receipts_env(postgres_database, redis_url, "", MAIL_FROM="")
     release(env)
-    shop = shop_factory([start_services(processes, env)])
+    shop = shop_factory([processes.start_formation(env)])
     worker = processes["worker"]
     worker.wait_for_output("SMTP_URL is not set: receipts and welcome e-mails stay pending until it is", timeout=30)
     bought = shop.checkouts(3, shop.add_book(), clients=1)

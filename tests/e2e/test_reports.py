@@ -16,18 +16,11 @@ import requests
 from sqlalchemy import create_engine, text
 
 from blasto.config import database_uri
-from tests.support.http_client import answers, new_account
-from tests.support.processes import free_port, production_env, run_command, wait_for
-from tests.support.procfile_processes import ProcessSet
+from tests.support.http_client import new_account
+from tests.support.processes import production_env, run_command, wait_for
 from tests.support.receipts import release
 
 SALES = 30_000  # a year of history: a build takes over a second here, long enough to kill it midway
-
-
-@pytest.fixture
-def processes(tmp_path):
-    with ProcessSet(tmp_path / "logs") as running:
-        yield running
 
 
 @pytest.fixture
@@ -44,12 +37,7 @@ def stack(processes, postgres_database, redis_url):
     release(env)
     seeded = run_command(f"flask --app blasto seed --sales {SALES}", env)
     assert seeded.returncode == 0, seeded.stderr
-    port = free_port()
-    processes.start("web", {**env, "PORT": str(port)})
-    processes.start("worker", env)
-    processes.start("clock", env)
-    base = f"http://127.0.0.1:{port}"
-    wait_for(lambda: answers(base + "/healthz"), 30, interval=0.1, what="the web process")
+    base = processes.start_formation(env)
     processes["worker"].wait_for_output(r"ready", 30)
     return base, _admin_token(base, postgres_database)
 

@@ -19,14 +19,6 @@ from tests.functional.browser import Browser
 from tests.functional.conftest import log_in
 from tests.functional.factories import PASSWORD, make_book, make_user
 from tests.support.processes import free_port
-from tests.support.tcp_proxy import TcpProxy
-
-
-@pytest.fixture
-def proxy(postgres_database):
-    parts = urlsplit(postgres_database)
-    with TcpProxy(parts.hostname, parts.port or 5432) as running:
-        yield running
 
 
 @pytest.fixture

@@ -22,7 +22,6 @@ from tests.conftest import migrated
 from tests.functional.browser import Browser, Page
 from tests.functional.factories import PASSWORD, make_book, make_user
 from tests.support.processes import wait_for
-from tests.support.redis_server import RedisServer
 
 LIMITS = {"RATELIMIT_LOGIN": "3 per minute", "RATELIMIT_LOGIN_PER_ACCOUNT": "100 per minute",
           "RATELIMIT_SIGNUP": "2 per minute", "RATELIMIT_CHECKOUT": "2 per minute"}
@@ -195,13 +194,6 @@ def test_the_login_page_and_the_token_api_share_one_counter(app_factory):
 
 
 # --- storage --------------------------------------------------------------------
-
-@pytest.fixture
-def redis_server(tmp_path):
-    server = RedisServer(tmp_dir=tmp_path / "redis").start()
-    yield server
-    server.stop()
-
 
 def test_two_app_instances_share_their_counts_in_redis(app_factory, redis_server):
     first = limited(app_factory, RATELIMIT_STORAGE_URI=redis_server.url)

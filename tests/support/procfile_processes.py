@@ -15,7 +15,8 @@ import subprocess
 from pathlib import Path
 from typing import Self
 
-from tests.support.processes import ROOT, procfile, wait_for
+from tests.support.http_client import answers
+from tests.support.processes import ROOT, free_port, procfile, wait_for
 
 
 def _group_members(pgid: int) -> list[int]:
@@ -142,6 +143,16 @@ class ProcessSet:
         process = ProcfileProcess(name, env, self.log_dir / f"{label}.log", self.procfile_path, self.cwd)
         self.processes[label] = process
         return process.start()
+
+    def start_formation(self, env: dict) -> str:
+        """web (on a free port), worker and clock, each its own process; web's base URL once it answers."""
+        port = free_port()
+        self.start("web", {**env, "PORT": str(port)})
+        self.start("worker", env)
+        self.start("clock", env)
+        base = f"http://127.0.0.1:{port}"
+        wait_for(lambda: answers(base + "/healthz"), 30, interval=0.1, what="the web process")
+        return base
 
     def __getitem__(self, label: str) -> ProcfileProcess:
         return self.processes[label]
