@@ -414,13 +414,12 @@ def report_cprofile(app, headers: dict[str, str], requests: int = 500) -> None:
 
 def report_cached_hits(headers: dict[str, str]) -> None:
     """What a page-cache hit costs in-process, and how much of it is the Redis round trip."""
-    import hashlib
-
     import redis
 
     from bench.apps.hello_flask import app as hello
     from blasto.api.purchase_cache import EXTENSION_KEY, page_suffix
     from blasto.app import create_app
+    from blasto.models.token import token_digest
 
     redis.Redis.from_url(CACHED_REDIS_URL).flushdb()
     app = create_app({"PURCHASE_CACHE": {"url": CACHED_REDIS_URL, "seconds": 60}})
@@ -428,7 +427,7 @@ def report_cached_hits(headers: dict[str, str]) -> None:
     for _ in range(3):  # learn the token, store the page, hit
         client.get(PATH, headers=headers)
     cache = app.extensions[EXTENSION_KEY]
-    digest = hashlib.sha256(headers["Authorization"].partition(" ")[2].encode()).hexdigest()
+    digest = token_digest(headers["Authorization"].partition(" ")[2])
     suffix = page_suffix({"QUERY_STRING": "", "SCRIPT_NAME": ""})
     if cache.lookup(digest, suffix).body is None:
         raise BenchError("the page was not kept in Redis after three reads")

@@ -27,7 +27,7 @@ from blasto.api import URL_PREFIX
 from blasto.api.auth import MAX_TOKEN_LENGTH, bearer_in
 from blasto.api.purchase_cache import EXTENSION_KEY, MAX_QUERY_BYTES, MISS_KEY, Miss, page_suffix
 from blasto.models.token import token_digest
-from blasto.security.https import plain_http_via_router
+from blasto.security.https import plain_http_via_router, redirects_plain_http
 
 PATH = f"{URL_PREFIX}/purchases"
 
@@ -36,7 +36,7 @@ class CachedPurchasePages:
     def __init__(self, app: Flask, wsgi_app):
         self.app = app
         self.wsgi_app = wsgi_app
-        self.redirects_plain_http = app.config["BLASTO_ENV"] == "production"  # as blasto.security.https installs it
+        self.redirects_plain_http = redirects_plain_http(app)
 
     def __call__(self, environ, start_response):
         if environ.get("PATH_INFO") == PATH and environ.get("REQUEST_METHOD") == "GET":

@@ -45,8 +45,13 @@ def redirect_plain_http() -> Response | None:
     return redirect(https_url(), code=301 if request.method in ("GET", "HEAD") else 308)
 
 
+def redirects_plain_http(app: Flask) -> bool:
+    """Production only: development has no TLS in front of it."""
+    return app.config["BLASTO_ENV"] == "production"
+
+
 def register_https(app: Flask) -> None:
     """The redirect; HSTS is added with the other headers (blasto.security.headers)."""
-    if app.config["BLASTO_ENV"] != "production":
+    if not redirects_plain_http(app):
         return
     app.before_request_funcs.setdefault(None, []).insert(0, redirect_plain_http)
