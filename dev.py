@@ -3,18 +3,23 @@
 
     python3 dev.py start     # install from Pipfile.lock, then web + worker + clock (honcho)
     python3 dev.py test      # install from Pipfile.lock, then the test suite
+    python3 dev.py lock      # relock after editing the Pipfile (what scripts/lock runs)
     python3 dev.py bench     # the side-by-side benchmark (needs wrk)
 
 The first run makes two virtualenvs in the project: `.tools` (pipenv itself)
 and `.venv` (the app, installed by `pipenv sync --dev` from the lock, so local
 runs use exactly what Heroku installs). Later runs reinstall only when the
-lock changed. `start` also writes `.env` on first use (development mode, a
+lock changed. pipenv is the version Heroku's Python buildpack installs, and
+it locks and verifies with pip's configuration isolated as on a Heroku build
+(`heroku_pip_env`), so the lock's hash is the one `git push heroku` computes.
+`start` also writes `.env` on first use (development mode, a
 random SECRET_KEY, PROCFILE=Procfile.dev), after which a plain `honcho start`
 in the activated `.venv` runs the same stack.
 """
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import secrets
 import subprocess
@@ -25,8 +30,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent
 TOOLS = ROOT / ".tools"
 VENV = ROOT / ".venv"
-PIPENV_VERSION = "2026.10.3"
+# What Heroku's Python buildpack installs and builds with (v351, 2026-08-18:
+# its requirements/pipenv.txt). Change it when the buildpack does.
+PIPENV_VERSION = "2026.7.1"
 STAMP = VENV / ".blasto-lock-sha256"
+PIPENV_STAMP = TOOLS / ".pipenv-version"
 
 
 def say(message: str) -> None:
@@ -37,6 +45,19 @@ def run(*command: str | Path, env: dict | None = None) -> None:
     subprocess.run([str(part) for part in command], cwd=ROOT, env=env, check=True)
 
 
+def heroku_pip_env(env) -> dict:
+    """`env` with pip's configuration as a Heroku build has it, for hashing the Pipfile.
+
+    pipenv folds the index settings of every pip configuration it finds (pip.conf
+    files, PIP_INDEX_URL) into the Pipfile's hash. A Heroku build has no pip.conf,
+    and of the app's config vars passes only PIP_EXTRA_INDEX_URL to pipenv, so
+    that one stays (set it here as on the app, or leave it unset on both).
+    """
+    isolated = dict(env, PIP_CONFIG_FILE=os.devnull)  # pip then loads no configuration file
+    isolated.pop("PIP_INDEX_URL", None)
+    return isolated
+
+
 def pipenv_env() -> dict:
     env = dict(os.environ, PIPENV_VENV_IN_PROJECT="1", PIPENV_YES="1", PIPENV_NOSPIN="1")
     env.pop("VIRTUAL_ENV", None)  # never install into whatever venv runs this script
@@ -45,10 +66,12 @@ def pipenv_env() -> dict:
 
 def ensure_pipenv() -> Path:
     pipenv = TOOLS / "bin" / "pipenv"
-    if not pipenv.exists():
-        say(f"installing pipenv {PIPENV_VERSION} into .tools/")
+    installed = PIPENV_STAMP.read_text().strip() if PIPENV_STAMP.exists() else None
+    if not pipenv.exists() or installed != PIPENV_VERSION:
+        say(f"installing pipenv {PIPENV_VERSION} (Heroku's) into .tools/")
         venv.EnvBuilder(with_pip=True, clear=True).create(TOOLS)
         run(TOOLS / "bin" / "python", "-m", "pip", "install", "--quiet", f"pipenv=={PIPENV_VERSION}")
+        PIPENV_STAMP.write_text(PIPENV_VERSION + "\n")
     return pipenv
 
 
@@ -95,13 +118,28 @@ def test(args: list[str]) -> int:
     os.execve(VENV / "bin" / "python", ["python", "-m", "pytest", *args], venv_env())
 
 
+def lock(args: list[str]) -> int:
+    """pipenv lock as Heroku hashes, then empty the lock's sources (no index host is committed), then verify."""
+    pipenv = ensure_pipenv()
+    env = heroku_pip_env(pipenv_env())
+    run(pipenv, "lock", *args, env=env)
+    path = ROOT / "Pipfile.lock"
+    locked = json.loads(path.read_text())
+    locked["_meta"]["sources"] = []  # not covered by the hash: verify and --deploy still pass
+    path.write_text(json.dumps(locked, indent=4, sort_keys=True) + "\n")
+    run(pipenv, "verify", env=env)
+    if env.get("PIP_EXTRA_INDEX_URL"):
+        say("locked with PIP_EXTRA_INDEX_URL set: the Heroku app needs the same config var, or its build aborts")
+    return 0
+
+
 def bench(args: list[str]) -> int:
     ensure_venv()
     os.chdir(ROOT)
     os.execve(VENV / "bin" / "python", ["python", "bench/run.py", *args], venv_env())
 
 
-COMMANDS = {"start": start, "test": test, "bench": bench}
+COMMANDS = {"start": start, "test": test, "lock": lock, "bench": bench}
 
 
 def main(argv: list[str]) -> int:

@@ -44,7 +44,7 @@ def check(root: Path, env_file: Path | None):
     processes = procfile.check(report, root)
     python_version.check(report, root)
     manifest.check(report, root, processes)
-    lock.check(report, root)
+    lock.check(report, root, env)
     for line in report.lines():
         click.echo(line)
     raise SystemExit(0 if report.ok else 1)

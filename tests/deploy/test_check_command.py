@@ -48,7 +48,7 @@ def test_the_repository_with_a_good_production_environment_passes():
     assert problems(result.stdout) == []
     for passed in ("the environment loads as production", "Procfile web: gunicorn loads blasto:APP", "Procfile worker: celery loads blasto.worker",
                    "Procfile release: flask loads blasto", "runtime.txt and the Pipfile both ask for Python 3.11",
-                   "app.json's env and add-ons give production every variable it requires", "Pipfile.lock matches the Pipfile (pipenv verify)"):
+                   "app.json's env and add-ons give production every variable it requires", "Pipfile.lock matches the Pipfile as Heroku's build hashes it"):
         assert passed in result.stdout
     assert result.stdout.strip().splitlines()[-1].startswith("check: all ") and "ready for `git push heroku`" in result.stdout
 
@@ -82,7 +82,9 @@ def _no_postgres_addon(root: Path) -> None:
 def _tampered_pipfile(root: Path) -> None:
     needs_pipenv()
     path = root / "Pipfile"
-    path.write_text(path.read_text().replace('gunicorn = "*"', 'gunicorn = "~=23.0"'))
+    tampered = path.read_text().replace('gunicorn = "~=27.0.1"', 'gunicorn = "~=23.0"')
+    assert tampered != path.read_text(), "the Pipfile's gunicorn line changed; update this test"
+    path.write_text(tampered)
 
 
 @pytest.mark.parametrize(
@@ -155,3 +157,31 @@ def test_a_malformed_config_vars_file_is_a_clear_usage_error(tmp_path):
     config_vars.write_text("SECRET_KEY='unterminated\n")
     result = check(production_env(**GOOD_URLS), "--config-vars", str(config_vars))
     assert result.returncode == 2 and "line 1 is not KEY=value" in result.stderr
+
+
+def test_a_pip_conf_that_lists_indexes_does_not_fool_the_lock_check(tmp_path):
+    """Heroku's build reads no pip configuration; neither does the check, whatever this machine has."""
+    needs_pipenv()
+    home = tmp_path / "home"
+    (home / ".config" / "pip").mkdir(parents=True)
+    (home / ".config" / "pip" / "pip.conf").write_text("[global]\nextra-index-url = https://mirror.example.internal/simple\n")
+    result = check(production_env(**GOOD_URLS, HOME=str(home), PIP_CONFIG_FILE=None))
+    assert "Pipfile.lock matches the Pipfile as Heroku's build hashes it" in result.stdout, result.stdout
+    assert not [line for line in problems(result.stdout) if line.startswith("Pipfile.lock")]
+
+
+def test_an_app_that_sets_pip_extra_index_url_needs_a_lock_made_with_it(tmp_path):
+    """The buildpack passes PIP_EXTRA_INDEX_URL to pipenv, which folds it into the Pipfile's hash."""
+    needs_pipenv()
+    config_vars = tmp_path / "production.env"
+    config_vars.write_text(
+        f"BLASTO_ENV=production\nSECRET_KEY={secrets.token_hex(32)}\nDATABASE_URL='{GOOD_URLS['DATABASE_URL']}'\nREDIS_URL={GOOD_URLS['REDIS_URL']}\n"
+        "PIP_EXTRA_INDEX_URL=https://mirror.example.internal/simple\n"
+    )
+    result = check(production_env(**GOOD_URLS), "--config-vars", str(config_vars))
+    assert result.returncode == 1
+    assert problems(result.stdout) == [
+        "Pipfile.lock: was hashed without the app's PIP_EXTRA_INDEX_URL; Heroku's build passes that config var to pipenv, "
+        "which folds it into the Pipfile's hash, so `pipenv install --deploy` would abort the build"
+    ], result.stdout
+    assert "PIP_EXTRA_INDEX_URL=... scripts/lock" in result.stdout

@@ -4,7 +4,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 import tomllib
@@ -14,7 +13,6 @@ import pytest
 
 from tests.support.migrations import head_revision
 from tests.support.processes import ROOT, procfile, process_env, run_command
-from tests.support.services import unavailable
 
 # Hosts must never be committed; spelled in pieces so this file does not name them.
 INDEX_HOSTS = {"pypi" + ".org", "pythonhosted" + ".org", "pypi" + ".python.org"}
@@ -105,14 +103,6 @@ def test_no_committed_file_names_a_package_index_host():
         text = path.read_bytes().decode("utf-8", errors="ignore").lower()
         offenders += [f"{name}: {host}" for host in hosts if host in text]
     assert offenders == []
-
-
-def test_pipenv_verify_passes():
-    pipenv = shutil.which("pipenv")
-    if not pipenv:
-        unavailable("pipenv is not on PATH (python3 dev.py test puts .tools/bin there)")
-    result = subprocess.run([pipenv, "verify"], cwd=ROOT, capture_output=True, text=True, timeout=120, env=process_env(PIPENV_VERBOSITY="-1"))
-    assert result.returncode == 0, result.stdout + result.stderr
 
 
 def test_app_json_has_what_heroku_needs():
