@@ -23,6 +23,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     register_config(app, config)
     register_page_cache(app)
     register_proxy(app)
+    register_last_resort(app)
     register_logging(app)
     register_extensions(app)
     register_blueprints(app)
@@ -61,6 +62,13 @@ def register_proxy(app: Flask) -> None:
     app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_port=1)  # type: ignore[method-assign]
 
 
+def register_last_resort(app: Flask) -> None:
+    """The app's own 503/500 for an exception that escapes Flask; the request-id and header middlewares wrap it."""
+    from blasto.last_resort import register_last_resort as register
+
+    register(app)
+
+
 def register_logging(app: Flask) -> None:
     configure_logging(app.config["LOG_LEVEL"])
 
@@ -68,7 +76,7 @@ def register_logging(app: Flask) -> None:
 def register_extensions(app: Flask) -> None:
     import blasto.models  # noqa: F401  (registers the tables on db.metadata)
     from blasto.celery_app import celery_init_app
-    from blasto.extensions import csrf, db, login_manager, migrate
+    from blasto.extensions import csrf, db, end_session, login_manager, migrate
     from blasto.db_pool import ping_idle_connections
     from blasto.outbox.dispatch import listen_for_outbox_rows
     from blasto.reads import register_reads
@@ -76,6 +84,7 @@ def register_extensions(app: Flask) -> None:
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite:///"):
         Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     db.init_app(app)
+    app.teardown_appcontext(end_session)  # teardowns run last-registered first: before Flask-SQLAlchemy's
     if not app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
         with app.app_context():  # builds the engine object; no connection is opened
             ping_idle_connections(db.engine)

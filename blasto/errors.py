@@ -48,7 +48,13 @@ def render_error(exc: HTTPException):
             body["errors"] = errors
         response = jsonify(body)
     else:
-        response = make_response(render_template("error.html", code=code, name=exc.name, description=message))
+        from blasto.outages import database_errors, database_outage
+
+        try:
+            page = render_template("error.html", code=code, name=exc.name, description=message)
+        except database_errors() as error:  # the layout asks the database who is logged in
+            return database_outage(error)
+        response = make_response(page)
     response.status_code = code
     # Keep the headers the exception carries (Allow on 405, Retry-After on 429...).
     for key, value in [*exc.get_headers(), *headers.items()]:

@@ -2,6 +2,7 @@ import logging
 from flask import current_app
 
 from alembic import context
+from sqlalchemy.exc import DBAPIError
 
 # this is the Alembic Config object, which provides
 # access to the values within the .ini file in use.
@@ -10,6 +11,14 @@ config = context.config
 # Logging is configured by the app (logfmt on stdout, see blasto/logs.py);
 # alembic.ini's [loggers] sections are deliberately not applied.
 logger = logging.getLogger('alembic.env')
+
+# The release runs on a live shop: a statement that waits for a lock holds
+# every checkout queued behind it, so on Postgres no statement waits longer
+# than this; the release gives up instead (README, "Migrations on a live shop").
+# No statement_timeout: what runs long without blocking (a concurrent index
+# build) must be allowed to finish, and Heroku ends a release after an hour.
+LOCK_TIMEOUT = '5s'
+LOCK_NOT_AVAILABLE = '55P03'  # Postgres's SQLSTATE for a lock_timeout
 
 
 def get_engine():
@@ -57,8 +66,11 @@ def run_migrations_offline():
     """
     url = config.get_main_option("sqlalchemy.url")
     context.configure(
-        url=url, target_metadata=get_metadata(), literal_binds=True
+        url=url, target_metadata=get_metadata(), literal_binds=True,
+        transaction_per_migration=True,
     )
+    if context.get_context().dialect.name == 'postgresql':
+        context.execute(f"SET lock_timeout = '{LOCK_TIMEOUT}'")
 
     with context.begin_transaction():
         context.run_migrations()
@@ -89,14 +101,43 @@ def run_migrations_online():
     connectable = get_engine()
 
     with connectable.connect() as connection:
+        postgres = connection.dialect.name == 'postgresql'
+        if postgres:
+            connection.exec_driver_sql(f"SET lock_timeout = '{LOCK_TIMEOUT}'")
+            connection.commit()
+        # One transaction per revision: a revision with a concurrent index
+        # build commits what came before it anyway (autocommit_block), and a
+        # release that gives up keeps the revisions it completed.
         context.configure(
             connection=connection,
             target_metadata=get_metadata(),
+            transaction_per_migration=True,
             **conf_args
         )
+        try:
+            with context.begin_transaction():
+                context.run_migrations()
+        except DBAPIError as exc:
+            if getattr(exc.orig, 'sqlstate', None) != LOCK_NOT_AVAILABLE:
+                raise
+            gave_up(exc, context.get_context().get_current_revision())
+        finally:
+            if postgres:  # its lock_timeout must not reach the pool
+                connection.invalidate()
 
-        with context.begin_transaction():
-            context.run_migrations()
+
+def gave_up(exc, revision):
+    """A lock wait hit lock_timeout: say what and what to do, and fail the release (Heroku then cancels it)."""
+    statement = ' '.join((exc.statement or '').split())[:200]
+    logger.error(
+        'release gave up: a statement waited %s for a lock that another '
+        'transaction holds (lock_timeout), rather than hold checkouts queued '
+        'behind it; the database stays at revision %s. Find the transaction '
+        'that holds the table (heroku pg:locks, or pg_stat_activity), end it '
+        'or wait for it, then deploy again (README: "Migrations on a live '
+        'shop"). Statement: %s',
+        LOCK_TIMEOUT, revision, statement)
+    raise SystemExit(1)
 
 
 if context.is_offline_mode():
