@@ -57,7 +57,7 @@ def init_error_tracking(app: Flask) -> None:
     log.info("errors go to Sentry", extra={
         "sentry_host": urlsplit(settings["dsn"]).hostname,
         "environment": settings["environment"],
-        "release": settings["release"] or "(the SDK's guess)",
+        "release": sentry_sdk.get_client().options["release"],  # the SDK's own guess when Heroku's is missing
     })
 
 

@@ -179,7 +179,8 @@ def test_errors_of_web_worker_and_clock_reach_sentry_with_the_release_and_no_per
         assert all("vars" not in frame for value in each.get("exception", {}).get("values", [])
                    for frame in (value.get("stacktrace") or {}).get("frames", []))
     for name in ("web", "worker", "clock"):
-        assert STARTED in processes[name].output(), f"{name} says where its errors go"
+        started = re.search(rf"{STARTED}.* release=(\S+)", processes[name].output())
+        assert started and started.group(1) == env["HEROKU_SLUG_COMMIT"], f"{name} says where its errors go, and as what"
 
     leaks = {what: value for what, value in failures.secrets.items()
              if any(value.encode() in envelope.body for envelope in ingest.envelopes())}
