@@ -25,6 +25,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     register_proxy(app)
     register_last_resort(app)
     register_logging(app)
+    register_error_tracking(app)
     register_extensions(app)
     register_blueprints(app)
     register_security(app)
@@ -71,6 +72,13 @@ def register_last_resort(app: Flask) -> None:
 
 def register_logging(app: Flask) -> None:
     configure_logging(app.config["LOG_LEVEL"])
+
+
+def register_error_tracking(app: Flask) -> None:
+    """Sentry, with SENTRY_DSN: before Celery is bound and before the first request, in every process."""
+    from blasto.error_tracking import init_error_tracking
+
+    init_error_tracking(app)
 
 
 def register_extensions(app: Flask) -> None:

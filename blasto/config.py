@@ -80,6 +80,8 @@ def load_config(environ: Mapping[str, str] | None = None, instance_path: str | o
         "MAIL": mail_settings(env, production, development=blasto_env == "development"),
         "PUBLIC_URL": public_url(env.get("PUBLIC_URL")),
         "STATSD": statsd_config(env),
+        # Errors and failed tasks to Sentry (blasto.error_tracking); None: the SDK is never loaded.
+        "ERROR_TRACKING": error_tracking_config(env, blasto_env),
         # GET /api/v1/purchases pages kept in Redis (blasto.api.purchase_cache); 0 turns it off.
         "PURCHASE_CACHE": purchase_cache_config(env),
         **outbox_config(env),
@@ -190,6 +192,55 @@ def statsd_config(env: Mapping[str, str]) -> dict[str, Any] | None:
     if not re.fullmatch(r"[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*", prefix):
         raise ConfigError("STATSD_PREFIX", f"must be dot-separated words of letters, digits, _ or -, like blasto.production, not {prefix!r}")
     return {"host": bare, "port": _int(env, "STATSD_PORT", 8125, minimum=1, maximum=65535), "prefix": prefix}
+
+
+def error_tracking_config(env: Mapping[str, str], blasto_env: str) -> dict[str, Any] | None:
+    """Where errors go (SENTRY_DSN) and how they are labelled; None when SENTRY_DSN is unset."""
+    dsn = sentry_dsn(env.get("SENTRY_DSN"))
+    if dsn is None:
+        return None
+    dyno = env.get("DYNO", "").strip() or None  # web.1, worker.1, clock.1: which process sent it
+    return {"dsn": dsn, "environment": blasto_env, "release": release_name(env), "server_name": dyno}
+
+
+def sentry_dsn(value: str | None) -> str | None:
+    """A DSN the Sentry SDK accepts (https://KEY@HOST/PROJECT_ID); its value is never echoed, it holds the key."""
+    text = (value or "").strip()
+    if not text:
+        return None
+    parts = urlsplit(text)
+    project = parts.path.rpartition("/")[2]
+    if not (parts.scheme in ("http", "https") and parts.hostname and parts.username and _port_or_none_is_valid(parts)
+            and project.isascii() and project.isdigit()):
+        raise ConfigError("SENTRY_DSN", "must be the project's DSN as Sentry shows it, "
+                                        "like https://<key>@o0.ingest.sentry.io/<project number>")
+    return text
+
+
+def _port_or_none_is_valid(parts) -> bool:
+    try:
+        parts.port  # raises ValueError for a port that is not a number in range
+    except ValueError:
+        return False
+    return True
+
+
+def release_name(env: Mapping[str, str]) -> str | None:
+    """The release errors are filed under, from Heroku's dyno metadata: the commit, else the Heroku release.
+
+    HEROKU_BUILD_COMMIT (labs: runtime-dyno-build-metadata) or HEROKU_SLUG_COMMIT
+    (labs: runtime-dyno-metadata) name the code; HEROKU_RELEASE_VERSION ("v42")
+    at least names the deploy. None lets the SDK guess (SENTRY_RELEASE, or a
+    checkout's git commit).
+    """
+    commit = env.get("HEROKU_BUILD_COMMIT", "").strip() or env.get("HEROKU_SLUG_COMMIT", "").strip()
+    if commit:
+        return commit
+    version = env.get("HEROKU_RELEASE_VERSION", "").strip()
+    app_name = env.get("HEROKU_APP_NAME", "").strip()
+    if version:
+        return f"{app_name}@{version}" if app_name else version
+    return None
 
 
 def public_url(value: str | None) -> str:

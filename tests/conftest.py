@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from urllib.parse import urlsplit
 
-for _name in ("DATABASE_URL", "REDIS_URL", "SECRET_KEY", "LOG_LEVEL", "READY_TIMEOUT_SECONDS", "DYNO", "STATSD_HOST"):
+for _name in ("DATABASE_URL", "REDIS_URL", "SECRET_KEY", "LOG_LEVEL", "READY_TIMEOUT_SECONDS", "DYNO", "STATSD_HOST", "SENTRY_DSN"):
     os.environ.pop(_name, None)
 os.environ["BLASTO_ENV"] = "test"
 # Test mode has no rate limits; this keeps them off in the production-mode

@@ -9,6 +9,7 @@ BAD_ENVIRONMENTS = [
     ({"DATABASE_URL": "postgres://"}, "DATABASE_URL needs a host"),
     ({"REDIS_URL": "http://example.com"}, "REDIS_URL is not a valid Redis URL"),
     ({"BLASTO_ENV": "staging"}, "BLASTO_ENV must be one of"),
+    ({"SENTRY_DSN": "https://o0.ingest.sentry.io/1"}, "SENTRY_DSN must be the project's DSN"),
 ]
 
 
