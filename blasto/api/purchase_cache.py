@@ -200,7 +200,8 @@ def init_purchase_cache(app: Flask) -> None:
         return
     # Blocking and capped: threads share PURCHASE_CACHE_MAX_CONNECTIONS (Heroku's small Redis plans count each one).
     pool = redis.BlockingConnectionPool.from_url(
-        settings["url"], max_connections=app.config.get("PURCHASE_CACHE_MAX_CONNECTIONS", 1), timeout=REDIS_TIMEOUT_SECONDS,
+        settings["url"], max_connections=app.config.get("PURCHASE_CACHE_MAX_CONNECTIONS", 1),
+        timeout=REDIS_TIMEOUT_SECONDS,
         socket_timeout=REDIS_TIMEOUT_SECONDS, socket_connect_timeout=REDIS_TIMEOUT_SECONDS,
         retry=Retry(NoBackoff(), 0), health_check_interval=30, **redis_tls_options(settings["url"]),
     )

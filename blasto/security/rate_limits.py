@@ -165,8 +165,8 @@ def capped_storage_options(config) -> dict:
         return options
     import redis
 
-    wait = options.get("socket_timeout") or 1
-    pool = redis.BlockingConnectionPool.from_url(uri, max_connections=config.get("RATELIMIT_REDIS_MAX_CONNECTIONS", 1), timeout=wait, **options)
+    cap, wait = config.get("RATELIMIT_REDIS_MAX_CONNECTIONS", 1), options.get("socket_timeout") or 1
+    pool = redis.BlockingConnectionPool.from_url(uri, max_connections=cap, timeout=wait, **options)
     return {"connection_pool": pool}
 
 
