@@ -1,22 +1,9 @@
 """The connection budget: the most a formation's processes can hold in Postgres and Redis, against the plans' limits.
 
 Each count is a cap, from a pool's size or from what one thread can use at
-once, not a guess at typical use (README, "Connections";
-tests/deploy/test_connection_budget.py holds the real processes to it):
-
-- web (gunicorn): the master holds nothing; each of WEB_CONCURRENCY processes
-  holds a Postgres pool of DATABASE_POOL_SIZE and, in Redis, 2 per broker
-  connection (kombu's Redis channel keeps the connection of its opening PING
-  beside the one it publishes on), /readyz's pool, and the result backend's,
-  the rate limits' and the page cache's pools;
-- worker (celery prefork): the main process consumes (BRPOP on one connection,
-  acks on another); each child runs one task at a time, so it publishes on one
-  broker connection, keeps one result connection and a Postgres pool of
-  WORKER_DATABASE_POOL_SIZE;
-- clock (celery beat): its publishing connection (2) and celery-redbeat's client;
-- release (`flask db upgrade`, while the old dynos still run) and one
-  `heroku run` console: one Postgres connection each; the console, one thread,
-  one of each Redis client a command may use.
+once, never a guess at typical use; the README's "Connection budget" table
+says what each process type holds, and tests/deploy/test_connection_budget.py
+holds the real processes to it.
 """
 from __future__ import annotations
 

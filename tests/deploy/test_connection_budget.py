@@ -22,6 +22,7 @@ from urllib.parse import urlsplit
 import pytest
 import requests
 
+from blasto.config import ConfigError, load_config
 from blasto.deploy_check import connections, environment
 from blasto.deploy_check.formation import Dynos
 from tests.support.connection_census import ConnectionCensus, command, parent
@@ -241,3 +242,22 @@ def _make_admin(database_url: str, email: str) -> None:
     with engine.begin() as connection:
         connection.execute(text("UPDATE users SET is_admin = true WHERE email = :email"), {"email": email})
     engine.dispose()
+
+
+@pytest.mark.parametrize("variable", ["DATABASE_POOL_SIZE", "WORKER_DATABASE_POOL_SIZE", "CELERY_BROKER_POOL_LIMIT",
+                                      "CELERY_REDIS_MAX_CONNECTIONS", "RATELIMIT_REDIS_MAX_CONNECTIONS",
+                                      "PURCHASE_CACHE_MAX_CONNECTIONS"])
+@pytest.mark.parametrize("value", ["0", "many", "101"])
+def test_a_pool_size_out_of_range_is_refused_by_name(tmp_path, variable, value):
+    env = {"BLASTO_ENV": "test", "REDIS_URL": "redis://localhost:6379/0", variable: value}
+    with pytest.raises(ConfigError) as refused:
+        load_config(env, instance_path=tmp_path)
+    assert refused.value.variable == variable
+
+
+def test_a_worker_dyno_s_processes_get_the_worker_pool_and_every_other_dyno_the_web_s(tmp_path):
+    env = {"BLASTO_ENV": "test", "DATABASE_URL": "postgres://u@db.example.com/shop", "DATABASE_POOL_SIZE": "6",
+           "WORKER_DATABASE_POOL_SIZE": "1"}
+    sizes = {dyno: load_config({**env, "DYNO": dyno}, instance_path=tmp_path)["SQLALCHEMY_ENGINE_OPTIONS"]["pool_size"]
+             for dyno in ("web.1", "worker.2", "clock.1", "release.8141", "run.4242", "")}
+    assert sizes == {"web.1": 6, "worker.2": 1, "clock.1": 6, "release.8141": 6, "run.4242": 6, "": 6}
