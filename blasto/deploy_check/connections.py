@@ -323,6 +323,8 @@ def _programs(report: Report, formation: Mapping[str, Dynos], settings: Settings
                            f"one child per CPU it shows ({CPUS_SEEN_ON_A_DYNO} on a basic dyno), each with its own "
                            "connections",
                            "add `--concurrency=${WORKER_CONCURRENCY:-2}` to its line")
-        elif kind is not None and kind.kind == "other":
+        elif kind is None:
+            report.note(f"the {name} process is not in the connection budget: the Procfile has no such process")
+        elif kind.kind == "other":
             report.note(f"the {name} process is not in the connection budget: its Procfile command is not gunicorn, "
                         "celery worker or celery beat")
