@@ -29,6 +29,14 @@ DEV_SECRET_KEY = "blasto-development-key-not-for-production-use"
 # redelivers a message whose task is still running.
 VISIBILITY_TIMEOUT_SECONDS = 3600
 TASK_TIME_LIMIT_SECONDS = 300
+# Connection caps per process (see README, "Connections"); `flask --app blasto check` adds them up.
+DATABASE_POOL_SIZE = 5
+WORKER_DATABASE_POOL_SIZE = 2
+CELERY_BROKER_POOL_LIMIT = 1
+CELERY_REDIS_MAX_CONNECTIONS = 1
+RATELIMIT_REDIS_MAX_CONNECTIONS = 1
+PURCHASE_CACHE_MAX_CONNECTIONS = 1
+WORKER_DYNO_TYPE = "worker"  # the Procfile's Celery worker: its dynos get WORKER_DATABASE_POOL_SIZE
 
 
 class ConfigError(ValueError):
@@ -55,7 +63,7 @@ def load_config(environ: Mapping[str, str] | None = None, instance_path: str | o
         require_heroku_addons(env)
 
     database_url = database_uri(env.get("DATABASE_URL"), instance)
-    pool_size = _int(env, "DATABASE_POOL_SIZE", 5, minimum=1, maximum=100)
+    pool_size = database_pool_size(env)
     return {
         "BLASTO_ENV": blasto_env,
         "SECRET_KEY": secret_key(env.get("SECRET_KEY"), production),
@@ -84,10 +92,26 @@ def load_config(environ: Mapping[str, str] | None = None, instance_path: str | o
         "ERROR_TRACKING": error_tracking_config(env, blasto_env),
         # GET /api/v1/purchases pages kept in Redis (blasto.api.purchase_cache); 0 turns it off.
         "PURCHASE_CACHE": purchase_cache_config(env),
+        "PURCHASE_CACHE_MAX_CONNECTIONS": _int(env, "PURCHASE_CACHE_MAX_CONNECTIONS", PURCHASE_CACHE_MAX_CONNECTIONS,
+                                               minimum=1, maximum=100),
         **outbox_config(env),
         **report_config(env),
         **rate_limit_config(env, blasto_env),
     }
+
+
+def dyno_type(env: Mapping[str, str]) -> str:
+    """The process type of this Heroku dyno ("web" for DYNO=web.1, "run" for a one-off); "" off Heroku."""
+    return (env.get("DYNO") or "").strip().partition(".")[0]
+
+
+def database_pool_size(env: Mapping[str, str]) -> int:
+    """Postgres connections this process may hold: a web process's threads share DATABASE_POOL_SIZE;
+    a Celery prefork child on a worker dyno runs one task at a time and needs far fewer.
+    """
+    web = _int(env, "DATABASE_POOL_SIZE", DATABASE_POOL_SIZE, minimum=1, maximum=100)
+    worker = _int(env, "WORKER_DATABASE_POOL_SIZE", WORKER_DATABASE_POOL_SIZE, minimum=1, maximum=100)
+    return worker if dyno_type(env) == WORKER_DYNO_TYPE else web
 
 
 def purchase_cache_config(env: Mapping[str, str]) -> dict[str, Any] | None:
@@ -148,6 +172,8 @@ def rate_limit_config(env: Mapping[str, str], blasto_env: str) -> dict[str, Any]
         "RATELIMIT_ENABLED": _bool("RATELIMIT_ENABLED", env.get("RATELIMIT_ENABLED"), default=blasto_env != "test"),
         "RATELIMIT_STORAGE_URI": redis_url or "memory://",
         "RATELIMIT_STORAGE_OPTIONS": options,
+        "RATELIMIT_REDIS_MAX_CONNECTIONS": _int(env, "RATELIMIT_REDIS_MAX_CONNECTIONS", RATELIMIT_REDIS_MAX_CONNECTIONS,
+                                                minimum=1, maximum=100),
         "RATELIMIT_LOGIN": rate_limits("RATELIMIT_LOGIN", env.get("RATELIMIT_LOGIN")),
         "RATELIMIT_LOGIN_PER_ACCOUNT": rate_limits("RATELIMIT_LOGIN_PER_ACCOUNT", env.get("RATELIMIT_LOGIN_PER_ACCOUNT")),
         "RATELIMIT_SIGNUP": rate_limits("RATELIMIT_SIGNUP", env.get("RATELIMIT_SIGNUP")),
@@ -333,7 +359,9 @@ def celery_config(redis_url: str | None, instance: Path, env: Mapping[str, str])
     """Celery settings safe for Heroku (see HEROKU.md), on Redis or a server-less broker."""
     config: dict[str, Any] = {
         "broker_connection_retry_on_startup": True,
-        "broker_pool_limit": _int(env, "CELERY_BROKER_POOL_LIMIT", 4, minimum=1, maximum=100),
+        "broker_pool_limit": _int(env, "CELERY_BROKER_POOL_LIMIT", CELERY_BROKER_POOL_LIMIT, minimum=1, maximum=100),
+        # Nothing uses `celery inspect`/`control`: no pidbox channel, one Redis connection fewer per worker.
+        "worker_enable_remote_control": False,
         "task_serializer": "json",
         "result_serializer": "json",
         "accept_content": ["json"],
@@ -403,7 +431,10 @@ def celery_config(redis_url: str | None, instance: Path, env: Mapping[str, str])
         redis_socket_connect_timeout=5,
         redis_socket_keepalive=True,
         redis_backend_health_check_interval=25,
-        redis_max_connections=_int(env, "CELERY_REDIS_MAX_CONNECTIONS", 4, minimum=1, maximum=100),
+        redis_max_connections=_int(env, "CELERY_REDIS_MAX_CONNECTIONS", CELERY_REDIS_MAX_CONNECTIONS, minimum=1, maximum=100),
+        # One backend (and pool) per process, not one per thread: the polled backend has no
+        # pub/sub consumer, the part that is not thread-safe.
+        result_backend_thread_safe=True,
     )
     if parts.scheme == "rediss":
         # Heroku Key-Value Store uses TLS with a self-signed certificate.

@@ -198,8 +198,11 @@ def init_purchase_cache(app: Flask) -> None:
     settings = app.config.get("PURCHASE_CACHE")
     if not settings:
         return
-    pool = redis.ConnectionPool.from_url(
-        settings["url"], socket_timeout=REDIS_TIMEOUT_SECONDS, socket_connect_timeout=REDIS_TIMEOUT_SECONDS,
+    # Blocking and capped: threads share PURCHASE_CACHE_MAX_CONNECTIONS (Heroku's small Redis plans count each one).
+    pool = redis.BlockingConnectionPool.from_url(
+        settings["url"], max_connections=app.config.get("PURCHASE_CACHE_MAX_CONNECTIONS", 1),
+        timeout=REDIS_TIMEOUT_SECONDS,
+        socket_timeout=REDIS_TIMEOUT_SECONDS, socket_connect_timeout=REDIS_TIMEOUT_SECONDS,
         retry=Retry(NoBackoff(), 0), health_check_interval=30, **redis_tls_options(settings["url"]),
     )
     namespace = namespace_for(app.config["SQLALCHEMY_DATABASE_URI"])

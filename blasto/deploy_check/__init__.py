@@ -1,13 +1,15 @@
 """`flask --app blasto check`: what would stop this app on Heroku, found before `git push heroku`.
 
-It checks two things and says each problem in plain words with what to do:
+It checks three things and says each problem in plain words with what to do:
 
 - the environment, as production would read it (`environment`): the same
   loader and ConfigError messages the processes use, so the check and the
   dyno can never disagree; values are never printed, only variable names;
 - the deploy files (`procfile`, `manifest`, `python_version`, `lock`): every
-  Procfile target imports, runtime.txt agrees with the Pipfile, app.json's
-  env gives production what it requires, and the lock matches the Pipfile.
+  Procfile target imports, the Python version files agree, app.json's env
+  gives production what it requires, and the lock matches the Pipfile;
+- the connection budget (`connections`): what the formation's processes can
+  hold at most in Postgres and in Redis, against the add-on plans' limits.
 
 Exit code 0 when all is well, 1 otherwise. The environment checked is the
 process's own (on a dyno: `heroku run flask --app blasto check`) or a file of
@@ -33,8 +35,13 @@ ROOT = Path(__file__).resolve().parents[2]
               help="The directory holding Procfile, runtime.txt, Pipfile, Pipfile.lock and app.json.")
 @click.option("--config-vars", "env_file", type=click.Path(dir_okay=False, exists=True, path_type=Path),
               help="Check these KEY=value lines (e.g. `heroku config --shell`) instead of this process's environment.")
-def check(root: Path, env_file: Path | None):
-    """Check the environment and the deploy files as Heroku would use them; exit 1 on any problem."""
+@click.option("--formation", "scale", callback=lambda ctx, param, value: _valid_scale(value),
+              metavar="PROCESS=N[:SIZE],...",
+              help="Count app.json's dynos changed as `heroku ps:scale` would, e.g. web=2:standard-2x,worker=1.")
+@click.option("--postgres-plan", metavar="PLAN", help="The Heroku Postgres plan (default: app.json's): essential-0...")
+@click.option("--redis-plan", metavar="PLAN", help="The Heroku Key-Value Store plan (default: app.json's): mini...")
+def check(root: Path, env_file: Path | None, scale: str | None, postgres_plan: str | None, redis_plan: str | None):
+    """Check the environment, the deploy files and the connection budget as Heroku meets them; exit 1 on a problem."""
     from blasto.deploy_check import environment, lock, manifest, procfile, python_version
 
     env = read_env_file(env_file) if env_file else dict(os.environ)
@@ -43,11 +50,39 @@ def check(root: Path, env_file: Path | None):
     environment.check(report, env, root)
     processes = procfile.check(report, root)
     python_version.check(report, root)
-    manifest.check(report, root, processes)
+    app_json = manifest.check(report, root, processes)
     lock.check(report, root, env)
+    given = {"postgres": postgres_plan, "redis": redis_plan}
+    plans = {**manifest.addon_plans(app_json), **{service: plan for service, plan in given.items() if plan}}
+    _budget(report, env, processes, app_json, scale, plans)
     for line in report.lines():
         click.echo(line)
     raise SystemExit(0 if report.ok else 1)
+
+
+def _valid_scale(value: str | None) -> str | None:
+    from blasto.deploy_check.formation import FormationError, scaled
+
+    if value:
+        try:
+            scaled({}, value)
+        except FormationError as exc:
+            raise click.BadParameter(str(exc), param_hint="--formation") from None
+    return value
+
+
+def _budget(report: Report, env: dict, processes: dict, app_json: dict | None, scale: str | None, plans: dict) -> None:
+    from blasto.deploy_check import connections, environment, formation
+
+    _, loadable = environment.production_env(env)
+    if loadable is None:
+        report.note("the connection budget was not computed: fix the environment's problems first")
+        return
+    dynos = formation.from_manifest(app_json or {})
+    origin = "app.json's formation"
+    if scale:
+        dynos, origin = formation.scaled(dynos, scale), f"{origin} scaled by --formation {scale}"
+    connections.check(report, dynos, connections.settings_from(loadable, processes), plans, origin)
 
 
 def read_env_file(path: Path) -> dict[str, str]:

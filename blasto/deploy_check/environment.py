@@ -29,7 +29,7 @@ STAND_INS = {
 }
 FIXES = {
     "DATABASE_URL": "attach Postgres: heroku addons:create heroku-postgresql:essential-0 (it sets DATABASE_URL; never set it by hand)",
-    "REDIS_URL": "attach Redis: heroku addons:create heroku-redis:mini (it sets REDIS_URL; never set it by hand)",
+    "REDIS_URL": "attach Redis: heroku addons:create heroku-redis:premium-0 (it sets REDIS_URL; never set it by hand)",
     "SECRET_KEY": "heroku config:set SECRET_KEY=$(python -c 'import secrets; print(secrets.token_hex(32))')",
 }
 # The Procfile's worker line reads it (`--concurrency=${WORKER_CONCURRENCY:-2}`); config.py does not.
@@ -54,6 +54,11 @@ def check(report: Report, env: Mapping[str, str], root: Path) -> None:
 
 def config_errors(env: Mapping[str, str]) -> list[ConfigError]:
     """Every ConfigError production's loader raises for `env`, one per variable."""
+    return production_env(env)[0]
+
+
+def production_env(env: Mapping[str, str]) -> tuple[list[ConfigError], dict[str, str] | None]:
+    """The errors, and `env` as production loads it once they are out of the way (None if no way past them)."""
     env = {**env, "BLASTO_ENV": "production"}
     env["DYNO"] = env.get("DYNO") or "web.1"  # on a dyno the add-ons' URLs are required
     errors: list[ConfigError] = []
@@ -62,10 +67,10 @@ def config_errors(env: Mapping[str, str]) -> list[ConfigError]:
         while True:
             try:
                 load_config(env, instance_path=instance)
-                return errors
+                return errors, env
             except ConfigError as error:
                 if error.variable in seen:  # no way past it; what was found is reported
-                    return errors
+                    return errors, None
                 seen.add(error.variable)
                 errors.append(error)
                 if error.variable in STAND_INS:

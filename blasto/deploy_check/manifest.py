@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import secrets
 from pathlib import Path
+from typing import Mapping
 
 from blasto.deploy_check.environment import STAND_INS, config_errors
 from blasto.deploy_check.report import Report
@@ -17,18 +18,30 @@ from blasto.deploy_check.report import Report
 ADDON_VARIABLES = {"heroku-postgresql": "DATABASE", "heroku-redis": "REDIS"}  # plan prefix: default attachment name
 
 
-def check(report: Report, root: Path, processes: list[str]) -> None:
+def check(report: Report, root: Path, processes: Mapping[str, str]) -> dict | None:
     path = root / "app.json"
     try:
         manifest = json.loads(path.read_text())
     except FileNotFoundError:
         report.problem("app.json", "is missing, so the Heroku Button and review apps cannot create the app", "restore app.json (see README)")
-        return
+        return None
     except json.JSONDecodeError as exc:
         report.problem("app.json", f"is not valid JSON ({exc})", "fix it; `python -m json.tool app.json` shows where")
-        return
+        return None
     _env(report, manifest)
     _formation(report, manifest, processes)
+    return manifest
+
+
+def addon_plans(manifest: dict | None) -> dict[str, str | None]:
+    """The plans app.json attaches: {"postgres": "heroku-postgresql:essential-0", "redis": ...} (None: none)."""
+    plans: dict[str, str | None] = {"postgres": None, "redis": None}
+    for addon in (manifest or {}).get("addons") or []:
+        plan = addon.get("plan", "") if isinstance(addon, dict) else str(addon)
+        for service, prefix in (("postgres", "heroku-postgresql:"), ("redis", "heroku-redis:")):
+            if plan.startswith(prefix) and plans[service] is None:
+                plans[service] = plan
+    return plans
 
 
 def heroku_env(manifest: dict) -> dict[str, str]:
@@ -61,7 +74,7 @@ def _env(report: Report, manifest: dict) -> None:
     for error in config_errors(env):
         problems += 1
         if error.variable in ("DATABASE_URL", "REDIS_URL"):
-            addon = "heroku-postgresql:essential-0" if error.variable == "DATABASE_URL" else "heroku-redis:mini"
+            addon = "heroku-postgresql:essential-0" if error.variable == "DATABASE_URL" else "heroku-redis:premium-0"
             fix = f'add the add-on to "addons": {{"plan": "{addon}", "as": "{error.variable.removesuffix("_URL")}"}}'
         else:
             fix = f'add {error.variable} to "env": a "value", or "generator": "secret" for a key, and "required": true'
@@ -70,7 +83,7 @@ def _env(report: Report, manifest: dict) -> None:
         report.good("app.json's env and add-ons give production every variable it requires")
 
 
-def _formation(report: Report, manifest: dict, processes: list[str]) -> None:
+def _formation(report: Report, manifest: dict, processes: Mapping[str, str]) -> None:
     formation = manifest.get("formation") or {}
     unknown = sorted(set(formation) - set(processes))
     if processes and unknown:

@@ -50,12 +50,12 @@ class Target:
     target: str  # blasto:APP, blasto.worker, blasto
 
 
-def check(report: Report, root: Path) -> list[str]:
-    """Report the Procfile's problems; return its process names (for app.json's formation)."""
+def check(report: Report, root: Path) -> dict[str, str]:
+    """Report the Procfile's problems; return its commands by process name (for app.json's formation, the budget)."""
     path = root / "Procfile"
     if not path.is_file():
         report.problem("Procfile", "is missing", "add one: `web: gunicorn --config gunicorn.conf.py blasto:APP` and the others (see README)")
-        return []
+        return {}
     processes: dict[str, str] = {}
     for number, line in enumerate(path.read_text().splitlines(), start=1):
         if not line.strip() or line.lstrip().startswith("#"):
@@ -71,7 +71,7 @@ def check(report: Report, root: Path) -> list[str]:
     for name, command in processes.items():
         targets += _targets(report, root, name, command)
     _check_targets(report, root, targets)
-    return list(processes)
+    return processes
 
 
 def _targets(report: Report, root: Path, process: str, command: str) -> list[Target]:

@@ -1,4 +1,4 @@
-"""What the check found: problems (each with what to do), notes, and a count of what passed."""
+"""What the check found: problems (each with what to do), notes, worked figures, and a count of what passed."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -16,6 +16,7 @@ class Report:
     problems: list[Problem] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     passed: list[str] = field(default_factory=list)
+    sections: list[str] = field(default_factory=list)  # worked figures (the connection budget), printed first
 
     @property
     def ok(self) -> bool:
@@ -30,8 +31,12 @@ class Report:
     def good(self, text: str) -> None:
         self.passed.append(text)
 
+    def section(self, text: str) -> None:
+        self.sections.append(text)
+
     def lines(self) -> list[str]:
-        out = [f"  ok       {text}" for text in self.passed]
+        out = list(self.sections)
+        out += [f"  ok       {text}" for text in self.passed]
         out += [f"  note     {text}" for text in self.notes]
         for problem in self.problems:
             said = problem.what if problem.what.startswith(problem.where) else f"{problem.where}: {problem.what}"

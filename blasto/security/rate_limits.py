@@ -152,6 +152,24 @@ def add_retry_after(response: Response) -> Response:
     return response
 
 
+def capped_storage_options(config) -> dict:
+    """The Redis storage's options with one blocking pool of RATELIMIT_REDIS_MAX_CONNECTIONS per process.
+
+    Without it limits' RedisStorage opens a connection per thread that checks a
+    limit at once, and Heroku's small Redis plans count every one. `connection_pool`
+    is RedisStorage's documented option; the timeouts and TLS go to the pool.
+    """
+    options = dict(config.get("RATELIMIT_STORAGE_OPTIONS") or {})
+    uri = config.get("RATELIMIT_STORAGE_URI") or ""
+    if not uri.startswith(("redis://", "rediss://")) or "connection_pool" in options:
+        return options
+    import redis
+
+    cap, wait = config.get("RATELIMIT_REDIS_MAX_CONNECTIONS", 1), options.get("socket_timeout") or 1
+    pool = redis.BlockingConnectionPool.from_url(uri, max_connections=cap, timeout=wait, **options)
+    return {"connection_pool": pool}
+
+
 def _belongs_to(hook, limiter: Limiter) -> bool:
     """Is this hook one Flask-Limiter registered (a bound method, or a partial over one)?"""
     owner = getattr(hook, "__self__", None)
@@ -180,6 +198,7 @@ def init_rate_limits(app: Flask) -> Limiter | None:
     config.setdefault("RATELIMIT_IN_MEMORY_FALLBACK_ENABLED", True)
     config.setdefault("RATELIMIT_SWALLOW_ERRORS", True)
     config.setdefault("RATELIMIT_HEADERS_ENABLED", False)  # Retry-After on a 429 is added below
+    config["RATELIMIT_STORAGE_OPTIONS"] = capped_storage_options(config)
     limiter = Limiter(client_address)
     limiter.init_app(app)
     # Every limit here is on a view (below): the wrapper checks it when the view

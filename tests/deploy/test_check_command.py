@@ -10,10 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.processes import ROOT, production_env, run_command
+from tests.support.processes import production_env, run_command
 from tests.support.services import unavailable
 
-DEPLOY_FILES = ("Procfile", "runtime.txt", "Pipfile", "Pipfile.lock", "app.json", "gunicorn.conf.py")
 GOOD_URLS = {"DATABASE_URL": "postgres://u:pw@db.example.com:5432/blasto", "REDIS_URL": "rediss://:pw@redis.example.com:6380"}
 
 
@@ -32,24 +31,16 @@ def needs_pipenv() -> None:
         unavailable("pipenv is not on PATH (python3 dev.py test puts .tools/bin there)")
 
 
-@pytest.fixture
-def deploy_copy(tmp_path) -> Path:
-    """The deploy files copied, and the package beside them, as a dyno's /app would have them."""
-    for name in DEPLOY_FILES:
-        shutil.copy(ROOT / name, tmp_path / name)
-    (tmp_path / "blasto").symlink_to(ROOT / "blasto", target_is_directory=True)
-    return tmp_path
-
-
 def test_the_repository_with_a_good_production_environment_passes():
     needs_pipenv()
     result = check(production_env(**GOOD_URLS, SMTP_URL="smtp://user:pw@smtp.example.com:587?starttls=true", MAIL_FROM="Blasto <shop@example.com>"))
     assert result.returncode == 0, result.stdout + result.stderr
     assert problems(result.stdout) == []
     for passed in ("the environment loads as production", "Procfile web: gunicorn loads blasto:APP", "Procfile worker: celery loads blasto.worker",
-                   "Procfile release: flask loads blasto", "runtime.txt and the Pipfile both ask for Python 3.11",
+                   "Procfile release: flask loads blasto", "runtime.txt asks for Python 3.11 (Heroku installs 3.11.",
                    "app.json's env and add-ons give production every variable it requires", "Pipfile.lock matches the Pipfile as Heroku's build hashes it"):
         assert passed in result.stdout
+    assert "note     runtime.txt is deprecated on Heroku" in result.stdout
     assert result.stdout.strip().splitlines()[-1].startswith("check: all ") and "ready for `git push heroku`" in result.stdout
 
 
@@ -90,7 +81,8 @@ def _tampered_pipfile(root: Path) -> None:
 @pytest.mark.parametrize(
     ("breakage", "said"),
     [
-        (_wrong_runtime, "runtime.txt: asks for Python 3.12 but the Pipfile's [requires] says 3.11"),
+        (_wrong_runtime, "runtime.txt: asks for Python 3.12 (Heroku installs 3.12.14, reading it first), "
+                         "but Pipfile.lock python_version says 3.11"),
         (_missing_web_module, "Procfile: the web process's target `blasto.storefront:APP` does not load in gunicorn: ModuleNotFoundError"),
         (_missing_worker_module, "Procfile: the worker process's target `blasto.workers` does not load in celery"),
         (_no_secret_key_in_app_json, "app.json: its env does not give production a usable SECRET_KEY (SECRET_KEY is not set"),
@@ -185,3 +177,83 @@ def test_an_app_that_sets_pip_extra_index_url_needs_a_lock_made_with_it(tmp_path
         "which folds it into the Pipfile's hash, so `pipenv install --deploy` would abort the build"
     ], result.stdout
     assert "PIP_EXTRA_INDEX_URL=... scripts/lock" in result.stdout
+
+
+def dyno_env(**extra) -> dict:
+    """Production settings as an app's config vars hold them: WEB_CONCURRENCY left to the buildpack, rate limits on."""
+    return production_env(**GOOD_URLS, **{"WEB_CONCURRENCY": None, "RATELIMIT_ENABLED": None, **extra})
+
+
+def budget(output: str, service: str) -> tuple[int, int]:
+    """(at most, limit) from the check's ok line for a budget that fits."""
+    match = re.search(rf"ok       {service}: at most (\d+) of the (\d+) connections", output)
+    assert match, output
+    return int(match.group(1)), int(match.group(2))
+
+
+def test_app_json_formation_fits_both_plans_with_room_to_spare(deploy_copy):
+    """A fifth of each plan stays free: Heroku's own tools (pg:psql, backups) and a deploy's overlap take some."""
+    result = check(dyno_env(), "--root", str(deploy_copy))
+    assert result.returncode == 0 and problems(result.stdout) == [], result.stdout
+    heading = "Connections at most, for web=1:basic, worker=1:basic, clock=1:basic (app.json's formation):"
+    assert heading in result.stdout, result.stdout
+    for service, plan in (("Postgres", "heroku-postgresql:essential-0"), ("Redis", "heroku-redis:premium-0")):
+        needed, limit = budget(result.stdout, service)
+        assert f"{service} ({plan}, {limit} connections):" in result.stdout
+        assert needed <= 0.8 * limit, (service, needed, limit)
+    # The arithmetic is printed plainly, per process type, with the variables it comes from.
+    for line in ("web      1 basic dyno x 2 gunicorn processes (WEB_CONCURRENCY on basic) x 5 DATABASE_POOL_SIZE = 10",
+                 "worker   1 basic dyno x 2 children (WORKER_CONCURRENCY) x 2 WORKER_DATABASE_POOL_SIZE = 4",
+                 "worker   1 basic dyno x (2 consumer + 2 children (WORKER_CONCURRENCY) x (2 broker + 1 results)) = 8",
+                 "clock    1 basic dyno x (2 broker + 1 RedBeat) = 3"):
+        assert line in result.stdout, line
+
+
+OVER_BUDGET = {
+    "three-standard-2x-web-dynos": (
+        ["--formation", "web=3:standard-2x"], {},
+        ["Postgres: the formation may open 66 connections but heroku-postgresql:essential-0 allows 20",
+         "Redis: the formation may open 100 connections but heroku-redis:premium-0 allows 40"],
+        ["`heroku addons:upgrade DATABASE heroku-postgresql:standard-0` (120 connections)",
+         "`heroku config:set WEB_CONCURRENCY=1` (37 of 40)",
+         "`heroku addons:upgrade REDIS heroku-redis:premium-2` (200 connections)"]),
+    "database-pool-of-10": (
+        [], {"DATABASE_POOL_SIZE": "10"},
+        ["Postgres: the formation may open 26 connections but heroku-postgresql:essential-0 allows 20"],
+        ["`heroku config:set DATABASE_POOL_SIZE=7` (20 of 20)", "`heroku config:set WEB_CONCURRENCY=1` (16 of 20)"]),
+    "redis-mini": (
+        ["--redis-plan", "mini"], {},
+        ["Redis: the formation may open 30 connections but heroku-redis:mini allows 20"],
+        ["`heroku addons:upgrade REDIS heroku-redis:premium-0` (40 connections)"]),
+}
+
+
+@pytest.mark.parametrize(("args", "env", "said", "what_to_do"), OVER_BUDGET.values(), ids=OVER_BUDGET.keys())
+def test_an_over_budget_formation_is_a_problem_that_says_what_to_set(deploy_copy, args, env, said, what_to_do):
+    result = check(dyno_env(**env), "--root", str(deploy_copy), *args)
+    assert result.returncode == 1, result.stdout
+    assert problems(result.stdout) == said, result.stdout
+    for fix in what_to_do:
+        assert fix in result.stdout, (fix, result.stdout)
+
+
+def test_a_one_off_dyno_s_own_web_concurrency_is_not_taken_for_the_app_s(deploy_copy):
+    """A one-off dyno's WEB_CONCURRENCY is the buildpack's, for its size; the app's config var sets every web dyno's."""
+    on_a_one_off_dyno = dyno_env(WEB_CONCURRENCY="9", WEB_CONCURRENCY_SET_BY="heroku/python")
+    by_buildpack = check(on_a_one_off_dyno, "--root", str(deploy_copy))
+    assert by_buildpack.returncode == 0, by_buildpack.stdout
+    assert "x 2 gunicorn processes (WEB_CONCURRENCY on basic)" in by_buildpack.stdout
+    by_app = check(dyno_env(WEB_CONCURRENCY="9"), "--root", str(deploy_copy))
+    assert "x 9 gunicorn processes (WEB_CONCURRENCY)" in by_app.stdout
+    assert problems(by_app.stdout)[0] == ("Postgres: the formation may open 51 connections but "
+                                          "heroku-postgresql:essential-0 allows 20")
+
+
+def test_an_unknown_plan_or_a_malformed_formation_is_said_plainly(deploy_copy):
+    unknown = check(dyno_env(), "--root", str(deploy_copy), "--postgres-plan", "hobby-dev")
+    assert problems(unknown.stdout) == [
+        "the Postgres plan: 'heroku-postgresql:hobby-dev' is not a plan this check knows, so the budget of 16 "
+        "was not compared"], unknown.stdout
+    malformed = check(dyno_env(), "--root", str(deploy_copy), "--formation", "web=two")
+    assert malformed.returncode == 2
+    assert "'web=two' is not PROCESS=QUANTITY[:SIZE], e.g. web=2:standard-2x" in malformed.stderr
