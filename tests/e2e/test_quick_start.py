@@ -12,6 +12,7 @@ import os
 import re
 import shlex
 import shutil
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -220,3 +221,83 @@ def test_the_printed_port_is_the_one_honcho_gives_web(procfile, dotenv, environ,
     monkeypatch.chdir(tmp_path)
     _, port = dev.honcho_plan(args, env)
     assert port == (int(served[1]) if served else None), result.stdout
+
+
+def heroku_cli() -> str:
+    """The Heroku CLI on PATH; without one the README's `heroku local` lines go untested, and the skip says so.
+
+    Not installed on demand: `npm install heroku` takes about a minute and 400 MB from the network.
+    """
+    found = shutil.which("heroku")
+    if found is None:
+        pytest.skip("no Heroku CLI on PATH (npm install --global heroku) to run the README's `heroku local` lines")
+    return found
+
+
+def heroku_lines(title: str) -> dict[str, list[str]]:
+    """The section's `heroku local` and `heroku local:run` lines, by subcommand."""
+    found: dict[str, list[str]] = {"local": [], "local:run": []}
+    for line in shell_lines(readme_section(title)):
+        if words(line)[:1] == ["heroku"] and words(line)[1] in found:
+            found[words(line)[1]].append(line)
+    return found
+
+
+def activated(env: dict, clone: Path) -> dict:
+    """`source .venv/bin/activate`; and the Heroku CLI neither updates itself nor reports usage from a test."""
+    path = f"{clone / '.venv' / 'bin'}{os.pathsep}{env['PATH']}"
+    quiet = {"HEROKU_DISABLE_AUTOUPDATE": "1", "DISABLE_TELEMETRY": "true"}
+    return env | {"PATH": path, "VIRTUAL_ENV": str(clone / ".venv")} | quiet
+
+
+def interrupt(stack: Launched) -> None:
+    """Ctrl+C in the terminal: SIGINT to the whole foreground group, which node-foreman and its processes share."""
+    os.killpg(stack.proc.pid, signal.SIGINT)
+    wait_for(lambda: stack.proc.poll() is not None, 30, what="heroku local to stop")
+    wait_for(lambda: not subprocess.run(["pgrep", "-g", str(stack.proc.pid)], capture_output=True).stdout, 30,
+             what="every process heroku local started to exit")
+
+
+def test_heroku_local_runs_the_dev_procfile_as_the_readme_says(tmp_path, launched):
+    import dev
+
+    heroku = heroku_cli()
+    lines = heroku_lines("honcho and `heroku local`")
+    assert len(lines["local"]) == 1 and lines["local:run"], lines
+    clone = fresh_clone(tmp_path / "clone")
+    dev.write_dotenv(clone)  # what `python3 dev.py start` did first
+    env = activated(newcomer_env(tmp_path / "home"), clone)
+    port = free_port()
+    argv = [heroku, *words(lines["local"][0])[1:], "-p", str(port)]
+    stack = launched(argv, env, clone, tmp_path / "heroku-local.log", port)
+    stack.wait_up(timeout=120)
+    assert "the catalogue is empty: loading the sample books" in stack.output()
+    assert_shop_is_stocked(stack.base)
+
+    for line in lines["local:run"]:
+        result = in_second_terminal(line, clone, env)
+        assert result.returncode == 0, f"{line}\n{result.stdout}\n{result.stderr}"
+    admin = next(filter(None, (re.search(r"create-admin (\S+@\S+)", line) for line in lines["local:run"])))
+    assert log_in(stack.base, admin[1]).get(f"{stack.base}/admin/books", timeout=30).status_code == 200
+    interrupt(stack)
+
+
+def test_heroku_local_runs_the_real_procfile_after_the_release_line(tmp_path, launched):
+    import dev
+
+    heroku = heroku_cli()
+    lines = heroku_lines("Running on real Postgres and Redis locally")
+    assert len(lines["local"]) == 1 and lines["local:run"], lines
+    clone = fresh_clone(tmp_path / "clone")
+    dev.write_dotenv(clone)
+    env = activated(newcomer_env(tmp_path / "home"), clone)
+    for line in lines["local:run"]:  # heroku local never runs `release`
+        result = in_second_terminal(line, clone, env)
+        assert result.returncode == 0, f"{line}\n{result.stdout}\n{result.stderr}"
+    port = free_port()
+    argv = [heroku, *words(lines["local"][0])[1:], "-p", str(port)]
+    stack = launched(argv, env, clone, tmp_path / "procfile.log", port)
+    body = stack.wait_ready(timeout=120)
+    assert body["status"] == "ready" and body["checks"]["worker"]["ok"], body
+    assert "sample books" not in stack.output(), "Procfile, Heroku's, never loads sample books"
+    interrupt(stack)
