@@ -61,7 +61,8 @@ def fresh_clone(destination: Path) -> Path:
 
 def newcomer_env(home: Path) -> dict:
     """A new terminal's environment: no venv on PATH, no project settings, a fresh HOME."""
-    venv_bins = {str(ROOT / ".venv" / "bin"), str((ROOT / ".venv" / "bin").resolve()), str(Path(sys.executable).parent)}
+    installed = [ROOT / ".venv" / "bin", ROOT / ".tools" / "bin", Path(sys.executable).parent]
+    venv_bins = {str(path) for path in installed} | {str(path.resolve()) for path in installed}
     env = {name: value for name, value in os.environ.items() if not name.startswith(SETTINGS)}
     env["PATH"] = os.pathsep.join(part for part in env.get("PATH", "").split(os.pathsep) if part not in venv_bins)
     home.mkdir()
