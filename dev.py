@@ -122,8 +122,9 @@ def start(args: list[str]) -> int:
     if {"-h", "--help"} & set(args):
         os.execve(command[0], command, venv_env())
     processes, port = honcho_plan(args, os.environ)
-    if port is None:
-        say(f"starting {' + '.join(processes) or 'honcho'} (no web process: nothing serves HTTP)")
+    if port is None:  # no web process, or honcho will refuse the arguments and say why
+        if processes and "web" not in processes:
+            say(f"starting {' + '.join(processes)} (no web process: nothing serves HTTP)")
         os.execve(command[0], command, venv_env())
     if not port_is_free(port):
         say(f"port {port} is in use (another `dev.py start`?): stop that, or choose a port with -p, "
