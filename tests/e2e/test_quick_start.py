@@ -160,7 +160,7 @@ def test_the_quick_start_works_as_written_in_a_fresh_clone(tmp_path, launched):
     port = free_port(count=2)
     stack = launched([*words(starts[0]), "-p", str(port)], env, clone, tmp_path / "start.log", port)
     stack.wait_up()
-    stack.wait_for_output(rf"dev\.py: the shop is up at http://localhost:{port}/\n")
+    stack.wait_for_output(rf"dev\.py: the shop is up at http://localhost:{port}/\n", timeout=60)
     assert "the catalogue is empty: loading the sample books" in stack.output()
     assert_shop_is_stocked(f"http://localhost:{port}")
 
