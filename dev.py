@@ -2,6 +2,7 @@
 """Blasto's local entry point: a fresh machine needs only Python 3.11 and pip.
 
     python3 dev.py start     # install from Pipfile.lock, then web + worker + clock (honcho)
+    python3 dev.py run CMD   # CMD with .venv on PATH and .env loaded, as `honcho run CMD`
     python3 dev.py test      # install from Pipfile.lock, then the test suite
     python3 dev.py lock      # relock after editing the Pipfile (what scripts/lock runs)
     python3 dev.py bench     # the side-by-side benchmark (needs wrk)
@@ -12,18 +13,27 @@ runs use exactly what Heroku installs). Later runs reinstall only when the
 lock changed. pipenv is the version Heroku's Python buildpack installs, and
 it locks and verifies with pip's configuration isolated as on a Heroku build
 (`heroku_pip_env`), so the lock's hash is the one `git push heroku` computes.
-`start` also writes `.env` on first use (development mode, a
+`start` and `run` also write `.env` on first use (development mode, a
 random SECRET_KEY, PROCFILE=Procfile.dev), after which a plain `honcho start`
-in the activated `.venv` runs the same stack.
+in the activated `.venv` runs the same stack. `start` accepts honcho's own
+options (`-p PORT`, `-f FILE`, process names) and prints the address web serves.
 """
 from __future__ import annotations
 
+import argparse
+import errno
 import hashlib
 import json
 import os
+import re
 import secrets
+import shlex
+import signal
+import socket
 import subprocess
 import sys
+import threading
+import time
 import venv
 from pathlib import Path
 
@@ -103,12 +113,122 @@ def venv_env() -> dict:
 
 
 def start(args: list[str]) -> int:
+    """`honcho start ARGS` in the venv, saying where the shop is once web answers there."""
     ensure_venv()
     if write_dotenv():
         say("wrote .env (development settings; edit it to use Postgres/Redis)")
-    say("starting web + worker + clock on http://localhost:5000 (Ctrl+C stops them)")
     os.chdir(ROOT)
-    os.execve(VENV / "bin" / "honcho", ["honcho", "start", *args], venv_env())
+    command = [str(VENV / "bin" / "honcho"), "start", *args]
+    if {"-h", "--help"} & set(args):
+        os.execve(command[0], command, venv_env())
+    processes, port = honcho_plan(args, os.environ)
+    if port is None:  # no web process, or honcho will refuse the arguments and say why
+        if processes and "web" not in processes:
+            say(f"starting {' + '.join(processes)} (no web process: nothing serves HTTP)")
+        os.execve(command[0], command, venv_env())
+    if not port_is_free(port):
+        say(f"port {port} is in use (another `dev.py start`?): stop that, or choose a port with -p, "
+            f"e.g. `python3 dev.py start -p {port + 1000}`")
+        return 1
+    url = f"http://localhost:{port}/"
+    say(f"starting {' + '.join(processes)}; the shop will be at {url} (Ctrl+C stops them)")
+    return supervise(command, port, url)
+
+
+def supervise(command: list[str], port: int, url: str) -> int:
+    """Run honcho as a child, print `url` once its port answers, pass SIGTERM on, return honcho's code."""
+    child = subprocess.Popen(command, cwd=ROOT, env=venv_env())
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl+C reaches honcho too, and it stops everything
+    signal.signal(signal.SIGTERM, lambda *_: child.send_signal(signal.SIGTERM))
+
+    def announce() -> None:
+        while child.poll() is None:
+            try:
+                socket.create_connection(("localhost", port), timeout=1).close()
+            except OSError:
+                time.sleep(0.25)
+                continue
+            say(f"the shop is up at {url}")
+            return
+
+    threading.Thread(target=announce, daemon=True).start()
+    return child.wait()
+
+
+def honcho_plan(args: list[str], environ) -> tuple[list[str], int | None]:
+    """The process types `honcho start ARGS` runs, and the port web.1 gets (None: no web).
+
+    honcho 2.0.0's rules: Procfile from -f, else PROCFILE in the env file(s)
+    (-e, default .env, under -d), else in the environment; base port from PORT
+    in the env file(s), else -p, else PORT in the environment, else 5000; each
+    process type after the first adds 100 (in the order given, or the Procfile's).
+    """
+    parser = argparse.ArgumentParser(add_help=False)
+    for flags in (("-e", "--env"), ("-d", "--app-root"), ("-f", "--procfile"), ("-p", "--port"),
+                  ("-c", "--concurrency"), ("-q", "--quiet")):
+        parser.add_argument(*flags)
+    parser.add_argument("--no-colour", action="store_true")
+    parser.add_argument("--no-prefix", action="store_true")
+    parser.add_argument("processes", nargs="*")
+    options, _ = parser.parse_known_args(args)
+    root = Path(options.app_root or ".")
+    dotenv: dict[str, str] = {}
+    for name in (options.env or ".env").split(","):
+        path = root / name.strip()
+        if path.is_file():
+            dotenv.update(read_env_file(path.read_text()))
+    procfile_name = first_set(options.procfile, dotenv.get("PROCFILE"), environ.get("PROCFILE"), "Procfile")
+    try:
+        text = (root / procfile_name).read_text()
+    except OSError:
+        return [], None  # honcho says what is wrong
+    declared = [match[1] for match in re.finditer(r"^([A-Za-z0-9_-]+):\s*(.+)$", text, re.M)]
+    processes = options.processes or declared
+    try:
+        base = int(first_set(dotenv.get("PORT"), options.port, environ.get("PORT"), "5000"))
+    except ValueError:
+        return processes, None
+    if "web" not in processes or "web" not in declared:
+        return processes, None
+    return processes, base + 100 * processes.index("web")
+
+
+def read_env_file(text: str) -> dict[str, str]:
+    """KEY=value lines as honcho reads them: shell quoting and comments, no ${VAR} expansion."""
+    values = {}
+    for line in text.splitlines():
+        tokens = list(shlex.shlex(line, posix=True))
+        if len(tokens) >= 3 and tokens[1] == "=" and re.match(r"[A-Za-z_]", tokens[0]):
+            values[tokens[0]] = "".join(tokens[2:])
+    return values
+
+
+def first_set(*values: str | None) -> str:
+    return next(value for value in values if value is not None)
+
+
+def port_is_free(port: int) -> bool:
+    """Can gunicorn bind [::]:port (IPv4 included)? True when the check itself cannot run."""
+    try:
+        with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as gunicorn does
+            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+            sock.bind(("::", port))
+    except OSError as exc:
+        return exc.errno != errno.EADDRINUSE
+    return True
+
+
+def run_command(args: list[str]) -> int:
+    """`honcho run ARGS` in the project: .venv first on PATH, .env loaded, from any terminal."""
+    if not args:
+        print("usage: python3 dev.py run COMMAND [ARGS...]", file=sys.stderr)
+        return 2
+    ensure_venv()
+    if write_dotenv():
+        say("wrote .env (development settings; edit it to use Postgres/Redis)")
+    os.chdir(ROOT)
+    os.execve(VENV / "bin" / "honcho", ["honcho", "run", "--", *args], venv_env())
 
 
 def test(args: list[str]) -> int:
@@ -139,7 +259,7 @@ def bench(args: list[str]) -> int:
     os.execve(VENV / "bin" / "python", ["python", "bench/run.py", *args], venv_env())
 
 
-COMMANDS = {"start": start, "test": test, "lock": lock, "bench": bench}
+COMMANDS = {"start": start, "run": run_command, "test": test, "lock": lock, "bench": bench}
 
 
 def main(argv: list[str]) -> int:

@@ -1,13 +1,18 @@
 """Load the sample catalogue idempotently: a book already present is left alone."""
 from __future__ import annotations
 
+import logging
+
 import click
+from flask import current_app
 from flask.cli import with_appcontext
 from sqlalchemy import select
 
 from blasto.extensions import db
 from blasto.models import Product
 from blasto.shop.sample_books import BOOKS
+
+log = logging.getLogger(__name__)
 
 
 def seed_catalog() -> int:
@@ -23,11 +28,40 @@ def seed_catalog() -> int:
     return len(added)
 
 
+def catalogue_is_empty() -> bool:
+    """No book at all, hidden ones included: a shop whose owner hid every book is not empty."""
+    return db.session.scalar(select(Product.id).limit(1)) is None
+
+
+def stock_empty_development_shop() -> None:
+    """`seed --if-empty`: a fresh development clone opens on a stocked shop, never a real one.
+
+    Procfile.dev's web line runs it after the migrations. Outside development it
+    changes nothing, so the same line pointed at a real database loads no sample books.
+    """
+    environment = current_app.config["BLASTO_ENV"]
+    if environment != "development":
+        log.info("sample books not loaded: --if-empty loads them in development only",
+                 extra={"blasto_env": environment})
+    elif not catalogue_is_empty():
+        log.info("sample books not loaded: the catalogue has books")
+    else:
+        log.info("the catalogue is empty: loading the sample books (development)", extra={"books": seed_catalog()})
+
+
 @click.command("seed")
-@click.option("--sales", type=click.IntRange(0, 1_000_000), default=0, show_default=True, help="Also make sure this many sample sales exist (a year of order history for reports).")
+@click.option("--sales", type=click.IntRange(0, 1_000_000), default=0, show_default=True,
+              help="Also make sure this many sample sales exist (a year of order history for reports).")
+@click.option("--if-empty", is_flag=True,
+              help="Only in development, only into an empty catalogue, saying so in the log (Procfile.dev's web line).")
 @with_appcontext
-def seed_command(sales: int):
+def seed_command(sales: int, if_empty: bool):
     """Load the sample catalogue of books, and optionally sample sales (safe to run again)."""
+    if if_empty:
+        if sales:
+            raise click.UsageError("--if-empty loads the books only; run `seed --sales N` for sales")
+        stock_empty_development_shop()
+        return
     added = seed_catalog()
     click.echo(f"seed: {added} books added, {len(BOOKS) - added} already present")
     if sales:

@@ -42,10 +42,11 @@ def test_procfile_declares_web_worker_clock_and_release():
 
 
 def test_dev_procfile_runs_the_same_programs():
+    """Procfile's lines, but the release's migrations (and the development-only seed) lead web's."""
     dev, prod = procfile(ROOT / "Procfile.dev"), procfile()
     assert set(dev) == {"web", "worker", "clock"}, "no release line: it would stop honcho"
     assert dev["worker"] == prod["worker"] and dev["clock"] == prod["clock"]
-    assert dev["web"] == f"{prod['release']} && {prod['web']}"
+    assert dev["web"] == f"{prod['release']} && flask --app blasto seed --if-empty && {prod['web']}"
 
 
 @pytest.mark.parametrize(

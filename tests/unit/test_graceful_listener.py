@@ -7,9 +7,11 @@ behaviour around the listener, not gunicorn's loop (tests/e2e covers that).
 from __future__ import annotations
 
 import os
+import select
 import socket
 import sys
 import threading
+from collections import deque
 
 import pytest
 
@@ -17,6 +19,11 @@ from blasto.graceful import drain_and_close, refuse_new_connections
 from tests.support.processes import wait_for
 
 pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="socket filters are Linux's")
+
+GUNICORN_BACKLOG = 2048  # gunicorn's default `backlog`
+# Beyond the kernel's SYN retries at 1, 3, 7, 15 and 31 s: a refusal, not our timeout, ends a connect.
+CLIENT_TIMEOUT_SECONDS = 60
+CLIENT_WINDOW = 8  # requests a client has in flight before it reads the oldest answer
 
 
 class Listener:
@@ -47,7 +54,7 @@ class Worker:
 def listener():
     sock = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
     sock.bind(("::", 0))
-    sock.listen(64)
+    sock.listen(GUNICORN_BACKLOG)
     yield Listener(sock)
     sock.close()
 
@@ -73,48 +80,98 @@ def test_after_the_filter_a_new_handshake_does_not_complete_but_a_queued_one_is_
 
 
 def test_stopping_under_a_stream_of_connections_answers_every_one_that_connected(listener):
-    """Clients keep connecting while the worker stops: each either is refused or gets its answer."""
+    """Clients keep connecting while the worker stops: each either is refused or gets its answer.
+
+    The stand-in accepts and answers as gunicorn's worker does until it stops, so the backlog never
+    fills (a full one drops SYNs for reasons of its own), and a client's timeout outlasts the kernel's
+    SYN retries: on a loaded machine the close can come seconds after a SYN was dropped.
+    """
     port = port_of(listener)
     worker = Worker(listener)
-    connected: list[socket.socket] = []
+    connected: list[int] = []
+    answers: list[bytes] = []
     refused: list[int] = []
     other: list[BaseException] = []
+    requests: list[bytes] = []
     lock = threading.Lock()
+    serving = threading.Event()
+    serving.set()
+
+    def answer(connection: socket.socket) -> None:
+        """Read the whole request, answer, close: what a gthread worker does with a connection."""
+        connection.settimeout(CLIENT_TIMEOUT_SECONDS)
+        request = b""
+        while len(request) < len(b"request") and (chunk := connection.recv(100)):
+            request += chunk
+        requests.append(request)
+        connection.sendall(b"ok")
+        connection.close()
+
+    def serve() -> None:  # gunicorn's loop: accept and answer while the worker is alive
+        while serving.is_set():
+            ready, _, _ = select.select([listener], [], [], 0.01)
+            if ready:
+                worker.accept(listener)
+                answer(worker.accepted[-1])
+
+    def read_answer(client: socket.socket) -> None:
+        try:
+            reply = client.recv(10)
+        except OSError as exc:  # a reset lands here
+            with lock:
+                other.append(exc)
+            return
+        finally:
+            client.close()
+        with lock:
+            answers.append(reply)
 
     def hammer(n: int) -> None:
+        waiting: deque[socket.socket] = deque()
         while True:
             try:
-                client = socket.create_connection(("127.0.0.1", port), timeout=5)
-                client.sendall(b"request")
+                client = socket.create_connection(("127.0.0.1", port), timeout=CLIENT_TIMEOUT_SECONDS)
             except ConnectionRefusedError:
                 with lock:
                     refused.append(n)
-                return
+                break
             except OSError as exc:
                 with lock:
                     other.append(exc)
-                return
+                break
             with lock:
-                connected.append(client)
+                connected.append(n)
+            waiting.append(client)
+            try:
+                client.sendall(b"request")
+            except OSError as exc:
+                with lock:
+                    other.append(exc)
+                break
+            if len(waiting) >= CLIENT_WINDOW:
+                read_answer(waiting.popleft())
+        while waiting:
+            read_answer(waiting.popleft())
 
-    threads = [threading.Thread(target=hammer, args=(n,)) for n in range(3)]
-    for thread in threads:
+    server = threading.Thread(target=serve)
+    server.start()
+    clients = [threading.Thread(target=hammer, args=(n,)) for n in range(3)]
+    for thread in clients:
         thread.start()
-    wait_for(lambda: len(connected) >= 20, 10, interval=0.005, what="clients connecting")
+    wait_for(lambda: len(worker.accepted) >= 20, 60, what="the worker answering a stream of clients")
+    serving.clear()  # gunicorn's set_accept_enabled(False) on SIGTERM
+    server.join(60)
+    served = len(worker.accepted)
+    wait_for(lambda: len(connected) > served, 60, what="a handshake queued behind the stopping worker")
     drain_and_close(worker)
-    for thread in threads:
-        thread.join(10)
+    for connection in worker.accepted[served:]:
+        answer(connection)
+    wait_for(lambda: not any(thread.is_alive() for thread in clients), 120, what="every client refused")
 
-    assert other == []
+    assert other == [], "no client was reset or left unanswered"
     assert sorted(refused) == [0, 1, 2], "every client ends refused once the listener is gone"
-    assert len(worker.accepted) == len(connected), "every handshake that completed was accepted"
-    for server_side in worker.accepted:
-        assert server_side.recv(100) == b"request"
-        server_side.sendall(b"ok")
-        server_side.close()
-    for client in connected:
-        assert client.recv(10) == b"ok"  # a reset would raise here
-        client.close()
+    assert len(worker.accepted) == len(connected) > served, "every handshake that completed was accepted"
+    assert requests == [b"request"] * len(connected) and answers == [b"ok"] * len(connected), "and answered"
 
 
 def test_a_connect_caught_by_the_filter_is_refused_once_the_listener_closes(listener):
