@@ -20,6 +20,13 @@ def run_every_sweep(app) -> None:
         celery.tasks[entry["task"]].apply().get()
 
 
+def run_outbox_sweep(app):
+    """Run the outbox sweep once, here and now; returns how many e-mails it queued."""
+    celery = app.extensions["celery"]
+    celery.loader.import_default_modules()
+    return celery.tasks[OUTBOX_SWEEP].apply().get()
+
+
 def age_heartbeat(app, task: str, seconds: float) -> None:
     """Make `task`'s last run `seconds` old."""
     with app.app_context():

@@ -1,17 +1,12 @@
 """Readiness: each part reported by name; a real worker and fresh sweeps make it 200; the queue figures inform."""
-from datetime import timedelta
-
 from celery.contrib.testing.worker import start_worker
-from sqlalchemy import insert
 
 from blasto.config import celery_config
-from blasto.extensions import db
 from blasto.health.backlog import backlog
-from blasto.models import OutboxMessage
-from blasto.models.base import utcnow
-from blasto.models.outbox import PENDING, SENT, WELCOME
+from blasto.models.outbox import SENT
 from tests.conftest import migrated
 from tests.support.processes import wait_for
+from tests.support.shop_data import owe_lost_email
 from tests.support.sweeps import run_every_sweep
 
 
@@ -71,15 +66,9 @@ def test_ready_command_reports_the_same_checks(app):
     assert result.exit_code == 1 and '"worker"' in result.output and '"sweeps"' in result.output and '"queue"' in result.output
 
 
-def owe_old_email(app, age_seconds: float, state: str = PENDING, key: str = "welcome:1") -> None:
-    """An outbox row whose send message is not in the queue (a core INSERT: the commit queues nothing)."""
+def owe_old_email(app, age_seconds: float, **row) -> None:
     with app.app_context():
-        now = utcnow()
-        db.session.execute(insert(OutboxMessage).values(
-            kind=WELCOME, key=key, recipient="ada@example.com", state=state,
-            created_at=now - timedelta(seconds=age_seconds), next_attempt_at=now + timedelta(hours=1),
-        ))
-        db.session.commit()
+        owe_lost_email(age_seconds, **row)
 
 
 def test_queue_figures_count_the_waiting_tasks_and_the_oldest_pending_email(app_factory):
