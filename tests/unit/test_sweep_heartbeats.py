@@ -10,6 +10,7 @@ import json
 import pytest
 from celery.contrib.testing.worker import start_worker
 
+from blasto.config import engine_options
 from blasto.health.checks import STALE_AFTER_PERIODS
 from blasto.mail.settings import HOLD, MailSettings
 from blasto.models.base import utcnow
@@ -122,6 +123,7 @@ def test_an_unmigrated_database_fails_the_sweeps_with_a_hint(app_factory):
 
 
 def test_a_database_outage_leaves_the_sweeps_unchecked(app_factory):
-    status, body = readyz(app_factory(SQLALCHEMY_DATABASE_URI="postgresql+psycopg://blasto:pw@127.0.0.1:1/none"))
+    uri = "postgresql+psycopg://blasto:pw@127.0.0.1:1/none"  # nothing listens on port 1
+    status, body = readyz(app_factory(SQLALCHEMY_DATABASE_URI=uri, SQLALCHEMY_ENGINE_OPTIONS=engine_options(uri, 1)))
     assert status == 503 and {"database", "sweeps"} <= set(body["failed"])
     assert body["checks"]["sweeps"] == {"ok": False, "error": "not checked: database unreachable"}
