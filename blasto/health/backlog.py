@@ -39,7 +39,10 @@ def pending_emails() -> tuple[int, float]:
 
 def backlog(celery: Celery, timeout: float, *, broker: bool = True, database: bool = True) -> dict:
     """The figures; each is None when it could not be read (or its service is known to be down)."""
-    figures: dict = {"name": celery.conf.task_default_queue, "depth": None, "pending_emails": None, "oldest_pending_email_seconds": None}
+    figures: dict = {
+        "name": celery.conf.task_default_queue,
+        "depth": None, "pending_emails": None, "oldest_pending_email_seconds": None,
+    }
     if broker:
         try:
             figures["depth"] = queue_depth(celery, timeout)

@@ -113,7 +113,8 @@ def check_sweeps() -> dict:
             ran = dict(connection.execute(select(SweepHeartbeat.task, SweepHeartbeat.ran_at)).all())
     except Exception as exc:
         log.warning("sweeps check failed", extra={"error": f"{type(exc).__name__}: {exc}"})
-        return {"ok": False, "error": "sweep heartbeats unreadable (are the migrations applied?)", "ms": _elapsed_ms(start)}
+        error = "sweep heartbeats unreadable (are the migrations applied?)"
+        return {"ok": False, "error": error, "ms": _elapsed_ms(start)}
     now, sweeps, late = utcnow(), {}, []
     for name, entry in current_app.config["CELERY"]["beat_schedule"].items():
         every = float(entry["schedule"])

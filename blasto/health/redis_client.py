@@ -27,7 +27,8 @@ def health_redis(url: str, timeout: float) -> redis.Redis:
     client = clients.get(url)
     if client is None:
         pool = redis.BlockingConnectionPool.from_url(
-            url, max_connections=MAX_CONNECTIONS, timeout=timeout, socket_connect_timeout=timeout, socket_timeout=timeout,
+            url, max_connections=MAX_CONNECTIONS, timeout=timeout,
+            socket_connect_timeout=timeout, socket_timeout=timeout,
             retry=Retry(NoBackoff(), 0), **redis_tls_options(url),
         )
         client = clients[url] = redis.Redis(connection_pool=pool)

@@ -12,4 +12,7 @@ from blasto.models.sweep_heartbeat import SweepHeartbeat
 from blasto.models.token import ApiToken
 from blasto.models.user import User
 
-__all__ = ["ApiToken", "LoginSession", "OutboxMessage", "Product", "Purchase", "PurchaseItem", "Report", "SweepHeartbeat", "User"]
+__all__ = [
+    "ApiToken", "LoginSession", "OutboxMessage", "Product", "Purchase", "PurchaseItem", "Report",
+    "SweepHeartbeat", "User",
+]

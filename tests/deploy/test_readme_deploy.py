@@ -35,7 +35,7 @@ def test_the_deploy_scales_every_process_but_web_and_release_after_the_push():
     commands = deploy_commands()
     pushes = [n for n, command in enumerate(commands) if command.startswith("git push heroku")]
     scales = [n for n, command in enumerate(commands) if command.startswith("heroku ps:scale")]
-    assert pushes and scales and pushes[0] < scales[0], "scaled after the first push: before it there is no release to run"
+    assert pushes and scales and pushes[0] < scales[0], "scaled after the first push (before it no process type exists)"
     quantities = scaled(commands)
     needed = set(procfile()) - {"web", "release"}  # the push starts web; release runs once per deploy
     assert needed == {"worker", "clock"}

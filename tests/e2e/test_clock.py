@@ -27,7 +27,9 @@ TAKEOVER_SECONDS = BEAT_LOCK_TIMEOUT_SECONDS + BEAT_MAX_LOOP_SECONDS + 30  # plu
 
 @pytest.fixture
 def env(postgres_database, redis_url):
-    settings = production_env(DATABASE_URL=postgres_database, REDIS_URL=redis_url, WORKER_CONCURRENCY="1", LOG_LEVEL="INFO")
+    settings = production_env(
+        DATABASE_URL=postgres_database, REDIS_URL=redis_url, WORKER_CONCURRENCY="1", LOG_LEVEL="INFO",
+    )
     release(settings)
     return settings
 
@@ -44,7 +46,8 @@ def outbox_heartbeat(database_url: str):
     engine = create_engine(database_uri(database_url, None))
     try:
         with engine.connect() as connection:
-            return connection.execute(text("SELECT ran_at FROM sweep_heartbeats WHERE task = 'blasto.outbox.sweep'")).scalar()
+            query = text("SELECT ran_at FROM sweep_heartbeats WHERE task = 'blasto.outbox.sweep'")
+            return connection.execute(query).scalar()
     finally:
         engine.dispose()
 
@@ -77,7 +80,9 @@ def test_without_the_clock_the_formation_is_never_ready_and_is_once_it_starts(pr
 
 
 @pytest.mark.parametrize("stop", ["SIGTERM", "SIGKILL"])
-def test_two_clocks_schedule_once_and_the_waiting_one_takes_over_when_the_first_stops(processes, env, postgres_database, stop):
+def test_two_clocks_schedule_once_and_the_waiting_one_takes_over_when_the_first_stops(
+    processes, env, postgres_database, stop,
+):
     fast = {**env, "OUTBOX_SWEEP_EVERY_SECONDS": "1", "REPORT_SWEEP_EVERY_SECONDS": "1"}
     worker = processes.start("worker", fast)
     clocks = [processes.start("clock", fast, label=f"clock.{n}") for n in (1, 2)]
@@ -102,7 +107,8 @@ def test_two_clocks_schedule_once_and_the_waiting_one_takes_over_when_the_first_
 
     wait_for(lambda: ACQUIRED in waiting.output(), TAKEOVER_SECONDS, what="the waiting clock to take the lock")
     wait_for(lambda: sends(waiting) >= 3, 60, what="the new clock to send sweeps")
-    wait_for(lambda: outbox_heartbeat(postgres_database) > before, 60, what="the worker to run a sweep the new clock sent")
+    wait_for(lambda: outbox_heartbeat(postgres_database) > before, 60,
+             what="the worker to run a sweep the new clock sent")
     assert sends(active) == stopped_at and waiting.running
 
 

@@ -80,7 +80,8 @@ def test_with_statsd_host_gunicorn_and_the_worker_send_their_metrics(start, list
 
     burst(base)
     # Waiting on the 200s: the /readyz polls before the burst (503s until the sweeps ran) count as requests too.
-    wait_for(lambda: count(r"blasto\.gunicorn\.request\.status\.200:1\|c\|@1\.0") >= BURST, 10, what=f"{BURST} status.200 counters")
+    wait_for(lambda: count(r"blasto\.gunicorn\.request\.status\.200:1\|c\|@1\.0") >= BURST, 10,
+             what=f"{BURST} status.200 counters")
     assert count(r"blasto\.gunicorn\.requests:1\|c\|@1\.0") >= BURST
     assert count(r"blasto\.gunicorn\.request\.duration:\d+(\.\d+)?\|ms") >= BURST
 

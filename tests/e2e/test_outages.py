@@ -28,7 +28,10 @@ OUTBOX_SWEEP_SECONDS = 10  # a new clock's first outbox sweep comes one period a
 
 @pytest.fixture
 def shop(tmp_path, postgres_database, proxy, redis_server):
-    """web, worker and clock on the proxied database and the private Redis: (base URL, processes, bearer headers, book id)."""
+    """web, worker and clock on the proxied database and the private Redis.
+
+    Yields (base URL, processes, bearer headers, book id).
+    """
     parts = urlsplit(postgres_database)
     env = production_env(
         DATABASE_URL=urlunsplit((parts.scheme, f"{parts.username}@127.0.0.1:{proxy.port}", parts.path, "", "")),

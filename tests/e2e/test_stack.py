@@ -33,7 +33,8 @@ LOGFMT_EVENT = re.compile(r"^(time=\S+ level=[a-z]+ logger=\S+ |at=info logger=g
 
 def assert_logfmt_only(output: str) -> None:
     """Every line web, worker and clock printed is one logfmt event."""
-    lines = [line.split(" | ", 1)[1] for line in output.splitlines() if re.match(r"^\S+ (web|worker|clock)\.\d+ +\| ", line)]
+    ours = re.compile(r"^\S+ (web|worker|clock)\.\d+ +\| ")
+    lines = [line.split(" | ", 1)[1] for line in output.splitlines() if ours.match(line)]
     assert lines, "the processes logged something"
     strays = [line for line in lines if not LOGFMT_EVENT.match(line)]
     assert strays == [], "\n".join(strays[:20])

@@ -107,7 +107,8 @@ def test_database_down_pages_are_a_503_page_and_the_api_a_503_json_then_both_rec
 
 
 def test_a_request_that_needs_the_broker_while_redis_is_down_gets_a_503(app_factory, tmp_path):
-    app = migrated(app_factory(CELERY=celery_config(f"redis://127.0.0.1:{free_port()}/0", tmp_path, {})))  # nothing listens there
+    nowhere = f"redis://127.0.0.1:{free_port()}/0"  # nothing listens there
+    app = migrated(app_factory(CELERY=celery_config(nowhere, tmp_path, {})))
     run_every_sweep(app)  # the clock's sweeps are fresh: only the broker's parts can fail
 
     def touch_broker():

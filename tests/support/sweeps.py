@@ -30,7 +30,8 @@ def run_outbox_sweep(app):
 def age_heartbeat(app, task: str, seconds: float) -> None:
     """Make `task`'s last run `seconds` old."""
     with app.app_context():
-        db.session.execute(update(SweepHeartbeat).where(SweepHeartbeat.task == task).values(ran_at=utcnow() - timedelta(seconds=seconds)))
+        ran_at = utcnow() - timedelta(seconds=seconds)
+        db.session.execute(update(SweepHeartbeat).where(SweepHeartbeat.task == task).values(ran_at=ran_at))
         db.session.commit()
 
 

@@ -150,9 +150,12 @@ def test_the_outbox_sweep_sends_the_backlog_as_gauges(app_factory, listener):
     assert run_outbox_sweep(app) == 0, "the row is not due: the sweep queues nothing"
 
     lines = []
-    wait_for(lambda: lines.extend(received(listener)) or sum(line.endswith("|g") for line in lines) >= 3, 5, what="3 gauges")
+    wait_for(lambda: lines.extend(received(listener)) or sum(line.endswith("|g") for line in lines) >= 3, 5,
+             what="3 gauges")
     gauges = dict(line[: -len("|g")].rsplit(":", 1) for line in lines if line.endswith("|g"))
-    assert set(gauges) == {"shop.celery.queue.blasto.depth", "shop.outbox.pending", "shop.outbox.oldest_pending_seconds"}
+    assert set(gauges) == {
+        "shop.celery.queue.blasto.depth", "shop.outbox.pending", "shop.outbox.oldest_pending_seconds",
+    }
     assert gauges["shop.celery.queue.blasto.depth"] == "2" and gauges["shop.outbox.pending"] == "1"
     assert 3600 <= float(gauges["shop.outbox.oldest_pending_seconds"]) < 3600 + 600
 

@@ -55,7 +55,9 @@ def test_a_sweep_that_never_ran_is_a_503_naming_it_and_the_clock(ready_app):
     sweeps = body["checks"]["sweeps"]
     assert sweeps["sweeps"]["reports-sweep"] == {"ok": False, "every_seconds": 15.0, "age_seconds": None}
     assert sweeps["sweeps"]["outbox-sweep"]["ok"]
-    assert sweeps["error"].startswith("reports-sweep never ran: is the clock process running (heroku ps:scale clock=1)?")
+    assert sweeps["error"].startswith(
+        "reports-sweep never ran: is the clock process running (heroku ps:scale clock=1)?"
+    )
     assert "outbox-sweep" not in sweeps["error"]
 
 
@@ -67,7 +69,8 @@ def test_a_heartbeat_older_than_three_periods_is_a_503_naming_the_sweep_and_its_
     outbox = body["checks"]["sweeps"]["sweeps"]["outbox-sweep"]
     assert not outbox["ok"] and outbox["age_seconds"] >= 35
     error = body["checks"]["sweeps"]["error"]
-    assert error.startswith(f"outbox-sweep last ran {outbox['age_seconds']:g} s ago (every 10 s): ") and "clock=1" in error
+    assert error.startswith(f"outbox-sweep last ran {outbox['age_seconds']:g} s ago (every 10 s): ")
+    assert "clock=1" in error
 
     age_heartbeat(ready_app, OUTBOX_SWEEP, STALE_AFTER_PERIODS * OUTBOX_EVERY - 5)  # late, but within three periods
     status, body = readyz(ready_app)
