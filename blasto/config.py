@@ -355,7 +355,7 @@ def celery_config(redis_url: str | None, instance: Path, env: Mapping[str, str])
             "visibility_timeout": VISIBILITY_TIMEOUT_SECONDS,
             "socket_connect_timeout": 5,
             "socket_keepalive": True,
-            "health_check_interval": 25, "retry_period": -1,
+            "health_check_interval": 25,
         },
         redis_socket_connect_timeout=5,
         redis_socket_keepalive=True,
