@@ -49,7 +49,7 @@ LOPSIDED_SHARE = 0.9  # busiest worker's share of the workers' CPU time
 LOPSIDED_PROBE_SECONDS = 1.0
 MEASURE_ATTEMPTS = 20
 START_DEADLINE = 30.0  # gunicorn answering at all
-READY_DEADLINE = 60.0  # /readyz: web, broker and a worker round trip
+READY_DEADLINE = 60.0  # /readyz: web, broker, a worker round trip and the clock's first sweeps
 RELEASE_DEADLINE = 120.0  # the Procfile's release: migrations
 STOP_DEADLINE = 25.0  # above graceful_timeout (20 s) in gunicorn.conf.py
 START_RUNS = 3
@@ -572,7 +572,7 @@ def run_release(processes: Processes, name: str, command: str, extra_env: dict[s
 
 
 def measure_memory(processes: Processes, setup: MemorySetup, data: bench_data.Dataset | None) -> list[Check]:
-    """Release, then web and worker started exactly as the Procfile says, warmed, then PSS per tree and task round trips."""
+    """Release, then web, worker and clock as the Procfile says, warmed; PSS of web and worker, task round trips."""
     label = setup.label
     extra_env = {"REDIS_URL": setup.redis_url} if setup.redis_url else {}
     if setup.bench_data:
@@ -584,6 +584,8 @@ def measure_memory(processes: Processes, setup: MemorySetup, data: bench_data.Da
     run_release(processes, f"memory-{slug}-release", commands["release"].strip(), extra_env)
     web = processes.start(f"memory-{slug}-web", ["sh", "-c", commands["web"].strip()], {**extra_env, "PORT": str(port)})
     worker = processes.start(f"memory-{slug}-worker", ["sh", "-c", commands["worker"].strip()], extra_env)
+    # /readyz is 200 only once the clock's sweeps have run.
+    clock = processes.start(f"memory-{slug}-clock", ["sh", "-c", commands["clock"].strip()], extra_env)
     try:
         wait_until(answers_ok(port, "/healthz"), f"memory {label}: web", web, START_DEADLINE, 0.05)
         wait_until(answered_by(port, worker), f"memory {label}: /readyz", worker, READY_DEADLINE, 0.2)
@@ -594,6 +596,7 @@ def measure_memory(processes: Processes, setup: MemorySetup, data: bench_data.Da
     finally:
         processes.stop(web)
         processes.stop(worker)
+        processes.stop(clock)
     print(f"memory, {label}: web {web_mb:.1f} MB PSS ({web_count} processes), "
           f"worker {worker_mb:.1f} MB PSS ({worker_count} processes); target < {PSS_LIMIT_MB} MB each")
     p50, p95 = statistics.median(trips), sorted(trips)[int(len(trips) * 0.95) - 1]

@@ -6,6 +6,9 @@ a task travels in the message headers so the worker's log lines carry it.
 """
 from __future__ import annotations
 
+import logging
+import sys
+
 from celery import Celery, Task, signals
 from flask import Flask
 
@@ -55,3 +58,15 @@ def _connect_signals(log_level: str) -> None:
     @signals.task_postrun.connect(weak=False, dispatch_uid="blasto.task_request_id_reset")
     def clear_request_id(**_):
         request_id_var.set(None)
+
+    @signals.beat_init.connect(weak=False, dispatch_uid="blasto.clock_exit")
+    def exit_in_one_line(**_):
+        # RedBeat's clock exits when it can no longer renew its lock (Redis lost it or is
+        # away): one logfmt line, not Python's multi-line traceback on stderr.
+        sys.excepthook = _log_clock_exit
+
+
+def _log_clock_exit(kind, error, trace) -> None:
+    logging.getLogger("blasto.clock").critical(
+        "clock exiting; the platform starts it again and it waits for the lock", exc_info=(kind, error, trace)
+    )

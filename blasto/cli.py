@@ -11,6 +11,6 @@ def ready():
     """Run the /readyz checks from a shell; exit 1 when a part is down."""
     from blasto.health.checks import readiness
 
-    ok, checks = readiness()
-    click.echo(json.dumps({"ready": ok, "checks": checks}, indent=2))
+    ok, checks, queue = readiness()
+    click.echo(json.dumps({"ready": ok, "checks": checks, "queue": queue}, indent=2))
     raise SystemExit(0 if ok else 1)

@@ -37,6 +37,11 @@ CELERY_REDIS_MAX_CONNECTIONS = 1
 RATELIMIT_REDIS_MAX_CONNECTIONS = 1
 PURCHASE_CACHE_MAX_CONNECTIONS = 1
 WORKER_DYNO_TYPE = "worker"  # the Procfile's Celery worker: its dynos get WORKER_DATABASE_POOL_SIZE
+# The clock: beat renews its RedBeat lock at least every BEAT_MAX_LOOP_SECONDS; a
+# killed clock's lock expires after BEAT_LOCK_TIMEOUT_SECONDS (RedBeat's own 5 to 1
+# ratio), so a waiting clock takes over within their sum.
+BEAT_MAX_LOOP_SECONDS = 5.0
+BEAT_LOCK_TIMEOUT_SECONDS = 25
 
 
 class ConfigError(ValueError):
@@ -383,9 +388,12 @@ def celery_config(redis_url: str | None, instance: Path, env: Mapping[str, str])
         "worker_cancel_long_running_tasks_on_connection_loss": False,
         "task_default_queue": "blasto",
         "imports": ("blasto.health.tasks", "blasto.outbox.tasks", "blasto.reports.tasks"),
-        # The clock process's only job. State in memory, not a file: the
-        # schedule is a plain interval and a dyno's disk is not kept.
+        # The clock process's only job. On the embedded defaults the schedule
+        # lives in memory (a dyno's disk is not kept); with Redis, RedBeat
+        # keeps it there under a lock (see below). Beat wakes at least this
+        # often, and so renews the lock well within its timeout.
         "beat_scheduler": "celery.beat:Scheduler",
+        "beat_max_loop_interval": BEAT_MAX_LOOP_SECONDS,
         "beat_schedule": {
             "outbox-sweep": {
                 "task": "blasto.outbox.sweep",
@@ -440,7 +448,29 @@ def celery_config(redis_url: str | None, instance: Path, env: Mapping[str, str])
         # Heroku Key-Value Store uses TLS with a self-signed certificate.
         config["broker_use_ssl"] = redis_tls_options(url)
         config["redis_backend_use_ssl"] = redis_tls_options(url)
+    config.update(redbeat_config(url))
     return config
+
+
+def redbeat_config(url: str) -> dict[str, Any]:
+    """The clock on Redis: RedBeat's schedule and lock, so a second clock waits instead of scheduling twice.
+
+    The lock is renewed on every beat tick (at most BEAT_MAX_LOOP_SECONDS apart)
+    and released on SIGTERM; a clock killed outright holds it until it expires,
+    and a waiting clock, polling every BEAT_MAX_LOOP_SECONDS, takes over then.
+    """
+    return {
+        "beat_scheduler": "redbeat.RedBeatScheduler",
+        "redbeat_redis_url": url,
+        "redbeat_lock_timeout": BEAT_LOCK_TIMEOUT_SECONDS,
+        # Named explicitly: RedBeat's fallback to the broker's options is deprecated.
+        # retry_period -1: a clock started while Redis is away waits for it instead of crash-looping.
+        "redbeat_redis_options": {
+            "socket_connect_timeout": 5, "socket_timeout": 5, "socket_keepalive": True,
+            "health_check_interval": 25, "retry_period": -1,
+        },
+        **({"redbeat_redis_use_ssl": redis_tls_options(url)} if url.startswith("rediss:") else {}),
+    }
 
 
 def _log_level(env: Mapping[str, str]) -> str:

@@ -1,9 +1,10 @@
-"""Per-task metrics from the Celery worker to StatsD, through Celery's signals.
+"""Per-task metrics from the Celery worker to StatsD, through Celery's signals, and the backlog gauges.
 
 With STATSD_HOST set, every task run sends, under `<prefix>.celery.task.<name>.`,
 the counters `started`, `succeeded`, `failed` and `retried`, and the timer
 `runtime` (milliseconds); `<name>` is the task name with dots as underscores
-(`blasto_health_ping`), one node per task. The web's request metrics come
+(`blasto_health_ping`), one node per task. The outbox sweep sends the backlog
+gauges (`send_backlog_gauges`). The web's request metrics come
 from gunicorn's own StatsD support (gunicorn.conf.py). Without STATSD_HOST
 no receiver is connected, and the `statsd` package is never imported nor a
 socket opened. StatsD is UDP: a collector that is down costs nothing and a
@@ -83,3 +84,29 @@ def connect_task_metrics() -> None:
     @signals.task_retry.connect(weak=False, dispatch_uid="blasto.metrics.retry")
     def task_retried(sender=None, **_):
         _count(sender, "retried")
+
+
+def backlog_gauges(figures: dict) -> dict[str, float | None]:
+    """Gauge names (under the prefix) for blasto.health.backlog's figures."""
+    return {
+        f"celery.queue.{_UNSAFE.sub('_', figures['name'])}.depth": figures["depth"],
+        "outbox.pending": figures["pending_emails"],
+        "outbox.oldest_pending_seconds": figures["oldest_pending_email_seconds"],
+    }
+
+
+def send_backlog_gauges(celery) -> None:
+    """Measure the backlog and send it as gauges; nothing at all (not even a query) without STATSD_HOST.
+
+    Called by the outbox sweep: one sender at one steady pace whatever the
+    number of dynos, since exactly one clock schedules it.
+    """
+    flask_app = celery.flask_app
+    client = client_for(flask_app.config.get("STATSD"))
+    if client is None:
+        return
+    from blasto.health.backlog import backlog
+
+    for name, value in backlog_gauges(backlog(celery, flask_app.config["READY_TIMEOUT_SECONDS"])).items():
+        if value is not None:  # unknown this time: the gauge keeps its last value rather than a false 0
+            client.gauge(name, value)

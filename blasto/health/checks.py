@@ -1,4 +1,4 @@
-"""Readiness checks: database, broker, and a worker round trip.
+"""Readiness checks: database, broker, a worker round trip, and the clock's sweeps.
 
 Each check returns a small dict for the JSON body. Failures name the part and a
 short reason for the client; the full exception (which may carry hostnames)
@@ -10,18 +10,23 @@ import logging
 import time
 import uuid
 
-import redis
 from celery import Celery
 from flask import current_app
-from redis.backoff import NoBackoff
-from redis.retry import Retry
-from sqlalchemy import text
+from sqlalchemy import select, text
 
-from blasto.config import redis_tls_options
 from blasto.extensions import db
+from blasto.health.backlog import backlog
+from blasto.health.redis_client import health_redis, is_redis
 from blasto.health.tasks import ping
+from blasto.models import SweepHeartbeat
+from blasto.models.base import utcnow
 
 log = logging.getLogger("blasto.health")
+
+# A sweep whose last run is older than this many of its periods has stopped:
+# one late run is a busy worker, three in a row is a missing clock.
+STALE_AFTER_PERIODS = 3
+CLOCK_HINT = "is the clock process running (heroku ps:scale clock=1)? If it is, see the worker's log"
 
 
 def _elapsed_ms(start: float) -> float:
@@ -40,25 +45,10 @@ def check_database() -> dict:
 
 
 def ping_redis_broker(celery: Celery, timeout: float) -> None:
-    """One Redis PING within the budget, before publishing.
-
-    redis-py (>= 6) retries a refused connection with backoff for ~6 s and
-    kombu offers no setting for it, so a down Redis is detected here first.
-    """
+    """One Redis PING within the budget, before publishing (kombu's own connection would retry for seconds)."""
     url = celery.conf.broker_url
-    if not url.startswith(("redis://", "rediss://")):
-        return
-    clients = current_app.extensions.setdefault("blasto.readiness_redis", {})
-    client = clients.get(url)
-    if client is None:
-        # At most two connections per process, however often /readyz is hit:
-        # Heroku's small Redis plans count every client.
-        pool = redis.BlockingConnectionPool.from_url(
-            url, max_connections=2, timeout=timeout, socket_connect_timeout=timeout, socket_timeout=timeout,
-            retry=Retry(NoBackoff(), 0), **redis_tls_options(url),
-        )
-        client = clients[url] = redis.Redis(connection_pool=pool)
-    client.ping()
+    if is_redis(url):
+        health_redis(url, timeout).ping()
 
 
 def send_ping(timeout: float):
@@ -115,8 +105,37 @@ def check_broker_and_worker() -> tuple[dict, dict]:
     return broker, {"ok": True, "ms": _elapsed_ms(start), "worker": answer.get("worker")}
 
 
-def readiness() -> tuple[bool, dict]:
+def check_sweeps() -> dict:
+    """Each scheduled sweep ran within STALE_AFTER_PERIODS of its period (the worker stamps sweep_heartbeats)."""
+    start = time.monotonic()
+    try:
+        with db.engine.connect() as connection:
+            ran = dict(connection.execute(select(SweepHeartbeat.task, SweepHeartbeat.ran_at)).all())
+    except Exception as exc:
+        log.warning("sweeps check failed", extra={"error": f"{type(exc).__name__}: {exc}"})
+        error = "sweep heartbeats unreadable (are the migrations applied?)"
+        return {"ok": False, "error": error, "ms": _elapsed_ms(start)}
+    now, sweeps, late = utcnow(), {}, []
+    for name, entry in current_app.config["CELERY"]["beat_schedule"].items():
+        every = float(entry["schedule"])
+        ran_at = ran.get(entry["task"])
+        age = None if ran_at is None else round(max(0.0, (now - ran_at).total_seconds()), 1)
+        ok = age is not None and age <= STALE_AFTER_PERIODS * every
+        sweeps[name] = {"ok": ok, "every_seconds": every, "age_seconds": age}
+        if not ok:
+            late.append(f"{name} never ran" if age is None else f"{name} last ran {age:g} s ago (every {every:g} s)")
+    part = {"ok": not late, "ms": _elapsed_ms(start), "sweeps": sweeps}
+    if late:
+        part["error"] = f"{'; '.join(late)}: {CLOCK_HINT}"
+    return part
+
+
+def readiness() -> tuple[bool, dict, dict]:
+    """(ready, the checks by part, the queue figures); the figures inform and never fail readiness."""
     database = check_database()
     broker, worker = check_broker_and_worker()
-    checks = {"database": database, "broker": broker, "worker": worker}
-    return all(part["ok"] for part in checks.values()), checks
+    sweeps = check_sweeps() if database["ok"] else {"ok": False, "error": "not checked: database unreachable"}
+    checks = {"database": database, "broker": broker, "worker": worker, "sweeps": sweeps}
+    celery: Celery = current_app.extensions["celery"]
+    queue = backlog(celery, current_app.config["READY_TIMEOUT_SECONDS"], broker=broker["ok"], database=database["ok"])
+    return all(part["ok"] for part in checks.values()), checks, queue

@@ -12,9 +12,9 @@ def healthz():
 
 @bp.get("/readyz")
 def readyz():
-    ready, checks = readiness()
+    ready, checks, queue = readiness()
     failed = sorted(name for name, part in checks.items() if not part["ok"])
-    response = jsonify(status="ready" if ready else "unavailable", failed=failed, checks=checks)
+    response = jsonify(status="ready" if ready else "unavailable", failed=failed, checks=checks, queue=queue)
     response.status_code = 200 if ready else 503
     response.headers["Cache-Control"] = "no-store"
     return response

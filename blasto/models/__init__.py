@@ -8,7 +8,11 @@ from blasto.models.outbox import OutboxMessage
 from blasto.models.product import Product
 from blasto.models.purchase import Purchase, PurchaseItem
 from blasto.models.report import Report
+from blasto.models.sweep_heartbeat import SweepHeartbeat
 from blasto.models.token import ApiToken
 from blasto.models.user import User
 
-__all__ = ["ApiToken", "LoginSession", "OutboxMessage", "Product", "Purchase", "PurchaseItem", "Report", "User"]
+__all__ = [
+    "ApiToken", "LoginSession", "OutboxMessage", "Product", "Purchase", "PurchaseItem", "Report",
+    "SweepHeartbeat", "User",
+]

@@ -13,6 +13,7 @@ from celery import shared_task, signals
 from flask import current_app
 
 from blasto.mail.settings import HOLD
+from blasto.models.sweep_heartbeat import record_sweep
 from blasto.outbox.delivery import deliver, due_for_sweep
 from blasto.outbox.dispatch import PUBLISH_RETRY, SEND_TASK, publish
 
@@ -35,13 +36,22 @@ def send(self, message_id) -> str:
 
 @shared_task(name="blasto.outbox.sweep", bind=True, ignore_result=True)
 def sweep(self) -> int:
-    """Queue pending rows whose message was lost (broker down, worker killed)."""
-    if current_app.config["MAIL"].mode == HOLD:
-        return 0
-    ids = due_for_sweep(current_app.config["OUTBOX_SWEEP_AFTER_SECONDS"])
-    if ids:
-        log.info("sweep: queueing e-mails again", extra={"count": len(ids)})
-    return publish(self.app, ids)
+    """Queue pending rows whose message was lost (broker down, worker killed); stamp the heartbeat; send the gauges.
+
+    The heartbeat is stamped even while mail is held: the clock is running, which is what /readyz asks.
+    """
+    queued = 0
+    if current_app.config["MAIL"].mode != HOLD:
+        ids = due_for_sweep(current_app.config["OUTBOX_SWEEP_AFTER_SECONDS"])
+        if ids:
+            log.info("sweep: queueing e-mails again", extra={"count": len(ids)})
+        queued = publish(self.app, ids)
+    record_sweep(self.name)
+    if current_app.config["STATSD"]:  # without STATSD_HOST not even the figures are read
+        from blasto.metrics import send_backlog_gauges
+
+        send_backlog_gauges(self.app)
+    return queued
 
 
 @signals.worker_ready.connect(weak=False, dispatch_uid="blasto.outbox.say_held")

@@ -13,6 +13,7 @@ import logging
 from celery import shared_task
 from flask import current_app
 
+from blasto.models.sweep_heartbeat import record_sweep
 from blasto.reports.asking import BUILD_TASK, queue_build
 from blasto.reports.building import build as build_report
 from blasto.reports.sweeping import sweep_reports
@@ -36,4 +37,5 @@ def sweep(self) -> dict:
         queue_build(report_id, celery=self.app)
     if any(outcome.values()):
         log.info("report sweep", extra={name: len(ids) for name, ids in outcome.items()})
+    record_sweep(self.name)  # the clock's heartbeat, read by /readyz
     return {name: len(ids) for name, ids in outcome.items()}

@@ -1,6 +1,6 @@
-"""Postgres and Redis outages under the real web and worker processes, and recovery without a restart.
+"""Postgres and Redis outages under the real web, worker and clock processes, and recovery without a restart.
 
-web and worker are the Procfile's own command lines. Postgres is reached
+web, worker and clock are the Procfile's own command lines. Postgres is reached
 through a TCP proxy the test takes down (new connections refused, open ones
 cut) and brings back; Redis is a private redis-server the test stops and
 starts again on the same port. Every wait is on a condition with a deadline.
@@ -23,11 +23,15 @@ from tests.support.procfile_processes import ProcessSet
 from tests.support.receipts import release
 
 RECOVERY_SECONDS = 20  # from the service's return to 200s, with no restart
+OUTBOX_SWEEP_SECONDS = 10  # a new clock's first outbox sweep comes one period after it starts
 
 
 @pytest.fixture
 def shop(tmp_path, postgres_database, proxy, redis_server):
-    """web + worker on the proxied database and the private Redis: (base URL, processes, bearer headers, book id)."""
+    """web, worker and clock on the proxied database and the private Redis.
+
+    Yields (base URL, processes, bearer headers, book id).
+    """
     parts = urlsplit(postgres_database)
     env = production_env(
         DATABASE_URL=urlunsplit((parts.scheme, f"{parts.username}@127.0.0.1:{proxy.port}", parts.path, "", "")),
@@ -41,8 +45,9 @@ def shop(tmp_path, postgres_database, proxy, redis_server):
     with ProcessSet(tmp_path / "logs") as processes:
         processes.start("web", {**env, "PORT": str(port)})
         processes.start("worker", env)
+        processes.start("clock", env)
         base = f"http://127.0.0.1:{port}"
-        wait_for(lambda: _status(base + "/readyz") == 200, 45, interval=0.1, what="/readyz = 200")
+        wait_for(lambda: _status(base + "/readyz") == 200, 60, interval=0.1, what="/readyz = 200")
         engine = create_engine(database_uri(postgres_database, None))  # straight to Postgres, not through the proxy
         with engine.begin() as connection:
             book = connection.execute(
@@ -83,7 +88,8 @@ def test_postgres_cut_then_back_503s_then_recovers_without_a_restart(shop, proxy
 
     proxy.down()
     ready = requests.get(f"{base}/readyz", timeout=10)
-    assert ready.status_code == 503 and ready.json()["failed"] == ["database"]
+    assert ready.status_code == 503 and ready.json()["failed"] == ["database", "sweeps"]
+    assert ready.json()["checks"]["sweeps"]["error"] == "not checked: database unreachable"
     page = requests.get(f"{base}/books", timeout=10)
     assert page.status_code == 503 and page.headers["Content-Type"].startswith("text/html")
     assert DATABASE_MESSAGE.replace("'", "&#39;") in page.text and page.headers["Retry-After"] == str(RETRY_AFTER_SECONDS)
@@ -114,6 +120,15 @@ def test_redis_down_then_back_readyz_503_checkout_still_succeeds_then_recovers(s
     assert requests.get(f"{base}/api/v1/purchases/{bought.json()['id']}", headers=bearer, timeout=10).json()["receipt"]["state"] == "pending"
 
     redis_server.start()
-    wait_for(lambda: _status(f"{base}/readyz") == 200, RECOVERY_SECONDS, interval=0.2, what="/readyz back to 200 (broker and worker reconnected)")
+    # The clock's lock went with Redis's data: RedBeat's clock exits rather than risk a second
+    # scheduler, and Heroku starts it again, as here. web and worker recover by themselves.
+    clock = processes["clock"]
+    wait_for(lambda: not clock.running, RECOVERY_SECONDS, what="the clock to exit, its lock gone")
+    clock.start()
+    wait_for(lambda: _status(f"{base}/readyz") == 200, RECOVERY_SECONDS + OUTBOX_SWEEP_SECONDS, interval=0.2,
+             what="/readyz back to 200 (broker and worker reconnected, the new clock's first sweep run)")
+    clock.wait_for_output("beat: Acquired lock")
+    strays = [line for line in clock.output().splitlines() if not line.startswith("time=")]
+    assert strays == [] and "clock exiting" in clock.output(), "the clock's exit is one logfmt line"
     assert _buy(base, bearer, book).status_code == 201
     assert processes["web"].running and processes["worker"].running and _booted_workers(processes) == booted

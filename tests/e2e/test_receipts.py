@@ -118,6 +118,11 @@ def test_broker_down_during_checkouts_every_checkout_succeeds_and_every_receipt_
             # restore_unacked); Heroku restarts a crashed dyno, so the test does too.
             print(f"worker crashed during the outage; restarted as Heroku would:\n{worker.output()[-1500:]}")
             worker.start()
+        # The clock's RedBeat lock went with Redis's data: it exits rather than risk being a second
+        # scheduler, and Heroku starts it again; so does the test. Its sweep queues the 30 pending receipts.
+        clock = processes["clock"]
+        wait_for(lambda: not clock.running, 30, what="the clock to exit, its lock gone")
+        clock.start()
 
         bought.update(shop.checkouts(10, book, clients=2))
         shop.wait_until_all_receipts_settle(70, timeout=90)

@@ -1,4 +1,4 @@
-"""The Procfile's web and worker as real processes under honcho.
+"""The Procfile's web, worker and clock as real processes under honcho.
 
 1. On real Postgres and Redis, exactly as Heroku runs them (production mode).
 2. On the embedded defaults in a fresh copy of the repository, with the plain
@@ -32,8 +32,9 @@ LOGFMT_EVENT = re.compile(r"^(time=\S+ level=[a-z]+ logger=\S+ |at=info logger=g
 
 
 def assert_logfmt_only(output: str) -> None:
-    """Every line web and worker printed is one logfmt event."""
-    lines = [line.split(" | ", 1)[1] for line in output.splitlines() if re.match(r"^\S+ (web|worker)\.\d+ +\| ", line)]
+    """Every line web, worker and clock printed is one logfmt event."""
+    ours = re.compile(r"^\S+ (web|worker|clock)\.\d+ +\| ")
+    lines = [line.split(" | ", 1)[1] for line in output.splitlines() if ours.match(line)]
     assert lines, "the processes logged something"
     strays = [line for line in lines if not LOGFMT_EVENT.match(line)]
     assert strays == [], "\n".join(strays[:20])
@@ -44,8 +45,8 @@ def test_procfile_stack_on_postgres_and_redis(start_stack, postgres_database, re
     release = run_command(procfile()["release"], env)
     assert release.returncode == 0, release.stderr + release.stdout
 
-    stack = start_stack(["start", "-f", "Procfile", "-e", str(empty_env_file), "web", "worker"], env)
-    body = stack.wait_ready()
+    stack = start_stack(["start", "-f", "Procfile", "-e", str(empty_env_file), "web", "worker", "clock"], env)
+    body = stack.wait_ready(timeout=60)  # the clock's first sweeps come one period after it starts
     assert body["status"] == "ready" and body["failed"] == []
     assert body["checks"]["worker"]["worker"], "a worker process answered the round trip"
 
@@ -72,9 +73,12 @@ def test_procfile_stack_on_tls_redis_with_a_self_signed_certificate(start_stack,
 
     with tls_redis(tmp_path) as url:
         env = production_env(DATABASE_URL=postgres_database, REDIS_URL=url)
-        stack = start_stack(["start", "-f", "Procfile", "-e", str(empty_env_file), "web", "worker"], env)
-        body = stack.wait_ready()
-        assert body["failed"] == [] and body["checks"]["worker"]["worker"]
+        release = run_command(procfile()["release"], env)  # the sweeps stamp their heartbeats in the schema
+        assert release.returncode == 0, release.stderr + release.stdout
+        stack = start_stack(["start", "-f", "Procfile", "-e", str(empty_env_file), "web", "worker", "clock"], env)
+        body = stack.wait_ready(timeout=60)
+        assert body["failed"] == [] and body["checks"]["worker"]["worker"] and body["checks"]["sweeps"]["ok"]
+        stack.wait_for_output(r"clock\.1 .*beat: Acquired lock")  # RedBeat's lock, over TLS
         assert_stops_cleanly(stack)
 
 

@@ -5,6 +5,8 @@ from flask import current_app, has_app_context
 
 from blasto.extensions import csrf
 from blasto.logs import request_id_var
+from tests.conftest import migrated
+from tests.support.sweeps import run_every_sweep
 
 
 @shared_task(name="tests.context_probe", ignore_result=False)
@@ -46,7 +48,8 @@ def test_round_trip_on_real_redis_with_the_polled_result_backend(app_factory, re
     from blasto.config import celery_config
     from blasto.result_backend import PolledRedisBackend
 
-    app = app_factory(CELERY=celery_config(redis_url, tmp_path, {}), READY_TIMEOUT_SECONDS=10)
+    app = migrated(app_factory(CELERY=celery_config(redis_url, tmp_path, {}), READY_TIMEOUT_SECONDS=10))
+    run_every_sweep(app)  # readiness also asks that the clock's sweeps ran
     celery = app.extensions["celery"]
     assert isinstance(celery.backend, PolledRedisBackend)
     with start_worker(celery, pool="solo", perform_ping_check=False, shutdown_timeout=10):

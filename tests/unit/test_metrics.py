@@ -15,7 +15,10 @@ import pytest
 
 from blasto.config import ConfigError, statsd_config
 from blasto.metrics import metric_name
+from tests.conftest import migrated
 from tests.support.processes import ROOT, process_env, wait_for
+from tests.support.shop_data import owe_lost_email
+from tests.support.sweeps import run_outbox_sweep
 from tests.support.udp_listener import received, udp_listener
 
 
@@ -134,3 +137,25 @@ def test_without_statsd_host_nothing_is_imported_or_connected(tmp_path):
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_the_outbox_sweep_sends_the_backlog_as_gauges(app_factory, listener):
+    app = migrated(app_factory(STATSD={"host": "127.0.0.1", "port": listener.getsockname()[1], "prefix": "shop"}))
+    celery = app.extensions["celery"]
+    for n in range(2):
+        celery.send_task("blasto.health.ping", args=[f"waiting {n}"])
+    with app.app_context():
+        owe_lost_email(3600)
+
+    assert run_outbox_sweep(app) == 0, "the row is not due: the sweep queues nothing"
+
+    lines = []
+    wait_for(lambda: lines.extend(received(listener)) or sum(line.endswith("|g") for line in lines) >= 3, 5,
+             what="3 gauges")
+    gauges = dict(line[: -len("|g")].rsplit(":", 1) for line in lines if line.endswith("|g"))
+    assert set(gauges) == {
+        "shop.celery.queue.blasto.depth", "shop.outbox.pending", "shop.outbox.oldest_pending_seconds",
+    }
+    assert gauges["shop.celery.queue.blasto.depth"] == "2" and gauges["shop.outbox.pending"] == "1"
+    assert 3600 <= float(gauges["shop.outbox.oldest_pending_seconds"]) < 3600 + 600
+

@@ -1,0 +1,56 @@
+"""The work waiting: the task queue's depth and the e-mails still owed.
+
+Figures for people and dashboards (/readyz's "queue", and StatsD gauges sent by
+the outbox sweep). They never fail readiness: a long queue is slow, not
+broken, and failing /readyz under load would only add alarms to the load.
+"""
+from __future__ import annotations
+
+import logging
+
+from celery import Celery
+from sqlalchemy import func, select
+
+from blasto.extensions import db
+from blasto.health.redis_client import health_redis, is_redis
+from blasto.models import OutboxMessage
+from blasto.models.base import utcnow
+from blasto.models.outbox import PENDING
+
+log = logging.getLogger("blasto.health")
+
+
+def queue_depth(celery: Celery, timeout: float) -> int:
+    """Messages waiting in the task queue: its Redis list's length, or the embedded broker's count of them."""
+    queue, url = celery.conf.task_default_queue, celery.conf.broker_url
+    if is_redis(url):
+        return int(health_redis(url, timeout).llen(queue))
+    with celery.connection_for_read() as connection:
+        return connection.default_channel.queue_declare(queue=queue).message_count
+
+
+def pending_emails() -> tuple[int, float]:
+    """How many outbox rows are pending, and the age in seconds of the oldest (0 when none)."""
+    query = select(func.count(), func.min(OutboxMessage.created_at)).where(OutboxMessage.state == PENDING)
+    with db.engine.connect() as connection:
+        count, oldest = connection.execute(query).one()
+    return count, 0.0 if oldest is None else round(max(0.0, (utcnow() - oldest).total_seconds()), 1)
+
+
+def backlog(celery: Celery, timeout: float, *, broker: bool = True, database: bool = True) -> dict:
+    """The figures; each is None when it could not be read (or its service is known to be down)."""
+    figures: dict = {
+        "name": celery.conf.task_default_queue,
+        "depth": None, "pending_emails": None, "oldest_pending_email_seconds": None,
+    }
+    if broker:
+        try:
+            figures["depth"] = queue_depth(celery, timeout)
+        except Exception as exc:  # kombu and redis-py raise many connection error types
+            log.warning("queue depth unknown", extra={"error": f"{type(exc).__name__}: {exc}"})
+    if database:
+        try:
+            figures["pending_emails"], figures["oldest_pending_email_seconds"] = pending_emails()
+        except Exception as exc:
+            log.warning("pending e-mails unknown", extra={"error": f"{type(exc).__name__}: {exc}"})
+    return figures
