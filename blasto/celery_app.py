@@ -9,12 +9,24 @@ from __future__ import annotations
 import logging
 import sys
 
-from celery import Celery, Task, signals
+from celery import Celery, Task, beat, signals
 from flask import Flask
 
 from blasto.logs import configure_logging, request_id_var
 
 REQUEST_ID_HEADER = "blasto_request_id"
+
+
+class InMemoryScheduler(beat.Scheduler):
+    """Celery's in-memory schedule: the clock on the embedded defaults, which have no Redis for RedBeat's lock.
+
+    `lock_key = None` tells RedBeat's beat_init handler there is no lock to take.
+    sentry-sdk's Celery integration imports redbeat, which connects that handler
+    to every beat, and it fails on a scheduler without the attribute (redbeat
+    issue #342): one false error per clock start, sent to Sentry.
+    """
+
+    lock_key = None
 
 
 def celery_init_app(app: Flask) -> Celery:

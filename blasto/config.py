@@ -392,7 +392,7 @@ def celery_config(redis_url: str | None, instance: Path, env: Mapping[str, str])
         # lives in memory (a dyno's disk is not kept); with Redis, RedBeat
         # keeps it there under a lock (see below). Beat wakes at least this
         # often, and so renews the lock well within its timeout.
-        "beat_scheduler": "celery.beat:Scheduler",
+        "beat_scheduler": "blasto.celery_app:InMemoryScheduler",
         "beat_max_loop_interval": BEAT_MAX_LOOP_SECONDS,
         "beat_schedule": {
             "outbox-sweep": {

@@ -1,4 +1,5 @@
 """Celery bound to Flask: tasks run in the app context and keep the request id."""
+import pytest
 from celery import shared_task
 from celery.contrib.testing.worker import start_worker
 from flask import current_app, has_app_context
@@ -56,3 +57,20 @@ def test_round_trip_on_real_redis_with_the_polled_result_backend(app_factory, re
         assert context_probe.apply_async().get(timeout=10)["app_context"] is True
         response = app.test_client().get("/readyz")
     assert response.status_code == 200, response.get_json()
+
+
+def test_the_embedded_clock_gives_redbeats_start_handler_no_lock_to_take(app):
+    """sentry-sdk imports redbeat, whose beat_init handler then runs for every clock (redbeat issue #342)."""
+    from types import SimpleNamespace
+
+    from celery import beat
+    from redbeat.schedulers import acquire_distributed_beat_lock
+
+    from blasto.celery_app import InMemoryScheduler
+
+    celery = app.extensions["celery"]
+    assert celery.conf.beat_scheduler == "blasto.celery_app:InMemoryScheduler"
+    scheduler = InMemoryScheduler(app=celery, lazy=True)
+    assert acquire_distributed_beat_lock(sender=SimpleNamespace(scheduler=scheduler)) is None
+    with pytest.raises(AttributeError):  # what the plain scheduler gets
+        acquire_distributed_beat_lock(sender=SimpleNamespace(scheduler=beat.Scheduler(app=celery, lazy=True)))
