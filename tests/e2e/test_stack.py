@@ -10,13 +10,13 @@ import json
 import re
 import shutil
 import sqlite3
-import subprocess
 import uuid
 from pathlib import Path
 
 
 from tests.support.migrations import head_revision
 from tests.support.processes import ROOT, Stack, pid_alive, process_env, procfile, production_env, run_command, wait_for
+from tests.support.repository_files import repository_files
 
 
 def assert_stops_cleanly(stack: Stack) -> None:
@@ -116,10 +116,7 @@ def raw_request(port: int, method: str, path: str, body: bytes = b"", headers: d
 
 def fresh_copy(destination: Path) -> Path:
     """The files a clone would have (tracked, plus new files not ignored)."""
-    listed = subprocess.run(
-        ["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"], cwd=ROOT, capture_output=True, check=True
-    ).stdout.decode().split("\0")
-    for name in filter(None, listed):
+    for name in repository_files(ROOT):
         source = ROOT / name
         if source.is_file():
             target = destination / name
