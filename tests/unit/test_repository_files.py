@@ -35,11 +35,14 @@ KEPT = [
     "src/build/kept.txt", "sub/.heroku/kept.txt", "tests/bench/results/kept.txt", "x/important.log",
 ]
 IGNORED = [
-    ".env", "docs/.env", ".venv/bin/python", "sub/.venv/x", "instance/blasto.sqlite3", "blasto/__pycache__/a.cpython-311.pyc",
-    "blasto/b.pyc", "blasto/c.pyo", "build/out.txt", "bench/results/r.json", "docs/a/b/draft-1.md", "docs/draft-2.md",
+    ".env", "docs/.env", ".venv/bin/python", "sub/.venv/x", "instance/blasto.sqlite3",
+    "blasto/__pycache__/a.cpython-311.pyc", "blasto/b.pyc", "blasto/c.pyo", "build/out.txt", "bench/results/r.json",
+    "docs/a/b/draft-1.md", "docs/draft-2.md",
     "logs/a.txt", "logs/sub/keep.txt", "app.log", "#hash", "spaces.txt", "pkg/a.tmp", "pkg/local.txt",
 ]
-BUILT = [".heroku/python/bin/python", ".profile.d/python.sh", ".chrome-for-testing/chrome-linux64/chrome", ".apt/usr/bin/x"]
+BUILT = [
+    ".heroku/python/bin/python", ".profile.d/python.sh", ".chrome-for-testing/chrome-linux64/chrome", ".apt/usr/bin/x",
+]
 
 
 @pytest.fixture
