@@ -32,7 +32,9 @@ def listener():
 def start(tmp_path, postgres_database, redis_url):
     """Start web + worker with extra settings; returns the base URL and the processes."""
     with ProcessSet(tmp_path / "logs") as processes:
-        env = production_env(DATABASE_URL=postgres_database, REDIS_URL=redis_url, WORKER_CONCURRENCY="1", LOG_LEVEL="INFO")
+        env = production_env(
+            DATABASE_URL=postgres_database, REDIS_URL=redis_url, WORKER_CONCURRENCY="1", LOG_LEVEL="INFO",
+        )
         release(env)
 
         def run(**settings: str) -> tuple[str, ProcessSet]:

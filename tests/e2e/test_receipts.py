@@ -95,7 +95,9 @@ def test_worker_sigkilled_mid_send_and_restarted_still_sends_one_receipt_each(pr
     assert sink.attempts > len(sink.received), "some sends were cut off by the kills and redone"
 
 
-def test_broker_down_during_checkouts_every_checkout_succeeds_and_every_receipt_arrives_once(processes, postgres_database, redis_proxy, sink, shop_factory):
+def test_broker_down_during_checkouts_every_checkout_succeeds_and_every_receipt_arrives_once(
+    processes, postgres_database, redis_proxy, sink, shop_factory,
+):
     env = receipts_env(postgres_database, redis_proxy.url, sink.url)
     release(env)
     shop = shop_factory([processes.start_formation(env)])

@@ -66,7 +66,9 @@ def test_procfile_stack_on_postgres_and_redis(start_stack, postgres_database, re
     assert_stops_cleanly(stack)
 
 
-def test_procfile_stack_on_tls_redis_with_a_self_signed_certificate(start_stack, postgres_database, redis_url, empty_env_file, tmp_path):
+def test_procfile_stack_on_tls_redis_with_a_self_signed_certificate(
+    start_stack, postgres_database, redis_url, empty_env_file, tmp_path,
+):
     """Heroku Key-Value Store: rediss:// for broker and result backend alike."""
     from tests.support.tls_redis import tls_redis
 

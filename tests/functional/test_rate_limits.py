@@ -197,7 +197,8 @@ def test_the_login_page_and_the_token_api_share_one_counter(app_factory):
 
 def test_two_app_instances_share_their_counts_in_redis(app_factory, redis_url):
     first = limited(app_factory, RATELIMIT_STORAGE_URI=redis_url)
-    second = app_factory(RATELIMIT_ENABLED=True, RATELIMIT_STORAGE_URI=redis_url, **LIMITS)  # same database, already migrated
+    # The same database, already migrated.
+    second = app_factory(RATELIMIT_ENABLED=True, RATELIMIT_STORAGE_URI=redis_url, **LIMITS)
     assert first.extensions[EXTENSION_KEY] is not second.extensions[EXTENSION_KEY]
     one, two = browser_from(first, "203.0.113.20"), browser_from(second, "203.0.113.20")
     assert [post_login(one, "a@example.com").status_code, post_login(two, "a@example.com").status_code,
