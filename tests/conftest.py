@@ -23,7 +23,7 @@ import pytest  # noqa: E402
 
 from blasto import create_app  # noqa: E402
 from blasto.config import celery_config  # noqa: E402
-from tests.support.redis_server import RedisServer  # noqa: E402
+from tests.support.redis_proxy import RedisProxy  # noqa: E402
 from tests.support.tcp_proxy import TcpProxy  # noqa: E402
 from tests.support.services import postgres_admin_url, redis_test_url, fresh_database_url, drop_database  # noqa: E402
 # Databases migrated once per session and copied per test (the report tests use them).
@@ -107,7 +107,7 @@ def proxy(postgres_database):
 
 
 @pytest.fixture
-def redis_server(tmp_path):
-    """A private redis-server of this test's own, to stop and start at will."""
-    with RedisServer(tmp_dir=tmp_path / "redis") as running:
+def redis_proxy(redis_url):
+    """The tests' Redis database behind a TCP proxy: `down()` cuts the app off, `up()` brings it back empty."""
+    with RedisProxy(redis_url) as running:
         yield running

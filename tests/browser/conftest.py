@@ -6,9 +6,11 @@ with an SMTP sink (tests/support/browser_stack.py). It stops when the last
 browser test is done. Each test gets a fresh browser context (no cookies, no
 cart) and page.
 
-Chromium is Debian's (/usr/bin/chromium): Playwright's own download is not
-used. Without it these tests skip and say why; with BLASTO_REQUIRE_SERVICES=1
-(CI) that skip is a failure, like a missing Postgres or Redis.
+The browser is the one on PATH: `chrome` from Heroku's Chrome for Testing
+buildpack on a Heroku CI dyno (app.json's environments.test), else Debian's
+`chromium`; Playwright's own download is not used. Without one these tests
+skip and say why; with BLASTO_REQUIRE_SERVICES=1 (CI) that skip is a failure,
+like a missing Postgres or Redis.
 
 When a test that uses a page fails in its call phase, a full-page screenshot
 goes to test-artifacts/screenshots/<test name>.png and the report says where,
@@ -32,10 +34,14 @@ NAVIGATION_TIMEOUT_MS = 20_000
 PAGES = pytest.StashKey[list]()  # the pages a test opened, for the screenshot on failure
 
 
+# Chrome for Testing's name (heroku-community/chrome-for-testing puts it on PATH), then Debian's and Ubuntu's.
+BROWSER_PROGRAMS = ("chrome", "chromium", "chromium-browser")
+
+
 def chromium_path() -> str:
-    path = shutil.which("chromium") or shutil.which("chromium-browser")
+    path = next(filter(None, map(shutil.which, BROWSER_PROGRAMS)), None)
     if path is None:
-        unavailable("Chromium is not installed (apt-get install chromium); the browser tests drive Debian's Chromium")
+        unavailable(f"no Chromium on PATH (looked for {', '.join(BROWSER_PROGRAMS)}; apt-get install chromium)")
     return path
 
 
@@ -60,7 +66,7 @@ def playwright():
 
 @pytest.fixture(scope="package")
 def browser(playwright):
-    """Headless Debian Chromium; Playwright's bundled browser download is never used."""
+    """Headless Chrome for Testing or Chromium, given to Playwright by path (its own download is never used)."""
     executable = chromium_path()
     try:
         launched = playwright.chromium.launch(executable_path=executable, headless=True)

@@ -94,17 +94,17 @@ def sink():
 
 
 def test_every_process_holds_no_more_connections_than_the_check_counts_for_it(
-        tmp_path, postgres_admin, postgres_database, redis_server, sink):
+        tmp_path, postgres_admin, postgres_database, redis_url, sink):
     database = urlsplit(postgres_database).path.lstrip("/")
     env = production_env(
-        DATABASE_URL=postgres_database, REDIS_URL=redis_server.url, SMTP_URL=f"smtp://127.0.0.1:{sink.port}",
+        DATABASE_URL=postgres_database, REDIS_URL=redis_url, SMTP_URL=f"smtp://127.0.0.1:{sink.port}",
         MAIL_FROM="Blasto <shop@blasto.example>", WEB_CONCURRENCY="2", WORKER_CONCURRENCY="2", LOG_LEVEL="INFO",
         RATELIMIT_ENABLED="true", RATELIMIT_SIGNUP="1000 per minute", OUTBOX_RETRY_BASE_SECONDS="0.2",
         OUTBOX_RETRY_MAX_SECONDS="1", OUTBOX_MAX_ATTEMPTS="50", OUTBOX_SWEEP_EVERY_SECONDS="1",
         OUTBOX_SWEEP_AFTER_SECONDS="2",
     )
     caps, printed = _caps(env), _printed_budget(env)
-    census = ConnectionCensus(postgres_admin, database, redis_server.url)
+    census = ConnectionCensus(postgres_admin, database, redis_url)
     port = free_port()
     with ProcessSet(tmp_path / "logs") as processes, Peaks(census) as peaks:
         release = processes.start("release", {**env, "DYNO": "release.1"})

@@ -13,6 +13,7 @@ import pytest
 
 from tests.support.migrations import head_revision
 from tests.support.processes import ROOT, procfile, process_env, run_command
+from tests.support.repository_files import repository_files
 
 # Hosts must never be committed; spelled in pieces so this file does not name them.
 INDEX_HOSTS = {"pypi" + ".org", "pythonhosted" + ".org", "pypi" + ".python.org"}
@@ -21,8 +22,8 @@ ENV_NAME = re.compile(r'(?:env\.get\(|_int\(env, |_float\(env, |_int\(os\.enviro
 
 
 def committed_files() -> list[str]:
-    out = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, check=True).stdout.decode()
-    return [name for name in out.split("\0") if name]
+    """What a clone has, new files not ignored included (a Heroku CI checkout has no .git to ask)."""
+    return repository_files(ROOT)
 
 
 def app_json() -> dict:

@@ -112,15 +112,13 @@ def test_two_clocks_schedule_once_and_the_waiting_one_takes_over_when_the_first_
     assert sends(active) == stopped_at and waiting.running
 
 
-def test_a_clock_started_while_redis_is_away_waits_for_it_instead_of_crashing(processes, env, tmp_path):
+def test_a_clock_started_while_redis_is_away_waits_for_it_instead_of_crashing(processes, env, redis_proxy):
     """On Heroku a crash-looping dyno is restarted ever more slowly; a waiting clock is back as soon as Redis is."""
-    from tests.support.redis_server import RedisServer
-
-    redis = RedisServer(tmp_dir=tmp_path / "redis")  # its port is chosen; nothing listens there yet
-    clock = processes.start("clock", {**env, "REDIS_URL": redis.url})
+    redis_proxy.down()  # nothing answers at the clock's Redis address yet
+    clock = processes.start("clock", {**env, "REDIS_URL": redis_proxy.url})
     clock.wait_for_output(r"Retrying Redis connection", 60)
     assert clock.running
-    with redis:
-        clock.wait_for_output(ACQUIRED, 90)
-        clock.wait_for_output(r"Sending due task outbox-sweep", 60)
+    redis_proxy.up()
+    clock.wait_for_output(ACQUIRED, 90)
+    clock.wait_for_output(r"Sending due task outbox-sweep", 60)
     assert clock.output().count("beat: Starting") == 1, "the same process, never restarted"

@@ -1,10 +1,10 @@
 """StatsD metrics from the real web, worker and clock processes, caught by a UDP socket of the test's own.
 
 web, worker and clock are the Procfile's command lines on a fresh Postgres
-database and a private Redis. With STATSD_HOST, gunicorn sends its request
-metrics, the worker its per-task ones and, from the outbox sweep, the backlog
-gauges; without it (STATSD_PORT and STATSD_PREFIX still set, pointing at the
-socket), nothing arrives.
+database and the tests' Redis database. With STATSD_HOST, gunicorn sends its
+request metrics, the worker its per-task ones and, from the outbox sweep, the
+backlog gauges; without it (STATSD_PORT and STATSD_PREFIX still set, pointing
+at the socket), nothing arrives.
 """
 from __future__ import annotations
 
@@ -17,7 +17,6 @@ import requests
 from tests.support.processes import free_port, production_env, wait_for
 from tests.support.procfile_processes import ProcessSet
 from tests.support.receipts import release
-from tests.support.redis_server import RedisServer
 from tests.support.udp_listener import received, udp_listener
 
 BURST = 20
@@ -31,10 +30,12 @@ def listener():
 
 
 @pytest.fixture
-def start(tmp_path, postgres_database):
+def start(tmp_path, postgres_database, redis_url):
     """Start web, worker and clock with extra settings; returns the base URL and the processes."""
-    with RedisServer(tmp_dir=tmp_path / "redis") as redis, ProcessSet(tmp_path / "logs") as processes:
-        env = production_env(DATABASE_URL=postgres_database, REDIS_URL=redis.url, WORKER_CONCURRENCY="1", LOG_LEVEL="INFO")
+    with ProcessSet(tmp_path / "logs") as processes:
+        env = production_env(
+            DATABASE_URL=postgres_database, REDIS_URL=redis_url, WORKER_CONCURRENCY="1", LOG_LEVEL="INFO",
+        )
         release(env)
 
         def run(**settings: str) -> tuple[str, ProcessSet]:

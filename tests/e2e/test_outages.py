@@ -2,8 +2,8 @@
 
 web, worker and clock are the Procfile's own command lines. Postgres is reached
 through a TCP proxy the test takes down (new connections refused, open ones
-cut) and brings back; Redis is a private redis-server the test stops and
-starts again on the same port. Every wait is on a condition with a deadline.
+cut) and brings back; Redis too (tests/support/redis_proxy.py: it comes back
+empty on the same port). Every wait is on a condition with a deadline.
 """
 from __future__ import annotations
 
@@ -27,15 +27,15 @@ OUTBOX_SWEEP_SECONDS = 10  # a new clock's first outbox sweep comes one period a
 
 
 @pytest.fixture
-def shop(tmp_path, postgres_database, proxy, redis_server):
-    """web, worker and clock on the proxied database and the private Redis.
+def shop(tmp_path, postgres_database, proxy, redis_proxy):
+    """web, worker and clock on the proxied database and the proxied Redis.
 
     Yields (base URL, processes, bearer headers, book id).
     """
     parts = urlsplit(postgres_database)
     env = production_env(
         DATABASE_URL=urlunsplit((parts.scheme, f"{parts.username}@127.0.0.1:{proxy.port}", parts.path, "", "")),
-        REDIS_URL=redis_server.url,
+        REDIS_URL=redis_proxy.url,
         WORKER_CONCURRENCY="1",
         READY_TIMEOUT_SECONDS="2",
         LOG_LEVEL="INFO",
@@ -107,11 +107,11 @@ def test_postgres_cut_then_back_503s_then_recovers_without_a_restart(shop, proxy
     assert processes["web"].running and _booted_workers(processes) == booted, "no gunicorn worker was restarted"
 
 
-def test_redis_down_then_back_readyz_503_checkout_still_succeeds_then_recovers(shop, redis_server):
+def test_redis_down_then_back_readyz_503_checkout_still_succeeds_then_recovers(shop, redis_proxy):
     base, processes, bearer, book = shop
     booted = _booted_workers(processes)
 
-    redis_server.stop()
+    redis_proxy.down()
     ready = requests.get(f"{base}/readyz", timeout=15)
     assert ready.status_code == 503 and ready.json()["failed"] == ["broker", "worker"]
     assert _status(f"{base}/books") == 200
@@ -119,7 +119,7 @@ def test_redis_down_then_back_readyz_503_checkout_still_succeeds_then_recovers(s
     assert bought.status_code == 201, bought.text
     assert requests.get(f"{base}/api/v1/purchases/{bought.json()['id']}", headers=bearer, timeout=10).json()["receipt"]["state"] == "pending"
 
-    redis_server.start()
+    redis_proxy.up()  # empty, as a Redis restarted without persistence
     # The clock's lock went with Redis's data: RedBeat's clock exits rather than risk a second
     # scheduler, and Heroku starts it again, as here. web and worker recover by themselves.
     clock = processes["clock"]

@@ -22,7 +22,6 @@ from tests.support.receipts import (
     receipts_env,
     release,
 )
-from tests.support.redis_server import RedisServer
 from tests.support.smtp_sink import SmtpSink
 
 
@@ -96,37 +95,38 @@ def test_worker_sigkilled_mid_send_and_restarted_still_sends_one_receipt_each(pr
     assert sink.attempts > len(sink.received), "some sends were cut off by the kills and redone"
 
 
-def test_broker_down_during_checkouts_every_checkout_succeeds_and_every_receipt_arrives_once(processes, postgres_database, tmp_path, sink, shop_factory):
-    with RedisServer(tmp_dir=tmp_path) as redis:
-        env = receipts_env(postgres_database, redis.url, sink.url)
-        release(env)
-        shop = shop_factory([processes.start_formation(env)])
-        book = shop.add_book()
-        bought = shop.checkouts(30, book, clients=3)
-        shop.wait_until_all_receipts_settle(30, timeout=30)
+def test_broker_down_during_checkouts_every_checkout_succeeds_and_every_receipt_arrives_once(
+    processes, postgres_database, redis_proxy, sink, shop_factory,
+):
+    env = receipts_env(postgres_database, redis_proxy.url, sink.url)
+    release(env)
+    shop = shop_factory([processes.start_formation(env)])
+    book = shop.add_book()
+    bought = shop.checkouts(30, book, clients=3)
+    shop.wait_until_all_receipts_settle(30, timeout=30)
 
-        redis.stop()
-        started = time.monotonic()
-        bought.update(shop.checkouts(30, book, clients=3))  # every one answers 201 (asserted in buy)
-        during_outage = time.monotonic() - started
-        assert shop.receipt_states()["pending"] == 30, "nothing could be queued while Redis was down"
-        redis.start()  # empty: whatever was queued before is gone too
-        worker = processes["worker"]
-        if not worker.running:
-            # kombu can crash the worker when the broker drops mid-ack ("Unrecoverable
-            # error ... 'NoneType' object has no attribute 'hostname'" in
-            # restore_unacked); Heroku restarts a crashed dyno, so the test does too.
-            print(f"worker crashed during the outage; restarted as Heroku would:\n{worker.output()[-1500:]}")
-            worker.start()
-        # The clock's RedBeat lock went with Redis's data: it exits rather than risk being a second
-        # scheduler, and Heroku starts it again; so does the test. Its sweep queues the 30 pending receipts.
-        clock = processes["clock"]
-        wait_for(lambda: not clock.running, 30, what="the clock to exit, its lock gone")
-        clock.start()
+    redis_proxy.down()
+    started = time.monotonic()
+    bought.update(shop.checkouts(30, book, clients=3))  # every one answers 201 (asserted in buy)
+    during_outage = time.monotonic() - started
+    assert shop.receipt_states()["pending"] == 30, "nothing could be queued while Redis was down"
+    redis_proxy.up()  # empty: whatever was queued before is gone too
+    worker = processes["worker"]
+    if not worker.running:
+        # kombu can crash the worker when the broker drops mid-ack ("Unrecoverable
+        # error ... 'NoneType' object has no attribute 'hostname'" in
+        # restore_unacked); Heroku restarts a crashed dyno, so the test does too.
+        print(f"worker crashed during the outage; restarted as Heroku would:\n{worker.output()[-1500:]}")
+        worker.start()
+    # The clock's RedBeat lock went with Redis's data: it exits rather than risk being a second
+    # scheduler, and Heroku starts it again; so does the test. Its sweep queues the 30 pending receipts.
+    clock = processes["clock"]
+    wait_for(lambda: not clock.running, 30, what="the clock to exit, its lock gone")
+    clock.start()
 
-        bought.update(shop.checkouts(10, book, clients=2))
-        shop.wait_until_all_receipts_settle(70, timeout=90)
-        assert_one_receipt_each(sink, bought)
+    bought.update(shop.checkouts(10, book, clients=2))
+    shop.wait_until_all_receipts_settle(70, timeout=90)
+    assert_one_receipt_each(sink, bought)
     assert during_outage < 30, f"30 checkouts took {during_outage:.1f} s with the broker down"
     web_log = processes["web"].output()
     assert "e-mail not queued; the sweep will queue it" in web_log

@@ -10,13 +10,13 @@ import json
 import re
 import shutil
 import sqlite3
-import subprocess
 import uuid
 from pathlib import Path
 
 
 from tests.support.migrations import head_revision
 from tests.support.processes import ROOT, Stack, pid_alive, process_env, procfile, production_env, run_command, wait_for
+from tests.support.repository_files import repository_files
 
 
 def assert_stops_cleanly(stack: Stack) -> None:
@@ -67,11 +67,13 @@ def test_procfile_stack_on_postgres_and_redis(start_stack, postgres_database, re
     assert_stops_cleanly(stack)
 
 
-def test_procfile_stack_on_tls_redis_with_a_self_signed_certificate(start_stack, postgres_database, empty_env_file, tmp_path):
+def test_procfile_stack_on_tls_redis_with_a_self_signed_certificate(
+    start_stack, postgres_database, redis_url, empty_env_file, tmp_path,
+):
     """Heroku Key-Value Store: rediss:// for broker and result backend alike."""
     from tests.support.tls_redis import tls_redis
 
-    with tls_redis(tmp_path) as url:
+    with tls_redis(tmp_path, redis_url) as url:
         env = production_env(DATABASE_URL=postgres_database, REDIS_URL=url)
         release = run_command(procfile()["release"], env)  # the sweeps stamp their heartbeats in the schema
         assert release.returncode == 0, release.stderr + release.stdout
@@ -120,10 +122,7 @@ def raw_request(port: int, method: str, path: str, body: bytes = b"", headers: d
 
 def fresh_copy(destination: Path) -> Path:
     """The files a clone would have (tracked, plus new files not ignored)."""
-    listed = subprocess.run(
-        ["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"], cwd=ROOT, capture_output=True, check=True
-    ).stdout.decode().split("\0")
-    for name in filter(None, listed):
+    for name in repository_files(ROOT):
         source = ROOT / name
         if source.is_file():
             target = destination / name

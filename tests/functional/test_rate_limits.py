@@ -1,10 +1,10 @@
 """Rate limits on the pages (real forms, CSRF tokens included), and their storage.
 
 Each client's address is set the way Heroku's router passes it on
-(X-Forwarded-For, read by ProxyFix). The Redis tests use redis-servers of
-their own: counts shared by two app instances (two processes' worth), a
-server stopped under a running app (fail open), and TLS with a self-signed
-certificate, as Heroku's Key-Value Store has.
+(X-Forwarded-For, read by ProxyFix). The Redis tests use the tests' Redis
+database: counts shared by two app instances (two processes' worth), Redis
+taken away under a running app by a proxy (fail open), and TLS with a
+self-signed certificate, as Heroku's Key-Value Store has.
 """
 from __future__ import annotations
 
@@ -195,33 +195,34 @@ def test_the_login_page_and_the_token_api_share_one_counter(app_factory):
 
 # --- storage --------------------------------------------------------------------
 
-def test_two_app_instances_share_their_counts_in_redis(app_factory, redis_server):
-    first = limited(app_factory, RATELIMIT_STORAGE_URI=redis_server.url)
-    second = app_factory(RATELIMIT_ENABLED=True, RATELIMIT_STORAGE_URI=redis_server.url, **LIMITS)  # same database, already migrated
+def test_two_app_instances_share_their_counts_in_redis(app_factory, redis_url):
+    first = limited(app_factory, RATELIMIT_STORAGE_URI=redis_url)
+    # The same database, already migrated.
+    second = app_factory(RATELIMIT_ENABLED=True, RATELIMIT_STORAGE_URI=redis_url, **LIMITS)
     assert first.extensions[EXTENSION_KEY] is not second.extensions[EXTENSION_KEY]
     one, two = browser_from(first, "203.0.113.20"), browser_from(second, "203.0.113.20")
     assert [post_login(one, "a@example.com").status_code, post_login(two, "a@example.com").status_code,
             post_login(one, "a@example.com").status_code] == [400, 400, 400]
     assert post_login(two, "a@example.com").status_code == 429
     assert post_login(one, "a@example.com").status_code == 429
-    keys = [key.decode() for key in redis.Redis.from_url(redis_server.url).keys("*")]
+    keys = [key.decode() for key in redis.Redis.from_url(redis_url).keys("*")]
     assert any("blasto" in key and "203.0.113.20" in key and "login" in key for key in keys), keys
     assert not any("example.com" in key for key in keys), "e-mail addresses are hashed before they reach Redis"
 
 
-def test_with_redis_down_requests_are_served_then_counted_again_when_it_returns(app_factory, redis_server, caplog):
-    app = limited(app_factory, RATELIMIT_STORAGE_URI=redis_server.url, RATELIMIT_LOGIN="3 per minute")
-    client = redis.Redis.from_url(redis_server.url)
+def test_with_redis_down_requests_are_served_then_counted_again_when_it_returns(app_factory, redis_proxy, caplog):
+    app = limited(app_factory, RATELIMIT_STORAGE_URI=redis_proxy.url, RATELIMIT_LOGIN="3 per minute")
+    client = redis.Redis.from_url(redis_proxy.url)
     assert post_login(browser_from(app, "192.0.2.10"), "a@example.com").status_code == 400
     assert client.keys("*")
-    redis_server.stop()
+    redis_proxy.down()
     with caplog.at_level(logging.WARNING, logger="flask-limiter"):
         browser = browser_from(app, "192.0.2.11")
         # Served, not a 500: counted in memory meanwhile, so the limit still holds in this process.
         assert [post_login(browser, "a@example.com").status_code for _ in range(4)] == [400, 400, 400, 429]
     assert any("falling back to in-memory" in record.getMessage() for record in caplog.records)
-    redis_server.start()  # same port, empty
-    client = redis.Redis.from_url(redis_server.url)
+    redis_proxy.up()  # same port, empty
+    client = redis.Redis.from_url(redis_proxy.url)
     addresses = iter(range(100, 250))
 
     def counted_in_redis():  # Flask-Limiter probes Redis again after 1, 2, 4... seconds
@@ -231,10 +232,10 @@ def test_with_redis_down_requests_are_served_then_counted_again_when_it_returns(
     wait_for(counted_in_redis, 20, interval=0.2, what="the limiter to count in Redis again")
 
 
-def test_heroku_tls_redis_with_a_self_signed_certificate(app_factory, tmp_path):
+def test_heroku_tls_redis_with_a_self_signed_certificate(app_factory, redis_url, tmp_path):
     from tests.support.tls_redis import tls_redis
 
-    with tls_redis(tmp_path) as url:
+    with tls_redis(tmp_path, redis_url) as url:
         settings = load_config({"BLASTO_ENV": "development", "REDIS_URL": url}, instance_path=tmp_path)
         app = limited(app_factory, RATELIMIT_STORAGE_URI=settings["RATELIMIT_STORAGE_URI"],
                       RATELIMIT_STORAGE_OPTIONS=settings["RATELIMIT_STORAGE_OPTIONS"])

@@ -4,7 +4,7 @@ One call builds what a review app has: a fresh Postgres database with the
 committed migrations applied by the Procfile's own `release` command, the
 sample catalogue loaded by `flask --app blasto seed` (the review apps'
 postdeploy), then `honcho start web worker clock` from the real `Procfile` on
-a free port, in production mode, on a Redis of its own (see `broker`), with
+a free port, in production mode, on the tests' Redis database, with
 an SMTP sink (aiosmtpd) receiving the e-mails. The outbox sweeps and retries
 are short, so a receipt is sent within a second or two.
 
@@ -12,7 +12,6 @@ Every wait is on a condition with a deadline, never a fixed sleep.
 """
 from __future__ import annotations
 
-import shutil
 import subprocess
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
@@ -24,7 +23,6 @@ from sqlalchemy.engine import Engine
 
 from blasto.config import database_uri
 from tests.support.processes import BIN, ROOT, Stack, free_port, procfile, production_env, run_command
-from tests.support.redis_server import RedisServer
 from tests.support.services import drop_database, fresh_database_url, redis_test_url
 from tests.support.smtp_sink import SmtpSink
 
@@ -110,23 +108,6 @@ class BrowserStack:
 
 
 @contextmanager
-def broker(work_dir: Path) -> Iterator[str]:
-    """A Redis of the stack's own: a private redis-server when one is installed, else the tests' shared database.
-
-    The shared one (BLASTO_TEST_REDIS_URL, db 15) serves every stack on the
-    machine: another test run's worker would take this stack's tasks (a
-    receipt, a report build) and its clock would queue sweeps here, so a
-    receipt or a report would wait for a sweep to notice. A private server
-    makes the browser tests independent of whatever else runs.
-    """
-    if shutil.which("redis-server"):
-        with RedisServer(tmp_dir=work_dir / "redis") as server:
-            yield server.url
-    else:
-        yield redis_test_url()
-
-
-@contextmanager
 def browser_stack(work_dir: Path, postgres_admin_url: str) -> Iterator[BrowserStack]:
     """release, seed, then `honcho start -f Procfile web worker clock`; everything is torn down on exit."""
     work_dir.mkdir(parents=True, exist_ok=True)
@@ -135,7 +116,7 @@ def browser_stack(work_dir: Path, postgres_admin_url: str) -> Iterator[BrowserSt
     with ExitStack() as cleanup:
         database_url, database_name = fresh_database_url(postgres_admin_url, prefix="blasto_browser")
         cleanup.callback(drop_database, postgres_admin_url, database_name)
-        redis_url = cleanup.enter_context(broker(work_dir))
+        redis_url = redis_test_url()  # emptied; nothing else uses it while the browser tests run
         sink = cleanup.enter_context(SmtpSink())
         port = free_port()
         base = f"http://127.0.0.1:{port}"

@@ -1,4 +1,4 @@
-"""A TCP proxy the test can take down and bring back, to fake a Postgres outage.
+"""A TCP proxy the test can take down and bring back, to fake a Postgres or Redis outage.
 
 Stopping the shared Postgres server would break every other test running on
 the machine; putting this proxy between the app and Postgres lets one test cut
@@ -6,11 +6,14 @@ its own app off instead. `down()` closes the listening socket (new connections
 are refused, as when the server is gone) and aborts every open connection (as
 when the server or the network drops); `up()` listens again on the same port.
 Asyncio on a thread of its own, so the test's thread stays free to make requests.
+With `ssl_context` it ends TLS itself and speaks plain TCP upstream
+(tests/support/tls_redis.py).
 """
 from __future__ import annotations
 
 import asyncio
 import socket
+import ssl
 import threading
 from typing import Self
 
@@ -18,9 +21,12 @@ from tests.support.processes import free_port
 
 
 class TcpProxy:
-    def __init__(self, target_host: str, target_port: int, port: int | None = None):
+    def __init__(
+        self, target_host: str, target_port: int, port: int | None = None, *, ssl_context: ssl.SSLContext | None = None,
+    ):
         self.target = (target_host, target_port)
         self.port = port or free_port()
+        self.ssl_context = ssl_context
         self.accepted = 0  # connections taken since start, across up/down
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name=f"tcp-proxy-{self.port}", daemon=True)
@@ -62,7 +68,9 @@ class TcpProxy:
         if self._server is None:
             # SO_REUSEADDR (asyncio's default on Unix): the port is free again
             # at once after down(), despite the cut connections' TIME_WAIT.
-            self._server = await asyncio.start_server(self._serve, "127.0.0.1", self.port, family=socket.AF_INET)
+            self._server = await asyncio.start_server(
+                self._serve, "127.0.0.1", self.port, family=socket.AF_INET, ssl=self.ssl_context,
+            )
 
     async def _shut(self) -> None:
         server, self._server = self._server, None

@@ -1,60 +1,51 @@
-"""A throwaway Redis that speaks only TLS with a self-signed certificate.
+"""Redis over TLS with a self-signed certificate, as Heroku Key-Value Store gives an app (`rediss://`).
 
-That is what Heroku Key-Value Store gives an app (`rediss://`), so the broker
-and result-backend settings for it are tested against a real TLS server.
+A TLS-ending proxy in front of the tests' own Redis database: the app makes a
+real TLS handshake and is shown a certificate that no client trusts, so the
+broker, result-backend and rate-limit settings for Heroku are tested against
+real TLS with no `redis-server --tls-port` or `openssl` program (a Heroku CI
+dyno has neither).
 """
 from __future__ import annotations
 
-import shutil
-import subprocess
+import ssl
 from contextlib import contextmanager
 from pathlib import Path
 
-from tests.support.processes import free_port, wait_for
-from tests.support.services import unavailable
+from tests.support.redis_proxy import proxied_url, upstream
+from tests.support.tcp_proxy import TcpProxy
 
 
-def self_signed_certificate(directory: Path) -> tuple[Path, Path]:
-    cert, key = directory / "cert.pem", directory / "key.pem"
-    subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=redis.example.internal",
-         "-keyout", str(key), "-out", str(cert)],
-        check=True, capture_output=True,
-    )
-    return cert, key
+def self_signed_context(directory: Path) -> ssl.SSLContext:
+    """A server context whose certificate signs itself (trustme's throwaway root, used as the server's own)."""
+    import trustme
+
+    identity = trustme.CA(organization_name="Blasto test Redis")
+    cert, key = directory / "redis-cert.pem", directory / "redis-key.pem"
+    identity.cert_pem.write_to_path(str(cert))
+    identity.private_key_pem.write_to_path(str(key))
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    return context
 
 
 @contextmanager
-def tls_redis(directory: Path):
-    """Yield a rediss:// URL to a TLS-only redis-server of this test's own."""
-    if not (shutil.which("redis-server") and shutil.which("openssl")):
-        unavailable("redis-server and openssl are needed for the TLS Redis test")
+def tls_redis(directory: Path, upstream_url: str):
+    """Yield a rediss:// URL to `upstream_url`'s database, through TLS that only an unverifying client accepts."""
     import redis
 
-    cert, key = self_signed_certificate(directory)
-    port = free_port()
-    server = subprocess.Popen(
-        ["redis-server", "--port", "0", "--tls-port", str(port), "--tls-cert-file", str(cert), "--tls-key-file", str(key),
-         "--tls-ca-cert-file", str(cert), "--tls-auth-clients", "no", "--save", "", "--appendonly", "no"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
-    url = f"rediss://127.0.0.1:{port}/0"
-
-    def answers() -> bool:
-        try:
-            return redis.Redis.from_url(url, ssl_cert_reqs="none", socket_connect_timeout=1).ping()
-        except redis.RedisError:
-            return False
-
-    try:
-        wait_for(answers, 15, what="the TLS redis-server")
-        with_verification = redis.Redis.from_url(url, socket_connect_timeout=1)
-        try:
-            with_verification.ping()
-            raise AssertionError("a self-signed certificate should fail normal verification")
-        except redis.ConnectionError:
-            pass
+    with TcpProxy(*upstream(upstream_url), ssl_context=self_signed_context(directory)) as proxy:
+        url = proxied_url(upstream_url, proxy.port, scheme="rediss")
+        for refused in (proxied_url(upstream_url, proxy.port), url):  # plain Redis; TLS with verification
+            client = redis.Redis.from_url(refused, socket_connect_timeout=5, socket_timeout=5)
+            try:
+                client.ping()
+                raise AssertionError(f"{refused.split(':')[0]}:// with default settings should be refused")
+            except redis.ConnectionError:
+                pass
+            finally:
+                client.close()
+        trusting = redis.Redis.from_url(url, ssl_cert_reqs="none", socket_connect_timeout=5)
+        assert trusting.ping()
+        trusting.close()
         yield url
-    finally:
-        server.terminate()
-        server.wait(10)

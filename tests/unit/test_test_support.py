@@ -1,4 +1,4 @@
-"""Self-tests of the fault-test helpers: the SMTP sink, the private redis-server, Procfile processes.
+"""Self-tests of the fault-test helpers: the SMTP sink, the Redis proxies, Procfile processes.
 
 The fault tests trust these to misbehave exactly as documented, so each
 behaviour is checked against the real client (smtplib, redis-py) here.
@@ -12,12 +12,13 @@ import sys
 import time
 from email.message import EmailMessage
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
 from tests.support.processes import PORT_FLOOR, port_is_free, free_port, process_env
 from tests.support.procfile_processes import ProcessSet, ProcfileProcess
-from tests.support.redis_server import RedisServer
+from tests.support.redis_proxy import RedisProxy
 from tests.support.smtp_sink import running_sink
 
 
@@ -104,19 +105,49 @@ def test_sink_stops_and_restarts_on_the_same_port(sink):
     assert len(sink.wait_for_count(2, timeout=2)) == 2
 
 
-def test_redis_server_stops_and_restarts_on_the_same_port(tmp_path):
-    redis = pytest.importorskip("redis")
-    with RedisServer(tmp_dir=tmp_path) as server:
-        client = redis.Redis.from_url(server.url, socket_connect_timeout=1, socket_timeout=1)
-        assert client.ping() and server.running
-        server.stop()
-        assert not server.running
+def test_redis_proxy_goes_down_and_comes_back_empty_on_the_same_port(redis_url):
+    import redis
+
+    with RedisProxy(redis_url) as proxy:
+        client = redis.Redis.from_url(proxy.url, socket_connect_timeout=1, socket_timeout=1)
+        assert client.set("before", "1") and proxy.is_up
+        proxy.down()
+        assert not proxy.is_up
         with pytest.raises(redis.exceptions.ConnectionError):
             client.ping()
-        server.start()
-        assert client.ping()
+        with pytest.raises(ConnectionRefusedError):
+            socket.create_connection(("127.0.0.1", proxy.port), timeout=1)
+        proxy.up()
+        assert client.ping() and client.get("before") is None, "back empty, as a restarted Redis without persistence"
         client.close()
-    assert not server.running
+    with pytest.raises(ConnectionRefusedError):
+        socket.create_connection(("127.0.0.1", proxy.port), timeout=1)
+
+
+def test_tls_redis_is_a_real_tls_handshake_with_a_self_signed_certificate(redis_url, tmp_path):
+    import ssl
+
+    import redis
+
+    from tests.support.tls_redis import tls_redis
+
+    def handshake(context: ssl.SSLContext, address: tuple) -> str:
+        context.check_hostname = False
+        with socket.create_connection(address, timeout=5) as raw, context.wrap_socket(raw) as tls:
+            return tls.version()
+
+    with tls_redis(tmp_path, redis_url) as url:  # it checks that plain and verifying clients are refused
+        parts = urlsplit(url)
+        assert parts.scheme == "rediss"
+        address = (parts.hostname, parts.port)
+        with pytest.raises(ssl.SSLCertVerificationError) as refused:
+            handshake(ssl.create_default_context(), address)
+        assert refused.value.verify_code == 18, refused.value  # X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT, as Heroku's
+        itself = ssl.create_default_context(cafile=tmp_path / "redis-cert.pem")  # the certificate as its own anchor
+        assert handshake(itself, address) in ("TLSv1.2", "TLSv1.3")
+        client = redis.Redis.from_url(url, ssl_cert_reqs="none")
+        assert client.set("over-tls", "1") and redis.Redis.from_url(redis_url).get("over-tls") == b"1"
+        client.close()
 
 
 @pytest.fixture
