@@ -145,6 +145,7 @@ def stop(stack: Launched) -> None:
     assert "Traceback" not in stack.output(), stack.output()[-3000:]
 
 
+@pytest.mark.needs_git  # a git clone of this checkout
 def test_the_quick_start_works_as_written_in_a_fresh_clone(tmp_path, launched):
     lines = shell_lines(readme_section("Quick start"))
     starts = [line for line in lines if words(line)[:3] == ["python3", "dev.py", "start"]]
@@ -174,6 +175,7 @@ def test_the_quick_start_works_as_written_in_a_fresh_clone(tmp_path, launched):
     stop(stack)
 
 
+@pytest.mark.needs_git  # a git clone of this checkout
 def test_start_says_so_when_the_port_is_taken(tmp_path):
     import socket
 
@@ -225,13 +227,10 @@ def test_the_printed_port_is_the_one_honcho_gives_web(procfile, dotenv, environ,
 
 
 def heroku_cli() -> str:
-    """The Heroku CLI on PATH; without one the README's `heroku local` lines go untested, and the skip says so.
-
-    Not installed on demand: `npm install heroku` takes about a minute and 400 MB from the network.
-    """
+    """The Heroku CLI on PATH (.ci/run installs it); not installed on demand: it is about 400 MB from npm."""
     found = shutil.which("heroku")
     if found is None:
-        pytest.skip("no Heroku CLI on PATH (npm install --global heroku) to run the README's `heroku local` lines")
+        unavailable("no Heroku CLI on PATH (npm install --global heroku) to run the README's `heroku local` lines")
     return found
 
 
@@ -259,6 +258,7 @@ def interrupt(stack: Launched) -> None:
              what="every process heroku local started to exit")
 
 
+@pytest.mark.needs_git  # a git clone of this checkout
 def test_heroku_local_runs_the_dev_procfile_as_the_readme_says(tmp_path, launched):
     import dev
 
@@ -283,6 +283,7 @@ def test_heroku_local_runs_the_dev_procfile_as_the_readme_says(tmp_path, launche
     interrupt(stack)
 
 
+@pytest.mark.needs_git  # a git clone of this checkout
 def test_heroku_local_runs_the_real_procfile_after_the_release_line(tmp_path, launched):
     import dev
 
