@@ -25,6 +25,7 @@ MIN_SECRET_KEY_LENGTH = 32
 # Values people paste from tutorials; never acceptable in production.
 PLACEHOLDER_SECRETS = {"changeme", "change-me", "secret", "dev", "development", "test", "password"}
 DEV_SECRET_KEY = "blasto-development-key-not-for-production-use"
+TEST_PASSWORD_HASH = "pbkdf2:sha256:1"
 # Above the longest task (task_time_limit) so the Redis transport never
 # redelivers a message whose task is still running.
 VISIBILITY_TIMEOUT_SECONDS = 3600
@@ -88,6 +89,7 @@ def load_config(environ: Mapping[str, str] | None = None, instance_path: str | o
         "WTF_CSRF_TIME_LIMIT": None,
         "PREFERRED_URL_SCHEME": "https" if production else "http",
         "MAX_CONTENT_LENGTH": 1024 * 1024,
+        "PASSWORD_HASH_METHOD": password_hash_method(blasto_env),
         "READY_TIMEOUT_SECONDS": _float(env, "READY_TIMEOUT_SECONDS", 3.0, minimum=0.1, maximum=20.0),
         "CELERY": celery_config(env.get("REDIS_URL"), instance, env),
         "MAIL": mail_settings(env, production, development=blasto_env == "development"),
@@ -117,6 +119,14 @@ def database_pool_size(env: Mapping[str, str]) -> int:
     web = _int(env, "DATABASE_POOL_SIZE", DATABASE_POOL_SIZE, minimum=1, maximum=100)
     worker = _int(env, "WORKER_DATABASE_POOL_SIZE", WORKER_DATABASE_POOL_SIZE, minimum=1, maximum=100)
     return worker if dyno_type(env) == WORKER_DYNO_TYPE else web
+
+
+def password_hash_method(blasto_env: str) -> str:
+    """werkzeug's scrypt, slow on purpose; a one-round hash under BLASTO_ENV=test, where only speed matters.
+
+    Never in production or development: a test-mode hash guards nothing.
+    """
+    return TEST_PASSWORD_HASH if blasto_env == "test" else "scrypt"
 
 
 def purchase_cache_config(env: Mapping[str, str]) -> dict[str, Any] | None:

@@ -27,7 +27,7 @@ from tests.support.redis_proxy import RedisProxy  # noqa: E402
 from tests.support.tcp_proxy import TcpProxy  # noqa: E402
 from tests.support.services import postgres_admin_url, redis_test_url, fresh_database_url, drop_database  # noqa: E402
 # Databases migrated once per session and copied per test (the report tests use them).
-from tests.support.report_databases import database, make_app, migrated_postgres, postgres_template, reports_app, sqlite_template  # noqa: E402,F401
+from tests.support.report_databases import database, make_app, migrated_postgres, postgres_template, reports_app, sqlite_copy, sqlite_template  # noqa: E402,F401
 
 
 @pytest.fixture
@@ -66,18 +66,19 @@ def migrated(app):
 
 
 @pytest.fixture
-def db_app(app_factory):
-    """An app whose SQLite database has the full schema."""
-    return migrated(app_factory())
+def db_app(app_factory, sqlite_template, tmp_path):
+    """An app whose SQLite database has the full schema: a copy of the one migrated once per session."""
+    sqlite_copy(sqlite_template, tmp_path)
+    return app_factory()
 
 
 @pytest.fixture
-def pg_app(app_factory, postgres_database):
-    """An app on a fresh Postgres database with the full schema."""
+def pg_app(app_factory, migrated_postgres):
+    """An app on a fresh Postgres database with the full schema: a clone of the one migrated once per session."""
     from blasto.config import database_uri, engine_options
 
-    uri = database_uri(postgres_database, None)
-    return migrated(app_factory(SQLALCHEMY_DATABASE_URI=uri, SQLALCHEMY_ENGINE_OPTIONS=engine_options(uri, 5)))
+    uri = database_uri(migrated_postgres, None)
+    return app_factory(SQLALCHEMY_DATABASE_URI=uri, SQLALCHEMY_ENGINE_OPTIONS=engine_options(uri, 5))
 
 
 @pytest.fixture(scope="session")

@@ -4,6 +4,7 @@ from __future__ import annotations
 from datetime import datetime
 from functools import lru_cache
 
+from flask import current_app
 from flask_login import UserMixin
 from sqlalchemy import Boolean, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
@@ -38,15 +39,15 @@ class User(UserMixin, db.Model):
         return f"{self.id}:{self.login_id}"
 
     def set_password(self, password: str) -> None:
-        self.password_hash = generate_password_hash(password)
+        self.password_hash = generate_password_hash(password, method=current_app.config["PASSWORD_HASH_METHOD"])
 
     def check_password(self, password: str) -> bool:
         return check_password_hash(self.password_hash, password)
 
 
-@lru_cache(maxsize=1)
-def _nobodys_hash() -> str:
-    return generate_password_hash("no account has this password")
+@lru_cache(maxsize=2)
+def _nobodys_hash(method: str) -> str:
+    return generate_password_hash("no account has this password", method=method)
 
 
 def check_nobodys_password(password: str) -> None:
@@ -54,4 +55,4 @@ def check_nobodys_password(password: str) -> None:
 
     The hash is made on first use, not at import: scrypt would slow every start.
     """
-    check_password_hash(_nobodys_hash(), password)
+    check_password_hash(_nobodys_hash(current_app.config["PASSWORD_HASH_METHOD"]), password)

@@ -7,6 +7,7 @@ from functools import lru_cache
 from sqlalchemy import func, select
 from werkzeug.security import generate_password_hash
 
+from blasto.config import TEST_PASSWORD_HASH
 from blasto.extensions import db
 from blasto.models import Product, Purchase, PurchaseItem, User
 
@@ -15,8 +16,8 @@ PASSWORD = "correct horse battery"
 
 @lru_cache(maxsize=None)
 def _hash(password: str) -> str:
-    """Hashing is slow on purpose (scrypt); tests reuse one hash per password."""
-    return generate_password_hash(password)
+    """The test-mode hash the app itself makes under BLASTO_ENV=test; one per password."""
+    return generate_password_hash(password, method=TEST_PASSWORD_HASH)
 
 
 def make_user(app, email: str = "reader@example.com", name: str = "Reader", password: str = PASSWORD) -> int:

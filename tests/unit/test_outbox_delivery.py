@@ -24,7 +24,7 @@ from sqlalchemy import create_engine, func, select, text, update
 from sqlalchemy.exc import IntegrityError
 from werkzeug.security import generate_password_hash
 
-from blasto.config import celery_config, database_uri, engine_options
+from blasto.config import TEST_PASSWORD_HASH, celery_config, database_uri, engine_options
 from blasto.extensions import db
 from blasto.logs import LogfmtFormatter, request_id_var
 from blasto.mail.settings import HOLD, LOG, SMTP, MailSettings, SmtpSettings
@@ -80,7 +80,7 @@ def queued_ids(tmp_path) -> list[int]:
 
 @cache
 def password_hash() -> str:
-    return generate_password_hash("correct horse battery")  # scrypt is slow on purpose: once per run
+    return generate_password_hash("correct horse battery", method=TEST_PASSWORD_HASH)
 
 
 def add_user(email: str, name: str) -> int:

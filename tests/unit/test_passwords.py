@@ -167,3 +167,20 @@ def test_a_common_word_padded_with_digits_or_symbols_to_the_minimum_is_common(pa
 @pytest.mark.parametrize("fine", ["correct horse battery", "Tr0ub4dor&3x", "9876543219"])
 def test_padding_alone_or_uncommon_words_are_not_called_common(fine):
     assert password_problem(fine) is None
+
+
+def test_only_test_mode_takes_the_one_round_hash_production_and_development_use_scrypt(app_factory):
+    import secrets
+
+    from blasto.config import TEST_PASSWORD_HASH, load_config
+    from blasto.models import User
+
+    for blasto_env in ("production", "development"):
+        config = load_config({"BLASTO_ENV": blasto_env, "SECRET_KEY": secrets.token_hex(32)}, instance_path="/nonexistent")
+        assert config["PASSWORD_HASH_METHOD"] == "scrypt", blasto_env
+    for method, prefix in (("scrypt", "scrypt:"), (TEST_PASSWORD_HASH, "pbkdf2:sha256:1$")):
+        with app_factory(PASSWORD_HASH_METHOD=method).app_context():
+            user = User(email="hash@example.com", name="Hash")
+            user.set_password("correct horse battery")
+            assert user.password_hash.startswith(prefix)
+            assert user.check_password("correct horse battery") and not user.check_password("correct horse batterY")
