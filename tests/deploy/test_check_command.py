@@ -166,10 +166,8 @@ def test_an_app_that_sets_pip_extra_index_url_needs_a_lock_made_with_it(tmp_path
     """The buildpack passes PIP_EXTRA_INDEX_URL to pipenv, which folds it into the Pipfile's hash."""
     needs_pipenv()
     config_vars = tmp_path / "production.env"
-    config_vars.write_text(
-        f"BLASTO_ENV=production\nSECRET_KEY={secrets.token_hex(32)}\nDATABASE_URL='{GOOD_URLS['DATABASE_URL']}'\nREDIS_URL={GOOD_URLS['REDIS_URL']}\n"
-        "PIP_EXTRA_INDEX_URL=https://mirror.example.internal/simple\n"
-    )
+    config_vars.write_text(f"SECRET_KEY={secrets.token_hex(32)}\nPIP_EXTRA_INDEX_URL=https://mirror.example.internal/simple\n"
+                           + "".join(f"{name}='{url}'\n" for name, url in GOOD_URLS.items()))
     result = check(production_env(**GOOD_URLS), "--config-vars", str(config_vars))
     assert result.returncode == 1
     assert problems(result.stdout) == [

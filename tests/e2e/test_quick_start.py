@@ -258,16 +258,21 @@ def interrupt(stack: Launched) -> None:
              what="every process heroku local started to exit")
 
 
-@pytest.mark.needs_git  # a git clone of this checkout
-def test_heroku_local_runs_the_dev_procfile_as_the_readme_says(tmp_path, launched):
+def heroku_local_setup(tmp_path: Path, section: str) -> tuple[str, dict[str, list[str]], Path, dict]:
+    """The Heroku CLI, the section's heroku lines, a fresh clone with the .env `dev.py start` writes, its shell's env."""
     import dev
 
     heroku = heroku_cli()
-    lines = heroku_lines("honcho and `heroku local`")
+    lines = heroku_lines(section)
     assert len(lines["local"]) == 1 and lines["local:run"], lines
     clone = fresh_clone(tmp_path / "clone")
     dev.write_dotenv(clone)  # what `python3 dev.py start` did first
-    env = activated(newcomer_env(tmp_path / "home"), clone)
+    return heroku, lines, clone, activated(newcomer_env(tmp_path / "home"), clone)
+
+
+@pytest.mark.needs_git  # a git clone of this checkout
+def test_heroku_local_runs_the_dev_procfile_as_the_readme_says(tmp_path, launched):
+    heroku, lines, clone, env = heroku_local_setup(tmp_path, "honcho and `heroku local`")
     port = free_port()
     argv = [heroku, *words(lines["local"][0])[1:], "-p", str(port)]
     stack = launched(argv, env, clone, tmp_path / "heroku-local.log", port)
@@ -285,14 +290,7 @@ def test_heroku_local_runs_the_dev_procfile_as_the_readme_says(tmp_path, launche
 
 @pytest.mark.needs_git  # a git clone of this checkout
 def test_heroku_local_runs_the_real_procfile_after_the_release_line(tmp_path, launched):
-    import dev
-
-    heroku = heroku_cli()
-    lines = heroku_lines("Running on real Postgres and Redis locally")
-    assert len(lines["local"]) == 1 and lines["local:run"], lines
-    clone = fresh_clone(tmp_path / "clone")
-    dev.write_dotenv(clone)
-    env = activated(newcomer_env(tmp_path / "home"), clone)
+    heroku, lines, clone, env = heroku_local_setup(tmp_path, "Running on real Postgres and Redis locally")
     for line in lines["local:run"]:  # heroku local never runs `release`
         result = in_second_terminal(line, clone, env)
         assert result.returncode == 0, f"{line}\n{result.stdout}\n{result.stderr}"
