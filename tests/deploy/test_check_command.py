@@ -178,8 +178,13 @@ def test_an_app_that_sets_pip_extra_index_url_needs_a_lock_made_with_it(tmp_path
 
 
 def dyno_env(**extra) -> dict:
-    """Production settings as an app's config vars hold them: WEB_CONCURRENCY left to the buildpack, rate limits on."""
-    return production_env(**GOOD_URLS, **{"WEB_CONCURRENCY": None, "RATELIMIT_ENABLED": None, **extra})
+    """Production settings as an app's config vars hold them: WEB_CONCURRENCY left to the buildpack, rate limits on.
+
+    WEB_CONCURRENCY_SET_BY is dropped too: on a (simulated) Heroku CI dyno the suite itself runs
+    with the buildpack's, which would make every WEB_CONCURRENCY read as a one-off dyno's.
+    """
+    return production_env(**GOOD_URLS, **{"WEB_CONCURRENCY": None, "WEB_CONCURRENCY_SET_BY": None,
+                                           "RATELIMIT_ENABLED": None, **extra})
 
 
 def budget(output: str, service: str) -> tuple[int, int]:
