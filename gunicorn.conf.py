@@ -7,8 +7,8 @@ import os
 import signal
 import sys
 
-from blasto.config import ConfigError, _int, statsd_config
-from blasto.logs import gunicorn_logconfig
+from blasto.core.config import ConfigError, _int, statsd_config
+from blasto.core.logs import gunicorn_logconfig
 
 try:
     _port = _int(os.environ, "PORT", 5000, minimum=1, maximum=65535)
@@ -78,7 +78,7 @@ def post_fork(server, worker):
     application = sys.modules["blasto"].__dict__.get("APP")
     if application is None:  # another app under these settings (bench/)
         return
-    from blasto.extensions import db
+    from blasto.core.extensions import db
 
     with application.app_context():
         db.engine.dispose(close=False)
@@ -98,6 +98,6 @@ def _stop_was_queued(server) -> bool:
 
 def post_worker_init(worker):
     """On SIGTERM, close the listener at once: new connections are refused, none are reset."""
-    from blasto.graceful import close_listeners_when_stopping
+    from blasto.core.graceful import close_listeners_when_stopping
 
     close_listeners_when_stopping(worker)

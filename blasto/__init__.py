@@ -9,7 +9,7 @@ line naming the variable instead of a traceback.
 import sys
 
 from blasto.app import create_app
-from blasto.config import ConfigError
+from blasto.core.config import ConfigError
 
 __all__ = ["APP", "create_app"]
 __version__ = "0.1.0"

@@ -12,8 +12,8 @@ from typing import Any, Mapping
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from blasto.config import load_config
-from blasto.logs import configure_logging
+from blasto.core.config import load_config
+from blasto.core.logs import configure_logging
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 
@@ -65,7 +65,7 @@ def register_proxy(app: Flask) -> None:
 
 def register_last_resort(app: Flask) -> None:
     """The app's own 503/500 for an exception that escapes Flask; the request-id and header middlewares wrap it."""
-    from blasto.last_resort import register_last_resort as register
+    from blasto.web.last_resort import register_last_resort as register
 
     register(app)
 
@@ -76,15 +76,15 @@ def register_logging(app: Flask) -> None:
 
 def register_error_tracking(app: Flask) -> None:
     """Sentry, with SENTRY_DSN: before Celery is bound and before the first request, in every process."""
-    from blasto.error_tracking import init_error_tracking
+    from blasto.core.error_tracking import init_error_tracking
 
     init_error_tracking(app)
 
 
 def register_extensions(app: Flask) -> None:
     import blasto.models  # noqa: F401  (registers the tables on db.metadata)
-    from blasto.celery_app import celery_init_app
-    from blasto.extensions import csrf, db, end_session, login_manager, migrate
+    from blasto.core.celery_app import celery_init_app
+    from blasto.core.extensions import csrf, db, end_session, login_manager, migrate
     from blasto.db_pool import ping_idle_connections
     from blasto.outbox.dispatch import listen_for_outbox_rows
     from blasto.reads import register_reads
@@ -116,8 +116,8 @@ def register_blueprints(app: Flask) -> None:
 
 def register_security(app: Flask) -> None:
     """HTTPS and HSTS in production, security headers, and rate limits (which wrap the views, so after the blueprints)."""
-    from blasto.security.headers import register_security_headers
-    from blasto.security.https import register_https
+    from blasto.web.security_headers import register_security_headers
+    from blasto.web.https import register_https
     from blasto.security.rate_limits import init_rate_limits
 
     register_https(app)
@@ -126,9 +126,9 @@ def register_security(app: Flask) -> None:
 
 
 def register_request_hooks(app: Flask) -> None:
-    from blasto.request_id import register_request_id
+    from blasto.web.request_id import register_request_id
     from blasto.sessions import CachedSerializerSessionInterface
-    from blasto.strict_request import StrictRequest
+    from blasto.web.strict_request import StrictRequest
 
     register_request_id(app)
     app.session_interface = CachedSerializerSessionInterface()
@@ -136,14 +136,14 @@ def register_request_hooks(app: Flask) -> None:
 
 
 def register_error_handlers(app: Flask) -> None:
-    from blasto.errors import register_error_handlers as register
+    from blasto.web.errors import register_error_handlers as register
 
     register(app)
 
 
 def register_cli(app: Flask) -> None:
     from blasto.admin.cli import create_admin
-    from blasto.cli import ready
+    from blasto.health.cli import ready
     from blasto.deploy_check import check
     from blasto.outbox.cli import outbox
     from blasto.shop.seed import seed_command

@@ -11,7 +11,7 @@ from __future__ import annotations
 from flask import Flask, current_app, g
 from sqlalchemy.engine import Connection
 
-from blasto.extensions import db
+from blasto.core.extensions import db
 
 _KEY = "blasto.autocommit_engine"
 

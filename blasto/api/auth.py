@@ -14,7 +14,7 @@ from flask_smorest import abort
 from sqlalchemy import select
 
 from blasto.api.core import BEARER
-from blasto.extensions import db
+from blasto.core.extensions import db
 from blasto.models import User
 from blasto.models.user import check_nobodys_password
 from blasto.models.base import utcnow

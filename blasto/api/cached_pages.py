@@ -27,7 +27,7 @@ from blasto.api import URL_PREFIX
 from blasto.api.auth import MAX_TOKEN_LENGTH, bearer_in
 from blasto.api.purchase_cache import EXTENSION_KEY, MAX_QUERY_BYTES, MISS_KEY, Miss, page_suffix
 from blasto.models.token import token_digest
-from blasto.security.https import plain_http_via_router, redirects_plain_http
+from blasto.web.https import plain_http_via_router, redirects_plain_http
 
 PATH = f"{URL_PREFIX}/purchases"
 

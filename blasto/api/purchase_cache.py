@@ -45,8 +45,8 @@ from redis.retry import Retry
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
 
-from blasto.config import redis_tls_options
-from blasto.extensions import db
+from blasto.core.config import redis_tls_options
+from blasto.core.extensions import db
 from blasto.models import Purchase
 from blasto.models.base import utcnow
 

@@ -10,7 +10,7 @@ from blasto.api.core import BASIC
 from blasto.api import URL_PREFIX
 from blasto.api.purchase_cache import token_revoked
 from blasto.api.schemas import TokenSchema
-from blasto.extensions import db
+from blasto.core.extensions import db
 from blasto.models import ApiToken
 from blasto.models.base import utcnow
 from blasto.models.token import token_digest

@@ -13,7 +13,7 @@ import tempfile
 from dataclasses import dataclass, field, replace
 from typing import Mapping
 
-from blasto.config import WORKER_DYNO_TYPE, ConfigError, _int, load_config
+from blasto.core.config import WORKER_DYNO_TYPE, ConfigError, _int, load_config
 from blasto.deploy_check.formation import Dynos, describe
 from blasto.deploy_check.platform import WEB_CONCURRENCY_BY_SIZE, plan_limit, qualified, smallest_plan
 from blasto.deploy_check.report import Report
@@ -188,7 +188,7 @@ def lines(formation: Mapping[str, Dynos], settings: Settings) -> list[Line]:
 
 
 def _shares(name: str, kind: Program, size: str, settings: Settings) -> list[Share] | None:
-    # As blasto.config.database_pool_size: worker dynos have their own pool size.
+    # As blasto.core.config.database_pool_size: worker dynos have their own pool size.
     pool = Part(settings.worker_pool, "WORKER_DATABASE_POOL_SIZE") if name == WORKER_DYNO_TYPE else Part(
         settings.web_pool, "DATABASE_POOL_SIZE")
     if kind.kind == "web":

@@ -1,6 +1,6 @@
 """The environment, read exactly as a production dyno reads it, with every problem reported.
 
-`blasto.config.load_config` stops at the first bad variable; a deploy wants
+`blasto.core.config.load_config` stops at the first bad variable; a deploy wants
 the whole list. So it is run again and again: each variable it refuses is
 reported with its own ConfigError message, then taken out of the way (unset,
 so its default applies, or given a harmless stand-in when production has no
@@ -17,7 +17,7 @@ import tempfile
 from pathlib import Path
 from typing import Mapping
 
-from blasto.config import ConfigError, _int, load_config
+from blasto.core.config import ConfigError, _int, load_config
 from blasto.deploy_check.report import Report
 
 # For variables production cannot do without: valid values that let the loader go on to the rest.

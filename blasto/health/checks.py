@@ -14,9 +14,9 @@ from celery import Celery
 from flask import current_app
 from sqlalchemy import select, text
 
-from blasto.extensions import db
-from blasto.health.backlog import backlog
-from blasto.health.redis_client import health_redis, is_redis
+from blasto.core.extensions import db
+from blasto.outbox.backlog import backlog
+from blasto.core.redis_client import health_redis, is_redis
 from blasto.health.tasks import ping
 from blasto.models import SweepHeartbeat
 from blasto.models.base import utcnow

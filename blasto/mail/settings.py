@@ -16,7 +16,7 @@ from email.utils import parseaddr
 from typing import Mapping
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-from blasto.config import ConfigError
+from blasto.core.config import ConfigError
 
 SMTP, LOG, HOLD = "smtp", "log", "hold"
 DEFAULT_PORTS = {("smtp", False): 25, ("smtp", True): 587, ("smtps", False): 465}

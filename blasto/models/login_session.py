@@ -12,7 +12,7 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, Integer, select, update
 from sqlalchemy.orm import Mapped, mapped_column
 
-from blasto.extensions import db
+from blasto.core.extensions import db
 from blasto.models.base import UTCDateTime, utcnow
 from blasto.models.user import User
 

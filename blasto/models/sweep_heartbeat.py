@@ -13,7 +13,7 @@ from sqlalchemy import String
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, mapped_column
 
-from blasto.extensions import db
+from blasto.core.extensions import db
 from blasto.models.base import UTCDateTime, utcnow
 
 

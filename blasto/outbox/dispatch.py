@@ -14,9 +14,9 @@ import logging
 from flask import after_this_request, current_app, has_app_context, has_request_context, request
 from sqlalchemy import event
 
-from blasto.celery_app import REQUEST_ID_HEADER
-from blasto.extensions import db
-from blasto.logs import request_id_var, tagged
+from blasto.core.celery_app import REQUEST_ID_HEADER
+from blasto.core.extensions import db
+from blasto.core.logs import request_id_var, tagged
 from blasto.mail.settings import HOLD
 from blasto.models import OutboxMessage
 

@@ -48,7 +48,7 @@ def sweep(self) -> int:
         queued = publish(self.app, ids)
     record_sweep(self.name)
     if current_app.config["STATSD"]:  # without STATSD_HOST not even the figures are read
-        from blasto.metrics import send_backlog_gauges
+        from blasto.core.metrics import send_backlog_gauges
 
         send_backlog_gauges(self.app)
     return queued

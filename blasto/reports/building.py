@@ -20,7 +20,7 @@ from datetime import date, timedelta, timezone
 from flask import current_app
 from sqlalchemy import func, select, tuple_, update
 
-from blasto.extensions import db
+from blasto.core.extensions import db
 from blasto.models import Product, Purchase, PurchaseItem, Report
 from blasto.models.base import utcnow
 from blasto.models.report import DONE, FAILED, QUEUED, RUNNING

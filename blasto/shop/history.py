@@ -12,7 +12,7 @@ from __future__ import annotations
 from sqlalchemy import ColumnElement, Select, bindparam, func, select, true
 from sqlalchemy.engine import Connection, Row
 
-from blasto.extensions import db
+from blasto.core.extensions import db
 from blasto.models import Product, Purchase, PurchaseItem
 from blasto.models.token import token_by_digest
 

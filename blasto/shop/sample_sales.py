@@ -21,7 +21,7 @@ from sqlalchemy import func, insert, select
 from werkzeug.security import generate_password_hash
 
 from blasto.api.purchase_cache import purchases_changed
-from blasto.extensions import db
+from blasto.core.extensions import db
 from blasto.models import Product, Purchase, PurchaseItem, User
 
 SHOPPERS = 40

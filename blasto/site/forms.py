@@ -13,11 +13,11 @@ from wtforms import BooleanField, EmailField, HiddenField, IntegerField, Passwor
 from wtforms.validators import DataRequired, Email, InputRequired, Length, NumberRange, Regexp, StopValidation, ValidationError
 from wtforms.widgets import HiddenInput
 
-from blasto.extensions import db
+from blasto.core.extensions import db
 from blasto.models import User
 from blasto.models.base import MAX_ID
 from blasto.models.user import EMAIL_MAX, NAME_MAX
-from blasto.security.passwords import PASSWORD_MAX, PASSWORD_MIN, password_problem
+from blasto.shop.passwords import PASSWORD_MAX, PASSWORD_MIN, password_problem
 from blasto.shop.cart import MAX_QUANTITY
 
 
@@ -83,7 +83,7 @@ class SignupForm(FlaskForm):
             raise ValidationError("An account with this e-mail already exists; log in instead.")
 
     def validate_password(self, field):
-        """The one rule (blasto.security.passwords), the same as the API's and create-admin's."""
+        """The one rule (blasto.shop.passwords), the same as the API's and create-admin's."""
         problem = password_problem(field.data, self.email.data)
         if problem:
             raise ValidationError(problem)

@@ -14,7 +14,7 @@ import redis
 from sqlalchemy import update
 
 from blasto.api.purchase_cache import EXTENSION_KEY, TOMBSTONE, namespace_for
-from blasto.extensions import db
+from blasto.core.extensions import db
 from blasto.models import ApiToken
 from blasto.models.base import utcnow
 from blasto.models.token import token_digest
@@ -229,14 +229,14 @@ def test_without_redis_there_is_no_cache(app_factory):
 
 @pytest.mark.parametrize("value", ["-1", "soon", "100000"])
 def test_a_bad_cache_lifetime_is_a_clear_config_error(value):
-    from blasto.config import ConfigError, purchase_cache_config
+    from blasto.core.config import ConfigError, purchase_cache_config
 
     with pytest.raises(ConfigError, match="PURCHASE_CACHE_SECONDS"):
         purchase_cache_config({"REDIS_URL": "redis://localhost:6379/0", "PURCHASE_CACHE_SECONDS": value})
 
 
 def test_zero_turns_the_cache_off():
-    from blasto.config import purchase_cache_config
+    from blasto.core.config import purchase_cache_config
 
     assert purchase_cache_config({"REDIS_URL": "redis://localhost:6379/0", "PURCHASE_CACHE_SECONDS": "0"}) is None
     assert purchase_cache_config({"REDIS_URL": "redis://localhost:6379/0"}) == {"url": "redis://localhost:6379/0", "seconds": 60}

@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 import pytest
 import requests
 
-from blasto.config import ConfigError, load_config
+from blasto.core.config import ConfigError, load_config
 from blasto.deploy_check import connections, environment
 from blasto.deploy_check.formation import Dynos
 from tests.support.connection_census import ConnectionCensus, command, parent
@@ -220,7 +220,7 @@ def _traffic(base: str, database_url: str, sink: SmtpSink) -> None:
 def _pending(database_url: str) -> int:
     from sqlalchemy import create_engine, text
 
-    from blasto.config import database_uri
+    from blasto.core.config import database_uri
 
     engine = create_engine(database_uri(database_url, None))
     with engine.connect() as connection:
@@ -236,7 +236,7 @@ def _bearer(token: str) -> dict:
 def _make_admin(database_url: str, email: str) -> None:
     from sqlalchemy import create_engine, text
 
-    from blasto.config import database_uri
+    from blasto.core.config import database_uri
 
     engine = create_engine(database_uri(database_url, None))
     with engine.begin() as connection:

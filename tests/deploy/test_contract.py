@@ -128,7 +128,7 @@ def test_app_json_has_what_heroku_needs():
 
 def test_app_json_env_covers_every_variable_production_requires(tmp_path):
     """Production with only app.json's env plus the add-ons' URLs must start."""
-    from blasto.config import load_config
+    from blasto.core.config import load_config
 
     manifest = app_json()
     # Heroku sets what has a value or a generator; optional settings stay unset.

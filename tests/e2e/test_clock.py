@@ -13,7 +13,7 @@ import pytest
 import requests
 from sqlalchemy import create_engine, text
 
-from blasto.config import BEAT_LOCK_TIMEOUT_SECONDS, BEAT_MAX_LOOP_SECONDS, database_uri
+from blasto.core.config import BEAT_LOCK_TIMEOUT_SECONDS, BEAT_MAX_LOOP_SECONDS, database_uri
 from tests.support.processes import free_port, production_env, wait_for
 from tests.support.procfile_processes import ProcfileProcess
 from tests.support.receipts import release

@@ -12,8 +12,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
-from blasto.config import celery_config, database_uri, engine_options
-from blasto.outages import BROKER_MESSAGE, DATABASE_MESSAGE, RETRY_AFTER_SECONDS
+from blasto.core.config import celery_config, database_uri, engine_options
+from blasto.web.outages import BROKER_MESSAGE, DATABASE_MESSAGE, RETRY_AFTER_SECONDS
 from tests.conftest import migrated
 from tests.support.sweeps import run_every_sweep
 from tests.functional.browser import Browser

@@ -8,7 +8,7 @@ from html.parser import HTMLParser
 import pytest
 from sqlalchemy import select
 
-from blasto.extensions import db
+from blasto.core.extensions import db
 from blasto.mail.settings import SMTP, MailSettings, SmtpSettings
 from blasto.models import OutboxMessage
 from blasto.outbox.delivery import deliver

@@ -4,8 +4,8 @@ from celery import shared_task
 from celery.contrib.testing.worker import start_worker
 from flask import current_app, has_app_context
 
-from blasto.extensions import csrf
-from blasto.logs import request_id_var
+from blasto.core.extensions import csrf
+from blasto.core.logs import request_id_var
 from tests.conftest import migrated
 from tests.support.sweeps import run_every_sweep
 
@@ -46,7 +46,7 @@ def test_a_task_sent_outside_a_request_logs_under_its_task_id(app):
 
 
 def test_round_trip_on_real_redis_with_the_polled_result_backend(app_factory, redis_url, tmp_path):
-    from blasto.config import celery_config
+    from blasto.core.config import celery_config
     from blasto.result_backend import PolledRedisBackend
 
     app = migrated(app_factory(CELERY=celery_config(redis_url, tmp_path, {}), READY_TIMEOUT_SECONDS=10))
@@ -66,10 +66,10 @@ def test_the_embedded_clock_gives_redbeats_start_handler_no_lock_to_take(app):
     from celery import beat
     from redbeat.schedulers import acquire_distributed_beat_lock
 
-    from blasto.celery_app import InMemoryScheduler
+    from blasto.core.celery_app import InMemoryScheduler
 
     celery = app.extensions["celery"]
-    assert celery.conf.beat_scheduler == "blasto.celery_app:InMemoryScheduler"
+    assert celery.conf.beat_scheduler == "blasto.core.celery_app:InMemoryScheduler"
     scheduler = InMemoryScheduler(app=celery, lazy=True)
     assert acquire_distributed_beat_lock(sender=SimpleNamespace(scheduler=scheduler)) is None
     with pytest.raises(AttributeError):  # what the plain scheduler gets

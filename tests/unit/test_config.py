@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from blasto import broker
-from blasto.config import ConfigError, load_config
+from blasto.core import broker
+from blasto.core.config import ConfigError, load_config
 
 GOOD_KEY = "q3V8n0cXw1Lk5T7pR2mZ9bH4sJ6dF0gY"
 

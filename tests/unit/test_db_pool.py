@@ -4,7 +4,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.pool import NullPool
 
-from blasto.config import database_uri
+from blasto.core.config import database_uri
 from blasto.db_pool import ping_idle_connections
 
 

@@ -1,8 +1,8 @@
 """Readiness: each part reported by name; a real worker and fresh sweeps make it 200; the queue figures inform."""
 from celery.contrib.testing.worker import start_worker
 
-from blasto.config import celery_config
-from blasto.health.backlog import backlog
+from blasto.core.config import celery_config
+from blasto.outbox.backlog import backlog
 from blasto.models.outbox import SENT
 from tests.conftest import migrated
 from tests.support.processes import wait_for

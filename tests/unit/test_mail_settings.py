@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from blasto.config import ConfigError, load_config
+from blasto.core.config import ConfigError, load_config
 from blasto.mail.settings import (
     DEFAULT_TIMEOUT_SECONDS,
     DEV_MAIL_FROM,

@@ -13,8 +13,8 @@ import sys
 
 import pytest
 
-from blasto.config import ConfigError, statsd_config
-from blasto.metrics import metric_name
+from blasto.core.config import ConfigError, statsd_config
+from blasto.core.metrics import metric_name
 from tests.conftest import migrated
 from tests.support.processes import ROOT, process_env, wait_for
 from tests.support.shop_data import owe_lost_email
@@ -122,16 +122,16 @@ def test_metric_names_keep_one_node_per_task():
 
 
 def test_without_statsd_host_nothing_is_imported_or_connected(tmp_path):
-    """A fresh interpreter (this one has imported blasto.metrics): build the app, run a task."""
+    """A fresh interpreter (this one has imported blasto.core.metrics): build the app, run a task."""
     code = (
         "import sys\n"
         "from blasto import create_app\n"
-        "from blasto.config import celery_config\n"
+        "from blasto.core.config import celery_config\n"
         f"app = create_app({{'SQLALCHEMY_DATABASE_URI': 'sqlite:///{tmp_path}/db.sqlite3', 'CELERY': celery_config(None, __import__('pathlib').Path({str(tmp_path)!r}), {{}})}})\n"
         "from blasto.health.tasks import ping\n"
         "assert ping.apply(args=('x',)).get()['pong'] == 'x'\n"
         "assert app.config['STATSD'] is None\n"
-        "print(sorted(name for name in sys.modules if name == 'statsd' or name.startswith('blasto.metrics')))\n"
+        "print(sorted(name for name in sys.modules if name == 'statsd' or name.startswith('blasto.core.metrics')))\n"
     )
     env = process_env(BLASTO_ENV="test", STATSD_HOST=None, STATSD_PORT="8125", STATSD_PREFIX="blasto")
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)

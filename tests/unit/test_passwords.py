@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from blasto.security import passwords
-from blasto.security.passwords import COMMON, LENGTH, LIKE_EMAIL, PASSWORD_MAX, PASSWORD_MIN, common_passwords, password_problem
+from blasto.shop import passwords
+from blasto.shop.passwords import COMMON, LENGTH, LIKE_EMAIL, PASSWORD_MAX, PASSWORD_MIN, common_passwords, password_problem
 from tests.functional.browser import Browser
 
 GOOD = "Orchard-Lantern-Velvet"
@@ -152,7 +152,7 @@ def test_no_door_keeps_its_own_copy_of_the_rule():
 def _users(app) -> int:
     from sqlalchemy import func, select
 
-    from blasto.extensions import db
+    from blasto.core.extensions import db
     from blasto.models import User
 
     with app.app_context():
@@ -172,7 +172,7 @@ def test_padding_alone_or_uncommon_words_are_not_called_common(fine):
 def test_only_test_mode_takes_the_one_round_hash_production_and_development_use_scrypt(app_factory):
     import secrets
 
-    from blasto.config import TEST_PASSWORD_HASH, load_config
+    from blasto.core.config import TEST_PASSWORD_HASH, load_config
     from blasto.models import User
 
     for blasto_env in ("production", "development"):

@@ -1,7 +1,7 @@
 """Cookie sessions still sign and verify with the cached serializer."""
 from flask import session
 
-from blasto.extensions import csrf
+from blasto.core.extensions import csrf
 
 
 def session_app(app_factory, secret_key):

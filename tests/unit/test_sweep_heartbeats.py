@@ -10,7 +10,7 @@ import json
 import pytest
 from celery.contrib.testing.worker import start_worker
 
-from blasto.config import engine_options
+from blasto.core.config import engine_options
 from blasto.health.checks import STALE_AFTER_PERIODS
 from blasto.mail.settings import HOLD, MailSettings
 from blasto.models.base import utcnow

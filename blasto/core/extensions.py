@@ -31,7 +31,7 @@ def end_session(exc: BaseException | None = None) -> None:
     Registered after `db.init_app`, so it runs before Flask-SQLAlchemy's own
     teardown, which then finds no session to remove.
     """
-    from blasto.outages import cause, database_errors
+    from blasto.web.outages import cause, database_errors
 
     try:
         db.session.remove()

@@ -87,7 +87,7 @@ def connect_task_metrics() -> None:
 
 
 def backlog_gauges(figures: dict) -> dict[str, float | None]:
-    """Gauge names (under the prefix) for blasto.health.backlog's figures."""
+    """Gauge names (under the prefix) for blasto.outbox.backlog's figures."""
     return {
         f"celery.queue.{_UNSAFE.sub('_', figures['name'])}.depth": figures["depth"],
         "outbox.pending": figures["pending_emails"],
@@ -105,7 +105,7 @@ def send_backlog_gauges(celery) -> None:
     client = client_for(flask_app.config.get("STATSD"))
     if client is None:
         return
-    from blasto.health.backlog import backlog
+    from blasto.outbox.backlog import backlog
 
     for name, value in backlog_gauges(backlog(celery, flask_app.config["READY_TIMEOUT_SECONDS"])).items():
         if value is not None:  # unknown this time: the gauge keeps its last value rather than a false 0

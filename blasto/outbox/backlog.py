@@ -11,8 +11,8 @@ import logging
 from celery import Celery
 from sqlalchemy import func, select
 
-from blasto.extensions import db
-from blasto.health.redis_client import health_redis, is_redis
+from blasto.core.extensions import db
+from blasto.core.redis_client import health_redis, is_redis
 from blasto.models import OutboxMessage
 from blasto.models.base import utcnow
 from blasto.models.outbox import PENDING

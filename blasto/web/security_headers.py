@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from flask import Flask
 
-from blasto.security.https import HSTS
+from blasto.web.https import HSTS
 
 CONTENT_SECURITY_POLICY = "; ".join((
     "default-src 'self'",

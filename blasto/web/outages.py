@@ -52,7 +52,7 @@ def cause(exc: BaseException) -> str:
 
 
 def outage_response(exc: BaseException, service: str, message: str):
-    from blasto.errors import API_PREFIX, render_error
+    from blasto.web.errors import API_PREFIX, render_error
 
     log.error(
         "service unavailable",

@@ -1,6 +1,6 @@
 """The outermost answer to an exception that escaped Flask: the app's own 503 or 500, never gunicorn's bare page.
 
-Flask answers errors through the handlers in blasto.errors; what can still
+Flask answers errors through the handlers in blasto.web.errors; what can still
 escape is raised after them or by them (a teardown, a handler that fails
 too). gunicorn would answer that with its own HTML 500: no JSON under the
 API, no request id, no security headers. This layer sits inside the
@@ -18,9 +18,9 @@ from flask import Flask
 from markupsafe import escape
 from werkzeug.http import HTTP_STATUS_CODES
 
-from blasto.errors import API_PREFIX, GENERIC_500
-from blasto.logs import request_id_var
-from blasto.outages import BROKER_MESSAGE, DATABASE_MESSAGE, RETRY_AFTER_SECONDS, broker_errors, cause, database_errors
+from blasto.web.errors import API_PREFIX, GENERIC_500
+from blasto.core.logs import request_id_var
+from blasto.web.outages import BROKER_MESSAGE, DATABASE_MESSAGE, RETRY_AFTER_SECONDS, broker_errors, cause, database_errors
 
 outages_log = logging.getLogger("blasto.outages")
 errors_log = logging.getLogger("blasto.errors")

@@ -51,7 +51,7 @@ def redirects_plain_http(app: Flask) -> bool:
 
 
 def register_https(app: Flask) -> None:
-    """The redirect; HSTS is added with the other headers (blasto.security.headers)."""
+    """The redirect; HSTS is added with the other headers (blasto.web.security_headers)."""
     if not redirects_plain_http(app):
         return
     app.before_request_funcs.setdefault(None, []).insert(0, redirect_plain_http)

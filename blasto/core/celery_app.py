@@ -12,7 +12,7 @@ import sys
 from celery import Celery, Task, beat, signals
 from flask import Flask
 
-from blasto.logs import configure_logging, request_id_var
+from blasto.core.logs import configure_logging, request_id_var
 
 REQUEST_ID_HEADER = "blasto_request_id"
 
@@ -42,7 +42,7 @@ def celery_init_app(app: Flask) -> Celery:
     app.extensions["celery"] = celery_app
     _connect_signals(app.config["LOG_LEVEL"])
     if app.config.get("STATSD"):  # per-task metrics; without STATSD_HOST nothing is imported
-        from blasto.metrics import connect_task_metrics
+        from blasto.core.metrics import connect_task_metrics
 
         connect_task_metrics()
     return celery_app

@@ -48,7 +48,7 @@ def render_error(exc: HTTPException):
             body["errors"] = errors
         response = jsonify(body)
     else:
-        from blasto.outages import database_errors, database_outage
+        from blasto.web.outages import database_errors, database_outage
 
         try:
             page = render_template("error.html", code=code, name=exc.name, description=message)
@@ -75,7 +75,7 @@ def unexpected_error(exc: Exception):
 
 
 def register_error_handlers(app: Flask) -> None:
-    from blasto.outages import register_outage_handlers
+    from blasto.web.outages import register_outage_handlers
 
     app.register_error_handler(HTTPException, http_error)
     app.register_error_handler(Exception, unexpected_error)

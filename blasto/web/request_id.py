@@ -15,7 +15,7 @@ import uuid
 from flask import Flask
 from flask.ctx import _AppCtxGlobals
 
-from blasto.logs import request_id_var, tagged
+from blasto.core.logs import request_id_var, tagged
 
 HEADER = "X-Request-Id"
 _ACCEPTABLE = re.compile(r"^[A-Za-z0-9._:@+/=-]{1,200}$")

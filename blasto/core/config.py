@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
-from blasto import broker as embedded_broker
+from blasto.core import broker as embedded_broker
 from blasto import result_backend
 
 ENVIRONMENTS = ("production", "development", "test")
@@ -95,7 +95,7 @@ def load_config(environ: Mapping[str, str] | None = None, instance_path: str | o
         "MAIL": mail_settings(env, production, development=blasto_env == "development"),
         "PUBLIC_URL": public_url(env.get("PUBLIC_URL")),
         "STATSD": statsd_config(env),
-        # Errors and failed tasks to Sentry (blasto.error_tracking); None: the SDK is never loaded.
+        # Errors and failed tasks to Sentry (blasto.core.error_tracking); None: the SDK is never loaded.
         "ERROR_TRACKING": error_tracking_config(env, blasto_env),
         # GET /api/v1/purchases pages kept in Redis (blasto.api.purchase_cache); 0 turns it off.
         "PURCHASE_CACHE": purchase_cache_config(env),
@@ -402,7 +402,7 @@ def celery_config(redis_url: str | None, instance: Path, env: Mapping[str, str])
         # lives in memory (a dyno's disk is not kept); with Redis, RedBeat
         # keeps it there under a lock (see below). Beat wakes at least this
         # often, and so renews the lock well within its timeout.
-        "beat_scheduler": "blasto.celery_app:InMemoryScheduler",
+        "beat_scheduler": "blasto.core.celery_app:InMemoryScheduler",
         "beat_max_loop_interval": BEAT_MAX_LOOP_SECONDS,
         "beat_schedule": {
             "outbox-sweep": {
