@@ -54,7 +54,7 @@ class ConfigError(ValueError):
 
 
 def mail_settings(env: Mapping[str, str], production: bool, development: bool = False):
-    from blasto.mail.settings import mail_settings as parse  # it raises this module's ConfigError
+    from blasto.core.mail_settings import mail_settings as parse  # it raises this module's ConfigError
 
     return parse(env, production, development)
 

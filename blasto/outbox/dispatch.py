@@ -17,7 +17,7 @@ from sqlalchemy import event
 from blasto.core.celery_app import REQUEST_ID_HEADER
 from blasto.core.extensions import db
 from blasto.core.logs import request_id_var, tagged
-from blasto.mail.settings import HOLD
+from blasto.core.mail_settings import HOLD
 from blasto.models import OutboxMessage
 
 SEND_TASK = "blasto.outbox.send"

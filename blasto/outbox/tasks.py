@@ -12,7 +12,7 @@ import logging
 from celery import shared_task, signals
 from flask import current_app
 
-from blasto.mail.settings import HOLD
+from blasto.core.mail_settings import HOLD
 from blasto.models.sweep_heartbeat import record_sweep
 from blasto.outbox.delivery import deliver, due_for_sweep
 from blasto.outbox.dispatch import PUBLISH_RETRY, SEND_TASK, publish

@@ -26,7 +26,7 @@ from sqlalchemy.engine import make_url
 from blasto.core.config import celery_config, database_uri, engine_options, load_config
 from blasto.core.extensions import db
 from blasto.core.logs import LogfmtFormatter
-from blasto.mail.settings import HOLD, LOG, SMTP, MailSettings, SmtpSettings
+from blasto.core.mail_settings import HOLD, LOG, SMTP, MailSettings, SmtpSettings
 from blasto.models import OutboxMessage
 from blasto.outbox.delivery import deliver
 from tests.api.conftest import basic, bearer

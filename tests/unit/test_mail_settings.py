@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from blasto.core.config import ConfigError, load_config
-from blasto.mail.settings import (
+from blasto.core.mail_settings import (
     DEFAULT_TIMEOUT_SECONDS,
     DEV_MAIL_FROM,
     HOLD,

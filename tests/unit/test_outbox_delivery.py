@@ -27,7 +27,7 @@ from werkzeug.security import generate_password_hash
 from blasto.core.config import TEST_PASSWORD_HASH, celery_config, database_uri, engine_options
 from blasto.core.extensions import db
 from blasto.core.logs import LogfmtFormatter, request_id_var
-from blasto.mail.settings import HOLD, LOG, SMTP, MailSettings, SmtpSettings
+from blasto.core.mail_settings import HOLD, LOG, SMTP, MailSettings, SmtpSettings
 from blasto.models import OutboxMessage, Purchase, User
 from blasto.models.base import utcnow
 from blasto.models.outbox import FAILED, PENDING, RECEIPT, SENT, WELCOME

@@ -12,7 +12,7 @@ from celery.contrib.testing.worker import start_worker
 
 from blasto.core.config import engine_options
 from blasto.health.checks import STALE_AFTER_PERIODS
-from blasto.mail.settings import HOLD, MailSettings
+from blasto.core.mail_settings import HOLD, MailSettings
 from blasto.models.base import utcnow
 from tests.support.sweeps import OUTBOX_SWEEP, REPORTS_SWEEP, age_heartbeat, heartbeat, run_every_sweep
 
