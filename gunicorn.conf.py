@@ -7,14 +7,15 @@ import os
 import signal
 import sys
 
-from blasto.core.config import ConfigError, _int, statsd_config
+from blasto.core.config import statsd_config
+from blasto.core.env import ConfigError, env_int
 from blasto.core.logs import gunicorn_logconfig
 
 try:
-    _port = _int(os.environ, "PORT", 5000, minimum=1, maximum=65535)
+    _port = env_int(os.environ, "PORT", 5000, minimum=1, maximum=65535)
     # The buildpack sets WEB_CONCURRENCY from the dyno's RAM (2 on 512 MB dynos).
-    _workers = _int(os.environ, "WEB_CONCURRENCY", 2, minimum=1, maximum=64)
-    _threads = _int(os.environ, "GUNICORN_THREADS", 4, minimum=1, maximum=64)
+    _workers = env_int(os.environ, "WEB_CONCURRENCY", 2, minimum=1, maximum=64)
+    _threads = env_int(os.environ, "GUNICORN_THREADS", 4, minimum=1, maximum=64)
     _statsd = statsd_config(os.environ)
 except ConfigError as exc:
     print(f"blasto: cannot start: {exc}", file=sys.stderr, flush=True)

@@ -11,7 +11,7 @@ from blasto.models.base import ID_CONVERTER
 from blasto.models.outbox import FAILED, STATES
 from blasto.outbox.delivery import send_again
 from blasto.outbox.records import state_counts
-from blasto.site.forms import CsrfOnlyForm
+from blasto.web.forms import CsrfOnlyForm
 from blasto.web.redirects import see_other
 
 SHOWN = 100

@@ -18,7 +18,7 @@ from blasto.models.base import ID_CONVERTER, utcnow
 from blasto.reports.asking import ask_for_report
 from blasto.reports.files import FILES, file_response, live_report, status
 from blasto.reports.ranges import DateRange
-from blasto.site.forms import CsrfOnlyForm
+from blasto.web.forms import CsrfOnlyForm
 from blasto.web.redirects import see_other
 
 RECENT = 20

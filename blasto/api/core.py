@@ -11,10 +11,8 @@ import marshmallow as ma
 from flask import Flask
 from flask_smorest import Api
 
-from blasto.api import API_VERSION, URL_PREFIX
-
-BEARER = [{"bearerAuth": []}]
-BASIC = [{"basicAuth": []}]
+from blasto.api import API_VERSION, URL_PREFIX, docs, index, products, purchases, reports, tokens, users
+from blasto.core.extensions import csrf
 
 
 class ErrorSchema(ma.Schema):
@@ -32,9 +30,6 @@ class BlastoApi(Api):
 
 
 def init_api(app: Flask) -> BlastoApi:
-    from blasto.api import docs, index, products, purchases, reports, tokens, users
-    from blasto.core.extensions import csrf
-
     app.config.setdefault("API_TITLE", "Blasto")
     app.config.setdefault("API_VERSION", API_VERSION)
     app.config.setdefault("OPENAPI_VERSION", "3.0.3")

@@ -5,9 +5,8 @@ from flask import g
 from flask_smorest import Blueprint
 from sqlalchemy import update
 
+from blasto.api import BASIC, URL_PREFIX
 from blasto.api.auth import basic_user, bearer_token, token_auth
-from blasto.api.core import BASIC
-from blasto.api import URL_PREFIX
 from blasto.api.purchase_cache import token_revoked
 from blasto.api.schemas import TokenSchema
 from blasto.core.extensions import db

@@ -2,8 +2,8 @@
 
 Everything a process needs comes from environment variables so that the same
 code runs on Heroku, under honcho and on a bare laptop. Bad values raise
-:class:`ConfigError` naming the variable, which `blasto.__init__` turns into a
-single line on stderr instead of a traceback.
+:class:`ConfigError` (blasto.core.env) naming the variable, which `blasto.__init__`
+turns into a single line on stderr instead of a traceback.
 """
 from __future__ import annotations
 
@@ -18,6 +18,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from blasto.core import broker as embedded_broker
+from blasto.core.env import ConfigError, env_bool, env_float, env_int
+from blasto.core.mail_settings import mail_settings
 from blasto import result_backend
 
 ENVIRONMENTS = ("production", "development", "test")
@@ -43,20 +45,6 @@ WORKER_DYNO_TYPE = "worker"  # the Procfile's Celery worker: its dynos get WORKE
 # ratio), so a waiting clock takes over within their sum.
 BEAT_MAX_LOOP_SECONDS = 5.0
 BEAT_LOCK_TIMEOUT_SECONDS = 25
-
-
-class ConfigError(ValueError):
-    """An environment variable is missing or malformed; the message names it."""
-
-    def __init__(self, variable: str, problem: str):
-        self.variable = variable
-        super().__init__(f"{variable} {problem}")
-
-
-def mail_settings(env: Mapping[str, str], production: bool, development: bool = False):
-    from blasto.core.mail_settings import mail_settings as parse  # it raises this module's ConfigError
-
-    return parse(env, production, development)
 
 
 def load_config(environ: Mapping[str, str] | None = None, instance_path: str | os.PathLike = "instance") -> dict[str, Any]:
@@ -90,7 +78,7 @@ def load_config(environ: Mapping[str, str] | None = None, instance_path: str | o
         "PREFERRED_URL_SCHEME": "https" if production else "http",
         "MAX_CONTENT_LENGTH": 1024 * 1024,
         "PASSWORD_HASH_METHOD": password_hash_method(blasto_env),
-        "READY_TIMEOUT_SECONDS": _float(env, "READY_TIMEOUT_SECONDS", 3.0, minimum=0.1, maximum=20.0),
+        "READY_TIMEOUT_SECONDS": env_float(env, "READY_TIMEOUT_SECONDS", 3.0, minimum=0.1, maximum=20.0),
         "CELERY": celery_config(env.get("REDIS_URL"), instance, env),
         "MAIL": mail_settings(env, production, development=blasto_env == "development"),
         "PUBLIC_URL": public_url(env.get("PUBLIC_URL")),
@@ -99,8 +87,8 @@ def load_config(environ: Mapping[str, str] | None = None, instance_path: str | o
         "ERROR_TRACKING": error_tracking_config(env, blasto_env),
         # GET /api/v1/purchases pages kept in Redis (blasto.api.purchase_cache); 0 turns it off.
         "PURCHASE_CACHE": purchase_cache_config(env),
-        "PURCHASE_CACHE_MAX_CONNECTIONS": _int(env, "PURCHASE_CACHE_MAX_CONNECTIONS", PURCHASE_CACHE_MAX_CONNECTIONS,
-                                               minimum=1, maximum=100),
+        "PURCHASE_CACHE_MAX_CONNECTIONS": env_int(env, "PURCHASE_CACHE_MAX_CONNECTIONS", PURCHASE_CACHE_MAX_CONNECTIONS,
+                                                  minimum=1, maximum=100),
         **outbox_config(env),
         **report_config(env),
         **rate_limit_config(env, blasto_env),
@@ -116,8 +104,8 @@ def database_pool_size(env: Mapping[str, str]) -> int:
     """Postgres connections this process may hold: a web process's threads share DATABASE_POOL_SIZE;
     a Celery prefork child on a worker dyno runs one task at a time and needs far fewer.
     """
-    web = _int(env, "DATABASE_POOL_SIZE", DATABASE_POOL_SIZE, minimum=1, maximum=100)
-    worker = _int(env, "WORKER_DATABASE_POOL_SIZE", WORKER_DATABASE_POOL_SIZE, minimum=1, maximum=100)
+    web = env_int(env, "DATABASE_POOL_SIZE", DATABASE_POOL_SIZE, minimum=1, maximum=100)
+    worker = env_int(env, "WORKER_DATABASE_POOL_SIZE", WORKER_DATABASE_POOL_SIZE, minimum=1, maximum=100)
     return worker if dyno_type(env) == WORKER_DYNO_TYPE else web
 
 
@@ -131,7 +119,7 @@ def password_hash_method(blasto_env: str) -> str:
 
 def purchase_cache_config(env: Mapping[str, str]) -> dict[str, Any] | None:
     """Where purchase pages are cached (REDIS_URL) and for how long at most; None: no cache."""
-    seconds = _int(env, "PURCHASE_CACHE_SECONDS", 60, minimum=0, maximum=24 * 3600)
+    seconds = env_int(env, "PURCHASE_CACHE_SECONDS", 60, minimum=0, maximum=24 * 3600)
     url = (env.get("REDIS_URL") or "").strip()
     return {"url": url, "seconds": seconds} if url and seconds else None
 
@@ -139,23 +127,23 @@ def purchase_cache_config(env: Mapping[str, str]) -> dict[str, Any] | None:
 def outbox_config(env: Mapping[str, str]) -> dict[str, Any]:
     """How hard the worker tries to deliver an owed e-mail, and how the sweep finds stragglers."""
     return {
-        "OUTBOX_MAX_ATTEMPTS": _int(env, "OUTBOX_MAX_ATTEMPTS", 8, minimum=1, maximum=50),
-        "OUTBOX_RETRY_BASE_SECONDS": _float(env, "OUTBOX_RETRY_BASE_SECONDS", 2.0, minimum=0.01, maximum=3600.0),
-        "OUTBOX_RETRY_MAX_SECONDS": _float(env, "OUTBOX_RETRY_MAX_SECONDS", 600.0, minimum=0.01, maximum=VISIBILITY_TIMEOUT_SECONDS / 2),
+        "OUTBOX_MAX_ATTEMPTS": env_int(env, "OUTBOX_MAX_ATTEMPTS", 8, minimum=1, maximum=50),
+        "OUTBOX_RETRY_BASE_SECONDS": env_float(env, "OUTBOX_RETRY_BASE_SECONDS", 2.0, minimum=0.01, maximum=3600.0),
+        "OUTBOX_RETRY_MAX_SECONDS": env_float(env, "OUTBOX_RETRY_MAX_SECONDS", 600.0, minimum=0.01, maximum=VISIBILITY_TIMEOUT_SECONDS / 2),
         # A pending row this long past due has lost its queue message (broker
         # down, worker killed): the sweep sends it again.
-        "OUTBOX_SWEEP_AFTER_SECONDS": _float(env, "OUTBOX_SWEEP_AFTER_SECONDS", 30.0, minimum=0.1, maximum=3600.0),
+        "OUTBOX_SWEEP_AFTER_SECONDS": env_float(env, "OUTBOX_SWEEP_AFTER_SECONDS", 30.0, minimum=0.1, maximum=3600.0),
     }
 
 
 def report_config(env: Mapping[str, str]) -> dict[str, Any]:
     """How long reports are kept, and when a build counts as abandoned."""
     return {
-        "REPORT_TTL_SECONDS": _float(env, "REPORT_TTL_SECONDS", 24 * 3600.0, minimum=60.0, maximum=90 * 24 * 3600.0),
+        "REPORT_TTL_SECONDS": env_float(env, "REPORT_TTL_SECONDS", 24 * 3600.0, minimum=60.0, maximum=90 * 24 * 3600.0),
         # A running build writes a heartbeat with every progress step (well
         # under a second apart); this long without one, its worker died.
-        "REPORT_STALL_SECONDS": _float(env, "REPORT_STALL_SECONDS", 60.0, minimum=1.0, maximum=3600.0),
-        "REPORT_MAX_ATTEMPTS": _int(env, "REPORT_MAX_ATTEMPTS", 3, minimum=1, maximum=20),
+        "REPORT_STALL_SECONDS": env_float(env, "REPORT_STALL_SECONDS", 60.0, minimum=1.0, maximum=3600.0),
+        "REPORT_MAX_ATTEMPTS": env_int(env, "REPORT_MAX_ATTEMPTS", 3, minimum=1, maximum=20),
     }
 
 
@@ -184,11 +172,11 @@ def rate_limit_config(env: Mapping[str, str], blasto_env: str) -> dict[str, Any]
     if redis_url:
         options = {"socket_connect_timeout": 1, "socket_timeout": 1, **redis_tls_options(redis_url)}
     return {
-        "RATELIMIT_ENABLED": _bool("RATELIMIT_ENABLED", env.get("RATELIMIT_ENABLED"), default=blasto_env != "test"),
+        "RATELIMIT_ENABLED": env_bool("RATELIMIT_ENABLED", env.get("RATELIMIT_ENABLED"), default=blasto_env != "test"),
         "RATELIMIT_STORAGE_URI": redis_url or "memory://",
         "RATELIMIT_STORAGE_OPTIONS": options,
-        "RATELIMIT_REDIS_MAX_CONNECTIONS": _int(env, "RATELIMIT_REDIS_MAX_CONNECTIONS", RATELIMIT_REDIS_MAX_CONNECTIONS,
-                                                minimum=1, maximum=100),
+        "RATELIMIT_REDIS_MAX_CONNECTIONS": env_int(env, "RATELIMIT_REDIS_MAX_CONNECTIONS", RATELIMIT_REDIS_MAX_CONNECTIONS,
+                                                   minimum=1, maximum=100),
         "RATELIMIT_LOGIN": rate_limits("RATELIMIT_LOGIN", env.get("RATELIMIT_LOGIN")),
         "RATELIMIT_LOGIN_PER_ACCOUNT": rate_limits("RATELIMIT_LOGIN_PER_ACCOUNT", env.get("RATELIMIT_LOGIN_PER_ACCOUNT")),
         "RATELIMIT_SIGNUP": rate_limits("RATELIMIT_SIGNUP", env.get("RATELIMIT_SIGNUP")),
@@ -210,17 +198,6 @@ def rate_limits(name: str, value: str | None) -> str:
     return value
 
 
-def _bool(name: str, value: str | None, default: bool) -> bool:
-    text = (value or "").strip().lower()
-    if not text:
-        return default
-    if text in ("1", "true", "yes", "on"):
-        return True
-    if text in ("0", "false", "no", "off"):
-        return False
-    raise ConfigError(name, f"must be true or false, not {value.strip()!r}")
-
-
 def statsd_config(env: Mapping[str, str]) -> dict[str, Any] | None:
     """Where metrics go (StatsD over UDP): {host, port, prefix}, or None, and then nothing is sent."""
     host = env.get("STATSD_HOST", "").strip()
@@ -232,7 +209,7 @@ def statsd_config(env: Mapping[str, str]) -> dict[str, Any] | None:
     prefix = env.get("STATSD_PREFIX", "").strip() or "blasto"
     if not re.fullmatch(r"[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*", prefix):
         raise ConfigError("STATSD_PREFIX", f"must be dot-separated words of letters, digits, _ or -, like blasto.production, not {prefix!r}")
-    return {"host": bare, "port": _int(env, "STATSD_PORT", 8125, minimum=1, maximum=65535), "prefix": prefix}
+    return {"host": bare, "port": env_int(env, "STATSD_PORT", 8125, minimum=1, maximum=65535), "prefix": prefix}
 
 
 def error_tracking_config(env: Mapping[str, str], blasto_env: str) -> dict[str, Any] | None:
@@ -374,7 +351,7 @@ def celery_config(redis_url: str | None, instance: Path, env: Mapping[str, str])
     """Celery settings safe for Heroku (see HEROKU.md), on Redis or a server-less broker."""
     config: dict[str, Any] = {
         "broker_connection_retry_on_startup": True,
-        "broker_pool_limit": _int(env, "CELERY_BROKER_POOL_LIMIT", CELERY_BROKER_POOL_LIMIT, minimum=1, maximum=100),
+        "broker_pool_limit": env_int(env, "CELERY_BROKER_POOL_LIMIT", CELERY_BROKER_POOL_LIMIT, minimum=1, maximum=100),
         # Nothing uses `celery inspect`/`control`: no pidbox channel, one Redis connection fewer per worker.
         "worker_enable_remote_control": False,
         "task_serializer": "json",
@@ -407,12 +384,12 @@ def celery_config(redis_url: str | None, instance: Path, env: Mapping[str, str])
         "beat_schedule": {
             "outbox-sweep": {
                 "task": "blasto.outbox.sweep",
-                "schedule": _float(env, "OUTBOX_SWEEP_EVERY_SECONDS", 10.0, minimum=0.1, maximum=3600.0),
+                "schedule": env_float(env, "OUTBOX_SWEEP_EVERY_SECONDS", 10.0, minimum=0.1, maximum=3600.0),
             },
             # Requeues abandoned report builds, fails hopeless ones, deletes expired ones.
             "reports-sweep": {
                 "task": "blasto.reports.sweep",
-                "schedule": _float(env, "REPORT_SWEEP_EVERY_SECONDS", 15.0, minimum=0.1, maximum=3600.0),
+                "schedule": env_float(env, "REPORT_SWEEP_EVERY_SECONDS", 15.0, minimum=0.1, maximum=3600.0),
             },
         },
     }
@@ -449,7 +426,7 @@ def celery_config(redis_url: str | None, instance: Path, env: Mapping[str, str])
         redis_socket_connect_timeout=5,
         redis_socket_keepalive=True,
         redis_backend_health_check_interval=25,
-        redis_max_connections=_int(env, "CELERY_REDIS_MAX_CONNECTIONS", CELERY_REDIS_MAX_CONNECTIONS, minimum=1, maximum=100),
+        redis_max_connections=env_int(env, "CELERY_REDIS_MAX_CONNECTIONS", CELERY_REDIS_MAX_CONNECTIONS, minimum=1, maximum=100),
         # One backend (and pool) per process, not one per thread: the polled backend has no
         # pub/sub consumer, the part that is not thread-safe.
         result_backend_thread_safe=True,
@@ -489,23 +466,3 @@ def _log_level(env: Mapping[str, str]) -> str:
         raise ConfigError("LOG_LEVEL", f"must be DEBUG, INFO, WARNING, ERROR or CRITICAL, not {value!r}")
     return value
 
-
-def _int(env: Mapping[str, str], name: str, default: int, minimum: int, maximum: int) -> int:
-    return _number(env, name, default, minimum, maximum, int, "a whole number")
-
-
-def _float(env: Mapping[str, str], name: str, default: float, minimum: float, maximum: float) -> float:
-    return _number(env, name, default, minimum, maximum, float, "a number of seconds")
-
-
-def _number(env: Mapping[str, str], name: str, default, minimum, maximum, cast, kind: str):
-    raw = env.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = cast(raw)
-    except ValueError:
-        raise ConfigError(name, f"must be {kind}, not {raw!r}") from None
-    if not minimum <= value <= maximum:
-        raise ConfigError(name, f"must be between {minimum} and {maximum}, not {value}")
-    return value

@@ -13,7 +13,8 @@ import tempfile
 from dataclasses import dataclass, field, replace
 from typing import Mapping
 
-from blasto.core.config import WORKER_DYNO_TYPE, ConfigError, _int, load_config
+from blasto.core.config import WORKER_DYNO_TYPE, load_config
+from blasto.core.env import ConfigError, env_int
 from blasto.deploy_check.formation import Dynos, describe
 from blasto.deploy_check.platform import WEB_CONCURRENCY_BY_SIZE, plan_limit, qualified, smallest_plan
 from blasto.deploy_check.report import Report
@@ -114,7 +115,7 @@ def settings_from(env: Mapping[str, str], processes: Mapping[str, str]) -> Setti
     celery = web["CELERY"]
     limits_in_redis = web["RATELIMIT_ENABLED"] and web["RATELIMIT_STORAGE_URI"].startswith(("redis://", "rediss://"))
     try:
-        concurrency = _int(env, "WEB_CONCURRENCY", 0, minimum=1, maximum=64) or None
+        concurrency = env_int(env, "WEB_CONCURRENCY", 0, minimum=1, maximum=64) or None
     except ConfigError:  # gunicorn.conf.py refuses it, and the environment check says so
         concurrency = None
     if env.get("WEB_CONCURRENCY_SET_BY") == BUILDPACK:  # on a one-off dyno: its own size's, not the app's

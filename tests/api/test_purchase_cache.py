@@ -229,7 +229,8 @@ def test_without_redis_there_is_no_cache(app_factory):
 
 @pytest.mark.parametrize("value", ["-1", "soon", "100000"])
 def test_a_bad_cache_lifetime_is_a_clear_config_error(value):
-    from blasto.core.config import ConfigError, purchase_cache_config
+    from blasto.core.config import purchase_cache_config
+    from blasto.core.env import ConfigError
 
     with pytest.raises(ConfigError, match="PURCHASE_CACHE_SECONDS"):
         purchase_cache_config({"REDIS_URL": "redis://localhost:6379/0", "PURCHASE_CACHE_SECONDS": value})

@@ -22,7 +22,8 @@ from urllib.parse import urlsplit
 import pytest
 import requests
 
-from blasto.core.config import ConfigError, load_config
+from blasto.core.config import load_config
+from blasto.core.env import ConfigError
 from blasto.deploy_check import connections, environment
 from blasto.deploy_check.formation import Dynos
 from tests.support.connection_census import ConnectionCensus, command, parent

@@ -23,7 +23,7 @@ import psycopg
 import pytest
 import requests
 
-from blasto.web.outages import DATABASE_MESSAGE, RETRY_AFTER_SECONDS
+from blasto.web.errors import DATABASE_MESSAGE, RETRY_AFTER_SECONDS
 from blasto.web.security_headers import SECURITY_HEADERS
 from tests.support.http_client import PASSWORD, answers, new_account
 from tests.support.processes import free_port, production_env, run_command, wait_for

@@ -16,7 +16,7 @@ import requests
 from sqlalchemy import create_engine, text
 
 from blasto.core.config import database_uri
-from blasto.web.outages import DATABASE_MESSAGE, RETRY_AFTER_SECONDS
+from blasto.web.errors import DATABASE_MESSAGE, RETRY_AFTER_SECONDS
 from tests.support.http_client import new_account
 from tests.support.processes import free_port, production_env, wait_for
 from tests.support.procfile_processes import ProcessSet

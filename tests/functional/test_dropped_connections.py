@@ -22,7 +22,7 @@ from werkzeug.serving import make_server
 from blasto.core.config import database_uri, engine_options
 from blasto.core.extensions import db
 from blasto.models import Product
-from blasto.web.outages import DATABASE_MESSAGE, RETRY_AFTER_SECONDS
+from blasto.web.errors import DATABASE_MESSAGE, RETRY_AFTER_SECONDS
 from blasto.web.security_headers import SECURITY_HEADERS
 from tests.conftest import migrated
 from tests.functional.browser import Browser

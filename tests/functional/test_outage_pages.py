@@ -13,7 +13,7 @@ from urllib.parse import urlsplit, urlunsplit
 import pytest
 
 from blasto.core.config import celery_config, database_uri, engine_options
-from blasto.web.outages import BROKER_MESSAGE, DATABASE_MESSAGE, RETRY_AFTER_SECONDS
+from blasto.web.errors import BROKER_MESSAGE, DATABASE_MESSAGE, RETRY_AFTER_SECONDS
 from tests.conftest import migrated
 from tests.support.sweeps import run_every_sweep
 from tests.functional.browser import Browser

@@ -14,7 +14,8 @@ import pytest
 import redis
 from sqlalchemy import func, select
 
-from blasto.core.config import ConfigError, load_config
+from blasto.core.config import load_config
+from blasto.core.env import ConfigError
 from blasto.core.extensions import db
 from blasto.models import Purchase, User
 from blasto.security.rate_limits import EXTENSION_KEY

@@ -5,7 +5,8 @@ from pathlib import Path
 import pytest
 
 from blasto.core import broker
-from blasto.core.config import ConfigError, load_config
+from blasto.core.config import load_config
+from blasto.core.env import ConfigError
 
 GOOD_KEY = "q3V8n0cXw1Lk5T7pR2mZ9bH4sJ6dF0gY"
 

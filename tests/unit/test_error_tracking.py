@@ -8,7 +8,8 @@ import textwrap
 
 import pytest
 
-from blasto.core.config import ConfigError, load_config
+from blasto.core.config import load_config
+from blasto.core.env import ConfigError
 from blasto.core.error_tracking import without_personal_data
 from tests.support.processes import ROOT, free_port, process_env
 

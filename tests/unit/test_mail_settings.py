@@ -11,7 +11,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from blasto.core.config import ConfigError, load_config
+from blasto.core.config import load_config
+from blasto.core.env import ConfigError
 from blasto.core.mail_settings import (
     DEFAULT_TIMEOUT_SECONDS,
     DEV_MAIL_FROM,

@@ -13,7 +13,8 @@ import sys
 
 import pytest
 
-from blasto.core.config import ConfigError, statsd_config
+from blasto.core.config import statsd_config
+from blasto.core.env import ConfigError
 from blasto.core.metrics import metric_name
 from tests.conftest import migrated
 from tests.support.processes import ROOT, process_env, wait_for
@@ -122,7 +123,7 @@ def test_metric_names_keep_one_node_per_task():
 
 
 def test_without_statsd_host_nothing_is_imported_or_connected(tmp_path):
-    """A fresh interpreter (this one has imported blasto.core.metrics): build the app, run a task."""
+    """A fresh interpreter (this one has connected the receivers): build the app, run a task."""
     code = (
         "import sys\n"
         "from blasto import create_app\n"
@@ -131,7 +132,9 @@ def test_without_statsd_host_nothing_is_imported_or_connected(tmp_path):
         "from blasto.health.tasks import ping\n"
         "assert ping.apply(args=('x',)).get()['pong'] == 'x'\n"
         "assert app.config['STATSD'] is None\n"
-        "print(sorted(name for name in sys.modules if name == 'statsd' or name.startswith('blasto.core.metrics')))\n"
+        "from celery import signals\n"
+        "receivers = [key[0] for key, _ in signals.task_prerun.receivers if str(key[0]).startswith('blasto.metrics')]\n"
+        "print(sorted(name for name in sys.modules if name == 'statsd') + receivers)\n"
     )
     env = process_env(BLASTO_ENV="test", STATSD_HOST=None, STATSD_PORT="8125", STATSD_PREFIX="blasto")
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
