@@ -20,7 +20,6 @@ from sqlalchemy.exc import ArgumentError
 from blasto.core import broker as embedded_broker
 from blasto.core.env import ConfigError, env_bool, env_float, env_int
 from blasto.core.mail_settings import mail_settings
-from blasto import result_backend
 
 ENVIRONMENTS = ("production", "development", "test")
 MIN_SECRET_KEY_LENGTH = 32
@@ -36,7 +35,6 @@ TASK_TIME_LIMIT_SECONDS = 300
 DATABASE_POOL_SIZE = 5
 WORKER_DATABASE_POOL_SIZE = 2
 CELERY_BROKER_POOL_LIMIT = 1
-CELERY_REDIS_MAX_CONNECTIONS = 1
 RATELIMIT_REDIS_MAX_CONNECTIONS = 1
 PURCHASE_CACHE_MAX_CONNECTIONS = 1
 WORKER_DYNO_TYPE = "worker"  # the Procfile's Celery worker: its dynos get WORKER_DATABASE_POOL_SIZE
@@ -45,6 +43,8 @@ WORKER_DYNO_TYPE = "worker"  # the Procfile's Celery worker: its dynos get WORKE
 # ratio), so a waiting clock takes over within their sum.
 BEAT_MAX_LOOP_SECONDS = 5.0
 BEAT_LOCK_TIMEOUT_SECONDS = 25
+HEARTBEAT_TASK = "blasto.health.heartbeat"
+HEARTBEAT_ENTRY = "worker-heartbeat"  # its name in the beat schedule; /readyz reports it as "worker"
 
 
 def load_config(environ: Mapping[str, str] | None = None, instance_path: str | os.PathLike = "instance") -> dict[str, Any]:
@@ -355,10 +355,9 @@ def celery_config(redis_url: str | None, instance: Path, env: Mapping[str, str])
         # Nothing uses `celery inspect`/`control`: no pidbox channel, one Redis connection fewer per worker.
         "worker_enable_remote_control": False,
         "task_serializer": "json",
-        "result_serializer": "json",
         "accept_content": ["json"],
+        # No result backend: nothing waits for a task's return value.
         "task_ignore_result": True,
-        "result_expires": 3600,
         # Work must survive a worker killed mid-task: ack after the task, and
         # requeue when the child process dies.
         "task_acks_late": True,
@@ -391,19 +390,21 @@ def celery_config(redis_url: str | None, instance: Path, env: Mapping[str, str])
                 "task": "blasto.reports.sweep",
                 "schedule": env_float(env, "REPORT_SWEEP_EVERY_SECONDS", 15.0, minimum=0.1, maximum=3600.0),
             },
+            # A worker stamps the time; /readyz reads its age to know one is taking tasks.
+            HEARTBEAT_ENTRY: {
+                "task": HEARTBEAT_TASK,
+                "schedule": env_float(env, "WORKER_HEARTBEAT_SECONDS", 10.0, minimum=0.1, maximum=3600.0),
+            },
         },
     }
     if not redis_url or not redis_url.strip():
         instance.mkdir(parents=True, exist_ok=True)
         broker = (instance / "celery-broker.sqlite3").resolve()
-        results = (instance / "celery-results.sqlite3").resolve()
         config.update(
             broker_url=f"sqlite:///{broker}",
             broker_transport=embedded_broker.TRANSPORT,
-            result_backend=f"db+sqlite:///{results}",
             # kombu passes these to create_engine: wait on SQLite's lock.
             broker_transport_options={"connect_args": {"timeout": 15}},
-            database_engine_options={"connect_args": {"timeout": 15}},
         )
         return config
     url = redis_url.strip()
@@ -416,25 +417,16 @@ def celery_config(redis_url: str | None, instance: Path, env: Mapping[str, str])
         raise ConfigError("REDIS_URL", "is not a valid Redis URL (expected redis://host:6379/0 or rediss://...)")
     config.update(
         broker_url=url,
-        result_backend=f"{result_backend.PREFIX}+{url}",
         broker_transport_options={
             "visibility_timeout": VISIBILITY_TIMEOUT_SECONDS,
             "socket_connect_timeout": 5,
             "socket_keepalive": True,
             "health_check_interval": 25,
         },
-        redis_socket_connect_timeout=5,
-        redis_socket_keepalive=True,
-        redis_backend_health_check_interval=25,
-        redis_max_connections=env_int(env, "CELERY_REDIS_MAX_CONNECTIONS", CELERY_REDIS_MAX_CONNECTIONS, minimum=1, maximum=100),
-        # One backend (and pool) per process, not one per thread: the polled backend has no
-        # pub/sub consumer, the part that is not thread-safe.
-        result_backend_thread_safe=True,
     )
     if parts.scheme == "rediss":
         # Heroku Key-Value Store uses TLS with a self-signed certificate.
         config["broker_use_ssl"] = redis_tls_options(url)
-        config["redis_backend_use_ssl"] = redis_tls_options(url)
     config.update(redbeat_config(url))
     return config
 

@@ -19,7 +19,7 @@ from blasto.deploy_check.formation import Dynos, describe
 from blasto.deploy_check.platform import WEB_CONCURRENCY_BY_SIZE, plan_limit, qualified, smallest_plan
 from blasto.deploy_check.report import Report
 
-READINESS_REDIS = 2  # blasto.health.checks: a BlockingConnectionPool(max_connections=2) per process
+READINESS_REDIS = 2  # blasto.core.redis_client: a BlockingConnectionPool(max_connections=2) per process
 PER_BROKER_CONNECTION = 2  # kombu's Redis channel: its PING's connection (kept in its pool) and one to publish on
 CONSUMER_REDIS = 2  # the Celery worker's main process: BRPOP, and acks and restores
 REDBEAT_REDIS = 1  # celery-redbeat's client (the schedule and its lock), in beat's one thread
@@ -45,7 +45,6 @@ class Settings:
     web_pool: int  # DATABASE_POOL_SIZE
     worker_pool: int  # WORKER_DATABASE_POOL_SIZE, on worker dynos
     broker_pool: int  # CELERY_BROKER_POOL_LIMIT
-    results_pool: int  # CELERY_REDIS_MAX_CONNECTIONS
     limiter_pool: int  # RATELIMIT_REDIS_MAX_CONNECTIONS; 0 when the limits are off or not in Redis
     cache_pool: int  # PURCHASE_CACHE_MAX_CONNECTIONS; 0 when the page cache is off
     web_concurrency: int | None  # WEB_CONCURRENCY as the app sets it; None: the buildpack's, by dyno size
@@ -124,7 +123,6 @@ def settings_from(env: Mapping[str, str], processes: Mapping[str, str]) -> Setti
         web_pool=web["SQLALCHEMY_ENGINE_OPTIONS"]["pool_size"],
         worker_pool=worker["SQLALCHEMY_ENGINE_OPTIONS"]["pool_size"],
         broker_pool=celery["broker_pool_limit"],
-        results_pool=celery["redis_max_connections"],
         limiter_pool=web["RATELIMIT_REDIS_MAX_CONNECTIONS"] if limits_in_redis else 0,
         cache_pool=web["PURCHASE_CACHE_MAX_CONNECTIONS"] if web["PURCHASE_CACHE"] else 0,
         web_concurrency=concurrency,
@@ -198,7 +196,6 @@ def _shares(name: str, kind: Program, size: str, settings: Settings) -> list[Sha
             Part(PER_BROKER_CONNECTION * settings.broker_pool,
                  f"broker (2 x CELERY_BROKER_POOL_LIMIT={settings.broker_pool})"),
             Part(READINESS_REDIS, "readiness"),
-            Part(settings.results_pool, "results (CELERY_REDIS_MAX_CONNECTIONS)"),
             Part(settings.limiter_pool, "rate limits (RATELIMIT_REDIS_MAX_CONNECTIONS)"),
             Part(settings.cache_pool, "page cache (PURCHASE_CACHE_MAX_CONNECTIONS)"),
         ]
@@ -206,7 +203,7 @@ def _shares(name: str, kind: Program, size: str, settings: Settings) -> list[Sha
     if kind.kind == "worker":
         children = kind.processes or CPUS_SEEN_ON_A_DYNO
         why = kind.variable or ("--concurrency" if kind.processes else "one per CPU: no --concurrency")
-        redis = [Part(PER_BROKER_CONNECTION, "broker"), Part(min(settings.results_pool, 1), "results")]
+        redis = [Part(PER_BROKER_CONNECTION, "broker")]
         return [Share("main", 1, "", [], [Part(CONSUMER_REDIS, "consumer")]),
                 Share("children", children, why, [pool], redis, role="child")]
     if kind.kind == "beat":
@@ -224,8 +221,7 @@ def _web_processes(kind: Program, size: str, settings: Settings) -> tuple[int, s
 
 def _single_thread(settings: Settings) -> list[Part]:
     """A console's Redis: one thread holds one connection of each client (`flask ready` uses the most)."""
-    return [Part(PER_BROKER_CONNECTION, "broker"), Part(1, "readiness"), Part(min(settings.results_pool, 1), "results"),
-            Part(min(settings.cache_pool, 1), "page cache")]
+    return [Part(PER_BROKER_CONNECTION, "broker"), Part(1, "readiness"), Part(min(settings.cache_pool, 1), "page cache")]
 
 
 def total(formation: Mapping[str, Dynos], settings: Settings, service: str) -> int:
@@ -236,7 +232,7 @@ def total(formation: Mapping[str, Dynos], settings: Settings, service: str) -> i
 KNOBS = {
     "postgres": [("web_pool", "DATABASE_POOL_SIZE", 2), ("worker_pool", "WORKER_DATABASE_POOL_SIZE", 1),
                  ("worker_concurrency", "WORKER_CONCURRENCY", 1), ("web_concurrency", "WEB_CONCURRENCY", 1)],
-    "redis": [("broker_pool", "CELERY_BROKER_POOL_LIMIT", 1), ("results_pool", "CELERY_REDIS_MAX_CONNECTIONS", 1),
+    "redis": [("broker_pool", "CELERY_BROKER_POOL_LIMIT", 1),
               ("limiter_pool", "RATELIMIT_REDIS_MAX_CONNECTIONS", 1),
               ("cache_pool", "PURCHASE_CACHE_MAX_CONNECTIONS", 1),
               ("worker_concurrency", "WORKER_CONCURRENCY", 1), ("web_concurrency", "WEB_CONCURRENCY", 1)],

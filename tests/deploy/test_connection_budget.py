@@ -246,8 +246,7 @@ def _make_admin(database_url: str, email: str) -> None:
 
 
 @pytest.mark.parametrize("variable", ["DATABASE_POOL_SIZE", "WORKER_DATABASE_POOL_SIZE", "CELERY_BROKER_POOL_LIMIT",
-                                      "CELERY_REDIS_MAX_CONNECTIONS", "RATELIMIT_REDIS_MAX_CONNECTIONS",
-                                      "PURCHASE_CACHE_MAX_CONNECTIONS"])
+                                      "RATELIMIT_REDIS_MAX_CONNECTIONS", "PURCHASE_CACHE_MAX_CONNECTIONS"])
 @pytest.mark.parametrize("value", ["0", "many", "101"])
 def test_a_pool_size_out_of_range_is_refused_by_name(tmp_path, variable, value):
     env = {"BLASTO_ENV": "test", "REDIS_URL": "redis://localhost:6379/0", variable: value}
