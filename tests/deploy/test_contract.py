@@ -17,7 +17,7 @@ from tests.support.repository_files import repository_files
 
 # Hosts must never be committed; spelled in pieces so this file does not name them.
 INDEX_HOSTS = {"pypi" + ".org", "pythonhosted" + ".org", "pypi" + ".python.org"}
-CONFIG_SOURCES = [ROOT / "blasto" / "config.py", ROOT / "blasto" / "mail" / "settings.py", ROOT / "gunicorn.conf.py", ROOT / "Procfile"]
+CONFIG_SOURCES = [ROOT / "blasto" / "core" / "config.py", ROOT / "blasto" / "core" / "mail_settings.py", ROOT / "gunicorn.conf.py", ROOT / "Procfile"]
 ENV_NAME = re.compile(r'(?:env\.get\(|_int\(env, |_float\(env, |_int\(os\.environ, |environ\.get\(|\$\{)"?([A-Z][A-Z0-9_]+)')
 
 
