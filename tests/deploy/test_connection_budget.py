@@ -145,7 +145,7 @@ def test_every_process_holds_no_more_connections_than_the_check_counts_for_it(
     (worker,), (clock,), (release,), (console,) = (peaks.rows(name, "main") for name in ("worker", "clock", "release",
                                                                                         "console"))
     assert worker["redis"] >= 1 and clock["redis"] >= 1 and release["postgres"] == 1, table
-    assert console["postgres"] == 1 and console["redis"] >= 2, table
+    assert console["postgres"] == 1 and console["redis"] >= 1, table  # `flask ready` reads the queue; it publishes nothing
 
 
 def _caps(env: dict) -> dict[tuple[str, str], dict[str, int]]:
