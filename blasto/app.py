@@ -21,7 +21,6 @@ MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app = Flask(__name__, instance_relative_config=True)
     register_config(app, config)
-    register_page_cache(app)
     register_proxy(app)
     register_last_resort(app)
     register_logging(app)
@@ -42,15 +41,6 @@ def register_config(app: Flask, overrides: Mapping[str, Any] | None) -> None:
     # JSON keeps the order the code builds (id first); sorting every key of a
     # 20-purchase page was a measurable share of the API's hottest response.
     app.json.sort_keys = False  # type: ignore[attr-defined]
-
-
-def register_page_cache(app: Flask) -> None:
-    """Cached purchases pages, answered in front of Flask; inside ProxyFix, which gives it the client's scheme."""
-    from blasto.api.cached_pages import install_cached_pages
-    from blasto.api.purchase_cache import init_purchase_cache
-
-    init_purchase_cache(app)
-    install_cached_pages(app)
 
 
 def register_proxy(app: Flask) -> None:

@@ -1,9 +1,8 @@
 """Orders: buy books, list your purchases, read one.
 
 The list is the API's busiest read, so it skips marshmallow on the way out
-(the schema still documents it), reads through blasto.shop.history's fixed
-Core queries, and is served from blasto.api.purchase_cache (by blasto.api.cached_pages, in
-front of Flask) while nothing on the page has changed.
+(the schema still documents it) and reads through blasto.shop.history's fixed
+Core queries.
 """
 from __future__ import annotations
 
@@ -14,7 +13,6 @@ from blasto.api import URL_PREFIX
 from blasto.api.auth import accept_token, token_auth
 from blasto.api.json_body import require_json_body
 from blasto.api.pagination import envelope
-from blasto.api.purchase_cache import keep_page
 from blasto.api.schemas import IdempotencyHeaderSchema, PageArgsSchema, PurchaseCreateSchema, PurchaseDetailSchema, PurchasePageSchema
 from blasto.shop.checkout import CheckoutError, IdempotencyMismatch, InsufficientStock, UnknownProducts, place_order
 from blasto.models.base import ID_CONVERTER
@@ -67,9 +65,7 @@ def list_purchases(args):
     token, purchases, total = purchase_page_by_token(g.token_digest, page, per_page, read_connection())
     accept_token(token)
     root = purchases_root()
-    response = jsonify(envelope([purchase_json(p, root) for p in purchases], page, per_page, total, "purchases.list_purchases"))
-    keep_page(token, response)
-    return response
+    return jsonify(envelope([purchase_json(p, root) for p in purchases], page, per_page, total, "purchases.list_purchases"))
 
 
 @blp.get(f"/<{ID_CONVERTER}:purchase_id>")
