@@ -10,7 +10,7 @@ from flask import g, jsonify, request
 from flask_smorest import Blueprint, abort
 
 from blasto.api import URL_PREFIX
-from blasto.api.auth import accept_token, token_auth
+from blasto.api.auth import token_auth
 from blasto.api.json_body import require_json_body
 from blasto.api.pagination import envelope
 from blasto.api.schemas import IdempotencyHeaderSchema, PageArgsSchema, PurchaseCreateSchema, PurchaseDetailSchema, PurchasePageSchema
@@ -18,7 +18,7 @@ from blasto.shop.checkout import CheckoutError, IdempotencyMismatch, Insufficien
 from blasto.models.base import ID_CONVERTER
 from blasto.outbox.records import receipt_state
 from blasto.reads import read_connection
-from blasto.shop.history import purchase_detail, purchase_page_by_token
+from blasto.shop.history import purchase_detail, purchase_page
 from blasto.shop.money import CURRENCY, format_cents
 
 blp = Blueprint("purchases", __name__, url_prefix=f"{URL_PREFIX}/purchases", description="Your orders")
@@ -56,14 +56,13 @@ def purchase_detail_json(purchase: dict) -> dict:
 
 
 @blp.get("")
-@token_auth(blp, in_view=True)
+@token_auth(blp)
 @blp.arguments(PageArgsSchema, location="query")
 @blp.alt_response(200, schema=PurchasePageSchema, success=True, description="Your purchases, newest first")
 def list_purchases(args):
     """Your purchases, newest first, with their lines."""
     page, per_page = args["page"], args["per_page"]
-    token, purchases, total = purchase_page_by_token(g.token_digest, page, per_page, read_connection())
-    accept_token(token)
+    purchases, total = purchase_page(g.user_id, page, per_page, read_connection())
     root = purchases_root()
     return jsonify(envelope([purchase_json(p, root) for p in purchases], page, per_page, total, "purchases.list_purchases"))
 
