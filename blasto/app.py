@@ -77,7 +77,6 @@ def register_extensions(app: Flask) -> None:
     from blasto.extensions import csrf, db, end_session, login_manager, migrate
     from blasto.db_pool import ping_idle_connections
     from blasto.outbox.dispatch import listen_for_outbox_rows
-    from blasto.reads import register_reads
 
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite:///"):
         Path(app.instance_path).mkdir(parents=True, exist_ok=True)
@@ -89,7 +88,6 @@ def register_extensions(app: Flask) -> None:
     migrate.init_app(app, db, directory=str(MIGRATIONS_DIR), render_as_batch=True)
     login_manager.init_app(app)
     csrf.init_app(app)
-    register_reads(app)
     listen_for_outbox_rows()
     celery_init_app(app)
 

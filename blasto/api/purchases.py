@@ -17,7 +17,6 @@ from blasto.api.schemas import IdempotencyHeaderSchema, PageArgsSchema, Purchase
 from blasto.shop.checkout import CheckoutError, IdempotencyMismatch, InsufficientStock, UnknownProducts, place_order
 from blasto.models.base import ID_CONVERTER
 from blasto.outbox.records import receipt_state
-from blasto.reads import read_connection
 from blasto.shop.history import purchase_detail, purchase_page
 from blasto.shop.money import CURRENCY, format_cents
 
@@ -62,7 +61,7 @@ def purchase_detail_json(purchase: dict) -> dict:
 def list_purchases(args):
     """Your purchases, newest first, with their lines."""
     page, per_page = args["page"], args["per_page"]
-    purchases, total = purchase_page(g.user_id, page, per_page, read_connection())
+    purchases, total = purchase_page(g.user_id, page, per_page)
     root = purchases_root()
     return jsonify(envelope([purchase_json(p, root) for p in purchases], page, per_page, total, "purchases.list_purchases"))
 
