@@ -115,11 +115,9 @@ def register_security(app: Flask) -> None:
 
 def register_request_hooks(app: Flask) -> None:
     from blasto.request_id import register_request_id
-    from blasto.sessions import CachedSerializerSessionInterface
     from blasto.strict_request import StrictRequest
 
     register_request_id(app)
-    app.session_interface = CachedSerializerSessionInterface()
     app.request_class = StrictRequest
 
 
