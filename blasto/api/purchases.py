@@ -6,7 +6,7 @@ Core queries.
 """
 from __future__ import annotations
 
-from flask import g, jsonify, request
+from flask import g, jsonify, url_for
 from flask_smorest import Blueprint, abort
 
 from blasto.api import URL_PREFIX
@@ -24,16 +24,11 @@ blp = Blueprint("purchases", __name__, url_prefix=f"{URL_PREFIX}/purchases", des
 blp.before_request(require_json_body)
 
 
-def purchases_root() -> str:
-    """What url_for("purchases.get_purchase") builds, less the id, without its cost on every row."""
-    return f"{request.script_root}{URL_PREFIX}/purchases/"
-
-
 def purchase_url(purchase_id: int) -> str:
-    return f"{purchases_root()}{purchase_id}"
+    return url_for("purchases.get_purchase", purchase_id=purchase_id)
 
 
-def purchase_json(purchase: dict, root: str | None = None) -> dict:
+def purchase_json(purchase: dict) -> dict:
     return {
         "id": purchase["id"],
         "status": purchase["status"],
@@ -42,7 +37,7 @@ def purchase_json(purchase: dict, root: str | None = None) -> dict:
         "total_display": format_cents(purchase["total_cents"]),
         "currency": CURRENCY,
         "items": purchase["items"],
-        "_links": {"self": f"{root or purchases_root()}{purchase['id']}"},
+        "_links": {"self": purchase_url(purchase["id"])},
     }
 
 
@@ -62,8 +57,7 @@ def list_purchases(args):
     """Your purchases, newest first, with their lines."""
     page, per_page = args["page"], args["per_page"]
     purchases, total = purchase_page(g.user_id, page, per_page)
-    root = purchases_root()
-    return jsonify(envelope([purchase_json(p, root) for p in purchases], page, per_page, total, "purchases.list_purchases"))
+    return jsonify(envelope([purchase_json(p) for p in purchases], page, per_page, total, "purchases.list_purchases"))
 
 
 @blp.get(f"/<{ID_CONVERTER}:purchase_id>")
