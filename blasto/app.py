@@ -75,16 +75,12 @@ def register_extensions(app: Flask) -> None:
     import blasto.models  # noqa: F401  (registers the tables on db.metadata)
     from blasto.celery_app import celery_init_app
     from blasto.extensions import csrf, db, end_session, login_manager, migrate
-    from blasto.db_pool import ping_idle_connections
     from blasto.outbox.dispatch import listen_for_outbox_rows
 
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite:///"):
         Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     db.init_app(app)
     app.teardown_appcontext(end_session)  # teardowns run last-registered first: before Flask-SQLAlchemy's
-    if not app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
-        with app.app_context():  # builds the engine object; no connection is opened
-            ping_idle_connections(db.engine)
     migrate.init_app(app, db, directory=str(MIGRATIONS_DIR), render_as_batch=True)
     login_manager.init_app(app)
     csrf.init_app(app)

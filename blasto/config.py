@@ -342,9 +342,10 @@ def database_uri(value: str | None, instance: Path) -> str:
 def engine_options(uri: str, pool_size: int) -> dict[str, Any]:
     """Pool caps that fit Heroku's small connection limits; SQLite waits on locks.
 
-    Stale connections are caught by blasto.db_pool's idle ping, not pool_pre_ping.
-    `hide_parameters` keeps bound values (e-mails, names, password hashes) out
-    of the text of database errors, which are logged.
+    `pool_pre_ping` replaces a pooled connection that died meanwhile (a database
+    restart or failover) before a request uses it. `hide_parameters` keeps bound
+    values (e-mails, names, password hashes) out of the text of database errors,
+    which are logged.
     """
     if uri.startswith("sqlite"):
         return {"connect_args": {"timeout": 15}, "hide_parameters": True}
@@ -352,6 +353,7 @@ def engine_options(uri: str, pool_size: int) -> dict[str, Any]:
         "hide_parameters": True,
         "pool_size": pool_size,
         "max_overflow": 0,
+        "pool_pre_ping": True,
         "pool_recycle": 300,
         "pool_timeout": 10,
         "connect_args": {"connect_timeout": 5, "application_name": "blasto"},
