@@ -21,7 +21,6 @@ MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app = Flask(__name__, instance_relative_config=True)
     register_config(app, config)
-    register_page_cache(app)
     register_proxy(app)
     register_last_resort(app)
     register_logging(app)
@@ -42,15 +41,6 @@ def register_config(app: Flask, overrides: Mapping[str, Any] | None) -> None:
     # JSON keeps the order the code builds (id first); sorting every key of a
     # 20-purchase page was a measurable share of the API's hottest response.
     app.json.sort_keys = False  # type: ignore[attr-defined]
-
-
-def register_page_cache(app: Flask) -> None:
-    """Cached purchases pages, answered in front of Flask; inside ProxyFix, which gives it the client's scheme."""
-    from blasto.api.cached_pages import install_cached_pages
-    from blasto.api.purchase_cache import init_purchase_cache
-
-    init_purchase_cache(app)
-    install_cached_pages(app)
 
 
 def register_proxy(app: Flask) -> None:
@@ -85,21 +75,15 @@ def register_extensions(app: Flask) -> None:
     import blasto.models  # noqa: F401  (registers the tables on db.metadata)
     from blasto.celery_app import celery_init_app
     from blasto.extensions import csrf, db, end_session, login_manager, migrate
-    from blasto.db_pool import ping_idle_connections
     from blasto.outbox.dispatch import listen_for_outbox_rows
-    from blasto.reads import register_reads
 
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite:///"):
         Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     db.init_app(app)
     app.teardown_appcontext(end_session)  # teardowns run last-registered first: before Flask-SQLAlchemy's
-    if not app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
-        with app.app_context():  # builds the engine object; no connection is opened
-            ping_idle_connections(db.engine)
     migrate.init_app(app, db, directory=str(MIGRATIONS_DIR), render_as_batch=True)
     login_manager.init_app(app)
     csrf.init_app(app)
-    register_reads(app)
     listen_for_outbox_rows()
     celery_init_app(app)
 
@@ -127,11 +111,9 @@ def register_security(app: Flask) -> None:
 
 def register_request_hooks(app: Flask) -> None:
     from blasto.request_id import register_request_id
-    from blasto.sessions import CachedSerializerSessionInterface
     from blasto.strict_request import StrictRequest
 
     register_request_id(app)
-    app.session_interface = CachedSerializerSessionInterface()
     app.request_class = StrictRequest
 
 

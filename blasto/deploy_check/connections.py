@@ -46,7 +46,6 @@ class Settings:
     broker_pool: int  # CELERY_BROKER_POOL_LIMIT
     results_pool: int  # CELERY_REDIS_MAX_CONNECTIONS
     limiter_pool: int  # RATELIMIT_REDIS_MAX_CONNECTIONS; 0 when the limits are off or not in Redis
-    cache_pool: int  # PURCHASE_CACHE_MAX_CONNECTIONS; 0 when the page cache is off
     web_concurrency: int | None  # WEB_CONCURRENCY as the app sets it; None: the buildpack's, by dyno size
     programs: dict[str, Program] = field(default_factory=dict)
 
@@ -125,7 +124,6 @@ def settings_from(env: Mapping[str, str], processes: Mapping[str, str]) -> Setti
         broker_pool=celery["broker_pool_limit"],
         results_pool=celery["redis_max_connections"],
         limiter_pool=web["RATELIMIT_REDIS_MAX_CONNECTIONS"] if limits_in_redis else 0,
-        cache_pool=web["PURCHASE_CACHE_MAX_CONNECTIONS"] if web["PURCHASE_CACHE"] else 0,
         web_concurrency=concurrency,
         programs={name: program(command, env) for name, command in processes.items()},
     )
@@ -199,7 +197,6 @@ def _shares(name: str, kind: Program, size: str, settings: Settings) -> list[Sha
             Part(READINESS_REDIS, "readiness"),
             Part(settings.results_pool, "results (CELERY_REDIS_MAX_CONNECTIONS)"),
             Part(settings.limiter_pool, "rate limits (RATELIMIT_REDIS_MAX_CONNECTIONS)"),
-            Part(settings.cache_pool, "page cache (PURCHASE_CACHE_MAX_CONNECTIONS)"),
         ]
         return [Share("master", 1, "", [], []), Share("gunicorn processes", count, why, [pool], redis, role="child")]
     if kind.kind == "worker":
@@ -223,8 +220,7 @@ def _web_processes(kind: Program, size: str, settings: Settings) -> tuple[int, s
 
 def _single_thread(settings: Settings) -> list[Part]:
     """A console's Redis: one thread holds one connection of each client (`flask ready` uses the most)."""
-    return [Part(PER_BROKER_CONNECTION, "broker"), Part(1, "readiness"), Part(min(settings.results_pool, 1), "results"),
-            Part(min(settings.cache_pool, 1), "page cache")]
+    return [Part(PER_BROKER_CONNECTION, "broker"), Part(1, "readiness"), Part(min(settings.results_pool, 1), "results")]
 
 
 def total(formation: Mapping[str, Dynos], settings: Settings, service: str) -> int:
@@ -237,7 +233,6 @@ KNOBS = {
                  ("worker_concurrency", "WORKER_CONCURRENCY", 1), ("web_concurrency", "WEB_CONCURRENCY", 1)],
     "redis": [("broker_pool", "CELERY_BROKER_POOL_LIMIT", 1), ("results_pool", "CELERY_REDIS_MAX_CONNECTIONS", 1),
               ("limiter_pool", "RATELIMIT_REDIS_MAX_CONNECTIONS", 1),
-              ("cache_pool", "PURCHASE_CACHE_MAX_CONNECTIONS", 1),
               ("worker_concurrency", "WORKER_CONCURRENCY", 1), ("web_concurrency", "WEB_CONCURRENCY", 1)],
 }
 

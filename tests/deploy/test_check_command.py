@@ -216,9 +216,9 @@ OVER_BUDGET = {
     "three-standard-2x-web-dynos": (
         ["--formation", "web=3:standard-2x"], {},
         ["Postgres: the formation may open 66 connections but heroku-postgresql:essential-0 allows 20",
-         "Redis: the formation may open 100 connections but heroku-redis:premium-0 allows 40"],
+         "Redis: the formation may open 87 connections but heroku-redis:premium-0 allows 40"],
         ["`heroku addons:upgrade DATABASE heroku-postgresql:standard-0` (120 connections)",
-         "`heroku config:set WEB_CONCURRENCY=1` (37 of 40)",
+         "`heroku config:set WEB_CONCURRENCY=1` (33 of 40)",
          "`heroku addons:upgrade REDIS heroku-redis:premium-2` (200 connections)"]),
     "database-pool-of-10": (
         [], {"DATABASE_POOL_SIZE": "10"},
@@ -226,7 +226,7 @@ OVER_BUDGET = {
         ["`heroku config:set DATABASE_POOL_SIZE=7` (20 of 20)", "`heroku config:set WEB_CONCURRENCY=1` (16 of 20)"]),
     "redis-mini": (
         ["--redis-plan", "mini"], {},
-        ["Redis: the formation may open 30 connections but heroku-redis:mini allows 20"],
+        ["Redis: the formation may open 27 connections but heroku-redis:mini allows 20"],
         ["`heroku addons:upgrade REDIS heroku-redis:premium-0` (40 connections)"]),
 }
 
