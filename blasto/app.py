@@ -14,22 +14,17 @@ from flask import Flask
 import blasto.models  # noqa: F401  (registers the tables on db.metadata)
 from blasto import admin, health, site
 from blasto.admin.cli import create_admin
-from blasto.api.cached_pages import CachedPurchasePages
 from blasto.api.core import init_api
-from blasto.api.purchase_cache import init_purchase_cache
 from blasto.core.celery_app import celery_init_app
 from blasto.core.config import load_config
 from blasto.core.error_tracking import init_error_tracking
 from blasto.core.extensions import csrf, db, login_manager, migrate
 from blasto.core.logs import configure_logging
-from blasto.db_pool import ping_idle_connections
 from blasto.deploy_check import check
 from blasto.health.cli import ready
 from blasto.outbox.cli import outbox
 from blasto.outbox.dispatch import listen_for_outbox_rows
-from blasto.reads import register_reads
 from blasto.security.rate_limits import init_rate_limits
-from blasto.sessions import CachedSerializerSessionInterface
 from blasto.shop.seed import seed_command
 from blasto.web.errors import end_session, register_error_handlers
 from blasto.web.https import register_https
@@ -44,7 +39,6 @@ MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app = Flask(__name__, instance_relative_config=True)
     register_config(app, config)
-    init_purchase_cache(app)
     configure_logging(app.config["LOG_LEVEL"])
     init_error_tracking(app)  # Sentry, with SENTRY_DSN: before Celery is bound, in every process
     register_extensions(app)
@@ -54,7 +48,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     register_security(app)
     register_error_handlers(app)
     register_cli(app)
-    build_middleware(app, page_cache=CachedPurchasePages)
+    build_middleware(app)
     return app
 
 
@@ -72,13 +66,9 @@ def register_extensions(app: Flask) -> None:
         Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     db.init_app(app)
     app.teardown_appcontext(end_session)  # teardowns run last-registered first: before Flask-SQLAlchemy's
-    if not app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
-        with app.app_context():  # builds the engine object; no connection is opened
-            ping_idle_connections(db.engine)
     migrate.init_app(app, db, directory=str(MIGRATIONS_DIR), render_as_batch=True)
     login_manager.init_app(app)
     csrf.init_app(app)
-    register_reads(app)
     listen_for_outbox_rows()
     celery_init_app(app)
 
@@ -86,7 +76,6 @@ def register_extensions(app: Flask) -> None:
 def register_request_classes(app: Flask) -> None:
     app.request_class = StrictRequest
     app.app_ctx_globals_class = RequestGlobals  # g.request_id
-    app.session_interface = CachedSerializerSessionInterface()
 
 
 def register_blueprints(app: Flask) -> None:

@@ -23,7 +23,6 @@ from sqlalchemy import select, update
 
 from blasto.admin import bp
 from blasto.admin.forms import BookForm, EditBookForm, RestockForm, VisibilityForm
-from blasto.api.purchase_cache import catalog_changed
 from blasto.core.extensions import db
 from blasto.models import Product
 from blasto.models.base import ID_CONVERTER
@@ -70,7 +69,6 @@ def edit_book(book_id: int):
     form = EditBookForm()
     if not form.validate():
         return _form_page(form, book, status=400)
-    retitled = form.title.data != book.title  # purchase lines show titles: cached pages must go
     values = {"title": form.title.data, "author": form.author.data, "description": form.description.data or "", "price_cents": form.price.data}
     statement = update(Product).where(Product.id == book_id)
     if form.stock.data != form.stock_seen.data:  # the admin changed it: only over the count they saw
@@ -82,8 +80,6 @@ def edit_book(book_id: int):
         return _stock_moved(form, book_id)
     db.session.commit()
     forget(current_app._get_current_object())
-    if retitled:
-        catalog_changed()
     flash(f"Saved “{form.title.data}”.", "success")
     return see_other(url_for("admin.edit_book", book_id=book_id))
 

@@ -1,9 +1,8 @@
 """Who is calling: HTTP Basic to obtain a token, a bearer token for the rest.
 
 The bearer lookup runs on every authenticated request, so it is one indexed
-Core query on the token digest (no ORM objects), or part of the view's own
-statement on the busiest read. Failures are 401 with a `WWW-Authenticate`
-challenge and a message that says which rule failed.
+Core query on the token digest (no ORM objects). Failures are 401 with a
+`WWW-Authenticate` challenge and a message that says which rule failed.
 """
 from __future__ import annotations
 
@@ -27,14 +26,9 @@ MAX_TOKEN_LENGTH = 200
 TOKEN_QUERY = token_by_digest()
 
 
-def bearer_in(header: str) -> str:
-    """The token in an Authorization header's value, or "" when it holds no bearer token."""
-    scheme, _, token = header.partition(" ")
-    return token.strip() if scheme.lower() == "bearer" else ""
-
-
 def bearer_token() -> str:
-    token = bearer_in(request.headers.get("Authorization", ""))
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    token = token.strip() if scheme.lower() == "bearer" else ""
     if not token:
         abort(401, message="Send a token as 'Authorization: Bearer <token>' (get one from POST /api/v1/tokens).", headers=BEARER_CHALLENGE)
     if len(token) > MAX_TOKEN_LENGTH:
@@ -44,7 +38,7 @@ def bearer_token() -> str:
 
 def accept_token(row) -> None:
     """Set g.user_id and g.token_id from a token row (id, user_id, expires_at, revoked_at), or abort 401."""
-    if row is None or row.token_id is None:
+    if row is None:
         abort(401, message="The token is not valid.", headers=BEARER_CHALLENGE)
     if row.revoked_at is not None:
         abort(401, message="The token has been revoked.", headers=BEARER_CHALLENGE)
@@ -53,31 +47,19 @@ def accept_token(row) -> None:
     g.user_id, g.token_id = row.user_id, row.token_id
 
 
-def authenticate_bearer(connection=None) -> None:
-    """Look the request's token up (on the session's connection by default) and accept it, or abort 401."""
-    connection = connection or db.session.connection()
-    accept_token(connection.execute(TOKEN_QUERY, {"digest": token_digest(bearer_token())}).first())
+def authenticate_bearer() -> None:
+    """Look the request's token up and accept it, or abort 401."""
+    accept_token(db.session.execute(TOKEN_QUERY, {"digest": token_digest(bearer_token())}).first())
 
 
-def token_auth(blp, in_view: bool = False):
-    """Decorator for `blp`'s views that need a bearer token; documents it too.
-
-    With `in_view=True` the view looks the token up itself, in the same
-    statement as its own read (see blasto.shop.history), and must pass the row
-    to `accept_token`; a view that forgets fails closed with a 500, never open.
-    """
+def token_auth(blp):
+    """Decorator for `blp`'s views that need a bearer token; documents it too."""
 
     def decorate(view):
         @functools.wraps(view)
         def wrapper(*args, **kwargs):
-            if not in_view:
-                authenticate_bearer()
-                return view(*args, **kwargs)
-            g.token_digest = token_digest(bearer_token())
-            response = view(*args, **kwargs)
-            if g.get("user_id") is None:
-                raise RuntimeError(f"{view.__name__} never accepted its token")
-            return response
+            authenticate_bearer()
+            return view(*args, **kwargs)
 
         wrapper = blp.alt_response(401, response="UNAUTHORIZED")(wrapper)
         return blp.doc(security=BEARER)(wrapper)

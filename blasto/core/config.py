@@ -36,7 +36,6 @@ DATABASE_POOL_SIZE = 5
 WORKER_DATABASE_POOL_SIZE = 2
 CELERY_BROKER_POOL_LIMIT = 1
 RATELIMIT_REDIS_MAX_CONNECTIONS = 1
-PURCHASE_CACHE_MAX_CONNECTIONS = 1
 WORKER_DYNO_TYPE = "worker"  # the Procfile's Celery worker: its dynos get WORKER_DATABASE_POOL_SIZE
 # The clock: beat renews its RedBeat lock at least every BEAT_MAX_LOOP_SECONDS; a
 # killed clock's lock expires after BEAT_LOCK_TIMEOUT_SECONDS (RedBeat's own 5 to 1
@@ -85,10 +84,6 @@ def load_config(environ: Mapping[str, str] | None = None, instance_path: str | o
         "STATSD": statsd_config(env),
         # Errors and failed tasks to Sentry (blasto.core.error_tracking); None: the SDK is never loaded.
         "ERROR_TRACKING": error_tracking_config(env, blasto_env),
-        # GET /api/v1/purchases pages kept in Redis (blasto.api.purchase_cache); 0 turns it off.
-        "PURCHASE_CACHE": purchase_cache_config(env),
-        "PURCHASE_CACHE_MAX_CONNECTIONS": env_int(env, "PURCHASE_CACHE_MAX_CONNECTIONS", PURCHASE_CACHE_MAX_CONNECTIONS,
-                                                  minimum=1, maximum=100),
         **outbox_config(env),
         **report_config(env),
         **rate_limit_config(env, blasto_env),
@@ -115,13 +110,6 @@ def password_hash_method(blasto_env: str) -> str:
     Never in production or development: a test-mode hash guards nothing.
     """
     return TEST_PASSWORD_HASH if blasto_env == "test" else "scrypt"
-
-
-def purchase_cache_config(env: Mapping[str, str]) -> dict[str, Any] | None:
-    """Where purchase pages are cached (REDIS_URL) and for how long at most; None: no cache."""
-    seconds = env_int(env, "PURCHASE_CACHE_SECONDS", 60, minimum=0, maximum=24 * 3600)
-    url = (env.get("REDIS_URL") or "").strip()
-    return {"url": url, "seconds": seconds} if url and seconds else None
 
 
 def outbox_config(env: Mapping[str, str]) -> dict[str, Any]:
@@ -331,9 +319,10 @@ def database_uri(value: str | None, instance: Path) -> str:
 def engine_options(uri: str, pool_size: int) -> dict[str, Any]:
     """Pool caps that fit Heroku's small connection limits; SQLite waits on locks.
 
-    Stale connections are caught by blasto.db_pool's idle ping, not pool_pre_ping.
-    `hide_parameters` keeps bound values (e-mails, names, password hashes) out
-    of the text of database errors, which are logged.
+    `pool_pre_ping` replaces a pooled connection that died meanwhile (a database
+    restart or failover) before a request uses it. `hide_parameters` keeps bound
+    values (e-mails, names, password hashes) out of the text of database errors,
+    which are logged.
     """
     if uri.startswith("sqlite"):
         return {"connect_args": {"timeout": 15}, "hide_parameters": True}
@@ -341,6 +330,7 @@ def engine_options(uri: str, pool_size: int) -> dict[str, Any]:
         "hide_parameters": True,
         "pool_size": pool_size,
         "max_overflow": 0,
+        "pool_pre_ping": True,
         "pool_recycle": 300,
         "pool_timeout": 10,
         "connect_args": {"connect_timeout": 5, "application_name": "blasto"},

@@ -46,7 +46,6 @@ class Settings:
     worker_pool: int  # WORKER_DATABASE_POOL_SIZE, on worker dynos
     broker_pool: int  # CELERY_BROKER_POOL_LIMIT
     limiter_pool: int  # RATELIMIT_REDIS_MAX_CONNECTIONS; 0 when the limits are off or not in Redis
-    cache_pool: int  # PURCHASE_CACHE_MAX_CONNECTIONS; 0 when the page cache is off
     web_concurrency: int | None  # WEB_CONCURRENCY as the app sets it; None: the buildpack's, by dyno size
     programs: dict[str, Program] = field(default_factory=dict)
 
@@ -124,7 +123,6 @@ def settings_from(env: Mapping[str, str], processes: Mapping[str, str]) -> Setti
         worker_pool=worker["SQLALCHEMY_ENGINE_OPTIONS"]["pool_size"],
         broker_pool=celery["broker_pool_limit"],
         limiter_pool=web["RATELIMIT_REDIS_MAX_CONNECTIONS"] if limits_in_redis else 0,
-        cache_pool=web["PURCHASE_CACHE_MAX_CONNECTIONS"] if web["PURCHASE_CACHE"] else 0,
         web_concurrency=concurrency,
         programs={name: program(command, env) for name, command in processes.items()},
     )
@@ -197,7 +195,6 @@ def _shares(name: str, kind: Program, size: str, settings: Settings) -> list[Sha
                  f"broker (2 x CELERY_BROKER_POOL_LIMIT={settings.broker_pool})"),
             Part(READINESS_REDIS, "readiness"),
             Part(settings.limiter_pool, "rate limits (RATELIMIT_REDIS_MAX_CONNECTIONS)"),
-            Part(settings.cache_pool, "page cache (PURCHASE_CACHE_MAX_CONNECTIONS)"),
         ]
         return [Share("master", 1, "", [], []), Share("gunicorn processes", count, why, [pool], redis, role="child")]
     if kind.kind == "worker":
@@ -221,7 +218,7 @@ def _web_processes(kind: Program, size: str, settings: Settings) -> tuple[int, s
 
 def _single_thread(settings: Settings) -> list[Part]:
     """A console's Redis: one thread holds one connection of each client (`flask ready` uses the most)."""
-    return [Part(PER_BROKER_CONNECTION, "broker"), Part(1, "readiness"), Part(min(settings.cache_pool, 1), "page cache")]
+    return [Part(PER_BROKER_CONNECTION, "broker"), Part(1, "readiness")]
 
 
 def total(formation: Mapping[str, Dynos], settings: Settings, service: str) -> int:
@@ -234,7 +231,6 @@ KNOBS = {
                  ("worker_concurrency", "WORKER_CONCURRENCY", 1), ("web_concurrency", "WEB_CONCURRENCY", 1)],
     "redis": [("broker_pool", "CELERY_BROKER_POOL_LIMIT", 1),
               ("limiter_pool", "RATELIMIT_REDIS_MAX_CONNECTIONS", 1),
-              ("cache_pool", "PURCHASE_CACHE_MAX_CONNECTIONS", 1),
               ("worker_concurrency", "WORKER_CONCURRENCY", 1), ("web_concurrency", "WEB_CONCURRENCY", 1)],
 }
 

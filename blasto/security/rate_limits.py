@@ -41,7 +41,6 @@ and tests build many apps).
 """
 from __future__ import annotations
 
-import functools
 import hashlib
 import hmac
 import ipaddress
@@ -170,22 +169,6 @@ def capped_storage_options(config) -> dict:
     return {"connection_pool": pool}
 
 
-def _belongs_to(hook, limiter: Limiter) -> bool:
-    """Is this hook one Flask-Limiter registered (a bound method, or a partial over one)?"""
-    owner = getattr(hook, "__self__", None)
-    if owner is None and isinstance(hook, functools.partial):
-        owner = hook.args[0] if hook.args else None
-    return owner is limiter
-
-
-def _only_on(endpoints: frozenset[str], hook):
-    @functools.wraps(hook)
-    def scoped(value):
-        return hook(value) if request.endpoint in endpoints else value
-
-    return scoped
-
-
 def init_rate_limits(app: Flask) -> Limiter | None:
     """Bind a Limiter to `app` and attach RULES to their views; nothing at all when disabled."""
     config = app.config
@@ -201,17 +184,6 @@ def init_rate_limits(app: Flask) -> Limiter | None:
     config["RATELIMIT_STORAGE_OPTIONS"] = capped_storage_options(config)
     limiter = Limiter(client_address)
     limiter.init_app(app)
-    # Every limit here is on a view (below): the wrapper checks it when the view
-    # runs. The before_request hook Flask-Limiter adds serves only app-wide and
-    # default limits, which Blasto has none of, yet costs every request (about
-    # a third of a bare API request's time), so it goes.
-    hooks = app.before_request_funcs.get(None, [])
-    hooks[:] = [hook for hook in hooks if not _belongs_to(hook, limiter)]
-    # Its after-request hook (which deducts the conditional limits: failed
-    # log-ins) and teardown only matter where a limit is: the rest skip them.
-    limited = frozenset(endpoint for rule in RULES for endpoint in rule.endpoints)
-    for registry in (app.after_request_funcs, app.teardown_request_funcs):
-        registry[None] = [_only_on(limited, hook) if _belongs_to(hook, limiter) else hook for hook in registry.get(None, [])]
     for rule in RULES:
         limit = limiter.shared_limit(
             config[rule.setting], scope=rule.scope, key_func=rule.key, methods=["POST"],

@@ -4,22 +4,17 @@ These are hot paths (the API's purchase list is benchmarked), so each read is
 one round trip of plain Core SQL: the page of purchases (a CTE) joined to its
 lines and their titles, with the user's total count as an uncorrelated
 subquery that Postgres evaluates once. No ORM objects, no query per purchase.
-The API's list goes one step further and finds the user from the bearer
-token's digest in the same statement.
 """
 from __future__ import annotations
 
-from sqlalchemy import ColumnElement, Select, bindparam, func, select, true
-from sqlalchemy.engine import Connection, Row
+from sqlalchemy import ColumnElement, Select, bindparam, func, select
+from sqlalchemy.engine import Connection
 
 from blasto.core.extensions import db
 from blasto.models import Product, Purchase, PurchaseItem
-from blasto.models.token import token_by_digest
 
 _purchases, _lines, _products = Purchase.__table__, PurchaseItem.__table__, Product.__table__
 _USER = bindparam("user_id")
-_TOKEN = token_by_digest().cte("token")
-_TOKEN_USER = select(_TOKEN.c.user_id).scalar_subquery()
 
 
 def _count(user: ColumnElement) -> ColumnElement:
@@ -33,28 +28,16 @@ def _header(user: ColumnElement, *conditions, paged: bool) -> Select:
     return header
 
 
-def _with_lines(header: Select, *extra):
-    """(columns, from-clause, order) of a header CTE joined to its lines and titles."""
+def _statement(header: Select, *extra) -> Select:
+    """A header CTE joined to its lines and titles, in page order."""
     page = header.cte("page")
     columns = [page.c.id, page.c.status, page.c.created_at, page.c.total_cents, _lines.c.product_id, _products.c.title, _lines.c.quantity, _lines.c.unit_price_cents, *extra]
     joined = page.join(_lines, _lines.c.purchase_id == page.c.id).join(_products, _products.c.id == _lines.c.product_id)
-    return columns, joined, (page.c.created_at.desc(), page.c.id.desc(), _lines.c.id)
-
-
-def _statement(header: Select, *extra) -> Select:
-    columns, joined, order = _with_lines(header, *extra)
-    return select(*columns).select_from(joined).order_by(*order)
-
-
-def _token_statement() -> Select:
-    """The token's row, outer-joined to its user's page: one row even with no purchases."""
-    columns, joined, order = _with_lines(_header(_TOKEN_USER, paged=True), _count(_TOKEN_USER))
-    return select(*columns, *_TOKEN.c).select_from(_TOKEN.outerjoin(joined, true())).order_by(*order)
+    return select(*columns).select_from(joined).order_by(page.c.created_at.desc(), page.c.id.desc(), _lines.c.id)
 
 
 _PAGE = _statement(_header(_USER, paged=True), _count(_USER))
 _ONE = _statement(_header(_USER, _purchases.c.id == bindparam("purchase_id"), paged=False))
-_TOKEN_PAGE = _token_statement()
 _COUNT = select(_count(_USER))
 
 
@@ -66,17 +49,6 @@ def purchase_page(user_id: int, page: int, per_page: int, connection: Connection
         return _grouped(rows), rows[0].total_items
     # Past the last page (or no purchases): no row carried the count.
     return [], connection.execute(_COUNT, {"user_id": user_id}).scalar_one() if page > 1 else 0
-
-
-def purchase_page_by_token(digest: str, page: int, per_page: int, connection: Connection) -> tuple[Row | None, list[dict], int]:
-    """(token row or None, page, total) for the token's owner, in one statement.
-
-    The caller must check the token row (expiry, revocation) before using the page.
-    """
-    rows = connection.execute(_TOKEN_PAGE, _page_params(page, per_page, digest=digest)).all()
-    if not rows:
-        return None, [], 0
-    return rows[0], _grouped(row for row in rows if row[0] is not None), rows[0].total_items
 
 
 def purchase_detail(user_id: int, purchase_id: int, connection: Connection | None = None) -> dict | None:

@@ -20,7 +20,6 @@ from datetime import datetime, timedelta, timezone
 from sqlalchemy import func, insert, select
 from werkzeug.security import generate_password_hash
 
-from blasto.api.purchase_cache import purchases_changed
 from blasto.core.extensions import db
 from blasto.models import Product, Purchase, PurchaseItem, User
 
@@ -65,7 +64,6 @@ def seed_sales(count: int, now: datetime | None = None) -> int:
         ]
         db.session.execute(insert(PurchaseItem), items)
         db.session.commit()
-        purchases_changed({purchase["user_id"] for purchase in purchases})  # bulk inserts skip the session hook
         added += len(batch)
     return added
 

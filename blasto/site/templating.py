@@ -1,7 +1,7 @@
 """What every page's layout uses: the cart's size and the layout's links (the filters: blasto.web.templating)."""
 from __future__ import annotations
 
-from flask import current_app, request, url_for
+from flask import url_for
 
 from blasto.site import bp
 from blasto.site.cart import cart_size
@@ -26,16 +26,7 @@ LAYOUT_ENDPOINTS = {
 
 
 def layout_links() -> dict[str, str]:
-    """The layout's links, built once per application root.
-
-    The layout is on every page, /home included, which is benchmarked:
-    a dozen url_for calls would be a third of its rendering time.
-    """
-    cache = current_app.extensions.setdefault("blasto.layout_links", {})
-    links = cache.get(request.script_root)
-    if links is None:
-        links = cache[request.script_root] = {name: url_for(endpoint, **values) for name, (endpoint, values) in LAYOUT_ENDPOINTS.items()}
-    return links
+    return {name: url_for(endpoint, **values) for name, (endpoint, values) in LAYOUT_ENDPOINTS.items()}
 
 
 @bp.app_context_processor

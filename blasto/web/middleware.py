@@ -1,8 +1,6 @@
 """The WSGI stack around Flask, built in one place so its order can be read and changed here."""
 from __future__ import annotations
 
-from typing import Callable
-
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -11,7 +9,7 @@ from blasto.web.request_id import RequestIdMiddleware
 from blasto.web.security_headers import SecurityHeadersMiddleware
 
 
-def build_middleware(app: Flask, page_cache: Callable | None = None) -> None:
+def build_middleware(app: Flask) -> None:
     """Wrap Flask in the layers a request meets, outermost first; every one is on every request's path.
 
     1. RequestIdMiddleware: the request id in the logging context and the X-Request-Id header,
@@ -22,14 +20,9 @@ def build_middleware(app: Flask, page_cache: Callable | None = None) -> None:
        of gunicorn's bare page), inside the two above so that answer has the id and the headers.
     4. ProxyFix: one trusted hop, Heroku's router, for the client address, scheme and port
        (X-Forwarded-For's last entry is the client; Host and Prefix are never trusted).
-    5. `page_cache`, when given: the purchases page cache, in front of Flask and behind ProxyFix,
-       which gives it the client's scheme.
-    6. Flask.
+    5. Flask.
     """
-    wsgi = app.wsgi_app
-    if page_cache is not None:
-        wsgi = page_cache(app, wsgi)
-    wsgi = ProxyFix(wsgi, x_for=1, x_proto=1, x_port=1)
+    wsgi = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_port=1)
     wsgi = LastResortMiddleware(app, wsgi)
     wsgi = SecurityHeadersMiddleware(wsgi, hsts=app.config["BLASTO_ENV"] == "production")
     wsgi = RequestIdMiddleware(wsgi)

@@ -158,6 +158,16 @@ def test_history_is_newest_first_and_paginated(api, buyer, books):
     assert_error(api.get("/api/v1/purchases?per_page=x", buyer), 422)
 
 
+def test_every_link_on_a_page_carries_the_apps_mount_point(api, buyer, books):
+    bought = api.buy(buyer, [{"product_id": books["cheap"], "quantity": 1}]).get_json()
+    plain = api.get("/api/v1/purchases", buyer).get_json()
+    assert plain["_links"]["self"].startswith("/api/v1/purchases?")
+    assert plain["items"][0]["_links"]["self"] == f"/api/v1/purchases/{bought['id']}"
+    mounted = api.http.get("/api/v1/purchases", headers=buyer["headers"], environ_overrides={"SCRIPT_NAME": "/shop"}).get_json()
+    assert mounted["_links"]["self"].startswith("/shop/api/v1/purchases?")
+    assert mounted["items"][0]["_links"]["self"] == f"/shop/api/v1/purchases/{bought['id']}"
+
+
 def test_no_purchases_is_an_empty_first_page(api, buyer):
     body = api.get("/api/v1/purchases", buyer).get_json()
     assert body["items"] == [] and body["_meta"] == {"page": 1, "per_page": 20, "total_pages": 0, "total_items": 0}
@@ -178,8 +188,7 @@ def test_purchases_need_a_token(api, books):
     assert count(Purchase) == 0
 
 
-def test_the_list_checks_its_token_in_the_same_statement(api, buyer, books):
-    """The list finds the user from the token inside its own query; every rule still holds."""
+def test_the_list_refuses_unknown_expired_and_revoked_tokens(api, buyer, books):
     from datetime import timedelta
 
     from sqlalchemy import update

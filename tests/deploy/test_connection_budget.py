@@ -5,7 +5,7 @@ and a Redis server of the test's own, each with the DYNO Heroku would give it;
 release and a console (`flask ready`) run as one-off processes. Traffic goes
 through every path that opens a connection: pages, the API, checkouts (their
 receipts first refused by SMTP, so the worker's children publish retries),
-/readyz, a report, log-ins the rate limiter counts, cached purchases pages.
+/readyz, a report, log-ins the rate limiter counts.
 Meanwhile the servers' own client lists are sampled, and every process must
 stay within what the check counts for a process of its kind.
 """
@@ -246,7 +246,7 @@ def _make_admin(database_url: str, email: str) -> None:
 
 
 @pytest.mark.parametrize("variable", ["DATABASE_POOL_SIZE", "WORKER_DATABASE_POOL_SIZE", "CELERY_BROKER_POOL_LIMIT",
-                                      "RATELIMIT_REDIS_MAX_CONNECTIONS", "PURCHASE_CACHE_MAX_CONNECTIONS"])
+                                      "RATELIMIT_REDIS_MAX_CONNECTIONS"])
 @pytest.mark.parametrize("value", ["0", "many", "101"])
 def test_a_pool_size_out_of_range_is_refused_by_name(tmp_path, variable, value):
     env = {"BLASTO_ENV": "test", "REDIS_URL": "redis://localhost:6379/0", variable: value}

@@ -1,7 +1,6 @@
 """The WSGI stack around Flask, in the order build_middleware documents, outermost first."""
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from blasto.api.cached_pages import CachedPurchasePages
 from blasto.web.last_resort import LastResortMiddleware
 from blasto.web.request_id import RequestIdMiddleware
 from blasto.web.security_headers import SecurityHeadersMiddleware
@@ -16,7 +15,7 @@ def layers(app) -> list[type]:
 
 
 def test_the_stack_is_request_id_headers_last_resort_proxy_then_flask(app):
-    assert layers(app) == [RequestIdMiddleware, SecurityHeadersMiddleware, LastResortMiddleware, ProxyFix, CachedPurchasePages]
+    assert layers(app) == [RequestIdMiddleware, SecurityHeadersMiddleware, LastResortMiddleware, ProxyFix]
 
 
 def test_a_response_from_any_layer_carries_the_request_id_and_the_headers(app):
