@@ -7,14 +7,15 @@ import os
 import signal
 import sys
 
-from blasto.config import ConfigError, _int, statsd_config
-from blasto.logs import gunicorn_logconfig
+from blasto.core.config import statsd_config
+from blasto.core.env import ConfigError, env_int
+from blasto.core.logs import gunicorn_logconfig
 
 try:
-    _port = _int(os.environ, "PORT", 5000, minimum=1, maximum=65535)
+    _port = env_int(os.environ, "PORT", 5000, minimum=1, maximum=65535)
     # The buildpack sets WEB_CONCURRENCY from the dyno's RAM (2 on 512 MB dynos).
-    _workers = _int(os.environ, "WEB_CONCURRENCY", 2, minimum=1, maximum=64)
-    _threads = _int(os.environ, "GUNICORN_THREADS", 4, minimum=1, maximum=64)
+    _workers = env_int(os.environ, "WEB_CONCURRENCY", 2, minimum=1, maximum=64)
+    _threads = env_int(os.environ, "GUNICORN_THREADS", 4, minimum=1, maximum=64)
     _statsd = statsd_config(os.environ)
 except ConfigError as exc:
     print(f"blasto: cannot start: {exc}", file=sys.stderr, flush=True)
@@ -78,7 +79,7 @@ def post_fork(server, worker):
     application = sys.modules["blasto"].__dict__.get("APP")
     if application is None:  # another app under these settings (bench/)
         return
-    from blasto.extensions import db
+    from blasto.core.extensions import db
 
     with application.app_context():
         db.engine.dispose(close=False)
@@ -98,6 +99,6 @@ def _stop_was_queued(server) -> bool:
 
 def post_worker_init(worker):
     """On SIGTERM, close the listener at once: new connections are refused, none are reset."""
-    from blasto.graceful import close_listeners_when_stopping
+    from blasto.core.graceful import close_listeners_when_stopping
 
     close_listeners_when_stopping(worker)

@@ -468,7 +468,7 @@ def main(argv: list[str] | None = None) -> int:
         report_explain(sent)
         report_cprofile(app, headers)
         report_cached_hits(headers)
-        from blasto.extensions import db
+        from blasto.core.extensions import db
 
         with app.app_context():
             db.engine.dispose()

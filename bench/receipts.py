@@ -59,7 +59,7 @@ from tests.support.services import drop_database, fresh_database_url  # noqa: E4
 LOGS = ROOT / "bench" / "results" / "receipts"
 ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 REDIS_URL = "redis://127.0.0.1:6379/13"  # bench/run.py uses 14 and the tests 15
-QUEUE = "blasto"  # task_default_queue in blasto/config.py
+QUEUE = "blasto"  # task_default_queue in blasto/core/config.py
 SEND_TASK, PING_TASK = "blasto.outbox.send", "blasto.health.ping"
 
 SLOW_SMTP_SECONDS = 1.0

@@ -60,8 +60,8 @@ def run(url: str, sales: int, rounds: int) -> int:
     from flask_migrate import upgrade
 
     from blasto import create_app
-    from blasto.config import database_uri, engine_options
-    from blasto.extensions import db
+    from blasto.core.config import database_uri, engine_options
+    from blasto.core.extensions import db
     from blasto.models import Report
     from blasto.reports import building, rendering
     from blasto.reports.ranges import DateRange

@@ -10,10 +10,28 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from flask import Flask
-from werkzeug.middleware.proxy_fix import ProxyFix
 
-from blasto.config import load_config
-from blasto.logs import configure_logging
+import blasto.models  # noqa: F401  (registers the tables on db.metadata)
+from blasto import admin, health, site
+from blasto.admin.cli import create_admin
+from blasto.api.core import init_api
+from blasto.core.celery_app import celery_init_app
+from blasto.core.config import load_config
+from blasto.core.error_tracking import init_error_tracking
+from blasto.core.extensions import csrf, db, login_manager, migrate
+from blasto.core.logs import configure_logging
+from blasto.deploy_check import check
+from blasto.health.cli import ready
+from blasto.outbox.cli import outbox
+from blasto.outbox.dispatch import listen_for_outbox_rows
+from blasto.security.rate_limits import init_rate_limits
+from blasto.shop.seed import seed_command
+from blasto.web.errors import end_session, register_error_handlers
+from blasto.web.https import register_https
+from blasto.web.middleware import build_middleware
+from blasto.web.request_id import RequestGlobals
+from blasto.web.strict_request import StrictRequest
+from blasto.web.templating import register_template_filters
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 
@@ -21,16 +39,16 @@ MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app = Flask(__name__, instance_relative_config=True)
     register_config(app, config)
-    register_proxy(app)
-    register_last_resort(app)
-    register_logging(app)
-    register_error_tracking(app)
+    configure_logging(app.config["LOG_LEVEL"])
+    init_error_tracking(app)  # Sentry, with SENTRY_DSN: before Celery is bound, in every process
     register_extensions(app)
+    register_request_classes(app)
+    register_template_filters(app)  # pages and e-mails (rendered by the worker) share them
     register_blueprints(app)
     register_security(app)
-    register_request_hooks(app)
     register_error_handlers(app)
     register_cli(app)
+    build_middleware(app)
     return app
 
 
@@ -43,40 +61,7 @@ def register_config(app: Flask, overrides: Mapping[str, Any] | None) -> None:
     app.json.sort_keys = False  # type: ignore[attr-defined]
 
 
-def register_proxy(app: Flask) -> None:
-    """Trust one proxy hop, Heroku's router, for the client address, scheme and port.
-
-    The router appends the address it saw to X-Forwarded-For, so the last one
-    is the client; anything earlier is the client's own claim. It does not set
-    X-Forwarded-Host or X-Forwarded-Prefix, so those are never trusted.
-    """
-    app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_port=1)  # type: ignore[method-assign]
-
-
-def register_last_resort(app: Flask) -> None:
-    """The app's own 503/500 for an exception that escapes Flask; the request-id and header middlewares wrap it."""
-    from blasto.last_resort import register_last_resort as register
-
-    register(app)
-
-
-def register_logging(app: Flask) -> None:
-    configure_logging(app.config["LOG_LEVEL"])
-
-
-def register_error_tracking(app: Flask) -> None:
-    """Sentry, with SENTRY_DSN: before Celery is bound and before the first request, in every process."""
-    from blasto.error_tracking import init_error_tracking
-
-    init_error_tracking(app)
-
-
 def register_extensions(app: Flask) -> None:
-    import blasto.models  # noqa: F401  (registers the tables on db.metadata)
-    from blasto.celery_app import celery_init_app
-    from blasto.extensions import csrf, db, end_session, login_manager, migrate
-    from blasto.outbox.dispatch import listen_for_outbox_rows
-
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite:///"):
         Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     db.init_app(app)
@@ -88,10 +73,12 @@ def register_extensions(app: Flask) -> None:
     celery_init_app(app)
 
 
-def register_blueprints(app: Flask) -> None:
-    from blasto import admin, health, site
-    from blasto.api.core import init_api
+def register_request_classes(app: Flask) -> None:
+    app.request_class = StrictRequest
+    app.app_ctx_globals_class = RequestGlobals  # g.request_id
 
+
+def register_blueprints(app: Flask) -> None:
     app.register_blueprint(site.bp)
     app.register_blueprint(admin.bp)
     app.register_blueprint(health.bp)
@@ -99,37 +86,12 @@ def register_blueprints(app: Flask) -> None:
 
 
 def register_security(app: Flask) -> None:
-    """HTTPS and HSTS in production, security headers, and rate limits (which wrap the views, so after the blueprints)."""
-    from blasto.security.headers import register_security_headers
-    from blasto.security.https import register_https
-    from blasto.security.rate_limits import init_rate_limits
-
+    """HTTPS in production, and rate limits (which wrap the views, so after the blueprints); the headers: build_middleware."""
     register_https(app)
-    register_security_headers(app)
     init_rate_limits(app)
 
 
-def register_request_hooks(app: Flask) -> None:
-    from blasto.request_id import register_request_id
-    from blasto.strict_request import StrictRequest
-
-    register_request_id(app)
-    app.request_class = StrictRequest
-
-
-def register_error_handlers(app: Flask) -> None:
-    from blasto.errors import register_error_handlers as register
-
-    register(app)
-
-
 def register_cli(app: Flask) -> None:
-    from blasto.admin.cli import create_admin
-    from blasto.cli import ready
-    from blasto.deploy_check import check
-    from blasto.outbox.cli import outbox
-    from blasto.shop.seed import seed_command
-
     app.cli.add_command(ready)
     app.cli.add_command(check)
     app.cli.add_command(create_admin)

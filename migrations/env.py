@@ -8,7 +8,7 @@ from sqlalchemy.exc import DBAPIError
 # access to the values within the .ini file in use.
 config = context.config
 
-# Logging is configured by the app (logfmt on stdout, see blasto/logs.py);
+# Logging is configured by the app (logfmt on stdout, see blasto/core/logs.py);
 # alembic.ini's [loggers] sections are deliberately not applied.
 logger = logging.getLogger('alembic.env')
 

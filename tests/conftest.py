@@ -22,7 +22,7 @@ os.environ["RATELIMIT_ENABLED"] = "false"
 import pytest  # noqa: E402
 
 from blasto import create_app  # noqa: E402
-from blasto.config import celery_config  # noqa: E402
+from blasto.core.config import celery_config  # noqa: E402
 from tests.support.redis_proxy import RedisProxy  # noqa: E402
 from tests.support.tcp_proxy import TcpProxy  # noqa: E402
 from tests.support.services import postgres_admin_url, redis_test_url, fresh_database_url, drop_database  # noqa: E402
@@ -75,7 +75,7 @@ def db_app(app_factory, sqlite_template, tmp_path):
 @pytest.fixture
 def pg_app(app_factory, migrated_postgres):
     """An app on a fresh Postgres database with the full schema: a clone of the one migrated once per session."""
-    from blasto.config import database_uri, engine_options
+    from blasto.core.config import database_uri, engine_options
 
     uri = database_uri(migrated_postgres, None)
     return app_factory(SQLALCHEMY_DATABASE_URI=uri, SQLALCHEMY_ENGINE_OPTIONS=engine_options(uri, 5))

@@ -23,14 +23,14 @@ from sqlalchemy import select, update
 
 from blasto.admin import bp
 from blasto.admin.forms import BookForm, EditBookForm, RestockForm, VisibilityForm
-from blasto.extensions import db
+from blasto.core.extensions import db
 from blasto.models import Product
 from blasto.models.base import ID_CONVERTER
 from blasto.models.product import STOCK_MAX
 from blasto.shop.catalog import MAX_SEARCH_LENGTH, catalog_page, clean_search
 from blasto.shop.front_page import forget
-from blasto.site.paging import Page, check_in_range, page_number
-from blasto.site.redirects import safe_next, see_other
+from blasto.web.paging import Page, check_in_range, page_number
+from blasto.web.redirects import safe_next, see_other
 
 PER_PAGE = 25
 

@@ -6,10 +6,10 @@ from email_validator import EmailNotValidError, validate_email
 from flask.cli import with_appcontext
 from sqlalchemy import select
 
-from blasto.extensions import db
+from blasto.core.extensions import db
 from blasto.models import User
 from blasto.models.user import NAME_MAX
-from blasto.security.passwords import password_problem
+from blasto.shop.passwords import password_problem
 from blasto.shop.accounts import EmailTaken, sign_up
 
 

@@ -15,7 +15,7 @@ from wtforms.widgets import HiddenInput
 
 from blasto.models.product import AUTHOR_MAX, STOCK_MAX, TITLE_MAX
 from blasto.shop.money import format_cents
-from blasto.site.forms import WholeNumberField, strip
+from blasto.web.forms import WholeNumberField, strip
 
 PRICE_MAX_CENTS = 100_000_00  # $100,000.00: beyond any book, far below INTEGER's limit
 TOTAL_MAX_CENTS = 20_000_000_00  # filters: above any possible order total, still an INTEGER

@@ -5,14 +5,14 @@ from flask import flash, render_template, request, url_for
 from sqlalchemy import select
 
 from blasto.admin import bp
-from blasto.extensions import db
+from blasto.core.extensions import db
 from blasto.models import OutboxMessage
 from blasto.models.base import ID_CONVERTER
 from blasto.models.outbox import FAILED, STATES
 from blasto.outbox.delivery import send_again
 from blasto.outbox.records import state_counts
-from blasto.site.forms import CsrfOnlyForm
-from blasto.site.redirects import see_other
+from blasto.web.forms import CsrfOnlyForm
+from blasto.web.redirects import see_other
 
 SHOWN = 100
 

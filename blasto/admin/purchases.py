@@ -17,12 +17,12 @@ from sqlalchemy import ColumnElement, Select, false, func, or_, select
 
 from blasto.admin import bp
 from blasto.admin.forms import PurchaseFilterForm
-from blasto.extensions import db
+from blasto.core.extensions import db
 from blasto.models import OutboxMessage, Product, Purchase, PurchaseItem, User
 from blasto.models.base import ID_CONVERTER, MAX_ID
 from blasto.models.outbox import RECEIPT
 from blasto.shop.catalog import escape_like
-from blasto.site.paging import Page, check_in_range, page_number
+from blasto.web.paging import Page, check_in_range, page_number
 
 PER_PAGE = 25
 

@@ -12,14 +12,14 @@ from sqlalchemy import or_, select
 
 from blasto.admin import bp
 from blasto.admin.report_form import ReportForm
-from blasto.extensions import db
+from blasto.core.extensions import db
 from blasto.models import Report
 from blasto.models.base import ID_CONVERTER, utcnow
 from blasto.reports.asking import ask_for_report
 from blasto.reports.files import FILES, file_response, live_report, status
 from blasto.reports.ranges import DateRange
-from blasto.site.forms import CsrfOnlyForm
-from blasto.site.redirects import see_other
+from blasto.web.forms import CsrfOnlyForm
+from blasto.web.redirects import see_other
 
 RECENT = 20
 

@@ -12,8 +12,8 @@ from flask import g, request
 from flask_smorest import abort
 from sqlalchemy import select
 
-from blasto.api.core import BEARER
-from blasto.extensions import db
+from blasto.api import BEARER
+from blasto.core.extensions import db
 from blasto.models import User
 from blasto.models.user import check_nobodys_password
 from blasto.models.base import utcnow

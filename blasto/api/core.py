@@ -1,7 +1,7 @@
 """The Api object: OpenAPI metadata, security schemes and the blueprints.
 
 One Api per app (flask-smorest's Api keeps a reference to its app, and tests
-build many apps). Its own error handler is not installed: blasto.errors
+build many apps). Its own error handler is not installed: blasto.web.errors
 answers every HTTP error, so the API's errors and the pages' share one code
 path and one logged line, and ErrorSchema below documents that shape.
 """
@@ -11,10 +11,8 @@ import marshmallow as ma
 from flask import Flask
 from flask_smorest import Api
 
-from blasto.api import API_VERSION, URL_PREFIX
-
-BEARER = [{"bearerAuth": []}]
-BASIC = [{"basicAuth": []}]
+from blasto.api import API_VERSION, URL_PREFIX, docs, index, products, purchases, reports, tokens, users
+from blasto.core.extensions import csrf
 
 
 class ErrorSchema(ma.Schema):
@@ -28,13 +26,10 @@ class BlastoApi(Api):
     ERROR_SCHEMA = ErrorSchema
 
     def _register_error_handlers(self):
-        """blasto.errors handles HTTPException for the whole app."""
+        """blasto.web.errors handles HTTPException for the whole app."""
 
 
 def init_api(app: Flask) -> BlastoApi:
-    from blasto.api import docs, index, products, purchases, reports, tokens, users
-    from blasto.extensions import csrf
-
     app.config.setdefault("API_TITLE", "Blasto")
     app.config.setdefault("API_VERSION", API_VERSION)
     app.config.setdefault("OPENAPI_VERSION", "3.0.3")

@@ -17,7 +17,7 @@ from blasto.api import URL_PREFIX
 from blasto.api.auth import token_auth
 from blasto.api.json_body import require_json_body
 from blasto.api.report_schemas import ReportCreateSchema, ReportSchema
-from blasto.extensions import db
+from blasto.core.extensions import db
 from blasto.models import User
 from blasto.models.base import ID_CONVERTER
 from blasto.reports.asking import ask_for_report

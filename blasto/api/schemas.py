@@ -11,7 +11,7 @@ from marshmallow import fields, validate
 from blasto.models.base import MAX_ID
 from blasto.models.outbox import STATES
 from blasto.models.user import EMAIL_MAX, NAME_MAX
-from blasto.security.passwords import PASSWORD_MAX, PASSWORD_MIN, password_problem
+from blasto.shop.passwords import PASSWORD_MAX, PASSWORD_MIN, password_problem
 from blasto.shop.cart import MAX_LINES, MAX_QUANTITY
 from blasto.shop.catalog import MAX_SEARCH_LENGTH
 
@@ -86,7 +86,7 @@ class ProductPageSchema(PageSchema):
 
 
 def password_rule(value: str) -> None:
-    # The one rule (blasto.security.passwords), the same as the sign-up page's and create-admin's.
+    # The one rule (blasto.shop.passwords), the same as the sign-up page's and create-admin's.
     problem = password_problem(value)
     if problem:
         raise ma.ValidationError(problem)

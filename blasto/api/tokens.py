@@ -5,11 +5,10 @@ from flask import g
 from flask_smorest import Blueprint
 from sqlalchemy import update
 
+from blasto.api import BASIC, URL_PREFIX
 from blasto.api.auth import basic_user, token_auth
-from blasto.api.core import BASIC
-from blasto.api import URL_PREFIX
 from blasto.api.schemas import TokenSchema
-from blasto.extensions import db
+from blasto.core.extensions import db
 from blasto.models import ApiToken
 from blasto.models.base import utcnow
 

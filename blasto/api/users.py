@@ -9,7 +9,7 @@ from blasto.api import URL_PREFIX
 from blasto.api.auth import token_auth
 from blasto.api.json_body import require_json_body
 from blasto.api.schemas import UserCreateSchema, UserSchema
-from blasto.extensions import db
+from blasto.core.extensions import db
 from blasto.models import User
 from blasto.models.base import ID_CONVERTER
 from blasto.shop.accounts import EmailTaken, sign_up

@@ -14,8 +14,8 @@ It checks three things and says each problem in plain words with what to do:
 Exit code 0 when all is well, 1 otherwise. The environment checked is the
 process's own (on a dyno: `heroku run flask --app blasto check`) or a file of
 `KEY=value` lines (`--config-vars`, e.g. from `heroku config --shell`). A broken
-environment cannot stop the check itself: `blasto.__init__` gives this
-command a bare app when the real one cannot be built (`check_only_app`).
+environment cannot stop the check itself: `blasto.__init__` gives the flask
+command a stand-in app when the real one cannot be built (`check_only_app`).
 """
 from __future__ import annotations
 
@@ -24,7 +24,12 @@ import shlex
 from pathlib import Path
 
 import click
+from flask import Flask
+from flask.cli import AppGroup
 
+from blasto.core.env import ConfigError, cannot_start
+from blasto.deploy_check import connections, environment, formation, lock, manifest, procfile, python_version
+from blasto.deploy_check.formation import FormationError, scaled
 from blasto.deploy_check.report import Report
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -42,8 +47,6 @@ ROOT = Path(__file__).resolve().parents[2]
 @click.option("--redis-plan", metavar="PLAN", help="The Heroku Key-Value Store plan (default: app.json's): mini...")
 def check(root: Path, env_file: Path | None, scale: str | None, postgres_plan: str | None, redis_plan: str | None):
     """Check the environment, the deploy files and the connection budget as Heroku meets them; exit 1 on a problem."""
-    from blasto.deploy_check import environment, lock, manifest, procfile, python_version
-
     env = read_env_file(env_file) if env_file else dict(os.environ)
     report = Report()
     click.echo(f"Checking {root} for Heroku, with {'the variables in ' + str(env_file) if env_file else 'this environment'} read as production would.")
@@ -61,8 +64,6 @@ def check(root: Path, env_file: Path | None, scale: str | None, postgres_plan: s
 
 
 def _valid_scale(value: str | None) -> str | None:
-    from blasto.deploy_check.formation import FormationError, scaled
-
     if value:
         try:
             scaled({}, value)
@@ -72,8 +73,6 @@ def _valid_scale(value: str | None) -> str | None:
 
 
 def _budget(report: Report, env: dict, processes: dict, app_json: dict | None, scale: str | None, plans: dict) -> None:
-    from blasto.deploy_check import connections, environment, formation
-
     _, loadable = environment.production_env(env)
     if loadable is None:
         report.note("the connection budget was not computed: fix the environment's problems first")
@@ -103,10 +102,24 @@ def read_env_file(path: Path) -> dict[str, str]:
     return env
 
 
-def check_only_app():
-    """An app with nothing but this command, for when the environment cannot build the real one."""
-    from flask import Flask
-
+def check_only_app(error: ConfigError) -> Flask:
+    """The app `flask --app blasto` gets when the environment cannot build the real one: `check` only."""
     app = Flask("blasto")
-    app.cli.add_command(check)
+    app.cli = OnlyCheck(error)
     return app
+
+
+class OnlyCheck(AppGroup):
+    """`check` runs; any other command says why the app cannot start, as a process that needs the app would."""
+
+    def __init__(self, error: ConfigError):
+        super().__init__()
+        self.error = error
+        self.add_command(check)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        command = super().get_command(ctx, cmd_name)
+        if command is not None:
+            return command
+        settings = {"ignore_unknown_options": True, "allow_extra_args": True, "help_option_names": []}
+        return click.Command(cmd_name, context_settings=settings, callback=lambda: cannot_start(self.error))

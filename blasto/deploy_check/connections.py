@@ -13,12 +13,13 @@ import tempfile
 from dataclasses import dataclass, field, replace
 from typing import Mapping
 
-from blasto.config import WORKER_DYNO_TYPE, ConfigError, _int, load_config
+from blasto.core.config import WORKER_DYNO_TYPE, load_config
+from blasto.core.env import ConfigError, env_int
 from blasto.deploy_check.formation import Dynos, describe
 from blasto.deploy_check.platform import WEB_CONCURRENCY_BY_SIZE, plan_limit, qualified, smallest_plan
 from blasto.deploy_check.report import Report
 
-READINESS_REDIS = 2  # blasto.health.checks: a BlockingConnectionPool(max_connections=2) per process
+READINESS_REDIS = 2  # blasto.core.redis_client: a BlockingConnectionPool(max_connections=2) per process
 PER_BROKER_CONNECTION = 2  # kombu's Redis channel: its PING's connection (kept in its pool) and one to publish on
 CONSUMER_REDIS = 2  # the Celery worker's main process: BRPOP, and acks and restores
 REDBEAT_REDIS = 1  # celery-redbeat's client (the schedule and its lock), in beat's one thread
@@ -44,7 +45,6 @@ class Settings:
     web_pool: int  # DATABASE_POOL_SIZE
     worker_pool: int  # WORKER_DATABASE_POOL_SIZE, on worker dynos
     broker_pool: int  # CELERY_BROKER_POOL_LIMIT
-    results_pool: int  # CELERY_REDIS_MAX_CONNECTIONS
     limiter_pool: int  # RATELIMIT_REDIS_MAX_CONNECTIONS; 0 when the limits are off or not in Redis
     web_concurrency: int | None  # WEB_CONCURRENCY as the app sets it; None: the buildpack's, by dyno size
     programs: dict[str, Program] = field(default_factory=dict)
@@ -113,7 +113,7 @@ def settings_from(env: Mapping[str, str], processes: Mapping[str, str]) -> Setti
     celery = web["CELERY"]
     limits_in_redis = web["RATELIMIT_ENABLED"] and web["RATELIMIT_STORAGE_URI"].startswith(("redis://", "rediss://"))
     try:
-        concurrency = _int(env, "WEB_CONCURRENCY", 0, minimum=1, maximum=64) or None
+        concurrency = env_int(env, "WEB_CONCURRENCY", 0, minimum=1, maximum=64) or None
     except ConfigError:  # gunicorn.conf.py refuses it, and the environment check says so
         concurrency = None
     if env.get("WEB_CONCURRENCY_SET_BY") == BUILDPACK:  # on a one-off dyno: its own size's, not the app's
@@ -122,7 +122,6 @@ def settings_from(env: Mapping[str, str], processes: Mapping[str, str]) -> Setti
         web_pool=web["SQLALCHEMY_ENGINE_OPTIONS"]["pool_size"],
         worker_pool=worker["SQLALCHEMY_ENGINE_OPTIONS"]["pool_size"],
         broker_pool=celery["broker_pool_limit"],
-        results_pool=celery["redis_max_connections"],
         limiter_pool=web["RATELIMIT_REDIS_MAX_CONNECTIONS"] if limits_in_redis else 0,
         web_concurrency=concurrency,
         programs={name: program(command, env) for name, command in processes.items()},
@@ -186,7 +185,7 @@ def lines(formation: Mapping[str, Dynos], settings: Settings) -> list[Line]:
 
 
 def _shares(name: str, kind: Program, size: str, settings: Settings) -> list[Share] | None:
-    # As blasto.config.database_pool_size: worker dynos have their own pool size.
+    # As blasto.core.config.database_pool_size: worker dynos have their own pool size.
     pool = Part(settings.worker_pool, "WORKER_DATABASE_POOL_SIZE") if name == WORKER_DYNO_TYPE else Part(
         settings.web_pool, "DATABASE_POOL_SIZE")
     if kind.kind == "web":
@@ -195,14 +194,13 @@ def _shares(name: str, kind: Program, size: str, settings: Settings) -> list[Sha
             Part(PER_BROKER_CONNECTION * settings.broker_pool,
                  f"broker (2 x CELERY_BROKER_POOL_LIMIT={settings.broker_pool})"),
             Part(READINESS_REDIS, "readiness"),
-            Part(settings.results_pool, "results (CELERY_REDIS_MAX_CONNECTIONS)"),
             Part(settings.limiter_pool, "rate limits (RATELIMIT_REDIS_MAX_CONNECTIONS)"),
         ]
         return [Share("master", 1, "", [], []), Share("gunicorn processes", count, why, [pool], redis, role="child")]
     if kind.kind == "worker":
         children = kind.processes or CPUS_SEEN_ON_A_DYNO
         why = kind.variable or ("--concurrency" if kind.processes else "one per CPU: no --concurrency")
-        redis = [Part(PER_BROKER_CONNECTION, "broker"), Part(min(settings.results_pool, 1), "results")]
+        redis = [Part(PER_BROKER_CONNECTION, "broker")]
         return [Share("main", 1, "", [], [Part(CONSUMER_REDIS, "consumer")]),
                 Share("children", children, why, [pool], redis, role="child")]
     if kind.kind == "beat":
@@ -220,7 +218,7 @@ def _web_processes(kind: Program, size: str, settings: Settings) -> tuple[int, s
 
 def _single_thread(settings: Settings) -> list[Part]:
     """A console's Redis: one thread holds one connection of each client (`flask ready` uses the most)."""
-    return [Part(PER_BROKER_CONNECTION, "broker"), Part(1, "readiness"), Part(min(settings.results_pool, 1), "results")]
+    return [Part(PER_BROKER_CONNECTION, "broker"), Part(1, "readiness")]
 
 
 def total(formation: Mapping[str, Dynos], settings: Settings, service: str) -> int:
@@ -231,7 +229,7 @@ def total(formation: Mapping[str, Dynos], settings: Settings, service: str) -> i
 KNOBS = {
     "postgres": [("web_pool", "DATABASE_POOL_SIZE", 2), ("worker_pool", "WORKER_DATABASE_POOL_SIZE", 1),
                  ("worker_concurrency", "WORKER_CONCURRENCY", 1), ("web_concurrency", "WEB_CONCURRENCY", 1)],
-    "redis": [("broker_pool", "CELERY_BROKER_POOL_LIMIT", 1), ("results_pool", "CELERY_REDIS_MAX_CONNECTIONS", 1),
+    "redis": [("broker_pool", "CELERY_BROKER_POOL_LIMIT", 1),
               ("limiter_pool", "RATELIMIT_REDIS_MAX_CONNECTIONS", 1),
               ("worker_concurrency", "WORKER_CONCURRENCY", 1), ("web_concurrency", "WEB_CONCURRENCY", 1)],
 }

@@ -1,6 +1,6 @@
 """The environment, read exactly as a production dyno reads it, with every problem reported.
 
-`blasto.config.load_config` stops at the first bad variable; a deploy wants
+`blasto.core.config.load_config` stops at the first bad variable; a deploy wants
 the whole list. So it is run again and again: each variable it refuses is
 reported with its own ConfigError message, then taken out of the way (unset,
 so its default applies, or given a harmless stand-in when production has no
@@ -17,7 +17,8 @@ import tempfile
 from pathlib import Path
 from typing import Mapping
 
-from blasto.config import ConfigError, _int, load_config
+from blasto.core.config import load_config
+from blasto.core.env import ConfigError, env_int
 from blasto.deploy_check.report import Report
 
 # For variables production cannot do without: valid values that let the loader go on to the rest.
@@ -81,7 +82,7 @@ def production_env(env: Mapping[str, str]) -> tuple[list[ConfigError], dict[str,
 
 def _worker_concurrency(report: Report, env: Mapping[str, str]) -> None:
     try:
-        _int(env, "WORKER_CONCURRENCY", 2, minimum=1, maximum=WORKER_CONCURRENCY_MAX)
+        env_int(env, "WORKER_CONCURRENCY", 2, minimum=1, maximum=WORKER_CONCURRENCY_MAX)
     except ConfigError as error:
         report.problem(error.variable, str(error), "heroku config:set WORKER_CONCURRENCY=2 (2 fits a 512 MB dyno)")
 

@@ -1,4 +1,4 @@
-"""Liveness and readiness probes, and the round-trip task readiness uses."""
+"""Liveness and readiness probes, `flask ready`, and the heartbeat task a worker runs for them."""
 from flask import Blueprint
 
 bp = Blueprint("health", __name__)

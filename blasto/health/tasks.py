@@ -1,11 +1,10 @@
-"""Tasks the health checks send through the broker to a worker."""
-import os
-import socket
-
+"""The worker's heartbeat: the clock sends it, a worker stamps the time, /readyz reads its age."""
 from celery import shared_task
 
+from blasto.core.config import HEARTBEAT_TASK
+from blasto.models.sweep_heartbeat import record_sweep
 
-@shared_task(name="blasto.health.ping", ignore_result=False, acks_late=False)
-def ping(nonce: str) -> dict:
-    """Echo the nonce so the caller knows this answer is for its own message."""
-    return {"pong": nonce, "worker": f"{socket.gethostname()}:{os.getpid()}"}
+
+@shared_task(name=HEARTBEAT_TASK, ignore_result=True)
+def heartbeat() -> None:
+    record_sweep(HEARTBEAT_TASK)

@@ -14,7 +14,7 @@ from email.message import EmailMessage
 
 from email_validator import EmailNotValidError, validate_email
 
-from blasto.mail.settings import LOG, SMTP, MailSettings
+from blasto.core.mail_settings import LOG, SMTP, MailSettings
 
 log = logging.getLogger(__name__)
 

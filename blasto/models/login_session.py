@@ -12,7 +12,7 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, Integer, select, update
 from sqlalchemy.orm import Mapped, mapped_column
 
-from blasto.extensions import db
+from blasto.core.extensions import db, login_manager
 from blasto.models.base import UTCDateTime, utcnow
 from blasto.models.user import User
 
@@ -43,6 +43,7 @@ def end_login(user: User) -> None:
     db.session.commit()
 
 
+@login_manager.user_loader
 def user_for_login(ident: str) -> User | None:
     """Flask-Login's loader: "<user id>:<log-in id>" of a log-in not yet ended, else nobody."""
     user_part, _, login_part = (ident or "").partition(":")

@@ -6,7 +6,7 @@ from datetime import datetime
 from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from blasto.extensions import db
+from blasto.core.extensions import db
 from blasto.models.base import UTCDateTime, utcnow
 
 

@@ -1,9 +1,9 @@
-"""When each periodic sweep last ran: the clock's heartbeat, read by /readyz.
+"""When each periodic task last ran: the sweeps and the worker's heartbeat, read by /readyz.
 
-The clock only sends the sweeps; a worker runs them and records the run here,
-in the database every process shares (Postgres, or the SQLite file of the
-embedded defaults). A row that stops moving shows a missing clock, which
-nothing else would: the sweeps fail quietly by not happening.
+The clock only sends them; a worker runs them and records the run here, in
+the database every process shares (Postgres, or the SQLite file of the
+embedded defaults). A row that stops moving shows a missing clock or worker,
+which nothing else would: periodic work fails quietly by not happening.
 """
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from sqlalchemy import String
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, mapped_column
 
-from blasto.extensions import db
+from blasto.core.extensions import db
 from blasto.models.base import UTCDateTime, utcnow
 
 

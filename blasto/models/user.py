@@ -10,10 +10,8 @@ from sqlalchemy import Boolean, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from blasto.extensions import db
+from blasto.core.extensions import db
 from blasto.models.base import UTCDateTime, utcnow
-from blasto.security.passwords import PASSWORD_MAX, PASSWORD_MIN  # noqa: F401  (the rule lives there)
-
 
 EMAIL_MAX = 254  # RFC 5321's longest forward path
 NAME_MAX = 100

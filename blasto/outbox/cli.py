@@ -5,7 +5,7 @@ import click
 from flask.cli import AppGroup
 from sqlalchemy import select
 
-from blasto.extensions import db
+from blasto.core.extensions import db
 from blasto.models import OutboxMessage
 from blasto.models.outbox import STATES
 from blasto.outbox.delivery import send_again

@@ -21,10 +21,10 @@ from datetime import timedelta
 from flask import current_app
 from sqlalchemy import select, update
 
-from blasto.extensions import db
-from blasto.logs import scrubbed, tagged
+from blasto.core.extensions import db
+from blasto.core.logs import scrubbed, tagged
 from blasto.mail.compose import compose
-from blasto.mail.settings import HOLD, MailSettings
+from blasto.core.mail_settings import HOLD, MailSettings
 from blasto.mail.transport import DeliveryError, Outgoing
 from blasto.models import OutboxMessage, User
 from blasto.models.base import utcnow

@@ -14,10 +14,9 @@ import logging
 from flask import after_this_request, current_app, has_app_context, has_request_context, request
 from sqlalchemy import event
 
-from blasto.celery_app import REQUEST_ID_HEADER
-from blasto.extensions import db
-from blasto.logs import request_id_var, tagged
-from blasto.mail.settings import HOLD
+from blasto.core.extensions import db
+from blasto.core.logs import request_id_var, tagged
+from blasto.core.mail_settings import HOLD
 from blasto.models import OutboxMessage
 
 SEND_TASK = "blasto.outbox.send"
@@ -70,16 +69,20 @@ def _after_commit(session) -> None:
 
 
 def publish(celery, ids: list[int], request_id: str | None = None) -> int:
-    """Queue a send for each id; returns how many were queued."""
-    headers = {REQUEST_ID_HEADER: request_id} if request_id else None
-    for count, message_id in enumerate(ids):
-        try:
-            celery.send_task(SEND_TASK, args=[message_id], headers=headers, retry_policy=PUBLISH_RETRY)
-        except Exception as exc:  # broker down: the rows stay pending for the sweep
-            with tagged(request_id):
+    """Queue a send for each id; returns how many were queued.
+
+    `request_id` is the one that owed them: after the response the request's
+    own is gone, so it is set again here for Celery's publish signal
+    (blasto.core.celery_app), the one path a request id takes to the worker.
+    """
+    with tagged(request_id):
+        for count, message_id in enumerate(ids):
+            try:
+                celery.send_task(SEND_TASK, args=[message_id], retry_policy=PUBLISH_RETRY)
+            except Exception as exc:  # broker down: the rows stay pending for the sweep
                 log.warning(
                     "e-mail not queued; the sweep will queue it",
                     extra={"outbox_ids": ",".join(map(str, ids[count:])), "error": f"{type(exc).__name__}: {exc}"},
                 )
-            return count
+                return count
     return len(ids)

@@ -4,8 +4,8 @@ from __future__ import annotations
 from flask import current_app, has_request_context, url_for
 from sqlalchemy import func, select
 
-from blasto.extensions import db
-from blasto.logs import request_id_var
+from blasto.core.extensions import db
+from blasto.core.logs import request_id_var
 from blasto.models import OutboxMessage, User
 from blasto.models.outbox import RECEIPT, WELCOME
 

@@ -12,8 +12,9 @@ import logging
 from celery import shared_task, signals
 from flask import current_app
 
-from blasto.mail.settings import HOLD
+from blasto.core.mail_settings import HOLD
 from blasto.models.sweep_heartbeat import record_sweep
+from blasto.outbox.backlog import send_backlog_gauges
 from blasto.outbox.delivery import deliver, due_for_sweep
 from blasto.outbox.dispatch import PUBLISH_RETRY, SEND_TASK, publish
 
@@ -48,8 +49,6 @@ def sweep(self) -> int:
         queued = publish(self.app, ids)
     record_sweep(self.name)
     if current_app.config["STATSD"]:  # without STATSD_HOST not even the figures are read
-        from blasto.metrics import send_backlog_gauges
-
         send_backlog_gauges(self.app)
     return queued
 

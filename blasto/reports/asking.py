@@ -14,8 +14,8 @@ from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from blasto.extensions import db
-from blasto.logs import request_id_var
+from blasto.core.extensions import db
+from blasto.core.logs import request_id_var
 from blasto.models import Report
 from blasto.models.report import IN_FLIGHT
 from blasto.outbox.dispatch import PUBLISH_RETRY

@@ -20,10 +20,11 @@ from datetime import date, timedelta, timezone
 from flask import current_app
 from sqlalchemy import func, select, tuple_, update
 
-from blasto.extensions import db
+from blasto.core.extensions import db
 from blasto.models import Product, Purchase, PurchaseItem, Report
 from blasto.models.base import utcnow
 from blasto.models.report import DONE, FAILED, QUEUED, RUNNING
+from blasto.reports import rendering
 from blasto.reports.asking import queue_build
 from blasto.reports.ranges import DateRange
 
@@ -156,9 +157,7 @@ def read_sales(span: DateRange, progress: Progress) -> Totals:
 
 
 def render(span: DateRange, totals: Totals, progress: Progress) -> dict:
-    """CSVs, chart and summary; the plotting library is imported here, in the worker only."""
-    from blasto.reports import rendering
-
+    """CSVs, chart and summary (the plotting library is imported inside rendering, by the worker only)."""
     books = book_names(totals.books)
     days_csv = rendering.days_csv(span, totals)
     books_csv = rendering.books_csv(totals, books)

@@ -11,7 +11,7 @@ from typing import Callable
 from flask import Response
 from sqlalchemy import select
 
-from blasto.extensions import db
+from blasto.core.extensions import db
 from blasto.models import Report
 from blasto.models.base import utcnow
 from blasto.models.report import DONE
@@ -72,7 +72,7 @@ def file_response(report_id: int, name: str) -> Response | None:
     if spec.mimetype == "text/csv":
         response.headers["Content-Disposition"] = f'attachment; filename="blasto-report-{report_id}-{name}"'
         response.charset = "utf-8"
-    response.headers["Cache-Control"] = "private, max-age=3600"  # nosniff and the CSP come from blasto.security.headers
+    response.headers["Cache-Control"] = "private, max-age=3600"  # nosniff and the CSP come from blasto.web.security_headers
     return response
 
 

@@ -14,7 +14,7 @@ from datetime import timedelta
 from flask import current_app
 from sqlalchemy import delete, update
 
-from blasto.extensions import db
+from blasto.core.extensions import db
 from blasto.models import Report
 from blasto.models.base import utcnow
 from blasto.models.report import FAILED, QUEUED, RUNNING

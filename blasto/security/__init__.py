@@ -1,7 +1,4 @@
-"""The shop's defences, each a small module.
+"""Rate limits on log-in, sign-up and checkout (Flask-Limiter), bound from the factory.
 
-Bound from the factory (blasto.app.register_security): `https` (production's
-redirect to HTTPS, and HSTS), `headers` (the headers every response carries)
-and `rate_limits` (Flask-Limiter on log-in, sign-up and checkout). Used by
-the forms and the API: `passwords` (the password rule).
+HTTPS and the security headers are request plumbing (blasto.web); the password rule is the shop's (blasto.shop.passwords).
 """

@@ -3,7 +3,7 @@
 What is counted: POSTs only, to the page and to the API form of each action,
 which share one counter (a shared limit per action), so switching between
 POST /login and POST /api/v1/tokens buys an attacker nothing. The limits
-come from the RATELIMIT_* settings (blasto.config, README).
+come from the RATELIMIT_* settings (blasto.core.config, README).
 
 Keys, and why:
 - Per client address, for every action: `request.remote_addr` after ProxyFix,
@@ -23,7 +23,7 @@ Keys, and why:
   exists, so it tells nobody which addresses have one, and the address is
   hashed: neither Redis nor the log lines hold it.
 
-A breach raises Flask-Limiter's RateLimitExceeded (429), which blasto.errors
+A breach raises Flask-Limiter's RateLimitExceeded (429), which blasto.web.errors
 renders like every error: JSON under /api/v1, the error page elsewhere. This
 module adds Retry-After and a message saying how long to wait.
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from sqlalchemy.exc import IntegrityError
 
-from blasto.extensions import db
+from blasto.core.extensions import db
 from blasto.models import User
 from blasto.outbox.records import owe_welcome
 

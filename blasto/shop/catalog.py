@@ -10,7 +10,7 @@ import re
 
 from sqlalchemy import Select, false, func, or_, select
 
-from blasto.extensions import db
+from blasto.core.extensions import db
 from blasto.models import Product
 
 MAX_SEARCH_LENGTH = 100

@@ -20,7 +20,7 @@ from typing import Mapping
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
-from blasto.extensions import db
+from blasto.core.extensions import db
 from blasto.models import Product, Purchase, PurchaseItem
 from blasto.outbox.records import owe_receipt
 from blasto.shop.cart import MAX_LINES, CartError, check_quantity

@@ -17,7 +17,7 @@ from flask import Flask, current_app
 from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 
-from blasto.extensions import db
+from blasto.core.extensions import db
 from blasto.models import Product, PurchaseItem
 from blasto.shop.catalog import FOR_SALE
 

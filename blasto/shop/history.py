@@ -10,7 +10,7 @@ from __future__ import annotations
 from sqlalchemy import ColumnElement, Select, bindparam, func, select
 from sqlalchemy.engine import Connection
 
-from blasto.extensions import db
+from blasto.core.extensions import db
 from blasto.models import Product, Purchase, PurchaseItem
 
 _purchases, _lines, _products = Purchase.__table__, PurchaseItem.__table__, Product.__table__

@@ -20,7 +20,7 @@ from datetime import datetime, timedelta, timezone
 from sqlalchemy import func, insert, select
 from werkzeug.security import generate_password_hash
 
-from blasto.extensions import db
+from blasto.core.extensions import db
 from blasto.models import Product, Purchase, PurchaseItem, User
 
 SHOPPERS = 40

@@ -8,9 +8,10 @@ from flask import current_app
 from flask.cli import with_appcontext
 from sqlalchemy import select
 
-from blasto.extensions import db
+from blasto.core.extensions import db
 from blasto.models import Product
 from blasto.shop.sample_books import BOOKS
+from blasto.shop.sample_sales import seed_sales
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +66,4 @@ def seed_command(sales: int, if_empty: bool):
     added = seed_catalog()
     click.echo(f"seed: {added} books added, {len(BOOKS) - added} already present")
     if sales:
-        from blasto.shop.sample_sales import seed_sales
-
         click.echo(f"seed: {seed_sales(sales):,} sample sales added ({sales:,} wanted)")

@@ -12,7 +12,7 @@ from flask import current_app, flash, g, render_template, session, url_for
 from flask_login import current_user, login_user, logout_user
 from sqlalchemy import select
 
-from blasto.extensions import db
+from blasto.core.extensions import db
 from blasto.models import User
 from blasto.models.login_session import begin_login, end_login
 from blasto.models.user import check_nobodys_password
@@ -20,7 +20,7 @@ from blasto.shop.accounts import EmailTaken, sign_up
 from blasto.site import bp
 from blasto.site.cart import CART_KEY
 from blasto.site.forms import LoginForm, LogoutForm, SignupForm
-from blasto.site.redirects import next_from_request, see_other
+from blasto.web.redirects import next_from_request, see_other
 
 WRONG_CREDENTIALS = "Wrong e-mail or password."
 DUPLICATE_EMAIL = "An account with this e-mail already exists; log in instead."

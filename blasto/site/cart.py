@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from flask import flash, render_template, session, url_for
 from sqlalchemy import select
 
-from blasto.extensions import db
+from blasto.core.extensions import db
 from blasto.models import Product
 from blasto.shop import cart as rules
 from blasto.shop.catalog import FOR_SALE, product_for_sale
@@ -19,7 +19,7 @@ from blasto.shop.money import line_total, order_total
 from blasto.site import bp
 from blasto.site.catalog import render_book
 from blasto.site.forms import AddToCartForm, RemoveFromCartForm, UpdateCartForm
-from blasto.site.redirects import safe_next, see_other
+from blasto.web.redirects import safe_next, see_other
 
 CART_KEY = "cart"
 

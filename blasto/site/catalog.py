@@ -10,7 +10,7 @@ from blasto.shop.catalog import MAX_SEARCH_LENGTH, catalog_page, clean_search, p
 from blasto.shop.front_page import shelves
 from blasto.site import bp
 from blasto.site.forms import AddToCartForm
-from blasto.site.paging import Page, check_in_range, page_number
+from blasto.web.paging import Page, check_in_range, page_number
 
 PER_PAGE = 12
 SHELVES_HTML_KEY = "blasto.front_page_html"

@@ -1,62 +1,19 @@
-"""The site's forms. Every FlaskForm carries a CSRF token; WTForms checks each field.
-
-Quantities and ids are integers checked against the same bounds the cart and
-the database use, so bad input becomes a field error, never a 500.
-"""
+"""The site's forms. Every FlaskForm carries a CSRF token; WTForms checks each field (shared pieces: blasto.web.forms)."""
 from __future__ import annotations
-
-import re
 
 from flask_wtf import FlaskForm
 from sqlalchemy import select
-from wtforms import BooleanField, EmailField, HiddenField, IntegerField, PasswordField, StringField
-from wtforms.validators import DataRequired, Email, InputRequired, Length, NumberRange, Regexp, StopValidation, ValidationError
+from wtforms import BooleanField, EmailField, HiddenField, PasswordField, StringField
+from wtforms.validators import DataRequired, Email, InputRequired, Length, NumberRange, Regexp, ValidationError
 from wtforms.widgets import HiddenInput
 
-from blasto.extensions import db
+from blasto.core.extensions import db
 from blasto.models import User
 from blasto.models.base import MAX_ID
 from blasto.models.user import EMAIL_MAX, NAME_MAX
-from blasto.security.passwords import PASSWORD_MAX, PASSWORD_MIN, password_problem
 from blasto.shop.cart import MAX_QUANTITY
-
-
-
-class WholeNumberField(IntegerField):
-    """An integer field that takes only plain ASCII digits (no `1_000`, no `1e3`).
-
-    A value that is not a whole number gets one clear error, without the
-    range checks piling on; a blank value is left to InputRequired.
-    """
-
-    _PATTERN = re.compile(r"^-?[0-9]{1,12}$")
-
-    def process_formdata(self, valuelist):
-        if not valuelist or not valuelist[0].strip():
-            self.data = None
-            return
-        text = valuelist[0].strip()
-        if not self._PATTERN.match(text):
-            self.data = None
-            raise ValueError("Enter a whole number.")
-        self.data = int(text)
-
-    def pre_validate(self, form):
-        if self.process_errors:
-            raise StopValidation()
-
-
-def normalise_email(value: str | None) -> str | None:
-    return value.strip().lower() if isinstance(value, str) else value
-
-
-def strip(value: str | None) -> str | None:
-    return value.strip() if isinstance(value, str) else value
-
-
-# Postgres refuses NUL in text (a 500 if it got that far), and no control
-# character belongs in a name or an e-mail address.
-NO_CONTROL_CHARACTERS = r"^[^\x00-\x1f\x7f]*$"
+from blasto.shop.passwords import PASSWORD_MAX, PASSWORD_MIN, password_problem
+from blasto.web.forms import NO_CONTROL_CHARACTERS, CsrfOnlyForm, WholeNumberField, normalise_email, strip
 
 
 class SignupForm(FlaskForm):
@@ -83,7 +40,7 @@ class SignupForm(FlaskForm):
             raise ValidationError("An account with this e-mail already exists; log in instead.")
 
     def validate_password(self, field):
-        """The one rule (blasto.security.passwords), the same as the API's and create-admin's."""
+        """The one rule (blasto.shop.passwords), the same as the API's and create-admin's."""
         problem = password_problem(field.data, self.email.data)
         if problem:
             raise ValidationError(problem)
@@ -96,10 +53,6 @@ class LoginForm(FlaskForm):
     ])
     password = PasswordField("Password", validators=[InputRequired("Please enter your password."), Length(max=PASSWORD_MAX)])
     remember = BooleanField("Keep me logged in on this device")
-
-
-class CsrfOnlyForm(FlaskForm):
-    """Nothing but the CSRF token: for buttons that change state (so they POST)."""
 
 
 class LogoutForm(CsrfOnlyForm):

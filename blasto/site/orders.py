@@ -14,7 +14,7 @@ from flask import abort, flash, render_template, request, session, url_for
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
-from blasto.extensions import db
+from blasto.core.extensions import db
 from blasto.models import Purchase
 from blasto.models.base import ID_CONVERTER
 from blasto.outbox.records import receipt_state
@@ -24,8 +24,8 @@ from blasto.shop.history import purchase_detail, purchase_page
 from blasto.site import bp
 from blasto.site.cart import CART_KEY, current_cart, lines_total, priced_lines, save_cart
 from blasto.site.forms import CheckoutForm
-from blasto.site.paging import Page, check_in_range, page_number
-from blasto.site.redirects import see_other
+from blasto.web.paging import Page, check_in_range, page_number
+from blasto.web.redirects import see_other
 
 PURCHASES_PER_PAGE = 10
 

@@ -1,24 +1,10 @@
-"""What every template can use: money formatting, dates, the cart's size, the layout's links."""
+"""What every page's layout uses: the cart's size and the layout's links (the filters: blasto.web.templating)."""
 from __future__ import annotations
-
-from datetime import datetime, timezone
 
 from flask import url_for
 
-from blasto.shop.money import format_cents
 from blasto.site import bp
 from blasto.site.cart import cart_size
-
-
-@bp.app_template_filter("money")
-def money(cents: int) -> str:
-    return format_cents(cents)
-
-
-@bp.app_template_filter("when")
-def when(moment: datetime) -> str:
-    """Dates are shown in UTC, stated as such, so no one guesses the zone."""
-    return moment.astimezone(timezone.utc).strftime("%d %b %Y, %H:%M UTC")
 
 
 LAYOUT_ENDPOINTS = {

@@ -2,7 +2,7 @@
 import pytest
 from sqlalchemy import func, select
 
-from blasto.extensions import db
+from blasto.core.extensions import db
 from blasto.models import OutboxMessage, Product, Purchase
 from tests.api.conftest import assert_error
 from tests.support.shop_data import add_product, stock_of

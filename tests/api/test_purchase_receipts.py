@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-from blasto.extensions import db
-from blasto.mail.settings import SMTP, MailSettings, SmtpSettings
+from blasto.core.extensions import db
+from blasto.core.mail_settings import SMTP, MailSettings, SmtpSettings
 from blasto.models import OutboxMessage, Purchase, PurchaseItem
 from blasto.outbox.delivery import deliver
 from tests.api.conftest import assert_error

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
-from blasto.extensions import db
+from blasto.core.extensions import db
 from blasto.models import Purchase, User
 from tests.api.conftest import PASSWORD, ApiClient, assert_error, basic
 from tests.conftest import migrated

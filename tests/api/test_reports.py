@@ -9,7 +9,7 @@ from datetime import date, datetime, timedelta, timezone
 import pytest
 from sqlalchemy import func, select, update
 
-from blasto.extensions import db
+from blasto.core.extensions import db
 from blasto.models import ApiToken, Product, Report, User
 from blasto.models.base import MAX_ID, utcnow
 from blasto.models.report import DONE, FAILED, QUEUED

@@ -4,7 +4,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select, update
 
-from blasto.extensions import db
+from blasto.core.extensions import db
 from blasto.models import ApiToken, User
 from blasto.models.base import utcnow
 from tests.api.conftest import PASSWORD, assert_error, basic, bearer

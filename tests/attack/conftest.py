@@ -9,8 +9,8 @@ from __future__ import annotations
 import pytest
 
 from blasto import create_app
-from blasto.config import celery_config
-from blasto.extensions import db
+from blasto.core.config import celery_config
+from blasto.core.extensions import db
 from blasto.shop.seed import seed_catalog
 from tests.support.report_databases import postgres_clone, postgres_config
 

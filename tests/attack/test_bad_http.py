@@ -21,7 +21,7 @@ from tests.support.report_databases import postgres_clone
 from tests.support.services import redis_test_url
 
 ROUTER = b"X-Forwarded-Proto: https\r\nX-Forwarded-For: 203.0.113.7\r\n"
-MAX_BODY = 1024 * 1024  # blasto.config's MAX_CONTENT_LENGTH
+MAX_BODY = 1024 * 1024  # blasto.core.config's MAX_CONTENT_LENGTH
 
 
 class Web:

@@ -20,7 +20,7 @@ from urllib.parse import quote, urlsplit
 
 import pytest
 
-from blasto.errors import CSRF_MESSAGE
+from blasto.web.errors import CSRF_MESSAGE
 from tests.api.conftest import basic
 from tests.attack import api_document as doc
 from tests.attack.payloads import BAD_UTF8, INJECTIONS, assert_handled

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import pytest
 
-from blasto.errors import CSRF_MESSAGE
+from blasto.web.errors import CSRF_MESSAGE
 from tests.attack.routes import page_write_routes, route_id, write_routes
 from tests.attack.world import ADMIN, API_PREFIX, SHOPPER, Browser, crawl_forms, database_fingerprint, find_rule, is_logged_in, logged_in, url_for_rule
 

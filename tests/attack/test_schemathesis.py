@@ -24,7 +24,7 @@ from schemathesis.checks import not_a_server_error
 from schemathesis.config import SchemathesisConfig
 from schemathesis.specs.openapi.checks import content_type_conformance, response_schema_conformance, status_code_conformance
 
-from blasto.extensions import db
+from blasto.core.extensions import db
 from blasto.models import ApiToken
 from tests.attack.routes import routing_app
 from tests.attack.world import promote

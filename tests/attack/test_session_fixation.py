@@ -16,8 +16,8 @@ from __future__ import annotations
 
 from flask_login import login_manager as login_manager_module
 
-from blasto.errors import CSRF_MESSAGE
-from blasto.extensions import login_manager
+from blasto.web.errors import CSRF_MESSAGE
+from blasto.core.extensions import login_manager
 from tests.attack.world import SHOPPER, Browser, is_logged_in
 from tests.functional.factories import PASSWORD
 

@@ -17,7 +17,7 @@ from sqlalchemy import select, text
 from werkzeug.routing import Rule
 from werkzeug.routing.converters import AnyConverter, IntegerConverter
 
-from blasto.extensions import db
+from blasto.core.extensions import db
 from blasto.models import Product, Report, User
 from blasto.models.base import utcnow
 from tests.functional.browser import Browser, Form, Page

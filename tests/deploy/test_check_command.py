@@ -207,7 +207,7 @@ def test_app_json_formation_fits_both_plans_with_room_to_spare(deploy_copy):
     # The arithmetic is printed plainly, per process type, with the variables it comes from.
     for line in ("web      1 basic dyno x 2 gunicorn processes (WEB_CONCURRENCY on basic) x 5 DATABASE_POOL_SIZE = 10",
                  "worker   1 basic dyno x 2 children (WORKER_CONCURRENCY) x 2 WORKER_DATABASE_POOL_SIZE = 4",
-                 "worker   1 basic dyno x (2 consumer + 2 children (WORKER_CONCURRENCY) x (2 broker + 1 results)) = 8",
+                 "worker   1 basic dyno x (2 consumer + 2 children (WORKER_CONCURRENCY) x 2 broker) = 6",
                  "clock    1 basic dyno x (2 broker + 1 RedBeat) = 3"):
         assert line in result.stdout, line
 
@@ -216,18 +216,19 @@ OVER_BUDGET = {
     "three-standard-2x-web-dynos": (
         ["--formation", "web=3:standard-2x"], {},
         ["Postgres: the formation may open 66 connections but heroku-postgresql:essential-0 allows 20",
-         "Redis: the formation may open 87 connections but heroku-redis:premium-0 allows 40"],
+         "Redis: the formation may open 72 connections but heroku-redis:premium-0 allows 40"],
         ["`heroku addons:upgrade DATABASE heroku-postgresql:standard-0` (120 connections)",
-         "`heroku config:set WEB_CONCURRENCY=1` (33 of 40)",
-         "`heroku addons:upgrade REDIS heroku-redis:premium-2` (200 connections)"]),
+         "`heroku config:set WEB_CONCURRENCY=1` (27 of 40)",
+         "`heroku addons:upgrade REDIS heroku-redis:premium-1` (80 connections)"]),
     "database-pool-of-10": (
         [], {"DATABASE_POOL_SIZE": "10"},
         ["Postgres: the formation may open 26 connections but heroku-postgresql:essential-0 allows 20"],
         ["`heroku config:set DATABASE_POOL_SIZE=7` (20 of 20)", "`heroku config:set WEB_CONCURRENCY=1` (16 of 20)"]),
     "redis-mini": (
         ["--redis-plan", "mini"], {},
-        ["Redis: the formation may open 27 connections but heroku-redis:mini allows 20"],
-        ["`heroku addons:upgrade REDIS heroku-redis:premium-0` (40 connections)"]),
+        ["Redis: the formation may open 22 connections but heroku-redis:mini allows 20"],
+        ["`heroku config:set WORKER_CONCURRENCY=1` (20 of 20)", "`heroku config:set WEB_CONCURRENCY=1` (17 of 20)",
+         "`heroku addons:upgrade REDIS heroku-redis:premium-0` (40 connections)"]),
 }
 
 

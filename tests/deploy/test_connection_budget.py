@@ -22,7 +22,8 @@ from urllib.parse import urlsplit
 import pytest
 import requests
 
-from blasto.config import ConfigError, load_config
+from blasto.core.config import load_config
+from blasto.core.env import ConfigError
 from blasto.deploy_check import connections, environment
 from blasto.deploy_check.formation import Dynos
 from tests.support.connection_census import ConnectionCensus, command, parent
@@ -144,7 +145,7 @@ def test_every_process_holds_no_more_connections_than_the_check_counts_for_it(
     (worker,), (clock,), (release,), (console,) = (peaks.rows(name, "main") for name in ("worker", "clock", "release",
                                                                                         "console"))
     assert worker["redis"] >= 1 and clock["redis"] >= 1 and release["postgres"] == 1, table
-    assert console["postgres"] == 1 and console["redis"] >= 2, table
+    assert console["postgres"] == 1 and console["redis"] >= 1, table  # `flask ready` reads the queue; it publishes nothing
 
 
 def _caps(env: dict) -> dict[tuple[str, str], dict[str, int]]:
@@ -220,7 +221,7 @@ def _traffic(base: str, database_url: str, sink: SmtpSink) -> None:
 def _pending(database_url: str) -> int:
     from sqlalchemy import create_engine, text
 
-    from blasto.config import database_uri
+    from blasto.core.config import database_uri
 
     engine = create_engine(database_uri(database_url, None))
     with engine.connect() as connection:
@@ -236,7 +237,7 @@ def _bearer(token: str) -> dict:
 def _make_admin(database_url: str, email: str) -> None:
     from sqlalchemy import create_engine, text
 
-    from blasto.config import database_uri
+    from blasto.core.config import database_uri
 
     engine = create_engine(database_uri(database_url, None))
     with engine.begin() as connection:
@@ -245,7 +246,7 @@ def _make_admin(database_url: str, email: str) -> None:
 
 
 @pytest.mark.parametrize("variable", ["DATABASE_POOL_SIZE", "WORKER_DATABASE_POOL_SIZE", "CELERY_BROKER_POOL_LIMIT",
-                                      "CELERY_REDIS_MAX_CONNECTIONS", "RATELIMIT_REDIS_MAX_CONNECTIONS"])
+                                      "RATELIMIT_REDIS_MAX_CONNECTIONS"])
 @pytest.mark.parametrize("value", ["0", "many", "101"])
 def test_a_pool_size_out_of_range_is_refused_by_name(tmp_path, variable, value):
     env = {"BLASTO_ENV": "test", "REDIS_URL": "redis://localhost:6379/0", variable: value}

@@ -17,7 +17,7 @@ from tests.support.repository_files import repository_files
 
 # Hosts must never be committed; spelled in pieces so this file does not name them.
 INDEX_HOSTS = {"pypi" + ".org", "pythonhosted" + ".org", "pypi" + ".python.org"}
-CONFIG_SOURCES = [ROOT / "blasto" / "config.py", ROOT / "blasto" / "mail" / "settings.py", ROOT / "gunicorn.conf.py", ROOT / "Procfile"]
+CONFIG_SOURCES = [ROOT / "blasto" / "core" / "config.py", ROOT / "blasto" / "core" / "mail_settings.py", ROOT / "gunicorn.conf.py", ROOT / "Procfile"]
 ENV_NAME = re.compile(r'(?:env\.get\(|_int\(env, |_float\(env, |_int\(os\.environ, |environ\.get\(|\$\{)"?([A-Z][A-Z0-9_]+)')
 
 
@@ -128,7 +128,7 @@ def test_app_json_has_what_heroku_needs():
 
 def test_app_json_env_covers_every_variable_production_requires(tmp_path):
     """Production with only app.json's env plus the add-ons' URLs must start."""
-    from blasto.config import load_config
+    from blasto.core.config import load_config
 
     manifest = app_json()
     # Heroku sets what has a value or a generator; optional settings stay unset.

@@ -7,14 +7,15 @@ deadline.
 """
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
 import requests
 from sqlalchemy import create_engine, text
 
-from blasto.config import BEAT_LOCK_TIMEOUT_SECONDS, BEAT_MAX_LOOP_SECONDS, database_uri
-from tests.support.processes import free_port, production_env, wait_for
+from blasto.core.config import BEAT_LOCK_TIMEOUT_SECONDS, BEAT_MAX_LOOP_SECONDS, database_uri
+from tests.support.processes import free_port, production_env, run_command, wait_for
 from tests.support.procfile_processes import ProcfileProcess
 from tests.support.receipts import release
 
@@ -62,15 +63,16 @@ def test_without_the_clock_the_formation_is_never_ready_and_is_once_it_starts(pr
     processes.start("worker", env)
     base = f"http://127.0.0.1:{port}"
 
-    def everything_but_the_sweeps():
+    def answered():
         status, body = readyz(base)
-        return body if status == 503 and body["checks"]["worker"]["ok"] else None
+        return body if status == 503 and body["checks"]["database"]["ok"] and body["checks"]["broker"]["ok"] else None
 
-    body = wait_for(everything_but_the_sweeps, 60, interval=0.2, what="web and worker to answer /readyz")
-    assert body["failed"] == ["sweeps"], body
+    body = wait_for(answered, 60, interval=0.2, what="web to answer /readyz")
+    assert body["failed"] == ["sweeps", "worker"], body  # the clock sends the heartbeat too
     assert body["checks"]["sweeps"]["error"].startswith(
         "outbox-sweep never ran; reports-sweep never ran: is the clock process running (heroku ps:scale clock=1)?"
     )
+    assert "if the sweeps are late too, start with the clock" in body["checks"]["worker"]["error"]
 
     processes.start("clock", env)
     body = wait_for(lambda: (lambda status, body: body if status == 200 else None)(*readyz(base)), 90, interval=0.2,
@@ -122,3 +124,30 @@ def test_a_clock_started_while_redis_is_away_waits_for_it_instead_of_crashing(pr
     clock.wait_for_output(ACQUIRED, 90)
     clock.wait_for_output(r"Sending due task outbox-sweep", 60)
     assert clock.output().count("beat: Starting") == 1, "the same process, never restarted"
+
+
+def test_a_dead_worker_fails_readyz_and_flask_ready_until_one_runs_again(processes, env):
+    """The clock sends the heartbeat every WORKER_HEARTBEAT_SECONDS; with no worker to run it, its age grows."""
+    fast = {**env, "WORKER_HEARTBEAT_SECONDS": "1"}  # the sweeps keep their periods: stale only 30 s and more after
+    port = free_port()
+    processes.start("web", {**fast, "PORT": str(port)})
+    worker = processes.start("worker", fast)
+    processes.start("clock", fast)
+    base = f"http://127.0.0.1:{port}"
+    body = wait_for(lambda: (lambda status, body: body if status == 200 else None)(*readyz(base)), 90, interval=0.2,
+                    what="/readyz = 200")
+    assert body["checks"]["worker"]["every_seconds"] == 1.0
+
+    worker.kill()  # a crashed dyno: no goodbye
+    body = wait_for(lambda: (lambda status, body: body if status == 503 else None)(*readyz(base)), 30, interval=0.2,
+                    what="/readyz = 503 once the heartbeat is three periods old")
+    assert "worker" in body["failed"] and {"database", "broker"}.isdisjoint(body["failed"]), body
+    assert body["checks"]["worker"]["error"].startswith("no worker has run the heartbeat for ")
+    ready = run_command("flask --app blasto ready", fast)
+    assert ready.returncode == 1, ready.stdout + ready.stderr
+    checks = json.loads(ready.stdout)["checks"]
+    assert not checks["worker"]["ok"] and checks["database"]["ok"] and checks["broker"]["ok"]
+
+    worker.start()  # the platform starts it again
+    wait_for(lambda: readyz(base)[0] == 200, 90, interval=0.2, what="/readyz = 200 with the worker back")
+    assert run_command("flask --app blasto ready", fast).returncode == 0

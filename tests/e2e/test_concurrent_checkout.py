@@ -12,7 +12,7 @@ import pytest
 import requests
 from sqlalchemy import create_engine, text
 
-from blasto.config import database_uri
+from blasto.core.config import database_uri
 from tests.support.http_client import answers
 from tests.support.processes import procfile, production_env, run_command, wait_for
 

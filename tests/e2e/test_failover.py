@@ -23,8 +23,8 @@ import psycopg
 import pytest
 import requests
 
-from blasto.outages import DATABASE_MESSAGE, RETRY_AFTER_SECONDS
-from blasto.security.headers import SECURITY_HEADERS
+from blasto.web.errors import DATABASE_MESSAGE, RETRY_AFTER_SECONDS
+from blasto.web.security_headers import SECURITY_HEADERS
 from tests.support.http_client import PASSWORD, answers, new_account
 from tests.support.processes import free_port, production_env, run_command, wait_for
 from tests.support.receipts import release

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 import requests
 from sqlalchemy import create_engine, text
 
-from blasto.config import database_uri
+from blasto.core.config import database_uri
 from tests.support.http_client import answers, new_account
 from tests.support.processes import ROOT, free_port, production_env, wait_for
 from tests.support.receipts import release

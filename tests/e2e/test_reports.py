@@ -15,7 +15,7 @@ import pytest
 import requests
 from sqlalchemy import create_engine, text
 
-from blasto.config import database_uri
+from blasto.core.config import database_uri
 from tests.support.http_client import new_account
 from tests.support.processes import production_env, run_command, wait_for
 from tests.support.receipts import release

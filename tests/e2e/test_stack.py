@@ -13,10 +13,13 @@ import sqlite3
 import uuid
 from pathlib import Path
 
+import requests
 
 from tests.support.migrations import head_revision
 from tests.support.processes import ROOT, Stack, pid_alive, process_env, procfile, production_env, run_command, wait_for
+from tests.support.receipts import MAIL_FROM
 from tests.support.repository_files import repository_files
+from tests.support.smtp_sink import SmtpSink
 
 
 def assert_stops_cleanly(stack: Stack) -> None:
@@ -41,36 +44,40 @@ def assert_logfmt_only(output: str) -> None:
 
 
 def test_procfile_stack_on_postgres_and_redis(start_stack, postgres_database, redis_url, empty_env_file):
-    env = production_env(DATABASE_URL=postgres_database, REDIS_URL=redis_url)
-    release = run_command(procfile()["release"], env)
-    assert release.returncode == 0, release.stderr + release.stdout
+    with SmtpSink() as sink:
+        env = production_env(DATABASE_URL=postgres_database, REDIS_URL=redis_url, SMTP_URL=sink.url, MAIL_FROM=MAIL_FROM)
+        release = run_command(procfile()["release"], env)
+        assert release.returncode == 0, release.stderr + release.stdout
 
-    stack = start_stack(["start", "-f", "Procfile", "-e", str(empty_env_file), "web", "worker", "clock"], env)
-    body = stack.wait_ready(timeout=60)  # the clock's first sweeps come one period after it starts
-    assert body["status"] == "ready" and body["failed"] == []
-    assert body["checks"]["worker"]["worker"], "a worker process answered the round trip"
+        stack = start_stack(["start", "-f", "Procfile", "-e", str(empty_env_file), "web", "worker", "clock"], env)
+        body = stack.wait_ready(timeout=60)  # the clock's first sweeps come one period after it starts
+        assert body["status"] == "ready" and body["failed"] == []
+        assert body["checks"]["worker"]["age_seconds"] is not None, "a worker process ran the heartbeat"
 
-    # The round trip again, followed through the logs by its request id.
-    request_id = f"e2e-{uuid.uuid4().hex}"
-    status, headers, raw = stack.get("/readyz", headers={"X-Request-Id": request_id})
-    assert status == 200 and headers["X-Request-Id"] == request_id
-    stack.wait_for_output(rf"worker\.1 .*request_id={request_id} .*blasto\.health\.ping")
-    stack.wait_for_output(rf"web\.1 .*logger=gunicorn\.access request_id={request_id} .*status=200")
+        # A sign-up owes a welcome e-mail: its request id follows it through Celery to the worker's lines.
+        request_id = f"e2e-{uuid.uuid4().hex}"
+        signup = {"email": f"{request_id}@example.com", "password": "a long enough passphrase", "name": "Stack"}
+        signed_up = requests.post(f"http://127.0.0.1:{stack.port}/api/v1/users", json=signup,
+                                  headers={"X-Request-Id": request_id}, timeout=15)
+        assert signed_up.status_code == 201 and signed_up.headers["X-Request-Id"] == request_id, signed_up.text
+        stack.wait_for_output(rf'worker\.1 .*request_id={request_id} msg="e-mail sent"')
+        stack.wait_for_output(rf"web\.1 .*logger=gunicorn\.access request_id={request_id} .*status=201")
+        wait_for(lambda: len(sink.received) == 1, 30, what="the welcome e-mail")
 
-    status, _, raw = stack.get("/home")
-    assert status == 200 and b"Welcome to Blasto" in raw
-    status, headers, raw = stack.get("/api/v1/home")
-    assert status == 200 and json.loads(raw)["version"] == "v1"
-    status, headers, raw = stack.get("/api/v1/nope")
-    assert status == 404 and json.loads(raw)["error"] == "not_found"
-    assert_logfmt_only(stack.output())
-    assert_stops_cleanly(stack)
+        status, _, raw = stack.get("/home")
+        assert status == 200 and b"Welcome to Blasto" in raw
+        status, headers, raw = stack.get("/api/v1/home")
+        assert status == 200 and json.loads(raw)["version"] == "v1"
+        status, headers, raw = stack.get("/api/v1/nope")
+        assert status == 404 and json.loads(raw)["error"] == "not_found"
+        assert_logfmt_only(stack.output())
+        assert_stops_cleanly(stack)
 
 
 def test_procfile_stack_on_tls_redis_with_a_self_signed_certificate(
     start_stack, postgres_database, redis_url, empty_env_file, tmp_path,
 ):
-    """Heroku Key-Value Store: rediss:// for broker and result backend alike."""
+    """Heroku Key-Value Store: rediss:// for the broker and the clock's lock alike."""
     from tests.support.tls_redis import tls_redis
 
     with tls_redis(tmp_path, redis_url) as url:
@@ -79,7 +86,7 @@ def test_procfile_stack_on_tls_redis_with_a_self_signed_certificate(
         assert release.returncode == 0, release.stderr + release.stdout
         stack = start_stack(["start", "-f", "Procfile", "-e", str(empty_env_file), "web", "worker", "clock"], env)
         body = stack.wait_ready(timeout=60)
-        assert body["failed"] == [] and body["checks"]["worker"]["worker"] and body["checks"]["sweeps"]["ok"]
+        assert body["failed"] == [] and body["checks"]["worker"]["ok"] and body["checks"]["sweeps"]["ok"]
         stack.wait_for_output(r"clock\.1 .*beat: Acquired lock")  # RedBeat's lock, over TLS
         assert_stops_cleanly(stack)
 

@@ -7,8 +7,8 @@ from functools import lru_cache
 from sqlalchemy import func, select
 from werkzeug.security import generate_password_hash
 
-from blasto.config import TEST_PASSWORD_HASH
-from blasto.extensions import db
+from blasto.core.config import TEST_PASSWORD_HASH
+from blasto.core.extensions import db
 from blasto.models import Product, Purchase, PurchaseItem, User
 
 PASSWORD = "correct horse battery"

@@ -6,7 +6,7 @@ import re
 import pytest
 from sqlalchemy import update
 
-from blasto.extensions import db
+from blasto.core.extensions import db
 from blasto.models import Product, Purchase
 from tests.functional.browser import Browser, Page, race
 from tests.functional.conftest import log_in

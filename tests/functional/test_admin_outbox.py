@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from blasto.extensions import db
+from blasto.core.extensions import db
 from blasto.models import OutboxMessage, User
 from blasto.models.outbox import FAILED, PENDING, SENT
 from tests.functional.factories import make_user

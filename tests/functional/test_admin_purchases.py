@@ -9,7 +9,7 @@ from urllib.parse import urlencode
 import pytest
 from sqlalchemy import text
 
-from blasto.extensions import db
+from blasto.core.extensions import db
 from tests.functional.browser import Browser, Page
 from tests.functional.conftest import ADMIN, log_in
 from tests.functional.factories import make_admin, make_book, make_purchase, make_user, owe_receipt_row, set_hidden, set_purchase_time

@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 import pytest
 from sqlalchemy import select, update
 
-from blasto.extensions import db
+from blasto.core.extensions import db
 from blasto.models import Purchase, PurchaseItem, Report
 from blasto.models.base import utcnow
 from blasto.models.report import DONE, FAILED, QUEUED

@@ -103,7 +103,7 @@ def test_cart_shows_shortages_and_forgets_books_gone_from_the_catalogue(shop_app
     cart_with(browser, emma, 4)
     cart_with(browser, dracula, 1)
     with shop_app.app_context():
-        from blasto.extensions import db
+        from blasto.core.extensions import db
         from blasto.models import Product
 
         db.session.get(Product, emma).stock = 2

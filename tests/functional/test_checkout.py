@@ -30,7 +30,7 @@ def test_insufficient_stock_shows_the_message_on_the_cart_and_writes_nothing(sho
     fill_cart(browser, {emma: 2, dracula: 3})
     review = browser.get("/checkout")
     with shop_app.app_context():  # someone else buys one Dracula meanwhile
-        from blasto.extensions import db
+        from blasto.core.extensions import db
         from blasto.models import Product
 
         db.session.get(Product, dracula).stock = 2

@@ -19,11 +19,11 @@ from flask import jsonify
 from sqlalchemy import select, text
 from werkzeug.serving import make_server
 
-from blasto.config import database_uri, engine_options
-from blasto.extensions import db
+from blasto.core.config import database_uri, engine_options
+from blasto.core.extensions import db
 from blasto.models import Product
-from blasto.outages import DATABASE_MESSAGE, RETRY_AFTER_SECONDS
-from blasto.security.headers import SECURITY_HEADERS
+from blasto.web.errors import DATABASE_MESSAGE, RETRY_AFTER_SECONDS
+from blasto.web.security_headers import SECURITY_HEADERS
 from tests.conftest import migrated
 from tests.functional.browser import Browser
 from tests.functional.conftest import log_in

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import update
 
-from blasto.extensions import db
+from blasto.core.extensions import db
 from blasto.models import OutboxMessage, Product, Purchase, PurchaseItem
 from blasto.shop import checkout
 from tests.functional.conftest import log_in

@@ -9,8 +9,8 @@ from __future__ import annotations
 import pytest
 from flask import request
 
-from blasto.config import load_config
-from blasto.security.https import HSTS
+from blasto.core.config import load_config
+from blasto.web.https import HSTS
 from tests.conftest import migrated
 from tests.functional.browser import Browser
 from tests.functional.conftest import log_in

@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from blasto.extensions import db
+from blasto.core.extensions import db
 from blasto.models import User
 from tests.api.conftest import basic
 from tests.functional.conftest import log_in

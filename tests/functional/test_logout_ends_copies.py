@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from blasto.extensions import db
+from blasto.core.extensions import db
 from blasto.models import LoginSession
 from tests.functional.browser import Browser
 from tests.functional.conftest import log_in

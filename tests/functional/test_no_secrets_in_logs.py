@@ -23,10 +23,10 @@ import pytest
 from sqlalchemy import select, text
 from sqlalchemy.engine import make_url
 
-from blasto.config import celery_config, database_uri, engine_options, load_config
-from blasto.extensions import db
-from blasto.logs import LogfmtFormatter
-from blasto.mail.settings import HOLD, LOG, SMTP, MailSettings, SmtpSettings
+from blasto.core.config import celery_config, database_uri, engine_options, load_config
+from blasto.core.extensions import db
+from blasto.core.logs import LogfmtFormatter
+from blasto.core.mail_settings import HOLD, LOG, SMTP, MailSettings, SmtpSettings
 from blasto.models import OutboxMessage
 from blasto.outbox.delivery import deliver
 from tests.api.conftest import basic, bearer

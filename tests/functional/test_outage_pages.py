@@ -12,8 +12,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
-from blasto.config import celery_config, database_uri, engine_options
-from blasto.outages import BROKER_MESSAGE, DATABASE_MESSAGE, RETRY_AFTER_SECONDS
+from blasto.core.config import celery_config, database_uri, engine_options
+from blasto.web.errors import BROKER_MESSAGE, DATABASE_MESSAGE, RETRY_AFTER_SECONDS
 from tests.conftest import migrated
 from tests.support.sweeps import run_every_sweep
 from tests.functional.browser import Browser
@@ -109,7 +109,7 @@ def test_database_down_pages_are_a_503_page_and_the_api_a_503_json_then_both_rec
 def test_a_request_that_needs_the_broker_while_redis_is_down_gets_a_503(app_factory, tmp_path):
     nowhere = f"redis://127.0.0.1:{free_port()}/0"  # nothing listens there
     app = migrated(app_factory(CELERY=celery_config(nowhere, tmp_path, {})))
-    run_every_sweep(app)  # the clock's sweeps are fresh: only the broker's parts can fail
+    run_every_sweep(app)  # the clock's sweeps and the worker's heartbeat are fresh: only the broker can fail
 
     def touch_broker():
         from flask import current_app
@@ -123,4 +123,4 @@ def test_a_request_that_needs_the_broker_while_redis_is_down_gets_a_503(app_fact
     assert_outage_page(client.get("/_test/enqueue"), BROKER_MESSAGE)
     assert_outage_json(client.get("/api/v1/_test/enqueue"), BROKER_MESSAGE)
     ready = client.get("/readyz")
-    assert ready.status_code == 503 and ready.get_json()["failed"] == ["broker", "worker"]
+    assert ready.status_code == 503 and ready.get_json()["failed"] == ["broker"]

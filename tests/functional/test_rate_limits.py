@@ -14,8 +14,9 @@ import pytest
 import redis
 from sqlalchemy import func, select
 
-from blasto.config import ConfigError, load_config
-from blasto.extensions import db
+from blasto.core.config import load_config
+from blasto.core.env import ConfigError
+from blasto.core.extensions import db
 from blasto.models import Purchase, User
 from blasto.security.rate_limits import EXTENSION_KEY
 from tests.conftest import migrated

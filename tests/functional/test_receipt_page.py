@@ -8,8 +8,8 @@ from html.parser import HTMLParser
 import pytest
 from sqlalchemy import select
 
-from blasto.extensions import db
-from blasto.mail.settings import SMTP, MailSettings, SmtpSettings
+from blasto.core.extensions import db
+from blasto.core.mail_settings import SMTP, MailSettings, SmtpSettings
 from blasto.models import OutboxMessage
 from blasto.outbox.delivery import deliver
 from tests.functional.factories import make_book, make_purchase

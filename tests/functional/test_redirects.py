@@ -1,7 +1,7 @@
 """safe_next on its own: only plain same-site paths pass."""
 import pytest
 
-from blasto.site.redirects import safe_next
+from blasto.web.redirects import safe_next
 
 
 @pytest.mark.parametrize("target", ["/", "/home", "/books?q=emma&page=2", "/purchases/3", "/a/b#c", "/%2F%2Fevil.com"])

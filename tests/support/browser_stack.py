@@ -21,7 +21,7 @@ from pathlib import Path
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Engine
 
-from blasto.config import database_uri
+from blasto.core.config import database_uri
 from tests.support.processes import BIN, ROOT, Stack, free_port, procfile, production_env, run_command
 from tests.support.services import drop_database, fresh_database_url, redis_test_url
 from tests.support.smtp_sink import SmtpSink

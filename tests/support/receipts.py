@@ -16,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 import requests
 from sqlalchemy import create_engine, text
 
-from blasto.config import database_uri
+from blasto.core.config import database_uri
 from tests.support.http_client import PASSWORD, new_account  # noqa: F401  (PASSWORD: the tests' password, imported from here)
 from tests.support.processes import procfile, production_env, run_command, wait_for
 

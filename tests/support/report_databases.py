@@ -16,8 +16,8 @@ from urllib.parse import urlsplit, urlunsplit
 import pytest
 
 from blasto import create_app
-from blasto.config import celery_config, database_uri, engine_options
-from blasto.extensions import db
+from blasto.core.config import celery_config, database_uri, engine_options
+from blasto.core.extensions import db
 from blasto.reports.asking import BUILD_TASK
 from tests.support.embedded_broker import queued_tasks
 from tests.support.services import drop_database, fresh_database_url

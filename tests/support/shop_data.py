@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from sqlalchemy import insert
 
-from blasto.extensions import db
+from blasto.core.extensions import db
 from blasto.models import OutboxMessage, Product, User
 from blasto.models.base import utcnow
 from blasto.models.outbox import PENDING, WELCOME

@@ -6,7 +6,7 @@ from contextlib import contextmanager
 
 from sqlalchemy import event
 
-from blasto.extensions import db
+from blasto.core.extensions import db
 
 
 @contextmanager

@@ -5,7 +5,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
 
-from blasto.extensions import db
+from blasto.core.extensions import db
 from blasto.models import SweepHeartbeat
 from blasto.models.base import utcnow
 

@@ -2,7 +2,7 @@
 import pytest
 from sqlalchemy import select
 
-from blasto.extensions import db
+from blasto.core.extensions import db
 from blasto.models import Product, Purchase, User
 from blasto.shop.checkout import (
     CheckoutError,

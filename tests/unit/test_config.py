@@ -4,8 +4,9 @@ from pathlib import Path
 
 import pytest
 
-from blasto import broker
-from blasto.config import ConfigError, load_config
+from blasto.core import broker
+from blasto.core.config import load_config
+from blasto.core.env import ConfigError
 
 GOOD_KEY = "q3V8n0cXw1Lk5T7pR2mZ9bH4sJ6dF0gY"
 
@@ -54,18 +55,18 @@ def test_malformed_or_unsupported_database_url_is_refused_by_name(tmp_path, valu
     assert str(error).startswith("DATABASE_URL ")
 
 
-def test_plain_redis_url_is_broker_and_result_backend_without_tls(tmp_path):
+def test_plain_redis_url_is_the_broker_without_tls_and_no_result_backend(tmp_path):
     celery = config(tmp_path, REDIS_URL="redis://127.0.0.1:6379/0")["CELERY"]
     assert celery["broker_url"] == "redis://127.0.0.1:6379/0"
-    assert celery["result_backend"] == "blasto.result_backend:PolledRedisBackend+redis://127.0.0.1:6379/0"
-    assert "broker_use_ssl" not in celery and "redis_backend_use_ssl" not in celery
+    assert "result_backend" not in celery and celery["task_ignore_result"] is True
+    assert "broker_use_ssl" not in celery
     assert celery["broker_transport_options"]["visibility_timeout"] > celery["task_time_limit"]
 
 
-def test_heroku_tls_redis_accepts_its_self_signed_certificate_for_both_roles(tmp_path):
+def test_heroku_tls_redis_accepts_its_self_signed_certificate_for_the_broker_and_the_clock(tmp_path):
     celery = config(tmp_path, REDIS_URL="rediss://:secret@ec2-1-2-3-4.compute-1.amazonaws.com:6380")["CELERY"]
     assert celery["broker_use_ssl"] == {"ssl_cert_reqs": ssl.CERT_NONE}
-    assert celery["redis_backend_use_ssl"] == {"ssl_cert_reqs": ssl.CERT_NONE}
+    assert celery["redbeat_redis_use_ssl"] == {"ssl_cert_reqs": ssl.CERT_NONE}
 
 
 @pytest.mark.parametrize("value", ["http://localhost:6379", "redis://", "redis://host:port/0", "localhost:6379"])
@@ -77,7 +78,7 @@ def test_without_redis_url_celery_uses_a_serverless_broker_polled_fast(tmp_path)
     celery = config(tmp_path)["CELERY"]
     assert celery["broker_transport"] == broker.TRANSPORT
     assert celery["broker_url"] == f"sqlite:///{(tmp_path / 'celery-broker.sqlite3').resolve()}"
-    assert celery["result_backend"].startswith("db+sqlite:///")
+    assert "result_backend" not in celery
     assert broker.EmbeddedTransport.polling_interval <= 0.1
 
 
@@ -87,7 +88,7 @@ def test_celery_settings_are_safe_for_heroku(tmp_path):
     assert celery["worker_prefetch_multiplier"] == 1
     assert 0 < celery["worker_soft_shutdown_timeout"] < 30
     assert celery["broker_connection_retry_on_startup"] is True
-    assert celery["broker_pool_limit"] <= 10 and celery["redis_max_connections"] <= 10
+    assert celery["broker_pool_limit"] <= 10
 
 
 def test_production_is_the_default_and_refuses_a_missing_secret_key(tmp_path):

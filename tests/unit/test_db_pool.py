@@ -2,7 +2,7 @@
 import psycopg
 from sqlalchemy.engine import make_url
 
-from blasto.config import database_uri
+from blasto.core.config import database_uri
 
 TERMINATE_WAIT_MS = 10_000  # pg_terminate_backend(pid, timeout) returns once the backend has exited
 TERMINATE = (

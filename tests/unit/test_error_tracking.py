@@ -8,8 +8,9 @@ import textwrap
 
 import pytest
 
-from blasto.config import ConfigError, load_config
-from blasto.error_tracking import without_personal_data
+from blasto.core.config import load_config
+from blasto.core.env import ConfigError
+from blasto.core.error_tracking import without_personal_data
 from tests.support.processes import ROOT, free_port, process_env
 
 GOOD_KEY = "q3V8n0cXw1Lk5T7pR2mZ9bH4sJ6dF0gY"
@@ -65,7 +66,7 @@ def test_a_malformed_dsn_is_refused_by_name_without_echoing_its_key(tmp_path, va
 
 
 def test_events_lose_what_could_name_a_shopper_and_gain_the_request_id():
-    from blasto.logs import request_id_var
+    from blasto.core.logs import request_id_var
 
     event = {
         "release": "a@v1",

@@ -4,7 +4,7 @@ import logging
 import pytest
 from flask import request
 
-from blasto.extensions import csrf
+from blasto.core.extensions import csrf
 
 
 @pytest.fixture

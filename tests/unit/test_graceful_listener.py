@@ -15,7 +15,7 @@ from collections import deque
 
 import pytest
 
-from blasto.graceful import drain_and_close, refuse_new_connections
+from blasto.core.graceful import drain_and_close, refuse_new_connections
 from tests.support.processes import wait_for
 
 pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="socket filters are Linux's")

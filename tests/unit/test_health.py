@@ -1,13 +1,14 @@
-"""Readiness: each part reported by name; a real worker and fresh sweeps make it 200; the queue figures inform."""
+"""Readiness: each part reported by name; a worker's fresh heartbeat and fresh sweeps make it 200; the queue figures inform."""
 from celery.contrib.testing.worker import start_worker
 
-from blasto.config import celery_config
-from blasto.health.backlog import backlog
+from blasto.core.config import HEARTBEAT_TASK, celery_config
+from blasto.health.checks import STALE_AFTER_PERIODS
 from blasto.models.outbox import SENT
+from blasto.outbox.backlog import backlog
 from tests.conftest import migrated
 from tests.support.processes import wait_for
 from tests.support.shop_data import owe_lost_email
-from tests.support.sweeps import run_every_sweep
+from tests.support.sweeps import OUTBOX_SWEEP, REPORTS_SWEEP, age_heartbeat, run_every_sweep
 
 
 def readyz(app):
@@ -21,24 +22,44 @@ def swept(app):
     return app
 
 
-def test_ready_when_database_broker_a_worker_and_the_sweeps_answer(app_factory):
+def test_ready_once_a_real_worker_runs_the_heartbeat_the_clock_sends(app_factory):
     app = swept(app_factory())
-    with start_worker(app.extensions["celery"], pool="solo", perform_ping_check=False, shutdown_timeout=10):
-        app.config["READY_TIMEOUT_SECONDS"] = 10
-        status, body = readyz(app)
-    assert status == 200, body
+    age_heartbeat(app, HEARTBEAT_TASK, 3600)  # as if no worker had run it for an hour
+    assert readyz(app)[1]["failed"] == ["worker"]
+    celery = app.extensions["celery"]
+    with start_worker(celery, pool="solo", perform_ping_check=False, shutdown_timeout=10):
+        celery.send_task(HEARTBEAT_TASK)  # what the clock sends every WORKER_HEARTBEAT_SECONDS
+        status, body = wait_for(lambda: (lambda answer: answer if answer[0] == 200 else None)(readyz(app)), 20,
+                                what="the worker to stamp the heartbeat")
     assert body["status"] == "ready" and body["failed"] == []
-    assert body["checks"]["worker"]["worker"]
     assert set(body["checks"]) == {"database", "broker", "worker", "sweeps"}
+    worker = body["checks"]["worker"]
+    assert worker["ok"] and worker["every_seconds"] == 10.0 and 0 <= worker["age_seconds"] < 10
     assert body["queue"] == {"name": "blasto", "depth": 0, "pending_emails": 0, "oldest_pending_email_seconds": 0.0}
 
 
-def test_no_worker_is_a_503_naming_the_worker(app_factory):
-    status, body = readyz(swept(app_factory()))
-    assert status == 503
-    assert body["failed"] == ["worker"]
+def test_a_stale_heartbeat_is_a_503_naming_the_worker_and_its_age(app_factory):
+    app = swept(app_factory())
+    age_heartbeat(app, HEARTBEAT_TASK, STALE_AFTER_PERIODS * 10 + 5)
+    status, body = readyz(app)
+    assert status == 503 and body["failed"] == ["worker"]
     assert body["checks"]["database"]["ok"] and body["checks"]["broker"]["ok"] and body["checks"]["sweeps"]["ok"]
-    assert "no worker answered" in body["checks"]["worker"]["error"]
+    worker = body["checks"]["worker"]
+    assert not worker["ok"] and worker["age_seconds"] >= 35
+    assert worker["error"].startswith(f"no worker has run the heartbeat for {worker['age_seconds']:g} s (it is sent every 10 s): ")
+    assert "heroku ps:scale worker=1" in worker["error"]
+
+
+def test_a_heartbeat_that_never_ran_is_a_503_naming_the_worker(app_factory):
+    app = migrated(app_factory())
+    celery = app.extensions["celery"]
+    celery.loader.import_default_modules()
+    for sweep in (OUTBOX_SWEEP, REPORTS_SWEEP):
+        celery.tasks[sweep].apply().get()
+    status, body = readyz(app)
+    assert status == 503 and body["failed"] == ["worker"]
+    assert body["checks"]["worker"]["age_seconds"] is None
+    assert body["checks"]["worker"]["error"].startswith("no worker has run the heartbeat yet (it is sent every 10 s): ")
 
 
 def test_unreachable_database_is_a_503_without_connection_details(app_factory):
@@ -55,7 +76,7 @@ def test_unreachable_broker_is_a_503_quickly(app_factory, tmp_path):
     app = swept(app_factory(CELERY=celery))
     status, body = readyz(app)
     assert status == 503
-    assert body["failed"] == ["broker", "worker"]
+    assert body["failed"] == ["broker"], "the heartbeat a worker stamped a moment ago is still fresh"
     assert body["checks"]["broker"]["error"] == "broker unreachable"
     assert body["checks"]["broker"]["ms"] < 1_000, "answered within the readiness budget"
     assert body["queue"]["depth"] is None, "not measured on a broker known to be down"
@@ -76,7 +97,7 @@ def test_queue_figures_count_the_waiting_tasks_and_the_oldest_pending_email(app_
     app = migrated(app_factory())
     celery = app.extensions["celery"]
     for n in range(3):
-        celery.send_task("blasto.health.ping", args=[f"nobody takes {n}"])
+        celery.send_task(HEARTBEAT_TASK)  # nobody takes them
     owe_old_email(app, 3600)
     owe_old_email(app, 60, key="welcome:2")
     owe_old_email(app, 7200, state=SENT, key="welcome:3")  # sent: not owed any more
@@ -90,7 +111,7 @@ def test_on_redis_the_depth_is_the_queue_list_and_figures_never_fail_readiness(a
     app = swept(app_factory(CELERY=celery_config(redis_url, tmp_path, {}), READY_TIMEOUT_SECONDS=10))
     celery = app.extensions["celery"]
     for n in range(3):
-        celery.send_task("blasto.health.ping", args=[f"waiting {n}"])
+        celery.send_task(HEARTBEAT_TASK)
     with app.app_context():
         assert backlog(celery, 2.0)["depth"] == 3
     owe_old_email(app, 3600)  # an e-mail owed for an hour: worth a look, not a reason to take the dyno out

@@ -11,8 +11,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from blasto.config import ConfigError, load_config
-from blasto.mail.settings import (
+from blasto.core.config import load_config
+from blasto.core.env import ConfigError
+from blasto.core.mail_settings import (
     DEFAULT_TIMEOUT_SECONDS,
     DEV_MAIL_FROM,
     HOLD,

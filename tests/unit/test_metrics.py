@@ -13,8 +13,9 @@ import sys
 
 import pytest
 
-from blasto.config import ConfigError, statsd_config
-from blasto.metrics import metric_name
+from blasto.core.config import statsd_config
+from blasto.core.env import ConfigError
+from blasto.core.metrics import metric_name
 from tests.conftest import migrated
 from tests.support.processes import ROOT, process_env, wait_for
 from tests.support.shop_data import owe_lost_email
@@ -117,21 +118,25 @@ def test_task_runs_send_counters_and_a_timer_per_task_name(app_factory, listener
 
 
 def test_metric_names_keep_one_node_per_task():
-    assert metric_name("blasto.health.ping", "started") == "celery.task.blasto_health_ping.started"
+    assert metric_name("blasto.health.heartbeat", "started") == "celery.task.blasto_health_heartbeat.started"
     assert metric_name("odd name/with:stuff", "runtime") == "celery.task.odd_name_with_stuff.runtime"
 
 
 def test_without_statsd_host_nothing_is_imported_or_connected(tmp_path):
-    """A fresh interpreter (this one has imported blasto.metrics): build the app, run a task."""
+    """A fresh interpreter (this one has connected the receivers): build the app, run a task."""
     code = (
         "import sys\n"
         "from blasto import create_app\n"
-        "from blasto.config import celery_config\n"
+        "from blasto.core.config import celery_config\n"
         f"app = create_app({{'SQLALCHEMY_DATABASE_URI': 'sqlite:///{tmp_path}/db.sqlite3', 'CELERY': celery_config(None, __import__('pathlib').Path({str(tmp_path)!r}), {{}})}})\n"
-        "from blasto.health.tasks import ping\n"
-        "assert ping.apply(args=('x',)).get()['pong'] == 'x'\n"
+        "from blasto.core.extensions import db\n"
+        "from blasto.health.tasks import heartbeat\n"
+        "with app.app_context(): db.create_all()\n"
+        "heartbeat.apply().get()\n"
         "assert app.config['STATSD'] is None\n"
-        "print(sorted(name for name in sys.modules if name == 'statsd' or name.startswith('blasto.metrics')))\n"
+        "from celery import signals\n"
+        "receivers = [key[0] for key, _ in signals.task_prerun.receivers if str(key[0]).startswith('blasto.metrics')]\n"
+        "print(sorted(name for name in sys.modules if name == 'statsd') + receivers)\n"
     )
     env = process_env(BLASTO_ENV="test", STATSD_HOST=None, STATSD_PORT="8125", STATSD_PREFIX="blasto")
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
@@ -143,7 +148,7 @@ def test_the_outbox_sweep_sends_the_backlog_as_gauges(app_factory, listener):
     app = migrated(app_factory(STATSD={"host": "127.0.0.1", "port": listener.getsockname()[1], "prefix": "shop"}))
     celery = app.extensions["celery"]
     for n in range(2):
-        celery.send_task("blasto.health.ping", args=[f"waiting {n}"])
+        celery.send_task("blasto.health.heartbeat")
     with app.app_context():
         owe_lost_email(3600)
 

@@ -24,10 +24,10 @@ from sqlalchemy import create_engine, func, select, text, update
 from sqlalchemy.exc import IntegrityError
 from werkzeug.security import generate_password_hash
 
-from blasto.config import TEST_PASSWORD_HASH, celery_config, database_uri, engine_options
-from blasto.extensions import db
-from blasto.logs import LogfmtFormatter, request_id_var
-from blasto.mail.settings import HOLD, LOG, SMTP, MailSettings, SmtpSettings
+from blasto.core.config import TEST_PASSWORD_HASH, celery_config, database_uri, engine_options
+from blasto.core.extensions import db
+from blasto.core.logs import LogfmtFormatter, request_id_var
+from blasto.core.mail_settings import HOLD, LOG, SMTP, MailSettings, SmtpSettings
 from blasto.models import OutboxMessage, Purchase, User
 from blasto.models.base import utcnow
 from blasto.models.outbox import FAILED, PENDING, RECEIPT, SENT, WELCOME

@@ -8,7 +8,7 @@ from datetime import date
 import pytest
 from sqlalchemy import func, select, update
 
-from blasto.extensions import db
+from blasto.core.extensions import db
 from blasto.models import Report
 from blasto.models.report import DONE, FAILED, QUEUED, RUNNING
 from blasto.reports import asking

@@ -20,7 +20,7 @@ from flask import current_app
 from sqlalchemy import select, update
 
 import blasto.reports.tasks  # noqa: F401  (registers the build and sweep tasks on the Celery app)
-from blasto.extensions import db
+from blasto.core.extensions import db
 from blasto.models import Product, Purchase, PurchaseItem, Report, User
 from blasto.models.base import utcnow
 from blasto.models.report import DONE, FAILED, QUEUED, RUNNING

@@ -4,7 +4,7 @@ import logging
 
 import pytest
 
-from blasto.logs import LogfmtFormatter, logfmt_value, request_id_var
+from blasto.core.logs import LogfmtFormatter, logfmt_value, request_id_var
 
 
 def test_router_request_id_is_kept_and_returned(client):

@@ -6,7 +6,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
-from blasto.extensions import db
+from blasto.core.extensions import db
 from blasto.models import OutboxMessage, Product, Purchase, PurchaseItem, User
 from blasto.models.base import utcnow
 from blasto.shop import sample_sales

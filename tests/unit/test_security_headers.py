@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from flask import url_for
 
-from blasto.security.headers import CONTENT_SECURITY_POLICY, SECURITY_HEADERS
+from blasto.web.security_headers import CONTENT_SECURITY_POLICY, SECURITY_HEADERS
 from tests.api.conftest import bearer
 from tests.functional.browser import Browser
 from tests.functional.conftest import log_in

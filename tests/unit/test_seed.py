@@ -2,7 +2,7 @@
 import pytest
 from sqlalchemy import func, select
 
-from blasto.extensions import db
+from blasto.core.extensions import db
 from blasto.models import Product
 from blasto.shop.sample_books import BOOKS
 

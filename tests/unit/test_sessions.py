@@ -1,7 +1,7 @@
 """Cookie sessions are signed: a tampered cookie or one signed with another key is an empty session."""
 from flask import session
 
-from blasto.extensions import csrf
+from blasto.core.extensions import csrf
 
 
 def session_app(app_factory, secret_key):

@@ -1,18 +1,17 @@
 """The clock's heartbeat: each sweep stamps sweep_heartbeats, and /readyz fails when one never ran or ran too long ago.
 
-On SQLite and Postgres, with the app's test client and a real (in-process)
-worker answering the readiness ping, so that only the sweeps can fail.
+On SQLite and Postgres, with the app's test client and a fresh worker
+heartbeat, so that only the sweeps can fail.
 """
 from __future__ import annotations
 
 import json
 
 import pytest
-from celery.contrib.testing.worker import start_worker
 
-from blasto.config import engine_options
+from blasto.core.config import HEARTBEAT_TASK, engine_options
 from blasto.health.checks import STALE_AFTER_PERIODS
-from blasto.mail.settings import HOLD, MailSettings
+from blasto.core.mail_settings import HOLD, MailSettings
 from blasto.models.base import utcnow
 from tests.support.sweeps import OUTBOX_SWEEP, REPORTS_SWEEP, age_heartbeat, heartbeat, run_every_sweep
 
@@ -21,11 +20,11 @@ OUTBOX_EVERY = 10.0  # OUTBOX_SWEEP_EVERY_SECONDS's default, which the test apps
 
 @pytest.fixture
 def ready_app(database, make_app):
-    """An app on a migrated database (SQLite or Postgres) whose pings a worker answers."""
+    """An app on a migrated database (SQLite or Postgres) whose worker has just stamped its heartbeat."""
     app = make_app(database, READY_TIMEOUT_SECONDS=10)
     assert app.config["CELERY"]["beat_schedule"]["outbox-sweep"]["schedule"] == OUTBOX_EVERY
-    with start_worker(app.extensions["celery"], pool="solo", perform_ping_check=False, shutdown_timeout=10):
-        yield app
+    run(app, HEARTBEAT_TASK)
+    return app
 
 
 def readyz(app) -> tuple[int, dict]:

@@ -130,8 +130,8 @@ def gunicorn_logconfig(level: str = "INFO") -> dict:
         "version": 1,
         "disable_existing_loggers": False,
         "formatters": {
-            "logfmt": {"()": "blasto.logs.LogfmtFormatter"},
-            "access": {"()": "blasto.logs.AccessFormatter"},
+            "logfmt": {"()": "blasto.core.logs.LogfmtFormatter"},
+            "access": {"()": "blasto.core.logs.AccessFormatter"},
         },
         "handlers": {
             "stdout": {"class": "logging.StreamHandler", "formatter": "logfmt", "stream": "ext://sys.stdout"},

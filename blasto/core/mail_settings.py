@@ -16,13 +16,12 @@ from email.utils import parseaddr
 from typing import Mapping
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-from blasto.config import ConfigError
+from blasto.core.env import ConfigError, parse_flag
 
 SMTP, LOG, HOLD = "smtp", "log", "hold"
 DEFAULT_PORTS = {("smtp", False): 25, ("smtp", True): 587, ("smtps", False): 465}
 DEFAULT_TIMEOUT_SECONDS = 10.0
 DEV_MAIL_FROM = "Blasto <shop@blasto.localhost>"
-_TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
 
 
 @dataclass(frozen=True)
@@ -126,12 +125,10 @@ def _options(query: str) -> dict[str, str]:
 
 
 def _flag(value: str) -> bool:
-    lowered = value.strip().lower()
-    if lowered in _TRUE:
-        return True
-    if lowered in _FALSE:
-        return False
-    raise ConfigError("SMTP_URL", f"starttls must be true or false, not {value!r}")
+    flag = parse_flag(value)
+    if flag is None:
+        raise ConfigError("SMTP_URL", f"starttls must be true or false, not {value!r}")
+    return flag
 
 
 def _timeout(value: str) -> float:

@@ -1,7 +1,7 @@
 """Production behind Heroku's router: plain HTTP is redirected to HTTPS, HTTPS gets HSTS.
 
 The router ends TLS and says which scheme the client used in
-X-Forwarded-Proto; ProxyFix (blasto.app.register_proxy, one trusted hop)
+X-Forwarded-Proto; ProxyFix (blasto.web.middleware, one trusted hop)
 turns it into `request.scheme`. A request the router marks `http` is
 redirected: 301 for GET and HEAD, 308 for the rest (a 308 keeps the method
 and body, a 301 lets clients turn a POST into a GET). A request without the
@@ -51,7 +51,7 @@ def redirects_plain_http(app: Flask) -> bool:
 
 
 def register_https(app: Flask) -> None:
-    """The redirect; HSTS is added with the other headers (blasto.security.headers)."""
+    """The redirect; HSTS is added with the other headers (blasto.web.security_headers)."""
     if not redirects_plain_http(app):
         return
     app.before_request_funcs.setdefault(None, []).insert(0, redirect_plain_http)

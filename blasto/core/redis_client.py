@@ -12,7 +12,7 @@ from flask import current_app
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from blasto.config import redis_tls_options
+from blasto.core.config import redis_tls_options
 
 MAX_CONNECTIONS = 2
 

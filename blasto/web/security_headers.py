@@ -13,9 +13,7 @@ covers every response, redirects and errors included.
 """
 from __future__ import annotations
 
-from flask import Flask
-
-from blasto.security.https import HSTS
+from blasto.web.https import HSTS
 
 CONTENT_SECURITY_POLICY = "; ".join((
     "default-src 'self'",
@@ -61,9 +59,3 @@ class SecurityHeadersMiddleware:
             return start_response(status, headers, exc_info)
 
         return self.wsgi_app(environ, start_with_headers)
-
-
-def register_security_headers(app: Flask) -> None:
-    """Outside ProxyFix, which sets environ's scheme in place before the response starts."""
-    production = app.config["BLASTO_ENV"] == "production"
-    app.wsgi_app = SecurityHeadersMiddleware(app.wsgi_app, hsts=production)  # type: ignore[method-assign]

@@ -12,10 +12,9 @@ from __future__ import annotations
 import re
 import uuid
 
-from flask import Flask
 from flask.ctx import _AppCtxGlobals
 
-from blasto.logs import request_id_var, tagged
+from blasto.core.logs import request_id_var, tagged
 
 HEADER = "X-Request-Id"
 _ACCEPTABLE = re.compile(r"^[A-Za-z0-9._:@+/=-]{1,200}$")
@@ -43,14 +42,9 @@ class RequestIdMiddleware:
             return self.wsgi_app(environ, start_with_id)
 
 
-class Globals(_AppCtxGlobals):
+class RequestGlobals(_AppCtxGlobals):
     """`g` with `g.request_id`: the current request's id (None outside one)."""
 
     @property
     def request_id(self) -> str | None:
         return request_id_var.get()
-
-
-def register_request_id(app: Flask) -> None:
-    app.app_ctx_globals_class = Globals
-    app.wsgi_app = RequestIdMiddleware(app.wsgi_app)  # type: ignore[method-assign]

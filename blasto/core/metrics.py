@@ -3,8 +3,8 @@
 With STATSD_HOST set, every task run sends, under `<prefix>.celery.task.<name>.`,
 the counters `started`, `succeeded`, `failed` and `retried`, and the timer
 `runtime` (milliseconds); `<name>` is the task name with dots as underscores
-(`blasto_health_ping`), one node per task. The outbox sweep sends the backlog
-gauges (`send_backlog_gauges`). The web's request metrics come
+(`blasto_health_heartbeat`), one node per task. The outbox sweep sends the backlog
+gauges (blasto.outbox.backlog). The web's request metrics come
 from gunicorn's own StatsD support (gunicorn.conf.py). Without STATSD_HOST
 no receiver is connected, and the `statsd` package is never imported nor a
 socket opened. StatsD is UDP: a collector that is down costs nothing and a
@@ -87,7 +87,7 @@ def connect_task_metrics() -> None:
 
 
 def backlog_gauges(figures: dict) -> dict[str, float | None]:
-    """Gauge names (under the prefix) for blasto.health.backlog's figures."""
+    """Gauge names (under the prefix) for the backlog's figures (blasto.outbox.backlog)."""
     return {
         f"celery.queue.{_UNSAFE.sub('_', figures['name'])}.depth": figures["depth"],
         "outbox.pending": figures["pending_emails"],
@@ -95,18 +95,11 @@ def backlog_gauges(figures: dict) -> dict[str, float | None]:
     }
 
 
-def send_backlog_gauges(celery) -> None:
-    """Measure the backlog and send it as gauges; nothing at all (not even a query) without STATSD_HOST.
-
-    Called by the outbox sweep: one sender at one steady pace whatever the
-    number of dynos, since exactly one clock schedules it.
-    """
-    flask_app = celery.flask_app
-    client = client_for(flask_app.config.get("STATSD"))
+def send_gauges(settings: dict | None, gauges: dict[str, float | None]) -> None:
+    """Send each known gauge (None: unknown this time, so the gauge keeps its last value rather than a false 0)."""
+    client = client_for(settings)
     if client is None:
         return
-    from blasto.health.backlog import backlog
-
-    for name, value in backlog_gauges(backlog(celery, flask_app.config["READY_TIMEOUT_SECONDS"])).items():
-        if value is not None:  # unknown this time: the gauge keeps its last value rather than a false 0
+    for name, value in gauges.items():
+        if value is not None:
             client.gauge(name, value)

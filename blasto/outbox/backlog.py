@@ -1,8 +1,9 @@
 """The work waiting: the task queue's depth and the e-mails still owed.
 
-Figures for people and dashboards (/readyz's "queue", and StatsD gauges sent by
-the outbox sweep). They never fail readiness: a long queue is slow, not
-broken, and failing /readyz under load would only add alarms to the load.
+Figures for people and dashboards (/readyz's "queue", and the StatsD gauges
+the outbox sweep sends with `send_backlog_gauges`). They never fail readiness:
+a long queue is slow, not broken, and failing /readyz under load would only
+add alarms to the load.
 """
 from __future__ import annotations
 
@@ -11,8 +12,9 @@ import logging
 from celery import Celery
 from sqlalchemy import func, select
 
-from blasto.extensions import db
-from blasto.health.redis_client import health_redis, is_redis
+from blasto.core.extensions import db
+from blasto.core.metrics import backlog_gauges, client_for, send_gauges
+from blasto.core.redis_client import health_redis, is_redis
 from blasto.models import OutboxMessage
 from blasto.models.base import utcnow
 from blasto.models.outbox import PENDING
@@ -54,3 +56,16 @@ def backlog(celery: Celery, timeout: float, *, broker: bool = True, database: bo
         except Exception as exc:
             log.warning("pending e-mails unknown", extra={"error": f"{type(exc).__name__}: {exc}"})
     return figures
+
+
+def send_backlog_gauges(celery: Celery) -> None:
+    """Measure the backlog and send it as gauges; nothing at all (not even a query) without STATSD_HOST.
+
+    Called by the outbox sweep: one sender at one steady pace whatever the
+    number of dynos, since exactly one clock schedules it.
+    """
+    settings = celery.flask_app.config.get("STATSD")
+    if client_for(settings) is None:
+        return
+    figures = backlog(celery, celery.flask_app.config["READY_TIMEOUT_SECONDS"])
+    send_gauges(settings, backlog_gauges(figures))

@@ -1,10 +1,10 @@
 """The outermost answer to an exception that escaped Flask: the app's own 503 or 500, never gunicorn's bare page.
 
-Flask answers errors through the handlers in blasto.errors; what can still
+Flask answers errors through the handlers in blasto.web.errors; what can still
 escape is raised after them or by them (a teardown, a handler that fails
 too). gunicorn would answer that with its own HTML 500: no JSON under the
 API, no request id, no security headers. This layer sits inside the
-request-id and security-header middlewares and answers with a body built
+request-id and security-header middlewares (blasto.web.middleware) and answers with a body built
 without Flask, which may be what failed: a database or broker outage is the
 usual 503 with Retry-After, anything else the usual 500.
 """
@@ -18,9 +18,10 @@ from flask import Flask
 from markupsafe import escape
 from werkzeug.http import HTTP_STATUS_CODES
 
-from blasto.errors import API_PREFIX, GENERIC_500
-from blasto.logs import request_id_var
-from blasto.outages import BROKER_MESSAGE, DATABASE_MESSAGE, RETRY_AFTER_SECONDS, broker_errors, cause, database_errors
+from blasto.core.logs import request_id_var
+from blasto.web.errors import (
+    API_PREFIX, BROKER_MESSAGE, DATABASE_MESSAGE, GENERIC_500, RETRY_AFTER_SECONDS, broker_errors, cause, database_errors,
+)
 
 outages_log = logging.getLogger("blasto.outages")
 errors_log = logging.getLogger("blasto.errors")
@@ -93,8 +94,3 @@ def last_resort_response(environ, exc: Exception) -> tuple[str, list[tuple[str, 
     if code == 503:
         headers.append(("Retry-After", str(RETRY_AFTER_SECONDS)))
     return f"{code} {name}", headers, body
-
-
-def register_last_resort(app: Flask) -> None:
-    """Call before the request-id and security-header middlewares wrap the app, so this answer carries both."""
-    app.wsgi_app = LastResortMiddleware(app, app.wsgi_app)  # type: ignore[method-assign]

@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 
 from flask import Flask
 
-from blasto.logs import request_id_var, scrubbed
+from blasto.core.logs import request_id_var, scrubbed
 
 log = logging.getLogger(__name__)
 
@@ -82,7 +82,7 @@ def without_personal_data(event: dict[str, Any], hint: dict[str, Any]) -> dict[s
 
 
 def _masked(value: Any) -> Any:
-    """Every string inside `value` with e-mail addresses and URL passwords masked (blasto.logs.scrubbed)."""
+    """Every string inside `value` with e-mail addresses and URL passwords masked (blasto.core.logs.scrubbed)."""
     if isinstance(value, str):
         return scrubbed(value)
     if isinstance(value, dict):

@@ -2,8 +2,8 @@
 
 Everything a process needs comes from environment variables so that the same
 code runs on Heroku, under honcho and on a bare laptop. Bad values raise
-:class:`ConfigError` naming the variable, which `blasto.__init__` turns into a
-single line on stderr instead of a traceback.
+:class:`ConfigError` (blasto.core.env) naming the variable, which `blasto.__init__`
+turns into a single line on stderr instead of a traceback.
 """
 from __future__ import annotations
 
@@ -17,8 +17,9 @@ from urllib.parse import urlsplit
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
-from blasto import broker as embedded_broker
-from blasto import result_backend
+from blasto.core import broker as embedded_broker
+from blasto.core.env import ConfigError, env_bool, env_float, env_int
+from blasto.core.mail_settings import mail_settings
 
 ENVIRONMENTS = ("production", "development", "test")
 MIN_SECRET_KEY_LENGTH = 32
@@ -34,7 +35,6 @@ TASK_TIME_LIMIT_SECONDS = 300
 DATABASE_POOL_SIZE = 5
 WORKER_DATABASE_POOL_SIZE = 2
 CELERY_BROKER_POOL_LIMIT = 1
-CELERY_REDIS_MAX_CONNECTIONS = 1
 RATELIMIT_REDIS_MAX_CONNECTIONS = 1
 WORKER_DYNO_TYPE = "worker"  # the Procfile's Celery worker: its dynos get WORKER_DATABASE_POOL_SIZE
 # The clock: beat renews its RedBeat lock at least every BEAT_MAX_LOOP_SECONDS; a
@@ -42,20 +42,8 @@ WORKER_DYNO_TYPE = "worker"  # the Procfile's Celery worker: its dynos get WORKE
 # ratio), so a waiting clock takes over within their sum.
 BEAT_MAX_LOOP_SECONDS = 5.0
 BEAT_LOCK_TIMEOUT_SECONDS = 25
-
-
-class ConfigError(ValueError):
-    """An environment variable is missing or malformed; the message names it."""
-
-    def __init__(self, variable: str, problem: str):
-        self.variable = variable
-        super().__init__(f"{variable} {problem}")
-
-
-def mail_settings(env: Mapping[str, str], production: bool, development: bool = False):
-    from blasto.mail.settings import mail_settings as parse  # it raises this module's ConfigError
-
-    return parse(env, production, development)
+HEARTBEAT_TASK = "blasto.health.heartbeat"
+HEARTBEAT_ENTRY = "worker-heartbeat"  # its name in the beat schedule; /readyz reports it as "worker"
 
 
 def load_config(environ: Mapping[str, str] | None = None, instance_path: str | os.PathLike = "instance") -> dict[str, Any]:
@@ -89,12 +77,12 @@ def load_config(environ: Mapping[str, str] | None = None, instance_path: str | o
         "PREFERRED_URL_SCHEME": "https" if production else "http",
         "MAX_CONTENT_LENGTH": 1024 * 1024,
         "PASSWORD_HASH_METHOD": password_hash_method(blasto_env),
-        "READY_TIMEOUT_SECONDS": _float(env, "READY_TIMEOUT_SECONDS", 3.0, minimum=0.1, maximum=20.0),
+        "READY_TIMEOUT_SECONDS": env_float(env, "READY_TIMEOUT_SECONDS", 3.0, minimum=0.1, maximum=20.0),
         "CELERY": celery_config(env.get("REDIS_URL"), instance, env),
         "MAIL": mail_settings(env, production, development=blasto_env == "development"),
         "PUBLIC_URL": public_url(env.get("PUBLIC_URL")),
         "STATSD": statsd_config(env),
-        # Errors and failed tasks to Sentry (blasto.error_tracking); None: the SDK is never loaded.
+        # Errors and failed tasks to Sentry (blasto.core.error_tracking); None: the SDK is never loaded.
         "ERROR_TRACKING": error_tracking_config(env, blasto_env),
         **outbox_config(env),
         **report_config(env),
@@ -111,8 +99,8 @@ def database_pool_size(env: Mapping[str, str]) -> int:
     """Postgres connections this process may hold: a web process's threads share DATABASE_POOL_SIZE;
     a Celery prefork child on a worker dyno runs one task at a time and needs far fewer.
     """
-    web = _int(env, "DATABASE_POOL_SIZE", DATABASE_POOL_SIZE, minimum=1, maximum=100)
-    worker = _int(env, "WORKER_DATABASE_POOL_SIZE", WORKER_DATABASE_POOL_SIZE, minimum=1, maximum=100)
+    web = env_int(env, "DATABASE_POOL_SIZE", DATABASE_POOL_SIZE, minimum=1, maximum=100)
+    worker = env_int(env, "WORKER_DATABASE_POOL_SIZE", WORKER_DATABASE_POOL_SIZE, minimum=1, maximum=100)
     return worker if dyno_type(env) == WORKER_DYNO_TYPE else web
 
 
@@ -127,23 +115,23 @@ def password_hash_method(blasto_env: str) -> str:
 def outbox_config(env: Mapping[str, str]) -> dict[str, Any]:
     """How hard the worker tries to deliver an owed e-mail, and how the sweep finds stragglers."""
     return {
-        "OUTBOX_MAX_ATTEMPTS": _int(env, "OUTBOX_MAX_ATTEMPTS", 8, minimum=1, maximum=50),
-        "OUTBOX_RETRY_BASE_SECONDS": _float(env, "OUTBOX_RETRY_BASE_SECONDS", 2.0, minimum=0.01, maximum=3600.0),
-        "OUTBOX_RETRY_MAX_SECONDS": _float(env, "OUTBOX_RETRY_MAX_SECONDS", 600.0, minimum=0.01, maximum=VISIBILITY_TIMEOUT_SECONDS / 2),
+        "OUTBOX_MAX_ATTEMPTS": env_int(env, "OUTBOX_MAX_ATTEMPTS", 8, minimum=1, maximum=50),
+        "OUTBOX_RETRY_BASE_SECONDS": env_float(env, "OUTBOX_RETRY_BASE_SECONDS", 2.0, minimum=0.01, maximum=3600.0),
+        "OUTBOX_RETRY_MAX_SECONDS": env_float(env, "OUTBOX_RETRY_MAX_SECONDS", 600.0, minimum=0.01, maximum=VISIBILITY_TIMEOUT_SECONDS / 2),
         # A pending row this long past due has lost its queue message (broker
         # down, worker killed): the sweep sends it again.
-        "OUTBOX_SWEEP_AFTER_SECONDS": _float(env, "OUTBOX_SWEEP_AFTER_SECONDS", 30.0, minimum=0.1, maximum=3600.0),
+        "OUTBOX_SWEEP_AFTER_SECONDS": env_float(env, "OUTBOX_SWEEP_AFTER_SECONDS", 30.0, minimum=0.1, maximum=3600.0),
     }
 
 
 def report_config(env: Mapping[str, str]) -> dict[str, Any]:
     """How long reports are kept, and when a build counts as abandoned."""
     return {
-        "REPORT_TTL_SECONDS": _float(env, "REPORT_TTL_SECONDS", 24 * 3600.0, minimum=60.0, maximum=90 * 24 * 3600.0),
+        "REPORT_TTL_SECONDS": env_float(env, "REPORT_TTL_SECONDS", 24 * 3600.0, minimum=60.0, maximum=90 * 24 * 3600.0),
         # A running build writes a heartbeat with every progress step (well
         # under a second apart); this long without one, its worker died.
-        "REPORT_STALL_SECONDS": _float(env, "REPORT_STALL_SECONDS", 60.0, minimum=1.0, maximum=3600.0),
-        "REPORT_MAX_ATTEMPTS": _int(env, "REPORT_MAX_ATTEMPTS", 3, minimum=1, maximum=20),
+        "REPORT_STALL_SECONDS": env_float(env, "REPORT_STALL_SECONDS", 60.0, minimum=1.0, maximum=3600.0),
+        "REPORT_MAX_ATTEMPTS": env_int(env, "REPORT_MAX_ATTEMPTS", 3, minimum=1, maximum=20),
     }
 
 
@@ -172,11 +160,11 @@ def rate_limit_config(env: Mapping[str, str], blasto_env: str) -> dict[str, Any]
     if redis_url:
         options = {"socket_connect_timeout": 1, "socket_timeout": 1, **redis_tls_options(redis_url)}
     return {
-        "RATELIMIT_ENABLED": _bool("RATELIMIT_ENABLED", env.get("RATELIMIT_ENABLED"), default=blasto_env != "test"),
+        "RATELIMIT_ENABLED": env_bool("RATELIMIT_ENABLED", env.get("RATELIMIT_ENABLED"), default=blasto_env != "test"),
         "RATELIMIT_STORAGE_URI": redis_url or "memory://",
         "RATELIMIT_STORAGE_OPTIONS": options,
-        "RATELIMIT_REDIS_MAX_CONNECTIONS": _int(env, "RATELIMIT_REDIS_MAX_CONNECTIONS", RATELIMIT_REDIS_MAX_CONNECTIONS,
-                                                minimum=1, maximum=100),
+        "RATELIMIT_REDIS_MAX_CONNECTIONS": env_int(env, "RATELIMIT_REDIS_MAX_CONNECTIONS", RATELIMIT_REDIS_MAX_CONNECTIONS,
+                                                   minimum=1, maximum=100),
         "RATELIMIT_LOGIN": rate_limits("RATELIMIT_LOGIN", env.get("RATELIMIT_LOGIN")),
         "RATELIMIT_LOGIN_PER_ACCOUNT": rate_limits("RATELIMIT_LOGIN_PER_ACCOUNT", env.get("RATELIMIT_LOGIN_PER_ACCOUNT")),
         "RATELIMIT_SIGNUP": rate_limits("RATELIMIT_SIGNUP", env.get("RATELIMIT_SIGNUP")),
@@ -198,17 +186,6 @@ def rate_limits(name: str, value: str | None) -> str:
     return value
 
 
-def _bool(name: str, value: str | None, default: bool) -> bool:
-    text = (value or "").strip().lower()
-    if not text:
-        return default
-    if text in ("1", "true", "yes", "on"):
-        return True
-    if text in ("0", "false", "no", "off"):
-        return False
-    raise ConfigError(name, f"must be true or false, not {value.strip()!r}")
-
-
 def statsd_config(env: Mapping[str, str]) -> dict[str, Any] | None:
     """Where metrics go (StatsD over UDP): {host, port, prefix}, or None, and then nothing is sent."""
     host = env.get("STATSD_HOST", "").strip()
@@ -220,7 +197,7 @@ def statsd_config(env: Mapping[str, str]) -> dict[str, Any] | None:
     prefix = env.get("STATSD_PREFIX", "").strip() or "blasto"
     if not re.fullmatch(r"[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*", prefix):
         raise ConfigError("STATSD_PREFIX", f"must be dot-separated words of letters, digits, _ or -, like blasto.production, not {prefix!r}")
-    return {"host": bare, "port": _int(env, "STATSD_PORT", 8125, minimum=1, maximum=65535), "prefix": prefix}
+    return {"host": bare, "port": env_int(env, "STATSD_PORT", 8125, minimum=1, maximum=65535), "prefix": prefix}
 
 
 def error_tracking_config(env: Mapping[str, str], blasto_env: str) -> dict[str, Any] | None:
@@ -364,14 +341,13 @@ def celery_config(redis_url: str | None, instance: Path, env: Mapping[str, str])
     """Celery settings safe for Heroku (see HEROKU.md), on Redis or a server-less broker."""
     config: dict[str, Any] = {
         "broker_connection_retry_on_startup": True,
-        "broker_pool_limit": _int(env, "CELERY_BROKER_POOL_LIMIT", CELERY_BROKER_POOL_LIMIT, minimum=1, maximum=100),
+        "broker_pool_limit": env_int(env, "CELERY_BROKER_POOL_LIMIT", CELERY_BROKER_POOL_LIMIT, minimum=1, maximum=100),
         # Nothing uses `celery inspect`/`control`: no pidbox channel, one Redis connection fewer per worker.
         "worker_enable_remote_control": False,
         "task_serializer": "json",
-        "result_serializer": "json",
         "accept_content": ["json"],
+        # No result backend: nothing waits for a task's return value.
         "task_ignore_result": True,
-        "result_expires": 3600,
         # Work must survive a worker killed mid-task: ack after the task, and
         # requeue when the child process dies.
         "task_acks_late": True,
@@ -392,31 +368,33 @@ def celery_config(redis_url: str | None, instance: Path, env: Mapping[str, str])
         # lives in memory (a dyno's disk is not kept); with Redis, RedBeat
         # keeps it there under a lock (see below). Beat wakes at least this
         # often, and so renews the lock well within its timeout.
-        "beat_scheduler": "blasto.celery_app:InMemoryScheduler",
+        "beat_scheduler": "blasto.core.celery_app:InMemoryScheduler",
         "beat_max_loop_interval": BEAT_MAX_LOOP_SECONDS,
         "beat_schedule": {
             "outbox-sweep": {
                 "task": "blasto.outbox.sweep",
-                "schedule": _float(env, "OUTBOX_SWEEP_EVERY_SECONDS", 10.0, minimum=0.1, maximum=3600.0),
+                "schedule": env_float(env, "OUTBOX_SWEEP_EVERY_SECONDS", 10.0, minimum=0.1, maximum=3600.0),
             },
             # Requeues abandoned report builds, fails hopeless ones, deletes expired ones.
             "reports-sweep": {
                 "task": "blasto.reports.sweep",
-                "schedule": _float(env, "REPORT_SWEEP_EVERY_SECONDS", 15.0, minimum=0.1, maximum=3600.0),
+                "schedule": env_float(env, "REPORT_SWEEP_EVERY_SECONDS", 15.0, minimum=0.1, maximum=3600.0),
+            },
+            # A worker stamps the time; /readyz reads its age to know one is taking tasks.
+            HEARTBEAT_ENTRY: {
+                "task": HEARTBEAT_TASK,
+                "schedule": env_float(env, "WORKER_HEARTBEAT_SECONDS", 10.0, minimum=0.1, maximum=3600.0),
             },
         },
     }
     if not redis_url or not redis_url.strip():
         instance.mkdir(parents=True, exist_ok=True)
         broker = (instance / "celery-broker.sqlite3").resolve()
-        results = (instance / "celery-results.sqlite3").resolve()
         config.update(
             broker_url=f"sqlite:///{broker}",
             broker_transport=embedded_broker.TRANSPORT,
-            result_backend=f"db+sqlite:///{results}",
             # kombu passes these to create_engine: wait on SQLite's lock.
             broker_transport_options={"connect_args": {"timeout": 15}},
-            database_engine_options={"connect_args": {"timeout": 15}},
         )
         return config
     url = redis_url.strip()
@@ -429,25 +407,16 @@ def celery_config(redis_url: str | None, instance: Path, env: Mapping[str, str])
         raise ConfigError("REDIS_URL", "is not a valid Redis URL (expected redis://host:6379/0 or rediss://...)")
     config.update(
         broker_url=url,
-        result_backend=f"{result_backend.PREFIX}+{url}",
         broker_transport_options={
             "visibility_timeout": VISIBILITY_TIMEOUT_SECONDS,
             "socket_connect_timeout": 5,
             "socket_keepalive": True,
             "health_check_interval": 25,
         },
-        redis_socket_connect_timeout=5,
-        redis_socket_keepalive=True,
-        redis_backend_health_check_interval=25,
-        redis_max_connections=_int(env, "CELERY_REDIS_MAX_CONNECTIONS", CELERY_REDIS_MAX_CONNECTIONS, minimum=1, maximum=100),
-        # One backend (and pool) per process, not one per thread: the polled backend has no
-        # pub/sub consumer, the part that is not thread-safe.
-        result_backend_thread_safe=True,
     )
     if parts.scheme == "rediss":
         # Heroku Key-Value Store uses TLS with a self-signed certificate.
         config["broker_use_ssl"] = redis_tls_options(url)
-        config["redis_backend_use_ssl"] = redis_tls_options(url)
     config.update(redbeat_config(url))
     return config
 
@@ -479,23 +448,3 @@ def _log_level(env: Mapping[str, str]) -> str:
         raise ConfigError("LOG_LEVEL", f"must be DEBUG, INFO, WARNING, ERROR or CRITICAL, not {value!r}")
     return value
 
-
-def _int(env: Mapping[str, str], name: str, default: int, minimum: int, maximum: int) -> int:
-    return _number(env, name, default, minimum, maximum, int, "a whole number")
-
-
-def _float(env: Mapping[str, str], name: str, default: float, minimum: float, maximum: float) -> float:
-    return _number(env, name, default, minimum, maximum, float, "a number of seconds")
-
-
-def _number(env: Mapping[str, str], name: str, default, minimum, maximum, cast, kind: str):
-    raw = env.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = cast(raw)
-    except ValueError:
-        raise ConfigError(name, f"must be {kind}, not {raw!r}") from None
-    if not minimum <= value <= maximum:
-        raise ConfigError(name, f"must be between {minimum} and {maximum}, not {value}")
-    return value

@@ -12,7 +12,8 @@ import sys
 from celery import Celery, Task, beat, signals
 from flask import Flask
 
-from blasto.logs import configure_logging, request_id_var
+from blasto.core.logs import configure_logging, request_id_var
+from blasto.core.metrics import connect_task_metrics
 
 REQUEST_ID_HEADER = "blasto_request_id"
 
@@ -41,9 +42,7 @@ def celery_init_app(app: Flask) -> Celery:
     celery_app.flask_app = app  # for signal receivers, which run outside any app context
     app.extensions["celery"] = celery_app
     _connect_signals(app.config["LOG_LEVEL"])
-    if app.config.get("STATSD"):  # per-task metrics; without STATSD_HOST nothing is imported
-        from blasto.metrics import connect_task_metrics
-
+    if app.config.get("STATSD"):  # per-task metrics; without STATSD_HOST no receiver is connected
         connect_task_metrics()
     return celery_app
 
@@ -58,8 +57,9 @@ def _connect_signals(log_level: str) -> None:
 
     @signals.before_task_publish.connect(weak=False, dispatch_uid="blasto.publish_request_id")
     def add_request_id(headers=None, **_):
+        """The one way a request id reaches the worker: every message published carries the current one."""
         request_id = request_id_var.get()
-        if headers is not None and request_id and REQUEST_ID_HEADER not in headers:
+        if headers is not None and request_id:
             headers[REQUEST_ID_HEADER] = request_id
 
     @signals.task_prerun.connect(weak=False, dispatch_uid="blasto.task_request_id")
