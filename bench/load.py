@@ -1,0 +1,124 @@
+"""Locust, as a library, against one running web: a step search over users, or a fixed load; JSON out.
+
+bench/run.py runs this in a child process, `python -m bench.load` (importing
+Locust patches the standard library for gevent, time.sleep included), and
+reads one JSON object per line from its stdout:
+
+- `search`: the users of bench/shoppers.py, in steps of growing counts; each
+  step runs WARM seconds, then its figures are reset and MEASURE seconds
+  counted. A step passes when nothing failed and the p99 of all requests but
+  POST /login is under 300 ms (its scrypt hash is slow on purpose; it is
+  reported on its own line). Counts grow by half while steps pass; after the first
+  failure one count halfway between is tried. One line per step.
+- `fixed`: N readers of `GET /api/v1/purchases` without pauses, for the floor
+  comparison (bench/apps/floor_purchases.py answers the same request). One line.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+
+from locust import FastHttpUser, constant, task
+from locust.env import Environment
+from locust.log import setup_logging
+from locust.stats import StatsEntry
+
+from bench.shoppers import ApiClient, Shopper, data
+
+P99_LIMIT_MS = 300
+UNJUDGED = {("POST", "/login")}
+GROWTH = 1.5
+SPAWN_RATE = 100  # users per second: a step's new users within its warm-up
+
+
+class PurchasesReader(FastHttpUser):
+    """An API client reading its first page of purchases as fast as answers come."""
+
+    wait_time = constant(0)
+    network_timeout = 10.0
+
+    @task
+    def read(self):
+        headers = {"Authorization": f"Bearer {data()['floor_token']}", "X-Forwarded-Proto": "https"}
+        self.client.get("/api/v1/purchases", headers=headers)
+
+
+def measure(env: Environment, users: int, warm: float, seconds: float) -> dict:
+    """Run `users` users: WARM seconds unrecorded, then SECONDS recorded; the figures per request name."""
+    env.runner.start(users, spawn_rate=SPAWN_RATE)
+    time.sleep(warm)
+    env.stats.reset_all()
+    exceptions_before = sum(e["count"] for e in env.runner.exceptions.values())
+    time.sleep(seconds)
+    total = env.stats.total
+    pages = {
+        f"{entry.method} {entry.name}": {
+            "requests": entry.num_requests, "failures": entry.num_failures,
+            "p50": entry.get_response_time_percentile(0.5), "p99": entry.get_response_time_percentile(0.99),
+        }
+        for entry in env.stats.entries.values()
+    }
+    errors = [f"{e.method} {e.name}: {e.error} ({e.occurrences}x)" for e in env.stats.errors.values()]
+    crashed = sum(e["count"] for e in env.runner.exceptions.values()) - exceptions_before
+    if crashed:  # a bug in the user code, not the app; never a pass
+        errors.append(f"{crashed} exceptions in the load generator: {list(env.runner.exceptions.values())[-1]['msg']}")
+    judged = StatsEntry(env.stats, "judged", "")
+    for entry in env.stats.entries.values():
+        if (entry.method, entry.name) not in UNJUDGED:
+            judged.extend(entry)
+    failures = total.num_failures + crashed
+    p99 = judged.get_response_time_percentile(0.99) if judged.num_requests else 0
+    return {
+        "users": users, "rps": total.num_requests / seconds, "requests": total.num_requests, "failures": failures,
+        "p50": judged.get_response_time_percentile(0.5) if judged.num_requests else 0, "p99": p99,
+        "passed": bool(total.num_requests) and not failures and p99 < P99_LIMIT_MS,
+        "generator_cpu": env.runner.current_cpu_usage, "pages": pages, "errors": errors[:5],
+    }
+
+
+def search(env: Environment, start: int, most: int, warm: float, seconds: float) -> None:
+    """Grow the users by half while steps pass, then try once halfway between the last pass and the failure."""
+    users, best = start, None
+    while users <= most:
+        step = measure(env, users, warm, seconds)
+        emit(step)
+        if not step["passed"]:
+            break
+        best, users = users, max(users + 1, round(users * GROWTH))
+    else:
+        return
+    if best is not None and users - best > 2:
+        emit(measure(env, (best + users) // 2, warm, seconds))
+
+
+def emit(figures: dict) -> None:
+    print(json.dumps(figures), flush=True)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("mode", choices=("search", "fixed"))
+    parser.add_argument("--host", required=True)
+    parser.add_argument("--users", type=int, default=10, help="search: the first step's users; fixed: the users")
+    parser.add_argument("--most", type=int, default=2000, help="search: stop growing here")
+    parser.add_argument("--warm", type=float, default=5.0)
+    parser.add_argument("--seconds", type=float, default=15.0)
+    args = parser.parse_args()
+    setup_logging("WARNING")
+    users = [Shopper, ApiClient] if args.mode == "search" else [PurchasesReader]
+    env = Environment(user_classes=users, host=args.host)
+    env.create_local_runner()
+    try:
+        if args.mode == "search":
+            search(env, args.users, args.most, args.warm, args.seconds)
+        else:
+            emit(measure(env, args.users, args.warm, args.seconds))
+    finally:
+        env.runner.quit()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
