@@ -156,7 +156,8 @@ def load(conn: psycopg.Connection, name: str) -> dict:
     ids = {}
     for email, _ in owners:
         ids[email] = conn.execute(
-            "INSERT INTO users (email, name, password_hash, is_admin, created_at) VALUES (%s, %s, %s, false, %s) RETURNING id",
+            "INSERT INTO users (email, name, password_hash, is_admin, created_at) "
+            "VALUES (%s, %s, %s, false, %s) RETURNING id",
             (email, email.split("@")[0].replace("-", " ").title(), password_hash, now - HISTORY),
         ).fetchone()[0]
 

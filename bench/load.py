@@ -1,4 +1,4 @@
-"""Locust, as a library, against one running web: a step search over users, or a fixed load; JSON out.
+"""Locust, as a library: a step search over shoppers, or Blasto next to the floor; figures as JSON lines.
 
 bench/run.py runs this in a child process, `python -m bench.load` (importing
 Locust patches the standard library for gevent, time.sleep included), and
@@ -8,10 +8,11 @@ reads one JSON object per line from its stdout:
   step runs WARM seconds, then its figures are reset and MEASURE seconds
   counted. A step passes when nothing failed and the p99 of all requests but
   POST /login is under 300 ms (its scrypt hash is slow on purpose; it is
-  reported on its own line). Counts grow by half while steps pass; after the first
-  failure one count halfway between is tried. One line per step.
-- `fixed`: N readers of `GET /api/v1/purchases` without pauses, for the floor
-  comparison (bench/apps/floor_purchases.py answers the same request). One line.
+  reported on its own line). Counts grow by half while steps pass, then the
+  gap to the first failure is halved until it is a tenth. One line per step.
+- `compare`: N readers of `GET /api/v1/purchases` without pauses, against
+  Blasto and the floor app (bench/apps/floor_purchases.py) in alternating
+  windows. One line.
 """
 from __future__ import annotations
 
@@ -30,19 +31,21 @@ from bench.shoppers import ApiClient, Shopper, data
 P99_LIMIT_MS = 300
 UNJUDGED = {("POST", "/login")}
 GROWTH = 1.5
+RESOLUTION = 0.1  # the search stops when the first failing step has at most this much more users than the last pass
 SPAWN_RATE = 100  # users per second: a step's new users within its warm-up
 
 
 class PurchasesReader(FastHttpUser):
-    """An API client reading its first page of purchases as fast as answers come."""
+    """An API client reading its first page of purchases as fast as answers come, from whichever server is `target`."""
 
     wait_time = constant(0)
     network_timeout = 10.0
+    target = ""  # base URL; compare() switches it between windows
 
     @task
     def read(self):
         headers = {"Authorization": f"Bearer {data()['floor_token']}", "X-Forwarded-Proto": "https"}
-        self.client.get("/api/v1/purchases", headers=headers)
+        self.client.get(f"{PurchasesReader.target}/api/v1/purchases", name="/api/v1/purchases", headers=headers)
 
 
 def measure(env: Environment, users: int, warm: float, seconds: float) -> dict:
@@ -58,7 +61,7 @@ def measure(env: Environment, users: int, warm: float, seconds: float) -> dict:
             "requests": entry.num_requests, "failures": entry.num_failures,
             "p50": entry.get_response_time_percentile(0.5), "p99": entry.get_response_time_percentile(0.99),
         }
-        for entry in env.stats.entries.values()
+        for entry in env.stats.entries.values() if entry.num_requests
     }
     errors = [f"{e.method} {e.name}: {e.error} ({e.occurrences}x)" for e in env.stats.errors.values()]
     crashed = sum(e["count"] for e in env.runner.exceptions.values()) - exceptions_before
@@ -79,18 +82,38 @@ def measure(env: Environment, users: int, warm: float, seconds: float) -> dict:
 
 
 def search(env: Environment, start: int, most: int, warm: float, seconds: float) -> None:
-    """Grow the users by half while steps pass, then try once halfway between the last pass and the failure."""
-    users, best = start, None
+    """Grow the users by half while steps pass, then halve the gap to the first failure until it is a tenth or less."""
+    passed, failed, users = 0, None, start
     while users <= most:
         step = measure(env, users, warm, seconds)
         emit(step)
-        if not step["passed"]:
-            break
-        best, users = users, max(users + 1, round(users * GROWTH))
-    else:
-        return
-    if best is not None and users - best > 2:
-        emit(measure(env, (best + users) // 2, warm, seconds))
+        if step["passed"]:
+            passed = users
+        else:
+            failed = users
+        if failed is None:
+            users = max(users + 1, round(users * GROWTH))
+        elif failed - passed > max(2, passed * RESOLUTION):
+            users = (passed + failed) // 2
+        else:
+            return
+
+
+def compare(env: Environment, users: int, servers: dict[str, str], rounds: int, warm: float, seconds: float) -> None:
+    """The same readers against each server in turn, `rounds` times, so drift on a shared machine hits them alike."""
+    env.runner.start(users, spawn_rate=SPAWN_RATE)
+    rps: dict[str, list[float]] = {label: [] for label in servers}
+    failures, errors = 0, []
+    for _ in range(rounds):
+        for label, base in servers.items():
+            PurchasesReader.target = base
+            time.sleep(warm)
+            env.stats.reset_all()
+            time.sleep(seconds)
+            rps[label].append(env.stats.total.num_requests / seconds)
+            failures += env.stats.total.num_failures
+            errors += [f"{label}: {e.error} ({e.occurrences}x)" for e in env.stats.errors.values()]
+    emit({"users": users, "rps": rps, "failures": failures, "errors": errors[:5]})
 
 
 def emit(figures: dict) -> None:
@@ -99,10 +122,12 @@ def emit(figures: dict) -> None:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("mode", choices=("search", "fixed"))
-    parser.add_argument("--host", required=True)
-    parser.add_argument("--users", type=int, default=10, help="search: the first step's users; fixed: the users")
+    parser.add_argument("mode", choices=("search", "compare"))
+    parser.add_argument("--host", required=True, help="search: the shop; compare: Blasto")
+    parser.add_argument("--floor", help="compare: the floor app")
+    parser.add_argument("--users", type=int, default=20, help="search: the first step's users; compare: the readers")
     parser.add_argument("--most", type=int, default=2000, help="search: stop growing here")
+    parser.add_argument("--rounds", type=int, default=3, help="compare: windows per server")
     parser.add_argument("--warm", type=float, default=5.0)
     parser.add_argument("--seconds", type=float, default=15.0)
     args = parser.parse_args()
@@ -114,7 +139,7 @@ def main() -> int:
         if args.mode == "search":
             search(env, args.users, args.most, args.warm, args.seconds)
         else:
-            emit(measure(env, args.users, args.warm, args.seconds))
+            compare(env, args.users, {"blasto": args.host, "floor": args.floor}, args.rounds, args.warm, args.seconds)
     finally:
         env.runner.quit()
     return 0

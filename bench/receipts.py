@@ -50,8 +50,8 @@ import redis  # noqa: E402
 import requests  # noqa: E402
 from sqlalchemy import bindparam, text  # noqa: E402
 
+from tests.support.processes import free_port, http_get, procfile, run_command, wait_for  # noqa: E402
 from tests.support.procfile_processes import ProcessSet, ProcfileProcess  # noqa: E402
-from tests.support.processes import free_port, http_get, run_command, procfile, wait_for  # noqa: E402
 from tests.support.receipts import RECEIPT_ID, Shop, receipts_env  # noqa: E402
 from tests.support.services import drop_database, fresh_database_url  # noqa: E402
 

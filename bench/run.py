@@ -54,7 +54,7 @@ FLOOR_APP = "bench.apps.floor_purchases:app"
 
 FIRST_USERS = 20
 STEP_WARM_SECONDS, STEP_SECONDS = 4, 12
-FLOOR_USERS, FLOOR_WARM_SECONDS, FLOOR_SECONDS, FLOOR_ROUNDS = 16, 3, 8, 2
+FLOOR_USERS, FLOOR_WARM_SECONDS, FLOOR_SECONDS, FLOOR_ROUNDS = 16, 2, 5, 3
 START_RUNS = 3
 READY_DEADLINE = 90.0  # /readyz: web, broker, a worker round trip and the clock's first sweeps
 START_DEADLINE = 30.0
@@ -64,6 +64,8 @@ AFTER_MIN_RATIO = 0.9
 FLOOR_MIN_RATIO = 0.6
 PSS_LIMIT_MB = 256
 START_LIMIT_SECONDS = 2.0
+
+SECRET_KEY = secrets.token_hex(32)  # one per run, shared by every process as on a Heroku app
 
 
 class BenchError(RuntimeError):
@@ -77,7 +79,7 @@ class Tree:
     data: dataset.Dataset | None = None
     searches: list[list[dict]] = field(default_factory=list)  # one list of steps per round
     pss_mb: dict[str, float] = field(default_factory=dict)
-    floor: list[tuple[float, float]] = field(default_factory=list)  # (Blasto, floor) req/s per round
+    floor: list[tuple[float, float]] = field(default_factory=list)  # (Blasto, floor) req/s per window pair
     starts: list[float] = field(default_factory=list)
 
     @property
@@ -93,7 +95,8 @@ class Tree:
         def git(*args: str) -> str:
             return subprocess.run(["git", "-C", str(self.root), *args], capture_output=True, text=True,
                                   check=False).stdout.strip()
-        return git("rev-parse", "--short", "HEAD") + ("+changes" if git("status", "--porcelain", "--", "blasto") else "")
+        changed = git("status", "--porcelain", "--", "blasto")
+        return git("rev-parse", "--short", "HEAD") + ("+changes" if changed else "")
 
     def best(self, search: list[dict]) -> dict | None:
         passed = [step for step in search if step["passed"]]
@@ -108,7 +111,7 @@ def base_env() -> dict[str, str]:
     """What every process gets: production Blasto as on a dyno, nothing from the caller's shell it would read."""
     env = {key: os.environ[key] for key in ("HOME", "LANG", "LC_ALL", "TMPDIR", "USER") if key in os.environ}
     return {**env, "PATH": f"{PYTHON.parent}{os.pathsep}{os.environ.get('PATH', '')}", "PYTHONUNBUFFERED": "true",
-            "BLASTO_ENV": "production", "SECRET_KEY": secrets.token_hex(32),
+            "BLASTO_ENV": "production", "SECRET_KEY": SECRET_KEY,
             "WEB_CONCURRENCY": "2", "WORKER_CONCURRENCY": "2"}
 
 
@@ -147,7 +150,8 @@ def wait_for_answer(url: str, process, deadline: float, interval: float = 0.1, h
     ends = time.monotonic() + deadline
     while True:
         try:
-            if requests.get(url, timeout=5, headers={"X-Forwarded-Proto": "https", **(headers or {})}).status_code == 200:
+            response = requests.get(url, timeout=5, headers={"X-Forwarded-Proto": "https", **(headers or {})})
+            if response.status_code == 200:
                 return
         except requests.RequestException:
             pass
@@ -158,19 +162,22 @@ def wait_for_answer(url: str, process, deadline: float, interval: float = 0.1, h
         time.sleep(interval)
 
 
-def run_load(tree: Tree, base: str, *args: str) -> list[dict]:
-    """bench/load.py against `base`; its JSON lines, each also shown as progress."""
-    command = [str(PYTHON), "-m", "bench.load", *args, "--host", base]
-    env = {**base_env(), "BENCH_DATA": str(tree.data_file)}
+def run_load(tree: Tree, mode: str, base: str, *args: str) -> list[dict]:
+    """`python -m bench.load MODE` against `base`; its JSON lines, each also shown as progress."""
+    command = [str(PYTHON), "-m", "bench.load", mode, "--host", base, *args]
     results = []
+    env = {**base_env(), "BENCH_DATA": str(tree.data_file)}
     with child(command, RESULTS / f"{tree.label}-locust.log", env) as proc:
         for line in proc.stdout:
-            result = json.loads(line)
-            results.append(result)
-            verdict = ("pass" if result["passed"] else "FAIL") if args[0] == "search" else ""
-            progress(f"  {tree.label:<6} {result['users']:>4} users {result['rps']:7.1f} req/s  p50 {result['p50']:>4} ms  "
-                     f"p99 {result['p99']:>5} ms  errors {result['failures']}  load generator CPU "
-                     f"{result['generator_cpu']:.0f}%  {verdict} {'; '.join(result['errors'])}")
+            results.append(result := json.loads(line))
+            if mode == "search":
+                progress(f"  {tree.label:<6} {result['users']:>4} users {result['rps']:7.1f} req/s  "
+                         f"p50 {result['p50']:>4} ms  p99 {result['p99']:>5} ms  errors {result['failures']}  "
+                         f"load generator CPU {result['generator_cpu']:.0f}%  {'pass' if result['passed'] else 'FAIL'} "
+                         + "; ".join(result["errors"]))
+            else:
+                progress("  " + ", ".join(f"{label} " + " ".join(f"{rps:.0f}" for rps in series) + " req/s"
+                                          for label, series in result["rps"].items()))
     if proc.returncode != 0 and not results:
         raise BenchError(f"bench/load.py failed ({proc.returncode}); see {RESULTS / f'{tree.label}-locust.log'}")
     return results
@@ -187,14 +194,14 @@ def run_workload(tree: Tree, smtp_url: str) -> None:
             stack.start(name, {**env, "DYNO": f"{name}.1", "PORT": str(port)})
         base = f"http://127.0.0.1:{port}"
         wait_for_answer(f"{base}/readyz", stack["web"], READY_DEADLINE, interval=0.5)
-        tree.searches.append(run_load(tree, base, "search", "--users", str(FIRST_USERS),
+        tree.searches.append(run_load(tree, "search", base, "--users", str(FIRST_USERS),
                                       "--warm", str(STEP_WARM_SECONDS), "--seconds", str(STEP_SECONDS)))
         for name in ("web", "worker", "clock"):
             tree.pss_mb[name] = max(tree.pss_mb.get(name, 0.0), group_pss_mb(stack[name].pid))
 
 
 def group_pss_mb(pgid: int) -> float:
-    """PSS summed over a process group, in MiB: shared pages (preloaded code) split between the processes sharing them."""
+    """PSS summed over a process group, in MiB: each shared page (preloaded code) split between its sharers."""
     total_kb = 0
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
@@ -217,22 +224,24 @@ def floor_procfile() -> Path:
 
 
 def measure_floor(tree: Tree, smtp_url: str) -> None:
-    """GET /api/v1/purchases from Blasto (no page cache) and from the floor app, on the same data, one after the other."""
+    """GET /api/v1/purchases from Blasto (no page cache) and from the floor app, both up, in alternating windows."""
     env = {**stack_env(tree, smtp_url), "DYNO": "web.1", "PURCHASE_CACHE_SECONDS": "0"}  # the before tree's cache off
     auth = {"Authorization": f"Bearer {tree.data.floor_token}"}
-    rps = []
-    for label, procfile_path, cwd in (("blasto", tree.root / "Procfile", tree.root), ("floor", floor_procfile(), ROOT)):
-        port = free_port()
-        with ProcessSet(RESULTS / f"{tree.label}-floor", procfile_path=procfile_path, cwd=cwd) as servers:
-            web = servers.start("web", {**env, "PORT": str(port), "PYTHONPATH": str(cwd)}, label=label)
-            base = f"http://127.0.0.1:{port}"
-            wait_for_answer(f"{base}/api/v1/purchases", web, START_DEADLINE, headers=auth)
-            [result] = run_load(tree, base, "fixed", "--users", str(FLOOR_USERS),
-                                "--warm", str(FLOOR_WARM_SECONDS), "--seconds", str(FLOOR_SECONDS))
-            if result["failures"]:
-                raise BenchError(f"floor, {tree.label} {label}: {result['errors']}")
-            rps.append(result["rps"])
-    tree.floor.append((rps[0], rps[1]))
+    bases = {}
+    with ExitStack() as servers:
+        for label, procfile_path, cwd in (("blasto", tree.root / "Procfile", tree.root),
+                                          ("floor", floor_procfile(), ROOT)):
+            port = free_port()
+            processes = servers.enter_context(ProcessSet(RESULTS / f"{tree.label}-floor", procfile_path, cwd))
+            web = processes.start("web", {**env, "PORT": str(port), "PYTHONPATH": str(cwd)}, label=label)
+            bases[label] = f"http://127.0.0.1:{port}"
+            wait_for_answer(f"{bases[label]}/api/v1/purchases", web, START_DEADLINE, headers=auth)
+        [result] = run_load(tree, "compare", bases["blasto"], "--floor", bases["floor"],
+                            "--users", str(FLOOR_USERS), "--rounds", str(FLOOR_ROUNDS),
+                            "--warm", str(FLOOR_WARM_SECONDS), "--seconds", str(FLOOR_SECONDS))
+    if result["failures"]:
+        raise BenchError(f"floor, {tree.label}: {result['errors']}")
+    tree.floor = list(zip(result["rps"]["blasto"], result["rps"]["floor"]))
 
 
 def measure_start(tree: Tree, smtp_url: str) -> None:
@@ -282,9 +291,10 @@ def common_users(trees: list[Tree]) -> int:
 
 
 def at(tree: Tree, users: int, page: str, figure: str) -> float:
-    """A page's figure at `users`, median over the rounds that have it."""
-    return median(step["pages"][page][figure] for search in tree.searches for step in search
-                  if step["users"] == users and page in step["pages"])
+    """A page's figure at `users`, median over the rounds that have it; 0 when none has."""
+    values = [step["pages"][page][figure] for search in tree.searches for step in search
+              if step["users"] == users and page in step["pages"]]
+    return median(values) if values else 0
 
 
 def at_best(tree: Tree, page: str) -> str:
@@ -299,7 +309,8 @@ def report(trees: list[Tree], command: str, started: str, load: str) -> bool:
     shown = [before, after] if before else [after]
     rates = {tree.label: rate(tree) for tree in trees}
     ratio = rates["after"][0] / rates["before"][0] if before and rates["after"] and rates["before"] else None
-    floors = {t.label: (median(b for b, _ in t.floor), median(f for _, f in t.floor)) for t in shown}
+    floors = {t.label: (median(b / f for b, f in t.floor), median(b for b, _ in t.floor), median(f for _, f in t.floor))
+              for t in shown}
 
     def row(title: str, cells: list[str], last: str = "") -> None:
         print(f"| {title} | " + " | ".join(cells) + (f" | {last} |" if before else " |"))
@@ -312,14 +323,13 @@ def report(trees: list[Tree], command: str, started: str, load: str) -> bool:
     print("| | " + " | ".join(f"{t.label} ({t.commit})" for t in shown) + (" | after/before |" if before else " |"))
     print("|---|" + "---:|" * (len(shown) + (1 if before else 0)))
     row(f"highest sustained rate (p99 < {P99_LIMIT_MS} ms, no errors)",
-        [f"{rates[t.label][0]:.1f} req/s ({rates[t.label][1]} users)" if rates[t.label] else "no step passed" for t in shown],
+        ["{:.1f} req/s ({} users)".format(*rates[t.label]) if rates[t.label] else "no step passed" for t in shown],
         f"{ratio:.2f}x" if ratio else "-")
     row("checkout p99 at that rate (POST /checkout)", [at_best(t, "POST /checkout") for t in shown])
     row("API purchase p99 at that rate (POST /api/v1/purchases)", [at_best(t, "POST /api/v1/purchases") for t in shown])
     row("log-in p99 at that rate (POST /login, scrypt)", [at_best(t, "POST /login") for t in shown])
     row("GET /api/v1/purchases, Blasto vs floor",
-        [f"{floors[t.label][0] / floors[t.label][1]:.2f}x ({floors[t.label][0]:.0f} vs {floors[t.label][1]:.0f} req/s)"
-         for t in shown])
+        ["{:.2f}x ({:.0f} vs {:.0f} req/s)".format(*floors[t.label]) for t in shown])
     row("PSS web / worker / clock, MB", [" / ".join(f"{t.pss_mb.get(n, 0):.0f}" for n in ("web", "worker", "clock"))
                                          for t in shown])
     row(f"start, spawn to first /healthz (median of {START_RUNS})", [f"{median(t.starts):.2f} s" for t in shown])
@@ -332,15 +342,15 @@ def report(trees: list[Tree], command: str, started: str, load: str) -> bool:
     print("| page | share of requests | " + " | ".join(t.label for t in shown) + " |")
     print("|---|---:|" + "---:|" * len(shown))
     for page in pages:
+        share = at(after, users, page, "requests") / total
         cells = [f"{at(t, users, page, 'p50'):.0f} / {at(t, users, page, 'p99'):.0f}" for t in shown]
-        print(f"| {page} | {at(after, users, page, 'requests') / total:.1%} | " + " | ".join(cells) + " |")
+        print(f"| {page} | {share:.1%} | " + " | ".join(cells) + " |")
 
-    blasto, floor = floors["after"]
     checks = [(f"a step passed ({t.label})", rates[t.label] is not None) for t in shown]
     if before:
         checks.append((f"after >= {AFTER_MIN_RATIO}x before", ratio is not None and ratio >= AFTER_MIN_RATIO))
     checks += [
-        (f"GET /api/v1/purchases >= {FLOOR_MIN_RATIO}x the floor", blasto / floor >= FLOOR_MIN_RATIO),
+        (f"GET /api/v1/purchases >= {FLOOR_MIN_RATIO}x the floor", floors["after"][0] >= FLOOR_MIN_RATIO),
         (f"PSS <= {PSS_LIMIT_MB} MB per process type", all(mb <= PSS_LIMIT_MB for mb in after.pss_mb.values())),
         (f"start <= {START_LIMIT_SECONDS:g} s", median(after.starts) <= START_LIMIT_SECONDS),
     ]
@@ -361,7 +371,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--before", type=Path, help="a second source tree to measure side by side, e.g. a git worktree "
                         "of an older commit (`git worktree add --detach ../before COMMIT`)")
-    parser.add_argument("--rounds", type=int, default=1, help="step searches per tree, alternating the order (default 1)")
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="step searches per tree, alternating which tree goes first (default 1)")
     args = parser.parse_args(argv)
     if args.before and not (args.before / "Procfile").is_file():
         parser.error(f"--before {args.before}: no Procfile there")
@@ -380,7 +391,9 @@ def main(argv: list[str] | None = None) -> int:
     RESULTS.mkdir(parents=True, exist_ok=True)
     for old in RESULTS.glob("**/*.log"):
         old.unlink()
-    for signum in (signal.SIGTERM, signal.SIGHUP):  # leave through the cleanup below, as Ctrl-C does
+    # Leave through the cleanup below on Ctrl-C (even when started with SIGINT ignored, as `cmd &` is), SIGTERM, SIGHUP.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    for signum in (signal.SIGTERM, signal.SIGHUP):
         signal.signal(signum, lambda signum, frame: sys.exit(128 + signum))
     try:
         with ExitStack() as cleanup:
@@ -393,10 +406,9 @@ def main(argv: list[str] | None = None) -> int:
             for round_number in range(args.rounds):
                 for tree in (trees[::-1] if round_number % 2 == 0 else trees):  # before first, then alternate
                     run_workload(tree, smtp_url)
-            for _ in range(FLOOR_ROUNDS):
-                for tree in trees:
-                    progress(f"floor, {tree.label}: GET /api/v1/purchases from Blasto, then from {FLOOR_APP}")
-                    measure_floor(tree, smtp_url)
+            for tree in trees:
+                progress(f"floor, {tree.label}: GET /api/v1/purchases from Blasto and from {FLOOR_APP}, alternating")
+                measure_floor(tree, smtp_url)
             progress(f"start time: {START_RUNS} cold starts of each tree's web line")
             for _ in range(START_RUNS):
                 for tree in trees:

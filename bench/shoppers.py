@@ -125,7 +125,8 @@ class Shopper(Visitor):
         """Submit the last page's form for `path`, as a browser: with its Referer, which Flask-WTF checks over https."""
         action, fields = forms.get(path, NO_FORM)
         referer = f"https://{urlsplit(self.host).netloc}{self.last_page}"
-        return self.call("POST", action or path, name, expect=303, redirect_to=redirect_to, data=urlencode({**fields, **values}),
+        return self.call("POST", action or path, name, expect=303, redirect_to=redirect_to,
+                         data=urlencode({**fields, **values}),
                          headers={"Referer": referer, "Content-Type": "application/x-www-form-urlencoded"})
 
     def arrive(self) -> None:
@@ -225,7 +226,8 @@ class ApiClient(Visitor):
         headers = {**auth, "Idempotency-Key": uuid.uuid4().hex}
         self.call("POST", "/api/v1/purchases", "/api/v1/purchases", expect=201, json=order, headers=headers)
         if random.random() < API_RETRY_SHARE:
-            self.call("POST", "/api/v1/purchases", "/api/v1/purchases (retried)", expect=201, json=order, headers=headers)
+            self.call("POST", "/api/v1/purchases", "/api/v1/purchases (retried)", expect=201, json=order,
+                      headers=headers)
         self.wait()
         self.call("GET", "/api/v1/purchases", "/api/v1/purchases", headers=auth)
 

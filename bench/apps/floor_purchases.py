@@ -33,8 +33,9 @@ SELECT (SELECT count(*) FROM token), json_build_object(
                   ) ORDER BY pi.id)
                   FROM purchase_items pi JOIN products pr ON pr.id = pi.product_id WHERE pi.purchase_id = page.id)
     ) ORDER BY page.created_at DESC, page.id DESC) FROM page),
-    '_meta', json_build_object('page', 1, 'per_page', 20,
-                               'total_items', (SELECT count(*) FROM purchases WHERE user_id = (SELECT user_id FROM token)))
+    '_meta', json_build_object(
+        'page', 1, 'per_page', 20,
+        'total_items', (SELECT count(*) FROM purchases WHERE user_id = (SELECT user_id FROM token)))
 )::text
 """
 
