@@ -294,10 +294,10 @@ def common_users(trees: list[Tree]) -> int:
     return max(passed) if passed else min(ran)
 
 
-def at(tree: Tree, users: int, page: str, figure: str) -> float:
-    """A page's figure in the first round's step with `users`; 0 when it made no such request."""
+def at(tree: Tree, users: int, page: str) -> dict | None:
+    """A page's figures in the first round's step with `users`; None when that step made no such request."""
     step = next(step for step in tree.searches[0] if step["users"] == users)
-    return step["pages"][page][figure] if page in step["pages"] else 0
+    return step["pages"].get(page)
 
 
 def at_best(tree: Tree, page: str) -> str:
@@ -347,14 +347,15 @@ def report(trees: list[Tree], command: str, started: str, load: str) -> bool:
     users = common_users(trees)
     pages = sorted({page for tree in trees for search in tree.searches for step in search if step["users"] == users
                     for page in step["pages"]}, key=lambda page: (page.split()[1], page))
-    total = sum(at(after, users, page, "requests") for page in pages)
+    total = sum(at(after, users, page)["requests"] for page in pages if at(after, users, page))
     print(f"\nPer page at {users} users (the most users every tree's first round passed), p50 / p99 in ms:\n")
     print("| page | share of requests | " + " | ".join(t.label for t in shown) + " |")
     print("|---|---:|" + "---:|" * len(shown))
     for page in pages:
-        share = at(after, users, page, "requests") / total
-        cells = [f"{at(t, users, page, 'p50'):.0f} / {at(t, users, page, 'p99'):.0f}" for t in shown]
-        print(f"| {page} | {share:.1%} | " + " | ".join(cells) + " |")
+        figures = [at(t, users, page) for t in shown]
+        share = f"{at(after, users, page)['requests'] / total:.1%}" if at(after, users, page) else "-"
+        cells = [f"{f['p50']:.0f} / {f['p99']:.0f}" if f else "-" for f in figures]
+        print(f"| {page} | {share} | " + " | ".join(cells) + " |")
 
     checks = [(f"a step passed ({t.label})", rates[t.label] is not None) for t in shown]
     if before:
@@ -366,7 +367,7 @@ def report(trees: list[Tree], command: str, started: str, load: str) -> bool:
     ]
     print()
     for name, passed in checks:
-        print(f"{'PASS' if passed else 'FAIL'}  {name}")
+        print(f"- {'PASS' if passed else 'FAIL'}  {name}")
     return all(passed for _, passed in checks)
 
 
