@@ -9,8 +9,8 @@ reads one JSON object per line from its stdout:
   counted. A step passes when nothing failed and the p99 of all requests but
   POST /login is under 300 ms (its scrypt hash is slow on purpose; it is
   reported on its own line); a step that fails is run once more, and only a
-  second failure counts. Counts grow by half while steps pass, then the gap
-  to the first failure is halved until it is a tenth. One line per step
+  second failure counts. Counts grow (by half, or --growth) while steps pass,
+  then the gap to the first failure is halved until it is a tenth. One line per step
   (a failure that was run again is marked "superseded").
 - `compare`: N readers of `GET /api/v1/purchases` without pauses, against
   Blasto and the floor app (bench/apps/floor_purchases.py) in alternating
@@ -32,7 +32,6 @@ from bench.shoppers import ApiClient, Shopper, data
 
 P99_LIMIT_MS = 300
 UNJUDGED = {("POST", "/login")}
-GROWTH = 1.5
 RESOLUTION = 0.1  # the search stops when the first failing step has at most this much more users than the last pass
 SPAWN_RATE = 100  # users per second: a step's new users within its warm-up
 
@@ -83,8 +82,8 @@ def measure(env: Environment, users: int, warm: float, seconds: float) -> dict:
     }
 
 
-def search(env: Environment, start: int, most: int, warm: float, seconds: float) -> None:
-    """Grow the users by half while steps pass, then halve the gap to the first failure until it is a tenth or less."""
+def search(env: Environment, start: int, growth: float, most: int, warm: float, seconds: float) -> None:
+    """Grow the users by `growth` while steps pass (shrink while none has), then halve the gap until it is a tenth."""
     passed, failed, users = 0, None, start
     while users <= most:
         step = measure(env, users, warm, seconds)
@@ -97,8 +96,10 @@ def search(env: Environment, start: int, most: int, warm: float, seconds: float)
         else:
             failed = users
         if failed is None:
-            users = max(users + 1, round(users * GROWTH))
-        elif failed - passed > max(2, passed * RESOLUTION):
+            users = max(users + 1, round(users * growth))
+        elif not passed and users > 1:  # the first step failed: go down the way it would have gone up
+            users = min(users - 1, round(users / growth))
+        elif failed - passed > max(2, round(passed * RESOLUTION)):
             users = (passed + failed) // 2
         else:
             return
@@ -131,6 +132,7 @@ def main() -> int:
     parser.add_argument("--host", required=True, help="search: the shop; compare: Blasto")
     parser.add_argument("--floor", help="compare: the floor app")
     parser.add_argument("--users", type=int, default=20, help="search: the first step's users; compare: the readers")
+    parser.add_argument("--growth", type=float, default=1.5, help="search: users multiply by this while steps pass")
     parser.add_argument("--most", type=int, default=2000, help="search: stop growing here")
     parser.add_argument("--rounds", type=int, default=3, help="compare: windows per server")
     parser.add_argument("--warm", type=float, default=5.0)
@@ -142,7 +144,7 @@ def main() -> int:
     env.create_local_runner()
     try:
         if args.mode == "search":
-            search(env, args.users, args.most, args.warm, args.seconds)
+            search(env, args.users, args.growth, args.most, args.warm, args.seconds)
         else:
             compare(env, args.users, {"blasto": args.host, "floor": args.floor}, args.rounds, args.warm, args.seconds)
     finally:

@@ -53,7 +53,7 @@ PYTHON = ROOT / ".venv" / "bin" / "python"
 REDIS_URL = "redis://127.0.0.1:6379/11"
 FLOOR_APP = "bench.apps.floor_purchases:app"
 
-FIRST_USERS = 40
+FIRST_USERS, FIRST_GROWTH, LATER_GROWTH = 40, 1.5, 1.1
 STEP_WARM_SECONDS, STEP_SECONDS = 2, 8
 FLOOR_USERS, FLOOR_WARM_SECONDS, FLOOR_SECONDS, FLOOR_ROUNDS = 16, 2, 5, 3
 START_RUNS = 3
@@ -187,7 +187,7 @@ def run_load(tree: Tree, mode: str, base: str, *args: str) -> list[dict]:
     return results
 
 
-def run_workload(tree: Tree, smtp_url: str, users: int) -> None:
+def run_workload(tree: Tree, smtp_url: str, users: int, growth: float) -> None:
     """Web, worker and clock from the tree's Procfile on a fresh copy of its data; a step search; PSS."""
     dataset.copy(f"{tree.database}_seed", tree.database)
     redis.Redis.from_url(REDIS_URL).flushdb()
@@ -199,7 +199,7 @@ def run_workload(tree: Tree, smtp_url: str, users: int) -> None:
             stack.start(name, {**env, "DYNO": f"{name}.1", "PORT": str(port)})
         base = f"http://127.0.0.1:{port}"
         wait_for_answer(f"{base}/readyz", stack["web"], READY_DEADLINE, interval=0.5)
-        tree.searches.append(run_load(tree, "search", base, "--users", str(users),
+        tree.searches.append(run_load(tree, "search", base, "--users", str(users), "--growth", str(growth),
                                       "--warm", str(STEP_WARM_SECONDS), "--seconds", str(STEP_SECONDS)))
         for name in ("web", "worker", "clock"):
             tree.pss_mb[name] = max(tree.pss_mb.get(name, 0.0), group_pss_mb(stack[name].pid))
@@ -306,10 +306,10 @@ def at_best(tree: Tree, page: str) -> str:
     return f"{best['pages'][page]['p99']:.0f} ms" if best and page in best["pages"] else "-"
 
 
-def first_users(tree: Tree) -> int:
-    """Where a tree's search starts: FIRST_USERS, later rounds one growth step below the first round's best."""
+def search_start(tree: Tree) -> tuple[int, float]:
+    """Users and growth of a search: from FIRST_USERS by half; later rounds from the first best by a tenth."""
     best = tree.best(tree.searches[0]) if tree.searches else None
-    return max(FIRST_USERS // 2, round(best["users"] / 1.5)) if best else FIRST_USERS
+    return (best["users"], LATER_GROWTH) if best else (FIRST_USERS, FIRST_GROWTH)
 
 
 def report(trees: list[Tree], command: str, started: str, load: str) -> bool:
@@ -416,7 +416,7 @@ def main(argv: list[str] | None = None) -> int:
                 tree.data.write(tree.data_file)
             for round_number in range(args.rounds):
                 for tree in (trees[::-1] if round_number % 2 == 0 else trees):  # before first, then alternate
-                    run_workload(tree, smtp_url, first_users(tree))
+                    run_workload(tree, smtp_url, *search_start(tree))
             for tree in trees:
                 progress(f"floor, {tree.label}: GET /api/v1/purchases from Blasto and from {FLOOR_APP}, alternating")
                 measure_floor(tree, smtp_url)
