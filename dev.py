@@ -254,6 +254,7 @@ def lock(args: list[str]) -> int:
 
 
 def bench(args: list[str]) -> int:
+    """bench/run.py: the mixed shopper workload, e.g. `python3 dev.py bench --before ../before` (docs/BENCHMARKS.md)."""
     ensure_venv()
     os.chdir(ROOT)
     os.execve(VENV / "bin" / "python", ["python", "bench/run.py", *args], venv_env())

@@ -1,38 +1,34 @@
-"""The bench's Postgres data set: a real schema, the real catalogue, a shopper with 1,000 purchases.
+"""The bench's Postgres data: the real schema and catalogue, shoppers with a history, API clients with tokens.
 
-`build()` (re)creates a dedicated database, `blasto_bench` on the local
-Postgres (127.0.0.1:5432, user postgres, trust auth), in a few seconds:
+`build(tree, name)` (re)creates database `name` on the local Postgres
+(127.0.0.1:5432, user postgres, trust) in a few seconds: the tree's own
+`flask db upgrade` (the Procfile's release) and `flask seed` (the sample
+catalogue), then accounts and past purchases bulk-loaded with `COPY` in one
+transaction, then `VACUUM ANALYZE` (statistics, as autovacuum would leave a
+live database). A fixed random seed makes the data the same on every run.
 
-1. `DROP DATABASE IF EXISTS blasto_bench WITH (FORCE)`, then `CREATE DATABASE`,
-   so every run starts from the same state whatever the last one left.
-2. The schema comes from the committed migrations, `flask --app blasto db upgrade`
-   (what the Procfile's `release` runs), and the catalogue from
-   `flask --app blasto seed`, both with `BLASTO_ENV=production`.
-3. Purchases are bulk-loaded with `COPY` in one transaction (no ORM, no
-   checkout): one shopper with 1,000 purchases of 1 to 3 lines each, spread
-   over two years, and other shoppers' purchases that favour a few books
-   (weights 1/rank), so the best-seller ranking has a clear head. Lines carry
-   the catalogue price as `unit_price_cents`; each total is the sum of its lines.
-   A fixed random seed makes the data the same on every run.
-4. One API token for the shopper: `secrets.token_urlsafe(32)`, stored as its
-   SHA-256 hex digest like the app does, valid for one day.
-5. `VACUUM ANALYZE`, so the planner has statistics (and index-only scans a
-   visibility map) before the first request, as autovacuum would leave a live database.
+- Shoppers who sign in through the form: one password for all (a real scrypt
+  hash, made once), 0 to 8 past purchases each.
+- API clients: a bearer token each (stored as its SHA-256 digest, like the
+  app), 0 to 30 past purchases each.
+- The floor reader: 1,000 purchases, for `GET /api/v1/purchases` next to
+  bench/apps/floor_purchases.py.
+- Every book gets a deep stock, so checkouts never sell out during a run.
 
-`drop()` removes the database again. `.venv/bin/python bench/dataset.py` builds
-it and prints the token, for poking at it by hand (it is left in place);
-`.venv/bin/python bench/dataset.py --drop` removes it.
+Run it alone to poke at the data: `.venv/bin/python bench/dataset.py`
+builds `bench_manual` and prints a token; `--drop` removes it.
 """
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import random
 import secrets
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -41,21 +37,18 @@ from psycopg import sql
 from werkzeug.security import generate_password_hash
 
 ROOT = Path(__file__).resolve().parent.parent
-FLASK = ROOT / ".venv" / "bin" / "flask"
-
-DATABASE = "blasto_bench"
+BIN = ROOT / ".venv" / "bin"
 SERVER_URL = "postgresql://postgres@127.0.0.1:5432"
-# The form Heroku gives (postgres://); the app pins the psycopg 3 driver itself.
-DATABASE_URL = f"postgres://postgres@127.0.0.1:5432/{DATABASE}"
 
-SHOPPER_EMAIL = "bench-shopper@example.com"
-SHOPPER_PURCHASES = 1000
-OTHER_SHOPPERS = 40
-OTHER_PURCHASES = 400
+PASSWORD = "bench shopper password"
+SHOPPERS, SHOPPER_HISTORY = 1000, (0, 8)
+API_CLIENTS, API_HISTORY = 100, (0, 30)
+FLOOR_PURCHASES = 1000
 LINES_PER_PURCHASE = (1, 3)
 QUANTITIES, QUANTITY_WEIGHTS = (1, 2, 3), (6, 3, 1)
+STOCK = 1_000_000
 HISTORY = timedelta(days=730)
-TOKEN_LIFETIME = timedelta(days=1)
+TOKEN_LIFETIME = timedelta(days=2)
 RANDOM_SEED = 20261121
 COMMAND_TIMEOUT = 120.0
 
@@ -66,140 +59,143 @@ class DatasetError(RuntimeError):
 
 @dataclass(frozen=True)
 class Dataset:
-    database_url: str
-    token: str  # plaintext bearer token of the shopper
-    shopper_id: int
-    shopper_purchases: int
+    """What the load generator needs to play the shop's users (written to JSON for it)."""
+
+    database: str
+    password: str
+    shoppers: list[str]  # e-mail addresses
+    api_tokens: list[str]  # plaintext bearer tokens
+    floor_token: str  # the floor reader's
+    books: list[tuple[int, str, str]]  # (id, title, author)
     purchases: int
-    lines: int
-    products: int
-    titles: tuple[str, ...]  # the catalogue's
     seconds: float
 
     @property
-    def auth_header(self) -> str:
-        return f"Bearer {self.token}"
+    def url(self) -> str:
+        return database_url(self.database)
+
+    def write(self, path: Path) -> Path:
+        path.write_text(json.dumps(asdict(self)))
+        return path
 
 
-def app_env(base: dict[str, str] | None = None) -> dict[str, str]:
-    """The environment the flask commands run with: production settings on the bench database."""
-    env = dict(os.environ if base is None else base)
-    env.update(DATABASE_URL=DATABASE_URL, BLASTO_ENV="production", PYTHONPATH=str(ROOT))
-    env.setdefault("SECRET_KEY", secrets.token_hex(32))
-    env.pop("REDIS_URL", None)
-    return env
+def database_url(name: str) -> str:
+    """The form Heroku gives (postgres://); the app pins the psycopg 3 driver itself."""
+    return f"postgres://postgres@127.0.0.1:5432/{name}"
 
 
-def build(base_env: dict[str, str] | None = None) -> Dataset:
+def build(tree: Path, name: str, env: dict[str, str]) -> Dataset:
+    """Database `name` migrated and seeded by `tree`'s own code, then loaded with users and history."""
     started = time.monotonic()
-    recreate_database()
-    env = app_env(base_env)
-    flask_command(["db", "upgrade"], env)
-    flask_command(["seed"], env)
+    admin(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+    admin(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    env = {**env, "DATABASE_URL": database_url(name), "PYTHONPATH": str(tree)}
+    env.pop("REDIS_URL", None)
+    flask_command(tree, ["db", "upgrade"], env)
+    flask_command(tree, ["seed"], env)
     try:
-        with psycopg.connect(f"{SERVER_URL}/{DATABASE}", connect_timeout=5) as conn:
-            counts = load_purchases(conn)
-            token = issue_token(conn, counts["shopper_id"])
+        with psycopg.connect(f"{SERVER_URL}/{name}", connect_timeout=5) as conn:
+            data = load(conn, name)
             conn.commit()
             conn.autocommit = True
-            conn.execute("VACUUM ANALYZE")  # statistics and a visibility map, as autovacuum would leave them
+            conn.execute("VACUUM ANALYZE")
     except psycopg.Error as exc:
-        raise DatasetError(f"loading purchases into {DATABASE}: {exc}") from exc
-    return Dataset(database_url=DATABASE_URL, token=token, seconds=time.monotonic() - started, **counts)
+        raise DatasetError(f"loading {name}: {exc}") from exc
+    return Dataset(**{**data, "seconds": time.monotonic() - started})
 
 
-def recreate_database() -> None:
+def copy(template: str, name: str) -> None:
+    """A fresh copy of a built database, so every measured stack starts from the same rows."""
+    drop(name)
+    admin(sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(sql.Identifier(name), sql.Identifier(template)))
+
+
+def drop(name: str) -> None:
+    admin(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+def admin(statement: sql.Composable) -> None:
     try:
         with psycopg.connect(f"{SERVER_URL}/postgres", autocommit=True, connect_timeout=5) as conn:
-            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(DATABASE)))
-            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(DATABASE)))
+            conn.execute(statement)
     except psycopg.Error as exc:
-        raise DatasetError(f"cannot recreate database {DATABASE} at {SERVER_URL}: {exc}") from exc
+        raise DatasetError(f"Postgres at {SERVER_URL}: {exc}") from exc
 
 
-def drop() -> None:
-    """Remove the bench database (and any connection still open to it)."""
+def flask_command(tree: Path, args: list[str], env: dict[str, str]) -> None:
+    command = [str(BIN / "flask"), "--app", "blasto", *args]
     try:
-        with psycopg.connect(f"{SERVER_URL}/postgres", autocommit=True, connect_timeout=5) as conn:
-            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(DATABASE)))
-    except psycopg.Error as exc:
-        raise DatasetError(f"cannot drop database {DATABASE}: {exc}") from exc
-
-
-def flask_command(args: list[str], env: dict[str, str]) -> str:
-    command = [str(FLASK), "--app", "blasto", *args]
-    try:
-        result = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=COMMAND_TIMEOUT)
+        result = subprocess.run(command, cwd=tree, env=env, capture_output=True, text=True,
+                                timeout=COMMAND_TIMEOUT, check=False)
     except subprocess.TimeoutExpired:
-        raise DatasetError(f"`flask {' '.join(args)}` did not finish within {COMMAND_TIMEOUT:g} s") from None
+        raise DatasetError(f"`flask {' '.join(args)}` in {tree} did not finish within {COMMAND_TIMEOUT:g} s") from None
     if result.returncode != 0:
         output = (result.stderr.strip() or result.stdout.strip()).splitlines()[-15:]
-        raise DatasetError(f"`flask {' '.join(args)}` failed ({result.returncode}):\n" + "\n".join(output))
-    return result.stdout
+        raise DatasetError(f"`flask {' '.join(args)}` in {tree} failed ({result.returncode}):\n" + "\n".join(output))
 
 
-def load_purchases(conn: psycopg.Connection) -> dict:
-    """The shoppers, their purchases and lines; ids come from the tables' own sequences."""
+def load(conn: psycopg.Connection, name: str) -> dict:
+    """Accounts, tokens and past purchases; ids come from the tables' own sequences."""
     rng = random.Random(RANDOM_SEED)
-    catalogue = conn.execute("SELECT id, price_cents, title FROM products ORDER BY id").fetchall()
-    products = [(product_id, price) for product_id, price, _ in catalogue]
-    if len(products) < 10:
-        raise DatasetError(f"the catalogue has {len(products)} books after `flask seed`; expected the sample catalogue")
-    # A real hash of a password nobody knows: the rows are valid, no one can log in as them.
-    password_hash = generate_password_hash(secrets.token_urlsafe(16))
-    now = datetime.now(timezone.utc)
-
-    shopper_id = conn.execute(
-        "INSERT INTO users (email, name, password_hash, is_admin, created_at) VALUES (%s, %s, %s, false, %s) RETURNING id",
-        (SHOPPER_EMAIL, "Bench Shopper", password_hash, now - HISTORY),
-    ).fetchone()[0]
-    other_ids = [row[0] for row in conn.execute(
-        "INSERT INTO users (email, name, password_hash, is_admin, created_at) "
-        "SELECT 'bench-reader-' || g || '@example.com', 'Bench Reader ' || g, %s, false, %s "
-        "FROM generate_series(1, %s) AS g RETURNING id",
-        (password_hash, now - HISTORY, OTHER_SHOPPERS),
-    ).fetchall()]
-
-    # Other shoppers favour a few books: weight 1/rank over a shuffled catalogue.
-    popular = products[:]
+    conn.execute("UPDATE products SET stock = %s", (STOCK,))
+    books = conn.execute("SELECT id, title, author, price_cents FROM products WHERE NOT hidden ORDER BY id").fetchall()
+    if len(books) < 10:
+        raise DatasetError(f"the catalogue has {len(books)} books after `flask seed`; expected the sample catalogue")
+    # Past buyers favour a few books (weight 1/rank), so the best-seller shelf has a clear head.
+    popular = [(book_id, price) for book_id, _, _, price in books]
     rng.shuffle(popular)
-    popular_weights = [1 / rank for rank in range(1, len(popular) + 1)]
+    weights = [1 / rank for rank in range(1, len(popular) + 1)]
 
-    buyers = [(shopper_id, None)] * SHOPPER_PURCHASES + [(rng.choice(other_ids), popular_weights) for _ in range(OTHER_PURCHASES)]
-    purchase_ids = [row[0] for row in conn.execute(
-        "SELECT nextval(pg_get_serial_sequence('purchases', 'id')) FROM generate_series(1, %s)", (len(buyers),)
-    ).fetchall()]
+    password_hash = generate_password_hash(PASSWORD)  # werkzeug's scrypt, as the app's production setting
+    now = datetime.now(timezone.utc)
+    shoppers = [f"bench-shopper-{n}@example.com" for n in range(SHOPPERS)]
+    clients = [f"bench-api-{n}@example.com" for n in range(API_CLIENTS)]
+    owners = [(email, rng.randint(*SHOPPER_HISTORY)) for email in shoppers]
+    owners += [(email, rng.randint(*API_HISTORY)) for email in clients]
+    owners.append(("bench-floor@example.com", FLOOR_PURCHASES))
+    ids = {}
+    for email, _ in owners:
+        ids[email] = conn.execute(
+            "INSERT INTO users (email, name, password_hash, is_admin, created_at) "
+            "VALUES (%s, %s, %s, false, %s) RETURNING id",
+            (email, email.split("@")[0].replace("-", " ").title(), password_hash, now - HISTORY),
+        ).fetchone()[0]
 
+    count = sum(history for _, history in owners)
+    purchase_ids = iter(row[0] for row in conn.execute(
+        "SELECT nextval(pg_get_serial_sequence('purchases', 'id')) FROM generate_series(1, %s)", (count,)).fetchall())
     purchases, lines = [], []
-    for purchase_id, (user_id, weights) in zip(purchase_ids, buyers):
-        count = rng.randint(*LINES_PER_PURCHASE)
-        chosen: dict[int, int] = {}
-        while len(chosen) < count:
-            product_id, price = rng.choices(popular, weights)[0] if weights else rng.choice(products)
-            chosen[product_id] = price
-        total = 0
-        for product_id, price in chosen.items():
-            quantity = rng.choices(QUANTITIES, QUANTITY_WEIGHTS)[0]
-            lines.append((purchase_id, product_id, quantity, price))
-            total += quantity * price
-        created_at = now - timedelta(seconds=rng.uniform(60, HISTORY.total_seconds()))
-        purchases.append((purchase_id, user_id, created_at, total, "paid"))
-
+    for email, history in owners:
+        for _ in range(history):
+            purchase_id, chosen, size = next(purchase_ids), {}, rng.randint(*LINES_PER_PURCHASE)
+            while len(chosen) < size:
+                book_id, price = rng.choices(popular, weights)[0]
+                chosen[book_id] = price
+            total = 0
+            for book_id, price in chosen.items():
+                quantity = rng.choices(QUANTITIES, QUANTITY_WEIGHTS)[0]
+                lines.append((purchase_id, book_id, quantity, price))
+                total += quantity * price
+            created_at = now - timedelta(seconds=rng.uniform(60, HISTORY.total_seconds()))
+            purchases.append((purchase_id, ids[email], created_at, total, "paid"))
     with conn.cursor() as cur:
-        with cur.copy("COPY purchases (id, user_id, created_at, total_cents, status) FROM STDIN") as copy:
+        with cur.copy("COPY purchases (id, user_id, created_at, total_cents, status) FROM STDIN") as rows:
             for row in purchases:
-                copy.write_row(row)
-        with cur.copy("COPY purchase_items (purchase_id, product_id, quantity, unit_price_cents) FROM STDIN") as copy:
+                rows.write_row(row)
+        with cur.copy("COPY purchase_items (purchase_id, product_id, quantity, unit_price_cents) FROM STDIN") as rows:
             for row in lines:
-                copy.write_row(row)
-    return {"shopper_id": shopper_id, "shopper_purchases": SHOPPER_PURCHASES, "purchases": len(purchases),
-            "lines": len(lines), "products": len(products), "titles": tuple(title for _, _, title in catalogue)}
+                rows.write_row(row)
+    return {
+        "database": name, "password": PASSWORD, "shoppers": shoppers,
+        "api_tokens": [issue_token(conn, ids[email], now) for email in clients],
+        "floor_token": issue_token(conn, ids["bench-floor@example.com"], now),
+        "books": [(book_id, title, author) for book_id, title, author, _ in books], "purchases": len(purchases),
+    }
 
 
-def issue_token(conn: psycopg.Connection, user_id: int) -> str:
+def issue_token(conn: psycopg.Connection, user_id: int, now: datetime) -> str:
     """A bearer token stored the way the app stores them: only its SHA-256 hex digest."""
     token = secrets.token_urlsafe(32)
-    now = datetime.now(timezone.utc)
     conn.execute(
         "INSERT INTO api_tokens (user_id, digest, created_at, expires_at, revoked_at) VALUES (%s, %s, %s, %s, NULL)",
         (user_id, hashlib.sha256(token.encode()).hexdigest(), now, now + TOKEN_LIFETIME),
@@ -208,22 +204,24 @@ def issue_token(conn: psycopg.Connection, user_id: int) -> str:
 
 
 def main(argv: list[str]) -> int:
+    name = "bench_manual"
     try:
         if argv == ["--drop"]:
-            drop()
-            print(f"dropped {DATABASE}")
+            drop(name)
+            print(f"dropped {name}")
             return 0
         if argv:
             print("usage: bench/dataset.py [--drop]", file=sys.stderr)
             return 2
-        dataset = build()
+        env = {**os.environ, "BLASTO_ENV": "production", "SECRET_KEY": secrets.token_hex(32)}
+        data = build(ROOT, name, env)
     except DatasetError as exc:
         print(f"dataset: {exc}", file=sys.stderr)
         return 1
-    print(f"{DATABASE}: {dataset.products} books, {dataset.purchases} purchases ({dataset.shopper_purchases} by user "
-          f"{dataset.shopper_id}), {dataset.lines} lines, built in {dataset.seconds:.1f} s")
-    print(f"DATABASE_URL={dataset.database_url}")
-    print(f"Authorization: {dataset.auth_header}")
+    print(f"{name}: {len(data.books)} books, {len(data.shoppers)} shoppers (password {PASSWORD!r}), "
+          f"{len(data.api_tokens)} API clients, {data.purchases} purchases, built in {data.seconds:.1f} s")
+    print(f"DATABASE_URL={data.url}")
+    print(f"Authorization: Bearer {data.floor_token}")
     return 0
 
 

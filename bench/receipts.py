@@ -50,15 +50,14 @@ import redis  # noqa: E402
 import requests  # noqa: E402
 from sqlalchemy import bindparam, text  # noqa: E402
 
-from bench.run import BenchError, Check, progress  # noqa: E402  (needs the path above)
+from tests.support.processes import free_port, http_get, procfile, run_command, wait_for  # noqa: E402
 from tests.support.procfile_processes import ProcessSet, ProcfileProcess  # noqa: E402
-from tests.support.processes import free_port, http_get, run_command, procfile, wait_for  # noqa: E402
 from tests.support.receipts import RECEIPT_ID, Shop, receipts_env  # noqa: E402
 from tests.support.services import drop_database, fresh_database_url  # noqa: E402
 
 LOGS = ROOT / "bench" / "results" / "receipts"
 ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
-REDIS_URL = "redis://127.0.0.1:6379/13"  # bench/run.py uses 14 and the tests 15
+REDIS_URL = "redis://127.0.0.1:6379/13"  # bench/run.py uses 11
 QUEUE = "blasto"  # task_default_queue in blasto/core/config.py
 SEND_TASK, PING_TASK = "blasto.outbox.send", "blasto.health.ping"
 
@@ -74,6 +73,21 @@ SWEEP = {"OUTBOX_SWEEP_EVERY_SECONDS": "10", "OUTBOX_SWEEP_AFTER_SECONDS": "30"}
 READY_DEADLINE = 90.0
 DRAIN_DEADLINE = 120.0
 STOP_DEADLINE = 30.0
+
+
+class BenchError(RuntimeError):
+    """A process did not start, answer or behave; the message says which and where its log is."""
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    passed: bool
+    detail: str
+
+
+def progress(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
 
 
 @dataclass(frozen=True)
