@@ -13,10 +13,13 @@ import sqlite3
 import uuid
 from pathlib import Path
 
+import pytest
 
 from tests.support.migrations import head_revision
 from tests.support.processes import ROOT, Stack, pid_alive, process_env, procfile, production_env, run_command, wait_for
 from tests.support.repository_files import repository_files
+
+pytestmark = pytest.mark.processes
 
 
 def assert_stops_cleanly(stack: Stack) -> None:
