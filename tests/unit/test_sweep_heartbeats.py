@@ -6,26 +6,62 @@ worker answering the readiness ping, so that only the sweeps can fail.
 from __future__ import annotations
 
 import json
+from contextlib import ExitStack
 
 import pytest
 from celery.contrib.testing.worker import start_worker
+from sqlalchemy import delete
 
-from blasto.config import engine_options
+from blasto import create_app
+from blasto.config import celery_config, engine_options
+from blasto.extensions import db
 from blasto.health.checks import STALE_AFTER_PERIODS
 from blasto.mail.settings import HOLD, MailSettings
+from blasto.models import SweepHeartbeat
 from blasto.models.base import utcnow
+from tests.support.report_databases import postgres_clone, postgres_config, sqlite_copy
 from tests.support.sweeps import OUTBOX_SWEEP, REPORTS_SWEEP, age_heartbeat, heartbeat, run_every_sweep
 
 OUTBOX_EVERY = 10.0  # OUTBOX_SWEEP_EVERY_SECONDS's default, which the test apps keep
 
 
-@pytest.fixture
-def ready_app(database, make_app):
-    """An app on a migrated database (SQLite or Postgres) whose pings a worker answers."""
-    app = make_app(database, READY_TIMEOUT_SECONDS=10)
-    assert app.config["CELERY"]["beat_schedule"]["outbox-sweep"]["schedule"] == OUTBOX_EVERY
-    with start_worker(app.extensions["celery"], pool="solo", perform_ping_check=False, shutdown_timeout=10):
+@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+def served_app(request, tmp_path_factory):
+    """A migrated app per database whose pings a worker answers, shared by the module's tests.
+
+    Celery's test worker takes seconds to stop (its loop waits on the broker
+    in two-second polls), so one per database serves every test here;
+    `ready_app` gives each test a clean slate.
+    """
+    folder = tmp_path_factory.mktemp("ready")
+    with ExitStack() as cleanup:
+        if request.param == "postgres":
+            admin, template = request.getfixturevalue("postgres_admin"), request.getfixturevalue("postgres_template")
+            config = postgres_config(cleanup.enter_context(postgres_clone(admin, template)))
+        else:
+            sqlite_copy(request.getfixturevalue("sqlite_template"), folder)
+            config = {"SQLALCHEMY_DATABASE_URI": f"sqlite:///{folder / 'blasto.sqlite3'}"}
+        app = create_app({**config, "CELERY": celery_config(None, folder, {}), "READY_TIMEOUT_SECONDS": 10})
+        cleanup.callback(dispose, app)
+        assert app.config["CELERY"]["beat_schedule"]["outbox-sweep"]["schedule"] == OUTBOX_EVERY
+        cleanup.enter_context(start_worker(app.extensions["celery"], pool="solo", perform_ping_check=False, shutdown_timeout=10))
         yield app
+
+
+@pytest.fixture
+def ready_app(served_app):
+    """The module's app and worker, its context pushed, with no sweep having run yet."""
+    with served_app.app_context():
+        db.session.execute(delete(SweepHeartbeat))
+        db.session.commit()
+        yield served_app
+        db.session.remove()
+
+
+def dispose(app) -> None:
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
 
 
 def readyz(app) -> tuple[int, dict]:
