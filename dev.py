@@ -3,7 +3,7 @@
 
     python3 dev.py start     # install from Pipfile.lock, then web + worker + clock (honcho)
     python3 dev.py run CMD   # CMD with .venv on PATH and .env loaded, as `honcho run CMD`
-    python3 dev.py test      # install from Pipfile.lock, then the test suite
+    python3 dev.py test      # install from Pipfile.lock, then the test suite (--fast: the fast tier)
     python3 dev.py lock      # relock after editing the Pipfile (what scripts/lock runs)
     python3 dev.py bench     # the side-by-side benchmark (needs wrk)
 
@@ -231,11 +231,33 @@ def run_command(args: list[str]) -> int:
     os.execve(VENV / "bin" / "honcho", ["honcho", "run", "--", *args], venv_env())
 
 
+# xdist workers for `dev.py test`: most tests wait on processes they started, so more workers
+# than cores pays. BLASTO_TEST_WORKERS or pytest's own `-n N` overrides it (`-n 0`: one process).
+TEST_WORKERS = 4
+# The fast tier (`--fast`): tests that start no process and no browser and are not slow by design
+# (pytest.ini's markers), with fewer workers: it is mostly CPU.
+FAST = "not processes and not browser and not slow"
+FAST_WORKERS = 2
+
+
 def test(args: list[str]) -> int:
     ensure_venv()
     ensure_pipenv()  # the deploy-contract tests run `pipenv verify`
     os.chdir(ROOT)
-    os.execve(VENV / "bin" / "python", ["python", "-m", "pytest", *args], venv_env())
+    os.execve(VENV / "bin" / "python", ["python", "-m", "pytest", *pytest_args(args, os.environ)], venv_env())
+
+
+def pytest_args(args: list[str], environ) -> list[str]:
+    """pytest's arguments for `dev.py test ARGS`: `--fast` becomes the fast tier's -m, and a worker count unless given."""
+    args = list(args)
+    fast = "--fast" in args
+    chosen = ["-m", FAST] if fast else []
+    if fast:
+        args.remove("--fast")
+    workers_given = any(re.fullmatch(r"-n\d*|--numprocesses(=.*)?|no:xdist", arg) for arg in args)
+    if not workers_given:
+        chosen += ["-n", environ.get("BLASTO_TEST_WORKERS") or str(FAST_WORKERS if fast else TEST_WORKERS)]
+    return [*chosen, *args]
 
 
 def lock(args: list[str]) -> int:

@@ -9,6 +9,7 @@ BLASTO_REQUIRE_SERVICES=1 (CI), which turns every such skip into a failure.
 from __future__ import annotations
 
 import os
+import sys
 from urllib.parse import urlsplit
 
 for _name in ("DATABASE_URL", "REDIS_URL", "SECRET_KEY", "LOG_LEVEL", "READY_TIMEOUT_SECONDS", "DYNO", "STATSD_HOST", "SENTRY_DSN"):
@@ -23,6 +24,7 @@ import pytest  # noqa: E402
 
 from blasto import create_app  # noqa: E402
 from blasto.core.config import celery_config  # noqa: E402
+from tests.support.parallel import grouped_scheduling, heaviest_first, ungrouped_shared_fixtures  # noqa: E402
 from tests.support.redis_proxy import RedisProxy  # noqa: E402
 from tests.support.tcp_proxy import TcpProxy  # noqa: E402
 from tests.support.services import postgres_admin_url, redis_test_url, fresh_database_url, drop_database  # noqa: E402
@@ -112,3 +114,55 @@ def redis_proxy(redis_url):
     """The tests' Redis database behind a TCP proxy: `down()` cuts the app off, `up()` brings it back empty."""
     with RedisProxy(redis_url) as running:
         yield running
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config, log):
+    """Under `-n N`: tests sharing a module or package fixture go to one worker (tests.support.parallel)."""
+    if config.getoption("dist") == "load":
+        return grouped_scheduling(config, log)
+    return None
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config, items):
+    """Refuse what would make a parallel run wrong or slow; on a worker, heaviest tests first."""
+    seen: set[str] = set()
+    twice = sorted({item.nodeid for item in items if item.nodeid in seen or seen.add(item.nodeid)})
+    if twice:  # xdist tells tests apart by node id: all but one of each would silently not run
+        raise pytest.UsageError(f"tests share a node id: {twice[:5]}")
+    ungrouped = ungrouped_shared_fixtures(items)
+    if ungrouped:
+        raise pytest.UsageError(f"add these to tests.support.parallel.SHARED: {ungrouped[:5]}")
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        heaviest_first(items)
+
+
+# -- tiers: a test that starts a process must say so (`dev.py test --fast` leaves it out) ----------
+
+SPAWN_EVENTS = frozenset({"subprocess.Popen", "os.posix_spawn", "os.fork", "os.exec"})
+_spawned: list[str] = []
+
+
+def _note_spawns(event: str, args) -> None:
+    if event in SPAWN_EVENTS:
+        _spawned.append(f"{event} {str(args[0])[:80]}")
+
+
+sys.addaudithook(_note_spawns)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(item, nextitem):
+    """Fail a test that started a process (or whose fixtures did) but carries neither `processes` nor `browser`."""
+    _spawned.clear()
+    reports = yield
+    return reports
+
+
+@pytest.fixture(autouse=True)
+def _processes_are_marked(request):
+    yield
+    if _spawned and not any(request.node.get_closest_marker(name) for name in ("processes", "browser")):
+        pytest.fail(f"this test started a process ({_spawned[0]}) but is not marked `processes`: mark it, "
+                    "so that `python3 dev.py test --fast` leaves it out", pytrace=False)

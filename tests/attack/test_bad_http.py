@@ -20,6 +20,8 @@ from tests.support.processes import free_port, http_get, production_env, wait_fo
 from tests.support.report_databases import postgres_clone
 from tests.support.services import redis_test_url
 
+pytestmark = pytest.mark.processes
+
 ROUTER = b"X-Forwarded-Proto: https\r\nX-Forwarded-For: 203.0.113.7\r\n"
 MAX_BODY = 1024 * 1024  # blasto.core.config's MAX_CONTENT_LENGTH
 

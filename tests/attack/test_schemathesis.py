@@ -13,6 +13,12 @@ The document is read at collection from an app that never touches a database
 file); the requests go to the Postgres app. schemathesis's
 `pytest.from_fixture` would do both at once, but in 4.32 it sets pytest's
 private `_nodeid`, which pytest 9.2 no longer has.
+
+The test also takes one pytest parameter (the database), as schemathesis's
+own tests combine the two: its items are then named `test[METHOD path][postgresql]`,
+one node id per operation. Without it, on pytest 9.2, every operation gets the
+function's bare node id, and xdist, which tells tests apart by node id, would
+run only one of them.
 """
 from __future__ import annotations
 
@@ -108,7 +114,9 @@ def sent():
 
 
 @schema.parametrize()
-def test_every_operation_answers_as_documented_and_never_with_a_5xx(case, module_pg_shop, accounts, sent):
+@pytest.mark.parametrize("database", ["postgresql"])
+def test_every_operation_answers_as_documented_and_never_with_a_5xx(case, database, module_pg_shop, accounts, sent):
+    assert module_pg_shop.config["SQLALCHEMY_DATABASE_URI"].startswith(database)
     key = (case.operation.method.upper(), case.operation.path)
     sent[key] = sent.get(key, 0) + 1
     authorization = accounts.authorization(*key)

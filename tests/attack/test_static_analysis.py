@@ -15,10 +15,13 @@ import json
 import re
 import subprocess
 
+import pytest
+
 from tests.support.processes import BIN, ROOT
 
 
 
+@pytest.mark.processes
 def test_bandit_reports_nothing_at_medium_severity_or_above():
     result = subprocess.run(
         [str(BIN / "bandit"), "-r", "blasto", "-ll", "-f", "json", "-q"], cwd=ROOT, capture_output=True, text=True, timeout=120,

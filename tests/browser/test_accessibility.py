@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from playwright.sync_api import Locator, Page, expect
 
 from tests.browser.shopping import (
     PASSWORD, TIMEOUT_MS, cart_count, cart_row, flash, horizontal_overflow, matches, new_email, search, sign_up,
     unlabelled_controls,
 )
+
+pytestmark = pytest.mark.browser
 
 PHONE = {"width": 390, "height": 844}
 MAX_TABS = 60

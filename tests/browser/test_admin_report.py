@@ -28,7 +28,7 @@ from playwright.sync_api import expect
 
 from tests.browser.shopping import PASSWORD, TIMEOUT_MS, log_in, new_email, unlabelled_controls
 
-pytestmark = pytest.mark.changes_shop
+pytestmark = [pytest.mark.browser, pytest.mark.changes_shop]
 
 BUILD_TIMEOUT_MS = 60_000
 

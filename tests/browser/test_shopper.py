@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from playwright.sync_api import expect
 
 from tests.browser.shopping import (
@@ -15,6 +16,8 @@ from tests.browser.shopping import (
     sign_up,
 )
 from tests.support.processes import wait_for
+
+pytestmark = pytest.mark.browser
 
 FIRST, SECOND = "Emma", "Persuasion"  # both by Jane Austen, in the sample catalogue
 

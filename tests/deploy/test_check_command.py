@@ -13,6 +13,8 @@ import pytest
 from tests.support.processes import production_env, run_command
 from tests.support.services import unavailable
 
+pytestmark = pytest.mark.processes
+
 GOOD_URLS = {"DATABASE_URL": "postgres://u:pw@db.example.com:5432/blasto", "REDIS_URL": "rediss://:pw@redis.example.com:6380"}
 
 

@@ -94,6 +94,7 @@ def sink():
         yield running
 
 
+@pytest.mark.processes
 def test_every_process_holds_no_more_connections_than_the_check_counts_for_it(
         tmp_path, postgres_admin, postgres_database, redis_url, sink):
     database = urlsplit(postgres_database).path.lstrip("/")

@@ -50,6 +50,7 @@ def test_dev_procfile_runs_the_same_programs():
     assert dev["web"] == f"{prod['release']} && flask --app blasto seed --if-empty && {prod['web']}"
 
 
+@pytest.mark.processes
 @pytest.mark.parametrize(
     "code",
     [
@@ -65,6 +66,7 @@ def test_each_procfile_target_imports(code, tmp_path):
     assert result.returncode == 0, result.stderr
 
 
+@pytest.mark.processes
 def test_release_command_loads_the_migrations():
     env = process_env(BLASTO_ENV="test")
     result = run_command("flask --app blasto db heads", env)
@@ -95,6 +97,7 @@ def index_hosts() -> set[str]:
     return hosts
 
 
+@pytest.mark.processes
 def test_no_committed_file_names_a_package_index_host():
     hosts = index_hosts()
     offenders = []
@@ -152,6 +155,7 @@ def test_every_configuration_variable_is_documented_in_the_readme():
     assert names and missing == []
 
 
+@pytest.mark.processes
 def test_release_exits_zero_on_an_empty_database_and_again_when_migrated(postgres_database):
     import psycopg
 

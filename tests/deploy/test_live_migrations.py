@@ -28,6 +28,8 @@ from tests.support.processes import free_port, procfile, production_env, run_com
 from tests.support.procfile_processes import ProcessSet
 from tests.support.receipts import release
 
+pytestmark = pytest.mark.processes
+
 RELEASE_DEADLINE_SECONDS = 60  # a release stuck behind a lock would wait for as long as the holder stays
 CLIENTS = 3
 INDEX = "ix_purchases_total_cents"

@@ -19,6 +19,8 @@ import dev
 from tests.support.processes import ROOT, process_env
 from tests.support.services import unavailable
 
+pytestmark = pytest.mark.processes
+
 # A pip configuration such as the one the lock was once made under.
 POLLUTING_PIP_CONF = "[global]\nextra-index-url = https://mirror.example.internal/simple\n"
 

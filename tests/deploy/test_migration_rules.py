@@ -10,10 +10,14 @@ from __future__ import annotations
 
 import re
 
+import pytest
+
 from tests.support.migrations import (
     CONCURRENT_INDEX, CONCURRENT_INDEX_REVISION, NEW_COLUMN, NEW_COLUMN_REVISION, PLAIN_INDEX_REVISION, migrations_with,
 )
 from tests.support.processes import process_env, run_command
+
+pytestmark = pytest.mark.processes
 
 # Applied on every shop before the rule; Alembic never runs them again there (see the README).
 APPLIED_BEFORE_THE_RULE = {

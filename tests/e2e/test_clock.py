@@ -19,6 +19,8 @@ from tests.support.processes import free_port, production_env, run_command, wait
 from tests.support.procfile_processes import ProcfileProcess
 from tests.support.receipts import release
 
+pytestmark = pytest.mark.processes
+
 ACQUIRED = "beat: Acquired lock"
 SENDS = re.compile(r"Sending due task outbox-sweep")
 WORKER_RUNS = re.compile(r"Task blasto\.outbox\.sweep\[[0-9a-f-]+\] succeeded")

@@ -16,6 +16,8 @@ from blasto.core.config import database_uri
 from tests.support.http_client import answers
 from tests.support.processes import procfile, production_env, run_command, wait_for
 
+pytestmark = pytest.mark.processes
+
 CLIENTS = 20
 PASSWORD = "correct horse battery"
 

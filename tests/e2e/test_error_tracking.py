@@ -30,6 +30,8 @@ from tests.support.procfile_processes import ProcessSet
 from tests.support.receipts import release
 from tests.support.sentry_ingest import SentryIngest
 
+pytestmark = pytest.mark.processes
+
 CLIENT_ADDRESS = "203.0.113.77"  # TEST-NET-3: what the router would put in X-Forwarded-For
 SEND_TASK_QUEUE = "blasto"  # the Redis list the welcome e-mail's task waits in
 STARTED = "errors go to Sentry"

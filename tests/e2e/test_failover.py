@@ -29,6 +29,8 @@ from tests.support.http_client import PASSWORD, answers, new_account
 from tests.support.processes import free_port, production_env, run_command, wait_for
 from tests.support.receipts import release
 
+pytestmark = pytest.mark.processes
+
 LOAD_SECONDS = 25  # before the fix every run saw bare 500s in this time (21 and 26 in about 5,000 requests)
 KILL_EVERY_SECONDS = 0.5
 CLIENTS = 6

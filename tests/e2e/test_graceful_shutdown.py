@@ -18,6 +18,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 
+import pytest
 import requests
 from sqlalchemy import create_engine, text
 
@@ -25,6 +26,8 @@ from blasto.core.config import database_uri
 from tests.support.http_client import answers, new_account
 from tests.support.processes import ROOT, free_port, production_env, wait_for
 from tests.support.receipts import release
+
+pytestmark = pytest.mark.processes
 
 HEROKU_SIGKILL_AFTER = 30
 CLIENTS_PER_KIND = 3  # threads browsing /home, reading the API, buying

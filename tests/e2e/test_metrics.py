@@ -19,6 +19,8 @@ from tests.support.procfile_processes import ProcessSet
 from tests.support.receipts import release
 from tests.support.udp_listener import received, udp_listener
 
+pytestmark = pytest.mark.processes
+
 BURST = 20
 HEARTBEAT = "blasto.celery.task.blasto_health_heartbeat"
 

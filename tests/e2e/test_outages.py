@@ -22,6 +22,8 @@ from tests.support.processes import free_port, production_env, wait_for
 from tests.support.procfile_processes import ProcessSet
 from tests.support.receipts import release
 
+pytestmark = pytest.mark.processes
+
 RECOVERY_SECONDS = 20  # from the service's return to 200s, with no restart
 OUTBOX_SWEEP_SECONDS = 10  # a new clock's first outbox sweep comes one period after it starts
 

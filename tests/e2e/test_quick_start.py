@@ -23,6 +23,8 @@ import requests
 from tests.support.processes import ROOT, Stack, free_port, pid_alive, wait_for
 from tests.support.services import unavailable
 
+pytestmark = pytest.mark.processes
+
 PASSWORD = "quiet-harbour-7431"  # passes the password rule; typed twice at create-admin's prompt
 SETTINGS = (
     "BLASTO_", "DATABASE_URL", "REDIS_URL", "SECRET_KEY", "RATELIMIT_", "PORT", "PROCFILE", "FLASK_",

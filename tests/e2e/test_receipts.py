@@ -24,6 +24,8 @@ from tests.support.receipts import (
 )
 from tests.support.smtp_sink import SmtpSink
 
+pytestmark = pytest.mark.processes
+
 
 @pytest.fixture
 def sink():

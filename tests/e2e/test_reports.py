@@ -20,6 +20,8 @@ from tests.support.http_client import new_account
 from tests.support.processes import production_env, run_command, wait_for
 from tests.support.receipts import release
 
+pytestmark = pytest.mark.processes
+
 SALES = 30_000  # a year of history: a build takes over a second here, long enough to kill it midway
 
 

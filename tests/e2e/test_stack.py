@@ -13,6 +13,7 @@ import sqlite3
 import uuid
 from pathlib import Path
 
+import pytest
 import requests
 
 from tests.support.migrations import head_revision
@@ -20,6 +21,8 @@ from tests.support.processes import ROOT, Stack, pid_alive, process_env, procfil
 from tests.support.receipts import MAIL_FROM
 from tests.support.repository_files import repository_files
 from tests.support.smtp_sink import SmtpSink
+
+pytestmark = pytest.mark.processes
 
 
 def assert_stops_cleanly(stack: Stack) -> None:

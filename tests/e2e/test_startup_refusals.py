@@ -3,6 +3,8 @@ import pytest
 
 from tests.support.processes import ROOT, free_port, procfile, process_env, run_command
 
+pytestmark = pytest.mark.processes
+
 BAD_ENVIRONMENTS = [
     ({"SECRET_KEY": None}, "SECRET_KEY is not set"),
     ({"SECRET_KEY": "changeme"}, "SECRET_KEY is a well-known placeholder"),

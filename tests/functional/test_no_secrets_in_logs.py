@@ -199,6 +199,7 @@ def test_only_development_logs_a_message_text(tmp_path, environment, mode, log_b
 CLIENT_ADDRESS = "198.51.100.77"  # a shopper's address is personal data: the router's log has it, ours never
 
 
+@pytest.mark.processes
 def test_gunicorns_access_log_has_no_query_string_credentials_cookies_or_addresses(tmp_path):
     port = free_port()
     env = process_env(

@@ -17,6 +17,8 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+from tests.support.parallel import worker_count, worker_index
+
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 
@@ -27,15 +29,18 @@ def free_port(count: int = 1) -> int:
     Chosen below the kernel's ephemeral range: outgoing connections (to
     Postgres, Redis, the servers under test) take their local ports from that
     range at any moment, so a port found free there can be taken before the
-    server binds it. CI once lost web.2's PORT + 1 that way.
+    server binds it. CI once lost web.2's PORT + 1 that way. Each xdist worker
+    draws from its own slice of the range, so two workers never pick the same.
     """
-    ceiling = _ephemeral_floor() - count
+    width = (_ephemeral_floor() - PORT_FLOOR) // worker_count()
+    floor = PORT_FLOOR + width * worker_index()
+    ceiling = floor + width - count
     rng = random.SystemRandom()
     for _ in range(500):
-        base = rng.randrange(PORT_FLOOR, ceiling)
+        base = rng.randrange(floor, ceiling)
         if all(port_is_free(base + offset) for offset in range(count)):
             return base
-    raise RuntimeError(f"no {count} free ports in a row between {PORT_FLOOR} and {ceiling}")
+    raise RuntimeError(f"no {count} free ports in a row between {floor} and {ceiling}")
 
 
 PORT_FLOOR = 20000  # above the well-known ports services here listen on (5432, 6379, 15672...)

@@ -1,12 +1,14 @@
 """A stand-in for Sentry's ingest: an HTTP server in a thread that keeps every envelope it is sent.
 
 The SDK POSTs envelopes to `/api/<project>/envelope/` of the DSN's host,
-gzip-compressed: a JSON header line, then items, each a JSON header line
-(with `length` when the payload may hold newlines) and its payload.
+compressed (brotli when it can import it, else gzip): a JSON header line, then
+items, each a JSON header line (with `length` when the payload may hold
+newlines) and its payload.
 """
 from __future__ import annotations
 
 import gzip
+import importlib
 import json
 import threading
 import zlib
@@ -50,6 +52,9 @@ def _decompressed(body: bytes, encoding: str) -> bytes:
         return gzip.decompress(body)
     if encoding == "deflate":
         return zlib.decompress(body)
+    if encoding == "br":
+        # The SDK picks brotli only when it can import it (it comes in with locust), and then so can this.
+        return importlib.import_module("brotli").decompress(body)
     if encoding in ("", "identity"):
         return body
     raise ValueError(f"unsupported Content-Encoding {encoding!r}")

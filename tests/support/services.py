@@ -7,6 +7,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
+from tests.support.parallel import worker_index
+
 REQUIRE_ENV = "BLASTO_REQUIRE_SERVICES"
 
 
@@ -48,8 +50,8 @@ def drop_database(admin_url: str, name: str) -> None:
 
 
 def redis_test_url() -> str:
-    """A Redis database index of the tests' own, emptied first."""
-    url = os.environ.get("BLASTO_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+    """A Redis database index of the tests' own (this worker's, under xdist), emptied first."""
+    url = worker_redis_url(os.environ.get("BLASTO_TEST_REDIS_URL", "redis://127.0.0.1:6379/15"), worker_index())
     try:
         import redis
 
@@ -57,5 +59,19 @@ def redis_test_url() -> str:
         client.flushdb()
         client.close()
     except Exception as exc:
-        unavailable(f"Redis unreachable at {urlsplit(url).hostname}: {type(exc).__name__}")
+        unavailable(f"Redis unreachable at {urlsplit(url).hostname} (database {urlsplit(url).path[1:]}): {type(exc).__name__}")
     return url
+
+
+REDIS_DATABASES = 16  # Redis's default `databases`
+
+
+def worker_redis_url(url: str, index: int) -> str:
+    """The URL's database counted down by the xdist worker's index: gw0 the URL's own, gw1 the one below, ...
+
+    So a run on N workers from base B uses B, B-1, ... B-N+1 (wrapping below 0
+    to 15), and two runs side by side need bases at least N apart (CI: 15 and 7).
+    """
+    parts = urlsplit(url)
+    base = int(parts.path.strip("/") or 0)
+    return urlunsplit(parts._replace(path=f"/{(base - index) % REDIS_DATABASES}"))

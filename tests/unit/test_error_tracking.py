@@ -136,11 +136,13 @@ def _app_in_a_process(**env: str | None) -> dict:
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
+@pytest.mark.processes
 def test_without_sentry_dsn_the_sdk_is_never_imported():
     assert _app_in_a_process(SENTRY_DSN=None) == {"loaded": False}
     assert _app_in_a_process(SENTRY_DSN="") == {"loaded": False}
 
 
+@pytest.mark.processes
 def test_with_sentry_dsn_the_sdk_runs_with_flask_and_celery_and_without_personal_data():
     nowhere = f"http://key@127.0.0.1:{free_port()}/1"  # nothing is sent: no error happens
     report = _app_in_a_process(SENTRY_DSN=nowhere, HEROKU_RELEASE_VERSION="v7",

@@ -122,6 +122,7 @@ def test_metric_names_keep_one_node_per_task():
     assert metric_name("odd name/with:stuff", "runtime") == "celery.task.odd_name_with_stuff.runtime"
 
 
+@pytest.mark.processes
 def test_without_statsd_host_nothing_is_imported_or_connected(tmp_path):
     """A fresh interpreter (this one has connected the receivers): build the app, run a task."""
     code = (

@@ -65,6 +65,7 @@ def test_without_git_the_tree_is_listed_minus_ignored_files_and_the_heroku_build
     assert repository_files(tree) == sorted(KEPT)  # no .git: the walk
 
 
+@pytest.mark.processes
 @pytest.mark.needs_git
 def test_the_walk_lists_what_git_lists(tree, tmp_path):
     git = shutil.which("git")

@@ -162,6 +162,7 @@ def sleeper_procfile(tmp_path):
     return path
 
 
+@pytest.mark.processes
 def test_procfile_process_kill_restart_terminate(tmp_path, sleeper_procfile):
     env = process_env(PYTHON=sys.executable)
     process = ProcfileProcess("sleeper", env, tmp_path / "sleeper.log", procfile_path=sleeper_procfile, cwd=tmp_path)
@@ -177,6 +178,7 @@ def test_procfile_process_kill_restart_terminate(tmp_path, sleeper_procfile):
     assert process.output().count("up") == 2  # the log keeps every run
 
 
+@pytest.mark.processes
 def test_process_set_kills_everything_on_exit(tmp_path, sleeper_procfile):
     env = process_env(PYTHON=sys.executable)
     with ProcessSet(tmp_path, procfile_path=sleeper_procfile, cwd=tmp_path) as processes:
