@@ -15,7 +15,7 @@ with the client threads for this process's GIL):
    created_at (stamped in the checkout transaction, just before COMMIT) to the
    sink's receive time, matched by Message-ID. Target: p50 <= 100 ms.
 3. Receipts per second one worker process (the Procfile's worker line,
-   WORKER_CONCURRENCY=2) sustains, next to `blasto.health.ping` in the same run.
+   WORKER_CONCURRENCY=2) sustains.
    Reported, with a check that every receipt went out exactly once.
 
 Everything it starts (web, worker, clock, the sink's process) is stopped on exit,
@@ -27,7 +27,6 @@ target is met, 1 otherwise. See docs/BENCHMARKS.md, "Receipts (issue 4)".
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import multiprocessing
 import os
@@ -36,7 +35,6 @@ import signal
 import statistics
 import sys
 import time
-import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -59,7 +57,7 @@ LOGS = ROOT / "bench" / "results" / "receipts"
 ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 REDIS_URL = "redis://127.0.0.1:6379/13"  # bench/run.py uses 11
 QUEUE = "blasto"  # task_default_queue in blasto/core/config.py
-SEND_TASK, PING_TASK = "blasto.outbox.send", "blasto.health.ping"
+SEND_TASK = "blasto.outbox.send"
 
 SLOW_SMTP_SECONDS = 1.0
 CHECKOUT_CLIENTS = 4
@@ -97,7 +95,7 @@ class Size:
     warm_up: int  # untimed checkouts first
     latency_count: int  # measure 2: receipts timed from commit to the sink
     drain_count: int  # measure 3: tasks queued before the worker starts, per round
-    drain_rounds: int  # measure 3: rounds of (send, ping) or (ping, send)
+    drain_rounds: int  # measure 3: rounds of queued receipts
 
 
 FULL = Size(rounds=10, per_phase=120, warm_up=40, latency_count=150, drain_count=1000, drain_rounds=2)
@@ -476,51 +474,27 @@ class Drain:
         _, first, last = states()["sent"]
         return (count - 1) / (last - first).total_seconds()
 
-    def pings(self, count: int) -> float:
-        task_ids = self._publish(PING_TASK, [[uuid.uuid4().hex] for _ in range(count)])
-        keys = [f"celery-task-meta-{task_id}" for task_id in task_ids]
 
-        def stored() -> int:
-            return sum(self.redis.exists(*keys[start:start + 500]) for start in range(0, len(keys), 500))
-
-        self._run_worker(lambda: stored() == count, f"{count} ping results stored")
-        metas = [json.loads(value) for start in range(0, len(keys), 500) for value in self.redis.mget(keys[start:start + 500])]
-        if any(meta["status"] != "SUCCESS" for meta in metas):
-            raise BenchError("a ping did not succeed")
-        done = sorted(datetime.fromisoformat(meta["date_done"]) for meta in metas)
-        self.redis.delete(*keys)
-        return (count - 1) / (done[-1] - done[0]).total_seconds()
-
-
-def measure_worker_rate(shop: Shop, worker: ProcfileProcess, template_purchase: int, size: Size) -> tuple[list[float], list[float]]:
+def measure_worker_rate(shop: Shop, worker: ProcfileProcess, template_purchase: int, size: Size) -> list[float]:
     drain = Drain(shop, worker)
     sends: list[float] = []
-    pings: list[float] = []
     try:
         for round_no in range(1, size.drain_rounds + 1):
-            order = ("send", "ping") if round_no % 2 else ("ping", "send")
-            for kind in order:
-                if kind == "send":
-                    sends.append(drain.receipts(size.drain_count, template_purchase))
-                    rate = sends[-1]
-                else:
-                    pings.append(drain.pings(size.drain_count))
-                    rate = pings[-1]
-                progress(f"worker round {round_no}/{size.drain_rounds} {kind:<5} {size.drain_count} queued, drained at {rate:7.1f}/s")
+            sends.append(drain.receipts(size.drain_count, template_purchase))
+            progress(f"worker round {round_no}/{size.drain_rounds} {size.drain_count} queued, drained at {sends[-1]:7.1f}/s")
     finally:
         drain.close()
-    return sends, pings
+    return sends
 
 
-def report_worker_rate(sends: list[float], pings: list[float], size: Size, shop: Shop, sink: SinkProcess, owed: int) -> list[Check]:
-    send_rate, ping_rate = statistics.median(sends), statistics.median(pings)
+def report_worker_rate(sends: list[float], size: Size, shop: Shop, sink: SinkProcess, owed: int) -> list[Check]:
+    send_rate = statistics.median(sends)
     print(f"3. one worker process (the Procfile's worker line, WORKER_CONCURRENCY=2; web and clock stopped): "
           f"{size.drain_count} tasks queued\n   before it starts, rate = (M - 1) / (last - first completion, "
-          f"worker timestamps); median of {size.drain_rounds} round(s), alternating order")
+          f"worker timestamps); median of {size.drain_rounds} round(s)")
     print(f"   {'task':<22} {'per second':>11}  each round")
     print(f"   {SEND_TASK:<22} {send_rate:>11.1f}  {', '.join(f'{rate:.1f}' for rate in sends)}")
-    print(f"   {PING_TASK + ' *':<22} {ping_rate:>11.1f}  {', '.join(f'{rate:.1f}' for rate in pings)}")
-    print(f"   receipts / ping: {send_rate / ping_rate:.3f}x   (* ping stores its result in Redis, so a true no-op is a little faster)\n")
+    print()
     states = shop.receipt_states()
     by_id: dict[str, int] = {}
     for message_id, _ in sink.received():
@@ -530,7 +504,7 @@ def report_worker_rate(sends: list[float], pings: list[float], size: Size, shop:
     once = states.get("sent", 0) == owed == len(by_id) and not twice and not states.get("failed") and not states.get("pending")
     return [Check("every receipt of the run sent exactly once (worker rate reported only)", once,
                   f"{owed} owed, {states.get('sent', 0)} sent, {states.get('failed', 0)} failed, {len(by_id)} distinct at the sink, "
-                  f"{twice} more than once; {send_rate:.1f} receipts/s vs {ping_rate:.1f} pings/s ({send_rate / ping_rate:.3f}x)")]
+                  f"{twice} more than once; {send_rate:.1f} receipts/s")]
 
 
 # --- driver ------------------------------------------------------------------
@@ -593,9 +567,9 @@ def main(argv: list[str] | None = None) -> int:
         for name in ("clock", "web", "worker"):
             stop(processes[name])
         swept = count_in_log(processes["worker"], r"sweep: queueing")
-        sends, pings = measure_worker_rate(shop, processes["worker"], template, size)
+        sends = measure_worker_rate(shop, processes["worker"], template, size)
         owed = sum(shop.receipt_states().values())
-        checks += report_worker_rate(sends, pings, size, shop, sink, owed)
+        checks += report_worker_rate(sends, size, shop, sink, owed)
         load = Path("/proc/loadavg").read_text().split()[0]
         print(f"sweep runs that queued anything during 1 and 2: {swept}; whole run {time.monotonic() - began:.0f} s, load average {load} at end")
     except BenchError as exc:
