@@ -11,6 +11,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.support.processes import ROOT
 from tests.support.services import unavailable
 
@@ -25,6 +27,7 @@ def lint_imports() -> str:
     return command
 
 
+@pytest.mark.processes
 def test_lint_imports_keeps_every_contract():
     result = subprocess.run([lint_imports(), "--no-cache"], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stdout + result.stderr

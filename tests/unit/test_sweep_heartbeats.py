@@ -33,7 +33,10 @@ def readyz(app) -> tuple[int, dict]:
 
 
 def run(app, task: str):
-    return app.extensions["celery"].tasks[task].apply().get()
+    """Run `task` in this process, as a worker would: the worker imports the task modules first."""
+    celery = app.extensions["celery"]
+    celery.loader.import_default_modules()
+    return celery.tasks[task].apply().get()
 
 
 def test_fresh_heartbeats_are_ready(ready_app):
