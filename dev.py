@@ -4,8 +4,9 @@
     python3 dev.py start     # install from Pipfile.lock, then web + worker + clock (honcho)
     python3 dev.py run CMD   # CMD with .venv on PATH and .env loaded, as `honcho run CMD`
     python3 dev.py test      # install from Pipfile.lock, then the test suite (--fast: the fast tier)
+    python3 dev.py check     # ruff (lint and format), mypy and import-linter, as CI runs them
     python3 dev.py lock      # relock after editing the Pipfile (what scripts/lock runs)
-    python3 dev.py bench     # the side-by-side benchmark (needs wrk)
+    python3 dev.py bench     # the mixed shopper workload (Locust), before/after side by side
 
 The first run makes two virtualenvs in the project: `.tools` (pipenv itself)
 and `.venv` (the app, installed by `pipenv sync --dev` from the lock, so local
@@ -247,6 +248,28 @@ def test(args: list[str]) -> int:
     os.execve(VENV / "bin" / "python", ["python", "-m", "pytest", *pytest_args(args, os.environ)], venv_env())
 
 
+# What keeps the code as the README's Layout and house style describe it; settings in pyproject.toml.
+CHECKS = (
+    ("ruff", "check", "."),
+    ("ruff", "format", "--check", "."),
+    ("mypy",),
+    ("lint-imports",),
+)
+
+
+def check(args: list[str]) -> int:
+    """Run every check, report each, fail if any failed (`--fix` lets ruff fix and format first)."""
+    ensure_venv()
+    os.chdir(ROOT)
+    if "--fix" in args:
+        run(VENV / "bin" / "ruff", "check", "--fix", ".")
+        run(VENV / "bin" / "ruff", "format", ".")
+    failed = [" ".join(command) for command in CHECKS
+              if subprocess.run([VENV / "bin" / command[0], *command[1:]], env=venv_env()).returncode != 0]
+    say(f"failed: {', '.join(failed)}" if failed else "ruff, mypy and import-linter: all clean")
+    return 1 if failed else 0
+
+
 def pytest_args(args: list[str], environ) -> list[str]:
     """pytest's arguments for `dev.py test ARGS`: `--fast` becomes the fast tier's -m, and a worker count unless given."""
     args = list(args)
@@ -282,7 +305,7 @@ def bench(args: list[str]) -> int:
     os.execve(VENV / "bin" / "python", ["python", "bench/run.py", *args], venv_env())
 
 
-COMMANDS = {"start": start, "run": run_command, "test": test, "lock": lock, "bench": bench}
+COMMANDS = {"start": start, "run": run_command, "test": test, "check": check, "lock": lock, "bench": bench}
 
 
 def main(argv: list[str]) -> int:
