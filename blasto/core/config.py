@@ -225,7 +225,7 @@ def sentry_dsn(value: str | None) -> str | None:
 
 def _port_or_none_is_valid(parts) -> bool:
     try:
-        parts.port  # raises ValueError for a port that is not a number in range
+        parts.port  # noqa: B018 -- the attribute raises ValueError for a port that is not a number in range
     except ValueError:
         return False
     return True
