@@ -10,14 +10,14 @@ from sqlalchemy import Boolean, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from blasto.core.extensions import db
+from blasto.core.extensions import Model, db
 from blasto.models.base import UTCDateTime, utcnow
 
 EMAIL_MAX = 254  # RFC 5321's longest forward path
 NAME_MAX = 100
 
 
-class User(UserMixin, db.Model):
+class User(UserMixin, Model):
     __tablename__ = "users"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     email: Mapped[str] = mapped_column(String(EMAIL_MAX), unique=True)
