@@ -6,5 +6,5 @@ Errors here are JSON (blasto.web.errors); the OpenAPI document is served at
 API_VERSION = "v1"
 URL_PREFIX = "/api/v1"
 # OpenAPI security requirements, for `@blp.doc(security=...)`; core.py declares the schemes.
-BEARER = [{"bearerAuth": []}]
-BASIC = [{"basicAuth": []}]
+BEARER: list[dict[str, list[str]]] = [{"bearerAuth": []}]
+BASIC: list[dict[str, list[str]]] = [{"basicAuth": []}]

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 from flask import current_app
 from flask_login import UserMixin
@@ -28,6 +29,8 @@ class User(UserMixin, Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     # Not a column: the log-in (blasto.models.login_session) this object was loaded for.
+    if TYPE_CHECKING:  # declared for mypy only: the ORM would read a runtime annotation as a column
+        login_id: int | None
     login_id = None
 
     def get_id(self) -> str:
