@@ -10,7 +10,7 @@ from datetime import datetime
 from sqlalchemy import Boolean, CheckConstraint, Integer, String, Text, false
 from sqlalchemy.orm import Mapped, mapped_column
 
-from blasto.core.extensions import Model, db
+from blasto.core.extensions import Model
 from blasto.models.base import UTCDateTime, utcnow
 
 TITLE_MAX = AUTHOR_MAX = 200

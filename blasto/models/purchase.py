@@ -6,7 +6,7 @@ from datetime import datetime
 from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from blasto.core.extensions import Model, db
+from blasto.core.extensions import Model
 from blasto.models.base import UTCDateTime, utcnow
 
 

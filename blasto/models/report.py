@@ -17,7 +17,7 @@ from datetime import date, datetime
 from sqlalchemy import JSON, CheckConstraint, Date, ForeignKey, Index, Integer, LargeBinary, String, Text, text
 from sqlalchemy.orm import Mapped, deferred, mapped_column
 
-from blasto.core.extensions import Model, db
+from blasto.core.extensions import Model
 from blasto.models.base import UTCDateTime, utcnow
 
 QUEUED, RUNNING, DONE, FAILED = "queued", "running", "done", "failed"

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import ForeignKey, Integer, Select, String, bindparam, select
 from sqlalchemy.orm import Mapped, mapped_column
 
-from blasto.core.extensions import Model, db
+from blasto.core.extensions import Model
 from blasto.models.base import UTCDateTime, utcnow
 
 TOKEN_LIFETIME = timedelta(hours=24)

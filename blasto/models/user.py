@@ -11,7 +11,7 @@ from sqlalchemy import Boolean, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from blasto.core.extensions import Model, db
+from blasto.core.extensions import Model
 from blasto.models.base import UTCDateTime, utcnow
 
 EMAIL_MAX = 254  # RFC 5321's longest forward path
