@@ -18,8 +18,11 @@ Each change is one UPDATE (or INSERT) committed alone: nothing half-written.
 """
 from __future__ import annotations
 
-from flask import abort, current_app, flash, render_template, request, url_for
+from typing import cast
+
+from flask import Flask, abort, current_app, flash, render_template, request, url_for
 from sqlalchemy import select, update
+from werkzeug.local import LocalProxy
 
 from blasto.admin import bp
 from blasto.admin.forms import BookForm, EditBookForm, RestockForm, VisibilityForm
@@ -31,6 +34,11 @@ from blasto.shop.catalog import MAX_SEARCH_LENGTH, catalog_page, clean_search
 from blasto.shop.front_page import forget
 from blasto.web.paging import Page, check_in_range, page_number
 from blasto.web.redirects import safe_next, see_other
+
+
+def _app() -> Flask:
+    """The app behind the `current_app` proxy (the proxy's own stub does not show `_get_current_object`)."""
+    return cast("LocalProxy[Flask]", current_app)._get_current_object()
 
 PER_PAGE = 25
 
@@ -55,7 +63,7 @@ def new_book():
     )
     db.session.add(book)
     db.session.commit()
-    forget(current_app._get_current_object())
+    forget(_app())
     flash(f"Added “{book.title}” to the catalogue.", "success")
     return see_other(url_for("admin.edit_book", book_id=book.id))
 
@@ -79,7 +87,7 @@ def edit_book(book_id: int):
         db.session.rollback()
         return _stock_moved(form, book_id)
     db.session.commit()
-    forget(current_app._get_current_object())
+    forget(_app())
     flash(f"Saved “{form.title.data}”.", "success")
     return see_other(url_for("admin.edit_book", book_id=book_id))
 
@@ -104,7 +112,7 @@ def restock(book_id: int):
         form.copies.errors.append(f"At most {STOCK_MAX:,} copies in stock; this book has {book.stock:,}, so add at most {STOCK_MAX - book.stock:,}.")
         return _form_page(None, book, restock_form=form, status=400)
     db.session.commit()
-    forget(current_app._get_current_object())
+    forget(_app())
     flash(f"Added {copies:,} {'copy' if copies == 1 else 'copies'} of “{book.title}”: {stock:,} in stock.", "success")
     return see_other(url_for("admin.edit_book", book_id=book_id))
 
@@ -127,7 +135,7 @@ def _set_hidden(book_id: int, hidden: bool):
         return see_other(back)
     db.session.execute(update(Product).where(Product.id == book_id).values(hidden=hidden).execution_options(synchronize_session=False))
     db.session.commit()
-    forget(current_app._get_current_object())
+    forget(_app())
     if hidden:
         flash(f"“{book.title}” is hidden: shoppers no longer see or buy it. Past purchases still show it.", "success")
     else:

@@ -119,9 +119,9 @@ def purchase_page(conditions: list[ColumnElement], page: int, per_page: int) -> 
     )
     rows = db.session.execute(statement).all()
     if rows:
-        return rows, rows[0].total_items
+        return list(rows), rows[0].total_items
     # Past the last page (or nothing matches): no row carried the count.
-    return [], db.session.scalar(count) if page > 1 else 0
+    return [], db.session.execute(count).scalar_one() if page > 1 else 0
 
 
 def purchase_detail(purchase_id: int) -> dict | None:

@@ -3,8 +3,15 @@
 Errors here are JSON (blasto.web.errors); the OpenAPI document is served at
 /api/v1/openapi.json and rendered for people at /api/v1/docs.
 """
+from typing import Callable, NoReturn, cast
+
+from flask_smorest import abort as _smorest_abort
+
+# flask-smorest's abort always raises, but is not annotated NoReturn; typed so checks after it narrow.
+abort = cast(Callable[..., NoReturn], _smorest_abort)
+
 API_VERSION = "v1"
 URL_PREFIX = "/api/v1"
 # OpenAPI security requirements, for `@blp.doc(security=...)`; core.py declares the schemes.
-BEARER = [{"bearerAuth": []}]
-BASIC = [{"basicAuth": []}]
+BEARER: list[dict[str, list[str]]] = [{"bearerAuth": []}]
+BASIC: list[dict[str, list[str]]] = [{"basicAuth": []}]

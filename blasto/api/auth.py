@@ -9,10 +9,9 @@ from __future__ import annotations
 import functools
 
 from flask import g, request
-from flask_smorest import abort
 from sqlalchemy import select
 
-from blasto.api import BEARER
+from blasto.api import BEARER, abort
 from blasto.core.extensions import db
 from blasto.models import User
 from blasto.models.user import check_nobodys_password

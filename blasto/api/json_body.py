@@ -5,6 +5,8 @@ NUL in text) and unpaired surrogates like "\ud800" (not Unicode at all; no
 UTF-8 encoder accepts them). Either is a 422 naming the field, checked once
 for every body here, instead of a 500 from whichever layer meets it first.
 """
+from typing import Any, Iterable
+
 from flask import request
 from flask_smorest import abort
 
@@ -27,6 +29,7 @@ def unstorable_text(value, path: str = "") -> str | None:
     """The dotted path of the first string (key or value) holding NUL or a lone surrogate, else None."""
     if isinstance(value, str):
         return None if value.isprintable() or _storable(value) else (path or "(body)")
+    items: Iterable[tuple[Any, Any]]
     if isinstance(value, dict):
         items = value.items()
     elif isinstance(value, list):

@@ -2,9 +2,9 @@
 from __future__ import annotations
 
 from flask import url_for
-from flask_smorest import Blueprint, abort
+from flask_smorest import Blueprint
 
-from blasto.api import URL_PREFIX
+from blasto.api import URL_PREFIX, abort
 from blasto.api.auth import token_auth
 from blasto.api.pagination import envelope
 from blasto.api.schemas import ProductArgsSchema, ProductPageSchema, ProductSchema

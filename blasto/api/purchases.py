@@ -7,9 +7,9 @@ Core queries.
 from __future__ import annotations
 
 from flask import g, jsonify, url_for
-from flask_smorest import Blueprint, abort
+from flask_smorest import Blueprint
 
-from blasto.api import URL_PREFIX
+from blasto.api import URL_PREFIX, abort
 from blasto.api.auth import token_auth
 from blasto.api.json_body import require_json_body
 from blasto.api.pagination import envelope
@@ -95,7 +95,9 @@ def create_purchase(headers, body):
         abort(422, message=str(exc), errors={"headers": {"Idempotency-Key": [str(exc)]}})
     except CheckoutError as exc:
         abort(422, message=str(exc))
-    response = jsonify(purchase_detail_json(purchase_detail(g.user_id, purchase.id)))
+    detail = purchase_detail(g.user_id, purchase.id)
+    assert detail is not None  # this user has just placed it
+    response = jsonify(purchase_detail_json(detail))
     response.status_code = 201
     response.headers["Location"] = purchase_url(purchase.id)
     if not created:

@@ -154,7 +154,8 @@ class PurchaseCreateSchema(ma.Schema):
 
     @ma.validates_schema
     def no_repeats(self, data, **kwargs):
-        seen, repeated = set(), set()
+        seen: set[int] = set()
+        repeated: set[int] = set()
         for line in data.get("items", []):
             (repeated if line["product_id"] in seen else seen).add(line["product_id"])
         if repeated:

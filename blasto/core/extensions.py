@@ -1,9 +1,12 @@
 """Extensions created unbound; `create_app` binds them with `init_app`."""
+from typing import TYPE_CHECKING
+
 from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf.csrf import CSRFProtect
 from sqlalchemy import MetaData
+from sqlalchemy.orm import DeclarativeBase
 
 # Named constraints keep Alembic migrations portable between SQLite and Postgres.
 NAMING_CONVENTION = {
@@ -14,7 +17,22 @@ NAMING_CONVENTION = {
     "pk": "pk_%(table_name)s",
 }
 
-db = SQLAlchemy(metadata=MetaData(naming_convention=NAMING_CONVENTION))
+
+
+class Base(DeclarativeBase):
+    """Declarative base given to Flask-SQLAlchemy (its typed 3.1 pattern), holding the naming convention."""
+
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+db = SQLAlchemy(model_class=Base)
+
+# Models subclass `Model`: mypy cannot take the attribute `db.Model` as a base class (python/mypy#8603),
+# so type checking sees the declarative base that `db.Model` is built from.
+if TYPE_CHECKING:
+    Model = Base
+else:
+    Model = db.Model
 migrate = Migrate()
 
 # Pages log in with Flask-Login sessions and post forms guarded by CSRF tokens;

@@ -11,7 +11,7 @@ import re
 import shlex
 import tempfile
 from dataclasses import dataclass, field, replace
-from typing import Mapping
+from typing import Any, Mapping, cast
 
 from blasto.core.config import WORKER_DYNO_TYPE, load_config
 from blasto.core.env import ConfigError, env_int
@@ -240,9 +240,10 @@ def fixes(formation: Mapping[str, Dynos], settings: Settings, service: str, limi
     found = []
     for attribute, variable, smallest in KNOBS[service]:
         if attribute == "worker_concurrency":  # the variable the Procfile's --concurrency reads, if it reads one
-            variable = next((p.variable for p in settings.programs.values() if p.kind == "worker" and p.variable), None)
-            if variable is None:
+            configured = next((p.variable for p in settings.programs.values() if p.kind == "worker" and p.variable), None)
+            if configured is None:
                 continue
+            variable = configured
         current = _current(formation, settings, attribute) or 0
         for value in range(current - 1, smallest - 1, -1):
             needed = total(formation, _with(settings, attribute, value), service)
@@ -268,7 +269,7 @@ def _with(settings: Settings, attribute: str, value: int) -> Settings:
         programs = {name: replace(p, processes=value) if p.kind == "worker" and p.variable else p
                     for name, p in settings.programs.items()}
         return replace(settings, programs=programs)
-    return replace(settings, **{attribute: value})
+    return replace(settings, **cast(dict[str, Any], {attribute: value}))
 
 
 def check(report: Report, formation: Mapping[str, Dynos], settings: Settings, plans: Mapping[str, str | None],
@@ -279,7 +280,7 @@ def check(report: Report, formation: Mapping[str, Dynos], settings: Settings, pl
     width = max(len(row.name) for row in rows)
     report.section(f"Connections at most, for {describe(formation)} ({origin}):")
     for service, (name, addon, example) in SERVICES.items():
-        plan = qualified(service, plans[service]) if plans.get(service) else None
+        plan = qualified(service, wanted) if (wanted := plans.get(service)) else None
         limit = plan_limit(service, plan) if plan else None
         needed = sum(row.total(service) for row in rows)
         report.section(f"  {name} ({plan or 'plan unknown'}{f', {limit} connections' if limit else ''}):")

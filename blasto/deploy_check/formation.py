@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Mapping
 
 from blasto.deploy_check.platform import DEFAULT_SIZE, WEB_CONCURRENCY_BY_SIZE
 
@@ -48,5 +49,5 @@ def scaled(formation: dict[str, Dynos], changes: str) -> dict[str, Dynos]:
     return {name: dynos for name, dynos in result.items() if dynos.quantity}
 
 
-def describe(formation: dict[str, Dynos]) -> str:
+def describe(formation: Mapping[str, Dynos]) -> str:
     return ", ".join(f"{d.process}={d.quantity}:{d.size}" for d in formation.values()) or "no dynos"

@@ -99,7 +99,8 @@ def _targets(report: Report, root: Path, process: str, command: str) -> list[Tar
 
 def _segments(words: list[str]) -> list[list[str]]:
     """Commands joined by && or ;, each without its leading VAR=value assignments."""
-    segments, current = [], []
+    segments: list[list[str]] = []
+    current: list[str] = []
     for word in [*words, "&&"]:
         if word in ("&&", ";", "||"):
             while current and re.match(r"^[A-Za-z_][A-Za-z0-9_]*=", current[0]):

@@ -119,7 +119,7 @@ def _sources(report: Report, root: Path) -> list[Source] | None:
     for key in ("python_full_version", "python_version"):
         if key in lock:
             relock = f"relock with {RELOCK} (the lock copies the Pipfile's [requires])"
-            found.append(Source(f"Pipfile.lock {key}", lock[key], lambda v, _, relock=relock: relock))
+            found.append(Source(f"Pipfile.lock {key}", lock[key], lambda v, _: relock))
     if "python_full_version" in pipfile:
         found.append(Source("Pipfile [requires] python_full_version", pipfile["python_full_version"],
                             lambda v, installed: f'`python_full_version = "{installed}"` in the Pipfile\'s [requires] '

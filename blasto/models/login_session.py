@@ -12,12 +12,12 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, Integer, select, update
 from sqlalchemy.orm import Mapped, mapped_column
 
-from blasto.core.extensions import db, login_manager
+from blasto.core.extensions import Model, db, login_manager
 from blasto.models.base import UTCDateTime, utcnow
 from blasto.models.user import User
 
 
-class LoginSession(db.Model):
+class LoginSession(Model):
     __tablename__ = "login_sessions"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)

@@ -14,7 +14,7 @@ from datetime import datetime
 from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from blasto.core.extensions import db
+from blasto.core.extensions import Model
 from blasto.models.base import UTCDateTime, utcnow
 
 PENDING, SENT, FAILED = "pending", "sent", "failed"
@@ -23,7 +23,7 @@ RECEIPT, WELCOME = "receipt", "welcome"
 KINDS = (RECEIPT, WELCOME)
 
 
-class OutboxMessage(db.Model):
+class OutboxMessage(Model):
     __tablename__ = "outbox_messages"
     __table_args__ = (
         CheckConstraint(f"state IN {STATES}", name="state_known"),

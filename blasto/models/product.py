@@ -10,14 +10,14 @@ from datetime import datetime
 from sqlalchemy import Boolean, CheckConstraint, Integer, String, Text, false
 from sqlalchemy.orm import Mapped, mapped_column
 
-from blasto.core.extensions import db
+from blasto.core.extensions import Model
 from blasto.models.base import UTCDateTime, utcnow
 
 TITLE_MAX = AUTHOR_MAX = 200
 STOCK_MAX = 1_000_000  # a bookshop's shelf, not a warehouse; also far from INTEGER's limit
 
 
-class Product(db.Model):
+class Product(Model):
     __tablename__ = "products"
     __table_args__ = (
         CheckConstraint("stock >= 0", name="stock_not_negative"),

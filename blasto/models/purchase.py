@@ -6,11 +6,11 @@ from datetime import datetime
 from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from blasto.core.extensions import db
+from blasto.core.extensions import Model
 from blasto.models.base import UTCDateTime, utcnow
 
 
-class Purchase(db.Model):
+class Purchase(Model):
     __tablename__ = "purchases"
     __table_args__ = (
         # A retried API call with the same key finds the first purchase.
@@ -33,7 +33,7 @@ class Purchase(db.Model):
     items: Mapped[list[PurchaseItem]] = relationship(back_populates="purchase", order_by="PurchaseItem.id")
 
 
-class PurchaseItem(db.Model):
+class PurchaseItem(Model):
     __tablename__ = "purchase_items"
     __table_args__ = (
         CheckConstraint("quantity > 0", name="quantity_positive"),

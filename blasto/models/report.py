@@ -17,7 +17,7 @@ from datetime import date, datetime
 from sqlalchemy import JSON, CheckConstraint, Date, ForeignKey, Index, Integer, LargeBinary, String, Text, text
 from sqlalchemy.orm import Mapped, deferred, mapped_column
 
-from blasto.core.extensions import db
+from blasto.core.extensions import Model
 from blasto.models.base import UTCDateTime, utcnow
 
 QUEUED, RUNNING, DONE, FAILED = "queued", "running", "done", "failed"
@@ -26,7 +26,7 @@ IN_FLIGHT = (QUEUED, RUNNING)
 _IN_FLIGHT_SQL = text(f"state IN {IN_FLIGHT}")
 
 
-class Report(db.Model):
+class Report(Model):
     __tablename__ = "reports"
     __table_args__ = (
         CheckConstraint(f"state IN {STATES}", name="state_known"),

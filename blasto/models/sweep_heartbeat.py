@@ -13,11 +13,11 @@ from sqlalchemy import String
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, mapped_column
 
-from blasto.core.extensions import db
+from blasto.core.extensions import Model, db
 from blasto.models.base import UTCDateTime, utcnow
 
 
-class SweepHeartbeat(db.Model):
+class SweepHeartbeat(Model):
     __tablename__ = "sweep_heartbeats"
 
     # The sweep's Celery task name, as in the beat schedule ("blasto.outbox.sweep").

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import ForeignKey, Integer, Select, String, bindparam, select
 from sqlalchemy.orm import Mapped, mapped_column
 
-from blasto.core.extensions import db
+from blasto.core.extensions import Model
 from blasto.models.base import UTCDateTime, utcnow
 
 TOKEN_LIFETIME = timedelta(hours=24)
@@ -19,7 +19,7 @@ def token_digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-class ApiToken(db.Model):
+class ApiToken(Model):
     __tablename__ = "api_tokens"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 from flask import current_app
 from flask_login import UserMixin
@@ -10,14 +11,14 @@ from sqlalchemy import Boolean, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from blasto.core.extensions import db
+from blasto.core.extensions import Model
 from blasto.models.base import UTCDateTime, utcnow
 
 EMAIL_MAX = 254  # RFC 5321's longest forward path
 NAME_MAX = 100
 
 
-class User(UserMixin, db.Model):
+class User(UserMixin, Model):
     __tablename__ = "users"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     email: Mapped[str] = mapped_column(String(EMAIL_MAX), unique=True)
@@ -28,6 +29,8 @@ class User(UserMixin, db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     # Not a column: the log-in (blasto.models.login_session) this object was loaded for.
+    if TYPE_CHECKING:  # declared for mypy only: the ORM would read a runtime annotation as a column
+        login_id: int | None
     login_id = None
 
     def get_id(self) -> str:

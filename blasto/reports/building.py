@@ -16,9 +16,10 @@ import logging
 import time
 from dataclasses import dataclass, field
 from datetime import date, timedelta, timezone
+from typing import Any, cast
 
 from flask import current_app
-from sqlalchemy import func, select, tuple_, update
+from sqlalchemy import CursorResult, func, select, tuple_, update
 
 from blasto.core.extensions import db
 from blasto.models import Product, Purchase, PurchaseItem, Report
@@ -80,11 +81,11 @@ class Progress:
         stale = time.monotonic() - self.written_at >= HEARTBEAT_SECONDS
         if percent <= self.shown and not (force or stale):
             return
-        written = db.session.execute(
+        written = cast(CursorResult[Any], db.session.execute(
             update(Report)
             .where(Report.id == self.report_id, Report.attempts == self.attempt, Report.state == RUNNING)
             .values(progress=max(percent, self.shown), heartbeat_at=utcnow())
-        ).rowcount
+        )).rowcount
         db.session.commit()
         if not written:
             raise Abandoned(self.report_id)
@@ -178,11 +179,11 @@ def book_names(product_ids) -> dict[int, tuple[str, str]]:
 
 def finish(report_id: int, attempt: int, results: dict) -> None:
     now = utcnow()
-    written = db.session.execute(
+    written = cast(CursorResult[Any], db.session.execute(
         update(Report)
         .where(Report.id == report_id, Report.attempts == attempt, Report.state == RUNNING)
         .values(state=DONE, progress=100, finished_at=now, heartbeat_at=now, expires_at=now + ttl(), **results)
-    ).rowcount
+    )).rowcount
     db.session.commit()
     if not written:
         raise Abandoned(report_id)
@@ -198,9 +199,9 @@ def give_up_or_retry(report_id: int, attempt: int, exc: Exception) -> str:
         state=FAILED, finished_at=now, heartbeat_at=now, expires_at=now + ttl(), error=f"The build failed {attempt} times; the last error was {reason}"
     )
     try:
-        written = db.session.execute(
+        written = cast(CursorResult[Any], db.session.execute(
             update(Report).where(Report.id == report_id, Report.attempts == attempt, Report.state == RUNNING).values(**values)
-        ).rowcount
+        )).rowcount
         db.session.commit()
     except Exception:  # the database itself is down: the row stays running and the sweep finds it
         db.session.rollback()

@@ -47,9 +47,10 @@ import ipaddress
 import math
 import time
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, cast
 
 from flask import Flask, Response, current_app, g, request
+from flask.typing import RouteCallable
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 
@@ -86,7 +87,9 @@ def account_key() -> str:
     email = submitted_email()
     if not email:
         return ""
-    digest = hmac.new(current_app.secret_key.encode() if isinstance(current_app.secret_key, str) else current_app.secret_key, email.encode(), hashlib.sha256)
+    secret = current_app.secret_key
+    assert secret is not None  # sessions and CSRF need SECRET_KEY, so every configured app has one
+    digest = hmac.new(secret.encode() if isinstance(secret, str) else secret, email.encode(), hashlib.sha256)
     return "account:" + digest.hexdigest()[:32]
 
 
@@ -127,6 +130,7 @@ def wait_phrase(seconds: int) -> str:
 def retry_after_seconds(limiter: Limiter) -> int:
     """Seconds until the breached limit lets a request through again (at least 1)."""
     limit = limiter.current_limit
+    assert limit is not None  # only asked while answering a breached limit
     try:
         reset_time = limit.window.reset_time  # not `reset_at`, which adds a second
     except Exception:  # the storage failed while reading the window: wait a whole one
@@ -190,7 +194,7 @@ def init_rate_limits(app: Flask) -> Limiter | None:
             exempt_when=rule.exempt_when, deduct_when=rule.deduct_when, error_message=breach_message(limiter, rule.what),
         )
         for endpoint in rule.endpoints:
-            app.view_functions[endpoint] = limit(app.view_functions[endpoint])
+            app.view_functions[endpoint] = cast(RouteCallable, limit(app.view_functions[endpoint]))  # the decorator keeps a sync view sync
     app.after_request(add_retry_after)
     app.extensions[EXTENSION_KEY] = limiter
     return limiter

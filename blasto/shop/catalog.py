@@ -37,8 +37,8 @@ def clean_search(text: str | None) -> str:
 def catalog_page(search: str | None, page: int, per_page: int, for_sale: bool = True) -> tuple[list[Product], int]:
     """One page of `product_query(search)` and how many books match in all."""
     query = product_query(search, for_sale)
-    total = db.session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
-    return db.session.scalars(query.limit(per_page).offset((page - 1) * per_page)).all(), total
+    total = db.session.execute(select(func.count()).select_from(query.order_by(None).subquery())).scalar_one()
+    return list(db.session.scalars(query.limit(per_page).offset((page - 1) * per_page)).all()), total
 
 
 def product_for_sale(product_id: int) -> Product | None:

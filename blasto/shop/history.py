@@ -7,14 +7,14 @@ subquery that Postgres evaluates once. No ORM objects, no query per purchase.
 """
 from __future__ import annotations
 
-from sqlalchemy import ColumnElement, Select, bindparam, func, select
+from sqlalchemy import BindParameter, ColumnElement, Select, bindparam, func, select
 from sqlalchemy.engine import Connection
 
 from blasto.core.extensions import db
 from blasto.models import Product, Purchase, PurchaseItem
 
 _purchases, _lines, _products = Purchase.__table__, PurchaseItem.__table__, Product.__table__
-_USER = bindparam("user_id")
+_USER: BindParameter[int] = bindparam("user_id")
 
 
 def _count(user: ColumnElement) -> ColumnElement:

@@ -35,7 +35,7 @@ def shopper_email(number: int) -> str:
 
 def seed_sales(count: int, now: datetime | None = None) -> int:
     """Add the missing sample sales up to `count`; return how many were added."""
-    existing = db.session.scalar(select(func.count()).select_from(Purchase).where(Purchase.idempotency_key.like(f"{KEY_PREFIX}%")))
+    existing = db.session.execute(select(func.count()).select_from(Purchase).where(Purchase.idempotency_key.like(f"{KEY_PREFIX}%"))).scalar_one()
     if existing >= count:
         return 0
     books = db.session.execute(select(Product.id, Product.price_cents).order_by(Product.id)).all()
