@@ -99,6 +99,7 @@ def restock(book_id: int):
     if not form.validate_on_submit():
         return _form_page(None, book, restock_form=form, status=400)
     copies = form.copies.data
+    assert copies is not None  # the form validated: DataRequired
     stock = db.session.execute(
         update(Product)
         .where(Product.id == book_id, Product.stock <= STOCK_MAX - copies)

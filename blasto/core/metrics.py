@@ -70,7 +70,7 @@ def connect_task_metrics() -> None:
     def task_finished(task_id=None, task=None, **_):
         began = _started.pop(task_id, None)
         client = client_for(_settings(task)) if task is not None and began is not None else None
-        if client is not None:
+        if client is not None and began is not None:
             client.timing(metric_name(task.name, "runtime"), (time.perf_counter() - began) * 1000)
 
     @signals.task_success.connect(weak=False, dispatch_uid="blasto.metrics.success")

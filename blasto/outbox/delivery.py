@@ -130,8 +130,8 @@ def _compose(row: OutboxMessage, mail: MailSettings):
     user = db.session.get(User, row.user_id) if row.user_id is not None else None
     common = {"sender": mail.sender, "recipient": row.recipient, "message_id": message_id(row, mail), "link": row.link}
     if row.kind == RECEIPT:
-        purchase = purchase_detail(row.user_id, row.purchase_id) if user is not None and row.purchase_id is not None else None
-        if purchase is None:
+        purchase = purchase_detail(user.id, row.purchase_id) if user is not None and row.purchase_id is not None else None
+        if purchase is None or user is None:
             raise DeliveryError("the purchase no longer exists; there is nothing to send", permanent=True)
         return compose(subject=f"Your Blasto receipt for order #{purchase['id']}", template="receipt", purchase=purchase, name=user.name, **common)
     if user is None:

@@ -40,7 +40,7 @@ def live_report(report_id: int) -> Report | None:
     return report
 
 
-def status(report: Report, file_url: Callable[[str], str]) -> dict:
+def status(report: Report, file_url: Callable[[str], str | None]) -> dict:
     done = report.state == DONE
     return {
         "id": report.id,
@@ -71,7 +71,6 @@ def file_response(report_id: int, name: str) -> Response | None:
     response = Response(row[2], mimetype=spec.mimetype)
     if spec.mimetype == "text/csv":
         response.headers["Content-Disposition"] = f'attachment; filename="blasto-report-{report_id}-{name}"'
-        response.charset = "utf-8"
     response.headers["Cache-Control"] = "private, max-age=3600"  # nosniff and the CSP come from blasto.web.security_headers
     return response
 

@@ -6,6 +6,8 @@ database. The cart works without an account; checkout asks for one.
 """
 from __future__ import annotations
 
+from typing import cast
+
 from dataclasses import dataclass
 
 from flask import flash, render_template, session, url_for
@@ -97,7 +99,7 @@ def cart():
 def cart_add():
     form = AddToCartForm()
     valid = form.validate()
-    product = None if form.product_id.errors else product_for_sale(form.product_id.data)
+    product = None if form.product_id.errors else product_for_sale(cast(int, form.product_id.data))  # validated
     if product is None:
         flash("That book is not in our catalogue.", "error")
         return see_other(url_for("site.catalog"))
@@ -108,7 +110,7 @@ def cart_add():
         flash(f"“{product.title}” is sold out.", "error")
         return see_other(back)
     try:
-        save_cart(rules.add(current_cart(), product.id, form.quantity.data))
+        save_cart(rules.add(current_cart(), product.id, cast(int, form.quantity.data)))  # validated
     except rules.CartError as exc:
         flash(str(exc), "error")
         return see_other(back)
@@ -128,7 +130,7 @@ def cart_update():
     if not valid:  # the error goes next to that line's quantity
         return render_cart(status=400, failed=form)
     try:
-        save_cart(rules.set_quantity(cart, form.product_id.data, form.quantity.data))
+        save_cart(rules.set_quantity(cart, cast(int, form.product_id.data), cast(int, form.quantity.data)))  # validated
     except rules.CartError as exc:
         flash(str(exc), "error")
         return see_other(url_for("site.cart"))

@@ -93,7 +93,7 @@ def register_error_handlers(app: Flask) -> None:
     register_outage_handlers(app)  # Postgres or Redis unreachable: 503, not 500
 
 
-def database_errors() -> tuple[type[BaseException], ...]:
+def database_errors() -> tuple[type[Exception], ...]:
     """Errors that mean "the database is unreachable or refused us for now".
 
     SQLAlchemy wraps psycopg's OperationalError (refused, reset, server shut
@@ -104,7 +104,7 @@ def database_errors() -> tuple[type[BaseException], ...]:
             psycopg.OperationalError)
 
 
-def broker_errors() -> tuple[type[BaseException], ...]:
+def broker_errors() -> tuple[type[Exception], ...]:
     """Errors from Redis or kombu when a request itself talks to the broker."""
     return (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, kombu.exceptions.OperationalError)
 

@@ -20,6 +20,7 @@ import re
 from urllib.parse import urlsplit, urlunsplit
 
 from flask import Flask, Response, redirect, request
+from flask.typing import ResponseReturnValue
 
 HSTS = "max-age=31536000; includeSubDomains"
 EXEMPT_BLUEPRINTS = frozenset({"health"})
@@ -37,7 +38,7 @@ def plain_http_via_router(environ) -> bool:
     return environ.get("wsgi.url_scheme") not in ("https", "wss") and bool(environ.get("HTTP_X_FORWARDED_PROTO"))
 
 
-def redirect_plain_http() -> Response | None:
+def redirect_plain_http() -> ResponseReturnValue | None:
     if not plain_http_via_router(request.environ):
         return None
     if request.blueprint in EXEMPT_BLUEPRINTS:
