@@ -1,7 +1,8 @@
 """The WSGI stack around Flask, built in one place so its order can be read and changed here."""
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Iterable
+from typing import Any
 
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
@@ -10,8 +11,8 @@ from blasto.web.last_resort import LastResortMiddleware
 from blasto.web.request_id import RequestIdMiddleware
 from blasto.web.security_headers import SecurityHeadersMiddleware
 
-if TYPE_CHECKING:
-    from _typeshed.wsgi import WSGIApplication
+# A WSGI application: (environ, start_response) -> body.
+WsgiApp = Callable[[dict[str, Any], Any], Iterable[bytes]]
 
 
 def build_middleware(app: Flask) -> None:
@@ -27,7 +28,7 @@ def build_middleware(app: Flask) -> None:
        (X-Forwarded-For's last entry is the client; Host and Prefix are never trusted).
     5. Flask.
     """
-    wsgi: WSGIApplication = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_port=1)
+    wsgi: WsgiApp = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_port=1)
     wsgi = LastResortMiddleware(app, wsgi)
     wsgi = SecurityHeadersMiddleware(wsgi, hsts=app.config["BLASTO_ENV"] == "production")
     wsgi = RequestIdMiddleware(wsgi)
