@@ -19,6 +19,7 @@ random SECRET_KEY, PROCFILE=Procfile.dev), after which a plain `honcho start`
 in the activated `.venv` runs the same stack. `start` accepts honcho's own
 options (`-p PORT`, `-f FILE`, process names) and prints the address web serves.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -128,8 +129,10 @@ def start(args: list[str]) -> int:
             say(f"starting {' + '.join(processes)} (no web process: nothing serves HTTP)")
         os.execve(command[0], command, venv_env())
     if not port_is_free(port):
-        say(f"port {port} is in use (another `dev.py start`?): stop that, or choose a port with -p, "
-            f"e.g. `python3 dev.py start -p {port + 1000}`")
+        say(
+            f"port {port} is in use (another `dev.py start`?): stop that, or choose a port with -p, "
+            f"e.g. `python3 dev.py start -p {port + 1000}`"
+        )
         return 1
     url = f"http://localhost:{port}/"
     say(f"starting {' + '.join(processes)}; the shop will be at {url} (Ctrl+C stops them)")
@@ -165,8 +168,14 @@ def honcho_plan(args: list[str], environ) -> tuple[list[str], int | None]:
     process type after the first adds 100 (in the order given, or the Procfile's).
     """
     parser = argparse.ArgumentParser(add_help=False)
-    for flags in (("-e", "--env"), ("-d", "--app-root"), ("-f", "--procfile"), ("-p", "--port"),
-                  ("-c", "--concurrency"), ("-q", "--quiet")):
+    for flags in (
+        ("-e", "--env"),
+        ("-d", "--app-root"),
+        ("-f", "--procfile"),
+        ("-p", "--port"),
+        ("-c", "--concurrency"),
+        ("-q", "--quiet"),
+    ):
         parser.add_argument(*flags)
     parser.add_argument("--no-colour", action="store_true")
     parser.add_argument("--no-prefix", action="store_true")
@@ -264,8 +273,11 @@ def check(args: list[str]) -> int:
     if "--fix" in args:
         run(VENV / "bin" / "ruff", "check", "--fix", ".")
         run(VENV / "bin" / "ruff", "format", ".")
-    failed = [" ".join(command) for command in CHECKS
-              if subprocess.run([VENV / "bin" / command[0], *command[1:]], env=venv_env()).returncode != 0]
+    failed = [
+        " ".join(command)
+        for command in CHECKS
+        if subprocess.run([VENV / "bin" / command[0], *command[1:]], env=venv_env()).returncode != 0
+    ]
     say(f"failed: {', '.join(failed)}" if failed else "ruff, mypy and import-linter: all clean")
     return 1 if failed else 0
 

@@ -3,6 +3,7 @@
 Modelled on heroku/python-getting-started. Heroku's buildpack also sets
 GUNICORN_CMD_ARGS="--access-logfile -", which matches what is set here.
 """
+
 import os
 import signal
 import sys

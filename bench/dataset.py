@@ -18,6 +18,7 @@ live database). A fixed random seed makes the data the same on every run.
 Run it alone to poke at the data: `.venv/bin/python bench/dataset.py`
 builds `bench_manual` and prints a token; `--drop` removes it.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -29,7 +30,7 @@ import subprocess
 import sys
 import time
 from dataclasses import asdict, dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import psycopg
@@ -125,8 +126,9 @@ def admin(statement: sql.Composable) -> None:
 def flask_command(tree: Path, args: list[str], env: dict[str, str]) -> None:
     command = [str(BIN / "flask"), "--app", "blasto", *args]
     try:
-        result = subprocess.run(command, cwd=tree, env=env, capture_output=True, text=True,
-                                timeout=COMMAND_TIMEOUT, check=False)
+        result = subprocess.run(
+            command, cwd=tree, env=env, capture_output=True, text=True, timeout=COMMAND_TIMEOUT, check=False
+        )
     except subprocess.TimeoutExpired:
         raise DatasetError(f"`flask {' '.join(args)}` in {tree} did not finish within {COMMAND_TIMEOUT:g} s") from None
     if result.returncode != 0:
@@ -147,7 +149,7 @@ def load(conn: psycopg.Connection, name: str) -> dict:
     weights = [1 / rank for rank in range(1, len(popular) + 1)]
 
     password_hash = generate_password_hash(PASSWORD)  # werkzeug's scrypt, as the app's production setting
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     shoppers = [f"bench-shopper-{n}@example.com" for n in range(SHOPPERS)]
     clients = [f"bench-api-{n}@example.com" for n in range(API_CLIENTS)]
     owners = [(email, rng.randint(*SHOPPER_HISTORY)) for email in shoppers]
@@ -162,8 +164,12 @@ def load(conn: psycopg.Connection, name: str) -> dict:
         ).fetchone()[0]
 
     count = sum(history for _, history in owners)
-    purchase_ids = iter(row[0] for row in conn.execute(
-        "SELECT nextval(pg_get_serial_sequence('purchases', 'id')) FROM generate_series(1, %s)", (count,)).fetchall())
+    purchase_ids = iter(
+        row[0]
+        for row in conn.execute(
+            "SELECT nextval(pg_get_serial_sequence('purchases', 'id')) FROM generate_series(1, %s)", (count,)
+        ).fetchall()
+    )
     purchases, lines = [], []
     for email, history in owners:
         for _ in range(history):
@@ -186,10 +192,13 @@ def load(conn: psycopg.Connection, name: str) -> dict:
             for row in lines:
                 rows.write_row(row)
     return {
-        "database": name, "password": PASSWORD, "shoppers": shoppers,
+        "database": name,
+        "password": PASSWORD,
+        "shoppers": shoppers,
         "api_tokens": [issue_token(conn, ids[email], now) for email in clients],
         "floor_token": issue_token(conn, ids["bench-floor@example.com"], now),
-        "books": [(book_id, title, author) for book_id, title, author, _ in books], "purchases": len(purchases),
+        "books": [(book_id, title, author) for book_id, title, author, _ in books],
+        "purchases": len(purchases),
     }
 
 
@@ -218,8 +227,10 @@ def main(argv: list[str]) -> int:
     except DatasetError as exc:
         print(f"dataset: {exc}", file=sys.stderr)
         return 1
-    print(f"{name}: {len(data.books)} books, {len(data.shoppers)} shoppers (password {PASSWORD!r}), "
-          f"{len(data.api_tokens)} API clients, {data.purchases} purchases, built in {data.seconds:.1f} s")
+    print(
+        f"{name}: {len(data.books)} books, {len(data.shoppers)} shoppers (password {PASSWORD!r}), "
+        f"{len(data.api_tokens)} API clients, {data.purchases} purchases, built in {data.seconds:.1f} s"
+    )
     print(f"DATABASE_URL={data.url}")
     print(f"Authorization: Bearer {data.floor_token}")
     return 0

@@ -16,6 +16,7 @@ reads one JSON object per line from its stdout:
   Blasto and the floor app (bench/apps/floor_purchases.py) in alternating
   windows. One line.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -59,10 +60,13 @@ def measure(env: Environment, users: int, warm: float, seconds: float) -> dict:
     total = env.stats.total
     pages = {
         f"{entry.method} {entry.name}": {
-            "requests": entry.num_requests, "failures": entry.num_failures,
-            "p50": entry.get_response_time_percentile(0.5), "p99": entry.get_response_time_percentile(0.99),
+            "requests": entry.num_requests,
+            "failures": entry.num_failures,
+            "p50": entry.get_response_time_percentile(0.5),
+            "p99": entry.get_response_time_percentile(0.99),
         }
-        for entry in env.stats.entries.values() if entry.num_requests
+        for entry in env.stats.entries.values()
+        if entry.num_requests
     }
     errors = [f"{e.method} {e.name}: {e.error} ({e.occurrences}x)" for e in env.stats.errors.values()]
     crashed = sum(e["count"] for e in env.runner.exceptions.values()) - exceptions_before
@@ -75,10 +79,16 @@ def measure(env: Environment, users: int, warm: float, seconds: float) -> dict:
     failures = total.num_failures + crashed
     p99 = judged.get_response_time_percentile(0.99) if judged.num_requests else 0
     return {
-        "users": users, "rps": total.num_requests / seconds, "requests": total.num_requests, "failures": failures,
-        "p50": judged.get_response_time_percentile(0.5) if judged.num_requests else 0, "p99": p99,
+        "users": users,
+        "rps": total.num_requests / seconds,
+        "requests": total.num_requests,
+        "failures": failures,
+        "p50": judged.get_response_time_percentile(0.5) if judged.num_requests else 0,
+        "p99": p99,
         "passed": bool(total.num_requests) and not failures and p99 < P99_LIMIT_MS,
-        "generator_cpu": env.runner.current_cpu_usage, "pages": pages, "errors": errors[:5],
+        "generator_cpu": env.runner.current_cpu_usage,
+        "pages": pages,
+        "errors": errors[:5],
     }
 
 

@@ -24,6 +24,7 @@ its Redis database (index 13) flushed, including on errors, Ctrl-C and SIGTERM.
 Logs go to bench/results/receipts/ (git-ignored). Exit status: 0 when every
 target is met, 1 otherwise. See docs/BENCHMARKS.md, "Receipts (issue 4)".
 """
+
 from __future__ import annotations
 
 import argparse
@@ -37,7 +38,7 @@ import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -110,6 +111,7 @@ def percentile(values: list[float], share: float) -> float:
 
 # --- the SMTP sink, in a process of its own --------------------------------
 
+
 def _sink_main(conn) -> None:
     """Child process: an SmtpSink driven over a pipe (delay, count, received, stop)."""
     from tests.support.smtp_sink import SmtpSink
@@ -180,6 +182,7 @@ class SinkProcess:
 
 # --- Postgres, Redis and the stack -----------------------------------------
 
+
 def service_versions() -> str:
     import psycopg
 
@@ -194,11 +197,19 @@ def service_versions() -> str:
 
 
 def machine_summary() -> str:
-    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                if line.startswith("model name")), "unknown CPU")
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        "unknown CPU",
+    )
     load = Path("/proc/loadavg").read_text().split()[0]
-    return (f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, {os.cpu_count()} cores ({cpu}), Python {sys.version.split()[0]}, "
-            f"{service_versions()}, load average {load} at start; Postgres, Redis, the SMTP sink and the clients on the same box")
+    return (
+        f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {os.cpu_count()} cores ({cpu}), Python {sys.version.split()[0]}, "
+        f"{service_versions()}, load average {load} at start; Postgres, Redis, the SMTP sink and the clients on the same box"
+    )
 
 
 def release(env: dict) -> None:
@@ -251,6 +262,7 @@ def pending_receipts(shop: Shop) -> int:
 
 
 # --- 1. checkout latency, instant vs slow SMTP -------------------------------
+
 
 class Clients:
     """A few shoppers, each with its own keep-alive session, used by one thread each, for the whole run."""
@@ -317,36 +329,52 @@ def measure_checkout(sink: SinkProcess, shop: Shop, clients: Clients, book: int,
             started = time.monotonic()
             wait_settled(shop, clients.made, f"round {round_no}, after {phase.label}")
             phase.drain.append(time.monotonic() - started)
-            progress(f"checkout round {round_no}/{size.rounds} {phase.label:<18} n={len(times)}  "
-                     f"p50 {statistics.median(times):6.1f} ms  p99 {percentile(times, 0.99):6.1f} ms  "
-                     f"backlog at end {phase.backlog[-1]:4d}  drained in {phase.drain[-1]:.1f} s")
+            progress(
+                f"checkout round {round_no}/{size.rounds} {phase.label:<18} n={len(times)}  "
+                f"p50 {statistics.median(times):6.1f} ms  p99 {percentile(times, 0.99):6.1f} ms  "
+                f"backlog at end {phase.backlog[-1]:4d}  drained in {phase.drain[-1]:.1f} s"
+            )
     return instant, slow
 
 
 def report_checkout(instant: Phase, slow: Phase, size: Size) -> list[Check]:
-    print(f"1. checkout: POST /api/v1/purchases, {CHECKOUT_CLIENTS} client threads with keep-alive, "
-          f"{size.rounds} rounds x {size.per_phase} per phase (ABBA order), after {size.warm_up} untimed;\n"
-          f"   the receipt backlog is drained with the instant server after every phase (not timed)")
-    print(f"   {'SMTP server':<20} {'n':>5} {'p50 ms':>8} {'p90 ms':>8} {'p99 ms':>8} {'max ms':>8}  {'backlog at end':>14}  {'drain s':>9}")
+    print(
+        f"1. checkout: POST /api/v1/purchases, {CHECKOUT_CLIENTS} client threads with keep-alive, "
+        f"{size.rounds} rounds x {size.per_phase} per phase (ABBA order), after {size.warm_up} untimed;\n"
+        f"   the receipt backlog is drained with the instant server after every phase (not timed)"
+    )
+    print(
+        f"   {'SMTP server':<20} {'n':>5} {'p50 ms':>8} {'p90 ms':>8} {'p99 ms':>8} {'max ms':>8}  {'backlog at end':>14}  {'drain s':>9}"
+    )
     for phase in (instant, slow):
         times = phase.times
-        print(f"   {phase.label:<20} {len(times):>5} {statistics.median(times):>8.1f} {percentile(times, 0.90):>8.1f} "
-              f"{percentile(times, 0.99):>8.1f} {max(times):>8.1f}  {f'{min(phase.backlog)}-{max(phase.backlog)}':>14}  "
-              f"{f'{min(phase.drain):.1f}-{max(phase.drain):.1f}':>9}")
+        print(
+            f"   {phase.label:<20} {len(times):>5} {statistics.median(times):>8.1f} {percentile(times, 0.90):>8.1f} "
+            f"{percentile(times, 0.99):>8.1f} {max(times):>8.1f}  {f'{min(phase.backlog)}-{max(phase.backlog)}':>14}  "
+            f"{f'{min(phase.drain):.1f}-{max(phase.drain):.1f}':>9}"
+        )
     p99_ratio = percentile(slow.times, 0.99) / percentile(instant.times, 0.99)
     p50_ratio = statistics.median(slow.times) / statistics.median(instant.times)
     print(f"   slow / instant: p50 {p50_ratio:.2f}x, p99 {p99_ratio:.2f}x (the target)")
     # A stall of the shared machine lands in one phase only and can move a pooled p99 by itself;
     # the median of the rounds' own p99s shows whether one round did it. Reported, not the target.
     robust = statistics.median(slow.round_p99) / statistics.median(instant.round_p99)
-    print(f"   median of the {size.rounds} rounds' own p99s: instant {statistics.median(instant.round_p99):.1f} ms, "
-          f"slow {statistics.median(slow.round_p99):.1f} ms, {robust:.2f}x; worst round: instant {max(instant.round_p99):.1f} ms, "
-          f"slow {max(slow.round_p99):.1f} ms\n")
-    return [Check(f"checkout p99 with a {SLOW_SMTP_SECONDS:g} s SMTP <= {CHECKOUT_MAX_RATIO}x instant", p99_ratio <= CHECKOUT_MAX_RATIO,
-                  f"{p99_ratio:.2f}x ({percentile(slow.times, 0.99):.1f} vs {percentile(instant.times, 0.99):.1f} ms)")]
+    print(
+        f"   median of the {size.rounds} rounds' own p99s: instant {statistics.median(instant.round_p99):.1f} ms, "
+        f"slow {statistics.median(slow.round_p99):.1f} ms, {robust:.2f}x; worst round: instant {max(instant.round_p99):.1f} ms, "
+        f"slow {max(slow.round_p99):.1f} ms\n"
+    )
+    return [
+        Check(
+            f"checkout p99 with a {SLOW_SMTP_SECONDS:g} s SMTP <= {CHECKOUT_MAX_RATIO}x instant",
+            p99_ratio <= CHECKOUT_MAX_RATIO,
+            f"{p99_ratio:.2f}x ({percentile(slow.times, 0.99):.1f} vs {percentile(instant.times, 0.99):.1f} ms)",
+        )
+    ]
 
 
 # --- 2. commit to accepted -------------------------------------------------
+
 
 def measure_commit_to_sink(sink: SinkProcess, shop: Shop, clients: Clients, book: int, size: Size) -> list[float]:
     """One client, paced open-loop at LATENCY_RATE purchases/s; ms from the outbox row's created_at to the sink's 250."""
@@ -367,7 +395,9 @@ def measure_commit_to_sink(sink: SinkProcess, shop: Shop, clients: Clients, book
     wait_settled(shop, clients.made, "commit to accepted")
     with shop.engine.connect() as connection:
         rows = connection.execute(
-            text("SELECT id, purchase_id, created_at FROM outbox_messages WHERE purchase_id IN :ids").bindparams(bindparam("ids", expanding=True)),
+            text("SELECT id, purchase_id, created_at FROM outbox_messages WHERE purchase_id IN :ids").bindparams(
+                bindparam("ids", expanding=True)
+            ),
             {"ids": bought},
         ).all()
     owed = {(purchase_id, outbox_id): created_at.timestamp() for outbox_id, purchase_id, created_at in rows}
@@ -376,18 +406,32 @@ def measure_commit_to_sink(sink: SinkProcess, shop: Shop, clients: Clients, book
         match = re.match(r"^<receipt\.(\d+)\.(\d+)@", message_id or "")
         if match and (key := (int(match.group(1)), int(match.group(2)))) in owed:
             accepted.setdefault(key, []).append(received_at)
-    if len(owed) != len(bought) or sorted(accepted) != sorted(owed) or any(len(times) != 1 for times in accepted.values()):
-        raise BenchError(f"commit to accepted: {len(bought)} purchases, {len(owed)} outbox rows, "
-                         f"{len(accepted)} matched at the sink, {sum(len(t) > 1 for t in accepted.values())} more than once")
+    if (
+        len(owed) != len(bought)
+        or sorted(accepted) != sorted(owed)
+        or any(len(times) != 1 for times in accepted.values())
+    ):
+        raise BenchError(
+            f"commit to accepted: {len(bought)} purchases, {len(owed)} outbox rows, "
+            f"{len(accepted)} matched at the sink, {sum(len(t) > 1 for t in accepted.values())} more than once"
+        )
     return [(times[0] - owed[key]) * 1000 for key, times in accepted.items()]
 
 
 def report_commit_to_sink(latencies: list[float]) -> list[Check]:
     p50, p99 = statistics.median(latencies), percentile(latencies, 0.99)
-    print(f"2. commit -> 250 at the SMTP sink (instant), Redis broker, 1 client paced at {LATENCY_RATE:g} purchases/s, "
-          f"matched by Message-ID:\n   n={len(latencies)}  min {min(latencies):.1f} ms  p50 {p50:.1f} ms  "
-          f"p90 {percentile(latencies, 0.90):.1f} ms  p99 {p99:.1f} ms  max {max(latencies):.1f} ms\n")
-    return [Check(f"commit -> accepted p50 <= {LATENCY_P50_LIMIT_MS:g} ms", p50 <= LATENCY_P50_LIMIT_MS, f"p50 {p50:.1f} ms, p99 {p99:.1f} ms")]
+    print(
+        f"2. commit -> 250 at the SMTP sink (instant), Redis broker, 1 client paced at {LATENCY_RATE:g} purchases/s, "
+        f"matched by Message-ID:\n   n={len(latencies)}  min {min(latencies):.1f} ms  p50 {p50:.1f} ms  "
+        f"p90 {percentile(latencies, 0.90):.1f} ms  p99 {p99:.1f} ms  max {max(latencies):.1f} ms\n"
+    )
+    return [
+        Check(
+            f"commit -> accepted p50 <= {LATENCY_P50_LIMIT_MS:g} ms",
+            p50 <= LATENCY_P50_LIMIT_MS,
+            f"p50 {p50:.1f} ms, p99 {p99:.1f} ms",
+        )
+    ]
 
 
 # --- 3. one worker's throughput: receipts next to a no-op task ------------------
@@ -445,6 +489,7 @@ class Drain:
     def _run_worker(self, done, what: str) -> None:
         self.worker.start()
         try:
+
             def finished() -> bool:
                 if not self.worker.running:
                     raise BenchError(f"the worker exited; see {self.worker.log_path}")
@@ -463,12 +508,17 @@ class Drain:
         if len(ids) != count:
             raise BenchError(f"inserted {len(ids)} pending receipts, not {count}")
         self._publish(SEND_TASK, [[outbox_id] for outbox_id in ids])
-        select = text("SELECT state, count(*), min(sent_at), max(sent_at) FROM outbox_messages WHERE id IN :ids GROUP BY state")
+        select = text(
+            "SELECT state, count(*), min(sent_at), max(sent_at) FROM outbox_messages WHERE id IN :ids GROUP BY state"
+        )
         select = select.bindparams(bindparam("ids", expanding=True))
 
         def states() -> dict:
             with self.shop.engine.connect() as connection:
-                return {state: (number, first, last) for state, number, first, last in connection.execute(select, {"ids": ids})}
+                return {
+                    state: (number, first, last)
+                    for state, number, first, last in connection.execute(select, {"ids": ids})
+                }
 
         self._run_worker(lambda: states().get("sent", (0,))[0] == count, f"{count} receipts sent")
         _, first, last = states()["sent"]
@@ -481,7 +531,9 @@ def measure_worker_rate(shop: Shop, worker: ProcfileProcess, template_purchase: 
     try:
         for round_no in range(1, size.drain_rounds + 1):
             sends.append(drain.receipts(size.drain_count, template_purchase))
-            progress(f"worker round {round_no}/{size.drain_rounds} {size.drain_count} queued, drained at {sends[-1]:7.1f}/s")
+            progress(
+                f"worker round {round_no}/{size.drain_rounds} {size.drain_count} queued, drained at {sends[-1]:7.1f}/s"
+            )
     finally:
         drain.close()
     return sends
@@ -489,9 +541,11 @@ def measure_worker_rate(shop: Shop, worker: ProcfileProcess, template_purchase: 
 
 def report_worker_rate(sends: list[float], size: Size, shop: Shop, sink: SinkProcess, owed: int) -> list[Check]:
     send_rate = statistics.median(sends)
-    print(f"3. one worker process (the Procfile's worker line, WORKER_CONCURRENCY=2; web and clock stopped): "
-          f"{size.drain_count} tasks queued\n   before it starts, rate = (M - 1) / (last - first completion, "
-          f"worker timestamps); median of {size.drain_rounds} round(s)")
+    print(
+        f"3. one worker process (the Procfile's worker line, WORKER_CONCURRENCY=2; web and clock stopped): "
+        f"{size.drain_count} tasks queued\n   before it starts, rate = (M - 1) / (last - first completion, "
+        f"worker timestamps); median of {size.drain_rounds} round(s)"
+    )
     print(f"   {'task':<22} {'per second':>11}  each round")
     print(f"   {SEND_TASK:<22} {send_rate:>11.1f}  {', '.join(f'{rate:.1f}' for rate in sends)}")
     print()
@@ -501,17 +555,30 @@ def report_worker_rate(sends: list[float], size: Size, shop: Shop, sink: SinkPro
         if message_id and RECEIPT_ID.match(message_id):
             by_id[message_id] = by_id.get(message_id, 0) + 1
     twice = sum(1 for number in by_id.values() if number > 1)
-    once = states.get("sent", 0) == owed == len(by_id) and not twice and not states.get("failed") and not states.get("pending")
-    return [Check("every receipt of the run sent exactly once (worker rate reported only)", once,
-                  f"{owed} owed, {states.get('sent', 0)} sent, {states.get('failed', 0)} failed, {len(by_id)} distinct at the sink, "
-                  f"{twice} more than once; {send_rate:.1f} receipts/s")]
+    once = (
+        states.get("sent", 0) == owed == len(by_id)
+        and not twice
+        and not states.get("failed")
+        and not states.get("pending")
+    )
+    return [
+        Check(
+            "every receipt of the run sent exactly once (worker rate reported only)",
+            once,
+            f"{owed} owed, {states.get('sent', 0)} sent, {states.get('failed', 0)} failed, {len(by_id)} distinct at the sink, "
+            f"{twice} more than once; {send_rate:.1f} receipts/s",
+        )
+    ]
 
 
 # --- driver ------------------------------------------------------------------
 
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="fewer checkouts and tasks (about 30 s); for trying it out")
+    parser.add_argument(
+        "--quick", action="store_true", help="fewer checkouts and tasks (about 30 s); for trying it out"
+    )
     return parser.parse_args(argv)
 
 
@@ -542,10 +609,13 @@ def main(argv: list[str] | None = None) -> int:
         database_url, database = fresh_database_url(ADMIN_URL, prefix="blasto_bench_receipts")
         sink = SinkProcess()
         env = receipts_env(database_url, REDIS_URL, sink.url, WORKER_CONCURRENCY="2", **SWEEP)
-        print(f"stack: the Procfile's release, then web (WEB_CONCURRENCY=2, GUNICORN_THREADS=8), worker (WORKER_CONCURRENCY=2) "
-              f"and clock (sweep every {SWEEP['OUTBOX_SWEEP_EVERY_SECONDS']} s, after {SWEEP['OUTBOX_SWEEP_AFTER_SECONDS']} s); "
-              f"BLASTO_ENV=production, LOG_LEVEL=INFO;\n       Postgres {database}, Redis db 13, SMTP sink {sink.url} in its own process"
-              f"{'; --quick' if args.quick else ''}\n", flush=True)
+        print(
+            f"stack: the Procfile's release, then web (WEB_CONCURRENCY=2, GUNICORN_THREADS=8), worker (WORKER_CONCURRENCY=2) "
+            f"and clock (sweep every {SWEEP['OUTBOX_SWEEP_EVERY_SECONDS']} s, after {SWEEP['OUTBOX_SWEEP_AFTER_SECONDS']} s); "
+            f"BLASTO_ENV=production, LOG_LEVEL=INFO;\n       Postgres {database}, Redis db 13, SMTP sink {sink.url} in its own process"
+            f"{'; --quick' if args.quick else ''}\n",
+            flush=True,
+        )
         progress("release, then web + worker + clock")
         release(env)
         port = free_port()
@@ -561,7 +631,9 @@ def main(argv: list[str] | None = None) -> int:
 
         # The template for measure 3's rows: a purchase made through the API just now.
         with shop.engine.connect() as connection:
-            template = connection.execute(text("SELECT max(purchase_id) FROM outbox_messages WHERE kind = 'receipt'")).scalar_one()
+            template = connection.execute(
+                text("SELECT max(purchase_id) FROM outbox_messages WHERE kind = 'receipt'")
+            ).scalar_one()
         clients.close()
         clients = None
         for name in ("clock", "web", "worker"):
@@ -571,7 +643,9 @@ def main(argv: list[str] | None = None) -> int:
         owed = sum(shop.receipt_states().values())
         checks += report_worker_rate(sends, size, shop, sink, owed)
         load = Path("/proc/loadavg").read_text().split()[0]
-        print(f"sweep runs that queued anything during 1 and 2: {swept}; whole run {time.monotonic() - began:.0f} s, load average {load} at end")
+        print(
+            f"sweep runs that queued anything during 1 and 2: {swept}; whole run {time.monotonic() - began:.0f} s, load average {load} at end"
+        )
     except BenchError as exc:
         print(f"\nERROR: {exc}")
         checks.append(Check("benchmark completed", False, str(exc).splitlines()[0]))

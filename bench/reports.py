@@ -16,6 +16,7 @@ per range:
 
 Results go to docs/BENCHMARKS.md by hand, with this command.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -69,7 +70,9 @@ def run(url: str, sales: int, rounds: int) -> int:
     from blasto.shop.seed import seed_catalog
 
     uri = database_uri(url, None)
-    app = create_app({"SQLALCHEMY_DATABASE_URI": uri, "SQLALCHEMY_ENGINE_OPTIONS": engine_options(uri, 5), "LOG_LEVEL": "WARNING"})
+    app = create_app(
+        {"SQLALCHEMY_DATABASE_URI": uri, "SQLALCHEMY_ENGINE_OPTIONS": engine_options(uri, 5), "LOG_LEVEL": "WARNING"}
+    )
     writes: list[float] = []
     show = building.Progress.show
 
@@ -86,8 +89,12 @@ def run(url: str, sales: int, rounds: int) -> int:
         started = time.perf_counter()
         seed_sales(sales)
         print(f"seeded {sales:,} sales in {time.perf_counter() - started:.1f} s", file=sys.stderr)
-        rendering.chart_png(DateRange(date.today(), date.today()), building.Totals(), {})  # warm matplotlib's font cache
-        print(f"{'days':>5} {'lines':>8} {'build s':>8} {'lines/s':>9} {'floor s':>8} {'x floor':>8} {'writes':>7} {'max gap s':>9}")
+        rendering.chart_png(
+            DateRange(date.today(), date.today()), building.Totals(), {}
+        )  # warm matplotlib's font cache
+        print(
+            f"{'days':>5} {'lines':>8} {'build s':>8} {'lines/s':>9} {'floor s':>8} {'x floor':>8} {'writes':>7} {'max gap s':>9}"
+        )
         for days in RANGES:
             span = DateRange(date.today() - timedelta(days=days - 1), date.today())
             start, end = span.bounds()
@@ -108,9 +115,16 @@ def run(url: str, sales: int, rounds: int) -> int:
                 writes.append(time.monotonic())
                 gaps.append(max(b - a for a, b in zip(writes, writes[1:])))
                 counts.append(len(writes) - 2)
-            lines = db.session.scalar(text("SELECT count(*) FROM purchase_items i JOIN purchases p ON p.id = i.purchase_id WHERE p.created_at >= :start AND p.created_at < :end"), {"start": start, "end": end})
+            lines = db.session.scalar(
+                text(
+                    "SELECT count(*) FROM purchase_items i JOIN purchases p ON p.id = i.purchase_id WHERE p.created_at >= :start AND p.created_at < :end"
+                ),
+                {"start": start, "end": end},
+            )
             build, floor = statistics.median(builds), statistics.median(floors)
-            print(f"{days:>5} {lines:>8,} {build:>8.2f} {lines / build:>9,.0f} {floor:>8.3f} {build / floor:>8.1f} {statistics.median(counts):>7.0f} {statistics.median(gaps):>9.2f}")
+            print(
+                f"{days:>5} {lines:>8,} {build:>8.2f} {lines / build:>9,.0f} {floor:>8.3f} {build / floor:>8.1f} {statistics.median(counts):>7.0f} {statistics.median(gaps):>9.2f}"
+            )
         db.engine.dispose()
     return 0
 

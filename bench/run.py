@@ -20,6 +20,7 @@ It prints a Markdown summary ready for docs/BENCHMARKS.md and exits 1 when a
 target is missed. Logs go to bench/results/ (git-ignored). Every process it
 starts is stopped, and its databases dropped, on exit, Ctrl-C or SIGTERM.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -34,7 +35,7 @@ import sys
 import time
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import redis
@@ -94,8 +95,10 @@ class Tree:
     @property
     def commit(self) -> str:
         def git(*args: str) -> str:
-            return subprocess.run(["git", "-C", str(self.root), *args], capture_output=True, text=True,
-                                  check=False).stdout.strip()
+            return subprocess.run(
+                ["git", "-C", str(self.root), *args], capture_output=True, text=True, check=False
+            ).stdout.strip()
+
         changed = git("status", "--porcelain", "--", "blasto")
         return git("rev-parse", "--short", "HEAD") + ("+changes" if changed else "")
 
@@ -111,22 +114,42 @@ def progress(message: str) -> None:
 def base_env() -> dict[str, str]:
     """What every process gets: production Blasto as on a dyno, nothing from the caller's shell it would read."""
     env = {key: os.environ[key] for key in ("HOME", "LANG", "LC_ALL", "TMPDIR", "USER") if key in os.environ}
-    return {**env, "PATH": f"{PYTHON.parent}{os.pathsep}{os.environ.get('PATH', '')}", "PYTHONUNBUFFERED": "true",
-            "BLASTO_ENV": "production", "SECRET_KEY": SECRET_KEY,
-            "WEB_CONCURRENCY": "2", "WORKER_CONCURRENCY": "2"}
+    return {
+        **env,
+        "PATH": f"{PYTHON.parent}{os.pathsep}{os.environ.get('PATH', '')}",
+        "PYTHONUNBUFFERED": "true",
+        "BLASTO_ENV": "production",
+        "SECRET_KEY": SECRET_KEY,
+        "WEB_CONCURRENCY": "2",
+        "WORKER_CONCURRENCY": "2",
+    }
 
 
 def stack_env(tree: Tree, smtp_url: str) -> dict[str, str]:
-    return {**base_env(), "PYTHONPATH": str(tree.root), "DATABASE_URL": dataset.database_url(tree.database),
-            "REDIS_URL": REDIS_URL, "SMTP_URL": smtp_url, "MAIL_FROM": "Blasto <shop@blasto.example>"}
+    return {
+        **base_env(),
+        "PYTHONPATH": str(tree.root),
+        "DATABASE_URL": dataset.database_url(tree.database),
+        "REDIS_URL": REDIS_URL,
+        "SMTP_URL": smtp_url,
+        "MAIL_FROM": "Blasto <shop@blasto.example>",
+    }
 
 
 @contextmanager
 def child(args: list[str], log: Path, env: dict[str, str] | None = None):
     """A helper process in its own session, killed with everything it started when the block ends."""
     with log.open("ab") as out:
-        proc = subprocess.Popen(args, cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                stderr=out, start_new_session=True, text=True)
+        proc = subprocess.Popen(
+            args,
+            cwd=ROOT,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=out,
+            start_new_session=True,
+            text=True,
+        )
     try:
         yield proc
     finally:
@@ -174,14 +197,21 @@ def run_load(tree: Tree, mode: str, base: str, *args: str) -> list[dict]:
             if not result.get("superseded"):
                 results.append(result)
             if mode == "search":
-                progress(f"  {tree.label:<6} {result['users']:>4} users {result['rps']:7.1f} req/s  "
-                         f"p50 {result['p50']:>4} ms  p99 {result['p99']:>5} ms  errors {result['failures']}  "
-                         f"load generator CPU {result['generator_cpu']:.0f}%  "
-                         f"{'pass' if result['passed'] else 'fail, again' if result.get('superseded') else 'FAIL'} "
-                         + "; ".join(result["errors"]))
+                progress(
+                    f"  {tree.label:<6} {result['users']:>4} users {result['rps']:7.1f} req/s  "
+                    f"p50 {result['p50']:>4} ms  p99 {result['p99']:>5} ms  errors {result['failures']}  "
+                    f"load generator CPU {result['generator_cpu']:.0f}%  "
+                    f"{'pass' if result['passed'] else 'fail, again' if result.get('superseded') else 'FAIL'} "
+                    + "; ".join(result["errors"])
+                )
             else:
-                progress("  " + ", ".join(f"{label} " + " ".join(f"{rps:.0f}" for rps in series) + " req/s"
-                                          for label, series in result["rps"].items()))
+                progress(
+                    "  "
+                    + ", ".join(
+                        f"{label} " + " ".join(f"{rps:.0f}" for rps in series) + " req/s"
+                        for label, series in result["rps"].items()
+                    )
+                )
     if proc.returncode != 0 and not results:
         raise BenchError(f"bench/load.py failed ({proc.returncode}); see {RESULTS / f'{tree.label}-locust.log'}")
     return results
@@ -192,15 +222,29 @@ def run_workload(tree: Tree, smtp_url: str, users: int, growth: float) -> None:
     dataset.copy(f"{tree.database}_seed", tree.database)
     redis.Redis.from_url(REDIS_URL).flushdb()
     env, port = stack_env(tree, smtp_url), free_port()
-    progress(f"workload, {tree.label}, round {len(tree.searches) + 1}: "
-             f"web + worker + clock from {tree.root / 'Procfile'}")
+    progress(
+        f"workload, {tree.label}, round {len(tree.searches) + 1}: web + worker + clock from {tree.root / 'Procfile'}"
+    )
     with ProcessSet(RESULTS / tree.label, procfile_path=tree.root / "Procfile", cwd=tree.root) as stack:
         for name in ("web", "worker", "clock"):
             stack.start(name, {**env, "DYNO": f"{name}.1", "PORT": str(port)})
         base = f"http://127.0.0.1:{port}"
         wait_for_answer(f"{base}/readyz", stack["web"], READY_DEADLINE, interval=0.5)
-        tree.searches.append(run_load(tree, "search", base, "--users", str(users), "--growth", str(growth),
-                                      "--warm", str(STEP_WARM_SECONDS), "--seconds", str(STEP_SECONDS)))
+        tree.searches.append(
+            run_load(
+                tree,
+                "search",
+                base,
+                "--users",
+                str(users),
+                "--growth",
+                str(growth),
+                "--warm",
+                str(STEP_WARM_SECONDS),
+                "--seconds",
+                str(STEP_SECONDS),
+            )
+        )
         for name in ("web", "worker", "clock"):
             tree.pss_mb[name] = max(tree.pss_mb.get(name, 0.0), group_pss_mb(stack[name].pid))
 
@@ -234,16 +278,30 @@ def measure_floor(tree: Tree, smtp_url: str) -> None:
     auth = {"Authorization": f"Bearer {tree.data.floor_token}"}
     bases = {}
     with ExitStack() as servers:
-        for label, procfile_path, cwd in (("blasto", tree.root / "Procfile", tree.root),
-                                          ("floor", floor_procfile(), ROOT)):
+        for label, procfile_path, cwd in (
+            ("blasto", tree.root / "Procfile", tree.root),
+            ("floor", floor_procfile(), ROOT),
+        ):
             port = free_port()
             processes = servers.enter_context(ProcessSet(RESULTS / f"{tree.label}-floor", procfile_path, cwd))
             web = processes.start("web", {**env, "PORT": str(port), "PYTHONPATH": str(cwd)}, label=label)
             bases[label] = f"http://127.0.0.1:{port}"
             wait_for_answer(f"{bases[label]}/api/v1/purchases", web, START_DEADLINE, headers=auth)
-        [result] = run_load(tree, "compare", bases["blasto"], "--floor", bases["floor"],
-                            "--users", str(FLOOR_USERS), "--rounds", str(FLOOR_ROUNDS),
-                            "--warm", str(FLOOR_WARM_SECONDS), "--seconds", str(FLOOR_SECONDS))
+        [result] = run_load(
+            tree,
+            "compare",
+            bases["blasto"],
+            "--floor",
+            bases["floor"],
+            "--users",
+            str(FLOOR_USERS),
+            "--rounds",
+            str(FLOOR_ROUNDS),
+            "--warm",
+            str(FLOOR_WARM_SECONDS),
+            "--seconds",
+            str(FLOOR_SECONDS),
+        )
     if result["failures"]:
         raise BenchError(f"floor, {tree.label}: {result['errors']}")
     tree.floor = list(zip(result["rps"]["blasto"], result["rps"]["floor"]))
@@ -273,6 +331,7 @@ def drop_everything(trees: list[Tree]) -> None:
 
 
 # --- the summary -------------------------------------------------------------
+
 
 def median(values) -> float:
     values = list(values)
@@ -318,35 +377,58 @@ def report(trees: list[Tree], command: str, started: str, load: str) -> bool:
     shown = [before, after] if before else [after]
     rates = {tree.label: rate(tree) for tree in trees}
     ratio = rates["after"][0] / rates["before"][0] if before and rates["after"] and rates["before"] else None
-    floors = {t.label: (median(b / f for b, f in t.floor), median(b for b, _ in t.floor), median(f for _, f in t.floor))
-              for t in shown}
+    floors = {
+        t.label: (median(b / f for b, f in t.floor), median(b for b, _ in t.floor), median(f for _, f in t.floor))
+        for t in shown
+    }
 
     def row(title: str, cells: list[str], last: str = "") -> None:
         print(f"| {title} | " + " | ".join(cells) + (f" | {last} |" if before else " |"))
 
     print(f"### {started}\n")
-    print(f"Machine: {os.cpu_count()} cores ({cpu_model()}), Python {platform.python_version()}, "
-          f"load average {load} at the start.  ")
+    print(
+        f"Machine: {os.cpu_count()} cores ({cpu_model()}), Python {platform.python_version()}, "
+        f"load average {load} at the start.  "
+    )
     print(f"Command: `{command}`  ")
     print("Trees: " + ", ".join(f"{t.label} = {t.root} at {t.commit}" for t in shown) + ".\n")
     print("| | " + " | ".join(f"{t.label} ({t.commit})" for t in shown) + (" | after/before |" if before else " |"))
     print("|---|" + "---:|" * (len(shown) + (1 if before else 0)))
-    row(f"highest sustained rate, p99 < {P99_LIMIT_MS} ms and no errors (each round)",
-        [f"{rates[t.label][0]:.1f} req/s (" + ", ".join(f"{rps:.1f}" for rps in rates[t.label][1]) + ")"
-         if rates[t.label] else "no step passed" for t in shown],
-        f"{ratio:.2f}x" if ratio else "-")
+    row(
+        f"highest sustained rate, p99 < {P99_LIMIT_MS} ms and no errors (each round)",
+        [
+            f"{rates[t.label][0]:.1f} req/s (" + ", ".join(f"{rps:.1f}" for rps in rates[t.label][1]) + ")"
+            if rates[t.label]
+            else "no step passed"
+            for t in shown
+        ],
+        f"{ratio:.2f}x" if ratio else "-",
+    )
     row("checkout p99 at that rate (POST /checkout)", [at_best(t, "POST /checkout") for t in shown])
     row("API purchase p99 at that rate (POST /api/v1/purchases)", [at_best(t, "POST /api/v1/purchases") for t in shown])
     row("log-in p99 at that rate (POST /login, scrypt)", [at_best(t, "POST /login") for t in shown])
-    row("GET /api/v1/purchases, Blasto vs floor",
-        ["{:.2f}x ({:.0f} vs {:.0f} req/s)".format(*floors[t.label]) for t in shown])
-    row("PSS web / worker / clock, MB", [" / ".join(f"{t.pss_mb.get(n, 0):.0f}" for n in ("web", "worker", "clock"))
-                                         for t in shown])
+    row(
+        "GET /api/v1/purchases, Blasto vs floor",
+        ["{:.2f}x ({:.0f} vs {:.0f} req/s)".format(*floors[t.label]) for t in shown],
+    )
+    row(
+        "PSS web / worker / clock, MB",
+        [" / ".join(f"{t.pss_mb.get(n, 0):.0f}" for n in ("web", "worker", "clock")) for t in shown],
+    )
     row(f"start, spawn to first /healthz (median of {START_RUNS})", [f"{median(t.starts):.2f} s" for t in shown])
 
     users = common_users(trees)
-    pages = sorted({page for tree in trees for search in tree.searches for step in search if step["users"] == users
-                    for page in step["pages"]}, key=lambda page: (page.split()[1], page))
+    pages = sorted(
+        {
+            page
+            for tree in trees
+            for search in tree.searches
+            for step in search
+            if step["users"] == users
+            for page in step["pages"]
+        },
+        key=lambda page: (page.split()[1], page),
+    )
     total = sum(at(after, users, page)["requests"] for page in pages if at(after, users, page))
     print(f"\nPer page at {users} users (the most users every tree's first round passed), p50 / p99 in ms:\n")
     print("| page | share of requests | " + " | ".join(t.label for t in shown) + " |")
@@ -378,12 +460,18 @@ def cpu_model() -> str:
 
 # --- the run -----------------------------------------------------------------
 
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--before", type=Path, help="a second source tree to measure side by side, e.g. a git worktree "
-                        "of an older commit (`git worktree add --detach ../before COMMIT`)")
-    parser.add_argument("--rounds", type=int, default=2,
-                        help="step searches per tree, alternating which tree goes first (default 2)")
+    parser.add_argument(
+        "--before",
+        type=Path,
+        help="a second source tree to measure side by side, e.g. a git worktree "
+        "of an older commit (`git worktree add --detach ../before COMMIT`)",
+    )
+    parser.add_argument(
+        "--rounds", type=int, default=2, help="step searches per tree, alternating which tree goes first (default 2)"
+    )
     args = parser.parse_args(argv)
     if args.before and not (args.before / "Procfile").is_file():
         parser.error(f"--before {args.before}: no Procfile there")
@@ -395,9 +483,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     trees = [Tree("after", ROOT)] + ([Tree("before", args.before.resolve())] if args.before else [])
-    command = " ".join(["python3 dev.py bench", *(["--before", str(args.before)] if args.before else []),
-                        *(["--rounds", str(args.rounds)] if args.rounds != 2 else [])])
-    started = f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC"
+    command = " ".join(
+        [
+            "python3 dev.py bench",
+            *(["--before", str(args.before)] if args.before else []),
+            *(["--rounds", str(args.rounds)] if args.rounds != 2 else []),
+        ]
+    )
+    started = f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC"
     load = Path("/proc/loadavg").read_text().split()[0]
     RESULTS.mkdir(parents=True, exist_ok=True)
     for old in RESULTS.glob("**/*.log"):
@@ -415,7 +508,7 @@ def main(argv: list[str] | None = None) -> int:
                 tree.data = dataset.build(tree.root, f"{tree.database}_seed", base_env())
                 tree.data.write(tree.data_file)
             for round_number in range(args.rounds):
-                for tree in (trees[::-1] if round_number % 2 == 0 else trees):  # before first, then alternate
+                for tree in trees[::-1] if round_number % 2 == 0 else trees:  # before first, then alternate
                     run_workload(tree, smtp_url, *search_start(tree))
             for tree in trees:
                 progress(f"floor, {tree.label}: GET /api/v1/purchases from Blasto and from {FLOOR_APP}, alternating")

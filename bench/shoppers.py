@@ -15,6 +15,7 @@ bench/run.py drives it through bench/load.py; by hand, against a running stack
 whose database bench/dataset.py built:
 `BENCH_DATA=bench/results/after.json .venv/bin/locust -f bench/shoppers.py --headless -u 40 -t 60s -H http://127.0.0.1:5000`
 """
+
 from __future__ import annotations
 
 import json
@@ -57,8 +58,12 @@ class Forms(HTMLParser):
         if tag == "form":
             action = attrs.get("action") or ""
             self._fields = self.forms.setdefault(urlsplit(action).path, (action, {}))[1]
-        elif tag == "input" and self._fields is not None and attrs.get("name") and (
-                attrs.get("type") not in ("checkbox", "radio") or "checked" in attrs):  # unticked boxes send nothing
+        elif (
+            tag == "input"
+            and self._fields is not None
+            and attrs.get("name")
+            and (attrs.get("type") not in ("checkbox", "radio") or "checked" in attrs)
+        ):  # unticked boxes send nothing
             self._fields[attrs["name"]] = attrs.get("value") or ""
 
     def handle_endtag(self, tag):
@@ -101,8 +106,9 @@ class Visitor(FastHttpUser):
     def call(self, method: str, path: str, name: str, expect: int = 200, redirect_to: str | None = None, **kwargs):
         """One request; an unexpected status (or redirect target) counts as an error under `name`."""
         headers = {"X-Forwarded-For": self.address, "X-Forwarded-Proto": "https", **kwargs.pop("headers", {})}
-        with self.client.request(method, path, name=name, headers=headers, allow_redirects=False,
-                                 catch_response=True, **kwargs) as response:
+        with self.client.request(
+            method, path, name=name, headers=headers, allow_redirects=False, catch_response=True, **kwargs
+        ) as response:
             if response.status_code != expect:
                 response.failure(f"status {response.status_code}, expected {expect}")
             elif redirect_to is not None and not location(response).startswith(redirect_to):
@@ -125,9 +131,15 @@ class Shopper(Visitor):
         """Submit the last page's form for `path`, as a browser: with its Referer, which Flask-WTF checks over https."""
         action, fields = forms.get(path, NO_FORM)
         referer = f"https://{urlsplit(self.host).netloc}{self.last_page}"
-        return self.call("POST", action or path, name, expect=303, redirect_to=redirect_to,
-                         data=urlencode({**fields, **values}),
-                         headers={"Referer": referer, "Content-Type": "application/x-www-form-urlencoded"})
+        return self.call(
+            "POST",
+            action or path,
+            name,
+            expect=303,
+            redirect_to=redirect_to,
+            data=urlencode({**fields, **values}),
+            headers={"Referer": referer, "Content-Type": "application/x-www-form-urlencoded"},
+        )
 
     def arrive(self) -> None:
         self.new_visit()
@@ -162,8 +174,14 @@ class Shopper(Visitor):
         forms = self.page(login_path, "/login")
         self.wait()
         then = parse_qs(urlsplit(login_path).query).get("next", ["/"])[0]
-        self.submit(forms, "/login", "/login", redirect_to=then,
-                    email=random.choice(data()["shoppers"]), password=data()["password"])
+        self.submit(
+            forms,
+            "/login",
+            "/login",
+            redirect_to=then,
+            email=random.choice(data()["shoppers"]),
+            password=data()["password"],
+        )
 
     @task(BROWSE)
     def browse(self):
@@ -226,8 +244,9 @@ class ApiClient(Visitor):
         headers = {**auth, "Idempotency-Key": uuid.uuid4().hex}
         self.call("POST", "/api/v1/purchases", "/api/v1/purchases", expect=201, json=order, headers=headers)
         if random.random() < API_RETRY_SHARE:
-            self.call("POST", "/api/v1/purchases", "/api/v1/purchases (retried)", expect=201, json=order,
-                      headers=headers)
+            self.call(
+                "POST", "/api/v1/purchases", "/api/v1/purchases (retried)", expect=201, json=order, headers=headers
+            )
         self.wait()
         self.call("GET", "/api/v1/purchases", "/api/v1/purchases", headers=auth)
 

@@ -10,6 +10,7 @@ error stops the process with one line naming the variable, not a traceback.
 environment cannot build it, a stand-in on which `check` reports every problem
 and every other command refuses with that one line.
 """
+
 from flask import Flask
 
 from blasto.app import create_app

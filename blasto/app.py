@@ -4,10 +4,12 @@
 overrides them (tests use it). Nothing here opens a connection: engines and
 broker pools connect lazily, after gunicorn has forked its workers.
 """
+
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from flask import Flask
 

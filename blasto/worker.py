@@ -4,6 +4,7 @@
 environment) and uses the Celery instance bound to it; no second copy of the
 application logic exists for the worker.
 """
+
 from blasto import APP
 
 celery = APP.extensions["celery"]

@@ -1,7 +1,7 @@
 import logging
-from flask import current_app
 
 from alembic import context
+from flask import current_app
 from sqlalchemy.exc import DBAPIError
 
 # this is the Alembic Config object, which provides
@@ -10,35 +10,34 @@ config = context.config
 
 # Logging is configured by the app (logfmt on stdout, see blasto/core/logs.py);
 # alembic.ini's [loggers] sections are deliberately not applied.
-logger = logging.getLogger('alembic.env')
+logger = logging.getLogger("alembic.env")
 
 # The release runs on a live shop: a statement that waits for a lock holds
 # every checkout queued behind it, so on Postgres no statement waits longer
 # than this; the release gives up instead (README, "Migrations on a live shop").
 # No statement_timeout: what runs long without blocking (a concurrent index
 # build) must be allowed to finish, and Heroku ends a release after an hour.
-LOCK_TIMEOUT = '5s'
-LOCK_NOT_AVAILABLE = '55P03'  # Postgres's SQLSTATE for a lock_timeout
+LOCK_TIMEOUT = "5s"
+LOCK_NOT_AVAILABLE = "55P03"  # Postgres's SQLSTATE for a lock_timeout
 
 
 def get_engine():
-    return current_app.extensions['migrate'].db.engine
+    return current_app.extensions["migrate"].db.engine
 
 
 def get_engine_url():
     try:
-        return get_engine().url.render_as_string(hide_password=False).replace(
-            '%', '%%')
+        return get_engine().url.render_as_string(hide_password=False).replace("%", "%%")
     except AttributeError:
-        return str(get_engine().url).replace('%', '%%')
+        return str(get_engine().url).replace("%", "%%")
 
 
 # add your model's MetaData object here
 # for 'autogenerate' support
 # from myapp import mymodel
 # target_metadata = mymodel.Base.metadata
-config.set_main_option('sqlalchemy.url', get_engine_url())
-target_db = current_app.extensions['migrate'].db
+config.set_main_option("sqlalchemy.url", get_engine_url())
+target_db = current_app.extensions["migrate"].db
 
 # other values from the config, defined by the needs of env.py,
 # can be acquired:
@@ -47,7 +46,7 @@ target_db = current_app.extensions['migrate'].db
 
 
 def get_metadata():
-    if hasattr(target_db, 'metadatas'):
+    if hasattr(target_db, "metadatas"):
         return target_db.metadatas[None]
     return target_db.metadata
 
@@ -66,10 +65,12 @@ def run_migrations_offline():
     """
     url = config.get_main_option("sqlalchemy.url")
     context.configure(
-        url=url, target_metadata=get_metadata(), literal_binds=True,
+        url=url,
+        target_metadata=get_metadata(),
+        literal_binds=True,
         transaction_per_migration=True,
     )
-    if context.get_context().dialect.name == 'postgresql':
+    if context.get_context().dialect.name == "postgresql":
         context.execute(f"SET lock_timeout = '{LOCK_TIMEOUT}'")
 
     with context.begin_transaction():
@@ -88,20 +89,20 @@ def run_migrations_online():
     # when there are no changes to the schema
     # reference: http://alembic.zzzcomputing.com/en/latest/cookbook.html
     def process_revision_directives(context, revision, directives):
-        if getattr(config.cmd_opts, 'autogenerate', False):
+        if getattr(config.cmd_opts, "autogenerate", False):
             script = directives[0]
             if script.upgrade_ops.is_empty():
                 directives[:] = []
-                logger.info('No changes in schema detected.')
+                logger.info("No changes in schema detected.")
 
-    conf_args = current_app.extensions['migrate'].configure_args
+    conf_args = current_app.extensions["migrate"].configure_args
     if conf_args.get("process_revision_directives") is None:
         conf_args["process_revision_directives"] = process_revision_directives
 
     connectable = get_engine()
 
     with connectable.connect() as connection:
-        postgres = connection.dialect.name == 'postgresql'
+        postgres = connection.dialect.name == "postgresql"
         if postgres:
             connection.exec_driver_sql(f"SET lock_timeout = '{LOCK_TIMEOUT}'")
             connection.commit()
@@ -109,16 +110,13 @@ def run_migrations_online():
         # build commits what came before it anyway (autocommit_block), and a
         # release that gives up keeps the revisions it completed.
         context.configure(
-            connection=connection,
-            target_metadata=get_metadata(),
-            transaction_per_migration=True,
-            **conf_args
+            connection=connection, target_metadata=get_metadata(), transaction_per_migration=True, **conf_args
         )
         try:
             with context.begin_transaction():
                 context.run_migrations()
         except DBAPIError as exc:
-            if getattr(exc.orig, 'sqlstate', None) != LOCK_NOT_AVAILABLE:
+            if getattr(exc.orig, "sqlstate", None) != LOCK_NOT_AVAILABLE:
                 raise
             gave_up(exc, context.get_context().get_current_revision())
         finally:
@@ -128,15 +126,18 @@ def run_migrations_online():
 
 def gave_up(exc, revision):
     """A lock wait hit lock_timeout: say what and what to do, and fail the release (Heroku then cancels it)."""
-    statement = ' '.join((exc.statement or '').split())[:200]
+    statement = " ".join((exc.statement or "").split())[:200]
     logger.error(
-        'release gave up: a statement waited %s for a lock that another '
-        'transaction holds (lock_timeout), rather than hold checkouts queued '
-        'behind it; the database stays at revision %s. Find the transaction '
-        'that holds the table (heroku pg:locks, or pg_stat_activity), end it '
+        "release gave up: a statement waited %s for a lock that another "
+        "transaction holds (lock_timeout), rather than hold checkouts queued "
+        "behind it; the database stays at revision %s. Find the transaction "
+        "that holds the table (heroku pg:locks, or pg_stat_activity), end it "
         'or wait for it, then deploy again (README: "Migrations on a live '
         'shop"). Statement: %s',
-        LOCK_TIMEOUT, revision, statement)
+        LOCK_TIMEOUT,
+        revision,
+        statement,
+    )
     raise SystemExit(1)
 
 

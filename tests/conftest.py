@@ -6,13 +6,23 @@ Redis come from BLASTO_TEST_POSTGRES_URL / BLASTO_TEST_REDIS_URL (defaults: the
 local servers). When one is unreachable its tests skip with the reason, unless
 BLASTO_REQUIRE_SERVICES=1 (CI), which turns every such skip into a failure.
 """
+
 from __future__ import annotations
 
 import os
 import sys
 from urllib.parse import urlsplit
 
-for _name in ("DATABASE_URL", "REDIS_URL", "SECRET_KEY", "LOG_LEVEL", "READY_TIMEOUT_SECONDS", "DYNO", "STATSD_HOST", "SENTRY_DSN"):
+for _name in (
+    "DATABASE_URL",
+    "REDIS_URL",
+    "SECRET_KEY",
+    "LOG_LEVEL",
+    "READY_TIMEOUT_SECONDS",
+    "DYNO",
+    "STATSD_HOST",
+    "SENTRY_DSN",
+):
     os.environ.pop(_name, None)
 os.environ["BLASTO_ENV"] = "test"
 # Test mode has no rate limits; this keeps them off in the production-mode
@@ -26,10 +36,19 @@ from blasto import create_app  # noqa: E402
 from blasto.core.config import celery_config  # noqa: E402
 from tests.support.parallel import grouped_scheduling, heaviest_first, ungrouped_shared_fixtures  # noqa: E402
 from tests.support.redis_proxy import RedisProxy  # noqa: E402
-from tests.support.tcp_proxy import TcpProxy  # noqa: E402
-from tests.support.services import postgres_admin_url, redis_test_url, fresh_database_url, drop_database  # noqa: E402
+
 # Databases migrated once per session and copied per test (the report tests use them).
-from tests.support.report_databases import database, make_app, migrated_postgres, postgres_template, reports_app, sqlite_copy, sqlite_template  # noqa: E402,F401
+from tests.support.report_databases import (  # noqa: E402,F401
+    database,
+    make_app,
+    migrated_postgres,
+    postgres_template,
+    reports_app,
+    sqlite_copy,
+    sqlite_template,
+)
+from tests.support.services import drop_database, fresh_database_url, postgres_admin_url, redis_test_url  # noqa: E402
+from tests.support.tcp_proxy import TcpProxy  # noqa: E402
 
 
 @pytest.fixture
@@ -164,5 +183,8 @@ def pytest_runtest_protocol(item, nextitem):
 def _processes_are_marked(request):
     yield
     if _spawned and not any(request.node.get_closest_marker(name) for name in ("processes", "browser")):
-        pytest.fail(f"this test started a process ({_spawned[0]}) but is not marked `processes`: mark it, "
-                    "so that `python3 dev.py test --fast` leaves it out", pytrace=False)
+        pytest.fail(
+            f"this test started a process ({_spawned[0]}) but is not marked `processes`: mark it, "
+            "so that `python3 dev.py test --fast` leaves it out",
+            pytrace=False,
+        )

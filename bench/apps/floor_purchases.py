@@ -8,6 +8,7 @@ bench/run.py serves it with the Procfile's own web line next to Blasto's
 endpoint on the same data, to show how far any version of it could get.
 It reads DATABASE_URL (the bench database) and trusts its schema.
 """
+
 import hashlib
 import os
 import threading

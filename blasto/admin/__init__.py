@@ -4,6 +4,7 @@ Anyone else who is logged in gets a 404, not a 403: the admin area does not
 announce itself. Visitors who are not logged in are sent to the login page,
 like every other page that needs an account.
 """
+
 from flask import Blueprint, abort
 from flask_login import current_user, login_required
 
@@ -17,6 +18,9 @@ def admins_only():
         abort(404)
 
 
-from blasto.admin import outbox  # noqa: E402,F401  (routes attach to bp)
-from blasto.admin import books, purchases  # noqa: E402,F401
-from blasto.admin import reports  # noqa: E402,F401
+from blasto.admin import (  # noqa: E402,F401
+    books,
+    outbox,
+    purchases,
+    reports,
+)

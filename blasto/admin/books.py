@@ -16,6 +16,7 @@ writes it from a value read earlier:
 
 Each change is one UPDATE (or INSERT) committed alone: nothing half-written.
 """
+
 from __future__ import annotations
 
 from typing import cast
@@ -40,6 +41,7 @@ def _app() -> Flask:
     """The app behind the `current_app` proxy (the proxy's own stub does not show `_get_current_object`)."""
     return cast("LocalProxy[Flask]", current_app)._get_current_object()
 
+
 PER_PAGE = 25
 
 
@@ -59,7 +61,11 @@ def new_book():
     if not form.validate_on_submit():
         return _form_page(form, None, status=400 if request.method == "POST" else 200)
     book = Product(
-        title=form.title.data, author=form.author.data, description=form.description.data or "", price_cents=form.price.data, stock=form.stock.data
+        title=form.title.data,
+        author=form.author.data,
+        description=form.description.data or "",
+        price_cents=form.price.data,
+        stock=form.stock.data,
     )
     db.session.add(book)
     db.session.commit()
@@ -77,12 +83,19 @@ def edit_book(book_id: int):
     form = EditBookForm()
     if not form.validate():
         return _form_page(form, book, status=400)
-    values = {"title": form.title.data, "author": form.author.data, "description": form.description.data or "", "price_cents": form.price.data}
+    values = {
+        "title": form.title.data,
+        "author": form.author.data,
+        "description": form.description.data or "",
+        "price_cents": form.price.data,
+    }
     statement = update(Product).where(Product.id == book_id)
     if form.stock.data != form.stock_seen.data:  # the admin changed it: only over the count they saw
         statement = statement.where(Product.stock == form.stock_seen.data)
         values["stock"] = form.stock.data
-    changed = db.session.execute(statement.values(**values).returning(Product.id).execution_options(synchronize_session=False)).first()
+    changed = db.session.execute(
+        statement.values(**values).returning(Product.id).execution_options(synchronize_session=False)
+    ).first()
     if changed is None:
         db.session.rollback()
         return _stock_moved(form, book_id)
@@ -110,7 +123,9 @@ def restock(book_id: int):
     if stock is None:
         db.session.rollback()
         db.session.refresh(book)
-        form.copies.errors.append(f"At most {STOCK_MAX:,} copies in stock; this book has {book.stock:,}, so add at most {STOCK_MAX - book.stock:,}.")
+        form.copies.errors.append(
+            f"At most {STOCK_MAX:,} copies in stock; this book has {book.stock:,}, so add at most {STOCK_MAX - book.stock:,}."
+        )
         return _form_page(None, book, restock_form=form, status=400)
     db.session.commit()
     forget(_app())
@@ -134,7 +149,9 @@ def _set_hidden(book_id: int, hidden: bool):
     back = safe_next(form.next.data) or url_for("admin.edit_book", book_id=book_id)
     if not form.validate_on_submit():  # only a missing CSRF token can fail; Flask-WTF answers 400 first
         return see_other(back)
-    db.session.execute(update(Product).where(Product.id == book_id).values(hidden=hidden).execution_options(synchronize_session=False))
+    db.session.execute(
+        update(Product).where(Product.id == book_id).values(hidden=hidden).execution_options(synchronize_session=False)
+    )
     db.session.commit()
     forget(_app())
     if hidden:

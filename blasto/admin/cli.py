@@ -1,4 +1,5 @@
 """`flask --app blasto create-admin EMAIL`: promote an account, or create one."""
+
 from __future__ import annotations
 
 import click
@@ -9,8 +10,8 @@ from sqlalchemy import select
 from blasto.core.extensions import db
 from blasto.models import User
 from blasto.models.user import NAME_MAX
-from blasto.shop.passwords import password_problem
 from blasto.shop.accounts import EmailTaken, sign_up
+from blasto.shop.passwords import password_problem
 
 
 @click.command("create-admin")

@@ -4,13 +4,22 @@ Money is typed as dollars ("12.99", "12", "$1,250.50") and held as integer
 cents from the moment it is parsed: no float ever sees it. Every bound is
 checked here, so bad input is a field error, never a database error.
 """
+
 from __future__ import annotations
 
 import re
 
 from flask_wtf import FlaskForm
 from wtforms import DateField, HiddenField, StringField, TextAreaField
-from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, StopValidation, ValidationError
+from wtforms.validators import (
+    DataRequired,
+    InputRequired,
+    Length,
+    NumberRange,
+    Optional,
+    StopValidation,
+    ValidationError,
+)
 from wtforms.widgets import HiddenInput
 
 from blasto.models.product import AUTHOR_MAX, STOCK_MAX, TITLE_MAX
@@ -88,7 +97,11 @@ def _text(label: str, maximum: int, what: str, **kwargs) -> StringField:
     return StringField(
         label,
         filters=[strip],
-        validators=[DataRequired(f"Please enter the {what}."), Length(max=maximum, message=f"Use at most {maximum} characters."), no_control_characters],
+        validators=[
+            DataRequired(f"Please enter the {what}."),
+            Length(max=maximum, message=f"Use at most {maximum} characters."),
+            no_control_characters,
+        ],
         **kwargs,
     )
 
@@ -96,7 +109,10 @@ def _text(label: str, maximum: int, what: str, **kwargs) -> StringField:
 def _stock(label: str, **kwargs) -> WholeNumberField:
     return WholeNumberField(
         label,
-        validators=[InputRequired("Please enter the number of copies in stock."), NumberRange(0, STOCK_MAX, f"Choose from 0 to {STOCK_MAX:,}.")],
+        validators=[
+            InputRequired("Please enter the number of copies in stock."),
+            NumberRange(0, STOCK_MAX, f"Choose from 0 to {STOCK_MAX:,}."),
+        ],
         **kwargs,
     )
 
@@ -109,9 +125,17 @@ class BookForm(FlaskForm):
     description = TextAreaField(
         "Description",
         filters=[strip],
-        validators=[Optional(), Length(max=DESCRIPTION_MAX, message=f"Use at most {DESCRIPTION_MAX:,} characters."), no_control_characters],
+        validators=[
+            Optional(),
+            Length(max=DESCRIPTION_MAX, message=f"Use at most {DESCRIPTION_MAX:,} characters."),
+            no_control_characters,
+        ],
     )
-    price = MoneyField("Price (USD)", description="Dollars and cents, like 12.99.", validators=[InputRequired("Please enter the price."), CentsRange(0, PRICE_MAX_CENTS)])
+    price = MoneyField(
+        "Price (USD)",
+        description="Dollars and cents, like 12.99.",
+        validators=[InputRequired("Please enter the price."), CentsRange(0, PRICE_MAX_CENTS)],
+    )
     stock = _stock("Copies in stock")
 
 
@@ -125,7 +149,10 @@ class RestockForm(FlaskForm):
     copies = WholeNumberField(
         "Copies to add",
         id="restock-copies",
-        validators=[InputRequired("Please enter how many copies arrived."), NumberRange(1, RESTOCK_MAX, f"Choose from 1 to {RESTOCK_MAX:,}.")],
+        validators=[
+            InputRequired("Please enter how many copies arrived."),
+            NumberRange(1, RESTOCK_MAX, f"Choose from 1 to {RESTOCK_MAX:,}."),
+        ],
     )
 
 
@@ -147,14 +174,22 @@ class PurchaseFilterForm(FlaskForm):
         "Customer e-mail contains",
         id="filter-email",
         filters=[strip],
-        validators=[Optional(), Length(max=EMAIL_FILTER_MAX, message=f"Use at most {EMAIL_FILTER_MAX} characters."), no_control_characters],
+        validators=[
+            Optional(),
+            Length(max=EMAIL_FILTER_MAX, message=f"Use at most {EMAIL_FILTER_MAX} characters."),
+            no_control_characters,
+        ],
     )
     book = StringField(
         "Book (title or id)",
         id="filter-book",
         description="Part of a title, or a book id like 12 or #12.",
         filters=[strip],
-        validators=[Optional(), Length(max=BOOK_FILTER_MAX, message=f"Use at most {BOOK_FILTER_MAX} characters."), no_control_characters],
+        validators=[
+            Optional(),
+            Length(max=BOOK_FILTER_MAX, message=f"Use at most {BOOK_FILTER_MAX} characters."),
+            no_control_characters,
+        ],
     )
     min_total = MoneyField("Total at least", id="filter-min", validators=[Optional(), CentsRange(0, TOTAL_MAX_CENTS)])
     max_total = MoneyField("Total at most", id="filter-max", validators=[Optional(), CentsRange(0, TOTAL_MAX_CENTS)])
@@ -170,11 +205,20 @@ class PurchaseFilterForm(FlaskForm):
         if valid and self.date_from.data and self.date_to.data and self.date_from.data > self.date_to.data:
             self.date_to.errors.append("The last day comes before the first; swap them.")
             valid = False
-        if valid and self.min_total.data is not None and self.max_total.data is not None and self.min_total.data > self.max_total.data:
+        if (
+            valid
+            and self.min_total.data is not None
+            and self.max_total.data is not None
+            and self.min_total.data > self.max_total.data
+        ):
             self.max_total.errors.append("The maximum is below the minimum.")
             valid = False
         return valid
 
     def query_args(self) -> dict[str, str]:
         """The filters as typed, for links to other pages of the same list."""
-        return {name: getattr(self, name).raw_data[0] for name in self.NAMES if getattr(self, name).raw_data and getattr(self, name).raw_data[0].strip()}
+        return {
+            name: getattr(self, name).raw_data[0]
+            for name in self.NAMES
+            if getattr(self, name).raw_data and getattr(self, name).raw_data[0].strip()
+        }

@@ -1,4 +1,5 @@
 """The outbox for admins: what is owed, what failed and why, and a way to send again."""
+
 from __future__ import annotations
 
 from flask import flash, render_template, request, url_for
@@ -23,8 +24,12 @@ def outbox():
     if state not in STATES:
         state = FAILED
     counts = state_counts()
-    rows = db.session.scalars(select(OutboxMessage).where(OutboxMessage.state == state).order_by(OutboxMessage.id.desc()).limit(SHOWN)).all()
-    return render_template("admin/outbox.html", rows=rows, state=state, states=STATES, counts=counts, form=CsrfOnlyForm(), shown=SHOWN)
+    rows = db.session.scalars(
+        select(OutboxMessage).where(OutboxMessage.state == state).order_by(OutboxMessage.id.desc()).limit(SHOWN)
+    ).all()
+    return render_template(
+        "admin/outbox.html", rows=rows, state=state, states=STATES, counts=counts, form=CsrfOnlyForm(), shown=SHOWN
+    )
 
 
 @bp.post(f"/outbox/<{ID_CONVERTER}:message_id>/retry")

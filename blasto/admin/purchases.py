@@ -7,10 +7,11 @@ correlated subqueries over that page only, and the filtered total as an
 uncorrelated subquery Postgres evaluates once. The book filter is a
 semi-join through `ix_purchase_items_product_id`. No ORM objects, no N+1.
 """
+
 from __future__ import annotations
 
 import re
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 
 from flask import abort, render_template, request
 from sqlalchemy import ColumnElement, Select, false, func, or_, select
@@ -27,7 +28,11 @@ from blasto.web.paging import Page, check_in_range, page_number
 PER_PAGE = 25
 
 _purchases, _lines, _products, _users, _outbox = (
-    Purchase.__table__, PurchaseItem.__table__, Product.__table__, User.__table__, OutboxMessage.__table__,
+    Purchase.__table__,
+    PurchaseItem.__table__,
+    Product.__table__,
+    User.__table__,
+    OutboxMessage.__table__,
 )
 _BOOK_ID = re.compile(r"(#?)([0-9]{1,10})")
 
@@ -50,8 +55,13 @@ def purchase(purchase_id: int):
     if found is None:
         abort(404, description="There is no purchase with this id.")
     receipt = db.session.execute(
-        select(OutboxMessage.state, OutboxMessage.recipient, OutboxMessage.sent_at, OutboxMessage.attempts, OutboxMessage.last_error)
-        .where(OutboxMessage.key == f"receipt:{purchase_id}")
+        select(
+            OutboxMessage.state,
+            OutboxMessage.recipient,
+            OutboxMessage.sent_at,
+            OutboxMessage.attempts,
+            OutboxMessage.last_error,
+        ).where(OutboxMessage.key == f"receipt:{purchase_id}")
     ).first()
     return render_template("admin/purchase.html", purchase=found, receipt=receipt)
 
@@ -65,9 +75,15 @@ def filters(form: PurchaseFilterForm) -> list[ColumnElement]:
         conditions.append(_purchases.c.created_at < _start_of(form.date_to.data + timedelta(days=1)))
     if form.email.data:
         pattern = f"%{escape_like(form.email.data.lower())}%"
-        conditions.append(_purchases.c.user_id.in_(select(_users.c.id).where(func.lower(_users.c.email).like(pattern, escape="\\"))))
+        conditions.append(
+            _purchases.c.user_id.in_(select(_users.c.id).where(func.lower(_users.c.email).like(pattern, escape="\\")))
+        )
     if form.book.data:
-        conditions.append(_purchases.c.id.in_(select(_lines.c.purchase_id).where(_lines.c.product_id.in_(_books_matching(form.book.data)))))
+        conditions.append(
+            _purchases.c.id.in_(
+                select(_lines.c.purchase_id).where(_lines.c.product_id.in_(_books_matching(form.book.data)))
+            )
+        )
     if form.min_total.data is not None:
         conditions.append(_purchases.c.total_cents >= form.min_total.data)
     if form.max_total.data is not None:
@@ -76,7 +92,7 @@ def filters(form: PurchaseFilterForm) -> list[ColumnElement]:
 
 
 def _start_of(day: date) -> datetime:
-    return datetime.combine(day, time.min, tzinfo=timezone.utc)
+    return datetime.combine(day, time.min, tzinfo=UTC)
 
 
 def _books_matching(text: str) -> Select:
@@ -93,7 +109,13 @@ def _books_matching(text: str) -> Select:
 def purchase_page(conditions: list[ColumnElement], page: int, per_page: int) -> tuple[list, int]:
     """One page of matching purchases, newest first, and how many match in all."""
     header = (
-        select(_purchases.c.id, _purchases.c.created_at, _purchases.c.total_cents, _purchases.c.status, _purchases.c.user_id)
+        select(
+            _purchases.c.id,
+            _purchases.c.created_at,
+            _purchases.c.total_cents,
+            _purchases.c.status,
+            _purchases.c.user_id,
+        )
         .where(*conditions)
         .order_by(_purchases.c.created_at.desc(), _purchases.c.id.desc())
         .limit(per_page)
@@ -111,7 +133,11 @@ def purchase_page(conditions: list[ColumnElement], page: int, per_page: int) -> 
             _users.c.email,
             select(func.coalesce(func.sum(_lines.c.quantity), 0)).where(per_row).scalar_subquery().label("copies"),
             select(func.count()).select_from(_lines).where(per_row).scalar_subquery().label("lines"),
-            select(_outbox.c.state).where(_outbox.c.purchase_id == header.c.id, _outbox.c.kind == RECEIPT).limit(1).scalar_subquery().label("receipt"),
+            select(_outbox.c.state)
+            .where(_outbox.c.purchase_id == header.c.id, _outbox.c.kind == RECEIPT)
+            .limit(1)
+            .scalar_subquery()
+            .label("receipt"),
             count.scalar_subquery().label("total_items"),
         )
         .select_from(header.join(_users, _users.c.id == header.c.user_id))
@@ -128,9 +154,19 @@ def purchase_detail(purchase_id: int) -> dict | None:
     """One purchase with its customer and lines (titles of hidden books included)."""
     rows = db.session.execute(
         select(
-            _purchases.c.id, _purchases.c.created_at, _purchases.c.total_cents, _purchases.c.status,
-            _users.c.id.label("user_id"), _users.c.email, _users.c.name,
-            _lines.c.product_id, _products.c.title, _products.c.author, _products.c.hidden, _lines.c.quantity, _lines.c.unit_price_cents,
+            _purchases.c.id,
+            _purchases.c.created_at,
+            _purchases.c.total_cents,
+            _purchases.c.status,
+            _users.c.id.label("user_id"),
+            _users.c.email,
+            _users.c.name,
+            _lines.c.product_id,
+            _products.c.title,
+            _products.c.author,
+            _products.c.hidden,
+            _lines.c.quantity,
+            _lines.c.unit_price_cents,
         )
         .select_from(
             _purchases.join(_users, _users.c.id == _purchases.c.user_id)

@@ -1,4 +1,5 @@
 """The form that asks for a sales report."""
+
 from __future__ import annotations
 
 from flask_wtf import FlaskForm

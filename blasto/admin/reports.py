@@ -4,6 +4,7 @@ The report page renders the state it finds and then polls the status
 endpoint from a small script (static/js/report-progress.js) to move the
 progress bar; without JavaScript the page refreshes itself instead.
 """
+
 from __future__ import annotations
 
 from flask import abort, flash, jsonify, render_template, url_for
@@ -53,7 +54,13 @@ def report(report_id: int):
     found = live_report(report_id)
     if found is None:
         abort(404)
-    return render_template("admin/report.html", report=found, status_url=url_for("admin.report_status", report_id=report_id), files=_file_urls(report_id), form=CsrfOnlyForm())
+    return render_template(
+        "admin/report.html",
+        report=found,
+        status_url=url_for("admin.report_status", report_id=report_id),
+        files=_file_urls(report_id),
+        form=CsrfOnlyForm(),
+    )
 
 
 @bp.get(f"/reports/<{ID_CONVERTER}:report_id>/status")

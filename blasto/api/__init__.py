@@ -3,7 +3,9 @@
 Errors here are JSON (blasto.web.errors); the OpenAPI document is served at
 /api/v1/openapi.json and rendered for people at /api/v1/docs.
 """
-from typing import Callable, NoReturn, cast
+
+from collections.abc import Callable
+from typing import NoReturn, cast
 
 from flask_smorest import abort as _smorest_abort
 

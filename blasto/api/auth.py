@@ -4,6 +4,7 @@ The bearer lookup runs on every authenticated request, so it is one indexed
 Core query on the token digest (no ORM objects). Failures are 401 with a
 `WWW-Authenticate` challenge and a message that says which rule failed.
 """
+
 from __future__ import annotations
 
 import functools
@@ -14,9 +15,9 @@ from sqlalchemy import select
 from blasto.api import BEARER, abort
 from blasto.core.extensions import db
 from blasto.models import User
-from blasto.models.user import check_nobodys_password
 from blasto.models.base import utcnow
 from blasto.models.token import token_by_digest, token_digest
+from blasto.models.user import check_nobodys_password
 
 BEARER_CHALLENGE = {"WWW-Authenticate": 'Bearer realm="Blasto API"'}
 BASIC_CHALLENGE = {"WWW-Authenticate": 'Basic realm="Blasto API", charset="UTF-8"'}
@@ -29,7 +30,11 @@ def bearer_token() -> str:
     scheme, _, token = request.headers.get("Authorization", "").partition(" ")
     token = token.strip() if scheme.lower() == "bearer" else ""
     if not token:
-        abort(401, message="Send a token as 'Authorization: Bearer <token>' (get one from POST /api/v1/tokens).", headers=BEARER_CHALLENGE)
+        abort(
+            401,
+            message="Send a token as 'Authorization: Bearer <token>' (get one from POST /api/v1/tokens).",
+            headers=BEARER_CHALLENGE,
+        )
     if len(token) > MAX_TOKEN_LENGTH:
         abort(401, message="The token is not valid.", headers=BEARER_CHALLENGE)
     return token
@@ -82,4 +87,3 @@ def basic_user() -> User:
     if not user.check_password(password):
         abort(401, message="Wrong e-mail or password.", headers=BASIC_CHALLENGE)
     return user
-

@@ -5,6 +5,7 @@ build many apps). Its own error handler is not installed: blasto.web.errors
 answers every HTTP error, so the API's errors and the pages' share one code
 path and one logged line, and ErrorSchema below documents that shape.
 """
+
 from __future__ import annotations
 
 import marshmallow as ma
@@ -38,11 +39,17 @@ def init_api(app: Flask) -> BlastoApi:
     api = BlastoApi(
         app,
         spec_kwargs={
-            "info": {"description": "Buy books from Blasto. Create an account, exchange it for a bearer token, then order."},
+            "info": {
+                "description": "Buy books from Blasto. Create an account, exchange it for a bearer token, then order."
+            },
         },
     )
-    api.spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer", "description": "A token from POST /api/v1/tokens"})
-    api.spec.components.security_scheme("basicAuth", {"type": "http", "scheme": "basic", "description": "Your e-mail and password"})
+    api.spec.components.security_scheme(
+        "bearerAuth", {"type": "http", "scheme": "bearer", "description": "A token from POST /api/v1/tokens"}
+    )
+    api.spec.components.security_scheme(
+        "basicAuth", {"type": "http", "scheme": "basic", "description": "Your e-mail and password"}
+    )
     for blueprint in (index.blp, users.blp, tokens.blp, products.blp, purchases.blp, reports.blp, docs.blp):
         api.register_blueprint(blueprint)
         # Token-authenticated JSON: no cookies are read, so no CSRF tokens either.

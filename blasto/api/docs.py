@@ -3,6 +3,7 @@
 Served by the app itself (no CDN script), so it works offline and under a
 strict Content-Security-Policy, and it can never disagree with openapi.json.
 """
+
 from __future__ import annotations
 
 from flask import current_app, render_template
@@ -37,7 +38,11 @@ def operations(spec: dict) -> list[dict]:
 
 
 @blp.get("/docs")
-@blp.doc(summary="This reference, as an HTML page", responses={"200": {"description": "HTML", "content": {"text/html": {}}}})
+@blp.doc(
+    summary="This reference, as an HTML page", responses={"200": {"description": "HTML", "content": {"text/html": {}}}}
+)
 def page():
     spec = current_app.extensions["blasto.api"].spec.to_dict()
-    return render_template("api_docs.html", spec=spec, operations=operations(spec), schemas=spec.get("components", {}).get("schemas", {}))
+    return render_template(
+        "api_docs.html", spec=spec, operations=operations(spec), schemas=spec.get("components", {}).get("schemas", {})
+    )

@@ -1,4 +1,5 @@
 """The API's index: what this API is and where to go next."""
+
 from flask import url_for
 from flask_smorest import Blueprint
 

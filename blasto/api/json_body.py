@@ -5,7 +5,9 @@ NUL in text) and unpaired surrogates like "\ud800" (not Unicode at all; no
 UTF-8 encoder accepts them). Either is a 422 naming the field, checked once
 for every body here, instead of a 500 from whichever layer meets it first.
 """
-from typing import Any, Iterable
+
+from collections.abc import Iterable
+from typing import Any
 
 from flask import request
 from flask_smorest import abort

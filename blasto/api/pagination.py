@@ -1,4 +1,5 @@
 """The `{items, _meta, _links}` envelope shared by every collection."""
+
 from __future__ import annotations
 
 from flask import url_for

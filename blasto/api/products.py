@@ -1,4 +1,5 @@
 """The catalogue, read-only: a searchable, paginated list and one book (hidden books are absent)."""
+
 from __future__ import annotations
 
 from flask import url_for

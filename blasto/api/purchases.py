@@ -4,6 +4,7 @@ The list is the API's busiest read, so it skips marshmallow on the way out
 (the schema still documents it) and reads through blasto.shop.history's fixed
 Core queries.
 """
+
 from __future__ import annotations
 
 from flask import g, jsonify, url_for
@@ -13,10 +14,16 @@ from blasto.api import URL_PREFIX, abort
 from blasto.api.auth import token_auth
 from blasto.api.json_body import require_json_body
 from blasto.api.pagination import envelope
-from blasto.api.schemas import IdempotencyHeaderSchema, PageArgsSchema, PurchaseCreateSchema, PurchaseDetailSchema, PurchasePageSchema
-from blasto.shop.checkout import CheckoutError, IdempotencyMismatch, InsufficientStock, UnknownProducts, place_order
+from blasto.api.schemas import (
+    IdempotencyHeaderSchema,
+    PageArgsSchema,
+    PurchaseCreateSchema,
+    PurchaseDetailSchema,
+    PurchasePageSchema,
+)
 from blasto.models.base import ID_CONVERTER
 from blasto.outbox.records import receipt_state
+from blasto.shop.checkout import CheckoutError, IdempotencyMismatch, InsufficientStock, UnknownProducts, place_order
 from blasto.shop.history import purchase_detail, purchase_page
 from blasto.shop.money import CURRENCY, format_cents
 
@@ -76,7 +83,9 @@ def get_purchase(purchase_id: int):
 @token_auth(blp)
 @blp.arguments(IdempotencyHeaderSchema, location="headers")
 @blp.arguments(PurchaseCreateSchema)
-@blp.alt_response(201, schema=PurchaseDetailSchema, success=True, description="The purchase (also for a replayed Idempotency-Key)")
+@blp.alt_response(
+    201, schema=PurchaseDetailSchema, success=True, description="The purchase (also for a replayed Idempotency-Key)"
+)
 @blp.alt_response(409, response="CONFLICT", description="Not enough stock; `errors` names each short line")
 @blp.alt_response(415, response="UNSUPPORTED_MEDIA_TYPE")
 @blp.alt_response(429, response="TOO_MANY_REQUESTS")  # rate limited: blasto.security.rate_limits
@@ -88,9 +97,19 @@ def create_purchase(headers, body):
     try:
         purchase, created = place_order(g.user_id, order, headers["idempotency_key"])
     except UnknownProducts as exc:
-        abort(422, message=str(exc), errors={"json": {"items": {index[pid]: {"product_id": ["No book with this id."]} for pid in exc.product_ids}}})
+        abort(
+            422,
+            message=str(exc),
+            errors={
+                "json": {"items": {index[pid]: {"product_id": ["No book with this id."]} for pid in exc.product_ids}}
+            },
+        )
     except InsufficientStock as exc:
-        abort(409, message=str(exc), errors={"json": {"items": {index[s.product_id]: {"quantity": [s.message()]} for s in exc.shortages}}})
+        abort(
+            409,
+            message=str(exc),
+            errors={"json": {"items": {index[s.product_id]: {"quantity": [s.message()]} for s in exc.shortages}}},
+        )
     except IdempotencyMismatch as exc:
         abort(422, message=str(exc), errors={"headers": {"Idempotency-Key": [str(exc)]}})
     except CheckoutError as exc:

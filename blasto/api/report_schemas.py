@@ -1,4 +1,5 @@
 """Shapes of the reports resource (they also write its part of the OpenAPI document)."""
+
 from __future__ import annotations
 
 import marshmallow as ma
@@ -9,8 +10,18 @@ from blasto.reports.ranges import EARLIEST, MAX_DAYS, RangeError, checked_range
 
 
 class ReportCreateSchema(ma.Schema):
-    first = fields.Date(required=True, data_key="from", metadata={"description": f"First day (UTC), YYYY-MM-DD; {EARLIEST.isoformat()} or later, and not after tomorrow"})
-    last = fields.Date(required=True, data_key="to", metadata={"description": f"Last day (UTC), included; at most {MAX_DAYS} days after `from`"})
+    first = fields.Date(
+        required=True,
+        data_key="from",
+        metadata={
+            "description": f"First day (UTC), YYYY-MM-DD; {EARLIEST.isoformat()} or later, and not after tomorrow"
+        },
+    )
+    last = fields.Date(
+        required=True,
+        data_key="to",
+        metadata={"description": f"Last day (UTC), included; at most {MAX_DAYS} days after `from`"},
+    )
 
     @ma.validates_schema
     def range_is_sane(self, data, **kwargs):
@@ -59,12 +70,16 @@ class ReportSchema(ma.Schema):
     progress = fields.Integer(metadata={"description": "0 to 100"})
     first = fields.Date(data_key="from")
     last = fields.Date(data_key="to")
-    attempts = fields.Integer(metadata={"description": "Builds started so far (a build whose worker died is started again)"})
+    attempts = fields.Integer(
+        metadata={"description": "Builds started so far (a build whose worker died is started again)"}
+    )
     error = fields.String(allow_none=True)
     created_at = fields.DateTime()
     started_at = fields.DateTime(allow_none=True)
     finished_at = fields.DateTime(allow_none=True)
-    expires_at = fields.DateTime(allow_none=True, metadata={"description": "After this the report and its files are gone"})
+    expires_at = fields.DateTime(
+        allow_none=True, metadata={"description": "After this the report and its files are gone"}
+    )
     summary = fields.Nested(ReportSummarySchema, allow_none=True)
     files = fields.Nested(ReportFilesSchema, metadata={"description": "Links to the results, once done"})
     _links = fields.Dict(keys=fields.String(), values=fields.String())

@@ -5,6 +5,7 @@ resource, which says its state and progress and, once done, links to the
 CSVs and the chart. Asking for a range that is already being built answers
 with that report instead of starting a second build.
 """
+
 from __future__ import annotations
 
 import functools
@@ -52,7 +53,10 @@ def admins_only(view):
 
 CREATED_HEADERS = {
     "Location": {"description": "The report's status resource; poll it", "schema": {"type": "string"}},
-    "Report-Reused": {"description": "`true` when a report for these days was already queued or running and is answered instead", "schema": {"type": "string", "enum": ["true"]}},
+    "Report-Reused": {
+        "description": "`true` when a report for these days was already queued or running and is answered instead",
+        "schema": {"type": "string", "enum": ["true"]},
+    },
 }
 
 
@@ -60,7 +64,13 @@ CREATED_HEADERS = {
 @token_auth(blp)
 @admins_only
 @blp.arguments(ReportCreateSchema)
-@blp.alt_response(202, schema=ReportSchema, success=True, headers=CREATED_HEADERS, description="The report, queued (or the one already being built for these days)")
+@blp.alt_response(
+    202,
+    schema=ReportSchema,
+    success=True,
+    headers=CREATED_HEADERS,
+    description="The report, queued (or the one already being built for these days)",
+)
 @blp.alt_response(415, response="UNSUPPORTED_MEDIA_TYPE")
 def create_report(body):
     """Ask for a sales report over a range of days; the worker builds it."""
@@ -76,7 +86,12 @@ def create_report(body):
 @blp.get(f"/<{ID_CONVERTER}:report_id>")
 @token_auth(blp)
 @admins_only
-@blp.alt_response(200, schema=ReportSchema, success=True, description="State, progress and, once done, the summary and links to the files")
+@blp.alt_response(
+    200,
+    schema=ReportSchema,
+    success=True,
+    description="State, progress and, once done, the summary and links to the files",
+)
 @blp.alt_response(404, response="NOT_FOUND")
 def get_report(report_id: int):
     """A report's state and progress; poll it until `state` is done or failed."""
@@ -95,7 +110,10 @@ def get_report(report_id: int):
     responses={
         "200": {
             "description": "The file: chart.png, days.csv or books.csv",
-            "content": {"image/png": {"schema": {"type": "string", "format": "binary"}}, "text/csv": {"schema": {"type": "string"}}},
+            "content": {
+                "image/png": {"schema": {"type": "string", "format": "binary"}},
+                "text/csv": {"schema": {"type": "string"}},
+            },
         }
     }
 )

@@ -3,6 +3,7 @@
 Unknown fields in a body are refused (marshmallow's default), so a typo in a
 field name is a 422 instead of a silently ignored value.
 """
+
 from __future__ import annotations
 
 import marshmallow as ma
@@ -11,9 +12,9 @@ from marshmallow import fields, validate
 from blasto.models.base import MAX_ID
 from blasto.models.outbox import STATES
 from blasto.models.user import EMAIL_MAX, NAME_MAX
-from blasto.shop.passwords import PASSWORD_MAX, PASSWORD_MIN, password_problem
 from blasto.shop.cart import MAX_LINES, MAX_QUANTITY
 from blasto.shop.catalog import MAX_SEARCH_LENGTH
+from blasto.shop.passwords import PASSWORD_MAX, PASSWORD_MIN, password_problem
 
 MAX_PER_PAGE = 100
 DEFAULT_PER_PAGE = 20
@@ -35,7 +36,11 @@ class PageArgsSchema(ma.Schema):
 
 
 class ProductArgsSchema(PageArgsSchema):
-    q = fields.String(load_default="", validate=validate.Length(max=MAX_SEARCH_LENGTH), metadata={"description": "Search titles and authors"})
+    q = fields.String(
+        load_default="",
+        validate=validate.Length(max=MAX_SEARCH_LENGTH),
+        metadata={"description": "Search titles and authors"},
+    )
 
 
 class PageMetaSchema(ma.Schema):
@@ -67,7 +72,11 @@ class HomeSchema(ma.Schema):
 
     name = fields.String()
     version = fields.String()
-    links = fields.Dict(keys=fields.String(), values=fields.String(), metadata={"description": "self, docs, openapi, products, site, health, ready"})
+    links = fields.Dict(
+        keys=fields.String(),
+        values=fields.String(),
+        metadata={"description": "self, docs, openapi, products, site, health, ready"},
+    )
 
 
 class ProductSchema(ma.Schema):
@@ -104,10 +113,16 @@ class UserCreateSchema(ma.Schema):
             "description": f"{PASSWORD_MIN} to {PASSWORD_MAX} characters; not among the 10,000 most common passwords, not the e-mail address",
         },
     )
-    name = fields.String(required=True, validate=[
-        validate.Length(min=1, max=NAME_MAX),
-        validate.Regexp(r"^[^\x00-\x1f\x7f]*$", error="Remove the control characters (invisible characters pasted from elsewhere)."),
-    ])
+    name = fields.String(
+        required=True,
+        validate=[
+            validate.Length(min=1, max=NAME_MAX),
+            validate.Regexp(
+                r"^[^\x00-\x1f\x7f]*$",
+                error="Remove the control characters (invisible characters pasted from elsewhere).",
+            ),
+        ],
+    )
 
     @ma.validates_schema(skip_on_field_errors=True)
     def password_is_not_the_email(self, data, **kwargs):
@@ -118,7 +133,10 @@ class UserCreateSchema(ma.Schema):
     @ma.pre_load
     def strip(self, data, **kwargs):
         if isinstance(data, dict):
-            data = {key: value.strip() if key in ("email", "name") and isinstance(value, str) else value for key, value in data.items()}
+            data = {
+                key: value.strip() if key in ("email", "name") and isinstance(value, str) else value
+                for key, value in data.items()
+            }
         return data
 
     @ma.post_load
@@ -160,14 +178,19 @@ class PurchaseCreateSchema(ma.Schema):
             (repeated if line["product_id"] in seen else seen).add(line["product_id"])
         if repeated:
             ids = ", ".join(map(str, sorted(repeated)))
-            raise ma.ValidationError(f"Each book may appear once; put the total quantity on one line (repeated: {ids}).", "items")
+            raise ma.ValidationError(
+                f"Each book may appear once; put the total quantity on one line (repeated: {ids}).", "items"
+            )
 
 
 class IdempotencyHeaderSchema(ma.Schema):
     idempotency_key = fields.String(
         data_key="Idempotency-Key",
         load_default=None,
-        validate=[validate.Length(min=1, max=255), validate.Regexp(r"^[\x21-\x7e]+$", error="Use visible ASCII characters only.")],
+        validate=[
+            validate.Length(min=1, max=255),
+            validate.Regexp(r"^[\x21-\x7e]+$", error="Use visible ASCII characters only."),
+        ],
         metadata={"description": "Retrying with the same key and body returns the first purchase"},
     )
 
@@ -192,12 +215,21 @@ class PurchaseSchema(ma.Schema):
 
 
 class ReceiptSchema(ma.Schema):
-    state = fields.String(validate=validate.OneOf(STATES), metadata={"description": "pending until the worker hands it to the mail server, then sent; failed after the retry bound"})
+    state = fields.String(
+        validate=validate.OneOf(STATES),
+        metadata={
+            "description": "pending until the worker hands it to the mail server, then sent; failed after the retry bound"
+        },
+    )
     sent_at = fields.DateTime(allow_none=True)
 
 
 class PurchaseDetailSchema(PurchaseSchema):
-    receipt = fields.Nested(ReceiptSchema, allow_none=True, metadata={"description": "The receipt e-mail's delivery (null for purchases older than receipts)"})
+    receipt = fields.Nested(
+        ReceiptSchema,
+        allow_none=True,
+        metadata={"description": "The receipt e-mail's delivery (null for purchases older than receipts)"},
+    )
 
 
 class PurchasePageSchema(PageSchema):

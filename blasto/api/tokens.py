@@ -1,4 +1,5 @@
 """Bearer tokens: exchange an e-mail and password for one; revoke it."""
+
 from __future__ import annotations
 
 from flask import g
@@ -34,6 +35,8 @@ def create_token():
 @blp.response(204)
 def revoke_token():
     """Revoke the token this request presents; it stops working at once."""
-    db.session.execute(update(ApiToken).where(ApiToken.id == g.token_id, ApiToken.revoked_at.is_(None)).values(revoked_at=utcnow()))
+    db.session.execute(
+        update(ApiToken).where(ApiToken.id == g.token_id, ApiToken.revoked_at.is_(None)).values(revoked_at=utcnow())
+    )
     db.session.commit()
     return ""

@@ -1,4 +1,5 @@
 """Accounts: sign up, and read your own profile."""
+
 from __future__ import annotations
 
 from flask import g, url_for

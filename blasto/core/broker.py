@@ -5,6 +5,7 @@ with nothing installed. Its default poll (1 s) would make every task wait up to
 a second; kombu also hands all transport options to `create_engine`, so the
 interval cannot be passed as an option and is set on this subclass instead.
 """
+
 from kombu.transport.sqlalchemy import Transport
 
 POLL_SECONDS = 0.1

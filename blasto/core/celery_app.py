@@ -4,6 +4,7 @@ Every task runs inside `app.app_context()`, Celery is configured from the same
 settings as the web process, and the request id of the request that enqueued
 a task travels in the message headers so the worker's log lines carry it.
 """
+
 from __future__ import annotations
 
 import logging

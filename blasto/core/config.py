@@ -5,13 +5,15 @@ code runs on Heroku, under honcho and on a bare laptop. Bad values raise
 :class:`ConfigError` (blasto.core.env) naming the variable, which `blasto.__init__`
 turns into a single line on stderr instead of a traceback.
 """
+
 from __future__ import annotations
 
 import os
 import re
 import ssl
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 from urllib.parse import urlsplit
 
 from sqlalchemy.engine import make_url
@@ -46,7 +48,9 @@ HEARTBEAT_TASK = "blasto.health.heartbeat"
 HEARTBEAT_ENTRY = "worker-heartbeat"  # its name in the beat schedule; /readyz reports it as "worker"
 
 
-def load_config(environ: Mapping[str, str] | None = None, instance_path: str | os.PathLike = "instance") -> dict[str, Any]:
+def load_config(
+    environ: Mapping[str, str] | None = None, instance_path: str | os.PathLike = "instance"
+) -> dict[str, Any]:
     """Return the Flask config (with a CELERY section) for this environment."""
     env = os.environ if environ is None else environ
     instance = Path(instance_path)
@@ -117,7 +121,9 @@ def outbox_config(env: Mapping[str, str]) -> dict[str, Any]:
     return {
         "OUTBOX_MAX_ATTEMPTS": env_int(env, "OUTBOX_MAX_ATTEMPTS", 8, minimum=1, maximum=50),
         "OUTBOX_RETRY_BASE_SECONDS": env_float(env, "OUTBOX_RETRY_BASE_SECONDS", 2.0, minimum=0.01, maximum=3600.0),
-        "OUTBOX_RETRY_MAX_SECONDS": env_float(env, "OUTBOX_RETRY_MAX_SECONDS", 600.0, minimum=0.01, maximum=VISIBILITY_TIMEOUT_SECONDS / 2),
+        "OUTBOX_RETRY_MAX_SECONDS": env_float(
+            env, "OUTBOX_RETRY_MAX_SECONDS", 600.0, minimum=0.01, maximum=VISIBILITY_TIMEOUT_SECONDS / 2
+        ),
         # A pending row this long past due has lost its queue message (broker
         # down, worker killed): the sweep sends it again.
         "OUTBOX_SWEEP_AFTER_SECONDS": env_float(env, "OUTBOX_SWEEP_AFTER_SECONDS", 30.0, minimum=0.1, maximum=3600.0),
@@ -163,10 +169,13 @@ def rate_limit_config(env: Mapping[str, str], blasto_env: str) -> dict[str, Any]
         "RATELIMIT_ENABLED": env_bool("RATELIMIT_ENABLED", env.get("RATELIMIT_ENABLED"), default=blasto_env != "test"),
         "RATELIMIT_STORAGE_URI": redis_url or "memory://",
         "RATELIMIT_STORAGE_OPTIONS": options,
-        "RATELIMIT_REDIS_MAX_CONNECTIONS": env_int(env, "RATELIMIT_REDIS_MAX_CONNECTIONS", RATELIMIT_REDIS_MAX_CONNECTIONS,
-                                                   minimum=1, maximum=100),
+        "RATELIMIT_REDIS_MAX_CONNECTIONS": env_int(
+            env, "RATELIMIT_REDIS_MAX_CONNECTIONS", RATELIMIT_REDIS_MAX_CONNECTIONS, minimum=1, maximum=100
+        ),
         "RATELIMIT_LOGIN": rate_limits("RATELIMIT_LOGIN", env.get("RATELIMIT_LOGIN")),
-        "RATELIMIT_LOGIN_PER_ACCOUNT": rate_limits("RATELIMIT_LOGIN_PER_ACCOUNT", env.get("RATELIMIT_LOGIN_PER_ACCOUNT")),
+        "RATELIMIT_LOGIN_PER_ACCOUNT": rate_limits(
+            "RATELIMIT_LOGIN_PER_ACCOUNT", env.get("RATELIMIT_LOGIN_PER_ACCOUNT")
+        ),
         "RATELIMIT_SIGNUP": rate_limits("RATELIMIT_SIGNUP", env.get("RATELIMIT_SIGNUP")),
         "RATELIMIT_CHECKOUT": rate_limits("RATELIMIT_CHECKOUT", env.get("RATELIMIT_CHECKOUT")),
     }
@@ -193,10 +202,15 @@ def statsd_config(env: Mapping[str, str]) -> dict[str, Any] | None:
         return None
     bare = host[1:-1] if host.startswith("[") and host.endswith("]") else host  # [::1] as in a URL
     if not re.fullmatch(r"[A-Za-z0-9._-]+|[0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*", bare):
-        raise ConfigError("STATSD_HOST", f"must be a host name or IP address, like statsd.example.com or 10.0.0.5, not {host!r}")
+        raise ConfigError(
+            "STATSD_HOST", f"must be a host name or IP address, like statsd.example.com or 10.0.0.5, not {host!r}"
+        )
     prefix = env.get("STATSD_PREFIX", "").strip() or "blasto"
     if not re.fullmatch(r"[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*", prefix):
-        raise ConfigError("STATSD_PREFIX", f"must be dot-separated words of letters, digits, _ or -, like blasto.production, not {prefix!r}")
+        raise ConfigError(
+            "STATSD_PREFIX",
+            f"must be dot-separated words of letters, digits, _ or -, like blasto.production, not {prefix!r}",
+        )
     return {"host": bare, "port": env_int(env, "STATSD_PORT", 8125, minimum=1, maximum=65535), "prefix": prefix}
 
 
@@ -216,10 +230,18 @@ def sentry_dsn(value: str | None) -> str | None:
         return None
     parts = urlsplit(text)
     project = parts.path.rpartition("/")[2]
-    if not (parts.scheme in ("http", "https") and parts.hostname and parts.username and _port_or_none_is_valid(parts)
-            and project.isascii() and project.isdigit()):
-        raise ConfigError("SENTRY_DSN", "must be the project's DSN as Sentry shows it, "
-                                        "like https://<key>@o0.ingest.sentry.io/<project number>")
+    if not (
+        parts.scheme in ("http", "https")
+        and parts.hostname
+        and parts.username
+        and _port_or_none_is_valid(parts)
+        and project.isascii()
+        and project.isdigit()
+    ):
+        raise ConfigError(
+            "SENTRY_DSN",
+            "must be the project's DSN as Sentry shows it, like https://<key>@o0.ingest.sentry.io/<project number>",
+        )
     return text
 
 
@@ -255,7 +277,9 @@ def public_url(value: str | None) -> str:
         return ""
     parts = urlsplit(value.strip())
     if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
-        raise ConfigError("PUBLIC_URL", f"must be an http(s) address like https://blasto.herokuapp.com, not {value.strip()!r}")
+        raise ConfigError(
+            "PUBLIC_URL", f"must be an http(s) address like https://blasto.herokuapp.com, not {value.strip()!r}"
+        )
     return value.strip().rstrip("/")
 
 
@@ -267,7 +291,10 @@ def require_heroku_addons(env: Mapping[str, str]) -> None:
     """
     for variable, addon in (("DATABASE_URL", "heroku-postgresql"), ("REDIS_URL", "heroku-redis")):
         if not env.get(variable, "").strip():
-            raise ConfigError(variable, f"is not set on this Heroku dyno; attach the {addon} add-on (the dyno's disk is ephemeral and not shared)")
+            raise ConfigError(
+                variable,
+                f"is not set on this Heroku dyno; attach the {addon} add-on (the dyno's disk is ephemeral and not shared)",
+            )
 
 
 def _blasto_env(env: Mapping[str, str]) -> str:
@@ -279,7 +306,7 @@ def _blasto_env(env: Mapping[str, str]) -> str:
 
 def secret_key(value: str | None, production: bool) -> str:
     """Refuse a missing or guessable key in production; supply one elsewhere."""
-    hint = "set it to a random string of at least 32 characters, e.g. `python -c \"import secrets; print(secrets.token_hex(32))\"`"
+    hint = 'set it to a random string of at least 32 characters, e.g. `python -c "import secrets; print(secrets.token_hex(32))"`'
     if not value:
         if production:
             raise ConfigError("SECRET_KEY", f"is not set; production needs one: {hint}")
@@ -302,7 +329,9 @@ def database_uri(value: str | None, instance: Path) -> str:
     try:
         url = make_url(value)
     except ArgumentError:
-        raise ConfigError("DATABASE_URL", "is not a valid database URL (expected postgres://user:pass@host:5432/name)") from None
+        raise ConfigError(
+            "DATABASE_URL", "is not a valid database URL (expected postgres://user:pass@host:5432/name)"
+        ) from None
     backend = url.get_backend_name()
     if backend in ("postgres", "postgresql"):
         if not url.host or not url.database:
@@ -312,7 +341,9 @@ def database_uri(value: str | None, instance: Path) -> str:
         if url.drivername != "sqlite":
             raise ConfigError("DATABASE_URL", f"uses an unsupported SQLite driver {url.drivername!r}")
     else:
-        raise ConfigError("DATABASE_URL", f"uses an unsupported scheme {url.drivername!r}; use postgres:// or sqlite:///")
+        raise ConfigError(
+            "DATABASE_URL", f"uses an unsupported scheme {url.drivername!r}; use postgres:// or sqlite:///"
+        )
     return url.render_as_string(hide_password=False)
 
 
@@ -435,8 +466,11 @@ def redbeat_config(url: str) -> dict[str, Any]:
         # Named explicitly: RedBeat's fallback to the broker's options is deprecated.
         # retry_period -1: a clock started while Redis is away waits for it instead of crash-looping.
         "redbeat_redis_options": {
-            "socket_connect_timeout": 5, "socket_timeout": 5, "socket_keepalive": True,
-            "health_check_interval": 25, "retry_period": -1,
+            "socket_connect_timeout": 5,
+            "socket_timeout": 5,
+            "socket_keepalive": True,
+            "health_check_interval": 25,
+            "retry_period": -1,
         },
         **({"redbeat_redis_use_ssl": redis_tls_options(url)} if url.startswith("rediss:") else {}),
     }
@@ -447,4 +481,3 @@ def _log_level(env: Mapping[str, str]) -> str:
     if value not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
         raise ConfigError("LOG_LEVEL", f"must be DEBUG, INFO, WARNING, ERROR or CRITICAL, not {value!r}")
     return value
-

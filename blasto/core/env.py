@@ -3,10 +3,12 @@
 A leaf module: every settings module (config, mail settings, gunicorn.conf.py,
 the deploy check) imports it, and it imports none of them.
 """
+
 from __future__ import annotations
 
 import sys
-from typing import Mapping, NoReturn
+from collections.abc import Mapping
+from typing import NoReturn
 
 TRUE = ("1", "true", "yes", "on")
 FALSE = ("0", "false", "no", "off")

@@ -5,6 +5,7 @@ one app) report alike. No shopper's data leaves: no request bodies, cookies,
 query strings, client addresses, secret-bearing headers or local variables,
 and e-mail addresses and URL passwords in messages are masked as in the logs.
 """
+
 from __future__ import annotations
 
 import logging
@@ -19,10 +20,21 @@ log = logging.getLogger(__name__)
 
 # Request headers worth having on an error; every other one (Authorization,
 # Cookie, X-Forwarded-For, Forwarded, Referer with its query...) is dropped.
-SAFE_HEADERS = frozenset({
-    "accept", "accept-encoding", "accept-language", "content-length", "content-type", "host",
-    "user-agent", "x-forwarded-port", "x-forwarded-proto", "x-request-id", "x-request-start",
-})
+SAFE_HEADERS = frozenset(
+    {
+        "accept",
+        "accept-encoding",
+        "accept-language",
+        "content-length",
+        "content-type",
+        "host",
+        "user-agent",
+        "x-forwarded-port",
+        "x-forwarded-proto",
+        "x-request-id",
+        "x-request-start",
+    }
+)
 # Labels set from our own settings, never from outside data; left as they are.
 OWN_FIELDS = frozenset({"release", "environment", "server_name", "event_id", "sdk", "platform", "timestamp"})
 
@@ -54,11 +66,14 @@ def init_error_tracking(app: Flask) -> None:
         # A command line can hold an e-mail address (`flask create-admin EMAIL`).
         disabled_integrations=[ArgvIntegration],
     )
-    log.info("errors go to Sentry", extra={
-        "sentry_host": urlsplit(settings["dsn"]).hostname,
-        "environment": settings["environment"],
-        "release": sentry_sdk.get_client().options["release"],  # the SDK's own guess when Heroku's is missing
-    })
+    log.info(
+        "errors go to Sentry",
+        extra={
+            "sentry_host": urlsplit(settings["dsn"]).hostname,
+            "environment": settings["environment"],
+            "release": sentry_sdk.get_client().options["release"],  # the SDK's own guess when Heroku's is missing
+        },
+    )
 
 
 def without_personal_data(event: dict[str, Any], hint: dict[str, Any]) -> dict[str, Any]:

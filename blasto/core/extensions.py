@@ -1,4 +1,5 @@
 """Extensions created unbound; `create_app` binds them with `init_app`."""
+
 from typing import TYPE_CHECKING
 
 from flask_login import LoginManager
@@ -16,7 +17,6 @@ NAMING_CONVENTION = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
-
 
 
 class Base(DeclarativeBase):

@@ -20,6 +20,7 @@ last instant's race.
 When the master keeps its copy (one worker restarted, the others still
 serving), the worker only closes its own copy: the others accept the rest.
 """
+
 from __future__ import annotations
 
 import ctypes
@@ -40,10 +41,10 @@ SO_ATTACH_FILTER = getattr(socket, "SO_ATTACH_FILTER", 26)  # Linux <asm-generic
 # Classic BPF on a TCP socket sees the packet from its TCP header: byte 13 holds
 # the flags. Drop a bare SYN (a new connection); keep everything else.
 _DROP_NEW_CONNECTIONS = (
-    (0x30, 0, 0, 13),          # ldb [13]
-    (0x54, 0, 0, 0x12),        # and #(SYN|ACK)
-    (0x15, 0, 1, 0x02),        # jeq #SYN, next, skip 1
-    (0x06, 0, 0, 0),           # ret #0: drop
+    (0x30, 0, 0, 13),  # ldb [13]
+    (0x54, 0, 0, 0x12),  # and #(SYN|ACK)
+    (0x15, 0, 1, 0x02),  # jeq #SYN, next, skip 1
+    (0x06, 0, 0, 0),  # ret #0: drop
     (0x06, 0, 0, 0xFFFFFFFF),  # ret #-1: keep the whole packet
 )
 

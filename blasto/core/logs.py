@@ -5,6 +5,7 @@ this process gets a `request_id` attribute from a context variable, set by the
 web request hook or by the Celery task that carries the id of the request
 that enqueued it, so a checkout can be followed from router to worker.
 """
+
 from __future__ import annotations
 
 import logging
@@ -25,6 +26,7 @@ def tagged(request_id: str | None):
         yield
     finally:
         request_id_var.reset(token)
+
 
 _BARE = re.compile(r"^[^\s=\"\\]+$")
 # A URL's `user:password@`, and an e-mail address standing on its own (not a

@@ -8,12 +8,13 @@ never dropped because mail was not set up yet. Only development logs a
 message's text (addresses, names, links); test mode logs that one was made,
 nothing of what it says. Errors name the variable and never echo the password.
 """
+
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from email.headerregistry import Address
 from email.utils import parseaddr
-from typing import Mapping
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from blasto.core.env import ConfigError, parse_flag
@@ -63,7 +64,9 @@ def mail_settings(env: Mapping[str, str], production: bool, development: bool = 
     smtp = smtp_settings(env.get("SMTP_URL"))
     raw_sender = env.get("MAIL_FROM", "").strip()
     if not raw_sender and smtp is not None and production:
-        raise ConfigError("MAIL_FROM", "is not set; receipts need a sender, e.g. MAIL_FROM='Blasto <shop@your-domain.example>'")
+        raise ConfigError(
+            "MAIL_FROM", "is not set; receipts need a sender, e.g. MAIL_FROM='Blasto <shop@your-domain.example>'"
+        )
     sender = mail_from(raw_sender) if raw_sender else DEV_MAIL_FROM
     if smtp is not None:
         return MailSettings(SMTP, sender, smtp)

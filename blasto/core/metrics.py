@@ -10,6 +10,7 @@ no receiver is connected, and the `statsd` package is never imported nor a
 socket opened. StatsD is UDP: a collector that is down costs nothing and a
 metric can never fail a task.
 """
+
 from __future__ import annotations
 
 import logging
@@ -44,9 +45,14 @@ def client_for(settings: dict | None):
         import statsd
 
         try:
-            _clients[key] = statsd.StatsClient(settings["host"], settings["port"], prefix=settings["prefix"], ipv6=":" in settings["host"])
+            _clients[key] = statsd.StatsClient(
+                settings["host"], settings["port"], prefix=settings["prefix"], ipv6=":" in settings["host"]
+            )
         except OSError as exc:  # the host name does not resolve: say so once, keep working
-            log.warning("metrics off: StatsD host unusable", extra={"statsd_host": settings["host"], "error": f"{type(exc).__name__}: {exc}"})
+            log.warning(
+                "metrics off: StatsD host unusable",
+                extra={"statsd_host": settings["host"], "error": f"{type(exc).__name__}: {exc}"},
+            )
             _clients[key] = None
     return _clients[key]
 

@@ -5,6 +5,7 @@ seconds, and kombu offers no setting for it), so a down Redis is seen within
 the readiness budget; at most two connections per process, however often
 /readyz is hit, because Heroku's small Redis plans count every client.
 """
+
 from __future__ import annotations
 
 import redis
@@ -27,9 +28,13 @@ def health_redis(url: str, timeout: float) -> redis.Redis:
     client = clients.get(url)
     if client is None:
         pool = redis.BlockingConnectionPool.from_url(
-            url, max_connections=MAX_CONNECTIONS, timeout=timeout,
-            socket_connect_timeout=timeout, socket_timeout=timeout,
-            retry=Retry(NoBackoff(), 0), **redis_tls_options(url),
+            url,
+            max_connections=MAX_CONNECTIONS,
+            timeout=timeout,
+            socket_connect_timeout=timeout,
+            socket_timeout=timeout,
+            retry=Retry(NoBackoff(), 0),
+            **redis_tls_options(url),
         )
         client = clients[url] = redis.Redis(connection_pool=pool)
     return client

@@ -17,6 +17,7 @@ process's own (on a dyno: `heroku run flask --app blasto check`) or a file of
 environment cannot stop the check itself: `blasto.__init__` gives the flask
 command a stand-in app when the real one cannot be built (`check_only_app`).
 """
+
 from __future__ import annotations
 
 import os
@@ -36,20 +37,35 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 @click.command("check")
-@click.option("--root", type=click.Path(file_okay=False, exists=True, path_type=Path), default=ROOT, show_default="the repository",
-              help="The directory holding Procfile, runtime.txt, Pipfile, Pipfile.lock and app.json.")
-@click.option("--config-vars", "env_file", type=click.Path(dir_okay=False, exists=True, path_type=Path),
-              help="Check these KEY=value lines (e.g. `heroku config --shell`) instead of this process's environment.")
-@click.option("--formation", "scale", callback=lambda ctx, param, value: _valid_scale(value),
-              metavar="PROCESS=N[:SIZE],...",
-              help="Count app.json's dynos changed as `heroku ps:scale` would, e.g. web=2:standard-2x,worker=1.")
+@click.option(
+    "--root",
+    type=click.Path(file_okay=False, exists=True, path_type=Path),
+    default=ROOT,
+    show_default="the repository",
+    help="The directory holding Procfile, runtime.txt, Pipfile, Pipfile.lock and app.json.",
+)
+@click.option(
+    "--config-vars",
+    "env_file",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    help="Check these KEY=value lines (e.g. `heroku config --shell`) instead of this process's environment.",
+)
+@click.option(
+    "--formation",
+    "scale",
+    callback=lambda ctx, param, value: _valid_scale(value),
+    metavar="PROCESS=N[:SIZE],...",
+    help="Count app.json's dynos changed as `heroku ps:scale` would, e.g. web=2:standard-2x,worker=1.",
+)
 @click.option("--postgres-plan", metavar="PLAN", help="The Heroku Postgres plan (default: app.json's): essential-0...")
 @click.option("--redis-plan", metavar="PLAN", help="The Heroku Key-Value Store plan (default: app.json's): mini...")
 def check(root: Path, env_file: Path | None, scale: str | None, postgres_plan: str | None, redis_plan: str | None):
     """Check the environment, the deploy files and the connection budget as Heroku meets them; exit 1 on a problem."""
     env = read_env_file(env_file) if env_file else dict(os.environ)
     report = Report()
-    click.echo(f"Checking {root} for Heroku, with {'the variables in ' + str(env_file) if env_file else 'this environment'} read as production would.")
+    click.echo(
+        f"Checking {root} for Heroku, with {'the variables in ' + str(env_file) if env_file else 'this environment'} read as production would."
+    )
     environment.check(report, env, root)
     processes = procfile.check(report, root)
     python_version.check(report, root)

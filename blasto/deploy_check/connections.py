@@ -5,13 +5,15 @@ once, never a guess at typical use; the README's "Connection budget" table
 says what each process type holds, and tests/deploy/test_connection_budget.py
 holds the real processes to it.
 """
+
 from __future__ import annotations
 
 import re
 import shlex
 import tempfile
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any, Mapping, cast
+from typing import Any, cast
 
 from blasto.core.config import WORKER_DYNO_TYPE, load_config
 from blasto.core.env import ConfigError, env_int
@@ -186,13 +188,18 @@ def lines(formation: Mapping[str, Dynos], settings: Settings) -> list[Line]:
 
 def _shares(name: str, kind: Program, size: str, settings: Settings) -> list[Share] | None:
     # As blasto.core.config.database_pool_size: worker dynos have their own pool size.
-    pool = Part(settings.worker_pool, "WORKER_DATABASE_POOL_SIZE") if name == WORKER_DYNO_TYPE else Part(
-        settings.web_pool, "DATABASE_POOL_SIZE")
+    pool = (
+        Part(settings.worker_pool, "WORKER_DATABASE_POOL_SIZE")
+        if name == WORKER_DYNO_TYPE
+        else Part(settings.web_pool, "DATABASE_POOL_SIZE")
+    )
     if kind.kind == "web":
         count, why = _web_processes(kind, size, settings)
         redis = [
-            Part(PER_BROKER_CONNECTION * settings.broker_pool,
-                 f"broker (2 x CELERY_BROKER_POOL_LIMIT={settings.broker_pool})"),
+            Part(
+                PER_BROKER_CONNECTION * settings.broker_pool,
+                f"broker (2 x CELERY_BROKER_POOL_LIMIT={settings.broker_pool})",
+            ),
             Part(READINESS_REDIS, "readiness"),
             Part(settings.limiter_pool, "rate limits (RATELIMIT_REDIS_MAX_CONNECTIONS)"),
         ]
@@ -201,8 +208,10 @@ def _shares(name: str, kind: Program, size: str, settings: Settings) -> list[Sha
         children = kind.processes or CPUS_SEEN_ON_A_DYNO
         why = kind.variable or ("--concurrency" if kind.processes else "one per CPU: no --concurrency")
         redis = [Part(PER_BROKER_CONNECTION, "broker")]
-        return [Share("main", 1, "", [], [Part(CONSUMER_REDIS, "consumer")]),
-                Share("children", children, why, [pool], redis, role="child")]
+        return [
+            Share("main", 1, "", [], [Part(CONSUMER_REDIS, "consumer")]),
+            Share("children", children, why, [pool], redis, role="child"),
+        ]
     if kind.kind == "beat":
         return [Share("beat", 1, "", [], [Part(PER_BROKER_CONNECTION, "broker"), Part(REDBEAT_REDIS, "RedBeat")])]
     return None
@@ -227,11 +236,18 @@ def total(formation: Mapping[str, Dynos], settings: Settings, service: str) -> i
 
 # What an operator can set, per service: (Settings field, variable, smallest value worth suggesting).
 KNOBS = {
-    "postgres": [("web_pool", "DATABASE_POOL_SIZE", 2), ("worker_pool", "WORKER_DATABASE_POOL_SIZE", 1),
-                 ("worker_concurrency", "WORKER_CONCURRENCY", 1), ("web_concurrency", "WEB_CONCURRENCY", 1)],
-    "redis": [("broker_pool", "CELERY_BROKER_POOL_LIMIT", 1),
-              ("limiter_pool", "RATELIMIT_REDIS_MAX_CONNECTIONS", 1),
-              ("worker_concurrency", "WORKER_CONCURRENCY", 1), ("web_concurrency", "WEB_CONCURRENCY", 1)],
+    "postgres": [
+        ("web_pool", "DATABASE_POOL_SIZE", 2),
+        ("worker_pool", "WORKER_DATABASE_POOL_SIZE", 1),
+        ("worker_concurrency", "WORKER_CONCURRENCY", 1),
+        ("web_concurrency", "WEB_CONCURRENCY", 1),
+    ],
+    "redis": [
+        ("broker_pool", "CELERY_BROKER_POOL_LIMIT", 1),
+        ("limiter_pool", "RATELIMIT_REDIS_MAX_CONNECTIONS", 1),
+        ("worker_concurrency", "WORKER_CONCURRENCY", 1),
+        ("web_concurrency", "WEB_CONCURRENCY", 1),
+    ],
 }
 
 
@@ -240,7 +256,9 @@ def fixes(formation: Mapping[str, Dynos], settings: Settings, service: str, limi
     found = []
     for attribute, variable, smallest in KNOBS[service]:
         if attribute == "worker_concurrency":  # the variable the Procfile's --concurrency reads, if it reads one
-            configured = next((p.variable for p in settings.programs.values() if p.kind == "worker" and p.variable), None)
+            configured = next(
+                (p.variable for p in settings.programs.values() if p.kind == "worker" and p.variable), None
+            )
             if configured is None:
                 continue
             variable = configured
@@ -266,14 +284,17 @@ def _current(formation: Mapping[str, Dynos], settings: Settings, attribute: str)
 
 def _with(settings: Settings, attribute: str, value: int) -> Settings:
     if attribute == "worker_concurrency":
-        programs = {name: replace(p, processes=value) if p.kind == "worker" and p.variable else p
-                    for name, p in settings.programs.items()}
+        programs = {
+            name: replace(p, processes=value) if p.kind == "worker" and p.variable else p
+            for name, p in settings.programs.items()
+        }
         return replace(settings, programs=programs)
     return replace(settings, **cast(dict[str, Any], {attribute: value}))
 
 
-def check(report: Report, formation: Mapping[str, Dynos], settings: Settings, plans: Mapping[str, str | None],
-          origin: str) -> None:
+def check(
+    report: Report, formation: Mapping[str, Dynos], settings: Settings, plans: Mapping[str, str | None], origin: str
+) -> None:
     """Print both budgets' arithmetic; a PROBLEM, with what to set, for each that does not fit its plan."""
     _programs(report, formation, settings)
     rows = lines(formation, settings)
@@ -290,12 +311,16 @@ def check(report: Report, formation: Mapping[str, Dynos], settings: Settings, pl
             report.section(f"    {row.name:<{width}}  {said}")
         report.section(f"    total {needed}" + (f" of {limit}" if limit else ""))
         if plan and limit is None:
-            report.problem(f"the {name} plan", f"{plan!r} is not a plan this check knows, so the budget of {needed} "
-                           "was not compared",
-                           f"give the add-on's plan as `heroku addons` shows it, e.g. --{service}-plan {example}")
+            report.problem(
+                f"the {name} plan",
+                f"{plan!r} is not a plan this check knows, so the budget of {needed} was not compared",
+                f"give the add-on's plan as `heroku addons` shows it, e.g. --{service}-plan {example}",
+            )
         elif limit is None:
-            report.note(f"no {name} add-on in app.json and no --{service}-plan: {needed} connections were not compared "
-                        "with a limit")
+            report.note(
+                f"no {name} add-on in app.json and no --{service}-plan: {needed} connections were not compared "
+                "with a limit"
+            )
         elif needed > limit:
             options = fixes(formation, settings, service, limit)
             bigger = smallest_plan(service, needed)
@@ -313,12 +338,17 @@ def _programs(report: Report, formation: Mapping[str, Dynos], settings: Settings
     for name in formation:
         kind = settings.programs.get(name)
         if kind is not None and kind.kind == "worker" and not kind.processes:
-            report.problem("Procfile", f"the {name} process starts Celery without --concurrency, so each dyno runs "
-                           f"one child per CPU it shows ({CPUS_SEEN_ON_A_DYNO} on a basic dyno), each with its own "
-                           "connections",
-                           "add `--concurrency=${WORKER_CONCURRENCY:-2}` to its line")
+            report.problem(
+                "Procfile",
+                f"the {name} process starts Celery without --concurrency, so each dyno runs "
+                f"one child per CPU it shows ({CPUS_SEEN_ON_A_DYNO} on a basic dyno), each with its own "
+                "connections",
+                "add `--concurrency=${WORKER_CONCURRENCY:-2}` to its line",
+            )
         elif kind is None:
             report.note(f"the {name} process is not in the connection budget: the Procfile has no such process")
         elif kind.kind == "other":
-            report.note(f"the {name} process is not in the connection budget: its Procfile command is not gunicorn, "
-                        "celery worker or celery beat")
+            report.note(
+                f"the {name} process is not in the connection budget: its Procfile command is not gunicorn, "
+                "celery worker or celery beat"
+            )

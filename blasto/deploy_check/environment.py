@@ -8,14 +8,15 @@ default) and the loader runs once more, until it passes. No rule is copied
 here, and no value is ever printed: ConfigError messages name the variable,
 not its secret.
 """
+
 from __future__ import annotations
 
 import secrets
 import subprocess
 import sys
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Mapping
 
 from blasto.core.config import load_config
 from blasto.core.env import ConfigError, env_int
@@ -41,13 +42,22 @@ def check(report: Report, env: Mapping[str, str], root: Path) -> None:
     env = dict(env)
     named = env.get("BLASTO_ENV", "").strip().lower()
     if named and named != "production":
-        report.problem("BLASTO_ENV", f"is {named!r}, so the app would run without production's protections (secure cookies, HSTS, a required SECRET_KEY)",
-                       "heroku config:set BLASTO_ENV=production (app.json sets it), or leave it unset")
+        report.problem(
+            "BLASTO_ENV",
+            f"is {named!r}, so the app would run without production's protections (secure cookies, HSTS, a required SECRET_KEY)",
+            "heroku config:set BLASTO_ENV=production (app.json sets it), or leave it unset",
+        )
     before = len(report.problems)
     for error in config_errors(env):
-        report.problem(error.variable, str(error), FIXES.get(error.variable, f"heroku config:set {error.variable}=... as the message says (locally: in .env)"))
+        report.problem(
+            error.variable,
+            str(error),
+            FIXES.get(error.variable, f"heroku config:set {error.variable}=... as the message says (locally: in .env)"),
+        )
     if len(report.problems) == before:
-        report.good("the environment loads as production (SECRET_KEY, DATABASE_URL, REDIS_URL, mail, every number in range)")
+        report.good(
+            "the environment loads as production (SECRET_KEY, DATABASE_URL, REDIS_URL, mail, every number in range)"
+        )
     _worker_concurrency(report, env)
     _gunicorn_settings(report, env, root)
     _mail_notes(report, env)
@@ -93,17 +103,27 @@ def _gunicorn_settings(report: Report, env: Mapping[str, str], root: Path) -> No
     if not conf.is_file():
         return
     run_env = {**env, "PYTHONPATH": str(root), "BLASTO_ENV": "production"}
-    result = subprocess.run([sys.executable, "-c", f"import runpy; runpy.run_path({str(conf)!r})"], cwd=root, env=run_env,
-                            capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-c", f"import runpy; runpy.run_path({str(conf)!r})"],
+        cwd=root,
+        env=run_env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     if result.returncode == 0:
         report.good("gunicorn.conf.py accepts PORT, WEB_CONCURRENCY and GUNICORN_THREADS")
         return
-    reason = next((line.split("cannot start: ", 1)[1] for line in result.stderr.splitlines() if "cannot start: " in line), None)
+    reason = next(
+        (line.split("cannot start: ", 1)[1] for line in result.stderr.splitlines() if "cannot start: " in line), None
+    )
     if reason:
         report.problem(reason.split()[0], reason, f"heroku config:set {reason.split()[0]}=... with a value in range")
     else:
         last = result.stderr.strip().splitlines()[-1:] or ["no output"]
-        report.problem("gunicorn.conf.py", f"does not load: {last[0]}", "run `python gunicorn.conf.py` and fix what it says")
+        report.problem(
+            "gunicorn.conf.py", f"does not load: {last[0]}", "run `python gunicorn.conf.py` and fix what it says"
+        )
 
 
 def _mail_notes(report: Report, env: Mapping[str, str]) -> None:

@@ -1,9 +1,10 @@
 """Which dynos run: app.json's `formation`, changed as `heroku ps:scale` would change it (`--formation`)."""
+
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Mapping
 
 from blasto.deploy_check.platform import DEFAULT_SIZE, WEB_CONCURRENCY_BY_SIZE
 

@@ -5,12 +5,13 @@ secrets, the add-ons' URLs) and given to production's loader: whatever it
 refuses, app.json fails to provide. The formation may name only processes the
 Procfile has.
 """
+
 from __future__ import annotations
 
 import json
 import secrets
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Mapping
 
 from blasto.deploy_check.environment import STAND_INS, config_errors
 from blasto.deploy_check.report import Report
@@ -23,7 +24,11 @@ def check(report: Report, root: Path, processes: Mapping[str, str]) -> dict | No
     try:
         manifest = json.loads(path.read_text())
     except FileNotFoundError:
-        report.problem("app.json", "is missing, so the Heroku Button and review apps cannot create the app", "restore app.json (see README)")
+        report.problem(
+            "app.json",
+            "is missing, so the Heroku Button and review apps cannot create the app",
+            "restore app.json (see README)",
+        )
         return None
     except json.JSONDecodeError as exc:
         report.problem("app.json", f"is not valid JSON ({exc})", "fix it; `python -m json.tool app.json` shows where")
@@ -70,7 +75,11 @@ def _env(report: Report, manifest: dict) -> None:
     problems = 0
     if named != "production":
         problems += 1
-        report.problem("app.json", f"sets BLASTO_ENV to {named!r}; a new app would run without production's protections", 'set its value to "production"')
+        report.problem(
+            "app.json",
+            f"sets BLASTO_ENV to {named!r}; a new app would run without production's protections",
+            'set its value to "production"',
+        )
     for error in config_errors(env):
         problems += 1
         if error.variable in ("DATABASE_URL", "REDIS_URL"):
@@ -87,6 +96,10 @@ def _formation(report: Report, manifest: dict, processes: Mapping[str, str]) -> 
     formation = manifest.get("formation") or {}
     unknown = sorted(set(formation) - set(processes))
     if processes and unknown:
-        report.problem("app.json", f"its formation starts {', '.join(unknown)}, which the Procfile does not define", "make the formation's names match the Procfile's")
+        report.problem(
+            "app.json",
+            f"its formation starts {', '.join(unknown)}, which the Procfile does not define",
+            "make the formation's names match the Procfile's",
+        )
     elif formation and processes:
         report.good(f"app.json's formation ({', '.join(sorted(formation))}) matches the Procfile")

@@ -6,6 +6,7 @@ in one child process started in the deploy directory with a stand-in
 production environment: a target that imports there imports on the dyno,
 whatever this shell's own variables say (those are the environment check's).
 """
+
 from __future__ import annotations
 
 import json
@@ -54,7 +55,11 @@ def check(report: Report, root: Path) -> dict[str, str]:
     """Report the Procfile's problems; return its commands by process name (for app.json's formation, the budget)."""
     path = root / "Procfile"
     if not path.is_file():
-        report.problem("Procfile", "is missing", "add one: `web: gunicorn --config gunicorn.conf.py blasto:APP` and the others (see README)")
+        report.problem(
+            "Procfile",
+            "is missing",
+            "add one: `web: gunicorn --config gunicorn.conf.py blasto:APP` and the others (see README)",
+        )
         return {}
     processes: dict[str, str] = {}
     for number, line in enumerate(path.read_text().splitlines(), start=1):
@@ -62,11 +67,19 @@ def check(report: Report, root: Path) -> dict[str, str]:
             continue
         match = LINE.match(line.strip())
         if not match:
-            report.problem("Procfile", f"line {number} is not `name: command`", "write each process as `name: command`, one per line")
+            report.problem(
+                "Procfile",
+                f"line {number} is not `name: command`",
+                "write each process as `name: command`, one per line",
+            )
             continue
         processes[match.group(1)] = match.group(2)
     if "web" not in processes:
-        report.problem("Procfile", "has no `web` process, so nothing would answer HTTP", "add `web: gunicorn --config gunicorn.conf.py blasto:APP`")
+        report.problem(
+            "Procfile",
+            "has no `web` process, so nothing would answer HTTP",
+            "add `web: gunicorn --config gunicorn.conf.py blasto:APP`",
+        )
     targets = []
     for name, command in processes.items():
         targets += _targets(report, root, name, command)
@@ -86,12 +99,18 @@ def _targets(report: Report, root: Path, process: str, command: str) -> list[Tar
         if program in ("gunicorn", "celery", "flask"):
             _needs_package(report, root, process, program)
         if program == "gunicorn":
-            found += [Target(process, program, word) for word in segment[1:] if ":" in word and not word.startswith("-")][-1:]
+            found += [
+                Target(process, program, word) for word in segment[1:] if ":" in word and not word.startswith("-")
+            ][-1:]
             _gunicorn_config(report, root, process, segment)
         elif program in APP_OPTIONS:
             target = _option(segment, APP_OPTIONS[program])
             if target is None:
-                report.problem("Procfile", f"the {process} process runs {program} without --app", f"add `--app blasto{'.worker' if program == 'celery' else ''}`")
+                report.problem(
+                    "Procfile",
+                    f"the {process} process runs {program} without --app",
+                    f"add `--app blasto{'.worker' if program == 'celery' else ''}`",
+                )
             else:
                 found.append(Target(process, program, target))
     return found
@@ -126,7 +145,9 @@ def _option(words: list[str], names: tuple[str, ...]) -> str | None:
 def _gunicorn_config(report: Report, root: Path, process: str, words: list[str]) -> None:
     config = _option(words, ("-c", "--config"))
     if config and not config.startswith("python:") and not (root / config).is_file():
-        report.problem("Procfile", f"the {process} process reads {config}, which does not exist", f"add {config} or drop --config")
+        report.problem(
+            "Procfile", f"the {process} process reads {config}, which does not exist", f"add {config} or drop --config"
+        )
 
 
 def _needs_package(report: Report, root: Path, process: str, program: str) -> None:
@@ -135,8 +156,11 @@ def _needs_package(report: Report, root: Path, process: str, program: str) -> No
     except (OSError, tomllib.TOMLDecodeError):
         return  # the Pipfile's own check says why
     if program not in {name.lower() for name in packages}:
-        report.problem("Procfile", f"the {process} process runs {program}, which Pipfile's [packages] does not list, so Heroku will not install it",
-                       f"add {program} to [packages] and relock with scripts/lock")
+        report.problem(
+            "Procfile",
+            f"the {process} process runs {program}, which Pipfile's [packages] does not list, so Heroku will not install it",
+            f"add {program} to [packages] and relock with scripts/lock",
+        )
 
 
 def _check_targets(report: Report, root: Path, targets: list[Target]) -> None:
@@ -145,21 +169,34 @@ def _check_targets(report: Report, root: Path, targets: list[Target]) -> None:
     unique = sorted({(t.program, t.target) for t in targets})
     # A production environment that starts, whatever this shell holds; nothing connects at import.
     env = {
-        "PATH": str(Path(sys.executable).parent), "PYTHONPATH": str(root), "BLASTO_ENV": "production", "SECRET_KEY": secrets.token_hex(32),
-        "DATABASE_URL": "postgres://check:check@localhost:5432/check", "REDIS_URL": "redis://localhost:6379/0", "LOG_LEVEL": "WARNING",
+        "PATH": str(Path(sys.executable).parent),
+        "PYTHONPATH": str(root),
+        "BLASTO_ENV": "production",
+        "SECRET_KEY": secrets.token_hex(32),
+        "DATABASE_URL": "postgres://check:check@localhost:5432/check",
+        "REDIS_URL": "redis://localhost:6379/0",
+        "LOG_LEVEL": "WARNING",
     }
     code = f"LOADERS = {LOADERS!r}\nMARKER = {MARKER!r}\n{PROBE}"
-    result = subprocess.run([sys.executable, "-c", code, json.dumps(unique)], cwd=root, env=env, capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-c", code, json.dumps(unique)], cwd=root, env=env, capture_output=True, text=True, timeout=120
+    )
     line = next((line for line in reversed(result.stdout.splitlines()) if line.startswith(MARKER)), None)
     if line is None:
-        report.problem("Procfile", f"its targets could not be checked: {(result.stderr.strip().splitlines() or ['no output'])[-1]}",
-                       "run the commands of the Procfile locally and fix what they say")
+        report.problem(
+            "Procfile",
+            f"its targets could not be checked: {(result.stderr.strip().splitlines() or ['no output'])[-1]}",
+            "run the commands of the Procfile locally and fix what they say",
+        )
         return
-    errors = json.loads(line[len(MARKER):])
+    errors = json.loads(line[len(MARKER) :])
     for target in targets:
         error = errors[f"{target.program} {target.target}"]
         if error:
-            report.problem("Procfile", f"the {target.process} process's target `{target.target}` does not load in {target.program}: {error}",
-                           "point it at what exists (blasto:APP for gunicorn, blasto.worker for celery, blasto for flask) or fix the import")
+            report.problem(
+                "Procfile",
+                f"the {target.process} process's target `{target.target}` does not load in {target.program}: {error}",
+                "point it at what exists (blasto:APP for gunicorn, blasto.worker for celery, blasto for flask) or fix the import",
+            )
         else:
             report.good(f"Procfile {target.process}: {target.program} loads {target.target}")

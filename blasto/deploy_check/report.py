@@ -1,4 +1,5 @@
 """What the check found: problems (each with what to do), notes, worked figures, and a count of what passed."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -46,5 +47,7 @@ class Report:
             out.append(f"check: all {len(self.passed)} checks passed; ready for `git push heroku`.")
         else:
             count = len(self.problems)
-            out.append(f"check: {count} problem{'s' if count != 1 else ''} found; fix {'them' if count != 1 else 'it'} before `git push heroku`.")
+            out.append(
+                f"check: {count} problem{'s' if count != 1 else ''} found; fix {'them' if count != 1 else 'it'} before `git push heroku`."
+            )
         return out

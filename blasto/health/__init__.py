@@ -1,4 +1,5 @@
 """Liveness and readiness probes, `flask ready`, and the heartbeat task a worker runs for them."""
+
 from flask import Blueprint
 
 bp = Blueprint("health", __name__)

@@ -4,6 +4,7 @@ Each check returns a small dict for the JSON body. Failures name the part and a
 short reason for the client; the full exception (which may carry hostnames)
 goes to the log only.
 """
+
 from __future__ import annotations
 
 import logging
@@ -26,8 +27,10 @@ log = logging.getLogger("blasto.health")
 # stopped: one late run is a busy worker, three in a row is a missing process.
 STALE_AFTER_PERIODS = 3
 CLOCK_HINT = "is the clock process running (heroku ps:scale clock=1)? If it is, see the worker's log"
-WORKER_HINT = ("is a worker running (heroku ps:scale worker=1)? The clock sends the heartbeat: "
-               "if the sweeps are late too, start with the clock")
+WORKER_HINT = (
+    "is a worker running (heroku ps:scale worker=1)? The clock sends the heartbeat: "
+    "if the sweeps are late too, start with the clock"
+)
 
 
 def _elapsed_ms(start: float) -> float:
@@ -75,7 +78,9 @@ def check_worker(ran: dict[str, datetime], now: datetime) -> dict:
     part = freshness(_schedule()[HEARTBEAT_ENTRY], ran, now)
     if not part["ok"]:
         age = part["age_seconds"]
-        said = "no worker has run the heartbeat yet" if age is None else f"no worker has run the heartbeat for {age:g} s"
+        said = (
+            "no worker has run the heartbeat yet" if age is None else f"no worker has run the heartbeat for {age:g} s"
+        )
         part["error"] = f"{said} (it is sent every {part['every_seconds']:g} s): {WORKER_HINT}"
     return part
 
@@ -110,7 +115,11 @@ def check_periodic_tasks(database_ok: bool) -> tuple[dict, dict]:
         ran = last_runs()
     except Exception as exc:
         log.warning("heartbeats unreadable", extra={"error": f"{type(exc).__name__}: {exc}"})
-        error = {"ok": False, "error": "sweep heartbeats unreadable (are the migrations applied?)", "ms": _elapsed_ms(start)}
+        error = {
+            "ok": False,
+            "error": "sweep heartbeats unreadable (are the migrations applied?)",
+            "ms": _elapsed_ms(start),
+        }
         return dict(error), dict(error)
     now, ms = utcnow(), _elapsed_ms(start)
     return {**check_worker(ran, now), "ms": ms}, {**check_sweeps(ran, now), "ms": ms}

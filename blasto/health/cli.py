@@ -1,4 +1,5 @@
 """Operator commands: `flask --app blasto <command>`."""
+
 import json
 
 import click

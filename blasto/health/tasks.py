@@ -1,4 +1,5 @@
 """The worker's heartbeat: the clock sends it, a worker stamps the time, /readyz reads its age."""
+
 from celery import shared_task
 
 from blasto.core.config import HEARTBEAT_TASK

@@ -1,4 +1,5 @@
 """/healthz (the process answers) and /readyz (it can do real work)."""
+
 from flask import jsonify
 
 from blasto.health import bp

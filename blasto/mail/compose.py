@@ -4,6 +4,7 @@ Templates are rendered straight from the app's Jinja environment, without the
 site's context processors (they read the session of a request, and the worker
 has none); filters such as `money` are shared.
 """
+
 from __future__ import annotations
 
 from email.message import EmailMessage

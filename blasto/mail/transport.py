@@ -4,6 +4,7 @@ Every failure becomes a `DeliveryError` that says whether trying again can
 help: a refused recipient or message (5xx) cannot; a refused connection, a
 timeout, a 4xx or an answer that is not SMTP at all can.
 """
+
 from __future__ import annotations
 
 import functools
@@ -106,14 +107,20 @@ def classify(exc: Exception) -> DeliveryError:
     if isinstance(exc, smtplib.SMTPRecipientsRefused):
         refusals = exc.recipients.items()
         detail = "; ".join(f"{address}: {code} {_text(text)}" for address, (code, text) in refusals)
-        return DeliveryError(f"recipient refused: {detail}", permanent=all(500 <= code < 600 for _, (code, _) in refusals))
+        return DeliveryError(
+            f"recipient refused: {detail}", permanent=all(500 <= code < 600 for _, (code, _) in refusals)
+        )
     if isinstance(exc, smtplib.SMTPResponseException):
         code, text = exc.smtp_code, _text(exc.smtp_error)
         if not 200 <= code < 600:
-            return DeliveryError(f"the SMTP server answered something that is not SMTP: {text[:200]!r}", permanent=False)
+            return DeliveryError(
+                f"the SMTP server answered something that is not SMTP: {text[:200]!r}", permanent=False
+            )
         # A 5xx to the message itself is final; a 5xx to login or sender is
         # configuration, which an operator fixes before retrying.
-        return DeliveryError(f"SMTP {code} {text}", permanent=500 <= code < 600 and isinstance(exc, smtplib.SMTPDataError))
+        return DeliveryError(
+            f"SMTP {code} {text}", permanent=500 <= code < 600 and isinstance(exc, smtplib.SMTPDataError)
+        )
     # Refused connections, timeouts, dropped sessions, TLS trouble: worth another try.
     return DeliveryError(f"{type(exc).__name__}: {exc}", permanent=False)
 

@@ -3,6 +3,7 @@
 Money is integer cents everywhere; stock can never go below zero (a CHECK in
 the database as well as the code that decrements it).
 """
+
 from blasto.models.login_session import LoginSession
 from blasto.models.outbox import OutboxMessage
 from blasto.models.product import Product
@@ -13,6 +14,13 @@ from blasto.models.token import ApiToken
 from blasto.models.user import User
 
 __all__ = [
-    "ApiToken", "LoginSession", "OutboxMessage", "Product", "Purchase", "PurchaseItem", "Report",
-    "SweepHeartbeat", "User",
+    "ApiToken",
+    "LoginSession",
+    "OutboxMessage",
+    "Product",
+    "Purchase",
+    "PurchaseItem",
+    "Report",
+    "SweepHeartbeat",
+    "User",
 ]

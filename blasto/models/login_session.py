@@ -5,6 +5,7 @@ to forget it: a copy (a shared computer, a stolen cookie) stayed valid. The
 cookie now names its log-in row, and logging out ends the row, so every copy
 of that session stops working, while the user's other sessions go on.
 """
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -38,7 +39,9 @@ def end_login(user: User) -> None:
     if user.login_id is None:
         return
     db.session.execute(
-        update(LoginSession).where(LoginSession.id == user.login_id, LoginSession.ended_at.is_(None)).values(ended_at=utcnow())
+        update(LoginSession)
+        .where(LoginSession.id == user.login_id, LoginSession.ended_at.is_(None))
+        .values(ended_at=utcnow())
     )
     db.session.commit()
 
@@ -52,7 +55,8 @@ def user_for_login(ident: str) -> User | None:
     except ValueError:  # malformed, or a cookie from before log-ins were recorded
         return None
     user = db.session.scalar(
-        select(User).join(LoginSession, LoginSession.user_id == User.id)
+        select(User)
+        .join(LoginSession, LoginSession.user_id == User.id)
         .where(User.id == user_id, LoginSession.id == login_id, LoginSession.ended_at.is_(None))
     )
     if user is not None:

@@ -7,6 +7,7 @@ the message is for ("receipt:<purchase id>", "welcome:<user id>") and is
 unique, so nothing can owe the same e-mail twice; it survives the deletion of
 what it names.
 """
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -38,7 +39,9 @@ class OutboxMessage(Model):
     state: Mapped[str] = mapped_column(String(20), default=PENDING)
     recipient: Mapped[str] = mapped_column(String(320))
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), nullable=True, index=True)
-    purchase_id: Mapped[int | None] = mapped_column(ForeignKey("purchases.id", ondelete="SET NULL"), nullable=True, index=True)
+    purchase_id: Mapped[int | None] = mapped_column(
+        ForeignKey("purchases.id", ondelete="SET NULL"), nullable=True, index=True
+    )
     # Absolute link for the e-mail, fixed when the message is owed (the worker has no request).
     link: Mapped[str] = mapped_column(String(500), default="")
     request_id: Mapped[str | None] = mapped_column(String(200), nullable=True)

@@ -3,6 +3,7 @@
 A hidden book is off sale, not deleted: past purchases still name it, so its
 row stays and shoppers simply stop seeing it (blasto.shop.catalog.for_sale).
 """
+
 from __future__ import annotations
 
 from datetime import datetime

@@ -1,4 +1,5 @@
 """Purchases and their lines; the unit price is frozen at purchase time."""
+
 from __future__ import annotations
 
 from datetime import datetime

@@ -10,6 +10,7 @@ its own attempt number, so a build the sweep gave up on cannot overwrite a
 newer one. At most one report per date range is queued or running at a time
 (a partial unique index), so asking twice at once gives the same report.
 """
+
 from __future__ import annotations
 
 from datetime import date, datetime
@@ -32,7 +33,14 @@ class Report(Model):
         CheckConstraint(f"state IN {STATES}", name="state_known"),
         CheckConstraint("progress >= 0 AND progress <= 100", name="progress_is_percent"),
         CheckConstraint("date_from <= date_to", name="range_not_inverted"),
-        Index("uq_reports_range_in_flight", "date_from", "date_to", unique=True, postgresql_where=_IN_FLIGHT_SQL, sqlite_where=_IN_FLIGHT_SQL),
+        Index(
+            "uq_reports_range_in_flight",
+            "date_from",
+            "date_to",
+            unique=True,
+            postgresql_where=_IN_FLIGHT_SQL,
+            sqlite_where=_IN_FLIGHT_SQL,
+        ),
         Index("ix_reports_state_heartbeat", "state", "heartbeat_at"),
         Index("ix_reports_expires_at", "expires_at"),
     )

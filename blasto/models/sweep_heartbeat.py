@@ -5,6 +5,7 @@ the database every process shares (Postgres, or the SQLite file of the
 embedded defaults). A row that stops moving shows a missing clock or worker,
 which nothing else would: periodic work fails quietly by not happening.
 """
+
 from __future__ import annotations
 
 from datetime import datetime

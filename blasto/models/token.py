@@ -1,4 +1,5 @@
 """API tokens: opaque to clients, stored only as a SHA-256 digest."""
+
 from __future__ import annotations
 
 import hashlib
@@ -33,10 +34,14 @@ class ApiToken(Model):
         """A new token row and the plaintext, which is shown once and never stored."""
         plaintext = secrets.token_urlsafe(32)
         now = utcnow()
-        return cls(user_id=user_id, digest=token_digest(plaintext), created_at=now, expires_at=now + TOKEN_LIFETIME), plaintext
+        return cls(
+            user_id=user_id, digest=token_digest(plaintext), created_at=now, expires_at=now + TOKEN_LIFETIME
+        ), plaintext
 
 
 def token_by_digest() -> Select:
     """The columns a bearer check needs, for the token whose digest is bound as `digest`."""
     table = ApiToken.__table__
-    return select(table.c.id.label("token_id"), table.c.user_id, table.c.expires_at, table.c.revoked_at).where(table.c.digest == bindparam("digest"))
+    return select(table.c.id.label("token_id"), table.c.user_id, table.c.expires_at, table.c.revoked_at).where(
+        table.c.digest == bindparam("digest")
+    )

@@ -1,4 +1,5 @@
 """Shoppers and admins."""
+
 from __future__ import annotations
 
 from datetime import datetime

@@ -5,6 +5,7 @@ the outbox sweep sends with `send_backlog_gauges`). They never fail readiness:
 a long queue is slow, not broken, and failing /readyz under load would only
 add alarms to the load.
 """
+
 from __future__ import annotations
 
 import logging
@@ -43,7 +44,9 @@ def backlog(celery: Celery, timeout: float, *, broker: bool = True, database: bo
     """The figures; each is None when it could not be read (or its service is known to be down)."""
     figures: dict = {
         "name": celery.conf.task_default_queue,
-        "depth": None, "pending_emails": None, "oldest_pending_email_seconds": None,
+        "depth": None,
+        "pending_emails": None,
+        "oldest_pending_email_seconds": None,
     }
     if broker:
         try:

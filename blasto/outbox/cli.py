@@ -1,4 +1,5 @@
 """`flask --app blasto outbox list|retry`: see what is owed, send failed mail again."""
+
 from __future__ import annotations
 
 import click
@@ -26,7 +27,9 @@ def list_messages(state: str | None, limit: int):
         query = query.where(OutboxMessage.state == state)
     for row in db.session.scalars(query):
         error = f"  last_error={row.last_error!r}" if row.last_error else ""
-        click.echo(f"{row.id}  {row.key}  {row.state}  attempts={row.attempts}  created={row.created_at:%Y-%m-%d %H:%M:%S}{error}")
+        click.echo(
+            f"{row.id}  {row.key}  {row.state}  attempts={row.attempts}  created={row.created_at:%Y-%m-%d %H:%M:%S}{error}"
+        )
 
 
 @outbox.command("retry")
@@ -40,4 +43,8 @@ def retry(ids: tuple[int, ...], all_failed: bool):
     skipped = sorted(set(ids) - set(reopened))
     if skipped:
         click.echo(f"Not failed (sent, pending or unknown), left alone: {', '.join(map(str, skipped))}")
-    click.echo(f"Reopened {len(reopened)}; queued {queued}" + ("" if queued == len(reopened) else " (the rest go with the next sweep)") + ".")
+    click.echo(
+        f"Reopened {len(reopened)}; queued {queued}"
+        + ("" if queued == len(reopened) else " (the rest go with the next sweep)")
+        + "."
+    )

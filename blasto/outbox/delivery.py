@@ -11,6 +11,7 @@ try. The one gap no database can close, between the server's "250 accepted"
 and our commit, is kept to a single commit; the stable Message-ID lets a
 receiving system recognise a repeat from that gap.
 """
+
 from __future__ import annotations
 
 import logging
@@ -23,8 +24,8 @@ from sqlalchemy import select, update
 
 from blasto.core.extensions import db
 from blasto.core.logs import scrubbed, tagged
-from blasto.mail.compose import compose
 from blasto.core.mail_settings import HOLD, MailSettings
+from blasto.mail.compose import compose
 from blasto.mail.transport import DeliveryError, Outgoing
 from blasto.models import OutboxMessage, User
 from blasto.models.base import utcnow
@@ -67,19 +68,31 @@ def _claim(message_id: int) -> OutboxMessage | None:
         .with_for_update(skip_locked=True)
         .scalar_subquery()
     )
-    claim = update(OutboxMessage).where(OutboxMessage.id == free).values(attempts=OutboxMessage.attempts + 1).returning(OutboxMessage)
-    return db.session.execute(claim, execution_options={"synchronize_session": False, "populate_existing": True}).scalar_one_or_none()
+    claim = (
+        update(OutboxMessage)
+        .where(OutboxMessage.id == free)
+        .values(attempts=OutboxMessage.attempts + 1)
+        .returning(OutboxMessage)
+    )
+    return db.session.execute(
+        claim, execution_options={"synchronize_session": False, "populate_existing": True}
+    ).scalar_one_or_none()
 
 
 def _not_claimed(message_id: int) -> Outcome:
-    row = db.session.execute(select(OutboxMessage.state, OutboxMessage.key, OutboxMessage.request_id).where(OutboxMessage.id == message_id)).first()
+    row = db.session.execute(
+        select(OutboxMessage.state, OutboxMessage.key, OutboxMessage.request_id).where(OutboxMessage.id == message_id)
+    ).first()
     db.session.rollback()
     if row is None:
         log.warning("e-mail task for a row that does not exist; dropped", extra={"outbox_id": message_id})
     else:
         why = {SENT: "already sent; not sending twice", FAILED: "failed earlier; `flask outbox retry` sends it again"}
         with tagged(row.request_id):
-            log.info(f"e-mail {why.get(row.state, 'being sent by another worker')}", extra={"outbox_id": message_id, "key": row.key})
+            log.info(
+                f"e-mail {why.get(row.state, 'being sent by another worker')}",
+                extra={"outbox_id": message_id, "key": row.key},
+            )
     return Outcome("skipped")
 
 
@@ -107,12 +120,17 @@ def _not_delivered(row: OutboxMessage, exc: DeliveryError, facts: dict) -> Outco
         row.state = FAILED
         db.session.commit()
         # The error stays whole on the row (the admin's outbox page); the log gets it without the address.
-        log.error("e-mail failed; `flask outbox retry` sends it again", extra={**facts, "error": scrubbed(row.last_error)})
+        log.error(
+            "e-mail failed; `flask outbox retry` sends it again", extra={**facts, "error": scrubbed(row.last_error)}
+        )
         return Outcome(FAILED)
     delay = backoff(row.attempts, config["OUTBOX_RETRY_BASE_SECONDS"], config["OUTBOX_RETRY_MAX_SECONDS"])
     row.next_attempt_at = utcnow() + timedelta(seconds=delay)
     db.session.commit()
-    log.warning("e-mail not delivered; will retry", extra={**facts, "retry_in": round(delay, 3), "error": scrubbed(row.last_error)})
+    log.warning(
+        "e-mail not delivered; will retry",
+        extra={**facts, "retry_in": round(delay, 3), "error": scrubbed(row.last_error)},
+    )
     return Outcome("retry", retry_in=delay)
 
 
@@ -130,10 +148,18 @@ def _compose(row: OutboxMessage, mail: MailSettings):
     user = db.session.get(User, row.user_id) if row.user_id is not None else None
     common = {"sender": mail.sender, "recipient": row.recipient, "message_id": message_id(row, mail), "link": row.link}
     if row.kind == RECEIPT:
-        purchase = purchase_detail(user.id, row.purchase_id) if user is not None and row.purchase_id is not None else None
+        purchase = (
+            purchase_detail(user.id, row.purchase_id) if user is not None and row.purchase_id is not None else None
+        )
         if purchase is None or user is None:
             raise DeliveryError("the purchase no longer exists; there is nothing to send", permanent=True)
-        return compose(subject=f"Your Blasto receipt for order #{purchase['id']}", template="receipt", purchase=purchase, name=user.name, **common)
+        return compose(
+            subject=f"Your Blasto receipt for order #{purchase['id']}",
+            template="receipt",
+            purchase=purchase,
+            name=user.name,
+            **common,
+        )
     if user is None:
         raise DeliveryError("the account no longer exists; there is nothing to send", permanent=True)
     return compose(subject="Welcome to Blasto", template="welcome", name=user.name, email=user.email, **common)
@@ -153,7 +179,14 @@ def due_for_sweep(after_seconds: float) -> list[int]:
         .limit(SWEEP_BATCH)
         .with_for_update(skip_locked=True)
     )
-    ids = list(db.session.scalars(update(OutboxMessage).where(OutboxMessage.id.in_(stale)).values(next_attempt_at=now).returning(OutboxMessage.id)))
+    ids = list(
+        db.session.scalars(
+            update(OutboxMessage)
+            .where(OutboxMessage.id.in_(stale))
+            .values(next_attempt_at=now)
+            .returning(OutboxMessage.id)
+        )
+    )
     db.session.commit()
     return sorted(ids)
 
@@ -169,7 +202,12 @@ def reopen(ids: list[int] | None) -> list[int]:
     condition = OutboxMessage.state == FAILED
     if ids is not None:
         condition = condition & OutboxMessage.id.in_(ids)
-    statement = update(OutboxMessage).where(condition).values(state=PENDING, attempts=0, next_attempt_at=utcnow()).returning(OutboxMessage.id)
+    statement = (
+        update(OutboxMessage)
+        .where(condition)
+        .values(state=PENDING, attempts=0, next_attempt_at=utcnow())
+        .returning(OutboxMessage.id)
+    )
     reopened = sorted(db.session.scalars(statement, execution_options={"synchronize_session": False}))
     db.session.commit()
     return reopened

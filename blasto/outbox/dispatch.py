@@ -7,6 +7,7 @@ has gone (`call_on_close`), so the broker is never on a shopper's path; when
 publishing fails (broker down) the row simply stays pending and the clock's
 sweep queues it later.
 """
+
 from __future__ import annotations
 
 import logging

@@ -1,4 +1,5 @@
 """Owing an e-mail: a row added to the caller's session, committed with its cause."""
+
 from __future__ import annotations
 
 from flask import current_app, has_request_context, url_for
@@ -12,7 +13,14 @@ from blasto.models.outbox import RECEIPT, WELCOME
 
 def owe_receipt(purchase_id: int, user_id: int) -> OutboxMessage:
     email = db.session.scalar(select(User.email).where(User.id == user_id))
-    return _owe(RECEIPT, f"receipt:{purchase_id}", email or "", user_id, purchase_id, public_link("site.purchase", purchase_id=purchase_id))
+    return _owe(
+        RECEIPT,
+        f"receipt:{purchase_id}",
+        email or "",
+        user_id,
+        purchase_id,
+        public_link("site.purchase", purchase_id=purchase_id),
+    )
 
 
 def owe_welcome(user: User) -> OutboxMessage:
@@ -20,7 +28,15 @@ def owe_welcome(user: User) -> OutboxMessage:
 
 
 def _owe(kind: str, key: str, recipient: str, user_id: int, purchase_id: int | None, link: str) -> OutboxMessage:
-    message = OutboxMessage(kind=kind, key=key, recipient=recipient, user_id=user_id, purchase_id=purchase_id, link=link, request_id=request_id_var.get())
+    message = OutboxMessage(
+        kind=kind,
+        key=key,
+        recipient=recipient,
+        user_id=user_id,
+        purchase_id=purchase_id,
+        link=link,
+        request_id=request_id_var.get(),
+    )
     db.session.add(message)
     return message
 
@@ -43,7 +59,9 @@ def state_counts() -> dict[str, int]:
 def receipt_state(purchase_id: int) -> dict | None:
     """What the purchase page and the API show: state, when sent, the last error."""
     row = db.session.execute(
-        select(OutboxMessage.state, OutboxMessage.sent_at, OutboxMessage.recipient).where(OutboxMessage.key == f"receipt:{purchase_id}")
+        select(OutboxMessage.state, OutboxMessage.sent_at, OutboxMessage.recipient).where(
+            OutboxMessage.key == f"receipt:{purchase_id}"
+        )
     ).first()
     if row is None:
         return None

@@ -5,6 +5,7 @@ acks late and is requeued if its worker dies. A transient failure is retried
 by queueing the same task with a countdown; if that queueing fails, the row is
 still pending with its due time, and the sweep finds it.
 """
+
 from __future__ import annotations
 
 import logging
@@ -31,7 +32,10 @@ def send(self, message_id) -> str:
         try:
             self.app.send_task(SEND_TASK, args=[message_id], countdown=outcome.retry_in, retry_policy=PUBLISH_RETRY)
         except Exception as exc:
-            log.warning("e-mail retry not queued; the sweep will queue it", extra={"outbox_id": message_id, "error": type(exc).__name__})
+            log.warning(
+                "e-mail retry not queued; the sweep will queue it",
+                extra={"outbox_id": message_id, "error": type(exc).__name__},
+            )
     return outcome.state
 
 

@@ -6,6 +6,7 @@ the loser of the insert race gets the winner's report. The build is queued
 after the commit; if the broker is down the report stays queued and the
 clock's sweep queues it later.
 """
+
 from __future__ import annotations
 
 import logging
@@ -29,7 +30,9 @@ log = logging.getLogger(__name__)
 def ask_for_report(span: DateRange, user_id: int | None) -> tuple[Report, bool]:
     """The report for `span` (new, or the one already in flight) and whether it is new."""
     for _ in range(3):  # the one in flight can finish between our insert and our read
-        report = Report(date_from=span.first, date_to=span.last, requested_by_id=user_id, request_id=request_id_var.get())
+        report = Report(
+            date_from=span.first, date_to=span.last, requested_by_id=user_id, request_id=request_id_var.get()
+        )
         db.session.add(report)
         try:
             db.session.commit()
@@ -56,6 +59,9 @@ def queue_build(report_id: int, countdown: float | None = None, celery=None) -> 
     try:
         celery.send_task(BUILD_TASK, args=[report_id], countdown=countdown, retry_policy=PUBLISH_RETRY)
     except Exception as exc:  # broker down: the sweep queues queued reports that waited too long
-        log.warning("report build not queued; the sweep will queue it", extra={"report_id": report_id, "error": f"{type(exc).__name__}: {exc}"})
+        log.warning(
+            "report build not queued; the sweep will queue it",
+            extra={"report_id": report_id, "error": f"{type(exc).__name__}: {exc}"},
+        )
         return False
     return True

@@ -10,12 +10,13 @@ Every write after the claim is fenced by the attempt number it claimed
 with: if the sweep gave the build up (its worker looked dead) the row's
 attempt moved on, the write matches nothing, and this build stops.
 """
+
 from __future__ import annotations
 
 import logging
 import time
 from dataclasses import dataclass, field
-from datetime import date, timedelta, timezone
+from datetime import UTC, date, timedelta
 from typing import Any, cast
 
 from flask import current_app
@@ -81,11 +82,14 @@ class Progress:
         stale = time.monotonic() - self.written_at >= HEARTBEAT_SECONDS
         if percent <= self.shown and not (force or stale):
             return
-        written = cast(CursorResult[Any], db.session.execute(
-            update(Report)
-            .where(Report.id == self.report_id, Report.attempts == self.attempt, Report.state == RUNNING)
-            .values(progress=max(percent, self.shown), heartbeat_at=utcnow())
-        )).rowcount
+        written = cast(
+            CursorResult[Any],
+            db.session.execute(
+                update(Report)
+                .where(Report.id == self.report_id, Report.attempts == self.attempt, Report.state == RUNNING)
+                .values(progress=max(percent, self.shown), heartbeat_at=utcnow())
+            ),
+        ).rowcount
         db.session.commit()
         if not written:
             raise Abandoned(self.report_id)
@@ -97,7 +101,14 @@ def claim(report_id: int) -> tuple[int, DateRange] | None:
     row = db.session.execute(
         update(Report)
         .where(Report.id == report_id, Report.state == QUEUED)
-        .values(state=RUNNING, attempts=Report.attempts + 1, progress=0, started_at=utcnow(), heartbeat_at=utcnow(), error=None)
+        .values(
+            state=RUNNING,
+            attempts=Report.attempts + 1,
+            progress=0,
+            started_at=utcnow(),
+            heartbeat_at=utcnow(),
+            error=None,
+        )
         .returning(Report.attempts, Report.date_from, Report.date_to)
     ).first()
     db.session.commit()
@@ -118,7 +129,9 @@ def build(report_id: int) -> str:
         results = render(span, totals, progress)
         finish(report_id, attempt, results)
     except Abandoned:
-        log.warning("report build abandoned: the sweep gave this attempt up", extra={"report_id": report_id, "attempt": attempt})
+        log.warning(
+            "report build abandoned: the sweep gave this attempt up", extra={"report_id": report_id, "attempt": attempt}
+        )
         db.session.rollback()
         return "abandoned"
     except Exception as exc:
@@ -131,10 +144,22 @@ def build(report_id: int) -> str:
 def read_sales(span: DateRange, progress: Progress) -> Totals:
     start, end = span.bounds()
     in_range = (Purchase.created_at >= start, Purchase.created_at < end)
-    lines = select(func.count()).select_from(PurchaseItem).join(Purchase, Purchase.id == PurchaseItem.purchase_id).where(*in_range)
+    lines = (
+        select(func.count())
+        .select_from(PurchaseItem)
+        .join(Purchase, Purchase.id == PurchaseItem.purchase_id)
+        .where(*in_range)
+    )
     total = db.session.scalar(lines) or 0
     query = (
-        select(Purchase.created_at, Purchase.id, PurchaseItem.id, PurchaseItem.product_id, PurchaseItem.quantity, PurchaseItem.unit_price_cents)
+        select(
+            Purchase.created_at,
+            Purchase.id,
+            PurchaseItem.id,
+            PurchaseItem.product_id,
+            PurchaseItem.quantity,
+            PurchaseItem.unit_price_cents,
+        )
         .join(PurchaseItem, PurchaseItem.purchase_id == Purchase.id)
         .where(*in_range)
         .order_by(Purchase.created_at, Purchase.id, PurchaseItem.id)
@@ -143,11 +168,13 @@ def read_sales(span: DateRange, progress: Progress) -> Totals:
     totals, done, after = Totals(), 0, None
     progress.show(1, force=True)
     while True:
-        chunk = query if after is None else query.where(tuple_(Purchase.created_at, Purchase.id, PurchaseItem.id) > after)
+        chunk = (
+            query if after is None else query.where(tuple_(Purchase.created_at, Purchase.id, PurchaseItem.id) > after)
+        )
         rows = db.session.execute(chunk).all()
         db.session.commit()  # no snapshot held between chunks
         for created_at, purchase_id, _, product_id, quantity, unit_price_cents in rows:
-            totals.add(purchase_id, created_at.astimezone(timezone.utc).date(), product_id, quantity, unit_price_cents)
+            totals.add(purchase_id, created_at.astimezone(UTC).date(), product_id, quantity, unit_price_cents)
         done += len(rows)
         if len(rows) < CHUNK_LINES:
             break
@@ -165,25 +192,35 @@ def render(span: DateRange, totals: Totals, progress: Progress) -> dict:
     progress.show(READ_SHARE + 3)
     chart = rendering.chart_png(span, totals, books)
     progress.show(99)
-    return {"summary": rendering.summary(span, totals, books), "days_csv": days_csv, "books_csv": books_csv, "chart_png": chart}
+    return {
+        "summary": rendering.summary(span, totals, books),
+        "days_csv": days_csv,
+        "books_csv": books_csv,
+        "chart_png": chart,
+    }
 
 
 def book_names(product_ids) -> dict[int, tuple[str, str]]:
     ids = list(product_ids)
     names: dict[int, tuple[str, str]] = {}
     for start in range(0, len(ids), 1000):
-        rows = db.session.execute(select(Product.id, Product.title, Product.author).where(Product.id.in_(ids[start : start + 1000])))
+        rows = db.session.execute(
+            select(Product.id, Product.title, Product.author).where(Product.id.in_(ids[start : start + 1000]))
+        )
         names.update({row.id: (row.title, row.author) for row in rows})
     return names
 
 
 def finish(report_id: int, attempt: int, results: dict) -> None:
     now = utcnow()
-    written = cast(CursorResult[Any], db.session.execute(
-        update(Report)
-        .where(Report.id == report_id, Report.attempts == attempt, Report.state == RUNNING)
-        .values(state=DONE, progress=100, finished_at=now, heartbeat_at=now, expires_at=now + ttl(), **results)
-    )).rowcount
+    written = cast(
+        CursorResult[Any],
+        db.session.execute(
+            update(Report)
+            .where(Report.id == report_id, Report.attempts == attempt, Report.state == RUNNING)
+            .values(state=DONE, progress=100, finished_at=now, heartbeat_at=now, expires_at=now + ttl(), **results)
+        ),
+    ).rowcount
     db.session.commit()
     if not written:
         raise Abandoned(report_id)
@@ -193,15 +230,30 @@ def give_up_or_retry(report_id: int, attempt: int, exc: Exception) -> str:
     """An error in the build: queue it again while attempts remain, else end it failed with the reason."""
     retry = attempt < current_app.config["REPORT_MAX_ATTEMPTS"]
     reason = f"{type(exc).__name__}: {exc}"[:500]
-    log.error("report build failed", exc_info=exc, extra={"report_id": report_id, "attempt": attempt, "will_retry": retry})
+    log.error(
+        "report build failed", exc_info=exc, extra={"report_id": report_id, "attempt": attempt, "will_retry": retry}
+    )
     now = utcnow()
-    values = dict(state=QUEUED, progress=0, heartbeat_at=now, error=reason) if retry else dict(
-        state=FAILED, finished_at=now, heartbeat_at=now, expires_at=now + ttl(), error=f"The build failed {attempt} times; the last error was {reason}"
+    values = (
+        dict(state=QUEUED, progress=0, heartbeat_at=now, error=reason)
+        if retry
+        else dict(
+            state=FAILED,
+            finished_at=now,
+            heartbeat_at=now,
+            expires_at=now + ttl(),
+            error=f"The build failed {attempt} times; the last error was {reason}",
+        )
     )
     try:
-        written = cast(CursorResult[Any], db.session.execute(
-            update(Report).where(Report.id == report_id, Report.attempts == attempt, Report.state == RUNNING).values(**values)
-        )).rowcount
+        written = cast(
+            CursorResult[Any],
+            db.session.execute(
+                update(Report)
+                .where(Report.id == report_id, Report.attempts == attempt, Report.state == RUNNING)
+                .values(**values)
+            ),
+        ).rowcount
         db.session.commit()
     except Exception:  # the database itself is down: the row stays running and the sweep finds it
         db.session.rollback()

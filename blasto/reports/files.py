@@ -3,10 +3,11 @@
 The admin pages and the API serve the same status and the same files; only
 the addresses of the files differ, so callers pass a function that builds them.
 """
+
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from flask import Response
 from sqlalchemy import select
@@ -66,12 +67,19 @@ def file_response(report_id: int, name: str) -> Response | None:
         return None
     column = getattr(Report, spec.column)
     row = db.session.execute(select(Report.state, Report.expires_at, column).where(Report.id == report_id)).first()
-    if row is None or row.state != DONE or row[2] is None or (row.expires_at is not None and row.expires_at <= utcnow()):
+    if (
+        row is None
+        or row.state != DONE
+        or row[2] is None
+        or (row.expires_at is not None and row.expires_at <= utcnow())
+    ):
         return None
     response = Response(row[2], mimetype=spec.mimetype)
     if spec.mimetype == "text/csv":
         response.headers["Content-Disposition"] = f'attachment; filename="blasto-report-{report_id}-{name}"'
-    response.headers["Cache-Control"] = "private, max-age=3600"  # nosniff and the CSP come from blasto.web.security_headers
+    response.headers["Cache-Control"] = (
+        "private, max-age=3600"  # nosniff and the CSP come from blasto.web.security_headers
+    )
     return response
 
 

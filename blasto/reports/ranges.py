@@ -1,8 +1,9 @@
 """The date range of a report, checked the same way for the page and the API."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 
 MAX_DAYS = 3 * 366  # three years of days keeps a build well inside the task time limit
 # No shop sold anything before this, and the chart's date axis cannot draw days
@@ -31,7 +32,7 @@ class DateRange:
 
     def bounds(self) -> tuple[datetime, datetime]:
         """[start, end) as UTC instants, for comparing with timestamps."""
-        start = datetime.combine(self.first, time.min, tzinfo=timezone.utc)
+        start = datetime.combine(self.first, time.min, tzinfo=UTC)
         return start, start + timedelta(days=self.days)
 
     def each_day(self):
@@ -49,7 +50,7 @@ def checked_range(first: date | None, last: date | None, today: date | None = No
     if first < EARLIEST:
         raise RangeError(f"The first day must be {EARLIEST.isoformat()} or later.", "from")
     # One day of slack: "today" in a browser east of UTC is tomorrow here.
-    latest = (today or datetime.now(timezone.utc).date()) + timedelta(days=1)
+    latest = (today or datetime.now(UTC).date()) + timedelta(days=1)
     if first > latest:
         raise RangeError("The report starts in the future; sales reports cover days that have happened.", "from")
     span = DateRange(first, last)

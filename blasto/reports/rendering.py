@@ -6,6 +6,7 @@ spreadsheet would run as a formula are defused with a leading apostrophe:
 book titles are typed by admins and must not become formulas on someone
 else's machine.
 """
+
 from __future__ import annotations
 
 import csv
@@ -30,7 +31,14 @@ def summary(span: DateRange, totals, books: dict[int, tuple[str, str]]) -> dict:
         "currency": CURRENCY,
         "best_day": None if best_day is None else {"date": best_day[0].isoformat(), "revenue_cents": best_day[1][2]},
         "top_books": [
-            {"rank": rank, "book_id": book_id, "title": title, "author": author, "units": units, "revenue_cents": revenue}
+            {
+                "rank": rank,
+                "book_id": book_id,
+                "title": title,
+                "author": author,
+                "units": units,
+                "revenue_cents": revenue,
+            }
             for rank, (book_id, units, revenue) in enumerate(ranked_books(totals)[:TOP_BOOKS], start=1)
             for title, author in [books.get(book_id, ("?", "?"))]
         ],
@@ -39,7 +47,10 @@ def summary(span: DateRange, totals, books: dict[int, tuple[str, str]]) -> dict:
 
 def ranked_books(totals) -> list[tuple[int, int, int]]:
     """(book id, units, revenue) by revenue, then units, then id: a stable order for equal sellers."""
-    return sorted(((book_id, units, revenue) for book_id, (units, revenue) in totals.books.items()), key=lambda row: (-row[2], -row[1], row[0]))
+    return sorted(
+        ((book_id, units, revenue) for book_id, (units, revenue) in totals.books.items()),
+        key=lambda row: (-row[2], -row[1], row[0]),
+    )
 
 
 def days_csv(span: DateRange, totals) -> str:
@@ -99,7 +110,9 @@ def _draw(span: DateRange, totals, books: dict[int, tuple[str, str]]) -> bytes:
         per_day.bar(days, revenue, color="#2f6f8f", width=0.8)
     else:
         per_day.fill_between(days, revenue, step="mid", color="#2f6f8f", alpha=0.85, linewidth=0)
-    per_day.set_title(f"Revenue per day, {span.first.isoformat()} to {span.last.isoformat()} ({format_cents(totals.revenue_cents)} in all)")
+    per_day.set_title(
+        f"Revenue per day, {span.first.isoformat()} to {span.last.isoformat()} ({format_cents(totals.revenue_cents)} in all)"
+    )
     per_day.yaxis.set_major_formatter(money)
     per_day.set_ylim(bottom=0)
     per_day.grid(axis="y", alpha=0.3)

@@ -7,6 +7,7 @@ broker was down when it was asked for): it is queued again. Each statement
 is one UPDATE or DELETE with its condition, so two sweeps cannot both act
 on the same row.
 """
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -24,7 +25,11 @@ def sweep_reports(stall_seconds: float, max_attempts: int) -> dict[str, list[int
     now = utcnow()
     cutoff = now - timedelta(seconds=stall_seconds)
     stalled = (Report.state == RUNNING, Report.heartbeat_at < cutoff)
-    requeued = _ids(update(Report).where(*stalled, Report.attempts < max_attempts).values(state=QUEUED, progress=0, heartbeat_at=now))
+    requeued = _ids(
+        update(Report)
+        .where(*stalled, Report.attempts < max_attempts)
+        .values(state=QUEUED, progress=0, heartbeat_at=now)
+    )
     failed = _ids(
         update(Report)
         .where(*stalled, Report.attempts >= max_attempts)

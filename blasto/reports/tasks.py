@@ -6,6 +6,7 @@ restart, the hard time limit) the row stops getting heartbeats; the sweep
 then queues it again, up to REPORT_MAX_ATTEMPTS builds, and after that ends
 it failed with the reason. No report stays at 73% forever.
 """
+
 from __future__ import annotations
 
 import logging

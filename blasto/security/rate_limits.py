@@ -39,6 +39,7 @@ registered, rather than by decorators in the views: one place to read them,
 and one Limiter per app (a Limiter keeps its storage and settings on itself,
 and tests build many apps).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -46,8 +47,9 @@ import hmac
 import ipaddress
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable, cast
+from typing import cast
 
 from flask import Flask, Response, current_app, g, request
 from flask.typing import RouteCallable
@@ -114,8 +116,15 @@ class Rule:
 
 RULES = (
     Rule("RATELIMIT_LOGIN", "login", LOGIN_ENDPOINTS, "log-in attempts from your network"),
-    Rule("RATELIMIT_LOGIN_PER_ACCOUNT", "login-account", LOGIN_ENDPOINTS, "failed log-ins for this e-mail address",
-         key=account_key, exempt_when=no_account_named, deduct_when=failed_login),
+    Rule(
+        "RATELIMIT_LOGIN_PER_ACCOUNT",
+        "login-account",
+        LOGIN_ENDPOINTS,
+        "failed log-ins for this e-mail address",
+        key=account_key,
+        exempt_when=no_account_named,
+        deduct_when=failed_login,
+    ),
     Rule("RATELIMIT_SIGNUP", "signup", ("site.signup", "users.create_user"), "sign-ups from your network"),
     Rule("RATELIMIT_CHECKOUT", "checkout", ("site.checkout", "purchases.create_purchase"), "orders from your network"),
 )
@@ -190,11 +199,18 @@ def init_rate_limits(app: Flask) -> Limiter | None:
     limiter.init_app(app)
     for rule in RULES:
         limit = limiter.shared_limit(
-            config[rule.setting], scope=rule.scope, key_func=rule.key, methods=["POST"],
-            exempt_when=rule.exempt_when, deduct_when=rule.deduct_when, error_message=breach_message(limiter, rule.what),
+            config[rule.setting],
+            scope=rule.scope,
+            key_func=rule.key,
+            methods=["POST"],
+            exempt_when=rule.exempt_when,
+            deduct_when=rule.deduct_when,
+            error_message=breach_message(limiter, rule.what),
         )
         for endpoint in rule.endpoints:
-            app.view_functions[endpoint] = cast(RouteCallable, limit(app.view_functions[endpoint]))  # the decorator keeps a sync view sync
+            app.view_functions[endpoint] = cast(
+                RouteCallable, limit(app.view_functions[endpoint])
+            )  # the decorator keeps a sync view sync
     app.after_request(add_retry_after)
     app.extensions[EXTENSION_KEY] = limiter
     return limiter

@@ -1,4 +1,5 @@
 """Opening an account: the user and their welcome e-mail, in one transaction."""
+
 from __future__ import annotations
 
 from sqlalchemy.exc import IntegrityError

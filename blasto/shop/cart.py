@@ -4,6 +4,7 @@ Pure functions over plain dicts so the rules are the same wherever a cart
 lives, and easy to test exhaustively. Prices are never stored in the cart:
 they are read from the database whenever a cart is shown or bought.
 """
+
 from __future__ import annotations
 
 MAX_QUANTITY = 100  # per line; a bookshop order of more is a typo or an attack

@@ -4,6 +4,7 @@
 not hidden); every shopper-facing read of products goes through it, here or
 in the checkout's UPDATE. The admin lists every book (`for_sale=False`).
 """
+
 from __future__ import annotations
 
 import re
@@ -25,7 +26,12 @@ def product_query(search: str | None = None, for_sale: bool = True) -> Select:
     terms = clean_search(search)
     if terms:
         pattern = f"%{escape_like(terms.lower())}%"
-        query = query.where(or_(func.lower(Product.title).like(pattern, escape="\\"), func.lower(Product.author).like(pattern, escape="\\")))
+        query = query.where(
+            or_(
+                func.lower(Product.title).like(pattern, escape="\\"),
+                func.lower(Product.author).like(pattern, escape="\\"),
+            )
+        )
     return query.order_by(Product.title, Product.id)
 
 

@@ -10,12 +10,13 @@ the same books cannot deadlock. An idempotency key (API) makes a retried
 order return the first purchase; a different order under the same key is
 refused.
 """
+
 from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Mapping
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
@@ -136,7 +137,10 @@ def _buy(user_id: int, order: dict[int, int], idempotency_key: str | None, diges
         total_cents=order_total((prices[pid], quantity) for pid, quantity in order.items()),
         idempotency_key=idempotency_key,
         request_fingerprint=digest,
-        items=[PurchaseItem(product_id=pid, quantity=quantity, unit_price_cents=prices[pid]) for pid, quantity in sorted(order.items())],
+        items=[
+            PurchaseItem(product_id=pid, quantity=quantity, unit_price_cents=prices[pid])
+            for pid, quantity in sorted(order.items())
+        ],
     )
     db.session.add(purchase)
     db.session.flush()

@@ -7,6 +7,7 @@ most requests only render the template. A shelf a few seconds stale is fine.
 If the database cannot be read the page still renders, without shelves, and
 the error is logged (the front page should not be the first thing to fall).
 """
+
 from __future__ import annotations
 
 import logging

@@ -5,6 +5,7 @@ one round trip of plain Core SQL: the page of purchases (a CTE) joined to its
 lines and their titles, with the user's total count as an uncorrelated
 subquery that Postgres evaluates once. No ORM objects, no query per purchase.
 """
+
 from __future__ import annotations
 
 from sqlalchemy import BindParameter, ColumnElement, Select, bindparam, func, select
@@ -18,20 +19,42 @@ _USER: BindParameter[int] = bindparam("user_id")
 
 
 def _count(user: ColumnElement) -> ColumnElement:
-    return select(func.count()).select_from(_purchases).where(_purchases.c.user_id == user).scalar_subquery().label("total_items")
+    return (
+        select(func.count())
+        .select_from(_purchases)
+        .where(_purchases.c.user_id == user)
+        .scalar_subquery()
+        .label("total_items")
+    )
 
 
 def _header(user: ColumnElement, *conditions, paged: bool) -> Select:
-    header = select(_purchases.c.id, _purchases.c.status, _purchases.c.created_at, _purchases.c.total_cents).where(_purchases.c.user_id == user, *conditions)
+    header = select(_purchases.c.id, _purchases.c.status, _purchases.c.created_at, _purchases.c.total_cents).where(
+        _purchases.c.user_id == user, *conditions
+    )
     if paged:  # newest first; (user_id, created_at, id) is indexed in this order
-        header = header.order_by(_purchases.c.created_at.desc(), _purchases.c.id.desc()).limit(bindparam("limit")).offset(bindparam("offset"))
+        header = (
+            header.order_by(_purchases.c.created_at.desc(), _purchases.c.id.desc())
+            .limit(bindparam("limit"))
+            .offset(bindparam("offset"))
+        )
     return header
 
 
 def _statement(header: Select, *extra) -> Select:
     """A header CTE joined to its lines and titles, in page order."""
     page = header.cte("page")
-    columns = [page.c.id, page.c.status, page.c.created_at, page.c.total_cents, _lines.c.product_id, _products.c.title, _lines.c.quantity, _lines.c.unit_price_cents, *extra]
+    columns = [
+        page.c.id,
+        page.c.status,
+        page.c.created_at,
+        page.c.total_cents,
+        _lines.c.product_id,
+        _products.c.title,
+        _lines.c.quantity,
+        _lines.c.unit_price_cents,
+        *extra,
+    ]
     joined = page.join(_lines, _lines.c.purchase_id == page.c.id).join(_products, _products.c.id == _lines.c.product_id)
     return select(*columns).select_from(joined).order_by(page.c.created_at.desc(), page.c.id.desc(), _lines.c.id)
 
@@ -41,7 +64,9 @@ _ONE = _statement(_header(_USER, _purchases.c.id == bindparam("purchase_id"), pa
 _COUNT = select(_count(_USER))
 
 
-def purchase_page(user_id: int, page: int, per_page: int, connection: Connection | None = None) -> tuple[list[dict], int]:
+def purchase_page(
+    user_id: int, page: int, per_page: int, connection: Connection | None = None
+) -> tuple[list[dict], int]:
     """The user's purchases, newest first: (one page with lines, total count)."""
     connection = connection or db.session.connection()
     rows = connection.execute(_PAGE, _page_params(page, per_page, user_id=user_id)).all()
@@ -75,7 +100,15 @@ def _grouped(rows) -> list[dict]:
         purchase_id, status, created_at, total_cents, product_id, title, quantity, unit_price_cents = row[:8]
         if purchase_id != current_id:
             current_id, items = purchase_id, []
-            purchases.append({"id": purchase_id, "status": status, "created_at": created_at, "total_cents": total_cents, "items": items})
+            purchases.append(
+                {
+                    "id": purchase_id,
+                    "status": status,
+                    "created_at": created_at,
+                    "total_cents": total_cents,
+                    "items": items,
+                }
+            )
         items.append(
             {
                 "product_id": product_id,

@@ -16,6 +16,7 @@ stripping the digits and symbols people pad with (`password123!`, `2024dragon`)
 is on the list: padding a common word to reach the minimum is the first thing
 guessing tools try.
 """
+
 from __future__ import annotations
 
 import functools

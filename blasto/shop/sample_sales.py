@@ -11,11 +11,12 @@ The sales are numbered and drawn from a fixed seed, and each carries its
 number as its idempotency key, so running the command again adds only the
 ones missing: `--sales 1000` twice leaves 1000, then `--sales 5000` adds 4000.
 """
+
 from __future__ import annotations
 
 import random
 import secrets
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, insert, select
 from werkzeug.security import generate_password_hash
@@ -35,14 +36,16 @@ def shopper_email(number: int) -> str:
 
 def seed_sales(count: int, now: datetime | None = None) -> int:
     """Add the missing sample sales up to `count`; return how many were added."""
-    existing = db.session.execute(select(func.count()).select_from(Purchase).where(Purchase.idempotency_key.like(f"{KEY_PREFIX}%"))).scalar_one()
+    existing = db.session.execute(
+        select(func.count()).select_from(Purchase).where(Purchase.idempotency_key.like(f"{KEY_PREFIX}%"))
+    ).scalar_one()
     if existing >= count:
         return 0
     books = db.session.execute(select(Product.id, Product.price_cents).order_by(Product.id)).all()
     if not books:
         raise ValueError("the catalogue is empty: seed the books first")
     shoppers = _shoppers()
-    draws = _draws(count, len(books), now or datetime.now(timezone.utc))
+    draws = _draws(count, len(books), now or datetime.now(UTC))
     added = 0
     for start in range(existing, count, BATCH):
         batch = draws[start : min(count, start + BATCH)]
@@ -58,7 +61,12 @@ def seed_sales(count: int, now: datetime | None = None) -> int:
         ]
         ids = db.session.scalars(insert(Purchase).returning(Purchase.id, sort_by_parameter_order=True), purchases).all()
         items = [
-            {"purchase_id": purchase_id, "product_id": books[book][0], "quantity": quantity, "unit_price_cents": books[book][1]}
+            {
+                "purchase_id": purchase_id,
+                "product_id": books[book][0],
+                "quantity": quantity,
+                "unit_price_cents": books[book][1],
+            }
             for purchase_id, (_, _, lines) in zip(ids, batch)
             for book, quantity in lines
         ]
@@ -74,7 +82,9 @@ def _shoppers() -> list[int]:
     missing = [email for email in emails if email not in known]
     if missing:
         unusable = generate_password_hash(secrets.token_urlsafe(32))  # one slow hash for all of them
-        db.session.add_all(User(email=email, name=f"Sample shopper {email[14:16]}", password_hash=unusable) for email in missing)
+        db.session.add_all(
+            User(email=email, name=f"Sample shopper {email[14:16]}", password_hash=unusable) for email in missing
+        )
         db.session.commit()
         known = dict(db.session.execute(select(User.email, User.id).where(User.email.in_(emails))).all())
     return [known[email] for email in emails]
@@ -89,7 +99,9 @@ def _draws(count: int, book_count: int, now: datetime) -> list[tuple[int, dateti
     weights = [0.0] * book_count
     for rank, book in enumerate(rank_of):
         weights[book] = popularity[rank]
-    day_weights = [(1 + day / DAYS) * (1.6 if (now - timedelta(days=day)).weekday() >= 5 else 1.0) for day in range(DAYS)]
+    day_weights = [
+        (1 + day / DAYS) * (1.6 if (now - timedelta(days=day)).weekday() >= 5 else 1.0) for day in range(DAYS)
+    ]
     draws = []
     for number in range(count):
         day = rng.choices(range(DAYS), weights=day_weights)[0]

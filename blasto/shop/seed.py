@@ -1,4 +1,5 @@
 """Load the sample catalogue idempotently: a book already present is left alone."""
+
 from __future__ import annotations
 
 import logging
@@ -42,8 +43,9 @@ def stock_empty_development_shop() -> None:
     """
     environment = current_app.config["BLASTO_ENV"]
     if environment != "development":
-        log.info("sample books not loaded: --if-empty loads them in development only",
-                 extra={"blasto_env": environment})
+        log.info(
+            "sample books not loaded: --if-empty loads them in development only", extra={"blasto_env": environment}
+        )
     elif not catalogue_is_empty():
         log.info("sample books not loaded: the catalogue has books")
     else:
@@ -51,10 +53,18 @@ def stock_empty_development_shop() -> None:
 
 
 @click.command("seed")
-@click.option("--sales", type=click.IntRange(0, 1_000_000), default=0, show_default=True,
-              help="Also make sure this many sample sales exist (a year of order history for reports).")
-@click.option("--if-empty", is_flag=True,
-              help="Only in development, only into an empty catalogue, saying so in the log (Procfile.dev's web line).")
+@click.option(
+    "--sales",
+    type=click.IntRange(0, 1_000_000),
+    default=0,
+    show_default=True,
+    help="Also make sure this many sample sales exist (a year of order history for reports).",
+)
+@click.option(
+    "--if-empty",
+    is_flag=True,
+    help="Only in development, only into an empty catalogue, saying so in the log (Procfile.dev's web line).",
+)
 @with_appcontext
 def seed_command(sales: int, if_empty: bool):
     """Load the sample catalogue of books, and optionally sample sales (safe to run again)."""

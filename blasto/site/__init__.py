@@ -4,6 +4,7 @@ One blueprint, `site`, split into modules by what the pages do. Every form
 posts with a CSRF token (CSRFProtect is app-wide); every redirect after a
 POST is a 303.
 """
+
 from flask import Blueprint
 
 bp = Blueprint("site", __name__)

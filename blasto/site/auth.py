@@ -6,6 +6,7 @@ after it. Each log-in is a row (blasto.models.login_session) that logging out
 ends, so a copied cookie dies with the session it was copied from. Unknown e-mail and wrong password get the same message and take
 about the same time, so the form does not reveal who has an account.
 """
+
 from __future__ import annotations
 
 from flask import current_app, flash, g, render_template, session, url_for

@@ -4,11 +4,11 @@ The rules (limits, quantities) are blasto.shop.cart's pure functions; this
 module only reads and writes the session and shows the cart priced from the
 database. The cart works without an account; checkout asks for one.
 """
+
 from __future__ import annotations
 
-from typing import cast
-
 from dataclasses import dataclass
+from typing import cast
 
 from flask import flash, render_template, session, url_for
 from sqlalchemy import select
@@ -149,4 +149,3 @@ def cart_remove():
     product = db.session.get(Product, form.product_id.data)  # hidden or not, it was in the cart
     flash(f"Removed “{product.title}” from your cart." if product else "Removed the book from your cart.", "success")
     return see_other(url_for("site.cart"))
-

@@ -1,4 +1,5 @@
 """The front page, the catalogue (search and pages) and each book's page."""
+
 from __future__ import annotations
 
 from flask import abort, current_app, render_template, request

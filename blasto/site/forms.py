@@ -1,4 +1,5 @@
 """The site's forms. Every FlaskForm carries a CSRF token; WTForms checks each field (shared pieces: blasto.web.forms)."""
+
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
@@ -17,14 +18,26 @@ from blasto.web.forms import NO_CONTROL_CHARACTERS, CsrfOnlyForm, WholeNumberFie
 
 
 class SignupForm(FlaskForm):
-    name = StringField("Name", filters=[strip], validators=[
-        DataRequired("Please enter your name."), Length(max=NAME_MAX, message=f"Use at most {NAME_MAX} characters."),
-        Regexp(NO_CONTROL_CHARACTERS, message="Remove the control characters (invisible characters pasted from elsewhere)."),
-    ])
+    name = StringField(
+        "Name",
+        filters=[strip],
+        validators=[
+            DataRequired("Please enter your name."),
+            Length(max=NAME_MAX, message=f"Use at most {NAME_MAX} characters."),
+            Regexp(
+                NO_CONTROL_CHARACTERS,
+                message="Remove the control characters (invisible characters pasted from elsewhere).",
+            ),
+        ],
+    )
     email = EmailField(
         "E-mail",
         filters=[normalise_email],
-        validators=[InputRequired("Please enter your e-mail address."), Length(max=EMAIL_MAX), Email("That does not look like an e-mail address.")],
+        validators=[
+            InputRequired("Please enter your e-mail address."),
+            Length(max=EMAIL_MAX),
+            Email("That does not look like an e-mail address."),
+        ],
     )
     password = PasswordField(
         "Password",
@@ -47,11 +60,18 @@ class SignupForm(FlaskForm):
 
 
 class LoginForm(FlaskForm):
-    email = EmailField("E-mail", filters=[normalise_email], validators=[
-        InputRequired("Please enter your e-mail address."), Length(max=EMAIL_MAX),
-        Regexp(NO_CONTROL_CHARACTERS, message="That does not look like an e-mail address."),
-    ])
-    password = PasswordField("Password", validators=[InputRequired("Please enter your password."), Length(max=PASSWORD_MAX)])
+    email = EmailField(
+        "E-mail",
+        filters=[normalise_email],
+        validators=[
+            InputRequired("Please enter your e-mail address."),
+            Length(max=EMAIL_MAX),
+            Regexp(NO_CONTROL_CHARACTERS, message="That does not look like an e-mail address."),
+        ],
+    )
+    password = PasswordField(
+        "Password", validators=[InputRequired("Please enter your password."), Length(max=PASSWORD_MAX)]
+    )
     remember = BooleanField("Keep me logged in on this device")
 
 
@@ -67,7 +87,10 @@ class AddToCartForm(ProductForm):
     quantity = WholeNumberField(
         "Quantity",
         default=1,
-        validators=[InputRequired("Please enter a quantity."), NumberRange(1, MAX_QUANTITY, f"Choose from 1 to {MAX_QUANTITY}.")],
+        validators=[
+            InputRequired("Please enter a quantity."),
+            NumberRange(1, MAX_QUANTITY, f"Choose from 1 to {MAX_QUANTITY}."),
+        ],
     )
     next = HiddenField()
 
@@ -75,7 +98,10 @@ class AddToCartForm(ProductForm):
 class UpdateCartForm(ProductForm):
     quantity = WholeNumberField(
         "Quantity",
-        validators=[InputRequired("Please enter a quantity."), NumberRange(0, MAX_QUANTITY, f"Choose from 0 (remove) to {MAX_QUANTITY}.")],
+        validators=[
+            InputRequired("Please enter a quantity."),
+            NumberRange(0, MAX_QUANTITY, f"Choose from 0 (remove) to {MAX_QUANTITY}."),
+        ],
     )
 
 

@@ -6,6 +6,7 @@ pages. The checkout form carries an idempotency key made when it is shown, so
 a double-submitted form buys once, and a digest of the cart it showed, so
 what is bought is what was reviewed.
 """
+
 from __future__ import annotations
 
 import secrets
@@ -19,7 +20,14 @@ from blasto.models import Purchase
 from blasto.models.base import ID_CONVERTER
 from blasto.outbox.records import receipt_state
 from blasto.shop.catalog import books_for_sale
-from blasto.shop.checkout import CheckoutError, IdempotencyMismatch, InsufficientStock, UnknownProducts, fingerprint, place_order
+from blasto.shop.checkout import (
+    CheckoutError,
+    IdempotencyMismatch,
+    InsufficientStock,
+    UnknownProducts,
+    fingerprint,
+    place_order,
+)
 from blasto.shop.history import purchase_detail, purchase_page
 from blasto.site import bp
 from blasto.site.cart import CART_KEY, current_cart, lines_total, priced_lines, save_cart
@@ -55,7 +63,9 @@ def place_checkout(form: CheckoutForm):
     cart = current_cart()
     if not cart:
         # The same form posted again after the first post emptied the cart.
-        earlier = db.session.scalar(select(Purchase.id).where(Purchase.user_id == current_user.id, Purchase.idempotency_key == key))
+        earlier = db.session.scalar(
+            select(Purchase.id).where(Purchase.user_id == current_user.id, Purchase.idempotency_key == key)
+        )
         if earlier is not None:
             flash("This order was already placed.", "info")
             return see_other(url_for("site.purchase", purchase_id=earlier))
@@ -93,7 +103,9 @@ def purchases():
     number = page_number()
     items, total = purchase_page(current_user.id, number, PURCHASES_PER_PAGE)
     check_in_range(number, total, PURCHASES_PER_PAGE)
-    return render_template("purchases.html", page=Page(items=items, number=number, per_page=PURCHASES_PER_PAGE, total=total))
+    return render_template(
+        "purchases.html", page=Page(items=items, number=number, per_page=PURCHASES_PER_PAGE, total=total)
+    )
 
 
 @bp.get(f"/purchases/<{ID_CONVERTER}:purchase_id>")

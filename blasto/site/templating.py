@@ -1,4 +1,5 @@
 """What every page's layout uses: the cart's size and the layout's links (the filters: blasto.web.templating)."""
+
 from __future__ import annotations
 
 from typing import Any, cast
@@ -7,7 +8,6 @@ from flask import url_for
 
 from blasto.site import bp
 from blasto.site.cart import cart_size
-
 
 LAYOUT_ENDPOINTS = {
     "css": ("static", {"filename": "css/site.css"}),
@@ -28,7 +28,9 @@ LAYOUT_ENDPOINTS = {
 
 
 def layout_links() -> dict[str, str]:
-    return {name: url_for(endpoint, **cast(dict[str, Any], values)) for name, (endpoint, values) in LAYOUT_ENDPOINTS.items()}
+    return {
+        name: url_for(endpoint, **cast(dict[str, Any], values)) for name, (endpoint, values) in LAYOUT_ENDPOINTS.items()
+    }
 
 
 @bp.app_context_processor

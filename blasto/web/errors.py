@@ -9,6 +9,7 @@ Postgres or Redis unreachable is an outage, not a bug: a 503 with Retry-After
 context processors, since the layout asks the database who is logged in).
 Nothing here holds state: when the service returns, the next request works.
 """
+
 from __future__ import annotations
 
 import logging
@@ -78,7 +79,11 @@ def render_error(exc: HTTPException):
 
 def http_error(exc: HTTPException):
     level = logging.ERROR if (exc.code or 500) >= 500 else logging.INFO
-    log.log(level, "http error", extra={"status": exc.code, "error": error_slug(exc), "method": request.method, "path": request.path})
+    log.log(
+        level,
+        "http error",
+        extra={"status": exc.code, "error": error_slug(exc), "method": request.method, "path": request.path},
+    )
     return render_error(exc)
 
 
@@ -100,8 +105,12 @@ def database_errors() -> tuple[type[Exception], ...]:
     down, too many connections); DisconnectionError comes from the pool's ping;
     TimeoutError is the pool waiting in vain for a connection.
     """
-    return (sqlalchemy_errors.OperationalError, sqlalchemy_errors.DisconnectionError, sqlalchemy_errors.TimeoutError,
-            psycopg.OperationalError)
+    return (
+        sqlalchemy_errors.OperationalError,
+        sqlalchemy_errors.DisconnectionError,
+        sqlalchemy_errors.TimeoutError,
+        psycopg.OperationalError,
+    )
 
 
 def broker_errors() -> tuple[type[Exception], ...]:
@@ -163,5 +172,7 @@ def end_session(exc: BaseException | None = None) -> None:
     try:
         db.session.remove()
     except database_errors() as error:
-        outages_log.warning("database connection lost at the end of the request; discarded", extra={"error": cause(error)})
+        outages_log.warning(
+            "database connection lost at the end of the request; discarded", extra={"error": cause(error)}
+        )
         db.session.remove()  # the failed close ended the transaction; this forgets the session

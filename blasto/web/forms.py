@@ -3,6 +3,7 @@
 Quantities and ids are integers checked against the bounds the cart and the
 database use, so bad input becomes a field error, never a 500.
 """
+
 from __future__ import annotations
 
 import re

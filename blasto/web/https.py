@@ -14,12 +14,13 @@ The redirect runs before every other request hook (CSRF included), so a
 form posted over HTTP is sent on to HTTPS instead of failing its check.
 Outside production nothing here is installed: development has no TLS.
 """
+
 from __future__ import annotations
 
 import re
 from urllib.parse import urlsplit, urlunsplit
 
-from flask import Flask, Response, redirect, request
+from flask import Flask, redirect, request
 from flask.typing import ResponseReturnValue
 
 HSTS = "max-age=31536000; includeSubDomains"

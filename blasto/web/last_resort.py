@@ -8,6 +8,7 @@ request-id and security-header middlewares (blasto.web.middleware) and answers w
 without Flask, which may be what failed: a database or broker outage is the
 usual 503 with Retry-After, anything else the usual 500.
 """
+
 from __future__ import annotations
 
 import json
@@ -20,7 +21,14 @@ from werkzeug.http import HTTP_STATUS_CODES
 
 from blasto.core.logs import request_id_var
 from blasto.web.errors import (
-    API_PREFIX, BROKER_MESSAGE, DATABASE_MESSAGE, GENERIC_500, RETRY_AFTER_SECONDS, broker_errors, cause, database_errors,
+    API_PREFIX,
+    BROKER_MESSAGE,
+    DATABASE_MESSAGE,
+    GENERIC_500,
+    RETRY_AFTER_SECONDS,
+    broker_errors,
+    cause,
+    database_errors,
 )
 
 outages_log = logging.getLogger("blasto.outages")

@@ -1,4 +1,5 @@
 """The WSGI stack around Flask, built in one place so its order can be read and changed here."""
+
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable

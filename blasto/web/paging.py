@@ -4,6 +4,7 @@ A page that is not a positive whole number, or past the last page, is a 404
 with a message saying so: clear to people, and no giant OFFSET reaches the
 database (SQLite cannot bind integers past 2**63).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass

@@ -6,6 +6,7 @@ scheme-relative URL), no backslash (browsers read `/\\evil.com` as
 `//evil.com`), no whitespace or control characters (browsers strip tabs and
 newlines, turning `/\\t/evil.com` into `//evil.com`), no scheme or host.
 """
+
 from __future__ import annotations
 
 from urllib.parse import urlsplit

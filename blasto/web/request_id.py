@@ -7,6 +7,7 @@ A client-supplied id is only trusted when short and plain, so it can never
 inject text into a log line. A middleware rather than three Flask hooks: it
 is on every request's path, and measured cheaper (docs/BENCHMARKS.md).
 """
+
 from __future__ import annotations
 
 import re

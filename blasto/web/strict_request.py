@@ -11,6 +11,7 @@ r"""The request class: two ways a client's bytes could turn into a 500 or a sile
   cut at 1 MiB (invalid JSON, a truncated form) instead of a 413. The stream
   here reads one byte past the limit: if it gets it, the body is too large.
 """
+
 from __future__ import annotations
 
 from flask import Request

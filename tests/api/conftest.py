@@ -1,4 +1,5 @@
 """An API client with helpers for accounts and tokens, on SQLite or Postgres."""
+
 from __future__ import annotations
 
 import base64

@@ -1,4 +1,5 @@
 """Hidden books through the API: absent from the catalogue, refused at purchase, kept in history."""
+
 import pytest
 from sqlalchemy import func, select
 
@@ -36,11 +37,18 @@ def test_hidden_books_are_not_listed_or_found(api, books):
 
 def test_buying_a_hidden_book_is_refused_like_an_unknown_one_and_writes_nothing(api, books):
     user = api.user("reader@example.com")
-    body = assert_error(api.buy(user, [{"product_id": books["emma"], "quantity": 1}, {"product_id": books["dracula"], "quantity": 1}]), 422)
+    body = assert_error(
+        api.buy(user, [{"product_id": books["emma"], "quantity": 1}, {"product_id": books["dracula"], "quantity": 1}]),
+        422,
+    )
     assert body["errors"]["json"]["items"] == {"1": {"product_id": ["No book with this id."]}}
     assert body["message"] == f"No such book: {books['dracula']}."
     assert stock_of(books["emma"]) == 5 and stock_of(books["dracula"]) == 5
-    assert purchases() == 0 and db.session.scalar(select(func.count()).select_from(OutboxMessage).where(OutboxMessage.kind == "receipt")) == 0
+    assert (
+        purchases() == 0
+        and db.session.scalar(select(func.count()).select_from(OutboxMessage).where(OutboxMessage.kind == "receipt"))
+        == 0
+    )
 
 
 def test_past_purchases_keep_a_book_hidden_later_and_a_retry_replays(api, books):
@@ -54,7 +62,11 @@ def test_past_purchases_keep_a_book_hidden_later_and_a_retry_replays(api, books)
     assert one["items"][0]["title"] == "Emma" and one["total_cents"] == 2000
     # A retry of the order placed before the book was hidden returns that order; a new one is refused.
     again = api.buy(user, [{"product_id": books["emma"], "quantity": 2}], key="order-1")
-    assert again.status_code == 201 and again.headers["Idempotent-Replayed"] == "true" and again.get_json()["id"] == first.get_json()["id"]
+    assert (
+        again.status_code == 201
+        and again.headers["Idempotent-Replayed"] == "true"
+        and again.get_json()["id"] == first.get_json()["id"]
+    )
     assert_error(api.buy(user, [{"product_id": books["emma"], "quantity": 1}], key="order-2"), 422)
     assert purchases() == 1 and stock_of(books["emma"]) == 3
 

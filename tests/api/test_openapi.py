@@ -1,12 +1,19 @@
 """The OpenAPI document describes what the API does, and the docs page shows it."""
+
 import pytest
 
 PUBLIC = {("post", "/api/v1/users"), ("post", "/api/v1/tokens"), ("get", "/api/v1/home"), ("get", "/api/v1/docs")}
 EXPECTED = {
-    ("post", "/api/v1/users"), ("get", "/api/v1/users/me"), ("get", "/api/v1/users/{user_id}"),
-    ("post", "/api/v1/tokens"), ("delete", "/api/v1/tokens"),
-    ("get", "/api/v1/products"), ("get", "/api/v1/products/{product_id}"),
-    ("get", "/api/v1/purchases"), ("post", "/api/v1/purchases"), ("get", "/api/v1/purchases/{purchase_id}"),
+    ("post", "/api/v1/users"),
+    ("get", "/api/v1/users/me"),
+    ("get", "/api/v1/users/{user_id}"),
+    ("post", "/api/v1/tokens"),
+    ("delete", "/api/v1/tokens"),
+    ("get", "/api/v1/products"),
+    ("get", "/api/v1/products/{product_id}"),
+    ("get", "/api/v1/purchases"),
+    ("post", "/api/v1/purchases"),
+    ("get", "/api/v1/purchases/{purchase_id}"),
 }
 
 
@@ -18,12 +25,17 @@ def spec(client):
 
 
 def operations(spec):
-    return {(method, path): op for path, item in spec["paths"].items() for method, op in item.items() if method != "parameters"}
+    return {
+        (method, path): op
+        for path, item in spec["paths"].items()
+        for method, op in item.items()
+        if method != "parameters"
+    }
 
 
 def test_every_endpoint_is_described(spec):
     assert spec["openapi"].startswith("3.") and spec["info"]["title"] == "Blasto"
-    assert EXPECTED <= set(operations(spec))
+    assert set(operations(spec)) >= EXPECTED
 
 
 def test_token_endpoints_declare_bearer_auth_and_401(spec):

@@ -1,4 +1,5 @@
 """The catalogue through the API: pagination edges, search, one book."""
+
 import pytest
 
 from tests.api.conftest import assert_error
@@ -8,7 +9,10 @@ from tests.support.shop_data import add_product
 @pytest.fixture
 def shelf(api):
     """25 books by two authors; returns their ids in title order."""
-    ids = [add_product(f"Title {n:02d}", author="Ursula Writer" if n % 5 == 0 else "Ann Author", price_cents=100 + n) for n in range(1, 26)]
+    ids = [
+        add_product(f"Title {n:02d}", author="Ursula Writer" if n % 5 == 0 else "Ann Author", price_cents=100 + n)
+        for n in range(1, 26)
+    ]
     return ids
 
 
@@ -50,8 +54,16 @@ def test_per_page_is_capped_at_100(api):
 
 @pytest.mark.parametrize(
     "query, field",
-    [("page=0", "page"), ("page=-1", "page"), ("page=abc", "page"), ("page=99999999999999999999", "page"),
-     ("per_page=0", "per_page"), ("per_page=-5", "per_page"), ("per_page=1.5", "per_page"), ("q=" + "x" * 101, "q")],
+    [
+        ("page=0", "page"),
+        ("page=-1", "page"),
+        ("page=abc", "page"),
+        ("page=99999999999999999999", "page"),
+        ("per_page=0", "per_page"),
+        ("per_page=-5", "per_page"),
+        ("per_page=1.5", "per_page"),
+        ("q=" + "x" * 101, "q"),
+    ],
 )
 def test_bad_pagination_is_422_naming_the_parameter(api, query, field):
     user = api.user("p@example.com")

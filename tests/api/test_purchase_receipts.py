@@ -1,4 +1,5 @@
 """The receipt e-mail's state in the API: pending, then sent or failed, on the purchase itself."""
+
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
@@ -28,7 +29,9 @@ def sink():
 def shop_api(request, sink):
     """The API client (SQLite or Postgres) with mail going to the sink."""
     client = request.getfixturevalue("api" if request.param == "sqlite" else "pg_api")
-    client.app.config["MAIL"] = MailSettings(mode=SMTP, sender="Blasto <shop@blasto.example>", smtp=SmtpSettings(host="127.0.0.1", port=sink.port, timeout=2))
+    client.app.config["MAIL"] = MailSettings(
+        mode=SMTP, sender="Blasto <shop@blasto.example>", smtp=SmtpSettings(host="127.0.0.1", port=sink.port, timeout=2)
+    )
     return client
 
 
@@ -86,7 +89,9 @@ def test_a_permanently_refused_receipt_shows_failed(shop_api, buyer, book, sink)
 
 
 def test_a_retried_receipt_still_shows_pending(api, sink):
-    api.app.config["MAIL"] = MailSettings(mode=SMTP, sender="Blasto <shop@blasto.example>", smtp=SmtpSettings(host="127.0.0.1", port=sink.port, timeout=2))
+    api.app.config["MAIL"] = MailSettings(
+        mode=SMTP, sender="Blasto <shop@blasto.example>", smtp=SmtpSettings(host="127.0.0.1", port=sink.port, timeout=2)
+    )
     buyer = api.user("buyer@example.com")
     book = add_product("Emma", stock=3)
     body = api.buy(buyer, [{"product_id": book, "quantity": 1}]).get_json()
@@ -98,7 +103,9 @@ def test_a_retried_receipt_still_shows_pending(api, sink):
 def test_a_purchase_from_before_receipts_has_a_null_receipt(api):
     buyer = api.user("old@example.com")
     book = add_product("Emma", price_cents=500, stock=3)
-    purchase = Purchase(user_id=buyer["id"], total_cents=500, items=[PurchaseItem(product_id=book, quantity=1, unit_price_cents=500)])
+    purchase = Purchase(
+        user_id=buyer["id"], total_cents=500, items=[PurchaseItem(product_id=book, quantity=1, unit_price_cents=500)]
+    )
     db.session.add(purchase)
     db.session.commit()
     body = detail(api, buyer, purchase.id)
@@ -128,14 +135,20 @@ def test_the_openapi_document_declares_the_receipt_on_the_detail(client):
     spec = client.get("/api/v1/openapi.json").get_json()
     schemas = spec["components"]["schemas"]
     detail_ref = "#/components/schemas/PurchaseDetail"
-    get_one = spec["paths"]["/api/v1/purchases/{purchase_id}"]["get"]["responses"]["200"]["content"]["application/json"]["schema"]
+    get_one = spec["paths"]["/api/v1/purchases/{purchase_id}"]["get"]["responses"]["200"]["content"][
+        "application/json"
+    ]["schema"]
     created = spec["paths"]["/api/v1/purchases"]["post"]["responses"]["201"]["content"]["application/json"]["schema"]
     assert get_one == created == {"$ref": detail_ref}
 
     receipt = schemas["PurchaseDetail"]["properties"]["receipt"]
-    refs = [receipt.get("$ref")] + [option.get("$ref") for option in receipt.get("anyOf", []) + receipt.get("allOf", []) + receipt.get("oneOf", [])]
+    refs = [receipt.get("$ref")] + [
+        option.get("$ref") for option in receipt.get("anyOf", []) + receipt.get("allOf", []) + receipt.get("oneOf", [])
+    ]
     assert "#/components/schemas/Receipt" in refs
-    assert receipt.get("nullable") or any(option.get("nullable") for option in receipt.get("anyOf", []) + receipt.get("oneOf", []))
+    assert receipt.get("nullable") or any(
+        option.get("nullable") for option in receipt.get("anyOf", []) + receipt.get("oneOf", [])
+    )
     properties = schemas["Receipt"]["properties"]
     assert set(properties["state"]["enum"]) == {"pending", "sent", "failed"}
     assert properties["sent_at"]["format"] == "date-time" and properties["sent_at"].get("nullable") is True

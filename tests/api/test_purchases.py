@@ -1,4 +1,5 @@
 """Buying through the API: server prices, stock, idempotency, history, bad input."""
+
 import pytest
 from sqlalchemy import func, select
 
@@ -20,11 +21,16 @@ def buyer(api):
 
 @pytest.fixture
 def books(api):
-    return {"cheap": add_product("Cheap", price_cents=199, stock=5), "dear": add_product("Dear", price_cents=4599, stock=2)}
+    return {
+        "cheap": add_product("Cheap", price_cents=199, stock=5),
+        "dear": add_product("Dear", price_cents=4599, stock=2),
+    }
 
 
 def test_purchase_is_priced_by_the_server_and_takes_stock(api, buyer, books):
-    response = api.buy(buyer, [{"product_id": books["cheap"], "quantity": 3}, {"product_id": books["dear"], "quantity": 1}])
+    response = api.buy(
+        buyer, [{"product_id": books["cheap"], "quantity": 3}, {"product_id": books["dear"], "quantity": 1}]
+    )
     assert response.status_code == 201
     body = response.get_json()
     assert body["total_cents"] == 3 * 199 + 4599 and body["total_display"] == "$51.96" and body["status"] == "paid"
@@ -40,13 +46,19 @@ def test_purchase_is_priced_by_the_server_and_takes_stock(api, buyer, books):
 def test_prices_in_the_request_are_refused_not_trusted(api, buyer, books):
     body = assert_error(api.buy(buyer, [{"product_id": books["dear"], "quantity": 1, "unit_price_cents": 1}]), 422)
     assert "unit_price_cents" in body["errors"]["json"]["items"]["0"]
-    response = api.http.post("/api/v1/purchases", json={"items": [{"product_id": books["dear"], "quantity": 1}], "total_cents": 1}, headers=buyer["headers"])
+    response = api.http.post(
+        "/api/v1/purchases",
+        json={"items": [{"product_id": books["dear"], "quantity": 1}], "total_cents": 1},
+        headers=buyer["headers"],
+    )
     assert_error(response, 422)
     assert count(Purchase) == 0 and stock_of(books["dear"]) == 2
 
 
 def test_not_enough_stock_is_409_naming_the_book_and_writes_nothing(api, buyer, books):
-    response = api.buy(buyer, [{"product_id": books["cheap"], "quantity": 1}, {"product_id": books["dear"], "quantity": 3}])
+    response = api.buy(
+        buyer, [{"product_id": books["cheap"], "quantity": 1}, {"product_id": books["dear"], "quantity": 3}]
+    )
     body = assert_error(response, 409, "conflict")
     assert "Only 2 left of “Dear”" in body["message"]
     assert body["errors"]["json"]["items"] == {"1": {"quantity": ["Only 2 left of “Dear” (you asked for 3)."]}}
@@ -55,7 +67,9 @@ def test_not_enough_stock_is_409_naming_the_book_and_writes_nothing(api, buyer, 
 
 
 def test_unknown_products_are_422_naming_the_line(api, buyer, books):
-    body = assert_error(api.buy(buyer, [{"product_id": books["cheap"], "quantity": 1}, {"product_id": 424242, "quantity": 1}]), 422)
+    body = assert_error(
+        api.buy(buyer, [{"product_id": books["cheap"], "quantity": 1}, {"product_id": 424242, "quantity": 1}]), 422
+    )
     assert body["errors"]["json"]["items"] == {"1": {"product_id": ["No book with this id."]}}
     assert "424242" in body["message"]
     assert stock_of(books["cheap"]) == 5 and count(Purchase) == 0
@@ -163,7 +177,9 @@ def test_every_link_on_a_page_carries_the_apps_mount_point(api, buyer, books):
     plain = api.get("/api/v1/purchases", buyer).get_json()
     assert plain["_links"]["self"].startswith("/api/v1/purchases?")
     assert plain["items"][0]["_links"]["self"] == f"/api/v1/purchases/{bought['id']}"
-    mounted = api.http.get("/api/v1/purchases", headers=buyer["headers"], environ_overrides={"SCRIPT_NAME": "/shop"}).get_json()
+    mounted = api.http.get(
+        "/api/v1/purchases", headers=buyer["headers"], environ_overrides={"SCRIPT_NAME": "/shop"}
+    ).get_json()
     assert mounted["_links"]["self"].startswith("/shop/api/v1/purchases?")
     assert mounted["items"][0]["_links"]["self"] == f"/shop/api/v1/purchases/{bought['id']}"
 
@@ -184,7 +200,9 @@ def test_other_peoples_purchases_are_invisible(api, buyer, books):
 
 def test_purchases_need_a_token(api, books):
     assert_error(api.http.get("/api/v1/purchases"), 401)
-    assert_error(api.http.post("/api/v1/purchases", json={"items": [{"product_id": books["cheap"], "quantity": 1}]}), 401)
+    assert_error(
+        api.http.post("/api/v1/purchases", json={"items": [{"product_id": books["cheap"], "quantity": 1}]}), 401
+    )
     assert count(Purchase) == 0
 
 
@@ -198,7 +216,10 @@ def test_the_list_refuses_unknown_expired_and_revoked_tokens(api, buyer, books):
 
     api.buy(buyer, [{"product_id": books["cheap"], "quantity": 1}])
     assert len(api.get("/api/v1/purchases", buyer).get_json()["items"]) == 1
-    assert "not valid" in assert_error(api.http.get("/api/v1/purchases", headers={"Authorization": "Bearer nope"}), 401)["message"]
+    assert (
+        "not valid"
+        in assert_error(api.http.get("/api/v1/purchases", headers={"Authorization": "Bearer nope"}), 401)["message"]
+    )
     db.session.execute(update(ApiToken).values(expires_at=utcnow() - timedelta(seconds=1)))
     db.session.commit()
     assert "expired" in assert_error(api.get("/api/v1/purchases", buyer), 401)["message"]

@@ -1,4 +1,5 @@
 """Rate limits on the API's doors: tokens, sign-up, purchases. A breach is a JSON 429 with Retry-After."""
+
 from __future__ import annotations
 
 import pytest
@@ -10,8 +11,12 @@ from tests.api.conftest import PASSWORD, ApiClient, assert_error, basic
 from tests.conftest import migrated
 from tests.support.shop_data import add_product
 
-LIMITS = {"RATELIMIT_LOGIN": "3 per minute", "RATELIMIT_LOGIN_PER_ACCOUNT": "100 per minute",
-          "RATELIMIT_SIGNUP": "2 per minute", "RATELIMIT_CHECKOUT": "2 per minute"}
+LIMITS = {
+    "RATELIMIT_LOGIN": "3 per minute",
+    "RATELIMIT_LOGIN_PER_ACCOUNT": "100 per minute",
+    "RATELIMIT_SIGNUP": "2 per minute",
+    "RATELIMIT_CHECKOUT": "2 per minute",
+}
 
 
 @pytest.fixture
@@ -27,7 +32,11 @@ def from_address(address: str, **headers) -> dict:
 
 def assert_throttled(response, what: str) -> dict:
     body = assert_error(response, 429, "too_many_requests")
-    assert body["message"].startswith(f"Too many {what}. Please wait ") and set(body) == {"error", "message", "request_id"}
+    assert body["message"].startswith(f"Too many {what}. Please wait ") and set(body) == {
+        "error",
+        "message",
+        "request_id",
+    }
     assert 1 <= int(response.headers["Retry-After"]) <= 60
     return body
 
@@ -40,33 +49,63 @@ def count(model) -> int:
 def test_token_requests_are_throttled_per_address(limited_api):
     http = limited_api.http
     for _ in range(3):
-        assert_error(http.post("/api/v1/tokens", headers=from_address("203.0.113.1", **basic("a@example.com", "nope"))), 401)
-    assert_throttled(http.post("/api/v1/tokens", headers=from_address("203.0.113.1", **basic("a@example.com", "nope"))),
-                     "log-in attempts from your network")
+        assert_error(
+            http.post("/api/v1/tokens", headers=from_address("203.0.113.1", **basic("a@example.com", "nope"))), 401
+        )
+    assert_throttled(
+        http.post("/api/v1/tokens", headers=from_address("203.0.113.1", **basic("a@example.com", "nope"))),
+        "log-in attempts from your network",
+    )
     # Revoking a token (DELETE) is not a log-in attempt, and another address has its own allowance.
     assert_error(http.delete("/api/v1/tokens", headers=from_address("203.0.113.1")), 401, "unauthorized")
-    assert_error(http.post("/api/v1/tokens", headers=from_address("203.0.113.2", **basic("a@example.com", "nope"))), 401)
+    assert_error(
+        http.post("/api/v1/tokens", headers=from_address("203.0.113.2", **basic("a@example.com", "nope"))), 401
+    )
 
 
 def test_token_guesses_are_throttled_per_account_across_addresses(app_factory):
-    app = migrated(app_factory(RATELIMIT_ENABLED=True, **{**LIMITS, "RATELIMIT_LOGIN": "100 per minute", "RATELIMIT_LOGIN_PER_ACCOUNT": "2 per minute"}))
+    app = migrated(
+        app_factory(
+            RATELIMIT_ENABLED=True,
+            **{**LIMITS, "RATELIMIT_LOGIN": "100 per minute", "RATELIMIT_LOGIN_PER_ACCOUNT": "2 per minute"},
+        )
+    )
     with app.app_context():
         api = ApiClient(app)
         assert api.signup("victim@example.com").status_code == 201
         for n in range(2):
-            assert_error(api.http.post("/api/v1/tokens", headers=from_address(f"198.51.100.{n}", **basic("victim@example.com", "guess"))), 401)
-        throttled = api.http.post("/api/v1/tokens", headers=from_address("198.51.100.99", **basic("VICTIM@example.com", PASSWORD)))
+            assert_error(
+                api.http.post(
+                    "/api/v1/tokens", headers=from_address(f"198.51.100.{n}", **basic("victim@example.com", "guess"))
+                ),
+                401,
+            )
+        throttled = api.http.post(
+            "/api/v1/tokens", headers=from_address("198.51.100.99", **basic("VICTIM@example.com", PASSWORD))
+        )
         assert_throttled(throttled, "failed log-ins for this e-mail address")
-        assert api.http.post("/api/v1/tokens", headers=from_address("198.51.100.99", **basic("other@example.com", "x"))).status_code == 401
+        assert (
+            api.http.post(
+                "/api/v1/tokens", headers=from_address("198.51.100.99", **basic("other@example.com", "x"))
+            ).status_code
+            == 401
+        )
 
 
 def test_signups_are_throttled_and_the_throttled_one_creates_nobody(limited_api):
     http = limited_api.http
     for n in range(2):
-        response = http.post("/api/v1/users", json={"email": f"u{n}@example.com", "password": PASSWORD, "name": "U"},
-                             headers=from_address("192.0.2.7"))
+        response = http.post(
+            "/api/v1/users",
+            json={"email": f"u{n}@example.com", "password": PASSWORD, "name": "U"},
+            headers=from_address("192.0.2.7"),
+        )
         assert response.status_code == 201
-    late = http.post("/api/v1/users", json={"email": "late@example.com", "password": PASSWORD, "name": "U"}, headers=from_address("192.0.2.7"))
+    late = http.post(
+        "/api/v1/users",
+        json={"email": "late@example.com", "password": PASSWORD, "name": "U"},
+        headers=from_address("192.0.2.7"),
+    )
     assert_throttled(late, "sign-ups from your network")
     assert count(User) == 2
 
@@ -76,8 +115,18 @@ def test_purchases_are_throttled_but_reading_them_is_not(limited_api):
     book = add_product(stock=10)
     headers = {**buyer["headers"], **from_address("203.0.113.50")}
     for _ in range(2):
-        assert limited_api.http.post("/api/v1/purchases", json={"items": [{"product_id": book, "quantity": 1}]}, headers=headers).status_code == 201
-    assert_throttled(limited_api.http.post("/api/v1/purchases", json={"items": [{"product_id": book, "quantity": 1}]}, headers=headers), "orders from your network")
+        assert (
+            limited_api.http.post(
+                "/api/v1/purchases", json={"items": [{"product_id": book, "quantity": 1}]}, headers=headers
+            ).status_code
+            == 201
+        )
+    assert_throttled(
+        limited_api.http.post(
+            "/api/v1/purchases", json={"items": [{"product_id": book, "quantity": 1}]}, headers=headers
+        ),
+        "orders from your network",
+    )
     assert count(Purchase) == 2
     for _ in range(5):
         assert limited_api.http.get("/api/v1/purchases", headers=headers).status_code == 200

@@ -1,10 +1,11 @@
 """Sales reports through the API: admins ask (202), poll, and fetch the files once built."""
+
 from __future__ import annotations
 
 import csv
 import io
 import re
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from sqlalchemy import func, select, update
@@ -61,7 +62,7 @@ def report_count() -> int:
 
 
 def today() -> date:
-    return datetime.now(timezone.utc).date()
+    return datetime.now(UTC).date()
 
 
 # -- a small validator for the OpenAPI document's schemas ---------------------------------
@@ -81,7 +82,10 @@ def conforms(spec: dict, schema: dict, value, where: str = "$") -> list[str]:
     if "anyOf" in schema:
         # apispec writes "null or <schema>" as anyOf [{type: object, nullable: true}, {$ref}]
         # (OpenAPI 3.0 cannot put nullable beside $ref): that first branch stands for null only.
-        parts = [{"nullable": True, "enum": [None]} if part == {"type": "object", "nullable": True} else part for part in schema["anyOf"]]
+        parts = [
+            {"nullable": True, "enum": [None]} if part == {"type": "object", "nullable": True} else part
+            for part in schema["anyOf"]
+        ]
         attempts = [conforms(spec, part, value, where) for part in parts]
         return [] if any(not a for a in attempts) else [f"{where}: matches none of anyOf: {attempts}"]
     if value is None:
@@ -203,7 +207,11 @@ def test_the_202_documents_its_headers(spec):
         ({"to": "2024-03-01"}, "from", "Missing data"),
         ({"from": "2024-03-01"}, "to", "Missing data"),
         ({"from": "2024-03-02", "to": "2024-03-01"}, "to", "swap"),
-        ({"from": "2020-01-01", "to": (date(2020, 1, 1) + timedelta(days=MAX_DAYS)).isoformat()}, "to", f"at most {MAX_DAYS} days"),
+        (
+            {"from": "2020-01-01", "to": (date(2020, 1, 1) + timedelta(days=MAX_DAYS)).isoformat()},
+            "to",
+            f"at most {MAX_DAYS} days",
+        ),
         ({"from": "0001-01-01", "to": "0001-01-02"}, "from", "1970-01-01 or later"),
         ({"from": "2024-13-45", "to": "2024-03-01"}, "from", "Not a valid date"),
         ({"from": "01/03/2024", "to": "2024-03-01"}, "from", "Not a valid date"),
@@ -224,7 +232,9 @@ def test_a_bad_range_is_422_naming_the_field(api, admin, body, field, words):
 
 def test_a_range_in_the_future_is_422(api, admin):
     start = today() + timedelta(days=3)
-    error = assert_error(ask(api, admin, {"from": start.isoformat(), "to": (start + timedelta(days=1)).isoformat()}), 422)
+    error = assert_error(
+        ask(api, admin, {"from": start.isoformat(), "to": (start + timedelta(days=1)).isoformat()}), 422
+    )
     assert "future" in str(error["errors"]["json"]["from"])
     assert ask(api, admin, {"from": today().isoformat(), "to": today().isoformat()}).status_code == 202
 
@@ -256,11 +266,16 @@ def test_files_are_404_until_the_report_is_done(api, admin):
 
 
 def test_once_built_the_status_has_a_summary_and_links_to_the_files(api, admin, spec):
-    db.session.add(Product(title="=cmd|' /C calc'!A0", author="Mallory", description="A book.", price_cents=1250, stock=9))
+    db.session.add(
+        Product(title="=cmd|' /C calc'!A0", author="Mallory", description="A book.", price_cents=1250, stock=9)
+    )
     db.session.add(Product(title="Emma", author="Jane Austen", description="A book.", price_cents=1199, stock=9))
     db.session.commit()
     ids = db.session.scalars(select(Product.id).order_by(Product.id)).all()
-    assert api.buy(admin, [{"product_id": ids[0], "quantity": 2}, {"product_id": ids[1], "quantity": 1}]).status_code == 201
+    assert (
+        api.buy(admin, [{"product_id": ids[0], "quantity": 2}, {"product_id": ids[1], "quantity": 1}]).status_code
+        == 201
+    )
     assert api.buy(admin, [{"product_id": ids[1], "quantity": 3}]).status_code == 201
     day = today().isoformat()
     report_id = ask(api, admin, {"from": day, "to": day}).get_json()["id"]
@@ -296,11 +311,20 @@ def test_once_built_the_status_has_a_summary_and_links_to_the_files(api, admin, 
 
 def test_a_failed_report_says_why_and_has_no_files(api, admin, spec):
     report_id = ask(api, admin).get_json()["id"]
-    db.session.execute(update(Report).where(Report.id == report_id).values(state=FAILED, error="The build failed 3 times; the last error was X", attempts=3))
+    db.session.execute(
+        update(Report)
+        .where(Report.id == report_id)
+        .values(state=FAILED, error="The build failed 3 times; the last error was X", attempts=3)
+    )
     db.session.commit()
     response = api.get(f"{REPORTS}/{report_id}", admin)
     body = response.get_json()
-    assert (body["state"], body["error"], body["files"], body["summary"]) == (FAILED, "The build failed 3 times; the last error was X", {}, None)
+    assert (body["state"], body["error"], body["files"], body["summary"]) == (
+        FAILED,
+        "The build failed 3 times; the last error was X",
+        {},
+        None,
+    )
     assert_documented(spec, "/api/v1/reports/{report_id}", "get", 200, response)
     assert_error(api.get(f"{REPORTS}/{report_id}/chart.png", admin), 404)
     again = ask(api, admin)
@@ -310,7 +334,9 @@ def test_a_failed_report_says_why_and_has_no_files(api, admin, spec):
 def test_an_expired_report_is_gone(api, admin):
     report_id = ask(api, admin).get_json()["id"]
     db.session.execute(
-        update(Report).where(Report.id == report_id).values(state=DONE, progress=100, days_csv="date\r\n", expires_at=utcnow() - timedelta(seconds=1))
+        update(Report)
+        .where(Report.id == report_id)
+        .values(state=DONE, progress=100, days_csv="date\r\n", expires_at=utcnow() - timedelta(seconds=1))
     )
     db.session.commit()
     body = assert_error(api.get(f"{REPORTS}/{report_id}", admin), 404, "not_found")
@@ -318,7 +344,9 @@ def test_an_expired_report_is_gone(api, admin):
     assert_error(api.get(f"{REPORTS}/{report_id}/days.csv", admin), 404)
 
 
-@pytest.mark.parametrize("path", ["0", str(MAX_ID + 1), "-1", "abc", "1.0", "99", "1/unknown.txt", "1/chart.PNG", "1/../1"])
+@pytest.mark.parametrize(
+    "path", ["0", str(MAX_ID + 1), "-1", "abc", "1.0", "99", "1/unknown.txt", "1/chart.PNG", "1/../1"]
+)
 def test_unknown_reports_and_files_are_404(api, admin, path):
     ask(api, admin)
     assert_error(api.get(f"{REPORTS}/{path}", admin), 404)

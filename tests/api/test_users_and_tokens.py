@@ -1,4 +1,5 @@
 """Accounts and tokens: sign up, exchange a password for a token, revoke it."""
+
 from datetime import timedelta
 
 import pytest

@@ -5,6 +5,7 @@ time, so a refusal is about that field. The valid request is built from the
 schema (required properties, minimums, formats), not written by hand, so a new
 operation or field is attacked without editing the tests.
 """
+
 from __future__ import annotations
 
 import itertools
@@ -25,7 +26,12 @@ def document() -> dict:
 
 def operations() -> list[tuple[str, str]]:
     """(METHOD, path) of every operation in the document."""
-    return sorted((method.upper(), path) for path, item in document()["paths"].items() for method in item if method != "parameters")
+    return sorted(
+        (method.upper(), path)
+        for path, item in document()["paths"].items()
+        for method in item
+        if method != "parameters"
+    )
 
 
 def operation(method: str, path: str) -> dict:
@@ -45,7 +51,9 @@ def body_schema(method: str, path: str) -> dict | None:
 
 def parameters(method: str, path: str, where: str) -> list[dict]:
     item = document()["paths"][path]
-    return [p for p in [*item.get("parameters", []), *operation(method, path).get("parameters", [])] if p["in"] == where]
+    return [
+        p for p in [*item.get("parameters", []), *operation(method, path).get("parameters", [])] if p["in"] == where
+    ]
 
 
 def valid_value(schema: dict, name: str = ""):

@@ -4,6 +4,7 @@ Each database is a clone of the session's migrated template (tests.support.
 report_databases), so tests start from the committed migrations without paying
 for them again. CSRF stays on, as in production.
 """
+
 from __future__ import annotations
 
 import pytest
@@ -18,9 +19,14 @@ from tests.support.report_databases import postgres_clone, postgres_config
 def shop_app(postgres_url: str, folder):
     """A Postgres app with the sample catalogue; its broker is a SQLite file in `folder`."""
     # Rate limits off: these tests log in and post forms hundreds of times from one address, on purpose.
-    app = create_app({
-        **postgres_config(postgres_url), "CELERY": celery_config(None, folder, {}), "READY_TIMEOUT_SECONDS": 0.05, "RATELIMIT_ENABLED": False,
-    })
+    app = create_app(
+        {
+            **postgres_config(postgres_url),
+            "CELERY": celery_config(None, folder, {}),
+            "READY_TIMEOUT_SECONDS": 0.05,
+            "RATELIMIT_ENABLED": False,
+        }
+    )
     assert app.config.get("WTF_CSRF_ENABLED", True), "attack tests run with CSRF on, as production does"
     app.config["FRONT_PAGE_TTL_SECONDS"] = 0
     with app.app_context():

@@ -3,11 +3,12 @@
 Template payloads are wrapped in ZZ...ZZ so an evaluated one is unmistakable
 ("ZZ49ZZ"), where a bare "49" could be a price on the page.
 """
+
 from __future__ import annotations
 
 INJECTIONS = [
     "' OR 1=1 --",
-    "\" OR \"\"=\"",
+    '" OR ""="',
     "1; DROP TABLE users; --",
     "ZZ{{7*7}}ZZ",
     "ZZ${7*7}ZZ",
@@ -15,7 +16,7 @@ INJECTIONS = [
     "ZZ#{7*7}ZZ",
     "ZZ<%= 7*7 %>ZZ",
     "<script>alert(1)</script>",
-    "\"><img src=x onerror=alert(1)>",
+    '"><img src=x onerror=alert(1)>',
     "a\x00b",
     "tab\there\x1b[31mescape",
     "x" * 100_000,

@@ -5,6 +5,7 @@ from an app that never opens its database ("sqlite://", in memory); the tests
 then send their requests to their own app on Postgres. A route added to the
 app is therefore tested without editing any test.
 """
+
 from __future__ import annotations
 
 import re
@@ -32,12 +33,13 @@ def page_write_routes() -> list[tuple[str, str]]:
 def get_routes(prefix: str = "/") -> list[str]:
     """Rules answering GET under `prefix` (static files excluded)."""
     return sorted(
-        rule.rule for rule in routing_app().url_map.iter_rules()
+        rule.rule
+        for rule in routing_app().url_map.iter_rules()
         if "GET" in rule.methods and rule.rule.startswith(prefix) and rule.endpoint != "static"
     )
 
 
 def route_id(route) -> str:
-    """"POST /admin/books/<book_id>/edit" for a (rule, method) pair; converters left out."""
+    """ "POST /admin/books/<book_id>/edit" for a (rule, method) pair; converters left out."""
     text = " ".join(reversed(route)) if isinstance(route, tuple) else route
     return re.sub(r"<[^>:]+:([^>]+)>", r"<\1>", text)

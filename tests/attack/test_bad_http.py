@@ -7,6 +7,7 @@ would pass them on (X-Forwarded-Proto: https, so nothing is redirected).
 Every answer must be a 4xx, never a 5xx, and the process must keep serving
 and never log a traceback.
 """
+
 from __future__ import annotations
 
 import base64
@@ -15,8 +16,8 @@ import socket
 
 import pytest
 
-from tests.support.procfile_processes import ProcessSet
 from tests.support.processes import free_port, http_get, production_env, wait_for
+from tests.support.procfile_processes import ProcessSet
 from tests.support.report_databases import postgres_clone
 from tests.support.services import redis_test_url
 
@@ -63,7 +64,16 @@ class Web:
         return int(lines[0].split()[1]), headers, body
 
     def request(self, method: str, target: bytes, headers: bytes = b"", body: bytes = b"", **kwargs):
-        raw = method.encode() + b" " + target + b" HTTP/1.1\r\nHost: blasto.test\r\nConnection: close\r\n" + ROUTER + headers + b"\r\n" + body
+        raw = (
+            method.encode()
+            + b" "
+            + target
+            + b" HTTP/1.1\r\nHost: blasto.test\r\nConnection: close\r\n"
+            + ROUTER
+            + headers
+            + b"\r\n"
+            + body
+        )
         return self.exchange(raw, **kwargs)
 
     def mark(self) -> None:
@@ -73,7 +83,7 @@ class Web:
         """Still answering, and nothing since `mark()` was logged as an unhandled exception."""
         status, _, _ = http_get(f"http://127.0.0.1:{self.port}/healthz")
         assert status == 200
-        log = self.process.output(current_run=True)[self.log_offset:]
+        log = self.process.output(current_run=True)[self.log_offset :]
         assert "Traceback" not in log and "unhandled exception" not in log, log[-3000:]
 
 
@@ -81,11 +91,20 @@ class Web:
 def web(postgres_admin, postgres_template, tmp_path_factory):
     """`web` from the Procfile on a fresh migrated Postgres database (a clone of the migrated template)."""
     redis_url = redis_test_url()
-    with postgres_clone(postgres_admin, postgres_template) as database_url, ProcessSet(tmp_path_factory.mktemp("web-logs")) as processes:
+    with (
+        postgres_clone(postgres_admin, postgres_template) as database_url,
+        ProcessSet(tmp_path_factory.mktemp("web-logs")) as processes,
+    ):
         port = free_port()
         # Rate limits off: these requests repeat log-ins and sign-ups on purpose, and a 429 would hide the answer under test.
-        env = production_env(DATABASE_URL=database_url, REDIS_URL=redis_url, PORT=str(port), WEB_CONCURRENCY="1", GUNICORN_THREADS="4",
-                             RATELIMIT_ENABLED="false")
+        env = production_env(
+            DATABASE_URL=database_url,
+            REDIS_URL=redis_url,
+            PORT=str(port),
+            WEB_CONCURRENCY="1",
+            GUNICORN_THREADS="4",
+            RATELIMIT_ENABLED="false",
+        )
         process = processes.start("web", env)
 
         def up():
@@ -138,8 +157,22 @@ def test_hundreds_of_headers_are_refused(server):
     assert_4xx(server.request("GET", b"/home", headers), "300 headers")
 
 
-@pytest.mark.parametrize("value", [b"\xff\xfe\xfd", b"caf\xc3\xa9", b"\xc0\xaf", b"\xed\xa0\x80", b"\x80", b"\x7f\x01"], ids=repr)
-@pytest.mark.parametrize("name", [b"User-Agent", b"X-Request-Id", b"Cookie", b"Accept-Language", b"Referer", b"X-Forwarded-For", b"Authorization", b"If-None-Match"])
+@pytest.mark.parametrize(
+    "value", [b"\xff\xfe\xfd", b"caf\xc3\xa9", b"\xc0\xaf", b"\xed\xa0\x80", b"\x80", b"\x7f\x01"], ids=repr
+)
+@pytest.mark.parametrize(
+    "name",
+    [
+        b"User-Agent",
+        b"X-Request-Id",
+        b"Cookie",
+        b"Accept-Language",
+        b"Referer",
+        b"X-Forwarded-For",
+        b"Authorization",
+        b"If-None-Match",
+    ],
+)
 def test_non_ascii_and_invalid_utf8_header_values_never_break_a_page_or_the_api(server, name, value):
     header = name + b": " + (b"Bearer " if name == b"Authorization" else b"") + value + b"\r\n"
     page = server.request("GET", b"/books", header)
@@ -149,7 +182,11 @@ def test_non_ascii_and_invalid_utf8_header_values_never_break_a_page_or_the_api(
     assert_json_if_from_app(api)
 
 
-@pytest.mark.parametrize("raw", [b"X-\xff\xfe: 1", b"X Space: 1", b"(Bad): 1", b": no-name", b"X-Folded: a\r\n b", b"X-Nul: a\x00b"], ids=repr)
+@pytest.mark.parametrize(
+    "raw",
+    [b"X-\xff\xfe: 1", b"X Space: 1", b"(Bad): 1", b": no-name", b"X-Folded: a\r\n b", b"X-Nul: a\x00b"],
+    ids=repr,
+)
 def test_malformed_header_lines_are_refused(server, raw):
     answer = server.request("GET", b"/home", raw + b"\r\n")
     assert answer[0] is None or answer[0] < 500, (raw, answer[0])  # gunicorn answers 400 or drops the connection
@@ -162,17 +199,40 @@ def basic(credentials: bytes) -> bytes:
 
 
 AUTHORIZATIONS = [
-    b"Bearer", b"Bearer ", b"Bearer  ", b"bearer x", b"BEARER x", b"Bearer a b c", b"Bearer " + b"t" * 4000, b"Bearer \x00",
-    b"Basic", b"Basic ", b"Basic !!!not-base64!!!", b"Basic =", basic(b"no-colon"), basic(b":"), basic(b"\xff\xfe:\xff"),
-    basic(b"a\x00@example.com:password"), basic(b"x" * 3000 + b":y"), basic(b"a@example.com:" + b"p" * 3000),
-    b"Digest username=\"x\", realm=\"y\"", b"Token abc", b"\xff\xfe", b",,,", b"Basic " + b"A" * 5000,
+    b"Bearer",
+    b"Bearer ",
+    b"Bearer  ",
+    b"bearer x",
+    b"BEARER x",
+    b"Bearer a b c",
+    b"Bearer " + b"t" * 4000,
+    b"Bearer \x00",
+    b"Basic",
+    b"Basic ",
+    b"Basic !!!not-base64!!!",
+    b"Basic =",
+    basic(b"no-colon"),
+    basic(b":"),
+    basic(b"\xff\xfe:\xff"),
+    basic(b"a\x00@example.com:password"),
+    basic(b"x" * 3000 + b":y"),
+    basic(b"a@example.com:" + b"p" * 3000),
+    b'Digest username="x", realm="y"',
+    b"Token abc",
+    b"\xff\xfe",
+    b",,,",
+    b"Basic " + b"A" * 5000,
 ]
 
 
 @pytest.mark.parametrize("value", AUTHORIZATIONS, ids=lambda v: repr(v[:40]))
 def test_malformed_authorization_is_a_401_in_json(server, value):
     header = b"Authorization: " + value + b"\r\n"
-    for method, target, body in (("GET", b"/api/v1/users/me", b""), ("POST", b"/api/v1/tokens", b""), ("POST", b"/api/v1/purchases", b"{}")):
+    for method, target, body in (
+        ("GET", b"/api/v1/users/me", b""),
+        ("POST", b"/api/v1/tokens", b""),
+        ("POST", b"/api/v1/purchases", b"{}"),
+    ):
         extra = b"Content-Type: application/json\r\nContent-Length: %d\r\n" % len(body) if method == "POST" else b""
         answer = server.request(method, target, header + extra, body)
         assert_json_if_from_app(answer)
@@ -185,52 +245,83 @@ def test_malformed_authorization_is_a_401_in_json(server, value):
 # -- Content-Length and bodies ---------------------------------------------------------
 
 
-@pytest.mark.parametrize("length", [b"-1", b"abc", b"1e3", b"", b"0x10", b"+5", b"5, 5", b"99999999999999999999999999"], ids=repr)
+@pytest.mark.parametrize(
+    "length", [b"-1", b"abc", b"1e3", b"", b"0x10", b"+5", b"5, 5", b"99999999999999999999999999"], ids=repr
+)
 def test_a_malformed_content_length_is_refused(server, length):
     body = b'{"email": "a@example.com"}'
-    answer = server.request("POST", b"/api/v1/users", b"Content-Type: application/json\r\nContent-Length: " + length + b"\r\n", body)
+    answer = server.request(
+        "POST", b"/api/v1/users", b"Content-Type: application/json\r\nContent-Length: " + length + b"\r\n", body
+    )
     assert_4xx(answer, f"Content-Length: {length!r}")
 
 
 def test_two_different_content_lengths_are_refused(server):
     body = b'{"email": "a@example.com"}'
-    answer = server.request("POST", b"/api/v1/users", b"Content-Type: application/json\r\nContent-Length: 5\r\nContent-Length: %d\r\n" % len(body), body)
+    answer = server.request(
+        "POST",
+        b"/api/v1/users",
+        b"Content-Type: application/json\r\nContent-Length: 5\r\nContent-Length: %d\r\n" % len(body),
+        body,
+    )
     assert_4xx(answer, "two Content-Lengths")
 
 
 def test_content_length_with_chunked_encoding_is_refused(server):
     """The classic request-smuggling shape (CL.TE): gunicorn must not guess."""
-    answer = server.request("POST", b"/api/v1/users", b"Content-Type: application/json\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n", b"0\r\n\r\nGET /admin HTTP/1.1\r\n\r\n")
+    answer = server.request(
+        "POST",
+        b"/api/v1/users",
+        b"Content-Type: application/json\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n",
+        b"0\r\n\r\nGET /admin HTTP/1.1\r\n\r\n",
+    )
     assert_4xx(answer, "Content-Length with chunked")
 
 
 def test_a_body_shorter_than_its_content_length_is_refused(server):
-    answer = server.request("POST", b"/api/v1/users", b"Content-Type: application/json\r\nContent-Length: 1000\r\n", b'{"email":', close_write=True)
+    answer = server.request(
+        "POST",
+        b"/api/v1/users",
+        b"Content-Type: application/json\r\nContent-Length: 1000\r\n",
+        b'{"email":',
+        close_write=True,
+    )
     assert_4xx(answer, "truncated body")
 
 
 def test_a_content_length_over_the_limit_is_a_413_before_the_body_is_read(server):
-    answer = server.request("POST", b"/api/v1/users", b"Content-Type: application/json\r\nContent-Length: %d\r\n" % (50 * MAX_BODY), b"{")
+    answer = server.request(
+        "POST", b"/api/v1/users", b"Content-Type: application/json\r\nContent-Length: %d\r\n" % (50 * MAX_BODY), b"{"
+    )
     assert answer[0] == 413 and answer[1]["content-type"].startswith("application/json")
     assert json.loads(answer[2])["error"] == "request_entity_too_large"
 
 
 def test_a_json_body_over_the_limit_is_a_413_in_json(server):
     body = json.dumps({"name": "x" * (2 * MAX_BODY)}).encode()
-    answer = server.request("POST", b"/api/v1/users", b"Content-Type: application/json\r\nContent-Length: %d\r\n" % len(body), body)
+    answer = server.request(
+        "POST", b"/api/v1/users", b"Content-Type: application/json\r\nContent-Length: %d\r\n" % len(body), body
+    )
     assert answer[0] == 413 and answer[1]["content-type"].startswith("application/json"), answer[0]
 
 
 def test_a_chunked_json_body_over_the_limit_is_a_413_in_json(server):
     chunk = b"x" * 65536
     chunks = b"".join(b"%x\r\n%s\r\n" % (len(chunk), chunk) for _ in range(2 * MAX_BODY // len(chunk))) + b"0\r\n\r\n"
-    answer = server.request("POST", b"/api/v1/users", b"Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n", chunks)
+    answer = server.request(
+        "POST", b"/api/v1/users", b"Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n", chunks
+    )
     assert answer[0] == 413 and answer[1]["content-type"].startswith("application/json"), answer[0]
 
 
 def test_a_form_over_the_limit_is_a_413_page(server):
     body = b"email=a%40example.com&password=" + b"x" * (2 * MAX_BODY)
-    answer = server.request("POST", b"/login", b"Content-Type: application/x-www-form-urlencoded\r\nContent-Length: %d\r\n" % len(body), body)
+    answer = server.request(
+        "POST",
+        b"/login",
+        b"Content-Type: application/x-www-form-urlencoded\r\nContent-Length: %d\r\n" % len(body),
+        body,
+    )
     assert answer[0] == 413 and answer[1]["content-type"].startswith("text/html"), answer[0]
     assert b"Traceback" not in answer[2]
 
@@ -238,7 +329,19 @@ def test_a_form_over_the_limit_is_a_413_page(server):
 # -- the request line ---------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("target", [b"/books?q=\xff\xfe", b"/api/v1/products?q=\xff", b"/books/\xff", b"/\xc0\xaf", b"/books?q=%00", b"/" + b"a" * 3000, b"/books?" + b"q=a&" * 1500], ids=lambda t: repr(t[:40]))
+@pytest.mark.parametrize(
+    "target",
+    [
+        b"/books?q=\xff\xfe",
+        b"/api/v1/products?q=\xff",
+        b"/books/\xff",
+        b"/\xc0\xaf",
+        b"/books?q=%00",
+        b"/" + b"a" * 3000,
+        b"/books?" + b"q=a&" * 1500,
+    ],
+    ids=lambda t: repr(t[:40]),
+)
 def test_raw_bytes_and_odd_targets_are_client_errors(server, target):
     answer = server.request("GET", target)
     assert answer[0] is not None and answer[0] < 500, (target[:60], answer[0])

@@ -11,6 +11,7 @@ fields and query strings; absurd page numbers on every GET route; and bodies
 over MAX_CONTENT_LENGTH on every state-changing route (413, JSON under the API,
 the HTML page elsewhere). Raw-socket attacks on gunicorn: test_bad_http.py.
 """
+
 from __future__ import annotations
 
 import itertools
@@ -26,7 +27,16 @@ from tests.attack import api_document as doc
 from tests.attack.payloads import BAD_UTF8, INJECTIONS, assert_handled
 from tests.attack.routes import get_routes, page_write_routes, route_id, write_routes
 from tests.attack.world import (
-    ADMIN, API_PREFIX, SHOPPER, Browser, bearer_for, crawl_forms, find_rule, logged_in, rule_for_path, url_for_rule,
+    ADMIN,
+    API_PREFIX,
+    SHOPPER,
+    Browser,
+    bearer_for,
+    crawl_forms,
+    find_rule,
+    logged_in,
+    rule_for_path,
+    url_for_rule,
 )
 from tests.functional.factories import PASSWORD
 
@@ -82,9 +92,14 @@ class Site:
         """(browser, form) for `rule`, just rendered (so its CSRF token and hidden fields are current)."""
         role, url = self.forms[rule]
         browser = self.browser(role)
-        for attempt in range(2):
+        for _attempt in range(2):
             page = browser.get(url)
-            forms = [f for f in page.forms if f.method == "post" and getattr(rule_for_path(self.app, urlsplit(f.action).path), "rule", None) == rule]
+            forms = [
+                f
+                for f in page.forms
+                if f.method == "post"
+                and getattr(rule_for_path(self.app, urlsplit(f.action).path), "rule", None) == rule
+            ]
             if forms:
                 return browser, forms[0]
             self.fill_cart(browser)  # checkout and cart forms need a book in the cart
@@ -104,7 +119,9 @@ def site(module_pg_shop, world):
 
 
 def assert_form_processed(response, what: str) -> None:
-    assert not (response.status_code == 400 and CSRF_MESSAGE in response.get_data(as_text=True)), f"{what}: the CSRF token was stale, nothing was tested"
+    assert not (response.status_code == 400 and CSRF_MESSAGE in response.get_data(as_text=True)), (
+        f"{what}: the CSRF token was stale, nothing was tested"
+    )
 
 
 # -- every field of every page form ------------------------------------------------
@@ -135,13 +152,19 @@ def test_invalid_utf8_in_every_form_field(module_pg_shop, site, rule):
         data = {key: value for key, value in site.valid_data(form).items() if key != field}
         body = "&".join(f"{quote(key)}={quote(str(value))}" for key, value in data.items()) + f"&{quote(field)}={raw}"
         what = f"{rule} {field}={raw}"
-        response = browser.client.post(form.action, data=body.encode(), content_type="application/x-www-form-urlencoded")
+        response = browser.client.post(
+            form.action, data=body.encode(), content_type="application/x-www-form-urlencoded"
+        )
         assert_form_processed(response, what)
         assert_handled(response, what, api=False)
     # The same bytes unencoded: Werkzeug reads such a body as an empty form, so
     # the CSRF check refuses it (a 400 page), which is a clear answer too.
     browser, form = site.fresh_form(rule)
-    response = browser.client.post(form.action, data=b"name=\xff\xfe&" + urlencode_bytes(site.valid_data(form)), content_type="application/x-www-form-urlencoded")
+    response = browser.client.post(
+        form.action,
+        data=b"name=\xff\xfe&" + urlencode_bytes(site.valid_data(form)),
+        content_type="application/x-www-form-urlencoded",
+    )
     assert_handled(response, f"{rule} raw bytes", api=False)
     assert response.status_code == 400
 
@@ -154,7 +177,10 @@ def test_what_was_stored_is_shown_escaped(module_pg_shop, site, world):
     """After the injections above (or on their own), pages that list stored text escape it."""
     admin = site.browser("admin")
     page = admin.get("/admin/books/new")
-    response = admin.client.post("/admin/books/new", data={**site.valid_data(page.form("/admin/books/new")), "title": "<script>alert(1)</script> ZZ{{7*7}}ZZ"})
+    response = admin.client.post(
+        "/admin/books/new",
+        data={**site.valid_data(page.form("/admin/books/new")), "title": "<script>alert(1)</script> ZZ{{7*7}}ZZ"},
+    )
     assert response.status_code == 303
     # /home: the front page's shelves are pre-rendered HTML marked safe (blasto.site.catalog), so check it escapes too.
     for url in ("/home", "/admin/books?q=script", "/books?q=script", "/admin/purchases", response.headers["Location"]):
@@ -182,7 +208,8 @@ def operation_url(method: str, path: str) -> str:
 
 
 TAKING_INPUT = [
-    op for op in doc.operations()
+    op
+    for op in doc.operations()
     if doc.body_schema(*op) or doc.parameters(*op, "query") or doc.parameters(*op, "header")
 ]
 
@@ -204,8 +231,13 @@ def test_hostile_strings_in_every_api_field(module_pg_shop, tokens, op):
                 spoiled += 1
     for parameter in doc.parameters(method, path, "query"):
         for payload in SENDABLE:  # a lone surrogate cannot be percent-encoded; its bytes are in BAD_UTF8
-            response = client.open(url, method=method, query_string={parameter["name"]: payload}, headers=api_headers(method, path, tokens),
-                                   json=doc.valid_value(schema) if schema else None)
+            response = client.open(
+                url,
+                method=method,
+                query_string={parameter["name"]: payload},
+                headers=api_headers(method, path, tokens),
+                json=doc.valid_value(schema) if schema else None,
+            )
             assert_handled(response, f"{method} {path}?{parameter['name']}={payload[:40]!r}", api=True)
             spoiled += 1
     for parameter in doc.parameters(method, path, "header"):
@@ -213,7 +245,9 @@ def test_hostile_strings_in_every_api_field(module_pg_shop, tokens, op):
             if any(ch in payload for ch in "\x00\r\n") or not payload.isascii() or len(payload) > 8000:
                 continue  # not a header value any client can send; test_bad_http.py sends raw bytes
             headers = {**api_headers(method, path, tokens), parameter["name"]: payload}
-            response = client.open(url, method=method, headers=headers, json=doc.valid_value(schema) if schema else None)
+            response = client.open(
+                url, method=method, headers=headers, json=doc.valid_value(schema) if schema else None
+            )
             assert_handled(response, f"{method} {path} {parameter['name']}: {payload[:40]!r}", api=True)
             spoiled += 1
     assert spoiled >= len(INJECTIONS)
@@ -225,13 +259,27 @@ def test_invalid_utf8_and_broken_json_bodies_are_a_400_or_422(module_pg_shop, to
     client = module_pg_shop.test_client()
     schema = doc.body_schema(method, path)
     base = doc.valid_value(schema)
-    bodies = [b"\xff\xfe", b'{"a": "\xff\xfe"}', b"{", b"[]", b"null", b'"text"', b"\x00", json.dumps(base).encode()[:-1]]
+    bodies = [
+        b"\xff\xfe",
+        b'{"a": "\xff\xfe"}',
+        b"{",
+        b"[]",
+        b"null",
+        b'"text"',
+        b"\x00",
+        json.dumps(base).encode()[:-1],
+    ]
     for leaf in doc.leaves(base):
         text = json.dumps(doc.replaced(base, leaf, "__SPOILED__")).encode()
         bodies += [text.replace(b'"__SPOILED__"', b'"\xc0\xaf\xff"'), text.replace(b'"__SPOILED__"', b'"\\ud800"')]
     for body in bodies:
-        response = client.open(operation_url(method, path), method=method, data=body, content_type="application/json",
-                               headers=api_headers(method, path, tokens))
+        response = client.open(
+            operation_url(method, path),
+            method=method,
+            data=body,
+            content_type="application/json",
+            headers=api_headers(method, path, tokens),
+        )
         what = f"{method} {path} body {body[:60]!r}"
         assert_handled(response, what, api=True)
         assert response.status_code in (400, 409, 422) or response.status_code < 300, what
@@ -253,9 +301,15 @@ def test_invalid_utf8_in_query_strings_of_every_get_route(module_pg_shop, site, 
     url = url_for_rule(find_rule(module_pg_shop, rule))
     names = ["q", "page", "per_page", "next", "state", "email", "book", "date_from", "min_total"]
     for raw in BAD_UTF8:
-        for query in ("&".join(f"{name}={raw}" for name in names).encode(), b"q=" + bytes.fromhex("fffe") + b"&page=\xff", raw.encode()):
+        for query in (
+            "&".join(f"{name}={raw}" for name in names).encode(),
+            b"q=" + bytes.fromhex("fffe") + b"&page=\xff",
+            raw.encode(),
+        ):
             response = get_as_admin(module_pg_shop, url, tokens, site.browser("admin"), query)
-            assert_handled(response, f"GET {url}?{query[:60]!r}", api=url.startswith(API_PREFIX), allowed=NOT_READY.get(rule, ()))
+            assert_handled(
+                response, f"GET {url}?{query[:60]!r}", api=url.startswith(API_PREFIX), allowed=NOT_READY.get(rule, ())
+            )
 
 
 @pytest.mark.parametrize("rule", get_routes(), ids=route_id)
@@ -286,8 +340,12 @@ def test_a_body_over_the_limit_is_a_413_in_the_right_shape(module_pg_shop, site,
         op = (method, next(p for p in doc.document()["paths"] if _same_route(p, path.rule)))
         headers = api_headers(*op, tokens)
         if doc.body_schema(*op) is None and "bearerAuth" in doc.security(*op):
-            headers = bearer_for(module_pg_shop, SHOPPER)  # the operation may act on its token (DELETE /tokens revokes it)
-        response = module_pg_shop.test_client().open(url, method=method, data=body, content_type="application/json", headers=headers)
+            headers = bearer_for(
+                module_pg_shop, SHOPPER
+            )  # the operation may act on its token (DELETE /tokens revokes it)
+        response = module_pg_shop.test_client().open(
+            url, method=method, data=body, content_type="application/json", headers=headers
+        )
         if doc.body_schema(*op) is None:  # takes no body: it is never read, and the answer is the operation's own
             assert_handled(response, f"{method} {rule}", api=True)
             return
@@ -298,7 +356,9 @@ def test_a_body_over_the_limit_is_a_413_in_the_right_shape(module_pg_shop, site,
         browser = site.browser(role)
         token = browser.get("/cart").forms[0].value(TOKEN_FIELD)
         body = f"{TOKEN_FIELD}={token}&padding=" + "x" * limit
-        response = browser.client.open(url, method=method, data=body.encode(), content_type="application/x-www-form-urlencoded")
+        response = browser.client.open(
+            url, method=method, data=body.encode(), content_type="application/x-www-form-urlencoded"
+        )
         assert response.status_code == 413 and response.mimetype == "text/html", (rule, response.status_code)
         assert "413" in response.get_data(as_text=True) and "Traceback" not in response.get_data(as_text=True)
 
@@ -309,7 +369,9 @@ def _same_route(openapi_path: str, rule: str) -> bool:
     return re.sub(r"\{[^}]+\}", "<>", openapi_path) == re.sub(r"<[^>]+>", "<>", rule)
 
 
-PAGINATED_API = [op for op in doc.operations() if {"page", "per_page"} <= {p["name"] for p in doc.parameters(*op, "query")}]
+PAGINATED_API = [
+    op for op in doc.operations() if {"page", "per_page"} <= {p["name"] for p in doc.parameters(*op, "query")}
+]
 
 
 @pytest.mark.parametrize("op", PAGINATED_API, ids=" ".join)
@@ -319,7 +381,16 @@ def test_paginated_api_collections_clamp_per_page_and_refuse_bad_pages(module_pg
     for per_page in (101, 10**9, 10**30):  # documented: capped, not refused
         huge = client.get(url, query_string={"per_page": per_page}, headers=api_headers(*op, tokens))
         assert huge.status_code == 200 and huge.get_json()["_meta"]["per_page"] == 100, (url, per_page)
-    for query in ({"page": -1}, {"page": 0}, {"page": 10**30}, {"page": "abc"}, {"page": "1.5"}, {"per_page": 0}, {"per_page": -5}, {"per_page": "x"}):
+    for query in (
+        {"page": -1},
+        {"page": 0},
+        {"page": 10**30},
+        {"page": "abc"},
+        {"page": "1.5"},
+        {"per_page": 0},
+        {"per_page": -5},
+        {"per_page": "x"},
+    ):
         response = client.get(url, query_string=query, headers=api_headers(*op, tokens))
         assert response.status_code == 422, (url, query, response.status_code)
         body = response.get_json()
@@ -330,8 +401,12 @@ def test_paginated_pages_refuse_bad_page_numbers_with_a_clear_404(module_pg_shop
     """A page is paginated if a page far past the end is refused; every such page explains bad numbers."""
     admin = site.browser("admin")
     paginated = [
-        url for url in (url_for_rule(find_rule(module_pg_shop, rule)) for rule in get_routes() if not rule.startswith(API_PREFIX))
-        if admin.client.get(url, query_string={"page": 999_999}).status_code == 404 and admin.client.get(url).status_code == 200
+        url
+        for url in (
+            url_for_rule(find_rule(module_pg_shop, rule)) for rule in get_routes() if not rule.startswith(API_PREFIX)
+        )
+        if admin.client.get(url, query_string={"page": 999_999}).status_code == 404
+        and admin.client.get(url).status_code == 200
     ]
     assert {"/books", "/purchases", "/admin/books", "/admin/purchases"} <= set(paginated), paginated
     for url, value in itertools.product(paginated, ["-1", "0", "abc", str(10**30), "1.5", "٣"]):

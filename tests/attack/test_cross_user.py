@@ -5,6 +5,7 @@ Routes are enumerated from `app.url_map`; every GET route naming a row by id
 must be classified below as owned, public or admin-only, so a new one cannot
 slip in untested.
 """
+
 from __future__ import annotations
 
 import pytest
@@ -25,7 +26,9 @@ def short(rule_text: str) -> str:
 
 def rules_under(prefix: str) -> list:
     """Every rule under `prefix`, any method, from the routing app."""
-    return sorted((rule for rule in routing_app().url_map.iter_rules() if rule.rule.startswith(prefix)), key=lambda r: r.rule)
+    return sorted(
+        (rule for rule in routing_app().url_map.iter_rules() if rule.rule.startswith(prefix)), key=lambda r: r.rule
+    )
 
 
 @pytest.fixture(scope="module")
@@ -35,8 +38,12 @@ def browsers(module_pg_shop, world):
 
 def test_every_get_route_with_an_id_is_classified():
     with_ids = {
-        short(rule.rule) for rule in routing_app().url_map.iter_rules()
-        if "GET" in rule.methods and rule.arguments and rule.endpoint != "static" and not rule.rule.startswith(ADMIN_ONLY)
+        short(rule.rule)
+        for rule in routing_app().url_map.iter_rules()
+        if "GET" in rule.methods
+        and rule.arguments
+        and rule.endpoint != "static"
+        and not rule.rule.startswith(ADMIN_ONLY)
     }
     assert with_ids == OWNED | PUBLIC, "classify the new route in OWNED or PUBLIC (and test it)"
 
@@ -72,7 +79,7 @@ def test_lists_show_only_your_own_purchases(module_pg_shop, world, browsers, tok
     listed = module_pg_shop.test_client().get("/api/v1/purchases", headers=tokens[OTHER]).get_json()
     assert [item["id"] for item in listed["items"]] == [world.others_purchase_id]
     page = browsers[OTHER].get("/purchases")
-    assert f"/purchases/{world.others_purchase_id}" in page.html and f"/purchases/{world.purchase_id}\"" not in page.html
+    assert f"/purchases/{world.others_purchase_id}" in page.html and f'/purchases/{world.purchase_id}"' not in page.html
 
 
 @pytest.mark.parametrize("rule_text", get_routes("/admin"), ids=short)
@@ -85,15 +92,25 @@ def test_the_admin_area_is_a_404_for_shoppers(module_pg_shop, world, browsers, r
     assert anonymous.status_code == 302 and anonymous.headers["Location"].startswith("/login?next=")
 
 
-def test_admin_forms_posted_by_a_shopper_with_a_valid_csrf_token_are_a_404_and_change_nothing(module_pg_shop, world, browsers):
+def test_admin_forms_posted_by_a_shopper_with_a_valid_csrf_token_are_a_404_and_change_nothing(
+    module_pg_shop, world, browsers
+):
     shopper = browsers[SHOPPER]
     token = shopper.get("/cart").forms[0].value("csrf_token")  # the layout's logout form carries the session's token
     assert token
     before = database_fingerprint(module_pg_shop)
     for rule in rules_under("/admin"):
         for method in sorted(rule.methods & {"POST", "PUT", "PATCH", "DELETE"}):
-            data = {"csrf_token": token, "title": "Pwned", "author": "Eve", "price": "1.00", "stock": "1", "copies": "5",
-                    "first": "2026-01-01", "last": "2026-01-02"}
+            data = {
+                "csrf_token": token,
+                "title": "Pwned",
+                "author": "Eve",
+                "price": "1.00",
+                "stock": "1",
+                "copies": "5",
+                "first": "2026-01-01",
+                "last": "2026-01-02",
+            }
             response = shopper.client.open(url_for_rule(rule), method=method, data=data)
             assert response.status_code == 404, (rule.rule, response.status_code)
     assert database_fingerprint(module_pg_shop) == before
@@ -109,7 +126,10 @@ def test_the_reports_api_is_a_403_for_shoppers(module_pg_shop, world, tokens, ru
         body = {"from": "2026-01-01", "to": "2026-01-31"} if method == "POST" else None
         admin = client.open(url, method=method, headers=tokens[ADMIN], json=body) if method == "GET" else None
         response = client.open(url, method=method, headers=tokens[SHOPPER], json=body)
-        assert response.status_code == 403 and response.get_json()["error"] == "forbidden", (method, response.get_data(as_text=True))
+        assert response.status_code == 403 and response.get_json()["error"] == "forbidden", (
+            method,
+            response.get_data(as_text=True),
+        )
         if admin is not None:
             assert admin.status_code == 200, "control: an admin reads it"
     assert database_fingerprint(module_pg_shop) == before

@@ -7,13 +7,25 @@ with the data its own form renders, minus the token: the answer must be the
 exemption, by design: it reads no cookies, only bearer tokens, so a forged
 cross-site request has nothing to ride on; that is checked too.
 """
+
 from __future__ import annotations
 
 import pytest
 
 from blasto.web.errors import CSRF_MESSAGE
 from tests.attack.routes import page_write_routes, route_id, write_routes
-from tests.attack.world import ADMIN, API_PREFIX, SHOPPER, Browser, crawl_forms, database_fingerprint, find_rule, is_logged_in, logged_in, url_for_rule
+from tests.attack.world import (
+    ADMIN,
+    API_PREFIX,
+    SHOPPER,
+    Browser,
+    crawl_forms,
+    database_fingerprint,
+    find_rule,
+    is_logged_in,
+    logged_in,
+    url_for_rule,
+)
 
 TOKEN_FIELD = "csrf_token"
 
@@ -31,7 +43,11 @@ def visitors(module_pg_shop, world):
     for browser in (shopper, admin):
         browser.submit(browser.get("/books/1"), "/cart/add")
     anonymous = Browser(app.test_client())
-    forms = {**rendered_forms(app, anonymous, "/"), **rendered_forms(app, shopper, "/"), **rendered_forms(app, admin, "/admin")}
+    forms = {
+        **rendered_forms(app, anonymous, "/"),
+        **rendered_forms(app, shopper, "/"),
+        **rendered_forms(app, admin, "/admin"),
+    }
     return {"shopper": shopper, "admin": admin, "forms": forms}
 
 

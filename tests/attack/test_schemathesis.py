@@ -20,6 +20,7 @@ one node id per operation. Without it, on pytest 9.2, every operation gets the
 function's bare node id, and xdist, which tells tests apart by node id, would
 run only one of them.
 """
+
 from __future__ import annotations
 
 import base64
@@ -28,7 +29,11 @@ import pytest
 import schemathesis
 from schemathesis.checks import not_a_server_error
 from schemathesis.config import SchemathesisConfig
-from schemathesis.specs.openapi.checks import content_type_conformance, response_schema_conformance, status_code_conformance
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
 
 from blasto.core.extensions import db
 from blasto.models import ApiToken
@@ -44,18 +49,20 @@ DEFAULT_EXAMPLES = 120
 FEWER = {("POST", "/api/v1/users"): 15, ("POST", "/api/v1/tokens"): 15}
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
 
-CONFIG = SchemathesisConfig.from_dict({
-    "seed": SEED,
-    # "This generator is slow / filters a lot" says nothing about the app, and
-    # would make the outcome depend on the machine's speed.
-    "suppress-health-check": ["too_slow", "filter_too_much", "data_too_large", "large_base_example"],
-    "generation": {"deterministic": True, "max-examples": DEFAULT_EXAMPLES, "database": "none"},
-    "phases": {"stateful": {"enabled": False}},
-    "operations": [
-        {"include-method": method, "include-path": path, "generation": {"max-examples": count}}
-        for (method, path), count in FEWER.items()
-    ],
-})
+CONFIG = SchemathesisConfig.from_dict(
+    {
+        "seed": SEED,
+        # "This generator is slow / filters a lot" says nothing about the app, and
+        # would make the outcome depend on the machine's speed.
+        "suppress-health-check": ["too_slow", "filter_too_much", "data_too_large", "large_base_example"],
+        "generation": {"deterministic": True, "max-examples": DEFAULT_EXAMPLES, "database": "none"},
+        "phases": {"stateful": {"enabled": False}},
+        "operations": [
+            {"include-method": method, "include-path": path, "generation": {"max-examples": count}}
+            for (method, path), count in FEWER.items()
+        ],
+    }
+)
 schema = schemathesis.openapi.from_wsgi("/api/v1/openapi.json", routing_app(), config=CONFIG)
 OPERATIONS = {(op.method.upper(), op.path): op for op in (result.ok() for result in schema.get_all_operations())}
 
@@ -88,7 +95,11 @@ class Accounts:
         return plaintext
 
     def authorization(self, method: str, path: str) -> str | None:
-        security = {name for requirement in OPERATIONS[(method, path)].definition.raw.get("security", []) for name in requirement}
+        security = {
+            name
+            for requirement in OPERATIONS[(method, path)].definition.raw.get("security", [])
+            for name in requirement
+        }
         if "basicAuth" in security:
             return self.shopper["basic"]
         if "bearerAuth" not in security:
@@ -110,7 +121,9 @@ def sent():
     counts: dict[tuple[str, str], int] = {}
     yield counts
     if set(counts) == set(OPERATIONS):
-        assert sum(counts.values()) >= MIN_CASES, f"only {sum(counts.values())} cases ran ({counts}); raise max-examples"
+        assert sum(counts.values()) >= MIN_CASES, (
+            f"only {sum(counts.values())} cases ran ({counts}); raise max-examples"
+        )
 
 
 @schema.parametrize()

@@ -12,12 +12,13 @@ the client's address and User-Agent, checked on every request; in basic mode a
 mismatch makes the session non-fresh, so it is a tripwire, not the defence.
 These tests decode the real cookies with the app's own serializer.
 """
+
 from __future__ import annotations
 
 from flask_login import login_manager as login_manager_module
 
-from blasto.web.errors import CSRF_MESSAGE
 from blasto.core.extensions import login_manager
+from blasto.web.errors import CSRF_MESSAGE
 from tests.attack.world import SHOPPER, Browser, is_logged_in
 from tests.functional.factories import PASSWORD
 
@@ -107,5 +108,7 @@ def test_a_tampered_cookie_is_ignored(module_pg_shop, world):
     browser.client.set_cookie("session", payload + "." + ("A" if signature[0] != "A" else "B") + signature[1:])
     assert not is_logged_in(browser)
     forged = Browser(app.test_client())
-    forged.client.set_cookie("session", app.session_interface.get_signing_serializer(app).dumps({"_user_id": "2"})[:-3] + "xyz")
+    forged.client.set_cookie(
+        "session", app.session_interface.get_signing_serializer(app).dumps({"_user_id": "2"})[:-3] + "xyz"
+    )
     assert not is_logged_in(forged)

@@ -9,6 +9,7 @@ The dependency audit (pip-audit over Pipfile.lock) is `scripts/audit-lock`,
 not a test: it needs a vulnerability service on the network, which the CI
 machines here cannot reach, and a test that can only skip in CI is not one.
 """
+
 from __future__ import annotations
 
 import json
@@ -20,18 +21,23 @@ import pytest
 from tests.support.processes import BIN, ROOT
 
 
-
 @pytest.mark.processes
 def test_bandit_reports_nothing_at_medium_severity_or_above():
     result = subprocess.run(
-        [str(BIN / "bandit"), "-r", "blasto", "-ll", "-f", "json", "-q"], cwd=ROOT, capture_output=True, text=True, timeout=120,
+        [str(BIN / "bandit"), "-r", "blasto", "-ll", "-f", "json", "-q"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     report = json.loads(result.stdout)
     findings = [
         f"{r['filename']}:{r['line_number']} {r['test_id']} ({r['issue_severity']}/{r['issue_confidence']}): {r['issue_text']}"
         for r in report["results"]
     ]
-    assert not findings, "bandit findings (fix them, or justify with `# nosec BXXX` and a comment):\n" + "\n".join(findings)
+    assert not findings, "bandit findings (fix them, or justify with `# nosec BXXX` and a comment):\n" + "\n".join(
+        findings
+    )
     assert not report["errors"], f"bandit could not scan: {report['errors']}"
     assert result.returncode == 0, result.stderr
     assert report["metrics"]["_totals"]["loc"] > 1000, "bandit scanned the package"

@@ -6,12 +6,13 @@ with 1 and reach a real row: a refusal then means the guard worked, not that
 the row was missing. Also: URLs built from url_map rules, logged-in browsers,
 and a fingerprint of every table to prove a request changed nothing.
 """
+
 from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from urllib.parse import urlsplit
 from datetime import date, timedelta
+from urllib.parse import urlsplit
 
 from sqlalchemy import select, text
 from werkzeug.routing import Rule
@@ -56,9 +57,17 @@ def populate(app) -> World:
     with app.app_context():
         today = date.today()
         report = Report(
-            date_from=today - timedelta(days=7), date_to=today, state="done", progress=100, attempts=1,
-            finished_at=utcnow(), expires_at=utcnow() + timedelta(days=1), summary={},
-            days_csv="day,orders\n", books_csv="book,units\n", chart_png=b"\x89PNG\r\n\x1a\n",
+            date_from=today - timedelta(days=7),
+            date_to=today,
+            state="done",
+            progress=100,
+            attempts=1,
+            finished_at=utcnow(),
+            expires_at=utcnow() + timedelta(days=1),
+            summary={},
+            days_csv="day,orders\n",
+            books_csv="book,units\n",
+            chart_png=b"\x89PNG\r\n\x1a\n",
         )
         db.session.add(report)
         db.session.commit()
@@ -105,7 +114,12 @@ def crawl_forms(app, browser: Browser, prefix: str = "/") -> dict[str, tuple[str
     """Rule of a POST form's action -> (the page that renders it, the form), over every GET page under `prefix`."""
     found: dict[str, tuple[str, Form]] = {}
     for rule in sorted(app.url_map.iter_rules(), key=lambda r: r.rule):
-        if "GET" not in rule.methods or rule.endpoint == "static" or not rule.rule.startswith(prefix) or rule.rule.startswith(API_PREFIX):
+        if (
+            "GET" not in rule.methods
+            or rule.endpoint == "static"
+            or not rule.rule.startswith(prefix)
+            or rule.rule.startswith(API_PREFIX)
+        ):
             continue
         url = url_for_rule(rule)
         page = browser.get(url)

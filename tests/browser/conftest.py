@@ -16,6 +16,7 @@ When a test that uses a page fails in its call phase, a full-page screenshot
 goes to test-artifacts/screenshots/<test name>.png and the report says where,
 next to the tail of the stack's log.
 """
+
 from __future__ import annotations
 
 import re
@@ -102,7 +103,9 @@ def page(new_page):
 
 
 def pytest_configure(config):
-    config.addinivalue_line("markers", "changes_shop: the test changes the shared browser stack's data a lot; run it last")
+    config.addinivalue_line(
+        "markers", "changes_shop: the test changes the shared browser stack's data a lot; run it last"
+    )
 
 
 def pytest_collection_modifyitems(config, items):
@@ -117,7 +120,11 @@ def pytest_collection_modifyitems(config, items):
     start = items.index(ours[0])
     mine = set(ours)
     others = [item for item in items if item not in mine]
-    items[:] = others[:start] + sorted(ours, key=lambda item: item.get_closest_marker("changes_shop") is not None) + others[start:]
+    items[:] = (
+        others[:start]
+        + sorted(ours, key=lambda item: item.get_closest_marker("changes_shop") is not None)
+        + others[start:]
+    )
 
 
 def _screenshot_path(item, index: int) -> Path:

@@ -4,6 +4,7 @@ Everything goes through the pages' own forms, found the way a person (or a
 screen reader) finds them: by label and by accessible name. Waiting is
 Playwright's auto-waiting `expect` with explicit timeouts, never a sleep.
 """
+
 from __future__ import annotations
 
 import re
@@ -19,7 +20,7 @@ _MONEY = re.compile(r"^\$([0-9]{1,3}(?:,[0-9]{3})*)\.([0-9]{2})$")
 
 
 def cents(display: str) -> int:
-    """"$1,234.56" (as the pages show money) to integer cents; never a float."""
+    """ "$1,234.56" (as the pages show money) to integer cents; never a float."""
     match = _MONEY.match(display.strip())
     assert match, f"not an amount of money: {display!r}"
     return int(match.group(1).replace(",", "")) * 100 + int(match.group(2))
@@ -91,7 +92,9 @@ def cart_count(page: Page) -> Locator:
     return page.locator(".site-nav .cart-count")
 
 
-def reload_until(page: Page, locator: Locator, attribute: str, value: str, deadline_seconds: float, per_try_ms: int = 300) -> None:
+def reload_until(
+    page: Page, locator: Locator, attribute: str, value: str, deadline_seconds: float, per_try_ms: int = 300
+) -> None:
     """Reload the page until `locator` has `attribute` = `value` (each try auto-waits up to `per_try_ms`)."""
     deadline = time.monotonic() + deadline_seconds
     while True:

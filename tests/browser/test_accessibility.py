@@ -5,6 +5,7 @@
 (c) At 390x844 (a phone) no page scrolls sideways, and the navigation and the
     buying buttons are on screen and work: a whole purchase is made at that size.
 """
+
 from __future__ import annotations
 
 import re
@@ -13,7 +14,16 @@ import pytest
 from playwright.sync_api import Locator, Page, expect
 
 from tests.browser.shopping import (
-    PASSWORD, TIMEOUT_MS, cart_count, cart_row, flash, horizontal_overflow, matches, new_email, search, sign_up,
+    PASSWORD,
+    TIMEOUT_MS,
+    cart_count,
+    cart_row,
+    flash,
+    horizontal_overflow,
+    matches,
+    new_email,
+    search,
+    sign_up,
     unlabelled_controls,
 )
 
@@ -170,7 +180,9 @@ def test_a_phone_sized_screen_has_no_sideways_scroll_and_a_purchase_works(new_pa
         found = []
         overflow = horizontal_overflow(page)
         if overflow["innerWidth"] != PHONE["width"]:
-            found.append(f"the window is {overflow['innerWidth']}px wide, not {PHONE['width']}px (the page was zoomed out to fit)")
+            found.append(
+                f"the window is {overflow['innerWidth']}px wide, not {PHONE['width']}px (the page was zoomed out to fit)"
+            )
         if overflow["scrollWidth"] > overflow["innerWidth"]:
             found.append(f"scrolls sideways: {overflow['scrollWidth']}px of content in {overflow['innerWidth']}px")
             found += [f"  sticks out: {offender}" for offender in overflow["offenders"]]
@@ -222,4 +234,6 @@ def test_a_phone_sized_screen_has_no_sideways_scroll_and_a_purchase_works(new_pa
     check("purchase history")
 
     problems = {where: found for where, found in problems.items() if found}
-    assert not problems, "at 390x844:\n" + "\n".join(f"  {where}:\n" + "\n".join(f"    {p}" for p in found) for where, found in problems.items())
+    assert not problems, "at 390x844:\n" + "\n".join(
+        f"  {where}:\n" + "\n".join(f"    {p}" for p in found) for where, found in problems.items()
+    )

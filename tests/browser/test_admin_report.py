@@ -14,12 +14,13 @@ The shop needs sales history first: `flask --app blasto seed --sales 3000`
 adds a year of sample purchases, which is why these tests run last
 (`changes_shop`) on the shared stack.
 """
+
 from __future__ import annotations
 
 import csv
 import io
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from urllib.parse import urljoin
 
 import pytest
@@ -94,10 +95,12 @@ def test_an_admin_builds_a_sales_report_and_watches_it_finish(page, stack, admin
         expect(date_input).to_be_visible(timeout=TIMEOUT_MS)
         expect(date_input).to_have_attribute("type", "date", timeout=TIMEOUT_MS)
     assert unlabelled_controls(page) == [], "every control of the report form has a label"
-    labels = page.evaluate("() => ['report-from', 'report-to'].map((id) => [...document.getElementById(id).labels].map((l) => l.textContent.trim()))")
+    labels = page.evaluate(
+        "() => ['report-from', 'report-to'].map((id) => [...document.getElementById(id).labels].map((l) => l.textContent.trim()))"
+    )
     assert all(labels), f"#report-from and #report-to have <label>s: {labels}"
 
-    today = datetime.now(timezone.utc).date()
+    today = datetime.now(UTC).date()
     first_day = today - timedelta(days=364)
     date_from.fill(first_day.isoformat())
     date_to.fill(today.isoformat())
@@ -122,7 +125,9 @@ def test_an_admin_builds_a_sales_report_and_watches_it_finish(page, stack, admin
     try:
         page.wait_for_function(CHART_LOADED_JS, timeout=TIMEOUT_MS)
     except PlaywrightTimeoutError:
-        image = chart.evaluate("image => ({src: image.currentSrc || image.src, complete: image.complete, naturalWidth: image.naturalWidth})")
+        image = chart.evaluate(
+            "image => ({src: image.currentSrc || image.src, complete: image.complete, naturalWidth: image.naturalWidth})"
+        )
         fetched = page.request.get(image["src"], timeout=TIMEOUT_MS) if image["src"] else None
         raise AssertionError(
             f"the chart never loaded: {image}; GET gave "
@@ -142,7 +147,9 @@ def test_an_admin_builds_a_sales_report_and_watches_it_finish(page, stack, admin
     assert rows, "the CSV is not empty"
     header = rows[0]
     assert len(header) >= 2 and all(cell.strip() for cell in header), f"a header row names every column: {header}"
-    assert not any(re.fullmatch(r"[-+$0-9.,\s]+", cell) for cell in header), f"the first row is a header, not data: {header}"
+    assert not any(re.fullmatch(r"[-+$0-9.,\s]+", cell) for cell in header), (
+        f"the first row is a header, not data: {header}"
+    )
     assert len(rows) > 1 and all(len(row) == len(header) for row in rows[1:] if row), "data rows under the header"
 
     # What the page showed while the worker built the report (not required to have steps in between).

@@ -4,6 +4,7 @@ Sign up through the form, search, fill the cart with two books, change a
 quantity, check out, and watch the purchase page until the receipt e-mail,
 sent by the worker to the SMTP sink, shows as sent.
 """
+
 from __future__ import annotations
 
 import re
@@ -12,7 +13,18 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.browser.shopping import (
-    TIMEOUT_MS, add_from_results, book_card, cart_count, cart_row, cents, flash, matches, money, new_email, reload_until, search,
+    TIMEOUT_MS,
+    add_from_results,
+    book_card,
+    cart_count,
+    cart_row,
+    cents,
+    flash,
+    matches,
+    money,
+    new_email,
+    reload_until,
+    search,
     sign_up,
 )
 from tests.support.processes import wait_for
@@ -57,7 +69,9 @@ def test_sign_up_search_fill_the_cart_check_out_and_get_the_receipt(page, stack)
     stored = dict(stack.rows("SELECT title, price_cents FROM products WHERE title IN (:a, :b)", a=FIRST, b=SECOND))
     assert shown == stored, f"the cart shows the catalogue's prices: {shown} != {stored}"
     for title, quantity in quantities.items():
-        expect(cart_row(page, title).locator("td[data-label='Line total']")).to_have_text(money(shown[title] * quantity), timeout=TIMEOUT_MS)
+        expect(cart_row(page, title).locator("td[data-label='Line total']")).to_have_text(
+            money(shown[title] * quantity), timeout=TIMEOUT_MS
+        )
     total = sum(shown[title] * quantity for title, quantity in quantities.items())
     assert total == 3 * 1199 + 2 * 1099  # the sample catalogue's prices, in integer cents
     expect(page.locator("table.cart tfoot .total")).to_have_text(money(total), timeout=TIMEOUT_MS)

@@ -1,4 +1,5 @@
 """A copy of the deploy files, as a dyno's /app holds them, for a test to break or change."""
+
 from __future__ import annotations
 
 import shutil

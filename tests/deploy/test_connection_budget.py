@@ -9,6 +9,7 @@ receipts first refused by SMTP, so the worker's children publish retries),
 Meanwhile the servers' own client lists are sampled, and every process must
 stay within what the check counts for a process of its kind.
 """
+
 from __future__ import annotations
 
 import re
@@ -28,8 +29,8 @@ from blasto.deploy_check import connections, environment
 from blasto.deploy_check.formation import Dynos
 from tests.support.connection_census import ConnectionCensus, command, parent
 from tests.support.http_client import PASSWORD, answers, new_account
-from tests.support.procfile_processes import ProcessSet, _group_members
 from tests.support.processes import free_port, procfile, production_env, run_command, wait_for
+from tests.support.procfile_processes import ProcessSet, _group_members
 from tests.support.smtp_sink import SmtpSink
 
 FORMATION = {name: Dynos(name, 1, "basic") for name in ("web", "worker", "clock")}  # app.json's
@@ -54,8 +55,9 @@ class Peaks:
     def sample(self) -> None:
         members = {pid: label for label, pgid in list(self.groups.items()) for pid in _group_members(pgid)}
         for pid, label in members.items():
-            self.seen.setdefault(pid, {"group": label, "command": command(pid), "parent": parent(pid),
-                                       "postgres": 0, "redis": 0})
+            self.seen.setdefault(
+                pid, {"group": label, "command": command(pid), "parent": parent(pid), "postgres": 0, "redis": 0}
+            )
         for pid, held in self.census.count(members).items():
             for service, count in held.items():
                 self.seen[pid][service] = max(self.seen[pid][service], count)
@@ -75,7 +77,7 @@ class Peaks:
         self.sample()
 
     def role(self, pid: int) -> str:
-        """"shell" for `sh -c` running the Procfile line; "child" for a process another one of its group forked
+        """ "shell" for `sh -c` running the Procfile line; "child" for a process another one of its group forked
         (gunicorn's workers, Celery's pool); "main" for the one the line starts."""
         row = self.seen[pid]
         if row["command"].startswith("sh -c"):
@@ -96,13 +98,23 @@ def sink():
 
 @pytest.mark.processes
 def test_every_process_holds_no_more_connections_than_the_check_counts_for_it(
-        tmp_path, postgres_admin, postgres_database, redis_url, sink):
+    tmp_path, postgres_admin, postgres_database, redis_url, sink
+):
     database = urlsplit(postgres_database).path.lstrip("/")
     env = production_env(
-        DATABASE_URL=postgres_database, REDIS_URL=redis_url, SMTP_URL=f"smtp://127.0.0.1:{sink.port}",
-        MAIL_FROM="Blasto <shop@blasto.example>", WEB_CONCURRENCY="2", WORKER_CONCURRENCY="2", LOG_LEVEL="INFO",
-        RATELIMIT_ENABLED="true", RATELIMIT_SIGNUP="1000 per minute", OUTBOX_RETRY_BASE_SECONDS="0.2",
-        OUTBOX_RETRY_MAX_SECONDS="1", OUTBOX_MAX_ATTEMPTS="50", OUTBOX_SWEEP_EVERY_SECONDS="1",
+        DATABASE_URL=postgres_database,
+        REDIS_URL=redis_url,
+        SMTP_URL=f"smtp://127.0.0.1:{sink.port}",
+        MAIL_FROM="Blasto <shop@blasto.example>",
+        WEB_CONCURRENCY="2",
+        WORKER_CONCURRENCY="2",
+        LOG_LEVEL="INFO",
+        RATELIMIT_ENABLED="true",
+        RATELIMIT_SIGNUP="1000 per minute",
+        OUTBOX_RETRY_BASE_SECONDS="0.2",
+        OUTBOX_RETRY_MAX_SECONDS="1",
+        OUTBOX_MAX_ATTEMPTS="50",
+        OUTBOX_SWEEP_EVERY_SECONDS="1",
         OUTBOX_SWEEP_AFTER_SECONDS="2",
     )
     caps, printed = _caps(env), _printed_budget(env)
@@ -121,19 +133,28 @@ def test_every_process_holds_no_more_connections_than_the_check_counts_for_it(
         wait_for(lambda: answers(base + "/readyz"), 60, interval=0.2, what="/readyz = 200")
         _traffic(base, postgres_database, sink)
         wait_for(lambda: _pending(postgres_database) == 0, 120, interval=0.2, what="every e-mail settled")
-        console = subprocess.Popen(["sh", "-c", "flask --app blasto ready"], env={**env, "DYNO": "run.1"},
-                                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+        console = subprocess.Popen(
+            ["sh", "-c", "flask --app blasto ready"],
+            env={**env, "DYNO": "run.1"},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         peaks.watch("console", console.pid)
         output = console.communicate(timeout=60)[0].decode()
         assert console.returncode == 0, output
     census.close()
 
-    table = "\n".join(f"{row['group']:8} {peaks.role(pid):5} pid {pid}: postgres {row['postgres']}, "
-                      f"redis {row['redis']}  ({row['command'][:60]})" for pid, row in sorted(peaks.seen.items()))
+    table = "\n".join(
+        f"{row['group']:8} {peaks.role(pid):5} pid {pid}: postgres {row['postgres']}, "
+        f"redis {row['redis']}  ({row['command'][:60]})"
+        for pid, row in sorted(peaks.seen.items())
+    )
     for pid, row in peaks.seen.items():
         cap = caps.get((row["group"], peaks.role(pid)), {"postgres": 0, "redis": 0})  # a shell holds none
         assert row["postgres"] <= cap["postgres"] and row["redis"] <= cap["redis"], (
-            f"{row['group']} {peaks.role(pid)} {pid} held more than the check counts ({cap}):\n{table}")
+            f"{row['group']} {peaks.role(pid)} {pid} held more than the check counts ({cap}):\n{table}"
+        )
     # The totals `flask check` prints for each process type hold the sums of its processes too.
     for service, rows in printed.items():
         for group, most in rows.items():
@@ -143,10 +164,13 @@ def test_every_process_holds_no_more_connections_than_the_check_counts_for_it(
     webs, children = peaks.rows("web", "child"), peaks.rows("worker", "child")
     assert len(webs) == 2 and all(row["postgres"] >= 1 and row["redis"] >= 3 for row in webs), table
     assert len(children) == 2 and any(row["postgres"] >= 1 and row["redis"] >= 1 for row in children), table
-    (worker,), (clock,), (release,), (console,) = (peaks.rows(name, "main") for name in ("worker", "clock", "release",
-                                                                                        "console"))
+    (worker,), (clock,), (release,), (console,) = (
+        peaks.rows(name, "main") for name in ("worker", "clock", "release", "console")
+    )
     assert worker["redis"] >= 1 and clock["redis"] >= 1 and release["postgres"] == 1, table
-    assert console["postgres"] == 1 and console["redis"] >= 1, table  # `flask ready` reads the queue; it publishes nothing
+    assert console["postgres"] == 1 and console["redis"] >= 1, (
+        table
+    )  # `flask ready` reads the queue; it publishes nothing
 
 
 def _caps(env: dict) -> dict[tuple[str, str], dict[str, int]]:
@@ -194,8 +218,12 @@ def _traffic(base: str, database_url: str, sink: SmtpSink) -> None:
                 for path in ("/api/v1/products", f"/api/v1/products/{book}", "/api/v1/purchases", "/api/v1/purchases"):
                     assert session.get(base + path, headers=_bearer(token), timeout=30).status_code == 200, path
                 order = {"items": [{"product_id": book, "quantity": 1}]}
-                purchase = session.post(f"{base}/api/v1/purchases", json=order, timeout=30,
-                                        headers={**_bearer(token), "Idempotency-Key": uuid.uuid4().hex})
+                purchase = session.post(
+                    f"{base}/api/v1/purchases",
+                    json=order,
+                    timeout=30,
+                    headers={**_bearer(token), "Idempotency-Key": uuid.uuid4().hex},
+                )
                 assert purchase.status_code in (201, 409, 429), purchase.text  # 429: checkouts are rate limited too
                 session.get(f"{base}/readyz", timeout=30)
                 for password in ("not the password", PASSWORD):  # counted by the limiter, per address and per account
@@ -209,8 +237,12 @@ def _traffic(base: str, database_url: str, sink: SmtpSink) -> None:
             asked = session.post(f"{base}/api/v1/reports", json=days, timeout=30)
             assert asked.status_code == 202, asked.text
             location = requests.compat.urljoin(base, asked.headers["Location"])
-            wait_for(lambda: session.get(location, timeout=30).json()["state"] == "done", 120, interval=0.2,
-                     what="the report to be built")
+            wait_for(
+                lambda: session.get(location, timeout=30).json()["state"] == "done",
+                120,
+                interval=0.2,
+                what="the report to be built",
+            )
 
     with ThreadPoolExecutor(SHOPPERS + 1) as pool:
         building = pool.submit(report)
@@ -246,8 +278,10 @@ def _make_admin(database_url: str, email: str) -> None:
     engine.dispose()
 
 
-@pytest.mark.parametrize("variable", ["DATABASE_POOL_SIZE", "WORKER_DATABASE_POOL_SIZE", "CELERY_BROKER_POOL_LIMIT",
-                                      "RATELIMIT_REDIS_MAX_CONNECTIONS"])
+@pytest.mark.parametrize(
+    "variable",
+    ["DATABASE_POOL_SIZE", "WORKER_DATABASE_POOL_SIZE", "CELERY_BROKER_POOL_LIMIT", "RATELIMIT_REDIS_MAX_CONNECTIONS"],
+)
 @pytest.mark.parametrize("value", ["0", "many", "101"])
 def test_a_pool_size_out_of_range_is_refused_by_name(tmp_path, variable, value):
     env = {"BLASTO_ENV": "test", "REDIS_URL": "redis://localhost:6379/0", variable: value}
@@ -257,8 +291,14 @@ def test_a_pool_size_out_of_range_is_refused_by_name(tmp_path, variable, value):
 
 
 def test_a_worker_dyno_s_processes_get_the_worker_pool_and_every_other_dyno_the_web_s(tmp_path):
-    env = {"BLASTO_ENV": "test", "DATABASE_URL": "postgres://u@db.example.com/shop", "DATABASE_POOL_SIZE": "6",
-           "WORKER_DATABASE_POOL_SIZE": "1"}
-    sizes = {dyno: load_config({**env, "DYNO": dyno}, instance_path=tmp_path)["SQLALCHEMY_ENGINE_OPTIONS"]["pool_size"]
-             for dyno in ("web.1", "worker.2", "clock.1", "release.8141", "run.4242", "")}
+    env = {
+        "BLASTO_ENV": "test",
+        "DATABASE_URL": "postgres://u@db.example.com/shop",
+        "DATABASE_POOL_SIZE": "6",
+        "WORKER_DATABASE_POOL_SIZE": "1",
+    }
+    sizes = {
+        dyno: load_config({**env, "DYNO": dyno}, instance_path=tmp_path)["SQLALCHEMY_ENGINE_OPTIONS"]["pool_size"]
+        for dyno in ("web.1", "worker.2", "clock.1", "release.8141", "run.4242", "")
+    }
     assert sizes == {"web.1": 6, "worker.2": 1, "clock.1": 6, "release.8141": 6, "run.4242": 6, "": 6}

@@ -1,4 +1,5 @@
 """The deploy contract: what `git push heroku` and Heroku's Button/CI rely on."""
+
 from __future__ import annotations
 
 import json
@@ -12,13 +13,20 @@ from urllib.parse import urlsplit
 import pytest
 
 from tests.support.migrations import head_revision
-from tests.support.processes import ROOT, procfile, process_env, run_command
+from tests.support.processes import ROOT, process_env, procfile, run_command
 from tests.support.repository_files import repository_files
 
 # Hosts must never be committed; spelled in pieces so this file does not name them.
 INDEX_HOSTS = {"pypi" + ".org", "pythonhosted" + ".org", "pypi" + ".python.org"}
-CONFIG_SOURCES = [ROOT / "blasto" / "core" / "config.py", ROOT / "blasto" / "core" / "mail_settings.py", ROOT / "gunicorn.conf.py", ROOT / "Procfile"]
-ENV_NAME = re.compile(r'(?:env\.get\(|_int\(env, |_float\(env, |_int\(os\.environ, |environ\.get\(|\$\{)"?([A-Z][A-Z0-9_]+)')
+CONFIG_SOURCES = [
+    ROOT / "blasto" / "core" / "config.py",
+    ROOT / "blasto" / "core" / "mail_settings.py",
+    ROOT / "gunicorn.conf.py",
+    ROOT / "Procfile",
+]
+ENV_NAME = re.compile(
+    r'(?:env\.get\(|_int\(env, |_float\(env, |_int\(os\.environ, |environ\.get\(|\$\{)"?([A-Z][A-Z0-9_]+)'
+)
 
 
 def committed_files() -> list[str]:
@@ -112,7 +120,17 @@ def test_no_committed_file_names_a_package_index_host():
 
 def test_app_json_has_what_heroku_needs():
     manifest = app_json()
-    for key in ("name", "description", "repository", "keywords", "env", "formation", "addons", "buildpacks", "environments"):
+    for key in (
+        "name",
+        "description",
+        "repository",
+        "keywords",
+        "env",
+        "formation",
+        "addons",
+        "buildpacks",
+        "environments",
+    ):
         assert manifest.get(key), key
     assert manifest["env"]["SECRET_KEY"]["generator"] == "secret"
     assert manifest["env"]["BLASTO_ENV"]["value"] == "production"
@@ -122,7 +140,9 @@ def test_app_json_has_what_heroku_needs():
     assert any(plan.startswith("heroku-postgresql") for plan in plans)
     assert any(plan.startswith("heroku-redis") for plan in plans)
     assert manifest["buildpacks"] == [{"url": "heroku/python"}]
-    assert manifest["scripts"]["postdeploy"] == "flask --app blasto seed --sales 20000", "review apps get the sample catalogue and a year of sales to report on"
+    assert manifest["scripts"]["postdeploy"] == "flask --app blasto seed --sales 20000", (
+        "review apps get the sample catalogue and a year of sales to report on"
+    )
     test_env = manifest["environments"]["test"]
     assert test_env["scripts"]["test"] and "pytest" in test_env["scripts"]["test"]
     test_plans = " ".join(test_env["addons"])
@@ -159,7 +179,9 @@ def test_every_configuration_variable_is_documented_in_the_readme():
 def test_release_exits_zero_on_an_empty_database_and_again_when_migrated(postgres_database):
     import psycopg
 
-    env = process_env(BLASTO_ENV="production", SECRET_KEY="kx7Qm2Zp9Lr4Tv8Ns1Bw6Yc3Hd5Jf0Gk", DATABASE_URL=postgres_database)
+    env = process_env(
+        BLASTO_ENV="production", SECRET_KEY="kx7Qm2Zp9Lr4Tv8Ns1Bw6Yc3Hd5Jf0Gk", DATABASE_URL=postgres_database
+    )
     for attempt in ("empty", "migrated"):
         result = run_command(procfile()["release"], env)
         assert result.returncode == 0, f"{attempt}: {result.stderr}{result.stdout}"
@@ -167,4 +189,6 @@ def test_release_exits_zero_on_an_empty_database_and_again_when_migrated(postgre
     with psycopg.connect(postgres_database) as conn:
         assert conn.execute("SELECT version_num FROM alembic_version").fetchall() == [(head_revision(),)]
     check = run_command("flask --app blasto db check", env)
-    assert check.returncode == 0 and "No new upgrade operations detected" in check.stdout + check.stderr, "models and migrations agree"
+    assert check.returncode == 0 and "No new upgrade operations detected" in check.stdout + check.stderr, (
+        "models and migrations agree"
+    )

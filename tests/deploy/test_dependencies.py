@@ -4,6 +4,7 @@ A package that only comes in transitively can vanish or jump a major version
 when the package that pulled it in changes; declaring it makes the lock say
 why it is there.
 """
+
 from __future__ import annotations
 
 import ast

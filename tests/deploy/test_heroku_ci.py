@@ -1,4 +1,5 @@
 """app.json's Heroku CI environment agrees with the suite it runs (the run itself: .ci/heroku-ci)."""
+
 from __future__ import annotations
 
 import ast
@@ -39,18 +40,32 @@ def registered_markers() -> set[str]:
 
 def marked_tests(marker: str) -> list[str]:
     """Names of the test functions under tests/ that carry `@pytest.mark.<marker>` (or a module pytestmark)."""
+
     def marks(node: ast.AST) -> bool:
-        return any(isinstance(part, ast.Attribute) and part.attr == marker
-                   and isinstance(part.value, ast.Attribute) and part.value.attr == "mark" for part in ast.walk(node))
+        return any(
+            isinstance(part, ast.Attribute)
+            and part.attr == marker
+            and isinstance(part.value, ast.Attribute)
+            and part.value.attr == "mark"
+            for part in ast.walk(node)
+        )
 
     names = []
     for path in sorted((ROOT / "tests").rglob("test_*.py")):
         module = ast.parse(path.read_text())
-        whole = any(isinstance(node, ast.Assign) and any(getattr(t, "id", None) == "pytestmark" for t in node.targets)
-                    and marks(node.value) for node in module.body)
-        names += [node.name for node in ast.walk(module)
-                  if isinstance(node, ast.FunctionDef) and node.name.startswith("test_")
-                  and (whole or any(marks(decorator) for decorator in node.decorator_list))]
+        whole = any(
+            isinstance(node, ast.Assign)
+            and any(getattr(t, "id", None) == "pytestmark" for t in node.targets)
+            and marks(node.value)
+            for node in module.body
+        )
+        names += [
+            node.name
+            for node in ast.walk(module)
+            if isinstance(node, ast.FunctionDef)
+            and node.name.startswith("test_")
+            and (whole or any(marks(decorator) for decorator in node.decorator_list))
+        ]
     return names
 
 
@@ -76,8 +91,8 @@ def test_every_marker_scripts_test_deselects_is_registered_and_used():
 
 def test_the_readme_names_every_test_heroku_ci_deselects():
     readme = (ROOT / "README.md").read_text()
-    paragraph = readme[readme.index("**Heroku CI.**"):]
-    paragraph = paragraph[:paragraph.index("\n\n")]
+    paragraph = readme[readme.index("**Heroku CI.**") :]
+    paragraph = paragraph[: paragraph.index("\n\n")]
     for marker in deselected_markers():
         assert f"not {marker}" in paragraph
         for name in marked_tests(marker):

@@ -3,6 +3,7 @@
 README, "Layout", names the rule: core <- models <- domain <- web <- channels.
 A new upward import or cycle fails here before it lands.
 """
+
 from __future__ import annotations
 
 import ast
@@ -81,7 +82,9 @@ def imports(path: Path, modules: set[str]) -> set[str]:
         elif isinstance(node, ast.ImportFrom):
             base = node.module or ""
             if node.level:
-                base = ".".join([*package.split(".")[: len(package.split(".")) - node.level + 1], *([base] if base else [])])
+                base = ".".join(
+                    [*package.split(".")[: len(package.split(".")) - node.level + 1], *([base] if base else [])]
+                )
             named = [f"{base}.{alias.name}" for alias in node.names]
             targets = [name for name in named if name in modules] or [base]
         else:
@@ -102,7 +105,11 @@ def blueprint_idiom(importer: str, imported: str) -> bool:
 def test_no_module_imports_one_that_imports_it_back():
     paths = {module_name(path): path for path in PACKAGE.rglob("*.py")}
     edges = {
-        module: {imported for imported in imports(path, set(paths)) if imported != module and not blueprint_idiom(module, imported)}
+        module: {
+            imported
+            for imported in imports(path, set(paths))
+            if imported != module and not blueprint_idiom(module, imported)
+        }
         for module, path in paths.items()
     }
     assert edges["blasto.app"], "the graph is read"

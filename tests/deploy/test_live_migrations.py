@@ -8,6 +8,7 @@ then a new column (a brief ACCESS EXCLUSIVE lock). A transaction that holds
 the lock every writer of `purchases` takes, and stays open, stands for a
 stuck checkout or a forgotten console session.
 """
+
 from __future__ import annotations
 
 import subprocess
@@ -22,7 +23,11 @@ import requests
 
 from tests.support.http_client import answers, new_account
 from tests.support.migrations import (
-    CONCURRENT_INDEX, CONCURRENT_INDEX_REVISION, NEW_COLUMN, NEW_COLUMN_REVISION, migrations_with,
+    CONCURRENT_INDEX,
+    CONCURRENT_INDEX_REVISION,
+    NEW_COLUMN,
+    NEW_COLUMN_REVISION,
+    migrations_with,
 )
 from tests.support.processes import free_port, procfile, production_env, run_command, wait_for
 from tests.support.procfile_processes import ProcessSet
@@ -60,15 +65,18 @@ class LiveShop:
         """Whether the test index is valid (None: it does not exist)."""
         with self.connect() as connection:
             row = connection.execute(
-                "SELECT indisvalid FROM pg_index WHERE indexrelid = to_regclass(%s)", (INDEX,),
+                "SELECT indisvalid FROM pg_index WHERE indexrelid = to_regclass(%s)",
+                (INDEX,),
             ).fetchone()
         return row[0] if row else None
 
     def has_new_column(self) -> bool:
         with self.connect() as connection:
-            return bool(connection.execute(
-                "SELECT 1 FROM information_schema.columns WHERE table_name = 'purchases' AND column_name = 'gift_note'",
-            ).fetchone())
+            return bool(
+                connection.execute(
+                    "SELECT 1 FROM information_schema.columns WHERE table_name = 'purchases' AND column_name = 'gift_note'",
+                ).fetchone()
+            )
 
 
 @pytest.fixture
@@ -80,9 +88,13 @@ def shop(postgres_database, tmp_path):
             "INSERT INTO products (title, author, description, price_cents, stock, created_at, hidden)"
             " VALUES ('Live', 'A. Author', '', 900, 1000000, now(), false) RETURNING id",
         ).fetchone()[0]
-    migrations = migrations_with(tmp_path, {
-        f"{CONCURRENT_INDEX}.py": CONCURRENT_INDEX_REVISION, f"{NEW_COLUMN}.py": NEW_COLUMN_REVISION,
-    })
+    migrations = migrations_with(
+        tmp_path,
+        {
+            f"{CONCURRENT_INDEX}.py": CONCURRENT_INDEX_REVISION,
+            f"{NEW_COLUMN}.py": NEW_COLUMN_REVISION,
+        },
+    )
     port = free_port()
     with ProcessSet(tmp_path / "logs") as processes:
         processes.start("web", {**env, "PORT": str(port)})
@@ -119,7 +131,8 @@ class Checkouts:
         while not self.stop.is_set():
             try:
                 status = session.post(
-                    f"{self.shop.base}/api/v1/purchases", timeout=30,
+                    f"{self.shop.base}/api/v1/purchases",
+                    timeout=30,
                     json={"items": [{"product_id": self.shop.book, "quantity": 1}]},
                     headers={"Idempotency-Key": uuid.uuid4().hex},
                 ).status_code

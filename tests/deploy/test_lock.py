@@ -7,6 +7,7 @@ machine whose pip.conf lists indexes aborts the build ("Your Pipfile.lock
 (...) is out of date"). These tests verify the committed lock that way,
 whatever pip configuration the machine running them has.
 """
+
 from __future__ import annotations
 
 import os
@@ -32,7 +33,9 @@ def buildpack_pipenv() -> str:
     if pipenv is None:
         unavailable("pipenv is not installed (python3 dev.py test puts the buildpack's version in .tools/bin)")
     said = subprocess.run([pipenv, "--version"], capture_output=True, text=True, timeout=60).stdout
-    assert said.split()[-1] == dev.PIPENV_VERSION, f"{pipenv} is {said.strip()!r}, not the buildpack's pipenv {dev.PIPENV_VERSION}"
+    assert said.split()[-1] == dev.PIPENV_VERSION, (
+        f"{pipenv} is {said.strip()!r}, not the buildpack's pipenv {dev.PIPENV_VERSION}"
+    )
     return pipenv
 
 
@@ -67,13 +70,20 @@ def test_a_user_pip_conf_that_lists_an_index_does_not_reach_the_hash(bare_home):
     conf.parent.mkdir(parents=True)
     conf.write_text(POLLUTING_PIP_CONF)
     polluted = process_env(HOME=str(bare_home), PIPENV_VERBOSITY="-1", PIP_CONFIG_FILE=None)
-    assert verify(pipenv, polluted).returncode != 0, "pipenv no longer folds pip.conf into the hash; this isolation may be unneeded"
+    assert verify(pipenv, polluted).returncode != 0, (
+        "pipenv no longer folds pip.conf into the hash; this isolation may be unneeded"
+    )
     assert verify(pipenv, dev.heroku_pip_env(polluted)).returncode == 0
 
 
 def test_the_heroku_pip_environment_keeps_only_what_the_buildpack_passes():
-    env = {"PIP_CONFIG_FILE": "/home/me/pip.conf", "PIP_INDEX_URL": "https://a.example/simple",
-           "PIP_EXTRA_INDEX_URL": "https://b.example/simple", "PIP_FIND_LINKS": "/wheels", "HOME": "/home/me"}
+    env = {
+        "PIP_CONFIG_FILE": "/home/me/pip.conf",
+        "PIP_INDEX_URL": "https://a.example/simple",
+        "PIP_EXTRA_INDEX_URL": "https://b.example/simple",
+        "PIP_FIND_LINKS": "/wheels",
+        "HOME": "/home/me",
+    }
     isolated = dev.heroku_pip_env(env)
     assert isolated["PIP_CONFIG_FILE"] == os.devnull  # pip then reads no configuration file at all
     assert "PIP_INDEX_URL" not in isolated  # never passed to a Heroku build

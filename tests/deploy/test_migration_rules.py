@@ -6,6 +6,7 @@ revision creates is exempt: nothing writes to a table that did not exist.
 `flask --app blasto db upgrade --sql` prints the release's SQL revision by
 revision without a database, so the rule reads what Postgres would be sent.
 """
+
 from __future__ import annotations
 
 import re
@@ -13,7 +14,12 @@ import re
 import pytest
 
 from tests.support.migrations import (
-    CONCURRENT_INDEX, CONCURRENT_INDEX_REVISION, NEW_COLUMN, NEW_COLUMN_REVISION, PLAIN_INDEX_REVISION, migrations_with,
+    CONCURRENT_INDEX,
+    CONCURRENT_INDEX_REVISION,
+    NEW_COLUMN,
+    NEW_COLUMN_REVISION,
+    PLAIN_INDEX_REVISION,
+    migrations_with,
 )
 from tests.support.processes import process_env, run_command
 
@@ -28,7 +34,8 @@ APPLIED_BEFORE_THE_RULE = {
 SECTION = re.compile(r"^-- Running upgrade \S* -> (\S+)$", re.MULTILINE)
 CREATE_TABLE = re.compile(r'^CREATE TABLE (?:IF NOT EXISTS )?"?(\w+)"?', re.MULTILINE)
 CREATE_INDEX = re.compile(
-    r'^CREATE (?:UNIQUE )?INDEX (CONCURRENTLY )?(?:IF NOT EXISTS )?"?(\w+)"? ON (?:ONLY )?"?(\w+)"?', re.MULTILINE,
+    r'^CREATE (?:UNIQUE )?INDEX (CONCURRENTLY )?(?:IF NOT EXISTS )?"?(\w+)"? ON (?:ONLY )?"?(\w+)"?',
+    re.MULTILINE,
 )
 
 
@@ -64,9 +71,13 @@ def test_the_rule_refuses_a_plain_index_build_and_accepts_the_concurrent_one(tmp
     assert blocking_index_builds(release_sql(plain)) - APPLIED_BEFORE_THE_RULE == {
         ("9001_plain_index", "ix_purchases_total_cents", "purchases"),
     }
-    concurrent = migrations_with(tmp_path / "concurrent", {
-        f"{CONCURRENT_INDEX}.py": CONCURRENT_INDEX_REVISION, f"{NEW_COLUMN}.py": NEW_COLUMN_REVISION,
-    })
+    concurrent = migrations_with(
+        tmp_path / "concurrent",
+        {
+            f"{CONCURRENT_INDEX}.py": CONCURRENT_INDEX_REVISION,
+            f"{NEW_COLUMN}.py": NEW_COLUMN_REVISION,
+        },
+    )
     sql = release_sql(concurrent)
     assert "CREATE INDEX CONCURRENTLY ix_purchases_total_cents ON purchases (total_cents)" in sql
     assert blocking_index_builds(sql) == APPLIED_BEFORE_THE_RULE

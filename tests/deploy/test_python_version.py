@@ -4,6 +4,7 @@ The buildpack reads runtime.txt, then .python-version, then Pipfile.lock's
 python_full_version, then its python_version; pipenv then holds the build to
 the Pipfile's [requires]. Each pair that can disagree is broken here once.
 """
+
 from __future__ import annotations
 
 import json
@@ -42,8 +43,10 @@ def set_pipfile_requires(root: Path, line: str) -> None:
 def test_the_repository_s_files_agree_and_runtime_txt_s_deprecation_is_a_note(deploy_copy):
     report = versions(deploy_copy)
     assert report.problems == []
-    assert report.passed == ["runtime.txt asks for Python 3.11 (Heroku installs 3.11.16); "
-                             "Pipfile.lock python_version, Pipfile [requires] python_version agree"]
+    assert report.passed == [
+        "runtime.txt asks for Python 3.11 (Heroku installs 3.11.16); "
+        "Pipfile.lock python_version, Pipfile [requires] python_version agree"
+    ]
     assert any(note.startswith("runtime.txt is deprecated on Heroku: every build prints") for note in report.notes)
 
 
@@ -90,26 +93,43 @@ DISAGREEMENTS = {
     "runtime-vs-lock-and-pipfile": (
         _runtime_312,
         RUNTIME_312 + "Pipfile.lock python_version says 3.11, Pipfile [requires] python_version says 3.11",
-        f'`python_version = "3.12"` {REQUIRES}, then relock with scripts/lock'),
+        f'`python_version = "3.12"` {REQUIRES}, then relock with scripts/lock',
+    ),
     "runtime-vs-python-version-file": (
-        _python_version_file_312, RUNTIME_311 + ".python-version says 3.12", "write `3.11` in .python-version"),
+        _python_version_file_312,
+        RUNTIME_311 + ".python-version says 3.12",
+        "write `3.11` in .python-version",
+    ),
     "runtime-vs-lock-full-version": (
-        _lock_full_version, RUNTIME_311 + "Pipfile.lock python_full_version says 3.11.9", "relock with scripts/lock"),
+        _lock_full_version,
+        RUNTIME_311 + "Pipfile.lock python_full_version says 3.11.9",
+        "relock with scripts/lock",
+    ),
     "runtime-vs-lock-version": (
-        _lock_version_312, RUNTIME_311 + "Pipfile.lock python_version says 3.12", "relock with scripts/lock"),
+        _lock_version_312,
+        RUNTIME_311 + "Pipfile.lock python_version says 3.12",
+        "relock with scripts/lock",
+    ),
     "runtime-vs-pipfile": (
-        _pipfile_312, RUNTIME_311 + "Pipfile [requires] python_version says 3.12",
-        f'`python_version = "3.11"` {REQUIRES}, then relock with scripts/lock'),
+        _pipfile_312,
+        RUNTIME_311 + "Pipfile [requires] python_version says 3.12",
+        f'`python_version = "3.11"` {REQUIRES}, then relock with scripts/lock',
+    ),
     "runtime-vs-pipfile-full-version": (
-        _pipfile_full_version, RUNTIME_311 + "Pipfile [requires] python_full_version says 3.11.9",
-        f'`python_full_version = "3.11.16"` {REQUIRES} (or no such line)'),
+        _pipfile_full_version,
+        RUNTIME_311 + "Pipfile [requires] python_full_version says 3.11.9",
+        f'`python_full_version = "3.11.16"` {REQUIRES} (or no such line)',
+    ),
     "python-version-file-vs-lock-and-pipfile": (
         _no_runtime_python_version_file_312,
         FILE_312 + "Pipfile.lock python_version says 3.11, Pipfile [requires] python_version says 3.11",
-        f'`python_version = "3.12"` {REQUIRES}'),
+        f'`python_version = "3.12"` {REQUIRES}',
+    ),
     "lock-vs-pipfile": (
-        _no_runtime_lock_312, LOCK_312 + "Pipfile [requires] python_version says 3.11",
-        f'`python_version = "3.12"` {REQUIRES}'),
+        _no_runtime_lock_312,
+        LOCK_312 + "Pipfile [requires] python_version says 3.11",
+        f'`python_version = "3.12"` {REQUIRES}',
+    ),
 }
 
 
@@ -133,13 +153,19 @@ def test_without_runtime_txt_there_is_no_deprecation_to_note(deploy_copy):
 @pytest.mark.parametrize(
     ("runtime", "problem"),
     [
-        ("python-3.11.99\n", "runtime.txt: asks for Python 3.11.99, a release the buildpack does not have "
-                              "(newest: 3.11.16)"),
-        ("python-3.9\n", "runtime.txt: asks for Python 3.9, which Heroku's Python buildpack does not offer "
-                          "(the build stops)"),
+        (
+            "python-3.11.99\n",
+            "runtime.txt: asks for Python 3.11.99, a release the buildpack does not have (newest: 3.11.16)",
+        ),
+        (
+            "python-3.9\n",
+            "runtime.txt: asks for Python 3.9, which Heroku's Python buildpack does not offer (the build stops)",
+        ),
         ("python 3.11\n", "runtime.txt: says 'python 3.11', which Heroku refuses (the build stops)"),
-        ("python-3.11\npython-3.12\n", "runtime.txt: says 'python-3.11\\npython-3.12', which Heroku refuses "
-                                        "(the build stops)"),
+        (
+            "python-3.11\npython-3.12\n",
+            "runtime.txt: says 'python-3.11\\npython-3.12', which Heroku refuses (the build stops)",
+        ),
     ],
     ids=["unreleased-patch", "unsupported", "malformed", "two-lines"],
 )
@@ -152,12 +178,14 @@ def test_an_old_patch_pin_is_a_note_and_still_agrees_with_the_minor_version(depl
     (deploy_copy / "runtime.txt").write_text("# pinned\npython-3.11.9\n")
     report = versions(deploy_copy)
     assert report.problems == []
-    assert "runtime.txt pins Python 3.11.9; 3.11.16 is out and each build warns: name 3.11 alone to get it" in \
-        report.notes
+    assert (
+        "runtime.txt pins Python 3.11.9; 3.11.16 is out and each build warns: name 3.11 alone to get it" in report.notes
+    )
 
 
 def test_a_misspelt_python_version_file_stops_the_build(deploy_copy):
     (deploy_copy / "runtime.txt").unlink()
     (deploy_copy / ".python-version.txt").write_text("3.11\n")
     assert [what for what, _ in said(versions(deploy_copy))] == [
-        ".python-version.txt: is a misspelling of .python-version, which Heroku refuses (the build stops)"]
+        ".python-version.txt: is a misspelling of .python-version, which Heroku refuses (the build stops)"
+    ]

@@ -3,6 +3,7 @@
 `git push heroku` starts only `web` (to 1); every other process type stays at 0
 dynos until `heroku ps:scale` names it, so a type the README forgets never runs.
 """
+
 from __future__ import annotations
 
 import re
@@ -39,7 +40,7 @@ def test_the_deploy_scales_every_process_but_web_and_release_after_the_push():
     quantities = scaled(commands)
     needed = set(procfile()) - {"web", "release"}  # the push starts web; release runs once per deploy
     assert needed == {"worker", "clock"}
-    assert {name: quantities.get(name, 0) >= 1 for name in needed} == {name: True for name in needed}, quantities
+    assert {name: quantities.get(name, 0) >= 1 for name in needed} == dict.fromkeys(needed, True), quantities
 
 
 def test_the_deploy_scales_the_clock_to_exactly_one():

@@ -1,4 +1,5 @@
 """Fixtures for tests that run the Procfile's processes."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -7,7 +8,6 @@ import pytest
 
 from tests.support.processes import ROOT, Stack, free_port
 from tests.support.procfile_processes import ProcessSet
-
 
 WEB_PORTS = 4  # room for `honcho start -c web=N` up to 4: web.N listens on PORT + N - 1
 

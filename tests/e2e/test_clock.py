@@ -5,6 +5,7 @@ process group (so one clock can be stopped or SIGKILLed alone), on a fresh
 Postgres database and the tests' Redis. Every wait is on a condition with a
 deadline.
 """
+
 from __future__ import annotations
 
 import json
@@ -31,7 +32,10 @@ TAKEOVER_SECONDS = BEAT_LOCK_TIMEOUT_SECONDS + BEAT_MAX_LOOP_SECONDS + 30  # plu
 @pytest.fixture
 def env(postgres_database, redis_url):
     settings = production_env(
-        DATABASE_URL=postgres_database, REDIS_URL=redis_url, WORKER_CONCURRENCY="1", LOG_LEVEL="INFO",
+        DATABASE_URL=postgres_database,
+        REDIS_URL=redis_url,
+        WORKER_CONCURRENCY="1",
+        LOG_LEVEL="INFO",
     )
     release(settings)
     return settings
@@ -77,22 +81,32 @@ def test_without_the_clock_the_formation_is_never_ready_and_is_once_it_starts(pr
     assert "if the sweeps are late too, start with the clock" in body["checks"]["worker"]["error"]
 
     processes.start("clock", env)
-    body = wait_for(lambda: (lambda status, body: body if status == 200 else None)(*readyz(base)), 90, interval=0.2,
-                    what="/readyz = 200 once the clock runs")
+    body = wait_for(
+        lambda: (lambda status, body: body if status == 200 else None)(*readyz(base)),
+        90,
+        interval=0.2,
+        what="/readyz = 200 once the clock runs",
+    )
     assert body["failed"] == [] and body["checks"]["sweeps"]["ok"]
     assert processes["clock"].output().count(ACQUIRED) == 1
 
 
 @pytest.mark.parametrize("stop", ["SIGTERM", "SIGKILL"])
 def test_two_clocks_schedule_once_and_the_waiting_one_takes_over_when_the_first_stops(
-    processes, env, postgres_database, stop,
+    processes,
+    env,
+    postgres_database,
+    stop,
 ):
     fast = {**env, "OUTBOX_SWEEP_EVERY_SECONDS": "1", "REPORT_SWEEP_EVERY_SECONDS": "1"}
     worker = processes.start("worker", fast)
     clocks = [processes.start("clock", fast, label=f"clock.{n}") for n in (1, 2)]
 
-    active = wait_for(lambda: next((clock for clock in clocks if ACQUIRED in clock.output()), None), 60,
-                      what="one clock to take the lock")
+    active = wait_for(
+        lambda: next((clock for clock in clocks if ACQUIRED in clock.output()), None),
+        60,
+        what="one clock to take the lock",
+    )
     waiting = next(clock for clock in clocks if clock is not active)
     wait_for(lambda: sends(active) >= 5, 60, what="five outbox sweeps sent by the clock holding the lock")
     wait_for(lambda: len(WORKER_RUNS.findall(worker.output())) >= 3, 60, what="the worker to run three of them")
@@ -111,8 +125,9 @@ def test_two_clocks_schedule_once_and_the_waiting_one_takes_over_when_the_first_
 
     wait_for(lambda: ACQUIRED in waiting.output(), TAKEOVER_SECONDS, what="the waiting clock to take the lock")
     wait_for(lambda: sends(waiting) >= 3, 60, what="the new clock to send sweeps")
-    wait_for(lambda: outbox_heartbeat(postgres_database) > before, 60,
-             what="the worker to run a sweep the new clock sent")
+    wait_for(
+        lambda: outbox_heartbeat(postgres_database) > before, 60, what="the worker to run a sweep the new clock sent"
+    )
     assert sends(active) == stopped_at and waiting.running
 
 
@@ -136,13 +151,21 @@ def test_a_dead_worker_fails_readyz_and_flask_ready_until_one_runs_again(process
     worker = processes.start("worker", fast)
     processes.start("clock", fast)
     base = f"http://127.0.0.1:{port}"
-    body = wait_for(lambda: (lambda status, body: body if status == 200 else None)(*readyz(base)), 90, interval=0.2,
-                    what="/readyz = 200")
+    body = wait_for(
+        lambda: (lambda status, body: body if status == 200 else None)(*readyz(base)),
+        90,
+        interval=0.2,
+        what="/readyz = 200",
+    )
     assert body["checks"]["worker"]["every_seconds"] == 1.0
 
     worker.kill()  # a crashed dyno: no goodbye
-    body = wait_for(lambda: (lambda status, body: body if status == 503 else None)(*readyz(base)), 30, interval=0.2,
-                    what="/readyz = 503 once the heartbeat is three periods old")
+    body = wait_for(
+        lambda: (lambda status, body: body if status == 503 else None)(*readyz(base)),
+        30,
+        interval=0.2,
+        what="/readyz = 503 once the heartbeat is three periods old",
+    )
     assert "worker" in body["failed"] and {"database", "broker"}.isdisjoint(body["failed"]), body
     assert body["checks"]["worker"]["error"].startswith("no worker has run the heartbeat for ")
     ready = run_command("flask --app blasto ready", fast)

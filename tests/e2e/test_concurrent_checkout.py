@@ -3,6 +3,7 @@
 gunicorn from the Procfile (two workers, enough threads that all 20 requests
 are in flight together); 20 client threads released at once by a barrier.
 """
+
 from __future__ import annotations
 
 import threading
@@ -41,17 +42,23 @@ def database(postgres_database):
     engine.dispose()
 
 
-
 def add_book(database, stock: int) -> int:
     with database.begin() as connection:
         return connection.execute(
-            text("INSERT INTO products (title, author, description, price_cents, stock, created_at) VALUES ('Last Copies', 'A. Author', '', 1250, :stock, now()) RETURNING id"),
+            text(
+                "INSERT INTO products (title, author, description, price_cents, stock, created_at) VALUES ('Last Copies', 'A. Author', '', 1250, :stock, now()) RETURNING id"
+            ),
             {"stock": stock},
         ).scalar_one()
 
 
 def token_for(base: str, email: str) -> str:
-    assert requests.post(f"{base}/api/v1/users", json={"email": email, "password": PASSWORD, "name": "Racer"}, timeout=10).status_code == 201
+    assert (
+        requests.post(
+            f"{base}/api/v1/users", json={"email": email, "password": PASSWORD, "name": "Racer"}, timeout=10
+        ).status_code
+        == 201
+    )
     response = requests.post(f"{base}/api/v1/tokens", auth=(email, PASSWORD), timeout=10)
     assert response.status_code == 201
     return response.json()["token"]
@@ -73,7 +80,12 @@ def buy(base: str, token: str, product_id: int, key: str | None = None):
     headers = {"Authorization": f"Bearer {token}"}
     if key:
         headers["Idempotency-Key"] = key
-    return lambda: requests.post(f"{base}/api/v1/purchases", json={"items": [{"product_id": product_id, "quantity": 1}]}, headers=headers, timeout=30)
+    return lambda: requests.post(
+        f"{base}/api/v1/purchases",
+        json={"items": [{"product_id": product_id, "quantity": 1}]},
+        headers=headers,
+        timeout=30,
+    )
 
 
 def test_twenty_buyers_for_five_copies_exactly_five_succeed(web, database):
@@ -90,7 +102,9 @@ def test_twenty_buyers_for_five_copies_exactly_five_succeed(web, database):
             assert body["error"] == "conflict" and "“Last Copies” is sold out" in body["message"]
     with database.connect() as connection:
         assert connection.execute(text("SELECT stock FROM products WHERE id = :id"), {"id": book}).scalar_one() == 0
-        sold = connection.execute(text("SELECT count(*), coalesce(sum(quantity), 0) FROM purchase_items WHERE product_id = :id"), {"id": book}).one()
+        sold = connection.execute(
+            text("SELECT count(*), coalesce(sum(quantity), 0) FROM purchase_items WHERE product_id = :id"), {"id": book}
+        ).one()
         assert tuple(sold) == (5, 5)
         assert connection.execute(text("SELECT count(DISTINCT user_id) FROM purchases")).scalar_one() == 5
 

@@ -10,6 +10,7 @@ restarts empty, and the clock exits rather than risk being a second scheduler
 token, cookie and address, and the mail server's password is in the worker's
 settings: none of them may appear anywhere in what Sentry receives.
 """
+
 from __future__ import annotations
 
 import base64
@@ -80,8 +81,12 @@ def make_every_process_fail(processes: ProcessSet, env: dict, database_url: str,
     tag = uuid.uuid4().hex[:10]
     email, password, name = f"ada.{tag}@example.com", f"pw-{tag}-Secret!", f"Ada Sentinel{tag}"
     failures = Failures(signup_request_id=f"signup-{tag}")
-    signup = requests.post(f"{base}/api/v1/users", json={"email": email, "password": password, "name": name},
-                           headers={"X-Request-Id": failures.signup_request_id}, timeout=15)
+    signup = requests.post(
+        f"{base}/api/v1/users",
+        json={"email": email, "password": password, "name": name},
+        headers={"X-Request-Id": failures.signup_request_id},
+        timeout=15,
+    )
     assert signup.status_code == 201, signup.text
     token = requests.post(f"{base}/api/v1/tokens", auth=(email, password), timeout=15).json()["token"]
     # The welcome e-mail's task waits in Redis for a worker, which is not started yet.
@@ -115,8 +120,12 @@ def make_every_process_fail(processes: ProcessSet, env: dict, database_url: str,
     session_cookie = page.cookies["session"]
     request_id = f"fails-login-{tag}"
     form = {"csrf_token": csrf, "email": email, "password": password}
-    headers = {**router, "X-Request-Id": request_id, "Cookie": f"session={session_cookie}",
-               "Referer": "https://127.0.0.1/login"}
+    headers = {
+        **router,
+        "X-Request-Id": request_id,
+        "Cookie": f"session={session_cookie}",
+        "Referer": "https://127.0.0.1/login",
+    }
     response = requests.post(f"{base}/login", data=form, headers=headers, timeout=15)
     assert response.status_code == 500 and response.headers["Content-Type"].startswith("text/html"), response.text
     assert response.headers["X-Request-Id"] == request_id
@@ -130,9 +139,16 @@ def make_every_process_fail(processes: ProcessSet, env: dict, database_url: str,
 
     smtp_password = re.search(r"mailer:([^@]+)@", env["SMTP_URL"]).group(1)
     failures.secrets = {
-        "e-mail": email, "e-mail's local part": email.split("@")[0], "password": password, "name": name,
-        "token": token, "Basic credentials": _basic(email, password).split()[1], "cookie": cookie,
-        "client address": CLIENT_ADDRESS, "SMTP password": smtp_password, "CSRF token": csrf,
+        "e-mail": email,
+        "e-mail's local part": email.split("@")[0],
+        "password": password,
+        "name": name,
+        "token": token,
+        "Basic credentials": _basic(email, password).split()[1],
+        "cookie": cookie,
+        "client address": CLIENT_ADDRESS,
+        "SMTP password": smtp_password,
+        "CSRF token": csrf,
         "session cookie": session_cookie,
     }
     return failures
@@ -164,7 +180,8 @@ def _the_clock_exiting(event: dict) -> bool:
 
 
 def test_errors_of_web_worker_and_clock_reach_sentry_with_the_release_and_no_personal_data(
-        processes, postgres_database, redis_url, ingest):
+    processes, postgres_database, redis_url, ingest
+):
     env = fault_env(postgres_database, redis_url, SENTRY_DSN=ingest.dsn)
     failures = make_every_process_fail(processes, env, postgres_database, redis_url)
 
@@ -172,12 +189,16 @@ def test_errors_of_web_worker_and_clock_reach_sentry_with_the_release_and_no_per
         return next((e for e in ingest.events() if e.get("server_name") == server and match(e)), None)
 
     web_events = {
-        request_id: wait_for(lambda: event("web.1", lambda e: e.get("tags", {}).get("request_id") == request_id), 30,
-                             what=f"the web's event for request {request_id}")
+        request_id: wait_for(
+            lambda: event("web.1", lambda e: e.get("tags", {}).get("request_id") == request_id),
+            30,
+            what=f"the web's event for request {request_id}",
+        )
         for request_id in failures.web_request_ids
     }
-    task = wait_for(lambda: event("worker.1", lambda e: "celery_task_id" in e.get("tags", {})), 60,
-                    what="the worker's failed task")
+    task = wait_for(
+        lambda: event("worker.1", lambda e: "celery_task_id" in e.get("tags", {})), 60, what="the worker's failed task"
+    )
     beat = wait_for(lambda: event("clock.1", _the_clock_exiting), 60, what="the clock's exit on a lost lock")
 
     for web_event in web_events.values():
@@ -191,14 +212,22 @@ def test_errors_of_web_worker_and_clock_reach_sentry_with_the_release_and_no_per
         assert each["release"] == env["HEROKU_SLUG_COMMIT"]
         assert each["environment"] == "production"
         assert "user" not in each
-        assert all("vars" not in frame for value in each.get("exception", {}).get("values", [])
-                   for frame in (value.get("stacktrace") or {}).get("frames", []))
+        assert all(
+            "vars" not in frame
+            for value in each.get("exception", {}).get("values", [])
+            for frame in (value.get("stacktrace") or {}).get("frames", [])
+        )
     for name in ("web", "worker", "clock"):
         started = re.search(rf"{STARTED}.* release=(\S+)", processes[name].output())
-        assert started and started.group(1) == env["HEROKU_SLUG_COMMIT"], f"{name} says where its errors go, and as what"
+        assert started and started.group(1) == env["HEROKU_SLUG_COMMIT"], (
+            f"{name} says where its errors go, and as what"
+        )
 
-    leaks = {what: value for what, value in failures.secrets.items()
-             if any(value.encode() in envelope.body for envelope in ingest.envelopes())}
+    leaks = {
+        what: value
+        for what, value in failures.secrets.items()
+        if any(value.encode() in envelope.body for envelope in ingest.envelopes())
+    }
     assert leaks == {}, f"sent to Sentry: {sorted(leaks)}"
 
 
@@ -208,8 +237,11 @@ def test_without_sentry_dsn_the_same_errors_send_nothing(processes, postgres_dat
 
     web, worker, clock = processes["web"], processes["worker"], processes["clock"]
     for request_id in failures.web_request_ids:
-        wait_for(lambda: re.search(rf"request_id={re.escape(request_id)} .*unhandled exception", web.output()), 30,
-                 what=f"the web's error line for {request_id}")
+        wait_for(
+            lambda: re.search(rf"request_id={re.escape(request_id)} .*unhandled exception", web.output()),
+            30,
+            what=f"the web's error line for {request_id}",
+        )
     failed_task = r"blasto\.outbox\.send\[[0-9a-f-]+\] raised unexpected: ProgrammingError"
     wait_for(lambda: re.search(failed_task, worker.output()), 60, what="the worker's failed task")
     wait_for(lambda: "logger=blasto.clock" in clock.output(), 60, what="the clock's exit on a lost lock")

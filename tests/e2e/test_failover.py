@@ -9,6 +9,7 @@ anywhere in a request, the end-of-request ROLLBACK included: what the client
 gets must still be the app's own answer (README, "Outages"), never gunicorn's
 bare 500.
 """
+
 from __future__ import annotations
 
 import itertools
@@ -121,8 +122,10 @@ def logged_in_browser(base: str) -> requests.Session:
     token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page.text)
     assert token, page.text[:2000]
     response = browser.post(
-        f"{base}/login", data={"csrf_token": token.group(1), "email": email, "password": PASSWORD},
-        allow_redirects=False, timeout=15,
+        f"{base}/login",
+        data={"csrf_token": token.group(1), "email": email, "password": PASSWORD},
+        allow_redirects=False,
+        timeout=15,
     )
     assert response.status_code == 303, response.text[:2000]
     keep_cookies(browser, response)
@@ -203,15 +206,21 @@ def test_terminated_backends_under_load_give_the_outage_503_or_success_never_a_b
     killer = kill_backends(database_url, stop, killed)
     clients = run_clients(base, bearer, browser, stop, tally)
     deadline = time.monotonic() + LOAD_SECONDS
-    wait_for(lambda: time.monotonic() > deadline or not killer.is_alive(), LOAD_SECONDS + 5, interval=0.2,
-             what="the end of the load")
+    wait_for(
+        lambda: time.monotonic() > deadline or not killer.is_alive(),
+        LOAD_SECONDS + 5,
+        interval=0.2,
+        what="the end of the load",
+    )
     stop.set()
     for thread in [killer, *clients]:
         thread.join(timeout=60)
         assert not thread.is_alive(), f"{thread.name} still running"
 
-    summary = (f"{tally.total} requests, {tally.statuses[503]} 503s, {tally.statuses[500]} 500s,"
-               f" {sum(killed)} backends terminated")
+    summary = (
+        f"{tally.total} requests, {tally.statuses[503]} 503s, {tally.statuses[500]} 500s,"
+        f" {sum(killed)} backends terminated"
+    )
     print(f"\nfailover: {summary}; statuses {dict(tally.statuses)}")
     assert sum(killed) >= LOAD_SECONDS, f"the killer hardly ran: {summary}"
     assert tally.statuses[200] + tally.statuses[201] > tally.total // 2, f"the load mostly failed: {summary}"

@@ -8,6 +8,7 @@ retries those on another dyno) and counted apart; every request the server
 accepted must complete with its normal status, and gunicorn must be gone
 well within graceful_timeout, itself below Heroku's 30 s SIGKILL.
 """
+
 from __future__ import annotations
 
 import errno
@@ -79,8 +80,10 @@ def client(kind: str, base: str, token: str, book: int, tally: Tally, stop: thre
                     response = session.get(f"{base}/api/v1/products?per_page=5", headers=traced, timeout=30)
                 else:
                     response = session.post(
-                        f"{base}/api/v1/purchases", json={"items": [{"product_id": book, "quantity": 1}]},
-                        headers={**traced, "Idempotency-Key": uuid.uuid4().hex}, timeout=30,
+                        f"{base}/api/v1/purchases",
+                        json={"items": [{"product_id": book, "quantity": 1}]},
+                        headers={**traced, "Idempotency-Key": uuid.uuid4().hex},
+                        timeout=30,
                     )
             except requests.ConnectionError as exc:
                 with tally.lock:
@@ -101,11 +104,15 @@ def client(kind: str, base: str, token: str, book: int, tally: Tally, stop: thre
                     tally.failed.append(f"{kind} {request_id}: {response.status_code} {response.text[:200]}")
 
 
-def test_sigterm_under_load_finishes_every_accepted_request_and_exits_within_graceful_timeout(processes, postgres_database, redis_url):
+def test_sigterm_under_load_finishes_every_accepted_request_and_exits_within_graceful_timeout(
+    processes, postgres_database, redis_url
+):
     limit = graceful_timeout()
     assert limit < HEROKU_SIGKILL_AFTER
     # One client address buying nonstop: a load test, not what the checkout rate limit is for.
-    env = production_env(DATABASE_URL=postgres_database, REDIS_URL=redis_url, LOG_LEVEL="INFO", RATELIMIT_ENABLED="false")
+    env = production_env(
+        DATABASE_URL=postgres_database, REDIS_URL=redis_url, LOG_LEVEL="INFO", RATELIMIT_ENABLED="false"
+    )
     release(env)
     engine = create_engine(database_uri(postgres_database, None))
     database = postgres_database.rsplit("/", 1)[1]
@@ -115,24 +122,36 @@ def test_sigterm_under_load_finishes_every_accepted_request_and_exits_within_gra
     wait_for(lambda: answers(base + "/healthz"), 30, interval=0.1, what="the web process")
     with engine.begin() as connection:
         book = connection.execute(
-            text("INSERT INTO products (title, author, description, price_cents, stock, created_at) VALUES ('Shutdown', 'A. Author', '', 700, 1000000, now()) RETURNING id")
+            text(
+                "INSERT INTO products (title, author, description, price_cents, stock, created_at) VALUES ('Shutdown', 'A. Author', '', 700, 1000000, now()) RETURNING id"
+            )
         ).scalar_one()
     _, token = new_account(base, "load", "Load")
 
     tally, stop = Tally(), threading.Event()
     threads = [
         threading.Thread(target=client, args=(kind, base, token, book, tally, stop), name=f"{kind}-{n}")
-        for kind in ("home", "products", "buy") for n in range(CLIENTS_PER_KIND)
+        for kind in ("home", "products", "buy")
+        for n in range(CLIENTS_PER_KIND)
     ]
     for thread in threads:
         thread.start()
     try:
-        wait_for(lambda: {k for k, *_ in tally.ok} == {"home", "products", "buy"} and len(tally.ok) >= 60, 30, what="the load running")
+        wait_for(
+            lambda: {k for k, *_ in tally.ok} == {"home", "products", "buy"} and len(tally.ok) >= 60,
+            30,
+            what="the load running",
+        )
         # Hold the book's row: purchases now wait inside gunicorn, in flight.
         holder = engine.connect()
         holder_tx = holder.begin()
         holder.execute(text("SELECT id FROM products WHERE id = :id FOR UPDATE"), {"id": book})
-        wait_for(lambda: _waiting_on_locks(engine, database) >= HELD_PURCHASES, 15, interval=0.02, what=f"{HELD_PURCHASES} purchases waiting on the lock")
+        wait_for(
+            lambda: _waiting_on_locks(engine, database) >= HELD_PURCHASES,
+            15,
+            interval=0.02,
+            what=f"{HELD_PURCHASES} purchases waiting on the lock",
+        )
 
         sent = time.monotonic()
         web.signal(signal.SIGTERM)  # to the whole group, as Heroku does
@@ -166,10 +185,9 @@ def test_sigterm_under_load_finishes_every_accepted_request_and_exits_within_gra
         assert sign not in log, log[-3000:]
 
 
-
-
 def _waiting_on_locks(engine, database: str) -> int:
     with engine.connect() as connection:
         return connection.execute(
-            text("SELECT count(*) FROM pg_stat_activity WHERE datname = :db AND wait_event_type = 'Lock'"), {"db": database}
+            text("SELECT count(*) FROM pg_stat_activity WHERE datname = :db AND wait_event_type = 'Lock'"),
+            {"db": database},
         ).scalar_one()

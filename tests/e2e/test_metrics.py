@@ -6,6 +6,7 @@ request metrics, the worker its per-task ones and, from the outbox sweep, the
 backlog gauges; without it (STATSD_PORT and STATSD_PREFIX still set, pointing
 at the socket), nothing arrives.
 """
+
 from __future__ import annotations
 
 import re
@@ -36,7 +37,10 @@ def start(tmp_path, postgres_database, redis_url):
     """Start web, worker and clock with extra settings; returns the base URL and the processes."""
     with ProcessSet(tmp_path / "logs") as processes:
         env = production_env(
-            DATABASE_URL=postgres_database, REDIS_URL=redis_url, WORKER_CONCURRENCY="1", LOG_LEVEL="INFO",
+            DATABASE_URL=postgres_database,
+            REDIS_URL=redis_url,
+            WORKER_CONCURRENCY="1",
+            LOG_LEVEL="INFO",
         )
         release(env)
 
@@ -60,14 +64,15 @@ def _status(url: str, **kwargs) -> int | None:
         return None
 
 
-
 def burst(base: str) -> list[str]:
     """BURST answered requests, half of them pages that read the database; returns their request ids."""
     ids = []
     with requests.Session() as session:
         for n in range(BURST):
             request_id = f"burst-{uuid.uuid4().hex[:12]}"
-            response = session.get(f"{base}/{'home' if n % 2 else 'healthz'}", headers={"X-Request-Id": request_id}, timeout=10)
+            response = session.get(
+                f"{base}/{'home' if n % 2 else 'healthz'}", headers={"X-Request-Id": request_id}, timeout=10
+            )
             assert response.status_code == 200
             ids.append(request_id)
     return ids
@@ -83,8 +88,11 @@ def test_with_statsd_host_gunicorn_and_the_worker_send_their_metrics(start, list
 
     burst(base)
     # Waiting on the 200s: the /readyz polls before the burst (503s until the sweeps ran) count as requests too.
-    wait_for(lambda: count(r"blasto\.gunicorn\.request\.status\.200:1\|c\|@1\.0") >= BURST, 10,
-             what=f"{BURST} status.200 counters")
+    wait_for(
+        lambda: count(r"blasto\.gunicorn\.request\.status\.200:1\|c\|@1\.0") >= BURST,
+        10,
+        what=f"{BURST} status.200 counters",
+    )
     assert count(r"blasto\.gunicorn\.requests:1\|c\|@1\.0") >= BURST
     assert count(r"blasto\.gunicorn\.request\.duration:\d+(\.\d+)?\|ms") >= BURST
 
@@ -107,7 +115,11 @@ def test_without_statsd_host_nothing_is_sent(start, listener):
     # metrics right after), and the worker has finished a heartbeat task whole,
     # signals included (one process: the second heartbeat ran after the first).
     web = processes["web"]
-    wait_for(lambda: all(f"request_id={request_id} " in web.output() for request_id in ids), 10, what="the burst's access lines")
+    wait_for(
+        lambda: all(f"request_id={request_id} " in web.output() for request_id in ids),
+        10,
+        what="the burst's access lines",
+    )
     assert _status(base + "/readyz") == 200
     heartbeats = re.compile(r"Task blasto\.health\.heartbeat\[[0-9a-f-]+\] succeeded")
     wait_for(lambda: len(heartbeats.findall(processes["worker"].output())) >= 2, 30, what="two heartbeats run")

@@ -5,6 +5,7 @@ through a TCP proxy the test takes down (new connections refused, open ones
 cut) and brings back; Redis too (tests/support/redis_proxy.py: it comes back
 empty on the same port). Every wait is on a condition with a deadline.
 """
+
 from __future__ import annotations
 
 import re
@@ -53,7 +54,9 @@ def shop(tmp_path, postgres_database, proxy, redis_proxy):
         engine = create_engine(database_uri(postgres_database, None))  # straight to Postgres, not through the proxy
         with engine.begin() as connection:
             book = connection.execute(
-                text("INSERT INTO products (title, author, description, price_cents, stock, created_at) VALUES ('Outage', 'A. Author', '', 900, 1000, now()) RETURNING id")
+                text(
+                    "INSERT INTO products (title, author, description, price_cents, stock, created_at) VALUES ('Outage', 'A. Author', '', 900, 1000, now()) RETURNING id"
+                )
             ).scalar_one()
         engine.dispose()
         yield base, processes, _bearer(base), book
@@ -74,8 +77,10 @@ def _bearer(base: str) -> dict:
 
 def _buy(base: str, headers: dict, book: int) -> requests.Response:
     return requests.post(
-        f"{base}/api/v1/purchases", json={"items": [{"product_id": book, "quantity": 1}]},
-        headers={**headers, "Idempotency-Key": uuid.uuid4().hex}, timeout=15,
+        f"{base}/api/v1/purchases",
+        json={"items": [{"product_id": book, "quantity": 1}]},
+        headers={**headers, "Idempotency-Key": uuid.uuid4().hex},
+        timeout=15,
     )
 
 
@@ -95,17 +100,28 @@ def test_postgres_cut_then_back_503s_then_recovers_without_a_restart(shop, proxy
     assert ready.json()["checks"]["worker"]["error"] == "not checked: database unreachable"
     page = requests.get(f"{base}/books", timeout=10)
     assert page.status_code == 503 and page.headers["Content-Type"].startswith("text/html")
-    assert DATABASE_MESSAGE.replace("'", "&#39;") in page.text and page.headers["Retry-After"] == str(RETRY_AFTER_SECONDS)
+    assert DATABASE_MESSAGE.replace("'", "&#39;") in page.text and page.headers["Retry-After"] == str(
+        RETRY_AFTER_SECONDS
+    )
     products = requests.get(f"{base}/api/v1/products", headers=bearer, timeout=10)
     assert products.status_code == 503 and products.headers["Retry-After"] == str(RETRY_AFTER_SECONDS)
-    assert products.json() == {"error": "service_unavailable", "message": DATABASE_MESSAGE, "request_id": products.headers["X-Request-Id"]}
+    assert products.json() == {
+        "error": "service_unavailable",
+        "message": DATABASE_MESSAGE,
+        "request_id": products.headers["X-Request-Id"],
+    }
     assert _buy(base, bearer, book).status_code == 503
     assert _status(f"{base}/home") == 200, "the front page renders without its shelves"
 
     proxy.up()
     wait_for(lambda: _status(f"{base}/readyz") == 200, RECOVERY_SECONDS, interval=0.2, what="/readyz back to 200")
     wait_for(lambda: _status(f"{base}/books") == 200, RECOVERY_SECONDS, interval=0.2, what="/books back to 200")
-    wait_for(lambda: _status(f"{base}/api/v1/products", headers=bearer) == 200, RECOVERY_SECONDS, interval=0.2, what="the API back to 200")
+    wait_for(
+        lambda: _status(f"{base}/api/v1/products", headers=bearer) == 200,
+        RECOVERY_SECONDS,
+        interval=0.2,
+        what="the API back to 200",
+    )
     assert _buy(base, bearer, book).status_code == 201
     assert processes["web"].running and _booted_workers(processes) == booted, "no gunicorn worker was restarted"
 
@@ -121,7 +137,12 @@ def test_redis_down_then_back_readyz_503_checkout_still_succeeds_then_recovers(s
     assert _status(f"{base}/books") == 200
     bought = _buy(base, bearer, book)  # the receipt is queued after the commit; the sweep covers a refused publish
     assert bought.status_code == 201, bought.text
-    assert requests.get(f"{base}/api/v1/purchases/{bought.json()['id']}", headers=bearer, timeout=10).json()["receipt"]["state"] == "pending"
+    assert (
+        requests.get(f"{base}/api/v1/purchases/{bought.json()['id']}", headers=bearer, timeout=10).json()["receipt"][
+            "state"
+        ]
+        == "pending"
+    )
 
     redis_proxy.up()  # empty, as a Redis restarted without persistence
     # The clock's lock went with Redis's data: RedBeat's clock exits rather than risk a second
@@ -129,8 +150,12 @@ def test_redis_down_then_back_readyz_503_checkout_still_succeeds_then_recovers(s
     clock = processes["clock"]
     wait_for(lambda: not clock.running, RECOVERY_SECONDS, what="the clock to exit, its lock gone")
     clock.start()
-    wait_for(lambda: _status(f"{base}/readyz") == 200, RECOVERY_SECONDS + OUTBOX_SWEEP_SECONDS, interval=0.2,
-             what="/readyz back to 200 (broker and worker reconnected, the new clock's first sweep run)")
+    wait_for(
+        lambda: _status(f"{base}/readyz") == 200,
+        RECOVERY_SECONDS + OUTBOX_SWEEP_SECONDS,
+        interval=0.2,
+        what="/readyz back to 200 (broker and worker reconnected, the new clock's first sweep run)",
+    )
     clock.wait_for_output("beat: Acquired lock")
     strays = [line for line in clock.output().splitlines() if not line.startswith("time=")]
     assert strays == [] and "clock exiting" in clock.output(), "the clock's exit is one logfmt line"

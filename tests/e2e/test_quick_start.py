@@ -5,6 +5,7 @@ drifts from what works. The clone is a `git clone` of this checkout (what is com
 the installed .venv and .tools linked in so nothing is reinstalled, and the commands run as
 from a new terminal: a fresh HOME, no pip configuration, no activated venv, no project settings.
 """
+
 from __future__ import annotations
 
 import html
@@ -27,8 +28,18 @@ pytestmark = pytest.mark.processes
 
 PASSWORD = "quiet-harbour-7431"  # passes the password rule; typed twice at create-admin's prompt
 SETTINGS = (
-    "BLASTO_", "DATABASE_URL", "REDIS_URL", "SECRET_KEY", "RATELIMIT_", "PORT", "PROCFILE", "FLASK_",
-    "VIRTUAL_ENV", "PYTHONPATH", "PIP_", "PIPENV_",
+    "BLASTO_",
+    "DATABASE_URL",
+    "REDIS_URL",
+    "SECRET_KEY",
+    "RATELIMIT_",
+    "PORT",
+    "PROCFILE",
+    "FLASK_",
+    "VIRTUAL_ENV",
+    "PYTHONPATH",
+    "PIP_",
+    "PIPENV_",
 )
 
 
@@ -114,7 +125,13 @@ def in_second_terminal(line: str, clone: Path, env: dict) -> subprocess.Complete
     """Run a README line through a shell, with no terminal: create-admin then reads its password from stdin."""
     typed = f"{PASSWORD}\n{PASSWORD}\n"
     return subprocess.run(
-        ["sh", "-c", line], cwd=clone, env=env, input=typed, capture_output=True, text=True, timeout=300,
+        ["sh", "-c", line],
+        cwd=clone,
+        env=env,
+        input=typed,
+        capture_output=True,
+        text=True,
+        timeout=300,
         start_new_session=True,
     )
 
@@ -256,8 +273,11 @@ def interrupt(stack: Launched) -> None:
     """Ctrl+C in the terminal: SIGINT to the whole foreground group, which node-foreman and its processes share."""
     os.killpg(stack.proc.pid, signal.SIGINT)
     wait_for(lambda: stack.proc.poll() is not None, 30, what="heroku local to stop")
-    wait_for(lambda: not subprocess.run(["pgrep", "-g", str(stack.proc.pid)], capture_output=True).stdout, 30,
-             what="every process heroku local started to exit")
+    wait_for(
+        lambda: not subprocess.run(["pgrep", "-g", str(stack.proc.pid)], capture_output=True).stdout,
+        30,
+        what="every process heroku local started to exit",
+    )
 
 
 def heroku_local_setup(tmp_path: Path, section: str) -> tuple[str, dict[str, list[str]], Path, dict]:

@@ -4,6 +4,7 @@ Postgres, Redis and an SMTP server (aiosmtpd) are real; web, worker and clock
 are the Procfile's own command lines. Every wait is on a condition with a
 deadline.
 """
+
 from __future__ import annotations
 
 import re
@@ -46,10 +47,14 @@ def shop_factory(postgres_database):
         shop.close()
 
 
-def test_200_checkouts_over_two_webs_and_two_workers_send_200_receipts(start_stack, empty_env_file, postgres_database, redis_url, sink, shop_factory):
+def test_200_checkouts_over_two_webs_and_two_workers_send_200_receipts(
+    start_stack, empty_env_file, postgres_database, redis_url, sink, shop_factory
+):
     env = receipts_env(postgres_database, redis_url, sink.url)
     release(env)
-    stack = start_stack(["start", "-f", "Procfile", "-e", str(empty_env_file), "-c", "web=2,worker=2", "web", "worker", "clock"], env)
+    stack = start_stack(
+        ["start", "-f", "Procfile", "-e", str(empty_env_file), "-c", "web=2,worker=2", "web", "worker", "clock"], env
+    )
     stack.wait_ready()
     bases = [stack.base, f"http://127.0.0.1:{stack.port + 1}"]  # honcho: web.2 listens on PORT + 1
     wait_for(lambda: all(answers(base + "/healthz") for base in bases), 30, interval=0.1, what="both web processes")
@@ -66,7 +71,9 @@ def test_200_checkouts_over_two_webs_and_two_workers_send_200_receipts(start_sta
     assert stack.stop() in (0, -15, 143)
 
 
-def test_worker_sigkilled_mid_send_and_restarted_still_sends_one_receipt_each(processes, postgres_database, redis_url, sink, shop_factory):
+def test_worker_sigkilled_mid_send_and_restarted_still_sends_one_receipt_each(
+    processes, postgres_database, redis_url, sink, shop_factory
+):
     sink.delay_seconds = 0.1  # each send is in flight long enough to be killed in the middle
     env = receipts_env(postgres_database, redis_url, sink.url, WORKER_CONCURRENCY="1")
     release(env)
@@ -98,7 +105,11 @@ def test_worker_sigkilled_mid_send_and_restarted_still_sends_one_receipt_each(pr
 
 
 def test_broker_down_during_checkouts_every_checkout_succeeds_and_every_receipt_arrives_once(
-    processes, postgres_database, redis_proxy, sink, shop_factory,
+    processes,
+    postgres_database,
+    redis_proxy,
+    sink,
+    shop_factory,
 ):
     env = receipts_env(postgres_database, redis_proxy.url, sink.url)
     release(env)
@@ -135,8 +146,17 @@ def test_broker_down_during_checkouts_every_checkout_succeeds_and_every_receipt_
     assert " 500 " not in web_log and "status=500" not in web_log
 
 
-def test_smtp_refusing_then_accepting_is_retried_and_a_lasting_refusal_fails_then_the_cli_retries_once(processes, postgres_database, redis_url, sink, shop_factory):
-    patient = receipts_env(postgres_database, redis_url, sink.url, OUTBOX_MAX_ATTEMPTS="50", OUTBOX_RETRY_BASE_SECONDS="0.1", OUTBOX_RETRY_MAX_SECONDS="0.4")
+def test_smtp_refusing_then_accepting_is_retried_and_a_lasting_refusal_fails_then_the_cli_retries_once(
+    processes, postgres_database, redis_url, sink, shop_factory
+):
+    patient = receipts_env(
+        postgres_database,
+        redis_url,
+        sink.url,
+        OUTBOX_MAX_ATTEMPTS="50",
+        OUTBOX_RETRY_BASE_SECONDS="0.1",
+        OUTBOX_RETRY_MAX_SECONDS="0.4",
+    )
     release(patient)
     shop = shop_factory([processes.start_formation(patient)])
     book, buyer = shop.add_book(), [shop.shopper()]  # signed up (and welcomed) while the server accepts
@@ -159,8 +179,12 @@ def test_smtp_refusing_then_accepting_is_retried_and_a_lasting_refusal_fails_the
     second = shop.checkouts(4, book, shoppers=buyer)
     shop.wait_until_all_receipts_settle(4, timeout=30, state="failed")
     with shop.engine.connect() as connection:
-        rows = connection.execute(text("SELECT kind, attempts, last_error FROM outbox_messages WHERE state = 'failed'")).all()
-    assert len(rows) == 4 and all(kind == "receipt" and attempts == 4 and "451" in error for kind, attempts, error in rows), rows
+        rows = connection.execute(
+            text("SELECT kind, attempts, last_error FROM outbox_messages WHERE state = 'failed'")
+        ).all()
+    assert len(rows) == 4 and all(
+        kind == "receipt" and attempts == 4 and "451" in error for kind, attempts, error in rows
+    ), rows
     sink.refuse_data = None
     result = run_command("flask --app blasto outbox retry --all-failed", bounded)
     assert result.returncode == 0 and "Reopened 4; queued 4." in result.stdout, result.stdout + result.stderr
@@ -179,10 +203,14 @@ def _sent(shop: Shop, kind: str) -> int:
 
 def _min_receipt_attempts(shop: Shop) -> int:
     with shop.engine.connect() as connection:
-        return connection.execute(text("SELECT coalesce(min(attempts), 0) FROM outbox_messages WHERE kind = 'receipt'")).scalar_one()
+        return connection.execute(
+            text("SELECT coalesce(min(attempts), 0) FROM outbox_messages WHERE kind = 'receipt'")
+        ).scalar_one()
 
 
-def test_sigterm_to_the_worker_while_it_sends_loses_and_doubles_nothing(processes, postgres_database, redis_url, sink, shop_factory):
+def test_sigterm_to_the_worker_while_it_sends_loses_and_doubles_nothing(
+    processes, postgres_database, redis_url, sink, shop_factory
+):
     sink.delay_seconds = 1.0
     env = receipts_env(postgres_database, redis_url, sink.url)
     release(env)
@@ -206,7 +234,9 @@ def test_sigterm_to_the_worker_while_it_sends_loses_and_doubles_nothing(processe
     assert re.search(r'request_id=checkout-sigterm-1 msg="e-mail sent"', processes["worker"].output())
 
 
-def test_production_without_smtp_says_so_once_and_keeps_receipts_pending(processes, postgres_database, redis_url, shop_factory):
+def test_production_without_smtp_says_so_once_and_keeps_receipts_pending(
+    processes, postgres_database, redis_url, shop_factory
+):
     env = receipts_env(postgres_database, redis_url, "", MAIL_FROM="")
     release(env)
     shop = shop_factory([processes.start_formation(env)])
@@ -225,7 +255,9 @@ def test_receipts_on_the_embedded_defaults(start_stack, tmp_path, sink):
 
     clone = fresh_copy(tmp_path / "clone")
     dev.write_dotenv(clone)
-    env = process_env(BLASTO_ENV=None, SECRET_KEY=None, DATABASE_URL=None, REDIS_URL=None, SMTP_URL=sink.url, MAIL_FROM=MAIL_FROM)
+    env = process_env(
+        BLASTO_ENV=None, SECRET_KEY=None, DATABASE_URL=None, REDIS_URL=None, SMTP_URL=sink.url, MAIL_FROM=MAIL_FROM
+    )
     stack = start_stack(["start"], env, cwd=clone)
     stack.wait_ready(timeout=60)
     shop = Shop([stack.base], f"sqlite:///{clone / 'instance' / 'blasto.sqlite3'}")
@@ -235,7 +267,9 @@ def test_receipts_on_the_embedded_defaults(start_stack, tmp_path, sink):
             book = connection.execute(text("SELECT id FROM products ORDER BY id LIMIT 1")).scalar()
             if book is None:
                 book = connection.execute(
-                    text("INSERT INTO products (title, author, description, price_cents, stock, created_at) VALUES ('Embedded', 'A. Author', '', 500, 5, CURRENT_TIMESTAMP) RETURNING id")
+                    text(
+                        "INSERT INTO products (title, author, description, price_cents, stock, created_at) VALUES ('Embedded', 'A. Author', '', 500, 5, CURRENT_TIMESTAMP) RETURNING id"
+                    )
                 ).scalar_one()
         purchase = shop.buy(token, book)
         shop.wait_until_all_receipts_settle(1, timeout=30)

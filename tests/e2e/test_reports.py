@@ -5,6 +5,7 @@ process group so the worker can be SIGKILLed alone, as a crashed dyno. The
 report is asked for and followed through the API; the build reads a year of
 seeded sales from Postgres. Every wait is on a condition with a deadline.
 """
+
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
@@ -44,7 +45,6 @@ def stack(processes, postgres_database, redis_url):
     return base, _admin_token(base, postgres_database)
 
 
-
 def _admin_token(base: str, database_url: str) -> str:
     email, token = new_account(base, "admin", "Ada")
     engine = create_engine(database_uri(database_url, None))
@@ -61,7 +61,11 @@ class Reports:
 
     def ask(self, days: int, ending: date | None = None) -> requests.Response:
         last = ending or date.today()
-        return self.session.post(f"{self.base}/api/v1/reports", json={"from": (last - timedelta(days=days - 1)).isoformat(), "to": last.isoformat()}, timeout=10)
+        return self.session.post(
+            f"{self.base}/api/v1/reports",
+            json={"from": (last - timedelta(days=days - 1)).isoformat(), "to": last.isoformat()},
+            timeout=10,
+        )
 
     def get(self, path: str) -> requests.Response:
         return self.session.get(urljoin(self.base, path), timeout=10)
@@ -93,7 +97,9 @@ def test_a_worker_killed_mid_build_is_retried_and_one_that_keeps_dying_ends_fail
     asked = reports.ask(365)
     assert asked.status_code == 202, asked.text
     location = asked.headers["Location"]
-    midway = reports.wait(location, lambda s: s["state"] == "running" and s["progress"] >= 1, 60, "the build to be reading sales")
+    midway = reports.wait(
+        location, lambda s: s["state"] == "running" and s["progress"] >= 1, 60, "the build to be reading sales"
+    )
     worker.kill()
     stuck = reports.status(location)
     assert stuck["state"] == "running" and midway["progress"] <= stuck["progress"] < 100 and stuck["attempts"] == 1
@@ -102,15 +108,23 @@ def test_a_worker_killed_mid_build_is_retried_and_one_that_keeps_dying_ends_fail
     assert (done["state"], done["progress"], done["attempts"]) == ("done", 100, 2), done
     assert done["summary"]["orders"] > 0
     chart = reports.get(done["files"]["chart"])
-    assert chart.status_code == 200 and chart.headers["Content-Type"] == "image/png" and chart.content.startswith(b"\x89PNG")
+    assert (
+        chart.status_code == 200
+        and chart.headers["Content-Type"] == "image/png"
+        and chart.content.startswith(b"\x89PNG")
+    )
     books = reports.get(done["files"]["books_csv"])
-    assert books.headers["Content-Type"].startswith("text/csv") and books.text.startswith("rank,book_id,title,author,units,revenue_usd")
+    assert books.headers["Content-Type"].startswith("text/csv") and books.text.startswith(
+        "rank,book_id,title,author,units,revenue_usd"
+    )
 
     # Killed at every attempt (REPORT_MAX_ATTEMPTS=2): it ends failed with a reason, not stuck at some percent.
     asked = reports.ask(300)
     location = asked.headers["Location"]
     for attempt in (1, 2):
-        reports.wait(location, lambda s: s["state"] == "running" and s["attempts"] == attempt, 60, f"attempt {attempt} running")
+        reports.wait(
+            location, lambda s: s["state"] == "running" and s["attempts"] == attempt, 60, f"attempt {attempt} running"
+        )
         worker.kill()
         worker.start()
     failed = reports.wait(location, lambda s: s["state"] in ("failed", "done"), 60, "the report to give up")

@@ -4,6 +4,7 @@
 2. On the embedded defaults in a fresh copy of the repository, with the plain
    `honcho start` a developer uses after `python3 dev.py start` wrote `.env`.
 """
+
 from __future__ import annotations
 
 import json
@@ -48,7 +49,9 @@ def assert_logfmt_only(output: str) -> None:
 
 def test_procfile_stack_on_postgres_and_redis(start_stack, postgres_database, redis_url, empty_env_file):
     with SmtpSink() as sink:
-        env = production_env(DATABASE_URL=postgres_database, REDIS_URL=redis_url, SMTP_URL=sink.url, MAIL_FROM=MAIL_FROM)
+        env = production_env(
+            DATABASE_URL=postgres_database, REDIS_URL=redis_url, SMTP_URL=sink.url, MAIL_FROM=MAIL_FROM
+        )
         release = run_command(procfile()["release"], env)
         assert release.returncode == 0, release.stderr + release.stdout
 
@@ -60,8 +63,9 @@ def test_procfile_stack_on_postgres_and_redis(start_stack, postgres_database, re
         # A sign-up owes a welcome e-mail: its request id follows it through Celery to the worker's lines.
         request_id = f"e2e-{uuid.uuid4().hex}"
         signup = {"email": f"{request_id}@example.com", "password": "a long enough passphrase", "name": "Stack"}
-        signed_up = requests.post(f"http://127.0.0.1:{stack.port}/api/v1/users", json=signup,
-                                  headers={"X-Request-Id": request_id}, timeout=15)
+        signed_up = requests.post(
+            f"http://127.0.0.1:{stack.port}/api/v1/users", json=signup, headers={"X-Request-Id": request_id}, timeout=15
+        )
         assert signed_up.status_code == 201 and signed_up.headers["X-Request-Id"] == request_id, signed_up.text
         stack.wait_for_output(rf'worker\.1 .*request_id={request_id} msg="e-mail sent"')
         stack.wait_for_output(rf"web\.1 .*logger=gunicorn\.access request_id={request_id} .*status=201")
@@ -78,7 +82,11 @@ def test_procfile_stack_on_postgres_and_redis(start_stack, postgres_database, re
 
 
 def test_procfile_stack_on_tls_redis_with_a_self_signed_certificate(
-    start_stack, postgres_database, redis_url, empty_env_file, tmp_path,
+    start_stack,
+    postgres_database,
+    redis_url,
+    empty_env_file,
+    tmp_path,
 ):
     """Heroku Key-Value Store: rediss:// for the broker and the clock's lock alike."""
     from tests.support.tls_redis import tls_redis

@@ -1,7 +1,8 @@
 """Each Procfile process refuses bad configuration with one line, not a traceback."""
+
 import pytest
 
-from tests.support.processes import ROOT, free_port, procfile, process_env, run_command
+from tests.support.processes import ROOT, free_port, process_env, procfile, run_command
 
 pytestmark = pytest.mark.processes
 
@@ -16,7 +17,9 @@ BAD_ENVIRONMENTS = [
 
 
 @pytest.mark.parametrize("process", ["web", "worker", "release"])
-@pytest.mark.parametrize("overrides, message", BAD_ENVIRONMENTS, ids=[m.split(" ")[0] + "-" + m.split(" ")[-1] for _, m in BAD_ENVIRONMENTS])
+@pytest.mark.parametrize(
+    "overrides, message", BAD_ENVIRONMENTS, ids=[m.split(" ")[0] + "-" + m.split(" ")[-1] for _, m in BAD_ENVIRONMENTS]
+)
 def test_process_refuses_bad_environment_in_one_line(process, overrides, message, tmp_path):
     good = {"BLASTO_ENV": "production", "SECRET_KEY": "kx7Qm2Zp9Lr4Tv8Ns1Bw6Yc3Hd5Jf0Gk", "PORT": str(free_port())}
     env = process_env(**{**good, **overrides})

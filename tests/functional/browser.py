@@ -4,6 +4,7 @@ Tests go through the real forms, CSRF tokens included: `submit` starts from
 the values the page rendered (hidden fields too), overrides what a person
 would type, and posts to the form's action. Only the standard library.
 """
+
 from __future__ import annotations
 
 import re
@@ -62,7 +63,11 @@ class _Parser(HTMLParser):
                 kind = attrs.get("type", "text" if tag != "button" else "submit").lower()
                 if tag == "textarea":
                     self._textarea = control
-                elif "name" in attrs and kind not in SUBMITS and (kind not in ("checkbox", "radio") or "checked" in attrs):
+                elif (
+                    "name" in attrs
+                    and kind not in SUBMITS
+                    and (kind not in ("checkbox", "radio") or "checked" in attrs)
+                ):
                     self._form.fields.append((attrs["name"], attrs.get("value", "on" if kind == "checkbox" else "")))
 
     def handle_data(self, data):
@@ -91,13 +96,21 @@ class Page:
     @property
     def text(self) -> str:
         """The page's visible-ish text, tags removed and whitespace collapsed."""
-        return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", self.html)).replace("&#34;", '"').replace("&#39;", "'").replace("&amp;", "&").strip()
+        return (
+            re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", self.html))
+            .replace("&#34;", '"')
+            .replace("&#39;", "'")
+            .replace("&amp;", "&")
+            .strip()
+        )
 
     def form(self, action: str, **hidden) -> Form:
         """The one form posting to `action` whose fields have these values (e.g. product_id=3)."""
         found = [
-            form for form in self.forms
-            if urlsplit(form.action).path == action and all(form.value(key) == str(value) for key, value in hidden.items())
+            form
+            for form in self.forms
+            if urlsplit(form.action).path == action
+            and all(form.value(key) == str(value) for key, value in hidden.items())
         ]
         assert len(found) == 1, f"expected one form for {action} {hidden}, found {len(found)} in:\n{self.html}"
         return found[0]
@@ -114,7 +127,15 @@ class Browser:
         kwargs.setdefault("follow_redirects", True)
         return Page(self.client.get(url, **kwargs))
 
-    def submit(self, page: Page, action: str, data: dict | None = None, drop: tuple[str, ...] = (), follow_redirects: bool = True, match: dict | None = None) -> Page:
+    def submit(
+        self,
+        page: Page,
+        action: str,
+        data: dict | None = None,
+        drop: tuple[str, ...] = (),
+        follow_redirects: bool = True,
+        match: dict | None = None,
+    ) -> Page:
         """Fill and post the page's form for `action`, as a person pressing its button would."""
         form = page.form(action, **(match or {}))
         assert form.method == "post", f"{action} is not a POST form"

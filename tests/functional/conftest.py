@@ -1,4 +1,5 @@
 """Fixtures for the pages: a migrated app with CSRF on, and a browser for it."""
+
 from __future__ import annotations
 
 from urllib.parse import urlencode
@@ -21,7 +22,9 @@ def browser(shop_app) -> Browser:
     return Browser(shop_app.test_client())
 
 
-def log_in(browser: Browser, email: str, password: str = PASSWORD, next_url: str | None = None, remember: bool = False) -> Page:
+def log_in(
+    browser: Browser, email: str, password: str = PASSWORD, next_url: str | None = None, remember: bool = False
+) -> Page:
     url = "/login" + (f"?{urlencode({'next': next_url})}" if next_url else "")
     page = browser.get(url)
     data = {"email": email, "password": password}

@@ -1,8 +1,9 @@
 """Rows for tests, written straight to the database (ids returned, no detached objects)."""
+
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
-from functools import lru_cache
+from datetime import UTC, datetime, timedelta
+from functools import cache
 
 from sqlalchemy import func, select
 from werkzeug.security import generate_password_hash
@@ -14,7 +15,7 @@ from blasto.models import Product, Purchase, PurchaseItem, User
 PASSWORD = "correct horse battery"
 
 
-@lru_cache(maxsize=None)
+@cache
 def _hash(password: str) -> str:
     """The test-mode hash the app itself makes under BLASTO_ENV=test; one per password."""
     return generate_password_hash(password, method=TEST_PASSWORD_HASH)
@@ -28,11 +29,17 @@ def make_user(app, email: str = "reader@example.com", name: str = "Reader", pass
         return user.id
 
 
-def make_book(app, title: str = "Emma", author: str = "Jane Austen", price_cents: int = 1199, stock: int = 5, age_days: float = 0) -> int:
+def make_book(
+    app, title: str = "Emma", author: str = "Jane Austen", price_cents: int = 1199, stock: int = 5, age_days: float = 0
+) -> int:
     with app.app_context():
         book = Product(
-            title=title, author=author, price_cents=price_cents, stock=stock, description=f"About {title}.",
-            created_at=datetime.now(timezone.utc) - timedelta(days=age_days),
+            title=title,
+            author=author,
+            price_cents=price_cents,
+            stock=stock,
+            description=f"About {title}.",
+            created_at=datetime.now(UTC) - timedelta(days=age_days),
         )
         db.session.add(book)
         db.session.commit()
@@ -46,8 +53,10 @@ def make_purchase(app, user_id: int, lines: dict[int, int], age_days: float = 0)
         purchase = Purchase(
             user_id=user_id,
             total_cents=sum(prices[pid] * qty for pid, qty in lines.items()),
-            created_at=datetime.now(timezone.utc) - timedelta(days=age_days),
-            items=[PurchaseItem(product_id=pid, quantity=qty, unit_price_cents=prices[pid]) for pid, qty in lines.items()],
+            created_at=datetime.now(UTC) - timedelta(days=age_days),
+            items=[
+                PurchaseItem(product_id=pid, quantity=qty, unit_price_cents=prices[pid]) for pid, qty in lines.items()
+            ],
         )
         db.session.add(purchase)
         db.session.commit()
@@ -87,7 +96,10 @@ def book_row(app, product_id: int) -> dict:
     """The book's columns as a dict, read fresh."""
     with app.app_context():
         book = db.session.get(Product, product_id)
-        return {column: getattr(book, column) for column in ("title", "author", "description", "price_cents", "stock", "hidden")}
+        return {
+            column: getattr(book, column)
+            for column in ("title", "author", "description", "price_cents", "stock", "hidden")
+        }
 
 
 def set_purchase_time(app, purchase_id: int, when: datetime) -> None:
@@ -102,8 +114,16 @@ def owe_receipt_row(app, purchase_id: int, state: str = "pending", last_error: s
 
     with app.app_context():
         user_id = db.session.get(Purchase, purchase_id).user_id
-        db.session.add(OutboxMessage(
-            key=f"receipt:{purchase_id}", kind="receipt", state=state, recipient="buyer@example.com", user_id=user_id,
-            purchase_id=purchase_id, attempts=1, last_error=last_error,
-        ))
+        db.session.add(
+            OutboxMessage(
+                key=f"receipt:{purchase_id}",
+                kind="receipt",
+                state=state,
+                recipient="buyer@example.com",
+                user_id=user_id,
+                purchase_id=purchase_id,
+                attempts=1,
+                last_error=last_error,
+            )
+        )
         db.session.commit()

@@ -1,4 +1,5 @@
 """Sign-up, log-in, log-out: validation, session renewal and safe redirects."""
+
 from urllib.parse import urlencode
 
 import pytest
@@ -46,7 +47,11 @@ def test_login_form_field_errors(shop_app, browser):
 
 def test_sign_up_refuses_a_taken_email_with_a_field_error(shop_app, browser):
     make_user(shop_app, email="taken@example.com")
-    page = browser.submit(browser.get("/signup"), "/signup", {"name": "Second", "email": " Taken@Example.com", "password": "another passphrase"})
+    page = browser.submit(
+        browser.get("/signup"),
+        "/signup",
+        {"name": "Second", "email": " Taken@Example.com", "password": "another passphrase"},
+    )
     assert page.status == 400
     assert 'id="email-error"' in page.html and "An account with this e-mail already exists" in page.text
     assert count(shop_app, User) == 1
@@ -57,10 +62,26 @@ def test_sign_up_refuses_a_taken_email_with_a_field_error(shop_app, browser):
     [
         ({"name": "", "email": "a@example.com", "password": "long enough"}, "name", "Please enter your name."),
         ({"name": "   ", "email": "a@example.com", "password": "long enough"}, "name", "Please enter your name."),
-        ({"name": "N" * 101, "email": "a@example.com", "password": "long enough"}, "name", "Use at most 100 characters."),
-        ({"name": "Ann", "email": "not-an-email", "password": "long enough"}, "email", "That does not look like an e-mail address."),
-        ({"name": "Ann", "email": "a@example.com", "password": "short"}, "password", "Use between 10 and 128 characters."),
-        ({"name": "Ann", "email": "a@example.com", "password": "x" * 129}, "password", "Use between 10 and 128 characters."),
+        (
+            {"name": "N" * 101, "email": "a@example.com", "password": "long enough"},
+            "name",
+            "Use at most 100 characters.",
+        ),
+        (
+            {"name": "Ann", "email": "not-an-email", "password": "long enough"},
+            "email",
+            "That does not look like an e-mail address.",
+        ),
+        (
+            {"name": "Ann", "email": "a@example.com", "password": "short"},
+            "password",
+            "Use between 10 and 128 characters.",
+        ),
+        (
+            {"name": "Ann", "email": "a@example.com", "password": "x" * 129},
+            "password",
+            "Use between 10 and 128 characters.",
+        ),
     ],
 )
 def test_sign_up_validation_shows_errors_next_to_fields(shop_app, browser, data, field, message):
@@ -116,8 +137,20 @@ def test_pages_needing_login_send_there_and_back(shop_app, browser):
 
 @pytest.mark.parametrize(
     "target",
-    ["//evil.com", "https://evil.com", "http://evil.com/home", "/\\evil.com", "\\\\evil.com", "javascript:alert(1)",
-     "///evil.com", "/\t/evil.com", " //evil.com", "evil.com", "https:/evil.com", "/%0a/evil.com\n"],
+    [
+        "//evil.com",
+        "https://evil.com",
+        "http://evil.com/home",
+        "/\\evil.com",
+        "\\\\evil.com",
+        "javascript:alert(1)",
+        "///evil.com",
+        "/\t/evil.com",
+        " //evil.com",
+        "evil.com",
+        "https:/evil.com",
+        "/%0a/evil.com\n",
+    ],
 )
 def test_next_never_leaves_the_site(shop_app, browser, target):
     make_user(shop_app, email="reader@example.com")
@@ -142,11 +175,17 @@ def test_a_relative_next_is_followed(shop_app, browser, target):
 
 def test_signup_follows_a_safe_next_and_refuses_an_unsafe_one(shop_app, browser):
     page = browser.get("/signup?next=/cart")
-    response = browser.client.post("/signup?next=/cart", data=page.form("/signup").data({"name": "A", "email": "a@example.com", "password": "long enough"}))
+    response = browser.client.post(
+        "/signup?next=/cart",
+        data=page.form("/signup").data({"name": "A", "email": "a@example.com", "password": "long enough"}),
+    )
     assert response.status_code == 303 and response.headers["Location"] == "/cart"
     browser.submit(browser.get("/home"), "/logout")
     page = browser.get("/signup?next=//evil.com")
-    response = browser.client.post("/signup?next=//evil.com", data=page.form("/signup").data({"name": "B", "email": "b@example.com", "password": "long enough"}))
+    response = browser.client.post(
+        "/signup?next=//evil.com",
+        data=page.form("/signup").data({"name": "B", "email": "b@example.com", "password": "long enough"}),
+    )
     assert response.status_code == 303 and response.headers["Location"] == "/home"
 
 

@@ -1,4 +1,5 @@
 """Admins manage the catalogue through the real forms: add, edit, restock, hide, show again."""
+
 from __future__ import annotations
 
 import re
@@ -14,8 +15,13 @@ from tests.functional.factories import book_row, count, make_admin, make_book, m
 from tests.functional.test_markup import check_markup
 
 ROUNDS = 4
-GOOD = {"title": "Middlemarch", "author": "George Eliot", "description": "A study of provincial life.", "price": "14.50", "stock": "7"}
-
+GOOD = {
+    "title": "Middlemarch",
+    "author": "George Eliot",
+    "description": "A study of provincial life.",
+    "price": "14.50",
+    "stock": "7",
+}
 
 
 def field_error(page: Page, field_id: str) -> str:
@@ -71,13 +77,21 @@ def test_the_list_searches_titles_and_authors_and_pages(shop_app, admin):
 # --- create -------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("typed", "cents"), [("14.50", 1450), ("12", 1200), ("12.5", 1250), ("$1,250.00", 125000), ("0", 0), (" 9.99 ", 999)])
+@pytest.mark.parametrize(
+    ("typed", "cents"),
+    [("14.50", 1450), ("12", 1200), ("12.5", 1250), ("$1,250.00", 125000), ("0", 0), (" 9.99 ", 999)],
+)
 def test_an_admin_adds_a_book_with_the_price_in_cents(shop_app, admin, typed, cents):
     page = admin.submit(admin.get("/admin/books/new"), "/admin/books/new", {**GOOD, "price": typed})
     assert page.status == 200 and "Added “Middlemarch” to the catalogue." in page.text
     (book_id,) = re.findall(r"/admin/books/(\d+)/edit", page.response.request.path)
     assert book_row(shop_app, int(book_id)) == {
-        "title": "Middlemarch", "author": "George Eliot", "description": "A study of provincial life.", "price_cents": cents, "stock": 7, "hidden": False,
+        "title": "Middlemarch",
+        "author": "George Eliot",
+        "description": "A study of provincial life.",
+        "price_cents": cents,
+        "stock": 7,
+        "hidden": False,
     }
     assert "Middlemarch" in admin.get("/books").text  # on sale at once
 
@@ -109,7 +123,9 @@ BAD_BOOKS = [
 ]
 
 
-@pytest.mark.parametrize(("name", "value", "message"), BAD_BOOKS, ids=[f"{n}-{i}" for i, (n, _, _) in enumerate(BAD_BOOKS)])
+@pytest.mark.parametrize(
+    ("name", "value", "message"), BAD_BOOKS, ids=[f"{n}-{i}" for i, (n, _, _) in enumerate(BAD_BOOKS)]
+)
 def test_a_bad_new_book_is_refused_next_to_its_field_and_nothing_is_written(shop_app, admin, name, value, message):
     page = admin.submit(admin.get("/admin/books/new"), "/admin/books/new", {**GOOD, name: value})
     assert page.status == 400
@@ -134,9 +150,20 @@ def test_an_admin_edits_a_book(shop_app, admin):
     page = admin.get(f"/admin/books/{emma}/edit")
     assert page.form(f"/admin/books/{emma}/edit").value("price") == "11.99"
     check_markup(page)
-    page = admin.submit(page, f"/admin/books/{emma}/edit", {"title": "Emma (Penguin)", "price": "9.5", "description": "New edition.", "stock": "8"})
+    page = admin.submit(
+        page,
+        f"/admin/books/{emma}/edit",
+        {"title": "Emma (Penguin)", "price": "9.5", "description": "New edition.", "stock": "8"},
+    )
     assert "Saved “Emma (Penguin)”." in page.text
-    assert book_row(shop_app, emma) == {"title": "Emma (Penguin)", "author": "Jane Austen", "description": "New edition.", "price_cents": 950, "stock": 8, "hidden": False}
+    assert book_row(shop_app, emma) == {
+        "title": "Emma (Penguin)",
+        "author": "Jane Austen",
+        "description": "New edition.",
+        "price_cents": 950,
+        "stock": 8,
+        "hidden": False,
+    }
 
 
 def test_editing_the_title_keeps_a_sale_made_meanwhile(shop_app, admin):
@@ -167,20 +194,30 @@ def test_changing_a_stock_that_moved_meanwhile_saves_nothing_and_says_why(shop_a
 
 @pytest.mark.parametrize(
     ("name", "value", "message"),
-    [("price", "12.999", "whole cents"), ("price", "-1", "$0.00 or more"), ("stock", "-1", "Choose from 0"), ("stock", "x", "whole number"),
-     ("title", "", "Please enter the title."), ("author", "a" * 201, "at most 200")],
+    [
+        ("price", "12.999", "whole cents"),
+        ("price", "-1", "$0.00 or more"),
+        ("stock", "-1", "Choose from 0"),
+        ("stock", "x", "whole number"),
+        ("title", "", "Please enter the title."),
+        ("author", "a" * 201, "at most 200"),
+    ],
 )
 def test_a_bad_edit_changes_nothing(shop_app, admin, name, value, message):
     emma = make_book(shop_app, "Emma", price_cents=1199, stock=5)
     before = book_row(shop_app, emma)
-    page = admin.submit(admin.get(f"/admin/books/{emma}/edit"), f"/admin/books/{emma}/edit", {"title": "Changed", name: value})
+    page = admin.submit(
+        admin.get(f"/admin/books/{emma}/edit"), f"/admin/books/{emma}/edit", {"title": "Changed", name: value}
+    )
     assert page.status == 400 and message in field_error(page, name)
     assert book_row(shop_app, emma) == before
 
 
 def test_a_tampered_stock_seen_is_refused(shop_app, admin):
     emma = make_book(shop_app, "Emma", stock=5)
-    page = admin.submit(admin.get(f"/admin/books/{emma}/edit"), f"/admin/books/{emma}/edit", {"stock_seen": "lots", "title": "X"})
+    page = admin.submit(
+        admin.get(f"/admin/books/{emma}/edit"), f"/admin/books/{emma}/edit", {"stock_seen": "lots", "title": "X"}
+    )
     assert page.status == 400 and book_row(shop_app, emma)["title"] == "Emma"
 
 
@@ -199,9 +236,15 @@ def test_restock_adds_copies(shop_app, admin):
 
 @pytest.mark.parametrize(
     ("copies", "message"),
-    [("0", "Choose from 1 to 100,000."), ("-3", "Choose from 1 to 100,000."), ("100001", "Choose from 1 to 100,000."),
-     ("1.5", "Enter a whole number."), ("ten", "Enter a whole number."), ("", "Please enter how many copies arrived."),
-     ("9" * 40, "Enter a whole number.")],
+    [
+        ("0", "Choose from 1 to 100,000."),
+        ("-3", "Choose from 1 to 100,000."),
+        ("100001", "Choose from 1 to 100,000."),
+        ("1.5", "Enter a whole number."),
+        ("ten", "Enter a whole number."),
+        ("", "Please enter how many copies arrived."),
+        ("9" * 40, "Enter a whole number."),
+    ],
 )
 def test_a_bad_restock_is_refused_next_to_its_field(shop_app, admin, copies, message):
     emma = make_book(shop_app, "Emma", stock=5)
@@ -238,14 +281,22 @@ def test_hide_and_show_again_from_the_list_and_the_edit_page(shop_app, admin):
 
 def test_hide_never_redirects_off_site(shop_app, admin):
     emma = make_book(shop_app, "Emma")
-    response = admin.client.post(f"/admin/books/{emma}/hide", data={"csrf_token": csrf_token(admin), "next": "//evil.example/"})
+    response = admin.client.post(
+        f"/admin/books/{emma}/hide", data={"csrf_token": csrf_token(admin), "next": "//evil.example/"}
+    )
     assert response.status_code == 303 and response.headers["Location"] == f"/admin/books/{emma}/edit"
 
 
 # --- ids, CSRF, who may come in -------------------------------------------------
 
 
-POSTS = ["/admin/books/new", "/admin/books/{id}/edit", "/admin/books/{id}/restock", "/admin/books/{id}/hide", "/admin/books/{id}/show"]
+POSTS = [
+    "/admin/books/new",
+    "/admin/books/{id}/edit",
+    "/admin/books/{id}/restock",
+    "/admin/books/{id}/hide",
+    "/admin/books/{id}/show",
+]
 GETS = ["/admin/books", "/admin/books/new", "/admin/books/{id}/edit"]
 
 
@@ -254,7 +305,9 @@ def test_unknown_books_are_404s(shop_app, admin):
     assert admin.get("/admin/books/999/edit").status == 404
     assert admin.get("/admin/books/99999999999/edit").status == 404
     for path in POSTS[1:]:
-        response = admin.client.post(path.format(id=999), data={"csrf_token": token, **GOOD, "copies": "1", "stock_seen": "7"})
+        response = admin.client.post(
+            path.format(id=999), data={"csrf_token": token, **GOOD, "copies": "1", "stock_seen": "7"}
+        )
         assert response.status_code == 404, path
     assert count(shop_app, Product) == 0
 
@@ -277,7 +330,9 @@ def test_shoppers_get_404_on_every_admin_url(shop_app, shopper):
     for path in [*GETS, "/admin/purchases", "/admin/purchases/1"]:
         assert browser.client.get(path.format(id=emma)).status_code == 404, path
     for path in POSTS:
-        response = browser.client.post(path.format(id=emma), data={"csrf_token": token, **GOOD, "copies": "3", "stock_seen": "5"})
+        response = browser.client.post(
+            path.format(id=emma), data={"csrf_token": token, **GOOD, "copies": "3", "stock_seen": "5"}
+        )
         assert response.status_code == 404, path
     assert book_row(shop_app, emma) == before and count(shop_app, Product) == 1
     home = browser.get("/home")
@@ -298,7 +353,11 @@ def test_visitors_are_sent_to_log_in(shop_app, browser):
 
 def test_admins_see_the_admin_links(shop_app, admin):
     page = admin.get("/home")
-    assert 'href="/admin/books"' in page.html and 'href="/admin/purchases"' in page.html and 'href="/admin/outbox"' in page.html
+    assert (
+        'href="/admin/books"' in page.html
+        and 'href="/admin/purchases"' in page.html
+        and 'href="/admin/outbox"' in page.html
+    )
     check_markup(admin.get("/admin/books/new"))
 
 

@@ -1,4 +1,5 @@
 """Admins see failed e-mails with their errors and send them again; no one else sees the page."""
+
 from __future__ import annotations
 
 import pytest
@@ -10,10 +11,11 @@ from blasto.models.outbox import FAILED, PENDING, SENT
 from tests.functional.factories import make_user
 
 
-
 def _owe(app, key: str, state: str, error: str | None = None) -> int:
     with app.app_context():
-        row = OutboxMessage(key=key, kind="welcome", state=state, recipient="someone@example.com", attempts=3, last_error=error)
+        row = OutboxMessage(
+            key=key, kind="welcome", state=state, recipient="someone@example.com", attempts=3, last_error=error
+        )
         db.session.add(row)
         db.session.commit()
         return row.id
@@ -23,7 +25,6 @@ def _state(app, row_id: int) -> tuple[str, int]:
     with app.app_context():
         row = db.session.get(OutboxMessage, row_id)
         return row.state, row.attempts
-
 
 
 def test_the_admin_sees_failed_rows_with_their_errors_and_sends_one_again(shop_app, admin):
@@ -75,7 +76,9 @@ def test_create_admin_promotes_an_existing_account_and_creates_a_new_one(shop_ap
     assert result.exit_code == 0 and "reader@example.com is now an admin." in result.output
     assert "already an admin" in runner.invoke(args=["create-admin", "reader@example.com"]).output
 
-    result = runner.invoke(args=["create-admin", "boss@example.com", "--name", "Boss"], input="long enough pw\nlong enough pw\n")
+    result = runner.invoke(
+        args=["create-admin", "boss@example.com", "--name", "Boss"], input="long enough pw\nlong enough pw\n"
+    )
     assert result.exit_code == 0 and "Created boss@example.com as an admin." in result.output
     with shop_app.app_context():
         admins = set(db.session.scalars(select(User.email).where(User.is_admin)))

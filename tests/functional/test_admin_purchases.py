@@ -1,9 +1,10 @@
 """Admins list every shopper's purchases, filter them through the GET form, and read one."""
+
 from __future__ import annotations
 
 import re
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from urllib.parse import urlencode
 
 import pytest
@@ -12,15 +13,21 @@ from sqlalchemy import text
 from blasto.core.extensions import db
 from tests.functional.browser import Browser, Page
 from tests.functional.conftest import ADMIN, log_in
-from tests.functional.factories import make_admin, make_book, make_purchase, make_user, owe_receipt_row, set_hidden, set_purchase_time
+from tests.functional.factories import (
+    make_admin,
+    make_book,
+    make_purchase,
+    make_user,
+    owe_receipt_row,
+    set_hidden,
+    set_purchase_time,
+)
 from tests.functional.test_markup import check_markup
 from tests.support.sql import recorded_statements
 
 
-
 def utc(*parts) -> datetime:
-    return datetime(*parts, tzinfo=timezone.utc)
-
+    return datetime(*parts, tzinfo=UTC)
 
 
 @pytest.fixture
@@ -30,7 +37,9 @@ def shop(shop_app) -> dict:
     bob = make_user(shop_app, email="bob@example.com", name="Bob Builder")
     emma = make_book(shop_app, "Emma", price_cents=1199)
     dracula = make_book(shop_app, "Dracula", author="Bram Stoker", price_cents=899)
-    room = make_book(shop_app, f"Room {dracula}", author="Emma Donoghue", price_cents=1000)  # a title holding Dracula's id
+    room = make_book(
+        shop_app, f"Room {dracula}", author="Emma Donoghue", price_cents=1000
+    )  # a title holding Dracula's id
     rows = {
         "p1": (alice, {emma: 1}, utc(2026, 1, 10, 0, 0, 0)),  # $11.99
         "p2": (bob, {dracula: 2}, utc(2026, 1, 10, 23, 59, 59)),  # $17.98
@@ -73,7 +82,9 @@ def test_everyones_purchases_newest_first_with_their_receipts(shop_app, admin, s
     assert page.status == 200
     assert listed(page) == [shop["p4"], shop["p3"], shop["p2"], shop["p1"]]
     assert "4 purchases." in page.text
-    assert row_text(page, shop["p3"]) == f"#{shop['p3']} 11 Jan 2026, 00:00 UTC alice@example.com 2 (2 titles) $20.98 sent"
+    assert (
+        row_text(page, shop["p3"]) == f"#{shop['p3']} 11 Jan 2026, 00:00 UTC alice@example.com 2 (2 titles) $20.98 sent"
+    )
     assert row_text(page, shop["p2"]).endswith("bob@example.com 2 $17.98 pending")
     assert row_text(page, shop["p1"]).endswith("$11.99 failed")
     assert row_text(page, shop["p4"]).endswith("$10.00 none owed")
@@ -149,7 +160,9 @@ BAD_FILTERS = [
 ]
 
 
-@pytest.mark.parametrize(("params", "field_id", "message"), BAD_FILTERS, ids=[f"{i}-{f}" for i, (_, f, _) in enumerate(BAD_FILTERS)])
+@pytest.mark.parametrize(
+    ("params", "field_id", "message"), BAD_FILTERS, ids=[f"{i}-{f}" for i, (_, f, _) in enumerate(BAD_FILTERS)]
+)
 def test_bad_filters_get_a_clear_error_next_to_the_field(shop_app, admin, shop, params, field_id, message):
     page = filtered(admin, **params)
     assert page.status == 400
@@ -161,7 +174,10 @@ def test_bad_filters_get_a_clear_error_next_to_the_field(shop_app, admin, shop, 
 def test_the_purchase_page_has_the_bill_the_customer_and_the_receipt(shop_app, admin, shop):
     page = admin.get(f"/admin/purchases/{shop['p3']}")
     assert page.status == 200
-    assert f"Alice Liddell, alice@example.com (account #{shop['alice']})" in page.text and "Sent to buyer@example.com" in page.text
+    assert (
+        f"Alice Liddell, alice@example.com (account #{shop['alice']})" in page.text
+        and "Sent to buyer@example.com" in page.text
+    )
     assert re.search(r"Emma .*\$11\.99 1 \$11\.99", page.text) and re.search(r"Dracula .*\$8\.99 1 \$8\.99", page.text)
     assert "Total $20.98" in page.text
     check_markup(page)
@@ -187,7 +203,7 @@ def test_a_page_is_one_query_however_many_rows(shop_app, admin, shop):
         return [s for s in statements if "purchase" in s.lower()]
 
     few = queries_for("/admin/purchases")
-    for n in range(20):
+    for _n in range(20):
         make_purchase(shop_app, shop["alice"], {shop["emma"]: 1, shop["dracula"]: 1})
     many = queries_for("/admin/purchases?book=emma&min_total=1")
     assert len(few) == len(many) == 1, many
@@ -201,7 +217,12 @@ def test_visitors_are_sent_to_log_in(shop_app, browser, shop):
 
 def test_shoppers_get_404s(shop_app, shopper, shop):
     browser, _ = shopper
-    for path in ("/admin/purchases", f"/admin/purchases/{shop['p1']}", "/admin/purchases?email=a", "/admin/purchases?date_from=junk"):
+    for path in (
+        "/admin/purchases",
+        f"/admin/purchases/{shop['p1']}",
+        "/admin/purchases?email=a",
+        "/admin/purchases?date_from=junk",
+    ):
         assert browser.client.get(path).status_code == 404, path
 
 
@@ -209,7 +230,8 @@ def test_a_hundred_thousand_purchases_on_postgres(pg_app):
     """The newest page is a backward index scan, and every filter answers quickly."""
     make_admin(pg_app, ADMIN)
     with pg_app.app_context():
-        db.session.execute(text("""
+        db.session.execute(
+            text("""
             INSERT INTO users (email, name, password_hash, is_admin, created_at)
               SELECT 'user' || n || '@example.com', 'User ' || n, 'x', false, now() FROM generate_series(1, 1000) n;
             INSERT INTO products (title, author, description, price_cents, stock, created_at, hidden)
@@ -219,17 +241,29 @@ def test_a_hundred_thousand_purchases_on_postgres(pg_app):
             INSERT INTO purchase_items (purchase_id, product_id, quantity, unit_price_cents)
               SELECT id, 1 + (id % 300), 1, total_cents FROM purchases;
             ANALYZE;
-        """))
+        """)
+        )
         db.session.commit()
-        plan = "\n".join(row[0] for row in db.session.execute(text(
-            "EXPLAIN SELECT id FROM purchases ORDER BY created_at DESC, id DESC LIMIT 25"
-        )))
+        plan = "\n".join(
+            row[0]
+            for row in db.session.execute(
+                text("EXPLAIN SELECT id FROM purchases ORDER BY created_at DESC, id DESC LIMIT 25")
+            )
+        )
     assert "ix_purchases_created_at_id" in plan, plan
     browser = Browser(pg_app.test_client())
     log_in(browser, ADMIN)
-    today = datetime.now(timezone.utc).date().isoformat()
-    for query in ("", "page=2000", f"date_from={today}&date_to={today}", "email=user17%40", "book=Book+12", "book=%2342",
-                  "min_total=50&max_total=51", "email=nobody"):
+    today = datetime.now(UTC).date().isoformat()
+    for query in (
+        "",
+        "page=2000",
+        f"date_from={today}&date_to={today}",
+        "email=user17%40",
+        "book=Book+12",
+        "book=%2342",
+        "min_total=50&max_total=51",
+        "email=nobody",
+    ):
         started = time.monotonic()
         page = browser.get(f"/admin/purchases?{query}")
         elapsed = time.monotonic() - started

@@ -1,9 +1,10 @@
 """Admins ask for sales reports through the real form, watch them and download them; no one else sees them."""
+
 from __future__ import annotations
 
 import csv
 import io
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from urllib.parse import urlsplit
 
 import pytest
@@ -29,7 +30,6 @@ def db_app(app_factory, sqlite_template, tmp_path):
     return app_factory()
 
 
-
 def ask(browser, first: str, last: str, follow_redirects: bool = True) -> Page:
     page = browser.get("/admin/reports")
     return browser.submit(page, "/admin/reports", {"first": first, "last": last}, follow_redirects=follow_redirects)
@@ -48,10 +48,14 @@ def set_report(app, report_id: int, **values) -> None:
 
 def sell(app, user_id: int, book_id: int, quantity: int, price_cents: int, when: datetime) -> None:
     with app.app_context():
-        db.session.add(Purchase(
-            user_id=user_id, created_at=when, total_cents=quantity * price_cents,
-            items=[PurchaseItem(product_id=book_id, quantity=quantity, unit_price_cents=price_cents)],
-        ))
+        db.session.add(
+            Purchase(
+                user_id=user_id,
+                created_at=when,
+                total_cents=quantity * price_cents,
+                items=[PurchaseItem(product_id=book_id, quantity=quantity, unit_price_cents=price_cents)],
+            )
+        )
         db.session.commit()
 
 
@@ -73,12 +77,20 @@ def test_the_reports_page_has_a_labelled_form(shop_app, admin):
 @pytest.mark.parametrize(
     ("first", "last", "errors"),
     [
-        ("", "", {"report-from": "Choose the first day of the report.", "report-to": "Choose the last day of the report."}),
+        (
+            "",
+            "",
+            {"report-from": "Choose the first day of the report.", "report-to": "Choose the last day of the report."},
+        ),
         (FROM, "", {"report-to": "Choose the last day of the report."}),
         ("", TO, {"report-from": "Choose the first day of the report."}),
         ("   ", TO, {"report-from": "Choose the first day of the report."}),
         ("2024-03-02", "2024-03-01", {"report-to": "is before the first"}),
-        ("2020-01-01", (date(2020, 1, 1) + timedelta(days=MAX_DAYS)).isoformat(), {"report-to": f"at most {MAX_DAYS} days"}),
+        (
+            "2020-01-01",
+            (date(2020, 1, 1) + timedelta(days=MAX_DAYS)).isoformat(),
+            {"report-to": f"at most {MAX_DAYS} days"},
+        ),
         ("0001-01-01", "0001-01-31", {"report-from": "1970-01-01 or later"}),
         ("2024-13-45", TO, {"report-from": "Enter a date as YYYY-MM-DD."}),
         ("yesterday", TO, {"report-from": "Enter a date as YYYY-MM-DD."}),
@@ -109,9 +121,11 @@ def test_bad_ranges_are_shown_next_to_their_field_and_create_nothing(shop_app, a
 
 
 def test_a_valid_range_redirects_to_the_report_which_shows_its_progress(shop_app, admin, tmp_path):
-    response = admin.client.post("/admin/reports", data=admin.get("/admin/reports").form("/admin/reports").data({"first": FROM, "last": TO}))
+    response = admin.client.post(
+        "/admin/reports", data=admin.get("/admin/reports").form("/admin/reports").data({"first": FROM, "last": TO})
+    )
     assert response.status_code == 303
-    (report_id, state), = reports(shop_app)
+    ((report_id, state),) = reports(shop_app)
     assert state == QUEUED
     assert urlsplit(response.headers["Location"]).path == f"/admin/reports/{report_id}"
     assert [queued for queued, _ in queued_builds(tmp_path)] == [report_id]
@@ -123,7 +137,9 @@ def test_a_valid_range_redirects_to_the_report_which_shows_its_progress(shop_app
     assert 'id="report-progress"' in progress and 'max="100"' in progress and 'value="0"' in progress
     assert "report-progress" in page.labels_for
     assert '<strong id="report-state">queued</strong>' in page.html
-    assert "js/report-progress.js" in page.html and 'http-equiv="refresh"' in page.html  # follows the build, script or not
+    assert (
+        "js/report-progress.js" in page.html and 'http-equiv="refresh"' in page.html
+    )  # follows the build, script or not
     assert 'id="report-chart"' not in page.html and not page.has_form(f"/admin/reports/{report_id}/again")
 
     listing = admin.get("/admin/reports")
@@ -141,7 +157,7 @@ def test_asking_twice_gives_the_same_report_with_a_message(shop_app, admin, tmp_
 
 def test_the_status_endpoint_answers_json_for_the_script(shop_app, admin):
     ask(admin, FROM, TO)
-    (report_id, _), = reports(shop_app)
+    ((report_id, _),) = reports(shop_app)
     response = admin.client.get(f"/admin/reports/{report_id}/status")
     assert response.status_code == 200 and response.is_json
     assert response.headers["Cache-Control"] == "no-store"
@@ -156,10 +172,10 @@ def test_a_built_report_shows_its_chart_table_and_downloads(shop_app, admin):
     admin_id = make_user(shop_app, email="buyer@example.com")
     emma = make_book(shop_app, title="Emma", author="Jane Austen", price_cents=1199)
     sneaky = make_book(shop_app, title="<script>alert(1)</script>", author="Mallory", price_cents=500)
-    sell(shop_app, admin_id, emma, 3, 1199, datetime(2024, 3, 5, 10, tzinfo=timezone.utc))
-    sell(shop_app, admin_id, sneaky, 1, 500, datetime(2024, 3, 6, 10, tzinfo=timezone.utc))
+    sell(shop_app, admin_id, emma, 3, 1199, datetime(2024, 3, 5, 10, tzinfo=UTC))
+    sell(shop_app, admin_id, sneaky, 1, 500, datetime(2024, 3, 6, 10, tzinfo=UTC))
     ask(admin, FROM, TO)
-    (report_id, _), = reports(shop_app)
+    ((report_id, _),) = reports(shop_app)
     with shop_app.app_context():
         assert build(report_id) == DONE
 
@@ -190,15 +206,21 @@ def test_a_built_report_shows_its_chart_table_and_downloads(shop_app, admin):
 
 def test_files_are_404_before_the_report_is_done(shop_app, admin):
     ask(admin, FROM, TO)
-    (report_id, _), = reports(shop_app)
+    ((report_id, _),) = reports(shop_app)
     for name in ("chart.png", "days.csv", "books.csv"):
         assert admin.client.get(f"/admin/reports/{report_id}/{name}").status_code == 404
 
 
 def test_a_failed_report_shows_its_error_and_can_be_tried_again(shop_app, admin, tmp_path):
     ask(admin, FROM, TO)
-    (report_id, _), = reports(shop_app)
-    set_report(shop_app, report_id, state=FAILED, attempts=3, error="The build failed 3 times; the last error was OSError: disk <full>")
+    ((report_id, _),) = reports(shop_app)
+    set_report(
+        shop_app,
+        report_id,
+        state=FAILED,
+        attempts=3,
+        error="The build failed 3 times; the last error was OSError: disk <full>",
+    )
     page = admin.get(f"/admin/reports/{report_id}")
     assert '<strong id="report-state">failed</strong>' in page.html
     assert 'id="report-error"' in page.html and "the last error was OSError: disk &lt;full&gt;" in page.html
@@ -213,9 +235,15 @@ def test_a_failed_report_shows_its_error_and_can_be_tried_again(shop_app, admin,
 
 def test_a_done_report_can_be_built_again_with_todays_data(shop_app, admin):
     ask(admin, FROM, TO)
-    (report_id, _), = reports(shop_app)
-    set_report(shop_app, report_id, state=DONE, progress=100, summary={"orders": 0, "units": 0, "revenue_cents": 0, "best_day": None, "top_books": []},
-               expires_at=utcnow() + timedelta(hours=1))
+    ((report_id, _),) = reports(shop_app)
+    set_report(
+        shop_app,
+        report_id,
+        state=DONE,
+        progress=100,
+        summary={"orders": 0, "units": 0, "revenue_cents": 0, "best_day": None, "top_books": []},
+        expires_at=utcnow() + timedelta(hours=1),
+    )
     page = admin.get(f"/admin/reports/{report_id}")
     assert "Build again with today's data" in page.text.replace("&#39;", "'")
     admin.submit(page, f"/admin/reports/{report_id}/again")
@@ -224,11 +252,20 @@ def test_a_done_report_can_be_built_again_with_todays_data(shop_app, admin):
 
 def test_expired_and_unknown_reports_are_404(shop_app, admin):
     ask(admin, FROM, TO)
-    (report_id, _), = reports(shop_app)
+    ((report_id, _),) = reports(shop_app)
     set_report(shop_app, report_id, state=DONE, days_csv="date\r\n", expires_at=utcnow() - timedelta(seconds=1))
     listing = admin.get("/admin/reports")
     assert f"/admin/reports/{report_id}" not in listing.html and "No reports yet." in listing.text  # no link to a 404
-    for path in (f"{report_id}", f"{report_id}/status", f"{report_id}/days.csv", f"{report_id + 1}", "0", "99999999999", "abc", f"{report_id}/other.csv"):
+    for path in (
+        f"{report_id}",
+        f"{report_id}/status",
+        f"{report_id}/days.csv",
+        f"{report_id + 1}",
+        "0",
+        "99999999999",
+        "abc",
+        f"{report_id}/other.csv",
+    ):
         assert admin.client.get(f"/admin/reports/{path}").status_code == 404, path
     token = admin.get("/admin/reports").form("/admin/reports").value("csrf_token")
     assert admin.client.post(f"/admin/reports/{report_id}/again", data={"csrf_token": token}).status_code == 404
@@ -240,16 +277,35 @@ def test_expired_and_unknown_reports_are_404(shop_app, admin):
 
 def test_shoppers_get_404_on_every_report_url(shop_app, shopper):
     with shop_app.app_context():
-        report = Report(date_from=date(2024, 3, 1), date_to=date(2024, 3, 31), state=DONE, progress=100, days_csv="date\r\n", chart_png=PNG_MAGIC)
+        report = Report(
+            date_from=date(2024, 3, 1),
+            date_to=date(2024, 3, 31),
+            state=DONE,
+            progress=100,
+            days_csv="date\r\n",
+            chart_png=PNG_MAGIC,
+        )
         db.session.add(report)
         db.session.commit()
         report_id = report.id
     browser, _ = shopper
     token = browser.get("/home").forms[0].value("csrf_token")  # a valid token of their own session (the logout form)
     assert token
-    for path in ("", f"/{report_id}", f"/{report_id}/status", f"/{report_id}/chart.png", f"/{report_id}/days.csv", f"/{report_id}/books.csv"):
+    for path in (
+        "",
+        f"/{report_id}",
+        f"/{report_id}/status",
+        f"/{report_id}/chart.png",
+        f"/{report_id}/days.csv",
+        f"/{report_id}/books.csv",
+    ):
         assert browser.client.get(f"/admin/reports{path}").status_code == 404, path
-    assert browser.client.post("/admin/reports", data={"csrf_token": token, "first": FROM, "last": "2024-04-01"}).status_code == 404
+    assert (
+        browser.client.post(
+            "/admin/reports", data={"csrf_token": token, "first": FROM, "last": "2024-04-01"}
+        ).status_code
+        == 404
+    )
     assert browser.client.post(f"/admin/reports/{report_id}/again", data={"csrf_token": token}).status_code == 404
     assert len(reports(shop_app)) == 1
 
@@ -270,7 +326,7 @@ def test_posting_without_the_csrf_token_is_rejected_and_creates_nothing(shop_app
     assert reports(shop_app) == [] and queued_builds(tmp_path) == []
 
     ask(admin, FROM, TO)
-    (report_id, _), = reports(shop_app)
+    ((report_id, _),) = reports(shop_app)
     set_report(shop_app, report_id, state=FAILED, error="x")
     assert admin.client.post(f"/admin/reports/{report_id}/again").status_code == 400
     assert reports(shop_app) == [(report_id, FAILED)]

@@ -1,4 +1,5 @@
 """The cart in the session: anonymous use, limits, and bad input that never becomes a 500."""
+
 import pytest
 
 from tests.functional.factories import make_book
@@ -18,9 +19,17 @@ def test_the_cart_works_without_an_account(shop_app, browser):
 
 @pytest.mark.parametrize(
     ("quantity", "message"),
-    [("0", "Choose from 1 to 100."), ("-3", "Choose from 1 to 100."), ("101", "Choose from 1 to 100."),
-     ("99999999999999999999999", "Enter a whole number."), ("1.5", "Enter a whole number."), ("two", "Enter a whole number."),
-     ("1e3", "Enter a whole number."), ("1_0", "Enter a whole number."), ("", "Please enter a quantity.")],
+    [
+        ("0", "Choose from 1 to 100."),
+        ("-3", "Choose from 1 to 100."),
+        ("101", "Choose from 1 to 100."),
+        ("99999999999999999999999", "Enter a whole number."),
+        ("1.5", "Enter a whole number."),
+        ("two", "Enter a whole number."),
+        ("1e3", "Enter a whole number."),
+        ("1_0", "Enter a whole number."),
+        ("", "Please enter a quantity."),
+    ],
 )
 def test_adding_a_bad_quantity_shows_the_error_next_to_the_field(shop_app, browser, quantity, message):
     emma = make_book(shop_app, "Emma", stock=500)
@@ -92,7 +101,9 @@ def test_sold_out_books_cannot_be_added(shop_app, browser):
     sold_out = make_book(shop_app, "Villette", stock=0)
     page = browser.get(f"/books/{emma}")
     token = page.form("/cart/add").value("csrf_token")
-    response = browser.client.post("/cart/add", data={"csrf_token": token, "product_id": sold_out, "quantity": 1}, follow_redirects=True)
+    response = browser.client.post(
+        "/cart/add", data={"csrf_token": token, "product_id": sold_out, "quantity": 1}, follow_redirects=True
+    )
     assert "“Villette” is sold out." in response.get_data(as_text=True)
     assert "Cart (0" in browser.get("/cart").text
 

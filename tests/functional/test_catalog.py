@@ -1,4 +1,5 @@
 """The front page, the catalogue's pages and search, and each book's page."""
+
 import pytest
 
 from blasto.shop.front_page import forget, shelves
@@ -8,7 +9,10 @@ from tests.functional.factories import make_book, make_purchase, make_user
 @pytest.fixture
 def thirty_books(shop_app):
     """Titles Book 01..Book 30 (12 per page: 3 pages), one by a different author."""
-    ids = [make_book(shop_app, f"Book {n:02d}", "Ann Author" if n != 7 else "Zed Writer", stock=n % 4) for n in range(1, 31)]
+    ids = [
+        make_book(shop_app, f"Book {n:02d}", "Ann Author" if n != 7 else "Zed Writer", stock=n % 4)
+        for n in range(1, 31)
+    ]
     return ids
 
 
@@ -53,7 +57,18 @@ def test_book_page_shows_the_book_and_stock(shop_app, browser):
     assert "Sold out" in page.text and not page.has_form("/cart/add")
 
 
-@pytest.mark.parametrize("path", ["/books/999", "/books/0", "/books/-1", "/books/abc", "/books/1.5", "/books/99999999999999999999", "/purchases/abc"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/books/999",
+        "/books/0",
+        "/books/-1",
+        "/books/abc",
+        "/books/1.5",
+        "/books/99999999999999999999",
+        "/purchases/abc",
+    ],
+)
 def test_bad_ids_in_urls_are_404(shop_app, browser, path):
     make_book(shop_app)
     response = browser.client.get(path, follow_redirects=False)

@@ -1,4 +1,5 @@
 """Checkout and purchase history through the pages."""
+
 import pytest
 
 from blasto.models import Purchase, PurchaseItem
@@ -59,7 +60,9 @@ def test_a_double_submitted_checkout_buys_once(shop_app, shopper):
     assert second.status_code == 303 and second.headers["Location"] == first.headers["Location"]
     # And once more after the first answer emptied the cart.
     third = browser.client.post("/checkout", data=form, follow_redirects=True)
-    assert third.request.path == first.headers["Location"] and "This order was already placed." in third.get_data(as_text=True)
+    assert third.request.path == first.headers["Location"] and "This order was already placed." in third.get_data(
+        as_text=True
+    )
     assert count(shop_app, Purchase) == 1 and stock_of(shop_app, emma) == 3
 
 
@@ -100,7 +103,9 @@ def test_another_users_purchase_is_404(shop_app, shopper):
     mine = make_purchase(shop_app, own_id, {emma: 2})
     assert browser.get(f"/purchases/{mine}").status == 200
     response = browser.client.get(f"/purchases/{theirs}")
-    assert response.status_code == 404 and "There is no such purchase in your history." in response.get_data(as_text=True)
+    assert response.status_code == 404 and "There is no such purchase in your history." in response.get_data(
+        as_text=True
+    )
     assert f"Order #{theirs}" not in browser.get("/purchases").text
 
 

@@ -1,4 +1,5 @@
 """Every form needs its CSRF token: without it (or with someone else's) the answer is 400 and nothing changes."""
+
 import pytest
 
 from blasto.models import Purchase, User

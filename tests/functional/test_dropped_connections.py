@@ -6,6 +6,7 @@ after the view's last query, so only the end-of-request ROLLBACK meets the
 dead connection, or before a query the view still has to make. Test-only
 routes pick the point; the pages and the API must each keep their shape.
 """
+
 from __future__ import annotations
 
 import logging
@@ -148,10 +149,13 @@ def served(app_factory):
         server.server_close()
 
 
-@pytest.mark.parametrize(("error", "status"), [
-    (psycopg.OperationalError("server closed the connection"), 503),
-    (RuntimeError("a bug"), 500),
-])
+@pytest.mark.parametrize(
+    ("error", "status"),
+    [
+        (psycopg.OperationalError("server closed the connection"), 503),
+        (RuntimeError("a bug"), 500),
+    ],
+)
 def test_an_exception_that_escapes_flask_is_answered_in_the_apps_own_shape(app_factory, served, error, status, caplog):
     """Raised after the handlers (here by a teardown), it would be the server's bare 500; the app answers instead."""
     app = app_factory(TESTING=False)  # in tests Flask propagates exceptions, and so does this layer

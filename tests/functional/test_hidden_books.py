@@ -1,4 +1,5 @@
 """A hidden book is off sale for shoppers everywhere, but their past purchases still show it."""
+
 from __future__ import annotations
 
 import pytest
@@ -92,11 +93,12 @@ def test_a_book_hidden_between_the_check_and_the_stock_update_is_still_refused(s
         return first_check(order)
 
     monkeypatch.setattr(checkout, "_refuse_unknown", hidden_after_the_check)
-    with shop_app.app_context():
-        with pytest.raises(checkout.UnknownProducts) as refused:
-            checkout.place_order(buyer, {books["emma"]: 1})
+    with shop_app.app_context(), pytest.raises(checkout.UnknownProducts) as refused:
+        checkout.place_order(buyer, {books["emma"]: 1})
     assert refused.value.product_ids == [books["emma"]] and len(calls) == 2
-    assert stock_of(shop_app, books["emma"]) == 5 and count(shop_app, Purchase) == 1 and count(shop_app, PurchaseItem) == 2
+    assert (
+        stock_of(shop_app, books["emma"]) == 5 and count(shop_app, Purchase) == 1 and count(shop_app, PurchaseItem) == 2
+    )
 
 
 def test_past_purchases_still_show_a_hidden_book(shop_app, shopper, books):
@@ -107,7 +109,9 @@ def test_past_purchases_still_show_a_hidden_book(shop_app, shopper, books):
     assert f"Order #{purchase}" in history.text and "Emma" in history.text
     page = browser.get(f"/purchases/{purchase}")
     assert page.status == 200 and "Emma" in page.text and "$23.98" in page.text
-    assert "(no longer for sale)" in page.text and f'href="/books/{books["emma"]}"' not in page.text, "no link to a page that 404s"
+    assert "(no longer for sale)" in page.text and f'href="/books/{books["emma"]}"' not in page.text, (
+        "no link to a page that 404s"
+    )
 
 
 def test_showing_a_book_again_puts_it_back_on_sale(shop_app, browser, books):

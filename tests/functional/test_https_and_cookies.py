@@ -4,6 +4,7 @@ The production app is built from load_config's real production settings
 (only the database and broker are this test's own), and every request goes
 through ProxyFix with the headers the router would add.
 """
+
 from __future__ import annotations
 
 import pytest
@@ -45,10 +46,16 @@ def development_app(app_factory, tmp_path):
 def add_origin_route(app):
     @app.get("/_test/origin")
     def origin():
-        return {"scheme": request.scheme, "remote_addr": request.remote_addr, "host": request.host, "url_root": request.url_root}
+        return {
+            "scheme": request.scheme,
+            "remote_addr": request.remote_addr,
+            "host": request.host,
+            "url_root": request.url_root,
+        }
 
 
 # --- ProxyFix: exactly one trusted hop ---------------------------------------
+
 
 def test_only_the_routers_hop_is_trusted_for_the_client_address(app_factory):
     app = app_factory()
@@ -63,20 +70,32 @@ def test_only_the_routers_hop_is_trusted_for_the_client_address(app_factory):
 def test_scheme_and_port_come_from_the_router_but_host_and_prefix_do_not(app_factory):
     app = app_factory()
     add_origin_route(app)
-    body = app.test_client().get(
-        "/_test/origin", base_url=f"http://{SITE}",
-        headers={**HTTPS, "X-Forwarded-Host": "evil.example", "X-Forwarded-Prefix": "/evil"},
-    ).get_json()
+    body = (
+        app.test_client()
+        .get(
+            "/_test/origin",
+            base_url=f"http://{SITE}",
+            headers={**HTTPS, "X-Forwarded-Host": "evil.example", "X-Forwarded-Prefix": "/evil"},
+        )
+        .get_json()
+    )
     assert body == {"scheme": "https", "remote_addr": "203.0.113.9", "host": SITE, "url_root": f"https://{SITE}/"}
-    http = app.test_client().get("/_test/origin", base_url=f"http://{SITE}", headers={**HTTP, "X-Forwarded-Port": "8080"}).get_json()
+    http = (
+        app.test_client()
+        .get("/_test/origin", base_url=f"http://{SITE}", headers={**HTTP, "X-Forwarded-Port": "8080"})
+        .get_json()
+    )
     assert http["scheme"] == "http" and http["host"] == f"{SITE}:8080"
 
 
 # --- HTTPS in production -----------------------------------------------------
 
+
 @pytest.mark.parametrize("method", ["GET", "HEAD"])
 def test_plain_http_reads_are_moved_permanently_to_https(production_app, method):
-    response = production_app.test_client().open("/books?q=tolstoy&page=2", method=method, base_url=f"http://{SITE}", headers=HTTP)
+    response = production_app.test_client().open(
+        "/books?q=tolstoy&page=2", method=method, base_url=f"http://{SITE}", headers=HTTP
+    )
     assert response.status_code == 301
     assert response.headers["Location"] == f"https://{SITE}/books?q=tolstoy&page=2"
     assert "Strict-Transport-Security" not in response.headers  # HSTS over plain HTTP means nothing
@@ -85,13 +104,17 @@ def test_plain_http_reads_are_moved_permanently_to_https(production_app, method)
 @pytest.mark.parametrize("path", ["/login", "/api/v1/tokens", "/api/v1/purchases"])
 def test_plain_http_writes_are_redirected_with_308_before_any_check(production_app, path):
     # No CSRF token, no credentials: the redirect comes first, keeping the method and body.
-    response = production_app.test_client().post(path, base_url=f"http://{SITE}", headers=HTTP, data={"email": "a@example.com"})
+    response = production_app.test_client().post(
+        path, base_url=f"http://{SITE}", headers=HTTP, data={"email": "a@example.com"}
+    )
     assert response.status_code == 308
     assert response.headers["Location"] == f"https://{SITE}{path}"
 
 
 def test_the_redirect_goes_to_the_default_https_port(production_app):
-    response = production_app.test_client().get("/cart", base_url=f"http://{SITE}:8080", headers={**HTTP, "X-Forwarded-Port": "8080"})
+    response = production_app.test_client().get(
+        "/cart", base_url=f"http://{SITE}:8080", headers={**HTTP, "X-Forwarded-Port": "8080"}
+    )
     assert response.status_code == 301 and response.headers["Location"] == f"https://{SITE}/cart"
 
 
@@ -124,6 +147,7 @@ def test_development_neither_redirects_nor_sends_hsts(development_app):
 
 # --- Cookies -----------------------------------------------------------------
 
+
 def set_cookies(response) -> dict[str, set[str]]:
     """{cookie name: its attributes, lower-cased ('secure', 'httponly', 'samesite=lax', 'path=/')}."""
     cookies = {}
@@ -146,7 +170,11 @@ def test_production_login_sets_secure_httponly_lax_session_and_remember_cookies(
     make_user(production_app, email="reader@example.com", name="Rita Reader")
     browser = https_browser(production_app)
     form = browser.get("/login", base_url=f"http://{SITE}").form("/login")
-    response = browser.client.post("/login", base_url=f"http://{SITE}", data=form.data({"email": "reader@example.com", "password": "correct horse battery", "remember": "y"}))
+    response = browser.client.post(
+        "/login",
+        base_url=f"http://{SITE}",
+        data=form.data({"email": "reader@example.com", "password": "correct horse battery", "remember": "y"}),
+    )
     assert response.status_code == 303
     cookies = set_cookies(response)
     assert set(cookies) == {"session", "remember_token"}

@@ -1,4 +1,5 @@
 """The whole path a new shopper takes, through the real forms with their CSRF tokens."""
+
 from blasto.models import Purchase
 from tests.functional.factories import count, make_book, make_purchase, stock_of, user_id_for
 
@@ -10,7 +11,9 @@ def test_sign_up_browse_fill_cart_check_out_and_see_history(shop_app, browser):
 
     # Sign up: logged in straight away, name in the header.
     page = browser.get("/signup")
-    page = browser.submit(page, "/signup", {"name": "Ada Reader", "email": "  Ada@Example.COM ", "password": "a long passphrase"})
+    page = browser.submit(
+        page, "/signup", {"name": "Ada Reader", "email": "  Ada@Example.COM ", "password": "a long passphrase"}
+    )
     assert page.status == 200 and "Welcome to Blasto, Ada Reader!" in page.text
     assert "Ada Reader" in page.text and page.has_form("/logout")
 

@@ -5,6 +5,7 @@ wrong password, and both spend one password hash (scrypt, slow on purpose)
 either way: without the decoy hash an unknown address would answer several
 times faster, which is as good as saying so.
 """
+
 from __future__ import annotations
 
 import re
@@ -45,7 +46,9 @@ def test_the_login_page_answers_an_unknown_email_exactly_as_a_wrong_password(sho
 def test_the_api_answers_an_unknown_email_exactly_as_a_wrong_password(shop_app):
     make_user(shop_app, email=KNOWN)
     client = shop_app.test_client()
-    answers = {email: client.post("/api/v1/tokens", headers=basic(email, "not the password")) for email in (KNOWN, UNKNOWN)}
+    answers = {
+        email: client.post("/api/v1/tokens", headers=basic(email, "not the password")) for email in (KNOWN, UNKNOWN)
+    }
     bodies = {}
     for email, response in answers.items():
         assert response.status_code == 401
@@ -100,11 +103,13 @@ def test_the_login_page_spends_a_hash_on_an_unknown_email(scrypt_app):
 
         return attempt
 
-    median = _median_seconds({
-        "no hash": post(KNOWN, ""),  # a form error: nothing is checked
-        "wrong password": post(KNOWN, "not the password"),
-        "unknown e-mail": post(UNKNOWN, "not the password"),
-    })
+    median = _median_seconds(
+        {
+            "no hash": post(KNOWN, ""),  # a form error: nothing is checked
+            "wrong password": post(KNOWN, "not the password"),
+            "unknown e-mail": post(UNKNOWN, "not the password"),
+        }
+    )
     _assert_unknown_costs_a_hash(median)
     assert log_in(browser, KNOWN, password=PASSWORD).has_form("/logout"), "the right password still works"
 
@@ -118,9 +123,11 @@ def test_the_token_endpoint_spends_a_hash_on_an_unknown_email(scrypt_app):
 
         return attempt
 
-    median = _median_seconds({
-        "no hash": post({}),  # no credentials: nothing is checked
-        "wrong password": post(basic(KNOWN, "not the password")),
-        "unknown e-mail": post(basic(UNKNOWN, "not the password")),
-    })
+    median = _median_seconds(
+        {
+            "no hash": post({}),  # no credentials: nothing is checked
+            "wrong password": post(basic(KNOWN, "not the password")),
+            "unknown e-mail": post(basic(UNKNOWN, "not the password")),
+        }
+    )
     _assert_unknown_costs_a_hash(median)

@@ -4,6 +4,7 @@ Flask's session is a signed cookie; before log-ins were recorded, a copy taken
 before logout (a shared computer, a stolen cookie) went on working. Each test
 copies real cookies into a second client, as an attacker would.
 """
+
 from __future__ import annotations
 
 import pytest
@@ -81,6 +82,9 @@ def test_logging_in_again_after_logout_works(shop_app, reader):
 def test_session_cookies_naming_no_live_log_in_are_anonymous_not_errors(shop_app, reader, ident):
     """A signed cookie from before log-ins were recorded ("1"), or naming a log-in that is not this user's."""
     forged = Browser(shop_app.test_client())
-    forged.client.set_cookie("session", shop_app.session_interface.get_signing_serializer(shop_app).dumps({"_user_id": ident, "_fresh": True}))
+    forged.client.set_cookie(
+        "session",
+        shop_app.session_interface.get_signing_serializer(shop_app).dumps({"_user_id": ident, "_fresh": True}),
+    )
     page = forged.get("/purchases")
     assert page.status == 200 and page.response.request.path == "/login"

@@ -1,4 +1,5 @@
 """Every page: labelled inputs, working aria references, unique ids, nothing a strict CSP would block."""
+
 import re
 from collections import Counter
 
@@ -20,7 +21,11 @@ def check_markup(page):
     missing = set(page.described_by) - set(page.ids)
     assert not missing, f"aria-describedby points at nothing: {missing}"
     assert '<meta name="viewport"' in page.html and 'class="skip-link" href="#main"' in page.html
-    assert "<script" not in page.html and not re.search(r"\sstyle=", page.html) and not re.search(r"\son[a-z]+=", page.html)
+    assert (
+        "<script" not in page.html
+        and not re.search(r"\sstyle=", page.html)
+        and not re.search(r"\son[a-z]+=", page.html)
+    )
     assert 'id="main"' in page.html and "Request " in page.text
 
 
@@ -37,8 +42,18 @@ def pages(shop_app, shopper):
 
 def test_pages_for_a_logged_in_shopper(pages):
     browser, emma, purchase = pages
-    for path in ("/home", "/books", "/books?q=emma", f"/books/{emma}", "/cart", "/checkout", "/purchases",
-                 f"/purchases/{purchase}", "/books/999", "/api/v1/docs"):
+    for path in (
+        "/home",
+        "/books",
+        "/books?q=emma",
+        f"/books/{emma}",
+        "/cart",
+        "/checkout",
+        "/purchases",
+        f"/purchases/{purchase}",
+        "/books/999",
+        "/api/v1/docs",
+    ):
         page = browser.get(path)
         check_markup(page)
         assert page.has_form("/logout") and "Sam Shopper" in page.text

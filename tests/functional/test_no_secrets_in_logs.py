@@ -10,6 +10,7 @@ logged meanwhile, at DEBUG, is written by the app's own logfmt formatter (what
 stdout gets on a dyno) and searched for every secret and personal value used.
 gunicorn's access log is checked on a real gunicorn.
 """
+
 from __future__ import annotations
 
 import io
@@ -42,7 +43,11 @@ DB_PASSWORD = f"DbPw{secrets.token_hex(8)}"
 SMTP_PASSWORD = f"SmtpPw{secrets.token_hex(8)}"
 REDIS_PASSWORD = f"RedisPw{secrets.token_hex(8)}"
 PAGE = {"name": f"Ada Lovelace{TAG}", "email": f"ada.lovelace{TAG}@example.com", "password": f"Orchard-Lantern-{TAG}"}
-API = {"name": f"Charles Babbage{TAG}", "email": f"charles.babbage{TAG}@example.org", "password": f"Quartz-Meadow-{TAG}"}
+API = {
+    "name": f"Charles Babbage{TAG}",
+    "email": f"charles.babbage{TAG}@example.org",
+    "password": f"Quartz-Meadow-{TAG}",
+}
 WRONG_PASSWORD = f"Wrong-Guess-{TAG}"
 UNKNOWN_EMAIL = f"grace.hopper{TAG}@example.net"
 SINK_LOGGER = "mail.log"  # aiosmtpd, the test's own SMTP server: it is not the app
@@ -77,7 +82,9 @@ def sink():
 @pytest.fixture
 def shop(app_factory, postgres_database, sink):
     """The app on Postgres, its URL carrying a password (the local server trusts; the URL still holds it)."""
-    uri = database_uri(make_url(postgres_database).set(password=DB_PASSWORD).render_as_string(hide_password=False), None)
+    uri = database_uri(
+        make_url(postgres_database).set(password=DB_PASSWORD).render_as_string(hide_password=False), None
+    )
     app = app_factory(
         SQLALCHEMY_DATABASE_URI=uri,
         SQLALCHEMY_ENGINE_OPTIONS=engine_options(uri, 5),
@@ -99,12 +106,18 @@ def shop(app_factory, postgres_database, sink):
 
 
 def _smtp(sink: SmtpSink, **credentials) -> MailSettings:
-    return MailSettings(mode=SMTP, sender="Blasto <shop@blasto.example>", smtp=SmtpSettings(host="127.0.0.1", port=sink.port, timeout=2, **credentials))
+    return MailSettings(
+        mode=SMTP,
+        sender="Blasto <shop@blasto.example>",
+        smtp=SmtpSettings(host="127.0.0.1", port=sink.port, timeout=2, **credentials),
+    )
 
 
 def _outbox_id(app, kind: str, email: str) -> int:
     with app.app_context():
-        return db.session.scalar(select(OutboxMessage.id).where(OutboxMessage.kind == kind, OutboxMessage.recipient == email))
+        return db.session.scalar(
+            select(OutboxMessage.id).where(OutboxMessage.kind == kind, OutboxMessage.recipient == email)
+        )
 
 
 def _deliver(app, outbox_id: int, mail: MailSettings) -> str:
@@ -126,7 +139,9 @@ def test_nothing_secret_or_personal_reaches_the_log(shop, sink, log_output):
     browser.submit(page, "/logout")
     for email, password in ((PAGE["email"], WRONG_PASSWORD), (UNKNOWN_EMAIL, PAGE["password"])):
         assert browser.submit(browser.get("/login"), "/login", {"email": email, "password": password}).status == 400
-    page = browser.submit(browser.get("/login"), "/login", {"email": PAGE["email"], "password": PAGE["password"], "remember": "y"})
+    page = browser.submit(
+        browser.get("/login"), "/login", {"email": PAGE["email"], "password": PAGE["password"], "remember": "y"}
+    )
     assert page.has_form("/logout")
     seen |= {browser.session_cookie(), browser.client.get_cookie("remember_token").value}
     browser.submit(browser.get(f"/books/{book}"), "/cart/add", {"quantity": "1"})
@@ -135,14 +150,24 @@ def test_nothing_secret_or_personal_reaches_the_log(shop, sink, log_output):
 
     # The API: sign up, fail twice, a token made, used (also in a query string), revoked, refused.
     assert api.post("/api/v1/users", json=API).status_code == 201
-    assert api.post("/api/v1/users", data=f'{{"password": "{API["password"]}", broken', content_type="application/json").status_code == 400
+    assert (
+        api.post(
+            "/api/v1/users", data=f'{{"password": "{API["password"]}", broken', content_type="application/json"
+        ).status_code
+        == 400
+    )
     for email, password in ((API["email"], WRONG_PASSWORD), (UNKNOWN_EMAIL, API["password"])):
         assert api.post("/api/v1/tokens", headers=basic(email, password)).status_code == 401
     token = api.post("/api/v1/tokens", headers=basic(API["email"], API["password"])).get_json()["token"]
     seen |= {token, basic(API["email"], API["password"])["Authorization"].split()[1]}
     assert api.get("/api/v1/users/me", headers=bearer(token)).get_json()["email"] == API["email"]
     assert api.get(f"/api/v1/users/me?access_token={token}").status_code == 401
-    assert api.post("/api/v1/purchases", json={"items": [{"product_id": book, "quantity": 1}]}, headers=bearer(token)).status_code == 201
+    assert (
+        api.post(
+            "/api/v1/purchases", json={"items": [{"product_id": book, "quantity": 1}]}, headers=bearer(token)
+        ).status_code
+        == 201
+    )
     assert api.delete("/api/v1/tokens", headers=bearer(token)).status_code == 204
     assert api.get("/api/v1/users/me", headers=bearer(token)).status_code == 401
 
@@ -156,27 +181,47 @@ def test_nothing_secret_or_personal_reaches_the_log(shop, sink, log_output):
     test_mode = load_config({"BLASTO_ENV": "test"}, instance_path=shop.instance_path)["MAIL"]
     assert (test_mode.mode, test_mode.log_body) == (LOG, False)
     assert _deliver(shop, _outbox_id(shop, "welcome", API["email"]), test_mode) == "sent"
-    assert _deliver(shop, _outbox_id(shop, "receipt", PAGE["email"]), _smtp(sink, username="blasto", password=SMTP_PASSWORD)) == "retry"
+    assert (
+        _deliver(
+            shop, _outbox_id(shop, "receipt", PAGE["email"]), _smtp(sink, username="blasto", password=SMTP_PASSWORD)
+        )
+        == "retry"
+    )
     sink.refuse_recipients = {API["email"]}
     receipt = _outbox_id(shop, "receipt", API["email"])
     assert _deliver(shop, receipt, _smtp(sink)) == "failed"
     with shop.app_context():
-        assert API["email"] in db.session.get(OutboxMessage, receipt).last_error, "the row keeps it whole, for the admin"
+        assert API["email"] in db.session.get(OutboxMessage, receipt).last_error, (
+            "the row keeps it whole, for the admin"
+        )
 
     logged = log_output.getvalue()
     forbidden = {
-        "secret key": SECRET_KEY, "database password": DB_PASSWORD, "SMTP password": SMTP_PASSWORD,
-        **{f"page {key}": value for key, value in PAGE.items()}, **{f"API {key}": value for key, value in API.items()},
-        "page local part": PAGE["email"].split("@")[0], "API local part": API["email"].split("@")[0],
-        "wrong password": WRONG_PASSWORD, "unknown e-mail": UNKNOWN_EMAIL,
+        "secret key": SECRET_KEY,
+        "database password": DB_PASSWORD,
+        "SMTP password": SMTP_PASSWORD,
+        **{f"page {key}": value for key, value in PAGE.items()},
+        **{f"API {key}": value for key, value in API.items()},
+        "page local part": PAGE["email"].split("@")[0],
+        "API local part": API["email"].split("@")[0],
+        "wrong password": WRONG_PASSWORD,
+        "unknown e-mail": UNKNOWN_EMAIL,
         **{f"made secret {n}": value for n, value in enumerate(sorted(filter(None, seen)))},
     }
     leaks = sorted(name for name, value in forbidden.items() if value.lower() in logged.lower())
     assert leaks == [], f"in the log: {leaks}\n{logged[-6000:]}"
-    for event in ("http error", "unhandled exception", "service unavailable", "e-mail sent", "will retry", "e-mail failed",
-                  "its text is logged in development only", "SMTPNotSupportedError", "recipient refused: [email]"):
+    for event in (
+        "http error",
+        "unhandled exception",
+        "service unavailable",
+        "e-mail sent",
+        "will retry",
+        "e-mail failed",
+        "its text is logged in development only",
+        "SMTPNotSupportedError",
+        "recipient refused: [email]",
+    ):
         assert event in logged, f"{event!r} was not logged: the test did not drive what it says"
-
 
 
 def test_a_broker_url_password_never_reaches_the_log(app_factory, tmp_path, log_output):
@@ -189,7 +234,9 @@ def test_a_broker_url_password_never_reaches_the_log(app_factory, tmp_path, log_
     assert REDIS_PASSWORD not in logged and REDIS_PASSWORD not in response.get_data(as_text=True)
 
 
-@pytest.mark.parametrize(("environment", "mode", "log_body"), [("development", LOG, True), ("test", LOG, False), ("production", HOLD, False)])
+@pytest.mark.parametrize(
+    ("environment", "mode", "log_body"), [("development", LOG, True), ("test", LOG, False), ("production", HOLD, False)]
+)
 def test_only_development_logs_a_message_text(tmp_path, environment, mode, log_body):
     env = {"BLASTO_ENV": environment, "SECRET_KEY": secrets.token_hex(32)}
     mail = load_config(env, instance_path=tmp_path)["MAIL"]
@@ -203,31 +250,53 @@ CLIENT_ADDRESS = "198.51.100.77"  # a shopper's address is personal data: the ro
 def test_gunicorns_access_log_has_no_query_string_credentials_cookies_or_addresses(tmp_path):
     port = free_port()
     env = process_env(
-        BLASTO_ENV="test", PORT=str(port), WEB_CONCURRENCY="1", DATABASE_URL=f"sqlite:///{tmp_path / 'blasto.sqlite3'}",
+        BLASTO_ENV="test",
+        PORT=str(port),
+        WEB_CONCURRENCY="1",
+        DATABASE_URL=f"sqlite:///{tmp_path / 'blasto.sqlite3'}",
     )
-    query, authorization, cookie, referer = (f"{name}{secrets.token_hex(8)}" for name in ("Query", "Bearer", "Cookie", "Referer"))
+    query, authorization, cookie, referer = (
+        f"{name}{secrets.token_hex(8)}" for name in ("Query", "Bearer", "Cookie", "Referer")
+    )
     log_path = tmp_path / "gunicorn.log"
     with open(log_path, "wb") as log:
         server = subprocess.Popen(
             [str(BIN / "gunicorn"), "--config", "gunicorn.conf.py", "blasto:APP"],
-            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
     try:
+
         def answered():
             try:
-                return http_get(
-                    f"http://127.0.0.1:{port}/healthz?access_token={query}",
-                    headers={"Authorization": f"Bearer {authorization}", "Cookie": f"session={cookie}", "Referer": f"https://example.com/?t={referer}",
-                             "X-Forwarded-For": CLIENT_ADDRESS},
-                    timeout=2,
-                )[0] == 200
+                return (
+                    http_get(
+                        f"http://127.0.0.1:{port}/healthz?access_token={query}",
+                        headers={
+                            "Authorization": f"Bearer {authorization}",
+                            "Cookie": f"session={cookie}",
+                            "Referer": f"https://example.com/?t={referer}",
+                            "X-Forwarded-For": CLIENT_ADDRESS,
+                        },
+                        timeout=2,
+                    )[0]
+                    == 200
+                )
             except OSError:
                 assert server.poll() is None, Path(log_path).read_text()
                 return False
 
         wait_for(answered, 45, interval=0.1, what="gunicorn to answer /healthz")
-        line = wait_for(lambda: next((line for line in log_path.read_text().splitlines() if "logger=gunicorn.access" in line), None), 10,
-                        what="the access log line")
+        line = wait_for(
+            lambda: next(
+                (line for line in log_path.read_text().splitlines() if "logger=gunicorn.access" in line), None
+            ),
+            10,
+            what="the access log line",
+        )
     finally:
         server.send_signal(signal.SIGTERM)
         server.wait(30)

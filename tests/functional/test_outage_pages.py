@@ -4,6 +4,7 @@ The app talks to its own Postgres database through a TCP proxy that the test
 takes down (connections refused, open ones cut) and brings back; the broker
 is a Redis port nothing listens on. The pages go through real forms.
 """
+
 from __future__ import annotations
 
 import base64
@@ -15,11 +16,11 @@ import pytest
 from blasto.core.config import celery_config, database_uri, engine_options
 from blasto.web.errors import BROKER_MESSAGE, DATABASE_MESSAGE, RETRY_AFTER_SECONDS
 from tests.conftest import migrated
-from tests.support.sweeps import run_every_sweep
 from tests.functional.browser import Browser
 from tests.functional.conftest import log_in
 from tests.functional.factories import PASSWORD, make_book, make_user
 from tests.support.processes import free_port
+from tests.support.sweeps import run_every_sweep
 
 
 @pytest.fixture
@@ -79,21 +80,33 @@ def test_database_down_pages_are_a_503_page_and_the_api_a_503_json_then_both_rec
             visitor.client.get(f"/books/{book}"),
         ):
             assert_outage_page(response)
-        added = shopper.submit(book_page, "/cart/add", {"quantity": "1"}, match={"product_id": book}, follow_redirects=False)
+        added = shopper.submit(
+            book_page, "/cart/add", {"quantity": "1"}, match={"product_id": book}, follow_redirects=False
+        )
         assert_outage_page(added.response)
-        logged_in = visitor.submit(login_page, "/login", {"email": "shopper@example.com", "password": PASSWORD}, follow_redirects=False)
+        logged_in = visitor.submit(
+            login_page, "/login", {"email": "shopper@example.com", "password": PASSWORD}, follow_redirects=False
+        )
         assert_outage_page(logged_in.response)
         assert_outage_json(api.get("/api/v1/products", headers=token))
-        assert_outage_json(api.post("/api/v1/purchases", json={"items": [{"product_id": book, "quantity": 1}]}, headers=token))
+        assert_outage_json(
+            api.post("/api/v1/purchases", json={"items": [{"product_id": book, "quantity": 1}]}, headers=token)
+        )
         ready = api.get("/readyz")
         assert ready.status_code == 503 and "database" in ready.get_json()["failed"]
         # The front page keeps its promise of rendering without shelves.
         home = visitor.client.get("/home")
         assert home.status_code == 200 and "The shelves are being restocked" in home.get_data(as_text=True)
     outage_lines = [r for r in caplog.records if r.name == "blasto.outages"]
-    assert len(outage_lines) == 7 and all(r.status == 503 and r.service == "database" and not r.exc_info for r in outage_lines)
-    assert all(r.error.startswith("OperationalError: ") and "SQL" not in r.error and "\n" not in r.error for r in outage_lines), outage_lines[0].error
-    assert not [r for r in caplog.records if r.name == "blasto.errors" and r.levelno >= logging.ERROR], "no 500 was logged"
+    assert len(outage_lines) == 7 and all(
+        r.status == 503 and r.service == "database" and not r.exc_info for r in outage_lines
+    )
+    assert all(
+        r.error.startswith("OperationalError: ") and "SQL" not in r.error and "\n" not in r.error for r in outage_lines
+    ), outage_lines[0].error
+    assert not [r for r in caplog.records if r.name == "blasto.errors" and r.levelno >= logging.ERROR], (
+        "no 500 was logged"
+    )
 
     proxy.up()  # the same app, no restart: the pool replaces the cut connections
     assert shopper.get("/books").status == 200
@@ -102,7 +115,11 @@ def test_database_down_pages_are_a_503_page_and_the_api_a_503_json_then_both_rec
     assert page.status == 200 and "Persuasion" in shopper.get("/cart").text
     products = api.get("/api/v1/products", headers=token)
     assert products.status_code == 200 and products.get_json()["_meta"]["total_items"] == 1
-    bought = api.post("/api/v1/purchases", json={"items": [{"product_id": book, "quantity": 1}]}, headers={**token, "Idempotency-Key": "after-outage"})
+    bought = api.post(
+        "/api/v1/purchases",
+        json={"items": [{"product_id": book, "quantity": 1}]},
+        headers={**token, "Idempotency-Key": "after-outage"},
+    )
     assert bought.status_code == 201, bought.get_json()
 
 
@@ -114,7 +131,9 @@ def test_a_request_that_needs_the_broker_while_redis_is_down_gets_a_503(app_fact
     def touch_broker():
         from flask import current_app
 
-        current_app.extensions["celery"].connection_for_write().ensure_connection(max_retries=1, interval_start=0, timeout=2)
+        current_app.extensions["celery"].connection_for_write().ensure_connection(
+            max_retries=1, interval_start=0, timeout=2
+        )
         return "queued"
 
     app.add_url_rule("/_test/enqueue", view_func=touch_broker)

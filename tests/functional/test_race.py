@@ -1,4 +1,5 @@
 """Two shoppers press "Place order" for the last copy at the same moment, on Postgres."""
+
 from blasto.models import Purchase
 from tests.functional.browser import Browser, race
 from tests.functional.conftest import log_in

@@ -6,6 +6,7 @@ database: counts shared by two app instances (two processes' worth), Redis
 taken away under a running app by a proxy (fail open), and TLS with a
 self-signed certificate, as Heroku's Key-Value Store has.
 """
+
 from __future__ import annotations
 
 import logging
@@ -24,8 +25,12 @@ from tests.functional.browser import Browser, Page
 from tests.functional.factories import PASSWORD, make_book, make_user
 from tests.support.processes import wait_for
 
-LIMITS = {"RATELIMIT_LOGIN": "3 per minute", "RATELIMIT_LOGIN_PER_ACCOUNT": "100 per minute",
-          "RATELIMIT_SIGNUP": "2 per minute", "RATELIMIT_CHECKOUT": "2 per minute"}
+LIMITS = {
+    "RATELIMIT_LOGIN": "3 per minute",
+    "RATELIMIT_LOGIN_PER_ACCOUNT": "100 per minute",
+    "RATELIMIT_SIGNUP": "2 per minute",
+    "RATELIMIT_CHECKOUT": "2 per minute",
+}
 
 
 def limited(app_factory, **overrides):
@@ -62,23 +67,34 @@ def users(app) -> int:
 
 # --- settings ----------------------------------------------------------------
 
+
 def test_settings_default_on_except_in_tests_and_use_redis_when_there_is_one(tmp_path):
     key = {"SECRET_KEY": "q3V8n0cXw1Lk5T7pR2mZ9bH4sJ6dF0gY"}
     production = load_config(key, instance_path=tmp_path)
     assert production["RATELIMIT_ENABLED"] is True and production["RATELIMIT_STORAGE_URI"] == "memory://"
     assert production["RATELIMIT_LOGIN"] == "20 per minute; 200 per hour"
     assert load_config({"BLASTO_ENV": "test"}, instance_path=tmp_path)["RATELIMIT_ENABLED"] is False
-    assert load_config({"BLASTO_ENV": "test", "RATELIMIT_ENABLED": "on"}, instance_path=tmp_path)["RATELIMIT_ENABLED"] is True
+    assert (
+        load_config({"BLASTO_ENV": "test", "RATELIMIT_ENABLED": "on"}, instance_path=tmp_path)["RATELIMIT_ENABLED"]
+        is True
+    )
     assert load_config({**key, "RATELIMIT_ENABLED": "false"}, instance_path=tmp_path)["RATELIMIT_ENABLED"] is False
-    on_redis = load_config({**key, "REDIS_URL": "redis://h:6379/0", "RATELIMIT_SIGNUP": "5/minute"}, instance_path=tmp_path)
+    on_redis = load_config(
+        {**key, "REDIS_URL": "redis://h:6379/0", "RATELIMIT_SIGNUP": "5/minute"}, instance_path=tmp_path
+    )
     assert on_redis["RATELIMIT_STORAGE_URI"] == "redis://h:6379/0" and on_redis["RATELIMIT_SIGNUP"] == "5/minute"
     assert "ssl_cert_reqs" not in on_redis["RATELIMIT_STORAGE_OPTIONS"]
 
 
 @pytest.mark.parametrize(
     "variable, value",
-    [("RATELIMIT_LOGIN", "lots"), ("RATELIMIT_CHECKOUT", "10 per fortnight"), ("RATELIMIT_SIGNUP", "0 per minute"),
-     ("RATELIMIT_LOGIN_PER_ACCOUNT", "5 per minute; x"), ("RATELIMIT_ENABLED", "maybe")],
+    [
+        ("RATELIMIT_LOGIN", "lots"),
+        ("RATELIMIT_CHECKOUT", "10 per fortnight"),
+        ("RATELIMIT_SIGNUP", "0 per minute"),
+        ("RATELIMIT_LOGIN_PER_ACCOUNT", "5 per minute; x"),
+        ("RATELIMIT_ENABLED", "maybe"),
+    ],
 )
 def test_bad_settings_are_refused_by_name(tmp_path, variable, value):
     with pytest.raises(ConfigError) as caught:
@@ -95,6 +111,7 @@ def test_tests_are_never_throttled_unless_they_ask(app_factory):
 
 
 # --- each limited page ------------------------------------------------------
+
 
 def test_login_page_is_throttled_per_address_and_only_posts_count(app_factory):
     app = limited(app_factory)
@@ -113,12 +130,20 @@ def test_signup_page_is_throttled_and_the_throttled_one_writes_nothing(app_facto
     app = limited(app_factory)
     for n in range(2):
         browser = browser_from(app, "198.51.100.5")
-        page = browser.submit(browser.get("/signup"), "/signup", {"name": f"N{n}", "email": f"n{n}@example.com", "password": PASSWORD},
-                              follow_redirects=False)
+        page = browser.submit(
+            browser.get("/signup"),
+            "/signup",
+            {"name": f"N{n}", "email": f"n{n}@example.com", "password": PASSWORD},
+            follow_redirects=False,
+        )
         assert page.status == 303
     browser = browser_from(app, "198.51.100.5")
-    response = browser.client.post("/signup", data=browser.get("/signup").form("/signup").data(
-        {"name": "Late", "email": "late@example.com", "password": PASSWORD}))
+    response = browser.client.post(
+        "/signup",
+        data=browser.get("/signup")
+        .form("/signup")
+        .data({"name": "Late", "email": "late@example.com", "password": PASSWORD}),
+    )
     assert_throttled_page(response, "sign-ups")
     assert users(app) == 2
 
@@ -141,6 +166,7 @@ def test_checkout_page_is_throttled(app_factory):
 
 
 # --- keys -----------------------------------------------------------------------
+
 
 def test_the_address_is_the_routers_not_the_clients_claim(app_factory):
     app = limited(app_factory)
@@ -190,11 +216,17 @@ def test_the_login_page_and_the_token_api_share_one_counter(app_factory):
     assert post_login(browser, "a@example.com", form=form).status_code == 400
     api = app.test_client()
     for _ in range(2):
-        assert api.post("/api/v1/tokens", auth=("a@example.com", "nope"), headers={"X-Forwarded-For": "203.0.113.7"}).status_code == 401
+        assert (
+            api.post(
+                "/api/v1/tokens", auth=("a@example.com", "nope"), headers={"X-Forwarded-For": "203.0.113.7"}
+            ).status_code
+            == 401
+        )
     assert post_login(browser, "a@example.com", form=form).status_code == 429
 
 
 # --- storage --------------------------------------------------------------------
+
 
 def test_two_app_instances_share_their_counts_in_redis(app_factory, redis_url):
     first = limited(app_factory, RATELIMIT_STORAGE_URI=redis_url)
@@ -202,8 +234,11 @@ def test_two_app_instances_share_their_counts_in_redis(app_factory, redis_url):
     second = app_factory(RATELIMIT_ENABLED=True, RATELIMIT_STORAGE_URI=redis_url, **LIMITS)
     assert first.extensions[EXTENSION_KEY] is not second.extensions[EXTENSION_KEY]
     one, two = browser_from(first, "203.0.113.20"), browser_from(second, "203.0.113.20")
-    assert [post_login(one, "a@example.com").status_code, post_login(two, "a@example.com").status_code,
-            post_login(one, "a@example.com").status_code] == [400, 400, 400]
+    assert [
+        post_login(one, "a@example.com").status_code,
+        post_login(two, "a@example.com").status_code,
+        post_login(one, "a@example.com").status_code,
+    ] == [400, 400, 400]
     assert post_login(two, "a@example.com").status_code == 429
     assert post_login(one, "a@example.com").status_code == 429
     keys = [key.decode() for key in redis.Redis.from_url(redis_url).keys("*")]
@@ -238,8 +273,11 @@ def test_heroku_tls_redis_with_a_self_signed_certificate(app_factory, redis_url,
 
     with tls_redis(tmp_path, redis_url) as url:
         settings = load_config({"BLASTO_ENV": "development", "REDIS_URL": url}, instance_path=tmp_path)
-        app = limited(app_factory, RATELIMIT_STORAGE_URI=settings["RATELIMIT_STORAGE_URI"],
-                      RATELIMIT_STORAGE_OPTIONS=settings["RATELIMIT_STORAGE_OPTIONS"])
+        app = limited(
+            app_factory,
+            RATELIMIT_STORAGE_URI=settings["RATELIMIT_STORAGE_URI"],
+            RATELIMIT_STORAGE_OPTIONS=settings["RATELIMIT_STORAGE_OPTIONS"],
+        )
         browser = browser_from(app, "203.0.113.30")
         assert [post_login(browser, "a@example.com").status_code for _ in range(4)] == [400, 400, 400, 429]
         assert redis.Redis.from_url(url, ssl_cert_reqs="none").keys("*"), "counted in the TLS Redis, not in memory"

@@ -1,4 +1,5 @@
 """The purchase page says where its receipt e-mail is: on its way, sent, or not sent."""
+
 from __future__ import annotations
 
 import re
@@ -21,7 +22,11 @@ EMAIL = "shopper@example.com"
 @pytest.fixture
 def sink(shop_app):
     with SmtpSink() as running:
-        shop_app.config["MAIL"] = MailSettings(mode=SMTP, sender="Blasto <shop@blasto.example>", smtp=SmtpSettings(host="127.0.0.1", port=running.port, timeout=2))
+        shop_app.config["MAIL"] = MailSettings(
+            mode=SMTP,
+            sender="Blasto <shop@blasto.example>",
+            smtp=SmtpSettings(host="127.0.0.1", port=running.port, timeout=2),
+        )
         yield running
 
 
@@ -113,7 +118,10 @@ def test_a_receipt_that_could_not_be_sent_says_so(shop_app, shopper, sink):
     page = browser.get(f"/purchases/{purchase_id}")
     receipt = receipt_on(page)
     assert receipt.attrs["data-state"] == "failed" and "receipt--failed" in receipt.attrs["class"]
-    assert receipt.text == f"We could not e-mail your receipt to {EMAIL}; we will look into it. This page is your receipt meanwhile."
+    assert (
+        receipt.text
+        == f"We could not e-mail your receipt to {EMAIL}; we will look into it. This page is your receipt meanwhile."
+    )
     assert "$11.99" in page.text  # the bill itself is still there
     assert sink.received == []
 

@@ -1,4 +1,5 @@
 """safe_next on its own: only plain same-site paths pass."""
+
 import pytest
 
 from blasto.web.redirects import safe_next
@@ -11,9 +12,27 @@ def test_relative_paths_pass(target):
 
 @pytest.mark.parametrize(
     "target",
-    [None, "", "//evil.com", "///evil.com", "https://evil.com", "http:evil.com", "javascript:alert(1)", "/\\evil.com",
-     "\\/evil.com", "/\t/evil.com", "/\n/evil.com", "/ /evil.com", "/\x00", "/\x7f", "evil.com", "home", " /home",
-     "/" + "a" * 2000, "data:text/html,hi"],
+    [
+        None,
+        "",
+        "//evil.com",
+        "///evil.com",
+        "https://evil.com",
+        "http:evil.com",
+        "javascript:alert(1)",
+        "/\\evil.com",
+        "\\/evil.com",
+        "/\t/evil.com",
+        "/\n/evil.com",
+        "/ /evil.com",
+        "/\x00",
+        "/\x7f",
+        "evil.com",
+        "home",
+        " /home",
+        "/" + "a" * 2000,
+        "data:text/html,hi",
+    ],
 )
 def test_anything_else_is_refused(target):
     assert safe_next(target) is None

@@ -10,6 +10,7 @@ are short, so a receipt is sent within a second or two.
 
 Every wait is on a condition with a deadline, never a fixed sleep.
 """
+
 from __future__ import annotations
 
 import subprocess
@@ -80,13 +81,21 @@ class BrowserStack:
         tries /dev/tty first) reads `input` from stdin instead of the developer's terminal.
         """
         return subprocess.run(
-            [str(BIN / "flask"), "--app", "blasto", *args], cwd=ROOT, env=self.env, input=input,
-            capture_output=True, text=True, timeout=timeout, start_new_session=True,
+            [str(BIN / "flask"), "--app", "blasto", *args],
+            cwd=ROOT,
+            env=self.env,
+            input=input,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            start_new_session=True,
         )
 
     def check_flask(self, *args: str, input: str | None = None, timeout: float = 120.0) -> str:
         result = self.flask(*args, input=input, timeout=timeout)
-        assert result.returncode == 0, f"flask {' '.join(args)} exited {result.returncode}:\n{result.stdout}\n{result.stderr}"
+        assert result.returncode == 0, (
+            f"flask {' '.join(args)} exited {result.returncode}:\n{result.stdout}\n{result.stderr}"
+        )
         return result.stdout
 
     def rows(self, sql: str, **params) -> list:
@@ -126,7 +135,10 @@ def browser_stack(work_dir: Path, postgres_admin_url: str) -> Iterator[BrowserSt
             assert result.returncode == 0, f"{step!r} exited {result.returncode}:\n{result.stdout}\n{result.stderr}"
         honcho = Stack(
             ["start", "-f", "Procfile", "-e", str(empty_env_file), "-p", str(port), *PROCESS_TYPES],
-            env, ROOT, work_dir / "honcho.log", port,
+            env,
+            ROOT,
+            work_dir / "honcho.log",
+            port,
         )
         cleanup.callback(_stop, honcho)
         honcho.wait_ready(timeout=60)  # /readyz: database, broker, and a worker answering a round trip

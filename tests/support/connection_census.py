@@ -4,6 +4,7 @@ pg_stat_activity (client_port) and Redis's CLIENT LIST (addr) give each
 client's address as the server sees it; /proc says which local process owns
 the socket with that port. Linux only, like the process tests that use it.
 """
+
 from __future__ import annotations
 
 import os

@@ -1,4 +1,5 @@
 """What a test app published to its embedded (SQLite) broker, read straight from the file."""
+
 from __future__ import annotations
 
 import base64

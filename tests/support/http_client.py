@@ -1,4 +1,5 @@
 """Talking to a running web process over HTTP: is it up, and an account with a token."""
+
 from __future__ import annotations
 
 import uuid
@@ -19,7 +20,9 @@ def answers(url: str) -> bool:
 def new_account(base: str, prefix: str = "shopper", name: str = "Shopper") -> tuple[str, str]:
     """(e-mail, bearer token) of an account signed up through the API."""
     email = f"{prefix}-{uuid.uuid4().hex[:10]}@example.com"
-    response = requests.post(f"{base}/api/v1/users", json={"email": email, "password": PASSWORD, "name": name}, timeout=15)
+    response = requests.post(
+        f"{base}/api/v1/users", json={"email": email, "password": PASSWORD, "name": name}, timeout=15
+    )
     assert response.status_code == 201, response.text
     response = requests.post(f"{base}/api/v1/tokens", auth=(email, PASSWORD), timeout=15)
     assert response.status_code == 201, response.text

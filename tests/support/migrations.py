@@ -1,4 +1,5 @@
 """The newest Alembic revision in migrations/, so tests need no edit per migration, and copies with test revisions."""
+
 import shutil
 from pathlib import Path
 

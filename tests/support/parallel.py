@@ -12,6 +12,7 @@ other, or each worker would build that fixture again, and again whenever
 another module's test ran in between. `grouped_scheduling` sends each such
 module or package to one worker as a unit and every other test on its own.
 """
+
 from __future__ import annotations
 
 import os
@@ -59,6 +60,7 @@ def grouped_scheduling(config, log):
 
 def heaviest_first(items: list) -> None:
     """Reorder in place, stably: FIRST's tests in its order, then the rest as collected."""
+
     def rank(item) -> int:
         return next((index for index, prefix in enumerate(FIRST) if item.nodeid.startswith(prefix)), len(FIRST))
 
@@ -76,7 +78,7 @@ def ungrouped_shared_fixtures(items: list) -> list[str]:
         info = getattr(item, "_fixtureinfo", None)
         module = item.nodeid.split("::", 1)[0]
         unit = unit_of(item.nodeid)
-        for definitions in (info.name2fixturedefs.values() if info else ()):
+        for definitions in info.name2fixturedefs.values() if info else ():
             fixture = definitions[-1]
             if fixture.scope == "package":
                 needed = f"{fixture.baseid}/"

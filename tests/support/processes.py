@@ -2,6 +2,7 @@
 
 Waiting is always on a condition with a deadline, never a fixed sleep.
 """
+
 from __future__ import annotations
 
 import json
@@ -81,7 +82,12 @@ def production_env(**extra: str) -> dict:
     """What a Heroku dyno would have: production mode, a strong key, two of each process."""
     import secrets
 
-    settings = {"BLASTO_ENV": "production", "SECRET_KEY": secrets.token_hex(32), "WEB_CONCURRENCY": "2", "WORKER_CONCURRENCY": "2"}
+    settings = {
+        "BLASTO_ENV": "production",
+        "SECRET_KEY": secrets.token_hex(32),
+        "WEB_CONCURRENCY": "2",
+        "WORKER_CONCURRENCY": "2",
+    }
     return process_env(**{**settings, **extra})
 
 
@@ -123,7 +129,12 @@ class Stack:
         self.log_path = log_path
         self._log = open(log_path, "wb")
         self.proc = subprocess.Popen(
-            [str(BIN / "honcho"), *args], cwd=cwd, env=env, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True
+            [str(BIN / "honcho"), *args],
+            cwd=cwd,
+            env=env,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
 
     @property

@@ -6,6 +6,7 @@ dyno crashes. So each process type runs here on its own: its Procfile line
 through `sh -c` (as Heroku does, for `VAR=x cmd` and `${VAR:-2}`), leading its
 own process group so that signals reach whatever the shell started.
 """
+
 from __future__ import annotations
 
 import os
@@ -59,8 +60,13 @@ class ProcfileProcess:
         with open(self.log_path, "ab") as log:
             self._run_offset = log.tell()
             self._proc = subprocess.Popen(
-                ["sh", "-c", self.command], cwd=self.cwd, env=self.env, stdin=subprocess.DEVNULL,
-                stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+                ["sh", "-c", self.command],
+                cwd=self.cwd,
+                env=self.env,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
             )
         return self
 
@@ -98,7 +104,9 @@ class ProcfileProcess:
             self._wait_gone(timeout)
         except AssertionError:
             self.kill()
-            raise AssertionError(f"{self.name} did not exit within {timeout:g} s of SIGTERM:\n{self.output()[-4000:]}") from None
+            raise AssertionError(
+                f"{self.name} did not exit within {timeout:g} s of SIGTERM:\n{self.output()[-4000:]}"
+            ) from None
         return self._proc.returncode
 
     def restart(self) -> ProcfileProcess:
@@ -116,12 +124,15 @@ class ProcfileProcess:
         if not self.log_path.exists():
             return ""
         data = self.log_path.read_bytes()
-        return (data[self._run_offset:] if current_run else data).decode(errors="replace")
+        return (data[self._run_offset :] if current_run else data).decode(errors="replace")
 
     def wait_for_output(self, pattern: str, timeout: float = 15.0, *, current_run: bool = True) -> re.Match:
         """Wait for `pattern` in this run's output (by default), so a restart does not match the last run's lines."""
-        return wait_for(lambda: re.search(pattern, self.output(current_run)), timeout,
-                        what=f"{self.name} output matching {pattern!r}")
+        return wait_for(
+            lambda: re.search(pattern, self.output(current_run)),
+            timeout,
+            what=f"{self.name} output matching {pattern!r}",
+        )
 
 
 class ProcessSet:

@@ -5,6 +5,7 @@ over HTTP (sign-up, token, `POST /api/v1/purchases`), the outbox read straight
 from Postgres, and the SMTP sink's messages grouped by the purchase their
 Message-ID names.
 """
+
 from __future__ import annotations
 
 import itertools
@@ -63,7 +64,9 @@ class Shop:
     def add_book(self, stock: int = 1_000_000, price_cents: int = 1250) -> int:
         with self.engine.begin() as connection:
             return connection.execute(
-                text("INSERT INTO products (title, author, description, price_cents, stock, created_at) VALUES ('Receipt Test', 'A. Author', '', :price, :stock, now()) RETURNING id"),
+                text(
+                    "INSERT INTO products (title, author, description, price_cents, stock, created_at) VALUES ('Receipt Test', 'A. Author', '', :price, :stock, now()) RETURNING id"
+                ),
                 {"stock": stock, "price": price_cents},
             ).scalar_one()
 
@@ -71,7 +74,9 @@ class Shop:
         """(e-mail, bearer token) of a new account."""
         return new_account(next(self._next_base))
 
-    def buy(self, token: str, product_id: int, session: requests.Session | None = None, request_id: str | None = None) -> int:
+    def buy(
+        self, token: str, product_id: int, session: requests.Session | None = None, request_id: str | None = None
+    ) -> int:
         base = next(self._next_base)
         headers = {"Authorization": f"Bearer {token}", "Idempotency-Key": uuid.uuid4().hex}
         if request_id:
@@ -85,7 +90,9 @@ class Shop:
         assert response.status_code == 201, f"{response.status_code} {response.text}"
         return response.json()["id"]
 
-    def checkouts(self, count: int, product_id: int, clients: int = 8, shoppers: list[tuple[str, str]] | None = None) -> dict[int, str]:
+    def checkouts(
+        self, count: int, product_id: int, clients: int = 8, shoppers: list[tuple[str, str]] | None = None
+    ) -> dict[int, str]:
         """`count` purchases from `clients` parallel shoppers (new ones unless given): {purchase id: e-mail}."""
         shoppers = shoppers or [self.shopper() for _ in range(clients)]
         clients = len(shoppers)
@@ -104,10 +111,21 @@ class Shop:
 
     def receipt_states(self) -> Counter:
         with self.engine.connect() as connection:
-            return Counter(dict(connection.execute(text("SELECT state, count(*) FROM outbox_messages WHERE kind = 'receipt' GROUP BY state")).all()))
+            return Counter(
+                dict(
+                    connection.execute(
+                        text("SELECT state, count(*) FROM outbox_messages WHERE kind = 'receipt' GROUP BY state")
+                    ).all()
+                )
+            )
 
     def wait_until_all_receipts_settle(self, count: int, timeout: float, state: str = "sent") -> None:
-        wait_for(lambda: self.receipt_states().get(state, 0) >= count, timeout, interval=0.2, what=f"{count} receipts {state} (now {dict(self.receipt_states())})")
+        wait_for(
+            lambda: self.receipt_states().get(state, 0) >= count,
+            timeout,
+            interval=0.2,
+            what=f"{count} receipts {state} (now {dict(self.receipt_states())})",
+        )
 
 
 def receipts_by_purchase(sink) -> dict[int, list]:
@@ -124,7 +142,9 @@ def assert_one_receipt_each(sink, bought: dict[int, str]) -> None:
     grouped = receipts_by_purchase(sink)
     doubled = {pid: len(messages) for pid, messages in grouped.items() if len(messages) > 1}
     assert not doubled, f"receipts sent twice: {doubled}"
-    assert sorted(grouped) == sorted(bought), f"missing {sorted(set(bought) - set(grouped))[:10]}, unexpected {sorted(set(grouped) - set(bought))[:10]}"
+    assert sorted(grouped) == sorted(bought), (
+        f"missing {sorted(set(bought) - set(grouped))[:10]}, unexpected {sorted(set(grouped) - set(bought))[:10]}"
+    )
     for pid, (message,) in grouped.items():
         assert message.rcpt_tos == (bought[pid],)
         assert f"order #{pid}" in message.subject

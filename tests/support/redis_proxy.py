@@ -6,6 +6,7 @@ the outage instead. `down()` refuses new connections and cuts the open ones;
 `up()` empties the database first, as a Redis restarted without persistence
 comes back, then listens again on the same port.
 """
+
 from __future__ import annotations
 
 from typing import Self

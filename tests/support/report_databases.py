@@ -5,6 +5,7 @@ migrations run once per session into a template (a SQLite file, a Postgres
 template database) and each test gets a fresh copy. Test modules import the
 fixtures they use from here.
 """
+
 from __future__ import annotations
 
 import shutil
@@ -35,7 +36,14 @@ def migrated(app):
 def sqlite_template(tmp_path_factory) -> Path:
     """A SQLite file migrated by the committed migrations, to copy for each test."""
     folder = tmp_path_factory.mktemp("migrated-sqlite")
-    app = migrated(create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{folder / 'blasto.sqlite3'}", "CELERY": celery_config(None, folder, {})}))
+    app = migrated(
+        create_app(
+            {
+                "SQLALCHEMY_DATABASE_URI": f"sqlite:///{folder / 'blasto.sqlite3'}",
+                "CELERY": celery_config(None, folder, {}),
+            }
+        )
+    )
     with app.app_context():
         db.engine.dispose()
     return folder / "blasto.sqlite3"
@@ -47,7 +55,15 @@ def postgres_template(postgres_admin, tmp_path_factory) -> str:
     url, name = fresh_database_url(postgres_admin, prefix="blasto_template")
     uri = database_uri(url, None)
     folder = tmp_path_factory.mktemp("migrated-postgres")
-    app = migrated(create_app({"SQLALCHEMY_DATABASE_URI": uri, "SQLALCHEMY_ENGINE_OPTIONS": engine_options(uri, 2), "CELERY": celery_config(None, folder, {})}))
+    app = migrated(
+        create_app(
+            {
+                "SQLALCHEMY_DATABASE_URI": uri,
+                "SQLALCHEMY_ENGINE_OPTIONS": engine_options(uri, 2),
+                "CELERY": celery_config(None, folder, {}),
+            }
+        )
+    )
     with app.app_context():
         db.engine.dispose()  # CREATE DATABASE ... TEMPLATE needs it unused
     yield name

@@ -4,6 +4,7 @@ A Heroku CI dyno's checkout has no `.git` and the dyno has no `git`, so there
 the tree is walked, leaving out what `.gitignore` files ignore (git's rules:
 see `ignore_rule`) and the directories the Heroku build adds beside the code.
 """
+
 from __future__ import annotations
 
 import os
@@ -25,7 +26,9 @@ def repository_files(root: Path) -> list[str]:
     if (root / ".git").exists() and shutil.which("git"):
         listed = subprocess.run(
             ["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"],
-            cwd=root, capture_output=True, check=True,
+            cwd=root,
+            capture_output=True,
+            check=True,
         ).stdout.decode()
         return sorted({name for name in listed.split("\0") if name})
     return tree_files(root)
@@ -44,7 +47,7 @@ class IgnoreRule:
         if self.base:
             if not path.startswith(self.base + "/"):
                 return False
-            path = path[len(self.base) + 1:]
+            path = path[len(self.base) + 1 :]
         return bool(self.regex.fullmatch(path))
 
 
@@ -136,7 +139,7 @@ def _translate(pattern: str) -> str:
             out.append("[^/]")
             i += 1
         elif pattern[i] == "[" and (end := _class_end(pattern, i)) is not None:
-            body = pattern[i + 1:end]
+            body = pattern[i + 1 : end]
             negate = body[:1] in ("!", "^")
             body = body[1:] if negate else body
             out.append("[" + ("^/" if negate else "") + body.replace("\\", "\\\\").replace("[", "\\[") + "]")

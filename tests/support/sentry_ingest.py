@@ -5,6 +5,7 @@ compressed (brotli when it can import it, else gzip): a JSON header line, then
 items, each a JSON header line (with `length` when the payload may hold
 newlines) and its payload.
 """
+
 from __future__ import annotations
 
 import gzip
@@ -38,7 +39,7 @@ def parse_envelope(path: str, body: bytes) -> Envelope:
         item_line, _, rest = rest.partition(b"\n")
         header = json.loads(item_line)
         if "length" in header:
-            payload, rest = rest[: header["length"]], rest[header["length"]:]
+            payload, rest = rest[: header["length"]], rest[header["length"] :]
             rest = rest[1:] if rest.startswith(b"\n") else rest
         else:
             payload, _, rest = rest.partition(b"\n")

@@ -1,4 +1,5 @@
 """Reaching the real Postgres and Redis, or saying clearly why a test cannot."""
+
 from __future__ import annotations
 
 import os
@@ -59,7 +60,9 @@ def redis_test_url() -> str:
         client.flushdb()
         client.close()
     except Exception as exc:
-        unavailable(f"Redis unreachable at {urlsplit(url).hostname} (database {urlsplit(url).path[1:]}): {type(exc).__name__}")
+        unavailable(
+            f"Redis unreachable at {urlsplit(url).hostname} (database {urlsplit(url).path[1:]}): {type(exc).__name__}"
+        )
     return url
 
 

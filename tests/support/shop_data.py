@@ -1,4 +1,5 @@
 """Rows for tests: products and users written straight through the models."""
+
 from __future__ import annotations
 
 import itertools
@@ -14,9 +15,13 @@ from blasto.models.outbox import PENDING, WELCOME
 _numbers = itertools.count(1)
 
 
-def add_product(title: str | None = None, *, author: str = "Ann Author", price_cents: int = 1000, stock: int = 10) -> int:
+def add_product(
+    title: str | None = None, *, author: str = "Ann Author", price_cents: int = 1000, stock: int = 10
+) -> int:
     number = next(_numbers)
-    product = Product(title=title or f"Book {number:04d}", author=author, description="A book.", price_cents=price_cents, stock=stock)
+    product = Product(
+        title=title or f"Book {number:04d}", author=author, description="A book.", price_cents=price_cents, stock=stock
+    )
     db.session.add(product)
     db.session.commit()
     return product.id
@@ -38,8 +43,14 @@ def stock_of(product_id: int) -> int:
 def owe_lost_email(age_seconds: float, *, state: str = PENDING, key: str = "welcome:1") -> None:
     """An outbox row owed `age_seconds` ago whose send is not queued (a core INSERT: its commit queues nothing)."""
     now = utcnow()
-    db.session.execute(insert(OutboxMessage).values(
-        kind=WELCOME, key=key, recipient="ada@example.com", state=state,
-        created_at=now - timedelta(seconds=age_seconds), next_attempt_at=now + timedelta(hours=1),
-    ))
+    db.session.execute(
+        insert(OutboxMessage).values(
+            kind=WELCOME,
+            key=key,
+            recipient="ada@example.com",
+            state=state,
+            created_at=now - timedelta(seconds=age_seconds),
+            next_attempt_at=now + timedelta(hours=1),
+        )
+    )
     db.session.commit()

@@ -6,6 +6,7 @@ Built on aiosmtpd's threaded `Controller`; each start() makes a new one (a
 stopped Controller's event loop is closed), always on the same port, so a test
 can take the server away and bring it back where the app expects it.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -224,12 +225,14 @@ class _Handler:
         refusal = sink.refuse_data  # read once: the test thread may change it meanwhile
         if refusal:
             return refusal
-        sink._record(Received(
-            mail_from=envelope.mail_from,
-            rcpt_tos=tuple(envelope.rcpt_tos),
-            data=bytes(envelope.content),
-            received_at=time.time(),
-        ))
+        sink._record(
+            Received(
+                mail_from=envelope.mail_from,
+                rcpt_tos=tuple(envelope.rcpt_tos),
+                data=bytes(envelope.content),
+                received_at=time.time(),
+            )
+        )
         return "250 Message accepted for delivery"
 
 

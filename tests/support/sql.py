@@ -1,4 +1,5 @@
 """What SQL an app sends: for tests that assert a page is one query, or none."""
+
 from __future__ import annotations
 
 from collections.abc import Iterator

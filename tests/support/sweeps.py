@@ -1,4 +1,5 @@
 """The clock's sweeps in a test app: run them as the clock would have a worker run them, or age their heartbeats."""
+
 from __future__ import annotations
 
 from datetime import datetime, timedelta

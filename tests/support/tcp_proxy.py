@@ -9,6 +9,7 @@ Asyncio on a thread of its own, so the test's thread stays free to make requests
 With `ssl_context` it ends TLS itself and speaks plain TCP upstream
 (tests/support/tls_redis.py).
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -22,7 +23,12 @@ from tests.support.processes import free_port
 
 class TcpProxy:
     def __init__(
-        self, target_host: str, target_port: int, port: int | None = None, *, ssl_context: ssl.SSLContext | None = None,
+        self,
+        target_host: str,
+        target_port: int,
+        port: int | None = None,
+        *,
+        ssl_context: ssl.SSLContext | None = None,
     ):
         self.target = (target_host, target_port)
         self.port = port or free_port()
@@ -69,7 +75,11 @@ class TcpProxy:
             # SO_REUSEADDR (asyncio's default on Unix): the port is free again
             # at once after down(), despite the cut connections' TIME_WAIT.
             self._server = await asyncio.start_server(
-                self._serve, "127.0.0.1", self.port, family=socket.AF_INET, ssl=self.ssl_context,
+                self._serve,
+                "127.0.0.1",
+                self.port,
+                family=socket.AF_INET,
+                ssl=self.ssl_context,
             )
 
     async def _shut(self) -> None:

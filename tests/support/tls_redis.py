@@ -6,6 +6,7 @@ broker, result-backend and rate-limit settings for Heroku are tested against
 real TLS with no `redis-server --tls-port` or `openssl` program (a Heroku CI
 dyno has neither).
 """
+
 from __future__ import annotations
 
 import ssl

@@ -1,4 +1,5 @@
 """A real UDP socket standing in for a StatsD server."""
+
 from __future__ import annotations
 
 import socket

@@ -1,4 +1,5 @@
 """Celery bound to Flask: tasks run in the app context and keep the request id."""
+
 import pytest
 from celery import shared_task
 from celery.contrib.testing.worker import start_worker
@@ -16,7 +17,11 @@ SEEN: dict[str, dict] = {}  # task id -> what the probe saw; the solo worker run
 
 @shared_task(name="tests.context_probe", bind=True)
 def context_probe(self):
-    SEEN[self.request.id] = {"app_context": has_app_context(), "app": current_app.import_name, "request_id": request_id_var.get()}
+    SEEN[self.request.id] = {
+        "app_context": has_app_context(),
+        "app": current_app.import_name,
+        "request_id": request_id_var.get(),
+    }
 
 
 def seen(task_id: str) -> dict:
@@ -40,7 +45,9 @@ def test_task_runs_inside_the_app_context_with_the_enqueuing_request_id(app):
     app.add_url_rule("/_test/enqueue", view_func=enqueue, methods=["POST"])
 
     with start_worker(celery, pool="solo", perform_ping_check=False, shutdown_timeout=10):
-        task_id = app.test_client().post("/_test/enqueue", headers={"X-Request-Id": "checkout-42"}).get_json()["task_id"]
+        task_id = (
+            app.test_client().post("/_test/enqueue", headers={"X-Request-Id": "checkout-42"}).get_json()["task_id"]
+        )
         answer = seen(task_id)
     assert answer == {"app_context": True, "app": "blasto.app", "request_id": "checkout-42"}
 

@@ -1,4 +1,5 @@
 """Checkout rules on a real database (SQLite here; Postgres in tests/e2e)."""
+
 import pytest
 from sqlalchemy import select
 
@@ -20,8 +21,10 @@ def shop(request):
     with app.app_context():
         user = User(email="reader@example.com", name="Reader")
         user.set_password("correct horse battery")
-        books = [Product(title="Emma", author="Jane Austen", price_cents=1199, stock=3),
-                 Product(title="Dracula", author="Bram Stoker", price_cents=999, stock=1)]
+        books = [
+            Product(title="Emma", author="Jane Austen", price_cents=1199, stock=3),
+            Product(title="Dracula", author="Bram Stoker", price_cents=999, stock=1),
+        ]
         db.session.add_all([user, *books])
         db.session.commit()
         yield user, books
@@ -35,7 +38,10 @@ def test_order_takes_stock_and_bills_from_database_prices(shop):
     user, (emma, dracula) = shop
     purchase, created = place_order(user.id, {emma.id: 2, dracula.id: 1})
     assert created and purchase.total_cents == 2 * 1199 + 999
-    assert [(i.product_id, i.quantity, i.unit_price_cents) for i in purchase.items] == [(emma.id, 2, 1199), (dracula.id, 1, 999)]
+    assert [(i.product_id, i.quantity, i.unit_price_cents) for i in purchase.items] == [
+        (emma.id, 2, 1199),
+        (dracula.id, 1, 999),
+    ]
     assert stock(emma.id) == 1 and stock(dracula.id) == 0
 
 

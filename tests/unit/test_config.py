@@ -1,4 +1,5 @@
 """Environment parsing: Heroku's URLs, the embedded defaults, production refusals."""
+
 import ssl
 from pathlib import Path
 
@@ -47,7 +48,14 @@ def test_without_database_url_a_sqlite_file_under_instance_is_used(tmp_path):
 
 @pytest.mark.parametrize(
     "value",
-    ["not a url", "postgres://", "postgres://host-only", "mysql://u:p@h/d", "http://example.com/db", "sqlite+pysqlcipher:///x"],
+    [
+        "not a url",
+        "postgres://",
+        "postgres://host-only",
+        "mysql://u:p@h/d",
+        "http://example.com/db",
+        "sqlite+pysqlcipher:///x",
+    ],
 )
 def test_malformed_or_unsupported_database_url_is_refused_by_name(tmp_path, value):
     error = refusal(tmp_path, DATABASE_URL=value)
@@ -99,7 +107,12 @@ def test_production_is_the_default_and_refuses_a_missing_secret_key(tmp_path):
 
 @pytest.mark.parametrize(
     "key, words",
-    [("short-key", "too short"), ("changeme", "placeholder"), ("a" * 40, "distinct"), ("abababababababababababababababab12", "distinct")],
+    [
+        ("short-key", "too short"),
+        ("changeme", "placeholder"),
+        ("a" * 40, "distinct"),
+        ("abababababababababababababababab12", "distinct"),
+    ],
 )
 def test_production_refuses_a_weak_secret_key(tmp_path, key, words):
     error = refusal(tmp_path, SECRET_KEY=key)

@@ -1,4 +1,5 @@
 """After Postgres restarts or fails over, the next request is served: the pool replaces dead connections before use."""
+
 import psycopg
 from sqlalchemy.engine import make_url
 

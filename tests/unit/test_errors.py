@@ -1,4 +1,5 @@
 """Errors: JSON under /api/, HTML elsewhere, the right status, never a traceback."""
+
 import logging
 
 import pytest
@@ -57,7 +58,9 @@ def test_api_body_that_is_not_json_is_a_json_400(client, data, content_type):
 
 
 def test_api_wrong_content_type_is_a_json_415(client):
-    assert_api_error(client.post("/api/v1/_test/echo", data="a=1", content_type="text/plain"), 415, "unsupported_media_type")
+    assert_api_error(
+        client.post("/api/v1/_test/echo", data="a=1", content_type="text/plain"), 415, "unsupported_media_type"
+    )
 
 
 def test_api_body_over_the_limit_is_a_json_413(client):

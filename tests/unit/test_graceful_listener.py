@@ -4,6 +4,7 @@ Real sockets on loopback; the worker is a stand-in with gunicorn's shape
 (`sockets`, `ppid`, `accept`), since what is under test is the kernel's
 behaviour around the listener, not gunicorn's loop (tests/e2e covers that).
 """
+
 from __future__ import annotations
 
 import os

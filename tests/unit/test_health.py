@@ -1,4 +1,5 @@
 """Readiness: each part reported by name; a worker's fresh heartbeat and fresh sweeps make it 200; the queue figures inform."""
+
 from celery.contrib.testing.worker import start_worker
 
 from blasto.core.config import HEARTBEAT_TASK, celery_config
@@ -29,8 +30,11 @@ def test_ready_once_a_real_worker_runs_the_heartbeat_the_clock_sends(app_factory
     celery = app.extensions["celery"]
     with start_worker(celery, pool="solo", perform_ping_check=False, shutdown_timeout=10):
         celery.send_task(HEARTBEAT_TASK)  # what the clock sends every WORKER_HEARTBEAT_SECONDS
-        status, body = wait_for(lambda: (lambda answer: answer if answer[0] == 200 else None)(readyz(app)), 20,
-                                what="the worker to stamp the heartbeat")
+        status, body = wait_for(
+            lambda: (lambda answer: answer if answer[0] == 200 else None)(readyz(app)),
+            20,
+            what="the worker to stamp the heartbeat",
+        )
     assert body["status"] == "ready" and body["failed"] == []
     assert set(body["checks"]) == {"database", "broker", "worker", "sweeps"}
     worker = body["checks"]["worker"]
@@ -46,7 +50,9 @@ def test_a_stale_heartbeat_is_a_503_naming_the_worker_and_its_age(app_factory):
     assert body["checks"]["database"]["ok"] and body["checks"]["broker"]["ok"] and body["checks"]["sweeps"]["ok"]
     worker = body["checks"]["worker"]
     assert not worker["ok"] and worker["age_seconds"] >= 35
-    assert worker["error"].startswith(f"no worker has run the heartbeat for {worker['age_seconds']:g} s (it is sent every 10 s): ")
+    assert worker["error"].startswith(
+        f"no worker has run the heartbeat for {worker['age_seconds']:g} s (it is sent every 10 s): "
+    )
     assert "heroku ps:scale worker=1" in worker["error"]
 
 
@@ -96,7 +102,7 @@ def owe_old_email(app, age_seconds: float, **row) -> None:
 def test_queue_figures_count_the_waiting_tasks_and_the_oldest_pending_email(app_factory):
     app = migrated(app_factory())
     celery = app.extensions["celery"]
-    for n in range(3):
+    for _n in range(3):
         celery.send_task(HEARTBEAT_TASK)  # nobody takes them
     owe_old_email(app, 3600)
     owe_old_email(app, 60, key="welcome:2")
@@ -110,7 +116,7 @@ def test_queue_figures_count_the_waiting_tasks_and_the_oldest_pending_email(app_
 def test_on_redis_the_depth_is_the_queue_list_and_figures_never_fail_readiness(app_factory, redis_url, tmp_path):
     app = swept(app_factory(CELERY=celery_config(redis_url, tmp_path, {}), READY_TIMEOUT_SECONDS=10))
     celery = app.extensions["celery"]
-    for n in range(3):
+    for _n in range(3):
         celery.send_task(HEARTBEAT_TASK)
     with app.app_context():
         assert backlog(celery, 2.0)["depth"] == 3

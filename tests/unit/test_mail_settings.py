@@ -3,6 +3,7 @@
 Every refusal is a ConfigError that names its variable and never echoes the
 SMTP password, whatever else the URL got wrong.
 """
+
 from __future__ import annotations
 
 from urllib.parse import quote
@@ -62,7 +63,12 @@ def smtp_refusal(value: str) -> ConfigError:
 )
 def test_smtp_url_schemes_and_default_ports(url, port, implicit_tls, starttls):
     smtp = smtp_settings(url)
-    assert (smtp.host, smtp.port, smtp.implicit_tls, smtp.starttls) == ("mail.example.com", port, implicit_tls, starttls)
+    assert (smtp.host, smtp.port, smtp.implicit_tls, smtp.starttls) == (
+        "mail.example.com",
+        port,
+        implicit_tls,
+        starttls,
+    )
     assert smtp.username is None and smtp.password is None
     assert smtp.timeout == DEFAULT_TIMEOUT_SECONDS
 
@@ -90,7 +96,9 @@ def test_repr_and_description_never_show_the_password():
     assert PASSWORD not in repr(smtp) and PASSWORD not in str(smtp)
     assert "user" in repr(smtp)  # the rest is still there, for debugging
     assert smtp.describe() == "smtps://smtp.example.com:465"
-    assert PASSWORD not in repr(mail_settings({"SMTP_URL": f"smtp://u:{PASSWORD}@h.example.com", "MAIL_FROM": SENDER}, production=True))
+    assert PASSWORD not in repr(
+        mail_settings({"SMTP_URL": f"smtp://u:{PASSWORD}@h.example.com", "MAIL_FROM": SENDER}, production=True)
+    )
     assert PASSWORD not in repr(SmtpSettings(host="h", port=25, username="u", password=PASSWORD))
 
 
@@ -136,15 +144,20 @@ _secret = st.text(st.characters(min_codepoint=33, max_codepoint=0x2FF), min_size
 
 
 @settings(max_examples=60, deadline=None)
-@given(password=_secret, broken=st.sampled_from([
-    "http://u:{pw}@h.example.com",
-    "smtp://u:{pw}@",
-    "smtp://u:{pw}@h.example.com:70000",
-    "smtps://u:{pw}@h.example.com?starttls=1",
-    "smtp://u:{pw}@h.example.com?timeout=x",
-    "smtp://u:{pw}@h.example.com?x=1",
-    "smtp://u:{pw}@h.example.com?a",
-]))
+@given(
+    password=_secret,
+    broken=st.sampled_from(
+        [
+            "http://u:{pw}@h.example.com",
+            "smtp://u:{pw}@",
+            "smtp://u:{pw}@h.example.com:70000",
+            "smtps://u:{pw}@h.example.com?starttls=1",
+            "smtp://u:{pw}@h.example.com?timeout=x",
+            "smtp://u:{pw}@h.example.com?x=1",
+            "smtp://u:{pw}@h.example.com?a",
+        ]
+    ),
+)
 def test_no_refusal_echoes_a_percent_encoded_password(password, broken):
     encoded = quote(password, safe="")
     with pytest.raises(ConfigError) as caught:
@@ -186,8 +199,15 @@ def test_mail_from_refuses_header_injection(value):
 
 @pytest.mark.parametrize(
     "value",
-    ["not an address", "Blasto", "@blasto.example", "shop@localhost", "Blasto <shop>", "shop at blasto.example",
-     "Blasto, Books <shop@blasto.example>"],  # an unquoted comma makes two addresses
+    [
+        "not an address",
+        "Blasto",
+        "@blasto.example",
+        "shop@localhost",
+        "Blasto <shop>",
+        "shop at blasto.example",
+        "Blasto, Books <shop@blasto.example>",
+    ],  # an unquoted comma makes two addresses
 )
 def test_mail_from_refuses_what_is_not_an_address(value):
     with pytest.raises(ConfigError) as caught:
@@ -258,7 +278,17 @@ def test_public_url_is_normalised(tmp_path, value, expected):
     assert config(tmp_path, **env)["PUBLIC_URL"] == expected
 
 
-@pytest.mark.parametrize("value", ["blasto.herokuapp.com", "ftp://blasto.example", "https://", "https://blasto.example/?a=1", "https://blasto.example/#top", "javascript:alert(1)"])
+@pytest.mark.parametrize(
+    "value",
+    [
+        "blasto.herokuapp.com",
+        "ftp://blasto.example",
+        "https://",
+        "https://blasto.example/?a=1",
+        "https://blasto.example/#top",
+        "javascript:alert(1)",
+    ],
+)
 def test_bad_public_url_is_refused_by_name(tmp_path, value):
     with pytest.raises(ConfigError) as caught:
         config(tmp_path, PUBLIC_URL=value)
@@ -279,10 +309,19 @@ def test_outbox_defaults(tmp_path):
 
 def test_outbox_numbers_are_read(tmp_path):
     cfg = config(
-        tmp_path, OUTBOX_MAX_ATTEMPTS="3", OUTBOX_RETRY_BASE_SECONDS="0.2", OUTBOX_RETRY_MAX_SECONDS="5",
-        OUTBOX_SWEEP_AFTER_SECONDS="2", OUTBOX_SWEEP_EVERY_SECONDS="0.5",
+        tmp_path,
+        OUTBOX_MAX_ATTEMPTS="3",
+        OUTBOX_RETRY_BASE_SECONDS="0.2",
+        OUTBOX_RETRY_MAX_SECONDS="5",
+        OUTBOX_SWEEP_AFTER_SECONDS="2",
+        OUTBOX_SWEEP_EVERY_SECONDS="0.5",
     )
-    assert (cfg["OUTBOX_MAX_ATTEMPTS"], cfg["OUTBOX_RETRY_BASE_SECONDS"], cfg["OUTBOX_RETRY_MAX_SECONDS"], cfg["OUTBOX_SWEEP_AFTER_SECONDS"]) == (3, 0.2, 5.0, 2.0)
+    assert (
+        cfg["OUTBOX_MAX_ATTEMPTS"],
+        cfg["OUTBOX_RETRY_BASE_SECONDS"],
+        cfg["OUTBOX_RETRY_MAX_SECONDS"],
+        cfg["OUTBOX_SWEEP_AFTER_SECONDS"],
+    ) == (3, 0.2, 5.0, 2.0)
     assert cfg["CELERY"]["beat_schedule"]["outbox-sweep"]["schedule"] == 0.5
 
 

@@ -4,6 +4,7 @@ Tasks run in this process (`apply()`), where Celery sends the same signals a
 worker does; the end-to-end tests (tests/e2e/test_metrics.py) use the real
 web and worker processes.
 """
+
 from __future__ import annotations
 
 import re
@@ -29,7 +30,10 @@ from tests.support.udp_listener import received, udp_listener
         ({}, None),
         ({"STATSD_PORT": "9999", "STATSD_PREFIX": "x"}, None),  # the host is the switch
         ({"STATSD_HOST": "statsd.internal"}, {"host": "statsd.internal", "port": 8125, "prefix": "blasto"}),
-        ({"STATSD_HOST": " 10.0.0.5 ", "STATSD_PORT": "8200", "STATSD_PREFIX": "shop.prod"}, {"host": "10.0.0.5", "port": 8200, "prefix": "shop.prod"}),
+        (
+            {"STATSD_HOST": " 10.0.0.5 ", "STATSD_PORT": "8200", "STATSD_PREFIX": "shop.prod"},
+            {"host": "10.0.0.5", "port": 8200, "prefix": "shop.prod"},
+        ),
         ({"STATSD_HOST": "[::1]", "STATSD_PREFIX": ""}, {"host": "::1", "port": 8125, "prefix": "blasto"}),
     ],
 )
@@ -80,7 +84,6 @@ def listener():
         yield sock
 
 
-
 def test_task_runs_send_counters_and_a_timer_per_task_name(app_factory, listener):
     app = app_factory(STATSD={"host": "127.0.0.1", "port": listener.getsockname()[1], "prefix": "shop"})
     celery = app.extensions["celery"]
@@ -105,16 +108,27 @@ def test_task_runs_send_counters_and_a_timer_per_task_name(app_factory, listener
     assert flaky.apply().get() == "second time"
 
     lines = []
-    wait_for(lambda: lines.extend(received(listener)) or sum(line.startswith("shop.celery.task.tests_metrics_") for line in lines) >= 13, 5, what="13 metrics")
+    wait_for(
+        lambda: (
+            lines.extend(received(listener))
+            or sum(line.startswith("shop.celery.task.tests_metrics_") for line in lines) >= 13
+        ),
+        5,
+        what="13 metrics",
+    )
     counters = [line for line in lines if line.endswith("|c")]
     assert sorted(counters) == sorted(
-        ["shop.celery.task.tests_metrics_fine.started:1|c"] * 2 + ["shop.celery.task.tests_metrics_fine.succeeded:1|c"] * 2
+        ["shop.celery.task.tests_metrics_fine.started:1|c"] * 2
+        + ["shop.celery.task.tests_metrics_fine.succeeded:1|c"] * 2
         + ["shop.celery.task.tests_metrics_broken.started:1|c", "shop.celery.task.tests_metrics_broken.failed:1|c"]
         + ["shop.celery.task.tests_metrics_flaky.started:1|c"] * 2
         + ["shop.celery.task.tests_metrics_flaky.retried:1|c", "shop.celery.task.tests_metrics_flaky.succeeded:1|c"]
     )
     timers = [line for line in lines if line.endswith("|ms")]
-    assert len(timers) == 5 and all(re.fullmatch(r"shop\.celery\.task\.tests_metrics_(fine|broken|flaky)\.runtime:\d+(\.\d+)?\|ms", t) for t in timers), timers
+    assert len(timers) == 5 and all(
+        re.fullmatch(r"shop\.celery\.task\.tests_metrics_(fine|broken|flaky)\.runtime:\d+(\.\d+)?\|ms", t)
+        for t in timers
+    ), timers
 
 
 def test_metric_names_keep_one_node_per_task():
@@ -148,7 +162,7 @@ def test_without_statsd_host_nothing_is_imported_or_connected(tmp_path):
 def test_the_outbox_sweep_sends_the_backlog_as_gauges(app_factory, listener):
     app = migrated(app_factory(STATSD={"host": "127.0.0.1", "port": listener.getsockname()[1], "prefix": "shop"}))
     celery = app.extensions["celery"]
-    for n in range(2):
+    for _n in range(2):
         celery.send_task("blasto.health.heartbeat")
     with app.app_context():
         owe_lost_email(3600)
@@ -156,12 +170,14 @@ def test_the_outbox_sweep_sends_the_backlog_as_gauges(app_factory, listener):
     assert run_outbox_sweep(app) == 0, "the row is not due: the sweep queues nothing"
 
     lines = []
-    wait_for(lambda: lines.extend(received(listener)) or sum(line.endswith("|g") for line in lines) >= 3, 5,
-             what="3 gauges")
+    wait_for(
+        lambda: lines.extend(received(listener)) or sum(line.endswith("|g") for line in lines) >= 3, 5, what="3 gauges"
+    )
     gauges = dict(line[: -len("|g")].rsplit(":", 1) for line in lines if line.endswith("|g"))
     assert set(gauges) == {
-        "shop.celery.queue.blasto.depth", "shop.outbox.pending", "shop.outbox.oldest_pending_seconds",
+        "shop.celery.queue.blasto.depth",
+        "shop.outbox.pending",
+        "shop.outbox.oldest_pending_seconds",
     }
     assert gauges["shop.celery.queue.blasto.depth"] == "2" and gauges["shop.outbox.pending"] == "1"
     assert 3600 <= float(gauges["shop.outbox.oldest_pending_seconds"]) < 3600 + 600
-

@@ -1,4 +1,5 @@
 """The WSGI stack around Flask, in the order build_middleware documents, outermost first."""
+
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from blasto.web.last_resort import LastResortMiddleware
@@ -8,7 +9,7 @@ from blasto.web.security_headers import SecurityHeadersMiddleware
 
 def layers(app) -> list[type]:
     found, wsgi = [], app.wsgi_app
-    while not (getattr(wsgi, "__self__", None) is app):  # Flask's own wsgi_app, a bound method
+    while getattr(wsgi, "__self__", None) is not app:  # Flask's own wsgi_app, a bound method
         found.append(type(wsgi))
         wsgi = wsgi.app if isinstance(wsgi, ProxyFix) else wsgi.wsgi_app
     return found

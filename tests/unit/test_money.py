@@ -1,4 +1,5 @@
 """Totals are exact integer cents for any quantities (property-based)."""
+
 from fractions import Fraction
 
 from hypothesis import given
@@ -18,7 +19,7 @@ def test_order_total_is_the_exact_sum(lines):
     assert Fraction(total) == sum(Fraction(price) * quantity for price, quantity in lines)
 
 
-@given(st.integers(min_value=-10**12, max_value=10**12))
+@given(st.integers(min_value=-(10**12), max_value=10**12))
 def test_format_cents_round_trips(cents):
     text = format_cents(cents)
     assert int(text.replace("$", "").replace(",", "").replace(".", "")) == cents
@@ -35,7 +36,9 @@ def test_cart_add_never_exceeds_the_limits(start, product_id, quantity):
     assert cart.from_session(cart.to_session(result)) == result
 
 
-@given(st.dictionaries(st.text(max_size=5) | st.integers(), st.text(max_size=5) | st.integers() | st.none(), max_size=80))
+@given(
+    st.dictionaries(st.text(max_size=5) | st.integers(), st.text(max_size=5) | st.integers() | st.none(), max_size=80)
+)
 def test_a_tampered_session_cart_is_cleaned_not_trusted(raw):
     cleaned = cart.from_session(raw)
     assert len(cleaned) <= cart.MAX_LINES

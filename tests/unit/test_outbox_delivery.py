@@ -5,6 +5,7 @@ Real SQLite and real Postgres (the conftest's fixtures), a real SMTP server
 embedded SQLite broker of the test app, read straight from its file to see
 what was queued. Nothing is mocked; every wait is on a condition or a deadline.
 """
+
 from __future__ import annotations
 
 import logging
@@ -104,7 +105,9 @@ class Shop:
     def celery(self):
         return self.app.extensions["celery"]
 
-    def buy(self, lines: dict[int, int], request_id: str | None = CHECKOUT_ID, key: str | None = None) -> tuple[int, int]:
+    def buy(
+        self, lines: dict[int, int], request_id: str | None = CHECKOUT_ID, key: str | None = None
+    ) -> tuple[int, int]:
         """Check out as a request with this id would; returns (purchase id, receipt's outbox id)."""
         token = request_id_var.set(request_id)
         try:
@@ -121,12 +124,16 @@ class Shop:
 
     def row(self, outbox_id: int) -> dict:
         """The row as the database has it now (no session cache), transaction ended."""
-        found = db.session.execute(select(OutboxMessage.__table__).where(OutboxMessage.id == outbox_id)).mappings().one()
+        found = (
+            db.session.execute(select(OutboxMessage.__table__).where(OutboxMessage.id == outbox_id)).mappings().one()
+        )
         db.session.rollback()
         return dict(found)
 
     def rows(self) -> list[dict]:
-        found = [dict(r) for r in db.session.execute(select(OutboxMessage.__table__).order_by(OutboxMessage.id)).mappings()]
+        found = [
+            dict(r) for r in db.session.execute(select(OutboxMessage.__table__).order_by(OutboxMessage.id)).mappings()
+        ]
         db.session.rollback()
         return found
 
@@ -304,7 +311,9 @@ def test_sign_up_owes_one_welcome_and_a_duplicate_owes_none(sqlite_shop):
     with pytest.raises(EmailTaken):
         sign_up("grace@example.com", "Grace Again", "correct horse battery")
     rows = shop.rows()
-    assert [(row["kind"], row["key"], row["recipient"], row["state"]) for row in rows] == [(WELCOME, f"welcome:{user.id}", "grace@example.com", PENDING)]
+    assert [(row["kind"], row["key"], row["recipient"], row["state"]) for row in rows] == [
+        (WELCOME, f"welcome:{user.id}", "grace@example.com", PENDING)
+    ]
 
     assert deliver(rows[0]["id"]).state == SENT
     (message,) = shop.sink.received
@@ -518,7 +527,9 @@ def test_a_server_that_is_down_is_retried(sqlite_shop):
 
 
 def test_a_server_slower_than_the_timeout_is_retried(build_shop, sink):
-    shop = build_shop(MAIL=MailSettings(mode=SMTP, sender=SENDER, smtp=SmtpSettings(host="127.0.0.1", port=sink.port, timeout=0.3)))
+    shop = build_shop(
+        MAIL=MailSettings(mode=SMTP, sender=SENDER, smtp=SmtpSettings(host="127.0.0.1", port=sink.port, timeout=0.3))
+    )
     _, outbox_id = shop.buy({shop.emma: 1})
     sink.delay_seconds = 1.0
     assert deliver(outbox_id).state == "retry"
@@ -560,7 +571,11 @@ def test_a_recipient_that_breaks_the_header_fails_the_row_instead_of_raising(sql
     # by every sweep (a poison message).
     shop = sqlite_shop
     _, outbox_id = shop.buy({shop.emma: 1})
-    shop.sql("UPDATE outbox_messages SET recipient = :bad WHERE id = :id", bad="ada@example.com\r\nBcc: all@example.com", id=outbox_id)
+    shop.sql(
+        "UPDATE outbox_messages SET recipient = :bad WHERE id = :id",
+        bad="ada@example.com\r\nBcc: all@example.com",
+        id=outbox_id,
+    )
     assert deliver(outbox_id).state == FAILED
     assert shop.row(outbox_id)["state"] == FAILED and shop.sink.received == []
 
@@ -642,8 +657,14 @@ def test_production_without_a_server_holds_every_message_pending(build_shop, tmp
 
 def _owe(key: str, user_id: int, state: str = PENDING, due_in: float = 0.0, attempts: int = 0) -> int:
     message = OutboxMessage(
-        kind=WELCOME, key=key, recipient=EMAIL, user_id=user_id, state=state, attempts=attempts,
-        next_attempt_at=utcnow() + timedelta(seconds=due_in), last_error="boom" if state == FAILED else None,
+        kind=WELCOME,
+        key=key,
+        recipient=EMAIL,
+        user_id=user_id,
+        state=state,
+        attempts=attempts,
+        next_attempt_at=utcnow() + timedelta(seconds=due_in),
+        last_error="boom" if state == FAILED else None,
         sent_at=utcnow() if state == SENT else None,
     )
     db.session.add(message)
@@ -811,7 +832,11 @@ def test_in_a_request_the_send_is_queued_after_the_response_has_gone(db_app, tmp
             return db.session.scalar(select(OutboxMessage.id).where(OutboxMessage.key == key))
 
     client = app.test_client()
-    response = client.post("/api/v1/users", json={"email": "lin@example.com", "password": "correct horse battery", "name": "Lin"}, headers={"X-Request-Id": "signup-lin"})
+    response = client.post(
+        "/api/v1/users",
+        json={"email": "lin@example.com", "password": "correct horse battery", "name": "Lin"},
+        headers={"X-Request-Id": "signup-lin"},
+    )
     assert response.status_code == 201, response.get_json()
     welcome = outbox_id(f"welcome:{response.get_json()['id']}")
     assert welcome is not None
@@ -822,18 +847,30 @@ def test_in_a_request_the_send_is_queued_after_the_response_has_gone(db_app, tmp
     token = client.post("/api/v1/tokens", auth=("lin@example.com", "correct horse battery"))
     assert token.status_code == 201
     headers = {"Authorization": f"Bearer {token.get_json()['token']}", "X-Request-Id": "checkout-lin"}
-    with client.post("/api/v1/purchases", json={"items": [{"product_id": emma, "quantity": 1}]}, headers=headers) as bought:
+    with client.post(
+        "/api/v1/purchases", json={"items": [{"product_id": emma, "quantity": 1}]}, headers=headers
+    ) as bought:
         assert bought.status_code == 201
         purchase_id = bought.get_json()["id"]
         assert len(queued(tmp_path)) == 1
     receipt = outbox_id(f"receipt:{purchase_id}")
     assert queued(tmp_path) == [(welcome, "signup-lin"), (receipt, "checkout-lin")]
 
-    with client.post("/api/v1/purchases", json={"items": [{"product_id": emma, "quantity": 9}]}, headers=headers) as refused:
+    with client.post(
+        "/api/v1/purchases", json={"items": [{"product_id": emma, "quantity": 9}]}, headers=headers
+    ) as refused:
         assert refused.status_code == 409
-    with client.post("/api/v1/purchases", json={"items": [{"product_id": emma, "quantity": 1}]}, headers={**headers, "Idempotency-Key": "k1"}) as first:
+    with client.post(
+        "/api/v1/purchases",
+        json={"items": [{"product_id": emma, "quantity": 1}]},
+        headers={**headers, "Idempotency-Key": "k1"},
+    ) as first:
         assert first.status_code == 201
-    with client.post("/api/v1/purchases", json={"items": [{"product_id": emma, "quantity": 1}]}, headers={**headers, "Idempotency-Key": "k1"}) as replay:
+    with client.post(
+        "/api/v1/purchases",
+        json={"items": [{"product_id": emma, "quantity": 1}]},
+        headers={**headers, "Idempotency-Key": "k1"},
+    ) as replay:
         assert replay.status_code == 201 and replay.headers["Idempotent-Replayed"] == "true"
     assert [item for item, _ in queued(tmp_path)] == [welcome, receipt, outbox_id(f"receipt:{first.get_json()['id']}")]
 

@@ -1,10 +1,19 @@
 """The one password rule, and every door that must use it: sign-up page, API, create-admin."""
+
 from __future__ import annotations
 
 import pytest
 
 from blasto.shop import passwords
-from blasto.shop.passwords import COMMON, LENGTH, LIKE_EMAIL, PASSWORD_MAX, PASSWORD_MIN, common_passwords, password_problem
+from blasto.shop.passwords import (
+    COMMON,
+    LENGTH,
+    LIKE_EMAIL,
+    PASSWORD_MAX,
+    PASSWORD_MIN,
+    common_passwords,
+    password_problem,
+)
 from tests.functional.browser import Browser
 
 GOOD = "Orchard-Lantern-Velvet"
@@ -75,7 +84,7 @@ def test_fixture_constants_are_the_ones_checked():
     from tests.support.receipts import PASSWORD as E2E
 
     assert {API, PAGES, E2E} == {FIXTURE_PASSWORDS["tests/functional/factories.py"]}
-    assert BROWSER == FIXTURE_PASSWORDS["tests/browser/shopping.py"]
+    assert FIXTURE_PASSWORDS["tests/browser/shopping.py"] == BROWSER
 
 
 # -- the three doors ----------------------------------------------------------------------
@@ -173,7 +182,9 @@ def test_only_test_mode_takes_the_one_round_hash_production_and_development_use_
     from blasto.models import User
 
     for blasto_env in ("production", "development"):
-        config = load_config({"BLASTO_ENV": blasto_env, "SECRET_KEY": secrets.token_hex(32)}, instance_path="/nonexistent")
+        config = load_config(
+            {"BLASTO_ENV": blasto_env, "SECRET_KEY": secrets.token_hex(32)}, instance_path="/nonexistent"
+        )
         assert config["PASSWORD_HASH_METHOD"] == "scrypt", blasto_env
     for method, prefix in (("scrypt", "scrypt:"), (TEST_PASSWORD_HASH, "pbkdf2:sha256:1$")):
         with app_factory(PASSWORD_HASH_METHOD=method).app_context():

@@ -1,4 +1,5 @@
 """Asking for a report: one build per range at a time, however many ask at once."""
+
 from __future__ import annotations
 
 import threading
@@ -26,7 +27,9 @@ def reports() -> list[tuple[int, str]]:
 
 
 def finish(report_id: int, state: str) -> None:
-    db.session.execute(update(Report).where(Report.id == report_id).values(state=state, progress=100 if state == DONE else 0))
+    db.session.execute(
+        update(Report).where(Report.id == report_id).values(state=state, progress=100 if state == DONE else 0)
+    )
     db.session.commit()
 
 

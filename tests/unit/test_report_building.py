@@ -7,13 +7,14 @@ app's embedded broker, read straight from its file. Only the chunk size and,
 where a test needs a failure or a rival at a precise moment, one function are
 patched.
 """
+
 from __future__ import annotations
 
 import csv
 import io
 import random
 from collections import defaultdict
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 
 import pytest
 from flask import current_app
@@ -31,7 +32,7 @@ from blasto.reports.files import file_response, status
 from blasto.reports.sweeping import sweep_reports
 from blasto.shop.money import CURRENCY
 
-UTC = timezone.utc
+UTC = UTC
 FIRST, LAST = date(2024, 3, 1), date(2024, 3, 10)
 EMPTY_DAYS = (date(2024, 3, 4), date(2024, 3, 7))
 SWEEP_TASK = "blasto.reports.sweep"
@@ -84,8 +85,13 @@ class Sales:
     def purchase(self, when: datetime, lines: list[tuple[int, int, int]]) -> int:
         """A purchase at `when` with (book, quantity, unit price) lines; stock and prices untouched."""
         purchase = Purchase(
-            user_id=self.buyer, created_at=when, total_cents=sum(q * p for _, q, p in lines),
-            items=[PurchaseItem(product_id=book, quantity=quantity, unit_price_cents=price) for book, quantity, price in lines],
+            user_id=self.buyer,
+            created_at=when,
+            total_cents=sum(q * p for _, q, p in lines),
+            items=[
+                PurchaseItem(product_id=book, quantity=quantity, unit_price_cents=price)
+                for book, quantity, price in lines
+            ],
         )
         db.session.add(purchase)
         db.session.flush()  # the caller commits
@@ -127,8 +133,14 @@ def sales(reports_app) -> Sales:
     dollar = shop.book("$100 Startup: 50% off $ signs", price_cents=1700)
     long = shop.book("A Very Long Title That Goes On And On Well Beyond Forty Characters", price_cents=2100)
     pool = [shop.book(f"Pool book {n}", price_cents=500 + 100 * n) for n in range(8)]
-    tie_units_more, tie_units_fewer = shop.book("Tie A, more copies"), shop.book("Tie B, fewer copies", price_cents=1500)
-    tie_id_low, tie_id_high = shop.book("Tie C, lower id", price_cents=1250), shop.book("Tie D, higher id", price_cents=1250)
+    tie_units_more, tie_units_fewer = (
+        shop.book("Tie A, more copies"),
+        shop.book("Tie B, fewer copies", price_cents=1500),
+    )
+    tie_id_low, tie_id_high = (
+        shop.book("Tie C, lower id", price_cents=1250),
+        shop.book("Tie D, higher id", price_cents=1250),
+    )
     outside_only = shop.book("Sold only outside the range")
 
     # The edges: the first instant is in, the instant after the last day is out.
@@ -137,8 +149,12 @@ def sales(reports_app) -> Sales:
     shop.purchase(datetime(2024, 3, 11, tzinfo=UTC), [(outside_only, 5, 1000), (formula, 9, 999)])
     shop.purchase(datetime(2024, 2, 29, 23, 59, 59, 999999, tzinfo=UTC), [(outside_only, 4, 1000)])
     # Other time zones count by their UTC day.
-    shop.purchase(datetime(2024, 3, 1, 1, 30, tzinfo=timezone(timedelta(hours=2))), [(outside_only, 1, 1000)])  # Feb 29 UTC
-    shop.purchase(datetime(2024, 3, 10, 23, 30, tzinfo=timezone(timedelta(hours=-5))), [(outside_only, 1, 1000)])  # Mar 11 UTC
+    shop.purchase(
+        datetime(2024, 3, 1, 1, 30, tzinfo=timezone(timedelta(hours=2))), [(outside_only, 1, 1000)]
+    )  # Feb 29 UTC
+    shop.purchase(
+        datetime(2024, 3, 10, 23, 30, tzinfo=timezone(timedelta(hours=-5))), [(outside_only, 1, 1000)]
+    )  # Mar 11 UTC
     shop.purchase(datetime(2024, 3, 6, 1, 0, tzinfo=timezone(timedelta(hours=3))), [(dollar, 20, 1700)])  # Mar 5 UTC
     # Several purchases at the very same instant: the keyset must not skip or repeat any.
     for _ in range(4):
@@ -151,7 +167,9 @@ def sales(reports_app) -> Sales:
     sale_days = [FIRST + timedelta(days=n) for n in range(-3, 13) if FIRST + timedelta(days=n) not in EMPTY_DAYS]
     for _ in range(30):
         day = rng.choice(sale_days)
-        when = datetime(day.year, day.month, day.day, tzinfo=UTC) + timedelta(seconds=rng.randrange(86_400), microseconds=rng.randrange(10**6))
+        when = datetime(day.year, day.month, day.day, tzinfo=UTC) + timedelta(
+            seconds=rng.randrange(86_400), microseconds=rng.randrange(10**6)
+        )
         books = rng.sample(pool, rng.randint(1, 4))
         shop.purchase(when, [(book, rng.randint(1, 3), rng.choice((499, 1000, 1999, 2550))) for book in books])
     db.session.commit()
@@ -221,7 +239,14 @@ def test_totals_per_day_and_per_book_are_exact(quick_chart, sales, monkeypatch):
     ranked = sorted(per_book.items(), key=lambda item: (-item[1][1], -item[1][0], item[0]))
     assert books[0] == ["rank", "book_id", "title", "author", "units", REVENUE]
     assert books[1:] == [
-        [str(rank), str(book), spreadsheet_safe(sales.books[book][0]), spreadsheet_safe(sales.books[book][1]), str(units), money(revenue)]
+        [
+            str(rank),
+            str(book),
+            spreadsheet_safe(sales.books[book][0]),
+            spreadsheet_safe(sales.books[book][1]),
+            str(units),
+            money(revenue),
+        ]
         for rank, (book, (units, revenue)) in enumerate(ranked, start=1)
     ]
     assert str(sales.outside_only) not in [r[1] for r in books[1:]]
@@ -231,7 +256,9 @@ def test_totals_per_day_and_per_book_are_exact(quick_chart, sales, monkeypatch):
 
     assert [book["book_id"] for book in summary["top_books"]] == [book for book, _ in ranked[:10]]
     first_top = summary["top_books"][0]
-    assert first_top["rank"] == 1 and first_top["title"] == sales.books[ranked[0][0]][0]  # the page escapes; no defusing there
+    assert (
+        first_top["rank"] == 1 and first_top["title"] == sales.books[ranked[0][0]][0]
+    )  # the page escapes; no defusing there
     assert (first_top["units"], first_top["revenue_cents"]) == tuple(ranked[0][1])
 
 
@@ -256,7 +283,9 @@ def test_the_chart_is_a_real_png_of_1000_by_800(sales):
     report_id = new_report()
     assert build(report_id) == DONE
     summary, _, _, chart = built(report_id)
-    assert sales.books[sales.dollar][0] in [book["title"] for book in summary["top_books"]]  # "$...$" drawn as text, not TeX
+    assert sales.books[sales.dollar][0] in [
+        book["title"] for book in summary["top_books"]
+    ]  # "$...$" drawn as text, not TeX
     assert sales.books[sales.long][0] in [book["title"] for book in summary["top_books"]]  # shortened on the chart
     assert chart.startswith(PNG_MAGIC)
     with Image.open(io.BytesIO(chart)) as picture:
@@ -331,7 +360,9 @@ def test_a_second_build_of_the_same_report_is_skipped(quick_chart, reports_app, 
 RIVALS = {
     "the sweep requeued it": dict(state=QUEUED, progress=0),
     "another worker claimed it": dict(attempts=2, state=RUNNING, progress=0),
-    "the sweep failed it": dict(state=FAILED, progress=0, error="The worker stopped while building this report 3 times; ask for it again."),
+    "the sweep failed it": dict(
+        state=FAILED, progress=0, error="The worker stopped while building this report 3 times; ask for it again."
+    ),
 }
 
 
@@ -359,7 +390,9 @@ def test_a_build_whose_row_moved_on_mid_read_stops_and_writes_nothing(quick_char
     assert queued_builds(tmp_path) == []  # the abandoned build queues nothing either
 
 
-def test_a_build_whose_row_moved_on_while_rendering_does_not_store_its_results(quick_chart, sales, tmp_path, monkeypatch):
+def test_a_build_whose_row_moved_on_while_rendering_does_not_store_its_results(
+    quick_chart, sales, tmp_path, monkeypatch
+):
     report_id = new_report()
     original = building.render
 
@@ -467,7 +500,9 @@ def test_the_sweep_requeues_stalled_and_lost_builds_fails_hopeless_ones_and_dele
     assert sweep_reports(60, 3) == {"requeued": [], "failed": [], "expired": []}
 
 
-def test_the_sweep_task_queues_a_build_for_each_requeued_report_which_then_builds(quick_chart, reports_app, tmp_path, monkeypatch):
+def test_the_sweep_task_queues_a_build_for_each_requeued_report_which_then_builds(
+    quick_chart, reports_app, tmp_path, monkeypatch
+):
     old = utcnow() - timedelta(seconds=600)
     stalled = new_report(state=RUNNING, attempts=1, progress=55, heartbeat_at=old)
     lost = new_report(date(2024, 2, 1), date(2024, 2, 2), heartbeat_at=old)

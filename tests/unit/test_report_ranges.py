@@ -1,7 +1,8 @@
 """The date range of a report: checked the same way for the page and the API."""
+
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
@@ -70,7 +71,7 @@ def test_a_range_starting_before_1970_is_refused_as_a_typo():
 
 
 def test_without_a_today_the_utc_date_is_used():
-    today = datetime.now(timezone.utc).date()
+    today = datetime.now(UTC).date()
     assert checked_range(today, today).days == 1
     with pytest.raises(RangeError):
         checked_range(today + timedelta(days=2), today + timedelta(days=2))
@@ -90,15 +91,15 @@ def test_a_single_day_range():
 def test_bounds_are_half_open_utc_instants():
     span = check(date(2024, 2, 28), date(2024, 3, 1))
     start, end = span.bounds()
-    assert start == datetime(2024, 2, 28, tzinfo=timezone.utc)
-    assert end == datetime(2024, 3, 2, tzinfo=timezone.utc)
+    assert start == datetime(2024, 2, 28, tzinfo=UTC)
+    assert end == datetime(2024, 3, 2, tzinfo=UTC)
     assert start.utcoffset() == timedelta(0) and end.utcoffset() == timedelta(0)
     assert span.days == 3  # a leap day in between
     assert list(span.each_day()) == [date(2024, 2, 28), date(2024, 2, 29), date(2024, 3, 1)]
-    last_instant = datetime(2024, 3, 1, 23, 59, 59, 999999, tzinfo=timezone.utc)
+    last_instant = datetime(2024, 3, 1, 23, 59, 59, 999999, tzinfo=UTC)
     assert start <= last_instant < end
 
 
 def test_bounds_cross_a_year_end():
     start, end = DateRange(date(2025, 12, 31), date(2025, 12, 31)).bounds()
-    assert (start, end) == (datetime(2025, 12, 31, tzinfo=timezone.utc), datetime(2026, 1, 1, tzinfo=timezone.utc))
+    assert (start, end) == (datetime(2025, 12, 31, tzinfo=UTC), datetime(2026, 1, 1, tzinfo=UTC))

@@ -1,4 +1,5 @@
 """The repository's files without git (a Heroku CI checkout): .gitignore read as git reads it."""
+
 from __future__ import annotations
 
 import os
@@ -26,22 +27,54 @@ logs/**
 !important.log
 \\#hash
 spaces.txt   
-"""
+"""  # noqa: W291 -- the trailing spaces are what git trims
 NESTED_GITIGNORE = "*.tmp\n!keep.tmp\n/local.txt\n"
 
 KEPT = [
-    ".env.example", ".gitignore", ".venv-notes.txt", "blasto/a.py", "blasto/e.pyx", "docs/final.md", "important.log",
-    "link-to-blasto", "logs/keep.txt", "other/a.tmp", "pkg/.gitignore", "pkg/deep/local.txt", "pkg/keep.tmp",
-    "src/build/kept.txt", "sub/.heroku/kept.txt", "tests/bench/results/kept.txt", "x/important.log",
+    ".env.example",
+    ".gitignore",
+    ".venv-notes.txt",
+    "blasto/a.py",
+    "blasto/e.pyx",
+    "docs/final.md",
+    "important.log",
+    "link-to-blasto",
+    "logs/keep.txt",
+    "other/a.tmp",
+    "pkg/.gitignore",
+    "pkg/deep/local.txt",
+    "pkg/keep.tmp",
+    "src/build/kept.txt",
+    "sub/.heroku/kept.txt",
+    "tests/bench/results/kept.txt",
+    "x/important.log",
 ]
 IGNORED = [
-    ".env", "docs/.env", ".venv/bin/python", "sub/.venv/x", "instance/blasto.sqlite3",
-    "blasto/__pycache__/a.cpython-311.pyc", "blasto/b.pyc", "blasto/c.pyo", "build/out.txt", "bench/results/r.json",
-    "docs/a/b/draft-1.md", "docs/draft-2.md",
-    "logs/a.txt", "logs/sub/keep.txt", "app.log", "#hash", "spaces.txt", "pkg/a.tmp", "pkg/local.txt",
+    ".env",
+    "docs/.env",
+    ".venv/bin/python",
+    "sub/.venv/x",
+    "instance/blasto.sqlite3",
+    "blasto/__pycache__/a.cpython-311.pyc",
+    "blasto/b.pyc",
+    "blasto/c.pyo",
+    "build/out.txt",
+    "bench/results/r.json",
+    "docs/a/b/draft-1.md",
+    "docs/draft-2.md",
+    "logs/a.txt",
+    "logs/sub/keep.txt",
+    "app.log",
+    "#hash",
+    "spaces.txt",
+    "pkg/a.tmp",
+    "pkg/local.txt",
 ]
 BUILT = [
-    ".heroku/python/bin/python", ".profile.d/python.sh", ".chrome-for-testing/chrome-linux64/chrome", ".apt/usr/bin/x",
+    ".heroku/python/bin/python",
+    ".profile.d/python.sh",
+    ".chrome-for-testing/chrome-linux64/chrome",
+    ".apt/usr/bin/x",
 ]
 
 
@@ -72,8 +105,16 @@ def test_the_walk_lists_what_git_lists(tree, tmp_path):
     assert git, "this test compares with git; app.json's scripts.test deselects it where there is none"
     env = dict(os.environ, HOME=str(tmp_path), GIT_CONFIG_NOSYSTEM="1", GIT_CONFIG_GLOBAL=os.devnull)
     subprocess.run([git, "init", "-q"], cwd=tree, env=env, check=True)
-    listed = subprocess.run(
-        [git, "ls-files", "--others", "--exclude-standard", "-z"], cwd=tree, env=env, capture_output=True, check=True,
-    ).stdout.decode().split("\0")
+    listed = (
+        subprocess.run(
+            [git, "ls-files", "--others", "--exclude-standard", "-z"],
+            cwd=tree,
+            env=env,
+            capture_output=True,
+            check=True,
+        )
+        .stdout.decode()
+        .split("\0")
+    )
     assert sorted(filter(None, listed)) == sorted(KEPT) == tree_files(tree)
     assert not BUILD_DIRECTORIES & {name.split("/")[0] for name in KEPT}

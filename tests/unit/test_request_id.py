@@ -1,4 +1,5 @@
 """Request ids from Heroku's router (or made here) in headers and every log line."""
+
 import io
 import logging
 

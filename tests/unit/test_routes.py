@@ -62,12 +62,24 @@ def test_site_pages_have_their_endpoints_and_urls(app):
         from flask import url_for
 
         expected = {
-            "site.home": "/home", "site.catalog": "/books", "site.signup": "/signup", "site.login": "/login",
-            "site.logout": "/logout", "site.cart": "/cart", "site.cart_add": "/cart/add", "site.cart_update": "/cart/update",
-            "site.cart_remove": "/cart/remove", "site.checkout": "/checkout", "site.purchases": "/purchases",
+            "site.home": "/home",
+            "site.catalog": "/books",
+            "site.signup": "/signup",
+            "site.login": "/login",
+            "site.logout": "/logout",
+            "site.cart": "/cart",
+            "site.cart_add": "/cart/add",
+            "site.cart_update": "/cart/update",
+            "site.cart_remove": "/cart/remove",
+            "site.checkout": "/checkout",
+            "site.purchases": "/purchases",
         }
         assert {endpoint: url_for(endpoint) for endpoint in expected} == expected
         assert url_for("site.book", product_id=7) == "/books/7"
         assert url_for("site.purchase", purchase_id=7) == "/purchases/7"
-    posts_only = {rule.endpoint for rule in app.url_map.iter_rules() if rule.endpoint.startswith("site.") and "GET" not in rule.methods}
+    posts_only = {
+        rule.endpoint
+        for rule in app.url_map.iter_rules()
+        if rule.endpoint.startswith("site.") and "GET" not in rule.methods
+    }
     assert posts_only == {"site.logout", "site.cart_add", "site.cart_update", "site.cart_remove"}

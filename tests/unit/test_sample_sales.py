@@ -1,4 +1,5 @@
 """`flask seed --sales N`: a year of made-up history, added once, never touching stock or mail."""
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -28,17 +29,28 @@ def seed(app, *args):
 def sample_purchases() -> list[tuple]:
     """(key, user, created_at, total, status, lines) of every sample sale, by key number."""
     purchases = db.session.execute(
-        select(Purchase.id, Purchase.idempotency_key, Purchase.user_id, Purchase.created_at, Purchase.total_cents, Purchase.status)
-        .where(Purchase.idempotency_key.like(f"{KEY_PREFIX}%"))
+        select(
+            Purchase.id,
+            Purchase.idempotency_key,
+            Purchase.user_id,
+            Purchase.created_at,
+            Purchase.total_cents,
+            Purchase.status,
+        ).where(Purchase.idempotency_key.like(f"{KEY_PREFIX}%"))
     ).all()
     lines = {}
     for purchase_id, product_id, quantity, price in db.session.execute(
-        select(PurchaseItem.purchase_id, PurchaseItem.product_id, PurchaseItem.quantity, PurchaseItem.unit_price_cents).order_by(PurchaseItem.id)
+        select(
+            PurchaseItem.purchase_id, PurchaseItem.product_id, PurchaseItem.quantity, PurchaseItem.unit_price_cents
+        ).order_by(PurchaseItem.id)
     ):
         lines.setdefault(purchase_id, []).append((product_id, quantity, price))
     db.session.rollback()
     return sorted(
-        ((p.idempotency_key, p.user_id, p.created_at, p.total_cents, p.status, tuple(lines.get(p.id, ()))) for p in purchases),
+        (
+            (p.idempotency_key, p.user_id, p.created_at, p.total_cents, p.status, tuple(lines.get(p.id, ())))
+            for p in purchases
+        ),
         key=lambda sale: int(sale[0].removeprefix(KEY_PREFIX)),
     )
 
@@ -53,7 +65,7 @@ def test_seed_sales_adds_what_is_missing_and_nothing_else(reports_app, monkeypat
     monkeypatch.setattr(sample_sales, "BATCH", 7)  # several batches: each line must land on its own purchase
     assert seed(reports_app).exit_code == 0  # the catalogue first
     stock_before = stock()
-    prices = {product_id: price for product_id, price in db.session.execute(select(Product.id, Product.price_cents))}
+    prices = dict(db.session.execute(select(Product.id, Product.price_cents)))
 
     result = seed(reports_app, "--sales", "30")
     assert result.exit_code == 0, result.output
@@ -72,7 +84,7 @@ def test_seed_sales_adds_what_is_missing_and_nothing_else(reports_app, monkeypat
     assert seed(reports_app, "--sales", "10").exit_code == 0 and len(sample_purchases()) == 45  # never removes
 
     now = utcnow()
-    for key, user_id, created_at, total, status, lines in after:
+    for key, _user_id, created_at, total, status, lines in after:
         assert lines, key
         assert total == sum(quantity * price for _, quantity, price in lines), key
         assert all(price == prices[product] and quantity >= 1 for product, quantity, price in lines), key
@@ -92,7 +104,12 @@ def test_seed_sales_needs_books_first(sqlite_app):
 
 @pytest.mark.parametrize(
     ("value", "message"),
-    [("-1", "-1 is not in the range"), ("many", "'many' is not a valid integer"), ("2.5", "'2.5' is not a valid integer"), ("", "is not a valid integer")],
+    [
+        ("-1", "-1 is not in the range"),
+        ("many", "'many' is not a valid integer"),
+        ("2.5", "'2.5' is not a valid integer"),
+        ("", "is not a valid integer"),
+    ],
 )
 def test_seed_refuses_a_count_that_is_not_a_whole_number_of_sales(sqlite_app, value, message):
     result = seed(sqlite_app, "--sales", value)

@@ -6,6 +6,7 @@ status, must carry the headers. The markup checks read both the templates'
 source and every page the crawl rendered: no inline <script>, <style>,
 style="" or on*= handlers, which the policy (no 'unsafe-inline') would block.
 """
+
 from __future__ import annotations
 
 from html.parser import HTMLParser
@@ -23,7 +24,7 @@ from tests.functional.factories import make_admin, make_book, make_purchase
 TEMPLATES = Path(__file__).resolve().parents[2] / "blasto" / "templates"
 EXPECTED = {
     "Content-Security-Policy": "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-                               "form-action 'self'; frame-ancestors 'none'; base-uri 'self'; object-src 'none'",
+    "form-action 'self'; frame-ancestors 'none'; base-uri 'self'; object-src 'none'",
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "strict-origin-when-cross-origin",
     "X-Frame-Options": "DENY",
@@ -81,7 +82,7 @@ def missing_headers(response) -> dict:
 
 def test_the_policy_is_the_one_asked_for():
     assert SECURITY_HEADERS == EXPECTED
-    assert CONTENT_SECURITY_POLICY == EXPECTED["Content-Security-Policy"]
+    assert EXPECTED["Content-Security-Policy"] == CONTENT_SECURITY_POLICY
 
 
 @pytest.fixture
@@ -96,9 +97,19 @@ def crawl(db_app):
     purchase = make_purchase(db_app, admin, {book: 1})
     browser = Browser(db_app.test_client())
     assert "Ada Admin" in log_in(browser, "admin@example.com").text
-    token = browser.client.post("/api/v1/tokens", auth=("admin@example.com", "correct horse battery")).get_json()["token"]
-    values = {"book_id": book, "product_id": book, "purchase_id": purchase, "user_id": admin, "report_id": 1,
-              "message_id": 1, "name": "days.csv", "filename": "css/site.css"}
+    token = browser.client.post("/api/v1/tokens", auth=("admin@example.com", "correct horse battery")).get_json()[
+        "token"
+    ]
+    values = {
+        "book_id": book,
+        "product_id": book,
+        "purchase_id": purchase,
+        "user_id": admin,
+        "report_id": 1,
+        "message_id": 1,
+        "name": "days.csv",
+        "filename": "css/site.css",
+    }
     clients = {"anonymous": (db_app.test_client(), None), "admin": (browser.client, bearer(token))}
     responses = {}
     for rule in db_app.url_map.iter_rules():
@@ -116,20 +127,40 @@ def test_every_get_route_carries_the_headers_and_renders_nothing_inline(crawl):
     assert {key: missing_headers(response) for key, response in crawl.items() if missing_headers(response)} == {}
     rendered = {rule for (rule, _), response in crawl.items() if response.status_code == 200}
     # The crawl really rendered pages, JSON and files, not only errors and redirects.
-    for rule in ("/home", "/books", "/books/<int(min=1, max=2147483647):product_id>", "/login", "/signup", "/cart",
-                 "/admin/books", "/admin/outbox", "/admin/reports", "/api/v1/docs", "/api/v1/openapi.json",
-                 "/api/v1/purchases", "/api/v1/users/me", "/static/<path:filename>", "/healthz"):
+    for rule in (
+        "/home",
+        "/books",
+        "/books/<int(min=1, max=2147483647):product_id>",
+        "/login",
+        "/signup",
+        "/cart",
+        "/admin/books",
+        "/admin/outbox",
+        "/admin/reports",
+        "/api/v1/docs",
+        "/api/v1/openapi.json",
+        "/api/v1/purchases",
+        "/api/v1/users/me",
+        "/static/<path:filename>",
+        "/healthz",
+    ):
         assert rule in rendered, (rule, crawl[rule, "anonymous"].status_code, crawl[rule, "admin"].status_code)
 
     # The pages it rendered have nothing the policy would block.
-    pages = {key: response.get_data(as_text=True) for key, response in crawl.items()
-             if response.status_code == 200 and response.mimetype == "text/html"}
+    pages = {
+        key: response.get_data(as_text=True)
+        for key, response in crawl.items()
+        if response.status_code == 200 and response.mimetype == "text/html"
+    }
     assert len(pages) >= 10
     for key, html in pages.items():
         found = inline_problems(html)
         assert found.problems == [], key
         # Scripts and stylesheets come from this app ('self'), never from another host.
-        assert all(source.startswith("/") and not source.startswith("//") for source in found.sources), (key, found.sources)
+        assert all(source.startswith("/") and not source.startswith("//") for source in found.sources), (
+            key,
+            found.sources,
+        )
 
 
 def test_templates_have_no_inline_script_style_or_handlers():
@@ -142,8 +173,10 @@ def test_templates_have_no_inline_script_style_or_handlers():
 
 
 def test_the_checker_finds_what_the_policy_blocks():
-    found = inline_problems('<p style="color:red" onclick="x()">a</p><script>alert(1)</script><style>p{}</style>'
-                            '<a href="javascript:void(0)">b</a><script src="/static/ok.js"></script>')
+    found = inline_problems(
+        '<p style="color:red" onclick="x()">a</p><script>alert(1)</script><style>p{}</style>'
+        '<a href="javascript:void(0)">b</a><script src="/static/ok.js"></script>'
+    )
     assert len(found.problems) == 5 and found.sources == ["/static/ok.js"]
 
 

@@ -1,4 +1,5 @@
 """`flask --app blasto seed` loads the sample catalogue once, however often it runs."""
+
 import pytest
 from sqlalchemy import func, select
 
@@ -18,7 +19,9 @@ def test_seed_loads_at_least_fifty_books_idempotently(db_app):
     assert second.exit_code == 0 and "0 books added" in second.output
     with db_app.app_context():
         assert db.session.scalar(select(func.count(Product.id))) == len(BOOKS) >= 50
-        assert db.session.scalar(select(Product.stock).where(Product.title == "Emma")) == 1, "seeding never resets stock"
+        assert db.session.scalar(select(Product.stock).where(Product.title == "Emma")) == 1, (
+            "seeding never resets stock"
+        )
         assert all(isinstance(price, int) and price > 0 for price in db.session.scalars(select(Product.price_cents)))
 
 

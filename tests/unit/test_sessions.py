@@ -1,4 +1,5 @@
 """Cookie sessions are signed: a tampered cookie or one signed with another key is an empty session."""
+
 from flask import session
 
 from blasto.core.extensions import csrf

@@ -3,6 +3,7 @@
 On SQLite and Postgres, with the app's test client and a fresh worker
 heartbeat, so that only the sweeps can fail.
 """
+
 from __future__ import annotations
 
 import json
@@ -10,8 +11,8 @@ import json
 import pytest
 
 from blasto.core.config import HEARTBEAT_TASK, engine_options
-from blasto.health.checks import STALE_AFTER_PERIODS
 from blasto.core.mail_settings import HOLD, MailSettings
+from blasto.health.checks import STALE_AFTER_PERIODS
 from blasto.models.base import utcnow
 from tests.support.sweeps import OUTBOX_SWEEP, REPORTS_SWEEP, age_heartbeat, heartbeat, run_every_sweep
 

@@ -3,6 +3,7 @@
 The fault tests trust these to misbehave exactly as documented, so each
 behaviour is checked against the real client (smtplib, redis-py) here.
 """
+
 from __future__ import annotations
 
 import signal
@@ -16,7 +17,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from tests.support.processes import PORT_FLOOR, port_is_free, free_port, process_env
+from tests.support.processes import PORT_FLOOR, free_port, port_is_free, process_env
 from tests.support.procfile_processes import ProcessSet, ProcfileProcess
 from tests.support.redis_proxy import RedisProxy
 from tests.support.smtp_sink import running_sink
@@ -43,7 +44,11 @@ def sink():
 def test_sink_records_accepted_mail(sink):
     assert send(sink, message()) == {}
     [got] = sink.wait_for_count(1, timeout=2)
-    assert (got.message_id, got.subject, got.rcpt_tos) == ("<receipt-1@blasto.test>", "Your receipt", ("reader@example.test",))
+    assert (got.message_id, got.subject, got.rcpt_tos) == (
+        "<receipt-1@blasto.test>",
+        "Your receipt",
+        ("reader@example.test",),
+    )
     assert got.message.get_content().strip() == "Thank you for your order."
     assert sink.by_message_id() == {"<receipt-1@blasto.test>": [got]}
     assert sink.for_recipient("READER@example.test") == [got] and sink.attempts == 1
@@ -84,7 +89,9 @@ def test_sink_refuses_recipients(sink):
     with pytest.raises(smtplib.SMTPRecipientsRefused) as caught:
         send(sink, message(to="gone@example.test"))
     assert caught.value.recipients == {"gone@example.test": (550, b"5.1.1 No such user here")}
-    assert send(sink, message(to="gone@example.test, reader@example.test")) == {"gone@example.test": (550, b"5.1.1 No such user here")}
+    assert send(sink, message(to="gone@example.test, reader@example.test")) == {
+        "gone@example.test": (550, b"5.1.1 No such user here")
+    }
     assert sink.wait_for_count(1, timeout=2)[0].rcpt_tos == ("reader@example.test",)
 
 
@@ -197,7 +204,7 @@ def test_free_port_gives_a_run_of_free_ports_outside_the_ephemeral_range():
     floor = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
     for _ in range(20):
         base = free_port(count=4)
-        assert PORT_FLOOR <= base and base + 3 < floor
+        assert base >= PORT_FLOOR and base + 3 < floor
         for port in range(base, base + 4):
             with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as sock:
                 sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
