@@ -9,7 +9,6 @@ times faster, which is as good as saying so.
 from __future__ import annotations
 
 import re
-import statistics
 import time
 
 import pytest
@@ -59,22 +58,25 @@ def test_the_api_answers_an_unknown_email_exactly_as_a_wrong_password(shop_app):
     assert bodies[KNOWN][0]["message"] == "Wrong e-mail or password."
 
 
-def _median_seconds(attempts: dict) -> dict:
-    """Each attempt ROUNDS times, interleaved so a busy machine slows them alike; median per attempt."""
+def _fastest_seconds(attempts: dict) -> dict:
+    """Each attempt ROUNDS times, interleaved; the fastest of each, since a busy machine can only add time.
+
+    A median still moved with the load of a CI machine (0.34 s against 0.71 s once).
+    """
     times: dict[str, list[float]] = {name: [] for name in attempts}
     for _ in range(ROUNDS):
         for name, attempt in attempts.items():
             started = time.perf_counter()
             attempt()
             times[name].append(time.perf_counter() - started)
-    return {name: statistics.median(values) for name, values in times.items()}
+    return {name: min(values) for name, values in times.items()}
 
 
-def _assert_unknown_costs_a_hash(median: dict) -> None:
-    hash_cost = median["wrong password"] - median["no hash"]
-    assert hash_cost > 0.005, f"a password check should cost milliseconds (scrypt): {median}"
+def _assert_unknown_costs_a_hash(seconds: dict) -> None:
+    hash_cost = seconds["wrong password"] - seconds["no hash"]
+    assert hash_cost > 0.005, f"a password check should cost milliseconds (scrypt): {seconds}"
     # Without the decoy hash the unknown e-mail would cost about "no hash".
-    assert median["unknown e-mail"] - median["no hash"] > 0.5 * hash_cost, median
+    assert seconds["unknown e-mail"] - seconds["no hash"] > 0.5 * hash_cost, seconds
 
 
 @pytest.fixture
@@ -103,14 +105,14 @@ def test_the_login_page_spends_a_hash_on_an_unknown_email(scrypt_app):
 
         return attempt
 
-    median = _median_seconds(
+    fastest = _fastest_seconds(
         {
             "no hash": post(KNOWN, ""),  # a form error: nothing is checked
             "wrong password": post(KNOWN, "not the password"),
             "unknown e-mail": post(UNKNOWN, "not the password"),
         }
     )
-    _assert_unknown_costs_a_hash(median)
+    _assert_unknown_costs_a_hash(fastest)
     assert log_in(browser, KNOWN, password=PASSWORD).has_form("/logout"), "the right password still works"
 
 
@@ -123,11 +125,11 @@ def test_the_token_endpoint_spends_a_hash_on_an_unknown_email(scrypt_app):
 
         return attempt
 
-    median = _median_seconds(
+    fastest = _fastest_seconds(
         {
             "no hash": post({}),  # no credentials: nothing is checked
             "wrong password": post(basic(KNOWN, "not the password")),
             "unknown e-mail": post(basic(UNKNOWN, "not the password")),
         }
     )
-    _assert_unknown_costs_a_hash(median)
+    _assert_unknown_costs_a_hash(fastest)

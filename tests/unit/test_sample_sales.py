@@ -65,7 +65,7 @@ def test_seed_sales_adds_what_is_missing_and_nothing_else(reports_app, monkeypat
     monkeypatch.setattr(sample_sales, "BATCH", 7)  # several batches: each line must land on its own purchase
     assert seed(reports_app).exit_code == 0  # the catalogue first
     stock_before = stock()
-    prices = dict(db.session.execute(select(Product.id, Product.price_cents)))
+    prices = dict(db.session.execute(select(Product.id, Product.price_cents)).all())
 
     result = seed(reports_app, "--sales", "30")
     assert result.exit_code == 0, result.output
