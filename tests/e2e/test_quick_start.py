@@ -232,8 +232,11 @@ def test_the_printed_port_is_the_one_honcho_gives_web(procfile, dotenv, environ,
     import dev
 
     names = procfile.split()
-    (tmp_path / "Procfile").write_text("".join(f"{name}: echo {name}=$PORT\n" for name in names))
-    (tmp_path / "Other").write_text("".join(f"{name}: echo {name}=$PORT\n" for name in reversed(names)))
+    # honcho stops every process once one exits: each waits (10 s at most) for web to have said its
+    # port, or on a busy machine web could be stopped before it printed (seen once on CI).
+    line = "{0}: echo {0}=$PORT; touch {0}.said; for i in $(seq 200); do [ -e web.said ] && exit 0; sleep 0.05; done\n"
+    (tmp_path / "Procfile").write_text("".join(line.format(name) for name in names))
+    (tmp_path / "Other").write_text("".join(line.format(name) for name in reversed(names)))
     (tmp_path / ".env").write_text(dotenv)
     env = {name: value for name, value in os.environ.items() if name not in ("PORT", "PROCFILE")} | environ
     honcho = str(Path(sys.executable).parent / "honcho")
