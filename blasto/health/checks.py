@@ -48,15 +48,15 @@ def check_database() -> dict:
     return {"ok": True, "ms": _elapsed_ms(start)}
 
 
-def check_broker(celery: Celery, timeout: float) -> dict:
-    """The broker answers within the budget: one read of the queue's length (no retries)."""
+def check_broker(celery: Celery, timeout: float) -> tuple[dict, int | None]:
+    """The broker answers within the budget: one read of the queue's length (no retries), and that length."""
     start = time.monotonic()
     try:
-        queue_depth(celery, timeout)
+        depth = queue_depth(celery, timeout)
     except Exception as exc:  # kombu and redis-py raise many connection error types
         log.warning("broker check failed", extra={"error": f"{type(exc).__name__}: {exc}"})
-        return {"ok": False, "error": "broker unreachable", "ms": _elapsed_ms(start)}
-    return {"ok": True, "ms": _elapsed_ms(start)}
+        return {"ok": False, "error": "broker unreachable", "ms": _elapsed_ms(start)}, None
+    return {"ok": True, "ms": _elapsed_ms(start)}, depth
 
 
 def last_runs() -> dict[str, datetime]:
@@ -130,8 +130,8 @@ def readiness() -> tuple[bool, dict, dict]:
     celery: Celery = current_app.extensions["celery"]
     timeout = current_app.config["READY_TIMEOUT_SECONDS"]
     database = check_database()
-    broker = check_broker(celery, timeout)
+    broker, depth = check_broker(celery, timeout)
     worker, sweeps = check_periodic_tasks(database["ok"])
     checks = {"database": database, "broker": broker, "worker": worker, "sweeps": sweeps}
-    queue = backlog(celery, timeout, broker=broker["ok"], database=database["ok"])
+    queue = backlog(celery, timeout, depth=depth, broker=broker["ok"], database=database["ok"])
     return all(part["ok"] for part in checks.values()), checks, queue

@@ -40,15 +40,20 @@ def pending_emails() -> tuple[int, float]:
     return count, 0.0 if oldest is None else round(max(0.0, (utcnow() - oldest).total_seconds()), 1)
 
 
-def backlog(celery: Celery, timeout: float, *, broker: bool = True, database: bool = True) -> dict:
-    """The figures; each is None when it could not be read (or its service is known to be down)."""
+def backlog(
+    celery: Celery, timeout: float, *, depth: int | None = None, broker: bool = True, database: bool = True
+) -> dict:
+    """The figures; each is None when it could not be read (or its service is known to be down).
+
+    `depth`: the queue's length when the caller has just read it (readiness's broker check).
+    """
     figures: dict = {
         "name": celery.conf.task_default_queue,
-        "depth": None,
+        "depth": depth,
         "pending_emails": None,
         "oldest_pending_email_seconds": None,
     }
-    if broker:
+    if broker and depth is None:
         try:
             figures["depth"] = queue_depth(celery, timeout)
         except Exception as exc:  # kombu and redis-py raise many connection error types
