@@ -38,7 +38,7 @@ from tests.attack.world import (
     rule_for_path,
     url_for_rule,
 )
-from tests.functional.factories import PASSWORD
+from tests.support.factories import PASSWORD
 
 TOKEN_FIELD = "csrf_token"
 _unique = itertools.count(1)

@@ -22,7 +22,7 @@ from blasto.core.extensions import db
 from blasto.models import Product, Report, User
 from blasto.models.base import utcnow
 from tests.functional.browser import Browser, Form, Page
-from tests.functional.factories import PASSWORD, make_admin, make_purchase, make_user, owe_receipt_row
+from tests.support.factories import PASSWORD, make_admin, make_purchase, make_user, owe_receipt_row
 
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 API_PREFIX = "/api/v1/"

@@ -7,7 +7,7 @@ from urllib.parse import urlencode
 import pytest
 
 from tests.functional.browser import Browser, Page
-from tests.functional.factories import PASSWORD, make_admin, make_user
+from tests.support.factories import PASSWORD, make_admin, make_user
 
 
 @pytest.fixture

@@ -13,7 +13,8 @@ from sqlalchemy import text
 from blasto.core.extensions import db
 from tests.functional.browser import Browser, Page
 from tests.functional.conftest import ADMIN, log_in
-from tests.functional.factories import (
+from tests.functional.test_markup import check_markup
+from tests.support.factories import (
     make_admin,
     make_book,
     make_purchase,
@@ -22,7 +23,6 @@ from tests.functional.factories import (
     set_hidden,
     set_purchase_time,
 )
-from tests.functional.test_markup import check_markup
 from tests.support.sql import recorded_statements
 
 

@@ -28,8 +28,8 @@ from blasto.web.security_headers import SECURITY_HEADERS
 from tests.conftest import migrated
 from tests.functional.browser import Browser
 from tests.functional.conftest import log_in
-from tests.functional.factories import make_book, make_user
 from tests.functional.test_outage_pages import assert_outage_json, assert_outage_page
+from tests.support.factories import make_book, make_user
 
 TERMINATE_WAIT_MS = 10_000  # pg_terminate_backend(pid, timeout) returns once the backend has exited
 

@@ -17,7 +17,7 @@ from blasto.core.extensions import db
 from blasto.models import User
 from tests.api.conftest import basic
 from tests.functional.conftest import log_in
-from tests.functional.factories import PASSWORD, make_user
+from tests.support.factories import PASSWORD, make_user
 
 KNOWN, UNKNOWN = "reader@example.com", "nobody@example.com"
 ROUNDS = 5

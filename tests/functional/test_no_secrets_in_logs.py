@@ -33,7 +33,7 @@ from blasto.outbox.delivery import deliver
 from tests.api.conftest import basic, bearer
 from tests.conftest import migrated
 from tests.functional.browser import Browser
-from tests.functional.factories import make_book
+from tests.support.factories import make_book
 from tests.support.processes import BIN, ROOT, free_port, http_get, process_env, wait_for
 from tests.support.smtp_sink import SmtpSink
 

@@ -18,7 +18,7 @@ from blasto.web.errors import BROKER_MESSAGE, DATABASE_MESSAGE, RETRY_AFTER_SECO
 from tests.conftest import migrated
 from tests.functional.browser import Browser
 from tests.functional.conftest import log_in
-from tests.functional.factories import PASSWORD, make_book, make_user
+from tests.support.factories import PASSWORD, make_book, make_user
 from tests.support.processes import free_port
 from tests.support.sweeps import run_every_sweep
 

@@ -3,7 +3,7 @@
 from blasto.models import Purchase
 from tests.functional.browser import Browser, race
 from tests.functional.conftest import log_in
-from tests.functional.factories import count, make_book, make_user, stock_of
+from tests.support.factories import count, make_book, make_user, stock_of
 
 
 def test_two_shoppers_race_for_the_last_copy(pg_app):

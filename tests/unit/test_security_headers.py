@@ -19,7 +19,7 @@ from blasto.web.security_headers import CONTENT_SECURITY_POLICY, SECURITY_HEADER
 from tests.api.conftest import bearer
 from tests.functional.browser import Browser
 from tests.functional.conftest import log_in
-from tests.functional.factories import make_admin, make_book, make_purchase
+from tests.support.factories import make_admin, make_book, make_purchase
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "blasto" / "templates"
 EXPECTED = {
