@@ -77,15 +77,6 @@ def client(app):
     return app.test_client()
 
 
-def migrated(app):
-    """Apply the committed migrations (not create_all), as the release phase does."""
-    from flask_migrate import upgrade
-
-    with app.app_context():
-        upgrade()
-    return app
-
-
 @pytest.fixture
 def db_app(app_factory, sqlite_template, tmp_path):
     """An app whose SQLite database has the full schema: a copy of the one migrated once per session."""

@@ -8,8 +8,8 @@ from sqlalchemy import func, select
 from blasto.core.extensions import db
 from blasto.models import Purchase, User
 from tests.api.conftest import PASSWORD, ApiClient, assert_error, basic
-from tests.conftest import migrated
 from tests.support.factories import make_book
+from tests.support.migrations import migrated
 
 LIMITS = {
     "RATELIMIT_LOGIN": "3 per minute",

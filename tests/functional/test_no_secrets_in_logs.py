@@ -31,9 +31,9 @@ from blasto.core.mail_settings import HOLD, LOG, SMTP, MailSettings, SmtpSetting
 from blasto.models import OutboxMessage
 from blasto.outbox.delivery import deliver
 from tests.api.conftest import basic, bearer
-from tests.conftest import migrated
 from tests.functional.browser import Browser
 from tests.support.factories import make_book
+from tests.support.migrations import migrated
 from tests.support.processes import BIN, ROOT, free_port, http_get, process_env, wait_for
 from tests.support.smtp_sink import SmtpSink
 

@@ -6,8 +6,8 @@ from blasto.core.config import HEARTBEAT_TASK, celery_config
 from blasto.health.checks import STALE_AFTER_PERIODS
 from blasto.models.outbox import SENT
 from blasto.outbox.backlog import backlog
-from tests.conftest import migrated
 from tests.support.factories import owe_lost_email
+from tests.support.migrations import migrated
 from tests.support.processes import wait_for
 from tests.support.sweeps import OUTBOX_SWEEP, REPORTS_SWEEP, age_heartbeat, run_every_sweep
 

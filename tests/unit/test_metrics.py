@@ -17,8 +17,8 @@ import pytest
 from blasto.core.config import statsd_config
 from blasto.core.env import ConfigError
 from blasto.core.metrics import metric_name
-from tests.conftest import migrated
 from tests.support.factories import owe_lost_email
+from tests.support.migrations import migrated
 from tests.support.processes import ROOT, process_env, wait_for
 from tests.support.sweeps import run_outbox_sweep
 from tests.support.udp_listener import received, udp_listener

@@ -35,9 +35,9 @@ from blasto.outbox.dispatch import SEND_TASK
 from blasto.outbox.tasks import send as send_task
 from blasto.shop.accounts import EmailTaken, sign_up
 from blasto.shop.checkout import InsufficientStock, UnknownProducts, place_order
-from tests.conftest import migrated
 from tests.support.embedded_broker import queued_tasks
 from tests.support.factories import make_book, make_user
+from tests.support.migrations import migrated
 from tests.support.processes import free_port
 from tests.support.smtp_sink import SmtpSink
 
