@@ -5,7 +5,7 @@ from sqlalchemy import func, select
 
 from blasto.core.extensions import db
 from blasto.models import OutboxMessage, Product, Purchase
-from tests.api.conftest import assert_error
+from tests.support.api_client import assert_error
 from tests.support.factories import make_book, stock_of
 
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from tests.api.conftest import assert_error
+from tests.support.api_client import assert_error
 from tests.support.factories import make_book
 
 

@@ -11,7 +11,7 @@ from blasto.core.extensions import db
 from blasto.core.mail_settings import SMTP, MailSettings, SmtpSettings
 from blasto.models import OutboxMessage, Purchase, PurchaseItem
 from blasto.outbox.delivery import deliver
-from tests.api.conftest import assert_error
+from tests.support.api_client import assert_error
 from tests.support.factories import make_book
 from tests.support.smtp_sink import SmtpSink
 

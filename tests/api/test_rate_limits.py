@@ -7,8 +7,8 @@ from sqlalchemy import func, select
 
 from blasto.core.extensions import db
 from blasto.models import Purchase, User
-from tests.api.conftest import PASSWORD, ApiClient, assert_error, basic
-from tests.support.factories import make_book
+from tests.support.api_client import ApiClient, assert_error, basic
+from tests.support.factories import PASSWORD, make_book
 from tests.support.migrations import migrated
 
 LIMITS = {

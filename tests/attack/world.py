@@ -22,6 +22,7 @@ from blasto.core.extensions import db
 from blasto.models import Product, Report, User
 from blasto.models.base import utcnow
 from tests.functional.browser import Browser, Form, Page
+from tests.support.api_client import basic, bearer
 from tests.support.factories import PASSWORD, make_admin, make_purchase, make_user, owe_receipt_row
 
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -148,8 +149,6 @@ def logged_in(app, email: str) -> Browser:
 
 def bearer_for(app, email: str) -> dict:
     """An Authorization header with a fresh token from POST /api/v1/tokens."""
-    from tests.api.conftest import basic, bearer
-
     response = app.test_client().post("/api/v1/tokens", headers=basic(email, PASSWORD))
     assert response.status_code == 201, response.get_data(as_text=True)
     return bearer(response.get_json()["token"])

@@ -15,8 +15,8 @@ import pytest
 
 from blasto.core.extensions import db
 from blasto.models import User
-from tests.api.conftest import basic
 from tests.functional.conftest import log_in
+from tests.support.api_client import basic
 from tests.support.factories import PASSWORD, make_user
 
 KNOWN, UNKNOWN = "reader@example.com", "nobody@example.com"

@@ -78,8 +78,8 @@ def test_the_suites_fixture_passwords_pass_the_rule(where):
 
 
 def test_fixture_constants_are_the_ones_checked():
-    from tests.api.conftest import PASSWORD as API
     from tests.browser.shopping import PASSWORD as BROWSER
+    from tests.support.api_client import PASSWORD as API
     from tests.support.factories import PASSWORD as PAGES
     from tests.support.receipts import PASSWORD as E2E
 
