@@ -21,9 +21,9 @@ from werkzeug.routing.converters import AnyConverter, IntegerConverter
 from blasto.core.extensions import db
 from blasto.models import Product, Report, User
 from blasto.models.base import utcnow
-from tests.functional.browser import Browser, Form, Page
 from tests.support.api_client import basic, bearer
 from tests.support.factories import PASSWORD, make_admin, make_purchase, make_user, owe_receipt_row
+from tests.support.form_browser import Browser, Form, Page
 
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 API_PREFIX = "/api/v1/"

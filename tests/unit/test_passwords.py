@@ -14,7 +14,7 @@ from blasto.shop.passwords import (
     common_passwords,
     password_problem,
 )
-from tests.functional.browser import Browser
+from tests.support.form_browser import Browser
 
 GOOD = "Orchard-Lantern-Velvet"
 # Every fixture password the suites sign up or log in with must pass the rule.
