@@ -33,7 +33,7 @@ os.environ["RATELIMIT_ENABLED"] = "false"
 import pytest  # noqa: E402
 
 from blasto import create_app  # noqa: E402
-from blasto.core.config import celery_config  # noqa: E402
+from blasto.core.config import celery_config, database_uri, engine_options  # noqa: E402
 from tests.support.parallel import grouped_scheduling, heaviest_first, ungrouped_shared_fixtures  # noqa: E402
 from tests.support.redis_proxy import RedisProxy  # noqa: E402
 
@@ -77,15 +77,6 @@ def client(app):
     return app.test_client()
 
 
-def migrated(app):
-    """Apply the committed migrations (not create_all), as the release phase does."""
-    from flask_migrate import upgrade
-
-    with app.app_context():
-        upgrade()
-    return app
-
-
 @pytest.fixture
 def db_app(app_factory, sqlite_template, tmp_path):
     """An app whose SQLite database has the full schema: a copy of the one migrated once per session."""
@@ -96,8 +87,6 @@ def db_app(app_factory, sqlite_template, tmp_path):
 @pytest.fixture
 def pg_app(app_factory, migrated_postgres):
     """An app on a fresh Postgres database with the full schema: a clone of the one migrated once per session."""
-    from blasto.core.config import database_uri, engine_options
-
     uri = database_uri(migrated_postgres, None)
     return app_factory(SQLALCHEMY_DATABASE_URI=uri, SQLALCHEMY_ENGINE_OPTIONS=engine_options(uri, 5))
 

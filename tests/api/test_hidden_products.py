@@ -5,8 +5,8 @@ from sqlalchemy import func, select
 
 from blasto.core.extensions import db
 from blasto.models import OutboxMessage, Product, Purchase
-from tests.api.conftest import assert_error
-from tests.support.shop_data import add_product, stock_of
+from tests.support.api_client import assert_error
+from tests.support.factories import make_book, stock_of
 
 
 def hide(product_id: int, hidden: bool = True) -> None:
@@ -20,8 +20,8 @@ def purchases() -> int:
 
 @pytest.fixture
 def books(api):
-    emma = add_product("Emma", author="Jane Austen", stock=5)
-    dracula = add_product("Dracula", author="Bram Stoker", stock=5)
+    emma = make_book(api.app, "Emma", author="Jane Austen", price_cents=1000, stock=5)
+    dracula = make_book(api.app, "Dracula", author="Bram Stoker", price_cents=1000, stock=5)
     hide(dracula)
     return {"emma": emma, "dracula": dracula}
 
@@ -43,7 +43,7 @@ def test_buying_a_hidden_book_is_refused_like_an_unknown_one_and_writes_nothing(
     )
     assert body["errors"]["json"]["items"] == {"1": {"product_id": ["No book with this id."]}}
     assert body["message"] == f"No such book: {books['dracula']}."
-    assert stock_of(books["emma"]) == 5 and stock_of(books["dracula"]) == 5
+    assert stock_of(api.app, books["emma"]) == 5 and stock_of(api.app, books["dracula"]) == 5
     assert (
         purchases() == 0
         and db.session.scalar(select(func.count()).select_from(OutboxMessage).where(OutboxMessage.kind == "receipt"))
@@ -68,7 +68,7 @@ def test_past_purchases_keep_a_book_hidden_later_and_a_retry_replays(api, books)
         and again.get_json()["id"] == first.get_json()["id"]
     )
     assert_error(api.buy(user, [{"product_id": books["emma"], "quantity": 1}], key="order-2"), 422)
-    assert purchases() == 1 and stock_of(books["emma"]) == 3
+    assert purchases() == 1 and stock_of(api.app, books["emma"]) == 3
 
 
 def test_a_book_shown_again_is_back(api, books):

@@ -2,15 +2,21 @@
 
 import pytest
 
-from tests.api.conftest import assert_error
-from tests.support.shop_data import add_product
+from tests.support.api_client import assert_error
+from tests.support.factories import make_book
 
 
 @pytest.fixture
 def shelf(api):
     """25 books by two authors; returns their ids in title order."""
     ids = [
-        add_product(f"Title {n:02d}", author="Ursula Writer" if n % 5 == 0 else "Ann Author", price_cents=100 + n)
+        make_book(
+            api.app,
+            f"Title {n:02d}",
+            author="Ursula Writer" if n % 5 == 0 else "Ann Author",
+            price_cents=100 + n,
+            stock=10,
+        )
         for n in range(1, 26)
     ]
     return ids
@@ -46,8 +52,8 @@ def test_a_page_past_the_end_is_empty_not_an_error(api, shelf):
 
 def test_per_page_is_capped_at_100(api):
     user = api.user("p@example.com")
-    for _ in range(3):
-        add_product()
+    for n in range(1, 4):
+        make_book(api.app, f"Book {n}")
     body = api.get("/api/v1/products?per_page=100000", user).get_json()
     assert body["_meta"]["per_page"] == 100 and len(body["items"]) == 3
 
@@ -73,7 +79,7 @@ def test_bad_pagination_is_422_naming_the_parameter(api, query, field):
 
 def test_search_matches_title_or_author_case_insensitively(api, shelf):
     user = api.user("p@example.com")
-    add_product("100% Cotton_Wool", author="Someone")
+    make_book(api.app, "100% Cotton_Wool", author="Someone")
     by_author = api.get("/api/v1/products?q=ursula&per_page=100", user).get_json()
     assert by_author["_meta"]["total_items"] == 5
     assert all(item["author"] == "Ursula Writer" for item in by_author["items"])

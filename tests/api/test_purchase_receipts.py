@@ -11,8 +11,8 @@ from blasto.core.extensions import db
 from blasto.core.mail_settings import SMTP, MailSettings, SmtpSettings
 from blasto.models import OutboxMessage, Purchase, PurchaseItem
 from blasto.outbox.delivery import deliver
-from tests.api.conftest import assert_error
-from tests.support.shop_data import add_product
+from tests.support.api_client import assert_error
+from tests.support.factories import make_book
 from tests.support.smtp_sink import SmtpSink
 
 PENDING = {"state": "pending", "sent_at": None}
@@ -42,7 +42,7 @@ def buyer(shop_api):
 
 @pytest.fixture
 def book(shop_api):
-    return add_product("Emma", price_cents=1199, stock=10)
+    return make_book(shop_api.app, "Emma", price_cents=1199, stock=10)
 
 
 def receipt_id(purchase_id: int) -> int:
@@ -93,7 +93,7 @@ def test_a_retried_receipt_still_shows_pending(api, sink):
         mode=SMTP, sender="Blasto <shop@blasto.example>", smtp=SmtpSettings(host="127.0.0.1", port=sink.port, timeout=2)
     )
     buyer = api.user("buyer@example.com")
-    book = add_product("Emma", stock=3)
+    book = make_book(api.app, "Emma", stock=3)
     body = api.buy(buyer, [{"product_id": book, "quantity": 1}]).get_json()
     sink.refuse_data = "451 4.3.0 Try again later"
     assert deliver(receipt_id(body["id"])).state == "retry"
@@ -102,7 +102,7 @@ def test_a_retried_receipt_still_shows_pending(api, sink):
 
 def test_a_purchase_from_before_receipts_has_a_null_receipt(api):
     buyer = api.user("old@example.com")
-    book = add_product("Emma", price_cents=500, stock=3)
+    book = make_book(api.app, "Emma", price_cents=500, stock=3)
     purchase = Purchase(
         user_id=buyer["id"], total_cents=500, items=[PurchaseItem(product_id=book, quantity=1, unit_price_cents=500)]
     )
@@ -114,7 +114,7 @@ def test_a_purchase_from_before_receipts_has_a_null_receipt(api):
 
 def test_someone_elses_receipt_is_not_shown(api):
     owner, other = api.user("owner@example.com"), api.user("other@example.com")
-    book = add_product("Emma", stock=3)
+    book = make_book(api.app, "Emma", stock=3)
     purchase_id = api.buy(owner, [{"product_id": book, "quantity": 1}]).get_json()["id"]
     body = assert_error(api.get(f"/api/v1/purchases/{purchase_id}", other), 404, "not_found")
     assert "receipt" not in body
@@ -122,7 +122,7 @@ def test_someone_elses_receipt_is_not_shown(api):
 
 def test_the_list_is_unchanged_and_carries_no_receipts(api):
     buyer = api.user("buyer@example.com")
-    book = add_product("Emma", stock=3)
+    book = make_book(api.app, "Emma", stock=3)
     purchase_id = api.buy(buyer, [{"product_id": book, "quantity": 1}]).get_json()["id"]
     response = api.get("/api/v1/purchases", buyer)
     assert response.status_code == 200

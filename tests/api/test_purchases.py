@@ -5,8 +5,8 @@ from sqlalchemy import func, select
 
 from blasto.core.extensions import db
 from blasto.models import Purchase, PurchaseItem
-from tests.api.conftest import assert_error
-from tests.support.shop_data import add_product, stock_of
+from tests.support.api_client import assert_error
+from tests.support.factories import make_book, stock_of
 
 
 def count(model) -> int:
@@ -22,8 +22,8 @@ def buyer(api):
 @pytest.fixture
 def books(api):
     return {
-        "cheap": add_product("Cheap", price_cents=199, stock=5),
-        "dear": add_product("Dear", price_cents=4599, stock=2),
+        "cheap": make_book(api.app, "Cheap", price_cents=199, stock=5),
+        "dear": make_book(api.app, "Dear", price_cents=4599, stock=2),
     }
 
 
@@ -40,7 +40,7 @@ def test_purchase_is_priced_by_the_server_and_takes_stock(api, buyer, books):
     ]
     assert response.headers["Location"] == body["_links"]["self"] == f"/api/v1/purchases/{body['id']}"
     assert api.get(response.headers["Location"], buyer).get_json() == body
-    assert (stock_of(books["cheap"]), stock_of(books["dear"])) == (2, 1)
+    assert (stock_of(api.app, books["cheap"]), stock_of(api.app, books["dear"])) == (2, 1)
 
 
 def test_prices_in_the_request_are_refused_not_trusted(api, buyer, books):
@@ -52,7 +52,7 @@ def test_prices_in_the_request_are_refused_not_trusted(api, buyer, books):
         headers=buyer["headers"],
     )
     assert_error(response, 422)
-    assert count(Purchase) == 0 and stock_of(books["dear"]) == 2
+    assert count(Purchase) == 0 and stock_of(api.app, books["dear"]) == 2
 
 
 def test_not_enough_stock_is_409_naming_the_book_and_writes_nothing(api, buyer, books):
@@ -62,7 +62,9 @@ def test_not_enough_stock_is_409_naming_the_book_and_writes_nothing(api, buyer, 
     body = assert_error(response, 409, "conflict")
     assert "Only 2 left of “Dear”" in body["message"]
     assert body["errors"]["json"]["items"] == {"1": {"quantity": ["Only 2 left of “Dear” (you asked for 3)."]}}
-    assert (stock_of(books["cheap"]), stock_of(books["dear"])) == (5, 2), "the line that fitted was not taken either"
+    assert (stock_of(api.app, books["cheap"]), stock_of(api.app, books["dear"])) == (5, 2), (
+        "the line that fitted was not taken either"
+    )
     assert count(Purchase) == 0 and count(PurchaseItem) == 0
 
 
@@ -72,7 +74,7 @@ def test_unknown_products_are_422_naming_the_line(api, buyer, books):
     )
     assert body["errors"]["json"]["items"] == {"1": {"product_id": ["No book with this id."]}}
     assert "424242" in body["message"]
-    assert stock_of(books["cheap"]) == 5 and count(Purchase) == 0
+    assert stock_of(api.app, books["cheap"]) == 5 and count(Purchase) == 0
 
 
 @pytest.mark.parametrize(
@@ -101,7 +103,7 @@ def test_unknown_products_are_422_naming_the_line(api, buyer, books):
 def test_bad_lines_are_422_and_nothing_is_written(api, buyer, books, items):
     body = assert_error(api.buy(buyer, items), 422, "unprocessable_entity")
     assert "items" in body["errors"]["json"]
-    assert count(Purchase) == 0 and stock_of(books["cheap"]) == 5
+    assert count(Purchase) == 0 and stock_of(api.app, books["cheap"]) == 5
 
 
 def test_repeated_book_error_says_what_to_do(api, buyer, books):
@@ -133,14 +135,14 @@ def test_same_idempotency_key_and_body_replays_the_first_purchase(api, buyer, bo
     assert first.status_code == again.status_code == 201
     assert again.get_json() == first.get_json() and again.headers["Location"] == first.headers["Location"]
     assert again.headers["Idempotent-Replayed"] == "true" and "Idempotent-Replayed" not in first.headers
-    assert count(Purchase) == 1 and stock_of(books["cheap"]) == 3
+    assert count(Purchase) == 1 and stock_of(api.app, books["cheap"]) == 3
 
 
 def test_same_key_with_a_different_body_is_422(api, buyer, books):
     assert api.buy(buyer, [{"product_id": books["cheap"], "quantity": 1}], key="k1").status_code == 201
     body = assert_error(api.buy(buyer, [{"product_id": books["cheap"], "quantity": 2}], key="k1"), 422)
     assert "Idempotency-Key" in body["errors"]["headers"]
-    assert count(Purchase) == 1 and stock_of(books["cheap"]) == 4
+    assert count(Purchase) == 1 and stock_of(api.app, books["cheap"]) == 4
 
 
 def test_keys_belong_to_one_user(api, buyer, books):

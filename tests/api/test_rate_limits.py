@@ -7,9 +7,9 @@ from sqlalchemy import func, select
 
 from blasto.core.extensions import db
 from blasto.models import Purchase, User
-from tests.api.conftest import PASSWORD, ApiClient, assert_error, basic
-from tests.conftest import migrated
-from tests.support.shop_data import add_product
+from tests.support.api_client import ApiClient, assert_error, basic
+from tests.support.factories import PASSWORD, make_book
+from tests.support.migrations import migrated
 
 LIMITS = {
     "RATELIMIT_LOGIN": "3 per minute",
@@ -112,7 +112,7 @@ def test_signups_are_throttled_and_the_throttled_one_creates_nobody(limited_api)
 
 def test_purchases_are_throttled_but_reading_them_is_not(limited_api):
     buyer = limited_api.user("buyer@example.com")
-    book = add_product(stock=10)
+    book = make_book(limited_api.app, stock=10)
     headers = {**buyer["headers"], **from_address("203.0.113.50")}
     for _ in range(2):
         assert (

@@ -16,7 +16,7 @@ from blasto.models.base import MAX_ID, utcnow
 from blasto.models.report import DONE, FAILED, QUEUED
 from blasto.reports.building import build
 from blasto.reports.ranges import MAX_DAYS
-from tests.api.conftest import assert_error, bearer
+from tests.support.api_client import assert_error, bearer
 from tests.support.report_databases import PNG_MAGIC, queued_builds, sqlite_copy
 
 REPORTS = "/api/v1/reports"

@@ -8,7 +8,8 @@ from sqlalchemy import func, select, update
 from blasto.core.extensions import db
 from blasto.models import ApiToken, User
 from blasto.models.base import utcnow
-from tests.api.conftest import PASSWORD, assert_error, basic, bearer
+from tests.support.api_client import assert_error, basic, bearer
+from tests.support.factories import PASSWORD
 
 
 def test_sign_up_answers_201_with_location_and_no_password(api):

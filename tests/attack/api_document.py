@@ -14,7 +14,7 @@ from datetime import date
 from functools import cache
 
 from tests.attack.routes import routing_app
-from tests.functional.factories import PASSWORD
+from tests.support.factories import PASSWORD
 
 _unique = itertools.count(1)
 

@@ -13,6 +13,7 @@ from blasto import create_app
 from blasto.core.config import celery_config
 from blasto.core.extensions import db
 from blasto.shop.seed import seed_catalog
+from tests.attack.world import ADMIN, OTHER, SHOPPER, bearer_for, populate
 from tests.support.report_databases import postgres_clone, postgres_config
 
 
@@ -52,14 +53,10 @@ def module_pg_shop(postgres_admin, postgres_template, tmp_path_factory):
 @pytest.fixture(scope="module")
 def world(module_pg_shop):
     """The module's shop populated with one of everything (see tests.attack.world)."""
-    from tests.attack.world import populate
-
     return populate(module_pg_shop)
 
 
 @pytest.fixture(scope="module")
 def tokens(module_pg_shop, world):
     """A bearer header for each of the world's accounts, by e-mail."""
-    from tests.attack.world import ADMIN, OTHER, SHOPPER, bearer_for
-
     return {email: bearer_for(module_pg_shop, email) for email in (SHOPPER, OTHER, ADMIN)}

@@ -22,7 +22,6 @@ from urllib.parse import quote, urlsplit
 import pytest
 
 from blasto.web.errors import CSRF_MESSAGE
-from tests.api.conftest import basic
 from tests.attack import api_document as doc
 from tests.attack.payloads import BAD_UTF8, INJECTIONS, assert_handled
 from tests.attack.routes import get_routes, page_write_routes, route_id, write_routes
@@ -38,7 +37,8 @@ from tests.attack.world import (
     rule_for_path,
     url_for_rule,
 )
-from tests.functional.factories import PASSWORD
+from tests.support.api_client import basic
+from tests.support.factories import PASSWORD
 
 TOKEN_FIELD = "csrf_token"
 _unique = itertools.count(1)

@@ -18,7 +18,7 @@ from flask_wtf import FlaskForm
 from wtforms.fields.core import UnboundField
 
 from tests.attack.world import ADMIN, SHOPPER, Browser, logged_in
-from tests.functional.factories import PASSWORD
+from tests.support.factories import PASSWORD
 
 HOST = "localhost"  # the test client's host
 PAYLOADS = [

@@ -39,7 +39,7 @@ from blasto.core.extensions import db
 from blasto.models import ApiToken
 from tests.attack.routes import routing_app
 from tests.attack.world import promote
-from tests.functional.factories import PASSWORD
+from tests.support.factories import PASSWORD
 
 MIN_CASES = 1000
 SEED = 20260611

@@ -20,7 +20,7 @@ from flask_login import login_manager as login_manager_module
 from blasto.core.extensions import login_manager
 from blasto.web.errors import CSRF_MESSAGE
 from tests.attack.world import SHOPPER, Browser, is_logged_in
-from tests.functional.factories import PASSWORD
+from tests.support.factories import PASSWORD
 
 USER_AGENT = "attack-tests/1.0"
 

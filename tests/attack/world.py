@@ -21,8 +21,9 @@ from werkzeug.routing.converters import AnyConverter, IntegerConverter
 from blasto.core.extensions import db
 from blasto.models import Product, Report, User
 from blasto.models.base import utcnow
-from tests.functional.browser import Browser, Form, Page
-from tests.functional.factories import PASSWORD, make_admin, make_purchase, make_user, owe_receipt_row
+from tests.support.api_client import basic, bearer
+from tests.support.factories import PASSWORD, make_admin, make_purchase, make_user, owe_receipt_row
+from tests.support.form_browser import Browser, Form, Page
 
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 API_PREFIX = "/api/v1/"
@@ -148,8 +149,6 @@ def logged_in(app, email: str) -> Browser:
 
 def bearer_for(app, email: str) -> dict:
     """An Authorization header with a fresh token from POST /api/v1/tokens."""
-    from tests.api.conftest import basic, bearer
-
     response = app.test_client().post("/api/v1/tokens", headers=basic(email, PASSWORD))
     assert response.status_code == 201, response.get_data(as_text=True)
     return bearer(response.get_json()["token"])

@@ -25,6 +25,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.browser_stack import browser_stack
 from tests.support.processes import ROOT
 from tests.support.services import unavailable
 
@@ -49,8 +50,6 @@ def chromium_path() -> str:
 @pytest.fixture(scope="package")
 def stack(tmp_path_factory, postgres_admin):
     """The shop running as on Heroku: web, worker and clock from the Procfile."""
-    from tests.support.browser_stack import browser_stack
-
     with browser_stack(tmp_path_factory.mktemp("browser-stack"), postgres_admin) as running:
         yield running
 

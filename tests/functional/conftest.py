@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from urllib.parse import urlencode
-
 import pytest
 
-from tests.functional.browser import Browser, Page
-from tests.functional.factories import PASSWORD, make_admin, make_user
+from tests.support.factories import ADMIN, make_admin, make_user
+from tests.support.form_browser import Browser, log_in
 
 
 @pytest.fixture
@@ -20,20 +18,6 @@ def shop_app(db_app):
 @pytest.fixture
 def browser(shop_app) -> Browser:
     return Browser(shop_app.test_client())
-
-
-def log_in(
-    browser: Browser, email: str, password: str = PASSWORD, next_url: str | None = None, remember: bool = False
-) -> Page:
-    url = "/login" + (f"?{urlencode({'next': next_url})}" if next_url else "")
-    page = browser.get(url)
-    data = {"email": email, "password": password}
-    if remember:
-        data["remember"] = "y"
-    return browser.submit(page, "/login", data)
-
-
-ADMIN = "admin@example.com"
 
 
 @pytest.fixture

@@ -5,8 +5,8 @@ from urllib.parse import urlencode
 import pytest
 
 from blasto.models import User
-from tests.functional.conftest import log_in
-from tests.functional.factories import PASSWORD, count, make_book, make_user
+from tests.support.factories import PASSWORD, count, make_book, make_user
+from tests.support.form_browser import log_in
 
 
 def test_log_in_and_log_out(shop_app, browser):

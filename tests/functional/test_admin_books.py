@@ -9,10 +9,9 @@ from sqlalchemy import update
 
 from blasto.core.extensions import db
 from blasto.models import Product, Purchase
-from tests.functional.browser import Browser, Page, race
-from tests.functional.conftest import log_in
-from tests.functional.factories import book_row, count, make_admin, make_book, make_user, set_hidden, stock_of
 from tests.functional.test_markup import check_markup
+from tests.support.factories import book_row, count, make_admin, make_book, make_user, set_hidden, stock_of
+from tests.support.form_browser import Browser, Page, log_in, race
 
 ROUNDS = 4
 GOOD = {

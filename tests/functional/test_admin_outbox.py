@@ -8,7 +8,7 @@ from sqlalchemy import select
 from blasto.core.extensions import db
 from blasto.models import OutboxMessage, User
 from blasto.models.outbox import FAILED, PENDING, SENT
-from tests.functional.factories import make_user
+from tests.support.factories import make_user
 
 
 def _owe(app, key: str, state: str, error: str | None = None) -> int:

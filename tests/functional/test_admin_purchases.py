@@ -11,9 +11,9 @@ import pytest
 from sqlalchemy import text
 
 from blasto.core.extensions import db
-from tests.functional.browser import Browser, Page
-from tests.functional.conftest import ADMIN, log_in
-from tests.functional.factories import (
+from tests.functional.test_markup import check_markup
+from tests.support.factories import (
+    ADMIN,
     make_admin,
     make_book,
     make_purchase,
@@ -22,7 +22,7 @@ from tests.functional.factories import (
     set_hidden,
     set_purchase_time,
 )
-from tests.functional.test_markup import check_markup
+from tests.support.form_browser import Browser, Page, log_in
 from tests.support.sql import recorded_statements
 
 

@@ -16,8 +16,8 @@ from blasto.models.base import utcnow
 from blasto.models.report import DONE, FAILED, QUEUED
 from blasto.reports.building import build
 from blasto.reports.ranges import MAX_DAYS
-from tests.functional.browser import Page
-from tests.functional.factories import make_book, make_user
+from tests.support.factories import make_book, make_user
+from tests.support.form_browser import Page
 from tests.support.report_databases import PNG_MAGIC, queued_builds, sqlite_copy
 
 FROM, TO = "2024-03-01", "2024-03-31"

@@ -2,7 +2,7 @@
 
 import pytest
 
-from tests.functional.factories import make_book
+from tests.support.factories import make_book
 
 
 def cart_with(browser, book_id, quantity=1):

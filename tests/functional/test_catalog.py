@@ -3,7 +3,7 @@
 import pytest
 
 from blasto.shop.front_page import forget, shelves
-from tests.functional.factories import make_book, make_purchase, make_user
+from tests.support.factories import make_book, make_purchase, make_user
 
 
 @pytest.fixture

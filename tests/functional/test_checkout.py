@@ -3,8 +3,8 @@
 import pytest
 
 from blasto.models import Purchase, PurchaseItem
-from tests.functional.conftest import log_in
-from tests.functional.factories import count, make_book, make_purchase, make_user, stock_of
+from tests.support.factories import count, make_book, make_purchase, make_user, stock_of
+from tests.support.form_browser import log_in
 
 
 def fill_cart(browser, lines):

@@ -3,8 +3,8 @@
 import pytest
 
 from blasto.models import Purchase, User
-from tests.functional.browser import Browser
-from tests.functional.factories import count, make_book, stock_of
+from tests.support.factories import count, make_book, stock_of
+from tests.support.form_browser import Browser
 
 
 @pytest.fixture

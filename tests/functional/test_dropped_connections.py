@@ -25,11 +25,10 @@ from blasto.core.extensions import db
 from blasto.models import Product
 from blasto.web.errors import DATABASE_MESSAGE, RETRY_AFTER_SECONDS
 from blasto.web.security_headers import SECURITY_HEADERS
-from tests.conftest import migrated
-from tests.functional.browser import Browser
-from tests.functional.conftest import log_in
-from tests.functional.factories import make_book, make_user
 from tests.functional.test_outage_pages import assert_outage_json, assert_outage_page
+from tests.support.factories import make_book, make_user
+from tests.support.form_browser import Browser, log_in
+from tests.support.migrations import migrated
 
 TERMINATE_WAIT_MS = 10_000  # pg_terminate_backend(pid, timeout) returns once the backend has exited
 

@@ -8,8 +8,8 @@ from sqlalchemy import update
 from blasto.core.extensions import db
 from blasto.models import OutboxMessage, Product, Purchase, PurchaseItem
 from blasto.shop import checkout
-from tests.functional.conftest import log_in
-from tests.functional.factories import count, make_admin, make_book, make_purchase, make_user, set_hidden, stock_of
+from tests.support.factories import count, make_admin, make_book, make_purchase, make_user, set_hidden, stock_of
+from tests.support.form_browser import log_in
 
 
 @pytest.fixture

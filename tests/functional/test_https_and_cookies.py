@@ -12,10 +12,9 @@ from flask import request
 
 from blasto.core.config import load_config
 from blasto.web.https import HSTS
-from tests.conftest import migrated
-from tests.functional.browser import Browser
-from tests.functional.conftest import log_in
-from tests.functional.factories import make_user
+from tests.support.factories import make_user
+from tests.support.form_browser import Browser, log_in
+from tests.support.migrations import migrated
 
 GOOD_KEY = "q3V8n0cXw1Lk5T7pR2mZ9bH4sJ6dF0gY"
 HTTPS = {"X-Forwarded-Proto": "https", "X-Forwarded-Port": "443", "X-Forwarded-For": "203.0.113.9"}

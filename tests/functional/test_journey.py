@@ -1,7 +1,7 @@
 """The whole path a new shopper takes, through the real forms with their CSRF tokens."""
 
 from blasto.models import Purchase
-from tests.functional.factories import count, make_book, make_purchase, stock_of, user_id_for
+from tests.support.factories import count, make_book, make_purchase, stock_of, user_id_for
 
 
 def test_sign_up_browse_fill_cart_check_out_and_see_history(shop_app, browser):

@@ -15,9 +15,9 @@ import pytest
 
 from blasto.core.extensions import db
 from blasto.models import User
-from tests.api.conftest import basic
-from tests.functional.conftest import log_in
-from tests.functional.factories import PASSWORD, make_user
+from tests.support.api_client import basic
+from tests.support.factories import PASSWORD, make_user
+from tests.support.form_browser import Browser, log_in
 
 KNOWN, UNKNOWN = "reader@example.com", "nobody@example.com"
 ROUNDS = 5
@@ -93,8 +93,6 @@ def scrypt_app(shop_app):
 
 def test_the_login_page_spends_a_hash_on_an_unknown_email(scrypt_app):
     shop_app = scrypt_app
-    from tests.functional.browser import Browser
-
     browser = Browser(shop_app.test_client())
     form = browser.get("/login").form("/login")
 

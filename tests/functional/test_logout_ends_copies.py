@@ -11,9 +11,8 @@ import pytest
 
 from blasto.core.extensions import db
 from blasto.models import LoginSession
-from tests.functional.browser import Browser
-from tests.functional.conftest import log_in
-from tests.functional.factories import make_user
+from tests.support.factories import make_user
+from tests.support.form_browser import Browser, log_in
 
 EMAIL = "reader@example.com"
 

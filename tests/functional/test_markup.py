@@ -5,7 +5,7 @@ from collections import Counter
 
 import pytest
 
-from tests.functional.factories import make_book, make_purchase
+from tests.support.factories import make_book, make_purchase
 
 UNLABELLED_TYPES = {"hidden", "submit", "button", "reset", "image"}
 

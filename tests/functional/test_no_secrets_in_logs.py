@@ -30,10 +30,10 @@ from blasto.core.logs import LogfmtFormatter
 from blasto.core.mail_settings import HOLD, LOG, SMTP, MailSettings, SmtpSettings
 from blasto.models import OutboxMessage
 from blasto.outbox.delivery import deliver
-from tests.api.conftest import basic, bearer
-from tests.conftest import migrated
-from tests.functional.browser import Browser
-from tests.functional.factories import make_book
+from tests.support.api_client import basic, bearer
+from tests.support.factories import make_book
+from tests.support.form_browser import Browser
+from tests.support.migrations import migrated
 from tests.support.processes import BIN, ROOT, free_port, http_get, process_env, wait_for
 from tests.support.smtp_sink import SmtpSink
 

@@ -15,10 +15,9 @@ import pytest
 
 from blasto.core.config import celery_config, database_uri, engine_options
 from blasto.web.errors import BROKER_MESSAGE, DATABASE_MESSAGE, RETRY_AFTER_SECONDS
-from tests.conftest import migrated
-from tests.functional.browser import Browser
-from tests.functional.conftest import log_in
-from tests.functional.factories import PASSWORD, make_book, make_user
+from tests.support.factories import PASSWORD, make_book, make_user
+from tests.support.form_browser import Browser, log_in
+from tests.support.migrations import migrated
 from tests.support.processes import free_port
 from tests.support.sweeps import run_every_sweep
 

@@ -1,9 +1,8 @@
 """Two shoppers press "Place order" for the last copy at the same moment, on Postgres."""
 
 from blasto.models import Purchase
-from tests.functional.browser import Browser, race
-from tests.functional.conftest import log_in
-from tests.functional.factories import count, make_book, make_user, stock_of
+from tests.support.factories import count, make_book, make_user, stock_of
+from tests.support.form_browser import Browser, log_in, race
 
 
 def test_two_shoppers_race_for_the_last_copy(pg_app):

@@ -20,9 +20,9 @@ from blasto.core.env import ConfigError
 from blasto.core.extensions import db
 from blasto.models import Purchase, User
 from blasto.security.rate_limits import EXTENSION_KEY
-from tests.conftest import migrated
-from tests.functional.browser import Browser, Page
-from tests.functional.factories import PASSWORD, make_book, make_user
+from tests.support.factories import PASSWORD, make_book, make_user
+from tests.support.form_browser import Browser, Page
+from tests.support.migrations import migrated
 from tests.support.processes import wait_for
 
 LIMITS = {

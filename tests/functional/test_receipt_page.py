@@ -13,7 +13,7 @@ from blasto.core.extensions import db
 from blasto.core.mail_settings import SMTP, MailSettings, SmtpSettings
 from blasto.models import OutboxMessage
 from blasto.outbox.delivery import deliver
-from tests.functional.factories import make_book, make_purchase
+from tests.support.factories import make_book, make_purchase
 from tests.support.smtp_sink import SmtpSink
 
 EMAIL = "shopper@example.com"

@@ -1,12 +1,20 @@
-"""The newest Alembic revision in migrations/, so tests need no edit per migration, and copies with test revisions."""
+"""The committed migrations applied to an app, the newest revision (so tests need no edit per migration), and copies with test revisions."""
 
 import shutil
 from pathlib import Path
 
 from alembic.config import Config
 from alembic.script import ScriptDirectory
+from flask_migrate import upgrade
 
 from tests.support.processes import ROOT
+
+
+def migrated(app):
+    """Apply the committed migrations (not create_all), as the release phase does."""
+    with app.app_context():
+        upgrade()
+    return app
 
 
 def head_revision() -> str:

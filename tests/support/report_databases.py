@@ -21,15 +21,10 @@ from blasto.core.config import celery_config, database_uri, engine_options
 from blasto.core.extensions import db
 from blasto.reports.asking import BUILD_TASK
 from tests.support.embedded_broker import queued_tasks
+from tests.support.migrations import migrated
 from tests.support.services import drop_database, fresh_database_url
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
-
-
-def migrated(app):
-    from tests.conftest import migrated as apply_migrations
-
-    return apply_migrations(app)
 
 
 @pytest.fixture(scope="session")

@@ -8,7 +8,7 @@ from flask import current_app, has_app_context
 from blasto.core.config import HEARTBEAT_TASK
 from blasto.core.extensions import csrf
 from blasto.core.logs import request_id_var
-from tests.conftest import migrated
+from tests.support.migrations import migrated
 from tests.support.processes import wait_for
 from tests.support.sweeps import age_heartbeat, run_every_sweep
 

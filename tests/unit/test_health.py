@@ -6,9 +6,9 @@ from blasto.core.config import HEARTBEAT_TASK, celery_config
 from blasto.health.checks import STALE_AFTER_PERIODS
 from blasto.models.outbox import SENT
 from blasto.outbox.backlog import backlog
-from tests.conftest import migrated
+from tests.support.factories import owe_lost_email
+from tests.support.migrations import migrated
 from tests.support.processes import wait_for
-from tests.support.shop_data import owe_lost_email
 from tests.support.sweeps import OUTBOX_SWEEP, REPORTS_SWEEP, age_heartbeat, run_every_sweep
 
 
@@ -94,19 +94,14 @@ def test_ready_command_reports_the_same_checks(app):
     assert all(f'"{part}"' in result.output for part in ("worker", "sweeps", "queue"))
 
 
-def owe_old_email(app, age_seconds: float, **row) -> None:
-    with app.app_context():
-        owe_lost_email(age_seconds, **row)
-
-
 def test_queue_figures_count_the_waiting_tasks_and_the_oldest_pending_email(app_factory):
     app = migrated(app_factory())
     celery = app.extensions["celery"]
     for _n in range(3):
         celery.send_task(HEARTBEAT_TASK)  # nobody takes them
-    owe_old_email(app, 3600)
-    owe_old_email(app, 60, key="welcome:2")
-    owe_old_email(app, 7200, state=SENT, key="welcome:3")  # sent: not owed any more
+    owe_lost_email(app, 3600)
+    owe_lost_email(app, 60, key="welcome:2")
+    owe_lost_email(app, 7200, state=SENT, key="welcome:3")  # sent: not owed any more
     with app.app_context():
         figures = backlog(celery, 2.0)
     assert figures["name"] == "blasto" and figures["depth"] == 3 and figures["pending_emails"] == 2
@@ -120,7 +115,7 @@ def test_on_redis_the_depth_is_the_queue_list_and_figures_never_fail_readiness(a
         celery.send_task(HEARTBEAT_TASK)
     with app.app_context():
         assert backlog(celery, 2.0)["depth"] == 3
-    owe_old_email(app, 3600)  # an e-mail owed for an hour: worth a look, not a reason to take the dyno out
+    owe_lost_email(app, 3600)  # an e-mail owed for an hour: worth a look, not a reason to take the dyno out
 
     with start_worker(celery, pool="solo", perform_ping_check=False, shutdown_timeout=10):
         status, body = readyz(app)

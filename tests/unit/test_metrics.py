@@ -17,9 +17,9 @@ import pytest
 from blasto.core.config import statsd_config
 from blasto.core.env import ConfigError
 from blasto.core.metrics import metric_name
-from tests.conftest import migrated
+from tests.support.factories import owe_lost_email
+from tests.support.migrations import migrated
 from tests.support.processes import ROOT, process_env, wait_for
-from tests.support.shop_data import owe_lost_email
 from tests.support.sweeps import run_outbox_sweep
 from tests.support.udp_listener import received, udp_listener
 
@@ -164,8 +164,7 @@ def test_the_outbox_sweep_sends_the_backlog_as_gauges(app_factory, listener):
     celery = app.extensions["celery"]
     for _n in range(2):
         celery.send_task("blasto.health.heartbeat")
-    with app.app_context():
-        owe_lost_email(3600)
+    owe_lost_email(app, 3600)
 
     assert run_outbox_sweep(app) == 0, "the row is not due: the sweep queues nothing"
 

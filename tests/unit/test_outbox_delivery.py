@@ -15,7 +15,6 @@ import threading
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
-from functools import cache
 from html.parser import HTMLParser
 
 import pytest
@@ -23,13 +22,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sqlalchemy import create_engine, func, select, text, update
 from sqlalchemy.exc import IntegrityError
-from werkzeug.security import generate_password_hash
 
-from blasto.core.config import TEST_PASSWORD_HASH, celery_config, database_uri, engine_options
+from blasto.core.config import celery_config, database_uri, engine_options
 from blasto.core.extensions import db
 from blasto.core.logs import LogfmtFormatter, request_id_var
 from blasto.core.mail_settings import HOLD, LOG, SMTP, MailSettings, SmtpSettings
-from blasto.models import OutboxMessage, Purchase, User
+from blasto.models import OutboxMessage, Purchase
 from blasto.models.base import utcnow
 from blasto.models.outbox import FAILED, PENDING, RECEIPT, SENT, WELCOME
 from blasto.outbox.delivery import backoff, deliver, due_for_sweep, reopen
@@ -37,10 +35,10 @@ from blasto.outbox.dispatch import SEND_TASK
 from blasto.outbox.tasks import send as send_task
 from blasto.shop.accounts import EmailTaken, sign_up
 from blasto.shop.checkout import InsufficientStock, UnknownProducts, place_order
-from tests.conftest import migrated
 from tests.support.embedded_broker import queued_tasks
+from tests.support.factories import make_book, make_user
+from tests.support.migrations import migrated
 from tests.support.processes import free_port
-from tests.support.shop_data import add_product
 from tests.support.smtp_sink import SmtpSink
 
 # Importing blasto.outbox.tasks (above) registers the send and sweep tasks on every Celery app.
@@ -79,27 +77,15 @@ def queued_ids(tmp_path) -> list[int]:
     return [outbox_id for outbox_id, _ in queued(tmp_path)]
 
 
-@cache
-def password_hash() -> str:
-    return generate_password_hash("correct horse battery", method=TEST_PASSWORD_HASH)
-
-
-def add_user(email: str, name: str) -> int:
-    user = User(email=email, name=name, password_hash=password_hash())
-    db.session.add(user)
-    db.session.commit()
-    return user.id
-
-
 class Shop:
     """A user and three books on a migrated app whose context is pushed."""
 
     def __init__(self, app, sink: SmtpSink, tmp_path):
         self.app, self.sink, self.tmp_path = app, sink, tmp_path
-        self.user_id = add_user(EMAIL, name="Ada Lovelace")
-        self.emma = add_product("Emma", price_cents=1199, stock=10)
-        self.pride = add_product("Pride & Prejudice", price_cents=999, stock=10)
-        self.miserables = add_product("Les Misérables", price_cents=2500, stock=1)
+        self.user_id = make_user(app, EMAIL, name="Ada Lovelace")
+        self.emma = make_book(app, "Emma", price_cents=1199, stock=10)
+        self.pride = make_book(app, "Pride & Prejudice", price_cents=999, stock=10)
+        self.miserables = make_book(app, "Les Misérables", price_cents=2500, stock=1)
 
     @property
     def celery(self):
@@ -824,8 +810,7 @@ def test_checkouts_queue_exactly_their_new_receipts_with_the_request_id(sqlite_s
 def test_in_a_request_the_send_is_queued_after_the_response_has_gone(db_app, tmp_path):
     # No app context is pushed around these requests: each gets its own, as under gunicorn.
     app = db_app
-    with app.app_context():
-        emma = add_product("Emma", stock=5)
+    emma = make_book(app, "Emma", stock=5)
 
     def outbox_id(key: str) -> int:
         with app.app_context():

@@ -14,12 +14,12 @@ from blasto.shop.passwords import (
     common_passwords,
     password_problem,
 )
-from tests.functional.browser import Browser
+from tests.support.form_browser import Browser
 
 GOOD = "Orchard-Lantern-Velvet"
 # Every fixture password the suites sign up or log in with must pass the rule.
 FIXTURE_PASSWORDS = {
-    "tests/functional/factories.py": "correct horse battery",
+    "tests/support/factories.py": "correct horse battery",
     "tests/browser/shopping.py": "a long passphrase",
     "tests/functional (sign-up forms)": "long enough",
     "tests/functional/test_accounts.py": "another passphrase",
@@ -78,12 +78,12 @@ def test_the_suites_fixture_passwords_pass_the_rule(where):
 
 
 def test_fixture_constants_are_the_ones_checked():
-    from tests.api.conftest import PASSWORD as API
     from tests.browser.shopping import PASSWORD as BROWSER
-    from tests.functional.factories import PASSWORD as PAGES
+    from tests.support.api_client import PASSWORD as API
+    from tests.support.factories import PASSWORD as PAGES
     from tests.support.receipts import PASSWORD as E2E
 
-    assert {API, PAGES, E2E} == {FIXTURE_PASSWORDS["tests/functional/factories.py"]}
+    assert {API, PAGES, E2E} == {FIXTURE_PASSWORDS["tests/support/factories.py"]}
     assert FIXTURE_PASSWORDS["tests/browser/shopping.py"] == BROWSER
 
 

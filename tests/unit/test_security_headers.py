@@ -16,10 +16,9 @@ import pytest
 from flask import url_for
 
 from blasto.web.security_headers import CONTENT_SECURITY_POLICY, SECURITY_HEADERS
-from tests.api.conftest import bearer
-from tests.functional.browser import Browser
-from tests.functional.conftest import log_in
-from tests.functional.factories import make_admin, make_book, make_purchase
+from tests.support.api_client import bearer
+from tests.support.factories import make_admin, make_book, make_purchase
+from tests.support.form_browser import Browser, log_in
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "blasto" / "templates"
 EXPECTED = {

@@ -2,7 +2,8 @@
 
 Tests go through the real forms, CSRF tokens included: `submit` starts from
 the values the page rendered (hidden fields too), overrides what a person
-would type, and posts to the form's action. Only the standard library.
+would type, and posts to the form's action; `log_in` does so on /login
+with the factories' password.
 """
 
 from __future__ import annotations
@@ -11,7 +12,9 @@ import re
 import threading
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
+
+from tests.support.factories import PASSWORD
 
 SUBMITS = ("submit", "image", "button", "reset")
 RACE_DEADLINE_SECONDS = 30
@@ -144,6 +147,18 @@ class Browser:
     def session_cookie(self) -> str | None:
         cookie = self.client.get_cookie("session")
         return cookie.value if cookie else None
+
+
+def log_in(
+    browser: Browser, email: str, password: str = PASSWORD, next_url: str | None = None, remember: bool = False
+) -> Page:
+    """Log in through the /login form (CSRF token included), optionally with ?next= and "remember me"."""
+    url = "/login" + (f"?{urlencode({'next': next_url})}" if next_url else "")
+    page = browser.get(url)
+    data = {"email": email, "password": password}
+    if remember:
+        data["remember"] = "y"
+    return browser.submit(page, "/login", data)
 
 
 def race(posts: list[tuple[Browser, str, dict]]) -> list[tuple[int, str]]:

@@ -1,18 +1,28 @@
-"""Rows for tests, written straight to the database (ids returned, no detached objects)."""
+"""Rows for tests, written straight to the database: the suite's one factories module.
+
+Each function takes the app and works in an app context of its own, so it
+returns ids, never objects bound to a session that has gone. A caller already
+inside a context of the same app may call them too: Flask pushes a second
+context (its own database session), and the rows are committed when it returns.
+Users get the test-mode password hash, made once per password.
+"""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from functools import cache
 
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 from werkzeug.security import generate_password_hash
 
 from blasto.core.config import TEST_PASSWORD_HASH
 from blasto.core.extensions import db
-from blasto.models import Product, Purchase, PurchaseItem, User
+from blasto.models import OutboxMessage, Product, Purchase, PurchaseItem, User
+from blasto.models.base import utcnow
+from blasto.models.outbox import PENDING, WELCOME
 
 PASSWORD = "correct horse battery"
+ADMIN = "admin@example.com"
 
 
 @cache
@@ -78,7 +88,7 @@ def count(app, model) -> int:
         return db.session.scalar(select(func.count()).select_from(model))
 
 
-def make_admin(app, email: str = "admin@example.com", name: str = "Ada Admin") -> int:
+def make_admin(app, email: str = ADMIN, name: str = "Ada Admin") -> int:
     user_id = make_user(app, email=email, name=name)
     with app.app_context():
         db.session.get(User, user_id).is_admin = True
@@ -110,8 +120,6 @@ def set_purchase_time(app, purchase_id: int, when: datetime) -> None:
 
 def owe_receipt_row(app, purchase_id: int, state: str = "pending", last_error: str | None = None) -> None:
     """The receipt row checkout writes, in a chosen state."""
-    from blasto.models import OutboxMessage
-
     with app.app_context():
         user_id = db.session.get(Purchase, purchase_id).user_id
         db.session.add(
@@ -124,6 +132,23 @@ def owe_receipt_row(app, purchase_id: int, state: str = "pending", last_error: s
                 purchase_id=purchase_id,
                 attempts=1,
                 last_error=last_error,
+            )
+        )
+        db.session.commit()
+
+
+def owe_lost_email(app, age_seconds: float, *, state: str = PENDING, key: str = "welcome:1") -> None:
+    """An outbox row owed `age_seconds` ago whose send is not queued (a core INSERT: its commit queues nothing)."""
+    now = utcnow()
+    with app.app_context():
+        db.session.execute(
+            insert(OutboxMessage).values(
+                kind=WELCOME,
+                key=key,
+                recipient="ada@example.com",
+                state=state,
+                created_at=now - timedelta(seconds=age_seconds),
+                next_attempt_at=now + timedelta(hours=1),
             )
         )
         db.session.commit()
