@@ -22,6 +22,7 @@ from sqlalchemy.exc import ArgumentError
 from blasto.core import broker as embedded_broker
 from blasto.core.env import ConfigError, env_bool, env_float, env_int
 from blasto.core.mail_settings import mail_settings
+from blasto.core.payment_settings import payment_settings
 
 ENVIRONMENTS = ("production", "development", "test")
 MIN_SECRET_KEY_LENGTH = 32
@@ -84,6 +85,8 @@ def load_config(
         "READY_TIMEOUT_SECONDS": env_float(env, "READY_TIMEOUT_SECONDS", 3.0, minimum=0.1, maximum=20.0),
         "CELERY": celery_config(env.get("REDIS_URL"), instance, env),
         "MAIL": mail_settings(env, production, development=blasto_env == "development"),
+        # Stripe with its three keys, manual payment without (blasto.core.payment_settings).
+        "PAYMENTS": payment_settings(env),
         "PUBLIC_URL": public_url(env.get("PUBLIC_URL")),
         "STATSD": statsd_config(env),
         # Errors and failed tasks to Sentry (blasto.core.error_tracking); None: the SDK is never loaded.

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from blasto.core.config import load_config
 from blasto.core.env import ConfigError, env_int
+from blasto.core.payment_settings import KEYS as PAYMENT_KEYS
 from blasto.deploy_check.report import Report
 
 # For variables production cannot do without: valid values that let the loader go on to the rest.
@@ -33,6 +34,11 @@ FIXES = {
     "DATABASE_URL": "attach Postgres: heroku addons:create heroku-postgresql:essential-0 (it sets DATABASE_URL; never set it by hand)",
     "REDIS_URL": "attach Redis: heroku addons:create heroku-redis:premium-0 (it sets REDIS_URL; never set it by hand)",
     "SECRET_KEY": "heroku config:set SECRET_KEY=$(python -c 'import secrets; print(secrets.token_hex(32))')",
+    **dict.fromkeys(
+        PAYMENT_KEYS,
+        "set all three from the Stripe dashboard: heroku config:set STRIPE_SECRET_KEY=sk_live_... "
+        "STRIPE_PUBLISHABLE_KEY=pk_live_... STRIPE_WEBHOOK_SECRET=whsec_..., or unset all three for manual payment",
+    ),
 }
 # The Procfile's worker line reads it (`--concurrency=${WORKER_CONCURRENCY:-2}`); config.py does not.
 WORKER_CONCURRENCY_MAX = 64
@@ -86,6 +92,9 @@ def production_env(env: Mapping[str, str]) -> tuple[list[ConfigError], dict[str,
                 errors.append(error)
                 if error.variable in STAND_INS:
                     env[error.variable] = STAND_INS[error.variable]()
+                elif error.variable in PAYMENT_KEYS:  # the rest is checked as a shop with manual payment
+                    for name in PAYMENT_KEYS:
+                        env.pop(name, None)
                 else:
                     env.pop(error.variable, None)
 

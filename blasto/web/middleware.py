@@ -31,6 +31,8 @@ def build_middleware(app: Flask) -> None:
     """
     wsgi: WsgiApp = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_port=1)
     wsgi = LastResortMiddleware(app, wsgi)
-    wsgi = SecurityHeadersMiddleware(wsgi, hsts=app.config["BLASTO_ENV"] == "production")
+    wsgi = SecurityHeadersMiddleware(
+        wsgi, hsts=app.config["BLASTO_ENV"] == "production", stripe=app.config["PAYMENTS"].stripe
+    )
     wsgi = RequestIdMiddleware(wsgi)
     app.wsgi_app = wsgi  # type: ignore[method-assign]
