@@ -98,8 +98,8 @@ class Outgoing:
 
 @functools.cache
 def tls_context() -> ssl.SSLContext:
-    """Made once per process, and only when TLS is used: loading the CA bundle
-    took ~20 ms, most of a receipt's cost (docs/BENCHMARKS.md)."""
+    """Made once per process, and only when TLS is used: loading the CA bundle was most of a receipt's cost
+    (docs/BENCHMARKS.md, receipts)."""
     return ssl.create_default_context()
 
 

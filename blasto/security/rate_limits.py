@@ -1,43 +1,15 @@
 """Rate limits on the doors attackers push: log in, sign up, check out (Flask-Limiter).
 
-What is counted: POSTs only, to the page and to the API form of each action,
-which share one counter (a shared limit per action), so switching between
-POST /login and POST /api/v1/tokens buys an attacker nothing. The limits
-come from the RATELIMIT_* settings (blasto.core.config, README).
-
-Keys, and why:
-- Per client address, for every action: `request.remote_addr` after ProxyFix,
-  i.e. the address Heroku's router appended to X-Forwarded-For; whatever a
-  client writes in that header itself comes earlier and is ignored. IPv6
-  addresses count per /64, since one subscriber usually holds a whole /64 and
-  could otherwise rotate through it.
-- Per account, for logging in: failed attempts per submitted e-mail address,
-  from any address. Credential stuffing and password spraying spread the
-  guesses at one account over many addresses, which per-address limits never
-  see; this caps them per account however many addresses there are. Only
-  failures count (a 400 page or a 401), so logging in often never slows a
-  shopper down. The price is that someone who hammers an address with wrong
-  passwords holds its owner back until the window passes (an hour at most
-  with the defaults): a bounded delay that heals itself, chosen over
-  unlimited guessing. It is keyed per address whether or not an account
-  exists, so it tells nobody which addresses have one, and the address is
-  hashed: neither Redis nor the log lines hold it.
-
-A breach raises Flask-Limiter's RateLimitExceeded (429), which blasto.web.errors
-renders like every error: JSON under /api/v1, the error page elsewhere. This
-module adds Retry-After and a message saying how long to wait.
-
-Storage: Redis when REDIS_URL is set (every web process and dyno shares the
-counts), memory otherwise (each process counts alone: fine on a laptop). If
-Redis stops answering the request is still served: Flask-Limiter logs a
-warning and counts in memory until Redis answers again (in-memory fallback),
-and any other storage error is logged and swallowed. An outage of the
-limiter must never take the shop down with it.
-
-The limits are attached here, by wrapping the views once the blueprints are
-registered, rather than by decorators in the views: one place to read them,
-and one Limiter per app (a Limiter keeps its storage and settings on itself,
-and tests build many apps).
+POSTs only, to the page and the API form of each action, which share one
+counter, so switching between POST /login and POST /api/v1/tokens buys nothing.
+Keys: the client address after ProxyFix (IPv6 per /64) for every action, and
+for logging in also failed attempts per submitted e-mail address (hashed), which
+stops guessing spread over many addresses. A breach is a 429 with Retry-After,
+rendered like every error. Counts live in Redis when REDIS_URL is set; if Redis
+stops answering, Flask-Limiter counts in memory: an outage of the limiter never
+takes the shop down. The limits are attached in one place, with the limiter's
+own decorator over the registered views. Settings and the reasoning behind the
+keys: README, "Behind the router".
 """
 
 from __future__ import annotations

@@ -4,8 +4,8 @@ One WSGI middleware sets the id for the whole request: in the logging context
 (so every log line carries it) and in the response header (so gunicorn's
 access line and the client see it). `g.request_id` reads it.
 A client-supplied id is only trusted when short and plain, so it can never
-inject text into a log line. A middleware rather than three Flask hooks: it
-is on every request's path, and measured cheaper (docs/BENCHMARKS.md).
+inject text into a log line. A middleware rather than Flask hooks, so that the
+responses Flask never sees (the last-resort error page) carry it too.
 """
 
 from __future__ import annotations
