@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 
 from flask_wtf import FlaskForm
-from wtforms import DateField, HiddenField, StringField, TextAreaField
+from wtforms import DateField, HiddenField, SelectField, StringField, TextAreaField
 from wtforms.validators import (
     DataRequired,
     InputRequired,
@@ -23,7 +23,9 @@ from wtforms.validators import (
 from wtforms.widgets import HiddenInput
 
 from blasto.models.product import AUTHOR_MAX, STOCK_MAX, TITLE_MAX
+from blasto.models.purchase import AWAITING_PAYMENT, CANCELLED, CARRIER_MAX, PAID, REFUNDED, SHIPPED
 from blasto.shop.money import format_cents
+from blasto.shop.orders import tracking_problem
 from blasto.web.forms import WholeNumberField, strip
 
 PRICE_MAX_CENTS = 100_000_00  # $100,000.00: beyond any book, far below INTEGER's limit
@@ -162,6 +164,31 @@ class VisibilityForm(FlaskForm):
     next = HiddenField()
 
 
+class OrderMoveForm(FlaskForm):
+    """Mark paid, or cancel: a button (the history records who pressed it, and when)."""
+
+
+def _tracking(form, field):
+    problem = tracking_problem(field.data or "")
+    if problem:
+        raise ValidationError(problem)
+
+
+class ShipForm(FlaskForm):
+    carrier = _text("Carrier", CARRIER_MAX, "carrier", id="ship-carrier")
+    tracking_number = StringField("Tracking number", id="ship-tracking", filters=[strip], validators=[_tracking])
+
+
+# The list's state filter: its value in the URL -> (label, status).
+STATE_FILTERS = {
+    "to_ship": ("To ship (paid)", PAID),
+    "awaiting_payment": ("Awaiting payment", AWAITING_PAYMENT),
+    "shipped": ("Shipped", SHIPPED),
+    "cancelled": ("Cancelled", CANCELLED),
+    "refunded": ("Refunded", REFUNDED),
+}
+
+
 class PurchaseFilterForm(FlaskForm):
     """The purchase list's filters, read from the query string (a GET form: no CSRF, nothing changes)."""
 
@@ -191,10 +218,17 @@ class PurchaseFilterForm(FlaskForm):
             no_control_characters,
         ],
     )
+    state = SelectField(
+        "State",
+        id="filter-state",
+        choices=[("", "Any")] + [(value, label) for value, (label, _) in STATE_FILTERS.items()],
+        default="",
+        validate_choice=True,
+    )
     min_total = MoneyField("Total at least", id="filter-min", validators=[Optional(), CentsRange(0, TOTAL_MAX_CENTS)])
     max_total = MoneyField("Total at most", id="filter-max", validators=[Optional(), CentsRange(0, TOTAL_MAX_CENTS)])
 
-    NAMES = ("date_from", "date_to", "email", "book", "min_total", "max_total")
+    NAMES = ("state", "date_from", "date_to", "email", "book", "min_total", "max_total")
 
     def validate(self, extra_validators=None) -> bool:
         valid = super().validate(extra_validators)

@@ -13,17 +13,22 @@ from __future__ import annotations
 import re
 from datetime import UTC, date, datetime, time, timedelta
 
-from flask import abort, render_template, request
+from flask import abort, flash, render_template, request, url_for
+from flask_login import current_user
 from sqlalchemy import ColumnElement, Select, false, func, or_, select
 
 from blasto.admin import bp
-from blasto.admin.forms import PurchaseFilterForm
+from blasto.admin.forms import STATE_FILTERS, OrderMoveForm, PurchaseFilterForm, ShipForm
 from blasto.core.extensions import db
 from blasto.models import OutboxMessage, Product, Purchase, PurchaseItem, User
 from blasto.models.base import ID_CONVERTER, MAX_ID
 from blasto.models.outbox import RECEIPT
+from blasto.models.purchase import ADMIN, AWAITING_PAYMENT, PAID
 from blasto.shop.catalog import escape_like
+from blasto.shop.orders import CANCEL, PAY, SHIP, BadShipment, NoSuchOrder, NotAllowed, history, move
+from blasto.shop.payments import payment_for
 from blasto.web.paging import Page, check_in_range, page_number
+from blasto.web.redirects import see_other
 
 PER_PAGE = 25
 
@@ -51,6 +56,10 @@ def purchases():
 
 @bp.get(f"/purchases/<{ID_CONVERTER}:purchase_id>")
 def purchase(purchase_id: int):
+    return _purchase_page(purchase_id)
+
+
+def _purchase_page(purchase_id: int, ship_form: ShipForm | None = None, status: int = 200):
     found = purchase_detail(purchase_id)
     if found is None:
         abort(404, description="There is no purchase with this id.")
@@ -63,12 +72,79 @@ def purchase(purchase_id: int):
             OutboxMessage.last_error,
         ).where(OutboxMessage.key == f"receipt:{purchase_id}")
     ).first()
-    return render_template("admin/purchase.html", purchase=found, receipt=receipt)
+    return render_template(
+        "admin/purchase.html",
+        purchase=found,
+        receipt=receipt,
+        payment=payment_for(found),
+        history=history(purchase_id),
+        pay_form=OrderMoveForm(formdata=None) if found["status"] == AWAITING_PAYMENT else None,
+        ship_form=(ship_form or ShipForm(formdata=None)) if found["status"] == PAID else None,
+        cancel_form=OrderMoveForm(formdata=None) if found["status"] in (AWAITING_PAYMENT, PAID) else None,
+    ), status
+
+
+@bp.post(f"/purchases/<{ID_CONVERTER}:purchase_id>/pay")
+def mark_paid(purchase_id: int):
+    """The money came in outside the shop (manual payment): the order is paid, the receipt owed."""
+    form = OrderMoveForm()
+    if not form.validate_on_submit():
+        flash(_first_error(form), "error")
+        return see_other(url_for("admin.purchase", purchase_id=purchase_id))
+    return _move(purchase_id, PAY, f"Order #{purchase_id} is marked paid; the receipt is on its way.")
+
+
+@bp.post(f"/purchases/<{ID_CONVERTER}:purchase_id>/ship")
+def mark_shipped(purchase_id: int):
+    form = ShipForm()
+    if not form.validate_on_submit():
+        return _purchase_page(purchase_id, ship_form=form, status=400)
+    return _move(
+        purchase_id,
+        SHIP,
+        f"Order #{purchase_id} is marked shipped; the shopper is told.",
+        carrier=form.carrier.data,
+        tracking_number=form.tracking_number.data,
+    )
+
+
+@bp.post(f"/purchases/<{ID_CONVERTER}:purchase_id>/cancel")
+def cancel(purchase_id: int):
+    """Unpaid: cancelled. Paid: refunded, the money returned outside the shop as it came (manual payment)."""
+    form = OrderMoveForm()
+    if not form.validate_on_submit():
+        flash(_first_error(form), "error")
+        return see_other(url_for("admin.purchase", purchase_id=purchase_id))
+    return _move(purchase_id, CANCEL, None)
+
+
+def _move(purchase_id: int, name: str, done: str | None, **details):
+    try:
+        moved = move(purchase_id, name, ADMIN, actor_id=current_user.id, **details)
+    except NoSuchOrder:
+        abort(404, description="There is no purchase with this id.")
+    except (NotAllowed, BadShipment) as exc:
+        flash(str(exc), "error")
+        return see_other(url_for("admin.purchase", purchase_id=purchase_id))
+    if done is None:
+        done = (
+            f"Order #{purchase_id} is refunded: return the payment the way it came; the shopper is told."
+            if moved.from_status == PAID
+            else f"Order #{purchase_id} is cancelled; its books are back in stock."
+        )
+    flash(done, "success")
+    return see_other(url_for("admin.purchase", purchase_id=purchase_id))
+
+
+def _first_error(form) -> str:
+    return next((error for errors in form.errors.values() for error in errors), "The form was incomplete.")
 
 
 def filters(form: PurchaseFilterForm) -> list[ColumnElement]:
     """WHERE conditions on `purchases` for a validated filter form."""
     conditions: list[ColumnElement] = []
+    if form.state.data:
+        conditions.append(_purchases.c.status == STATE_FILTERS[form.state.data][1])
     if form.date_from.data:
         conditions.append(_purchases.c.created_at >= _start_of(form.date_from.data))
     if form.date_to.data and form.date_to.data < date.max:  # inclusive: before the next day starts
@@ -158,6 +234,9 @@ def purchase_detail(purchase_id: int) -> dict | None:
             _purchases.c.created_at,
             _purchases.c.total_cents,
             _purchases.c.status,
+            _purchases.c.payment_method,
+            _purchases.c.carrier,
+            _purchases.c.tracking_number,
             _users.c.id.label("user_id"),
             _users.c.email,
             _users.c.name,
@@ -184,6 +263,9 @@ def purchase_detail(purchase_id: int) -> dict | None:
         "created_at": first.created_at,
         "total_cents": first.total_cents,
         "status": first.status,
+        "payment_method": first.payment_method,
+        "carrier": first.carrier,
+        "tracking_number": first.tracking_number,
         "customer": {"id": first.user_id, "email": first.email, "name": first.name},
         "items": [
             {

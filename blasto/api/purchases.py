@@ -22,10 +22,13 @@ from blasto.api.schemas import (
     PurchasePageSchema,
 )
 from blasto.models.base import ID_CONVERTER
+from blasto.models.purchase import SHOPPER
 from blasto.outbox.records import receipt_state
 from blasto.shop.checkout import CheckoutError, IdempotencyMismatch, InsufficientStock, UnknownProducts, place_order
 from blasto.shop.history import purchase_detail, purchase_page
 from blasto.shop.money import CURRENCY, format_cents
+from blasto.shop.orders import CANCEL, NoSuchOrder, NotAllowed, history, move
+from blasto.shop.payments import payment_for
 
 blp = Blueprint("purchases", __name__, url_prefix=f"{URL_PREFIX}/purchases", description="Your orders")
 blp.before_request(require_json_body)
@@ -55,7 +58,28 @@ def purchase_detail_json(purchase: dict) -> dict:
     if receipt is not None:
         sent_at = receipt["sent_at"]
         receipt = {"state": receipt["state"], "sent_at": sent_at.isoformat() if sent_at else None}
-    return {**purchase_json(purchase), "receipt": receipt}
+    payment = payment_for(purchase)
+    shipment = (
+        {"carrier": purchase["carrier"], "tracking_number": purchase["tracking_number"]}
+        if purchase["carrier"]
+        else None
+    )
+    return {
+        **purchase_json(purchase),
+        "payment": {**payment, "due_by": payment["due_by"].isoformat() if payment["due_by"] else None},
+        "shipment": shipment,
+        "history": [
+            {
+                "at": event["at"].isoformat(),
+                "from_status": event["from"],
+                "to_status": event["to"],
+                "cause": event["cause"],
+                "note": event["note"],
+            }
+            for event in history(purchase["id"])
+        ],
+        "receipt": receipt,
+    }
 
 
 @blp.get("")
@@ -76,7 +100,7 @@ def list_purchases(args):
 @blp.alt_response(200, schema=PurchaseDetailSchema, success=True, description="One purchase, with its receipt's state")
 @blp.alt_response(404, response="NOT_FOUND")
 def get_purchase(purchase_id: int):
-    """One of your purchases (anyone else's is a 404)."""
+    """One of your purchases with its state, how to pay it and its history (anyone else's is a 404)."""
     purchase = purchase_detail(g.user_id, purchase_id)
     if purchase is None:
         abort(404, message=f"You have no purchase {purchase_id}.")
@@ -126,3 +150,24 @@ def create_purchase(headers, body):
     if not created:
         response.headers["Idempotent-Replayed"] = "true"
     return response
+
+
+@blp.post(f"/<{ID_CONVERTER}:purchase_id>/cancel")
+@token_auth(blp)
+@blp.alt_response(200, schema=PurchaseDetailSchema, success=True, description="The order, cancelled or refunded")
+@blp.alt_response(404, response="NOT_FOUND")
+@blp.alt_response(
+    409, response="CONFLICT", description="The order's state does not allow it (shipped, or already closed)"
+)
+@blp.alt_response(415, response="UNSUPPORTED_MEDIA_TYPE")
+def cancel_purchase(purchase_id: int):
+    """Cancel one of your orders that has not shipped: unpaid, it is cancelled; paid, it is refunded. No body."""
+    try:
+        move(purchase_id, CANCEL, SHOPPER, actor_id=g.user_id, owner_id=g.user_id)
+    except NoSuchOrder:
+        abort(404, message=f"You have no purchase {purchase_id}.")
+    except NotAllowed as exc:
+        abort(409, message=str(exc), errors={"status": [f"The order is {exc.status}."]})
+    detail = purchase_detail(g.user_id, purchase_id)
+    assert detail is not None  # this user's own order, just moved
+    return jsonify(purchase_detail_json(detail))

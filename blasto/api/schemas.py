@@ -11,6 +11,7 @@ from marshmallow import fields, validate
 
 from blasto.models.base import MAX_ID
 from blasto.models.outbox import STATES
+from blasto.models.purchase import CAUSES, STATUSES
 from blasto.models.user import EMAIL_MAX, NAME_MAX
 from blasto.shop.cart import MAX_LINES, MAX_QUANTITY
 from blasto.shop.catalog import MAX_SEARCH_LENGTH
@@ -203,9 +204,15 @@ class PurchaseItemSchema(ma.Schema):
     line_total_cents = fields.Integer()
 
 
+STATUS_DESCRIPTION = (
+    "awaiting_payment -> paid -> shipped; or cancelled (unpaid) / refunded (paid), by the shopper, the shop "
+    "or, unpaid past the payment timeout, by the shop's clock"
+)
+
+
 class PurchaseSchema(ma.Schema):
     id = fields.Integer()
-    status = fields.String()
+    status = fields.String(validate=validate.OneOf(STATUSES), metadata={"description": STATUS_DESCRIPTION})
     created_at = fields.DateTime()
     total_cents = fields.Integer()
     total_display = fields.String()
@@ -224,11 +231,43 @@ class ReceiptSchema(ma.Schema):
     sent_at = fields.DateTime(allow_none=True)
 
 
+class PaymentSchema(ma.Schema):
+    method = fields.String(
+        validate=validate.OneOf(["manual"]),
+        metadata={"description": "manual: paid outside the shop (bank transfer, cash); the shop marks it paid"},
+    )
+    instructions = fields.String(
+        allow_none=True, metadata={"description": "How to pay, while the order awaits its payment; else null"}
+    )
+    due_by = fields.DateTime(
+        allow_none=True,
+        metadata={"description": "Unpaid by then, the order is cancelled and its stock released; null once settled"},
+    )
+
+
+class ShipmentSchema(ma.Schema):
+    carrier = fields.String()
+    tracking_number = fields.String()
+
+
+class PurchaseEventSchema(ma.Schema):
+    at = fields.DateTime()
+    from_status = fields.String(
+        allow_none=True, metadata={"description": "The state it left (one of to_status's); null: the order was placed"}
+    )
+    to_status = fields.String(validate=validate.OneOf(STATUSES))
+    cause = fields.String(validate=validate.OneOf(CAUSES))
+    note = fields.String(allow_none=True)
+
+
 class PurchaseDetailSchema(PurchaseSchema):
+    payment = fields.Nested(PaymentSchema)
+    shipment = fields.Nested(ShipmentSchema, allow_none=True, metadata={"description": "Set once shipped"})
+    history = fields.List(fields.Nested(PurchaseEventSchema), metadata={"description": "Every change, oldest first"})
     receipt = fields.Nested(
         ReceiptSchema,
         allow_none=True,
-        metadata={"description": "The receipt e-mail's delivery (null for purchases older than receipts)"},
+        metadata={"description": "The receipt e-mail's delivery; null until the order is paid"},
     )
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import re
 import ssl
+import string
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -93,6 +94,7 @@ def load_config(
         "ERROR_TRACKING": error_tracking_config(env, blasto_env),
         **outbox_config(env),
         **report_config(env),
+        **payment_config(env),
         **rate_limit_config(env, blasto_env),
     }
 
@@ -142,6 +144,62 @@ def report_config(env: Mapping[str, str]) -> dict[str, Any]:
         "REPORT_STALL_SECONDS": env_float(env, "REPORT_STALL_SECONDS", 60.0, minimum=1.0, maximum=3600.0),
         "REPORT_MAX_ATTEMPTS": env_int(env, "REPORT_MAX_ATTEMPTS", 3, minimum=1, maximum=20),
     }
+
+
+# Manual payment (no provider): how long an unpaid order holds its stock, and what the shopper is told.
+DEFAULT_PAYMENT_TIMEOUT = "3d"  # a bank transfer takes a working day or two
+PAYMENT_TIMEOUT_MIN_SECONDS, PAYMENT_TIMEOUT_MAX_SECONDS = 1, 90 * 24 * 3600
+DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 24 * 3600}
+DEFAULT_PAYMENT_INSTRUCTIONS = (
+    "Please pay {total} by bank transfer, with “Blasto order {order}” as the reference. "
+    "We hold your books until {deadline} and send them as soon as the payment is in."
+)
+PAYMENT_INSTRUCTIONS_FIELDS = ("order", "total", "deadline")
+PAYMENT_INSTRUCTIONS_MAX = 2000
+
+
+def payment_config(env: Mapping[str, str]) -> dict[str, Any]:
+    """PAYMENT_TIMEOUT (in seconds) and PAYMENT_INSTRUCTIONS, checked now rather than at the first order."""
+    return {
+        "PAYMENT_TIMEOUT_SECONDS": payment_timeout(env.get("PAYMENT_TIMEOUT")),
+        "PAYMENT_INSTRUCTIONS": payment_instructions(env.get("PAYMENT_INSTRUCTIONS")),
+    }
+
+
+def payment_timeout(value: str | None) -> int:
+    """A duration: a whole number and a unit, s, m, h or d ("3d", "36h", "90m"); default 3d."""
+    text = (value or "").strip().lower() or DEFAULT_PAYMENT_TIMEOUT
+    match = re.fullmatch(r"([0-9]{1,9})\s*([smhd])", text)
+    if match is None:
+        raise ConfigError(
+            "PAYMENT_TIMEOUT", f"must be a whole number and a unit (s, m, h or d), like 3d or 36h, not {text!r}"
+        )
+    seconds = int(match[1]) * DURATION_UNITS[match[2]]
+    if not PAYMENT_TIMEOUT_MIN_SECONDS <= seconds <= PAYMENT_TIMEOUT_MAX_SECONDS:
+        raise ConfigError("PAYMENT_TIMEOUT", f"must be from 1s to 90d, not {text!r}")
+    return seconds
+
+
+def payment_instructions(value: str | None) -> str:
+    """What a shopper is told to do to pay; may name {order}, {total} and {deadline}, filled in per order."""
+    text = (value or "").strip() or DEFAULT_PAYMENT_INSTRUCTIONS
+    if len(text) > PAYMENT_INSTRUCTIONS_MAX:
+        raise ConfigError("PAYMENT_INSTRUCTIONS", f"must be at most {PAYMENT_INSTRUCTIONS_MAX} characters")
+    if re.search(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]", text):
+        raise ConfigError("PAYMENT_INSTRUCTIONS", "must not contain control characters")
+    try:
+        fields = [(name, spec, conversion) for _, name, spec, conversion in string.Formatter().parse(text)]
+    except ValueError as exc:
+        raise ConfigError(
+            "PAYMENT_INSTRUCTIONS", f"has a stray brace ({exc}); write {{{{ and }}}} for literal braces"
+        ) from None
+    for name, spec, conversion in fields:
+        if name is not None and (name not in PAYMENT_INSTRUCTIONS_FIELDS or spec or conversion):
+            raise ConfigError(
+                "PAYMENT_INSTRUCTIONS",
+                f"may name only {{order}}, {{total}} and {{deadline}} (no formats), not {{{name}}}",
+            )
+    return text
 
 
 # Per client address (per account for failed log-ins); see blasto.security.rate_limits.
@@ -397,7 +455,7 @@ def celery_config(redis_url: str | None, instance: Path, env: Mapping[str, str])
         # server's "accepted" and the commit that records it.
         "worker_cancel_long_running_tasks_on_connection_loss": False,
         "task_default_queue": "blasto",
-        "imports": ("blasto.health.tasks", "blasto.outbox.tasks", "blasto.reports.tasks"),
+        "imports": ("blasto.health.tasks", "blasto.outbox.tasks", "blasto.reports.tasks", "blasto.shop.tasks"),
         # The clock process's only job. On the embedded defaults the schedule
         # lives in memory (a dyno's disk is not kept); with Redis, RedBeat
         # keeps it there under a lock (see below). Beat wakes at least this
@@ -413,6 +471,11 @@ def celery_config(redis_url: str | None, instance: Path, env: Mapping[str, str])
             "reports-sweep": {
                 "task": "blasto.reports.sweep",
                 "schedule": env_float(env, "REPORT_SWEEP_EVERY_SECONDS", 15.0, minimum=0.1, maximum=3600.0),
+            },
+            # Cancels orders unpaid past PAYMENT_TIMEOUT and puts their stock back.
+            "orders-sweep": {
+                "task": "blasto.orders.sweep",
+                "schedule": env_float(env, "ORDER_SWEEP_EVERY_SECONDS", 15.0, minimum=0.1, maximum=3600.0),
             },
             # A worker stamps the time; /readyz reads its age to know one is taking tasks.
             HEARTBEAT_ENTRY: {

@@ -7,7 +7,7 @@ the database as well as the code that decrements it).
 from blasto.models.login_session import LoginSession
 from blasto.models.outbox import OutboxMessage
 from blasto.models.product import Product
-from blasto.models.purchase import Purchase, PurchaseItem
+from blasto.models.purchase import Purchase, PurchaseEvent, PurchaseItem
 from blasto.models.report import Report
 from blasto.models.sweep_heartbeat import SweepHeartbeat
 from blasto.models.token import ApiToken
@@ -19,6 +19,7 @@ __all__ = [
     "OutboxMessage",
     "Product",
     "Purchase",
+    "PurchaseEvent",
     "PurchaseItem",
     "Report",
     "SweepHeartbeat",

@@ -20,8 +20,10 @@ from blasto.models.base import UTCDateTime, utcnow
 
 PENDING, SENT, FAILED = "pending", "sent", "failed"
 STATES = (PENDING, SENT, FAILED)
-RECEIPT, WELCOME = "receipt", "welcome"
-KINDS = (RECEIPT, WELCOME)
+RECEIPT, WELCOME = "receipt", "welcome"  # a receipt is owed when the payment is in, not before
+# The life of an order (blasto.shop.orders): placed (with how to pay), shipped, cancelled, refunded.
+ORDER_PLACED, SHIPPED, CANCELLED, REFUNDED = "order_placed", "shipped", "cancelled", "refunded"
+KINDS = (RECEIPT, WELCOME, ORDER_PLACED, SHIPPED, CANCELLED, REFUNDED)
 
 
 class OutboxMessage(Model):

@@ -29,9 +29,10 @@ from blasto.mail.compose import compose
 from blasto.mail.transport import DeliveryError, Outgoing
 from blasto.models import OutboxMessage, User
 from blasto.models.base import utcnow
-from blasto.models.outbox import FAILED, PENDING, RECEIPT, SENT
+from blasto.models.outbox import CANCELLED, FAILED, ORDER_PLACED, PENDING, RECEIPT, REFUNDED, SENT, SHIPPED
 from blasto.outbox.dispatch import publish
 from blasto.shop.history import purchase_detail
+from blasto.shop.payments import instructions
 
 SWEEP_BATCH = 500
 ERROR_MAX = 2000
@@ -144,20 +145,33 @@ def message_id(row: OutboxMessage, mail: MailSettings) -> str:
     return f"<{row.key.replace(':', '.')}.{row.id}@{mail.domain}>"
 
 
+# An order's e-mails: their subject (with the order number) and template pair (mail/<name>.txt and .html).
+ORDER_EMAILS = {
+    ORDER_PLACED: ("Your Blasto order #{id}: how to pay", "order_placed"),
+    RECEIPT: ("Your Blasto receipt for order #{id}", "receipt"),
+    SHIPPED: ("Your Blasto order #{id} is on its way", "shipped"),
+    CANCELLED: ("Your Blasto order #{id} is cancelled", "cancelled"),
+    REFUNDED: ("Your Blasto order #{id} is cancelled and refunded", "refunded"),
+}
+
+
 def _compose(row: OutboxMessage, mail: MailSettings):
     user = db.session.get(User, row.user_id) if row.user_id is not None else None
     common = {"sender": mail.sender, "recipient": row.recipient, "message_id": message_id(row, mail), "link": row.link}
-    if row.kind == RECEIPT:
+    if row.kind in ORDER_EMAILS:
         purchase = (
             purchase_detail(user.id, row.purchase_id) if user is not None and row.purchase_id is not None else None
         )
         if purchase is None or user is None:
             raise DeliveryError("the purchase no longer exists; there is nothing to send", permanent=True)
+        subject, template = ORDER_EMAILS[row.kind]
         return compose(
-            subject=f"Your Blasto receipt for order #{purchase['id']}",
-            template="receipt",
+            subject=subject.format(id=purchase["id"]),
+            template=template,
             purchase=purchase,
             name=user.name,
+            # Instructions as they were when the order was placed (its deadline does not move).
+            instructions=instructions(purchase["id"], purchase["total_cents"], purchase["created_at"]),
             **common,
         )
     if user is None:

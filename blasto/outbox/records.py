@@ -8,14 +8,35 @@ from sqlalchemy import func, select
 from blasto.core.extensions import db
 from blasto.core.logs import request_id_var
 from blasto.models import OutboxMessage, User
-from blasto.models.outbox import RECEIPT, WELCOME
+from blasto.models.outbox import CANCELLED, ORDER_PLACED, RECEIPT, REFUNDED, SHIPPED, WELCOME
+from blasto.models.purchase import CANCELLED as ORDER_CANCELLED
+from blasto.models.purchase import PAID
+from blasto.models.purchase import REFUNDED as ORDER_REFUNDED
+from blasto.models.purchase import SHIPPED as ORDER_SHIPPED
+
+# The e-mail each state of an order owes its shopper; the receipt only once the money is in.
+EMAIL_FOR_STATUS = {PAID: RECEIPT, ORDER_SHIPPED: SHIPPED, ORDER_CANCELLED: CANCELLED, ORDER_REFUNDED: REFUNDED}
 
 
-def owe_receipt(purchase_id: int, user_id: int) -> OutboxMessage:
+def order_email_key(kind: str, purchase_id: int) -> str:
+    return f"{kind}:{purchase_id}"
+
+
+def owe_order_placed(purchase_id: int, user_id: int) -> OutboxMessage:
+    """What was ordered and how to pay for it; written with the purchase."""
+    return _owe_order_email(ORDER_PLACED, purchase_id, user_id)
+
+
+def owe_order_email(status: str, purchase_id: int, user_id: int) -> OutboxMessage:
+    """The e-mail an order's new state owes (the receipt for `paid`); written with the move."""
+    return _owe_order_email(EMAIL_FOR_STATUS[status], purchase_id, user_id)
+
+
+def _owe_order_email(kind: str, purchase_id: int, user_id: int) -> OutboxMessage:
     email = db.session.scalar(select(User.email).where(User.id == user_id))
     return _owe(
-        RECEIPT,
-        f"receipt:{purchase_id}",
+        kind,
+        order_email_key(kind, purchase_id),
         email or "",
         user_id,
         purchase_id,
@@ -56,11 +77,11 @@ def state_counts() -> dict[str, int]:
     return dict(db.session.execute(select(OutboxMessage.state, func.count()).group_by(OutboxMessage.state)).all())
 
 
-def receipt_state(purchase_id: int) -> dict | None:
-    """What the purchase page and the API show: state, when sent, the last error."""
+def receipt_state(purchase_id: int, kind: str = RECEIPT) -> dict | None:
+    """What the purchase page and the API show of an order's e-mail (the receipt unless named): state, when sent."""
     row = db.session.execute(
         select(OutboxMessage.state, OutboxMessage.sent_at, OutboxMessage.recipient).where(
-            OutboxMessage.key == f"receipt:{purchase_id}"
+            OutboxMessage.key == order_email_key(kind, purchase_id)
         )
     ).first()
     if row is None:

@@ -25,6 +25,7 @@ from sqlalchemy import CursorResult, func, select, tuple_, update
 from blasto.core.extensions import db
 from blasto.models import Product, Purchase, PurchaseItem, Report
 from blasto.models.base import utcnow
+from blasto.models.purchase import SOLD
 from blasto.models.report import DONE, FAILED, QUEUED, RUNNING
 from blasto.reports import rendering
 from blasto.reports.asking import queue_build
@@ -143,7 +144,8 @@ def build(report_id: int) -> str:
 
 def read_sales(span: DateRange, progress: Progress) -> Totals:
     start, end = span.bounds()
-    in_range = (Purchase.created_at >= start, Purchase.created_at < end)
+    # Sales are money that came in and stayed: paid or shipped orders, by the day they were placed.
+    in_range = (Purchase.created_at >= start, Purchase.created_at < end, Purchase.status.in_(SOLD))
     lines = (
         select(func.count())
         .select_from(PurchaseItem)

@@ -1,4 +1,4 @@
-"""Checkout: one transaction that decrements stock and records the purchase.
+"""Checkout: one transaction that decrements stock and records the purchase, awaiting its payment.
 
 The server decides every price: unit prices come from the same UPDATE that
 takes the stock (`UPDATE ... WHERE stock >= qty RETURNING price_cents`), so a
@@ -23,10 +23,11 @@ from sqlalchemy.exc import IntegrityError
 
 from blasto.core.extensions import db
 from blasto.models import Product, Purchase, PurchaseItem
-from blasto.outbox.records import owe_receipt
+from blasto.outbox.records import owe_order_placed
 from blasto.shop.cart import MAX_LINES, CartError, check_quantity
 from blasto.shop.catalog import FOR_SALE
 from blasto.shop.money import order_total
+from blasto.shop.orders import record_creation
 
 
 class CheckoutError(Exception):
@@ -144,7 +145,10 @@ def _buy(user_id: int, order: dict[int, int], idempotency_key: str | None, diges
     )
     db.session.add(purchase)
     db.session.flush()
-    owe_receipt(purchase.id, user_id)  # committed with the purchase, or not at all
+    # Committed with the purchase, or not at all: its first history row and the order-placed
+    # e-mail (how to pay). The receipt waits for the payment (blasto.shop.orders).
+    record_creation(purchase.id, user_id)
+    owe_order_placed(purchase.id, user_id)
     return purchase
 
 

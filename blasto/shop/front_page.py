@@ -19,7 +19,8 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from blasto.core.extensions import db
-from blasto.models import Product, PurchaseItem
+from blasto.models import Product, Purchase, PurchaseItem
+from blasto.models.purchase import SOLD
 from blasto.shop.catalog import FOR_SALE
 
 log = logging.getLogger("blasto.front_page")
@@ -35,7 +36,8 @@ _SOLD = func.sum(PurchaseItem.quantity).label("sold")
 _BEST_SELLING = (
     select(*_COLUMNS, _SOLD)
     .join(PurchaseItem, PurchaseItem.product_id == Product.id)
-    .where(FOR_SALE)
+    .join(Purchase, Purchase.id == PurchaseItem.purchase_id)
+    .where(FOR_SALE, Purchase.status.in_(SOLD))  # copies paid for, not merely ordered
     .group_by(*_COLUMNS)
     .order_by(_SOLD.desc(), Product.id)
     .limit(SHELF_SIZE)

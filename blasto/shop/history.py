@@ -29,9 +29,15 @@ def _count(user: ColumnElement) -> ColumnElement:
 
 
 def _header(user: ColumnElement, *conditions, paged: bool) -> Select:
-    header = select(_purchases.c.id, _purchases.c.status, _purchases.c.created_at, _purchases.c.total_cents).where(
-        _purchases.c.user_id == user, *conditions
-    )
+    header = select(
+        _purchases.c.id,
+        _purchases.c.status,
+        _purchases.c.created_at,
+        _purchases.c.total_cents,
+        _purchases.c.payment_method,
+        _purchases.c.carrier,
+        _purchases.c.tracking_number,
+    ).where(_purchases.c.user_id == user, *conditions)
     if paged:  # newest first; (user_id, created_at, id) is indexed in this order
         header = (
             header.order_by(_purchases.c.created_at.desc(), _purchases.c.id.desc())
@@ -53,6 +59,9 @@ def _statement(header: Select, *extra) -> Select:
         _products.c.title,
         _lines.c.quantity,
         _lines.c.unit_price_cents,
+        page.c.payment_method,
+        page.c.carrier,
+        page.c.tracking_number,
         *extra,
     ]
     joined = page.join(_lines, _lines.c.purchase_id == page.c.id).join(_products, _products.c.id == _lines.c.product_id)
@@ -87,7 +96,7 @@ def _page_params(page: int, per_page: int, **params) -> dict:
 
 
 def _grouped(rows) -> list[dict]:
-    """One dict per purchase from its line rows (already in order); the first eight columns of every statement above."""
+    """One dict per purchase from its line rows (already in order); the first eleven columns of every statement above."""
     purchases: list[dict] = []
     current_id = None
     items: list[dict] = []
@@ -95,12 +104,16 @@ def _grouped(rows) -> list[dict]:
         purchase_id, status, created_at, total_cents, product_id, title, quantity, unit_price_cents = row[:8]
         if purchase_id != current_id:
             current_id, items = purchase_id, []
+            payment_method, carrier, tracking_number = row[8:11]
             purchases.append(
                 {
                     "id": purchase_id,
                     "status": status,
                     "created_at": created_at,
                     "total_cents": total_cents,
+                    "payment_method": payment_method,
+                    "carrier": carrier,
+                    "tracking_number": tracking_number,
                     "items": items,
                 }
             )

@@ -18,6 +18,8 @@ from sqlalchemy import select
 from blasto.core.extensions import db
 from blasto.models import Purchase
 from blasto.models.base import ID_CONVERTER
+from blasto.models.outbox import ORDER_PLACED
+from blasto.models.purchase import AWAITING_PAYMENT, PAID, SHOPPER
 from blasto.outbox.records import receipt_state
 from blasto.shop.catalog import books_for_sale
 from blasto.shop.checkout import (
@@ -29,9 +31,12 @@ from blasto.shop.checkout import (
     place_order,
 )
 from blasto.shop.history import purchase_detail, purchase_page
+from blasto.shop.orders import CANCEL, NoSuchOrder, NotAllowed, history, move
+from blasto.shop.payments import payment_for
 from blasto.site import bp
 from blasto.site.cart import CART_KEY, current_cart, lines_total, priced_lines, save_cart
 from blasto.site.forms import CheckoutForm
+from blasto.web.forms import CsrfOnlyForm
 from blasto.web.paging import Page, check_in_range, page_number
 from blasto.web.redirects import see_other
 
@@ -91,7 +96,7 @@ def place_checkout(form: CheckoutForm):
         return see_other(url_for("site.cart"))
     session.pop(CART_KEY, None)
     if created:
-        flash(f"Thank you! Order #{purchase.id} is placed.", "success")
+        flash(f"Thank you! Order #{purchase.id} is placed; it waits for your payment.", "success")
     else:
         flash("This order was already placed.", "info")
     return see_other(url_for("site.purchase", purchase_id=purchase.id))
@@ -115,4 +120,34 @@ def purchase(purchase_id: int):
     if found is None:  # someone else's purchase is no more visible than a missing one
         abort(404, description="There is no such purchase in your history.")
     on_sale = books_for_sale(item["product_id"] for item in found["items"])
-    return render_template("purchase.html", purchase=found, receipt=receipt_state(purchase_id), on_sale=on_sale)
+    return render_template(
+        "purchase.html",
+        purchase=found,
+        payment=payment_for(found),
+        history=history(purchase_id),
+        placed_email=receipt_state(purchase_id, ORDER_PLACED),
+        receipt=receipt_state(purchase_id),
+        cancel_form=CsrfOnlyForm() if found["status"] in (AWAITING_PAYMENT, PAID) else None,
+        on_sale=on_sale,
+    )
+
+
+@bp.post(f"/purchases/<{ID_CONVERTER}:purchase_id>/cancel")
+@login_required
+def cancel_purchase(purchase_id: int):
+    """The shopper cancels an order that has not shipped: unpaid, it is cancelled; paid, it is refunded."""
+    form = CsrfOnlyForm()
+    if not form.validate_on_submit():  # only a missing CSRF token can fail; Flask-WTF answers 400 first
+        abort(400)
+    try:
+        moved = move(purchase_id, CANCEL, SHOPPER, actor_id=current_user.id, owner_id=current_user.id)
+    except NoSuchOrder:
+        abort(404, description="There is no such purchase in your history.")
+    except NotAllowed as exc:
+        flash(str(exc), "error")
+        return see_other(url_for("site.purchase", purchase_id=purchase_id))
+    if moved.from_status == PAID:
+        flash(f"Order #{purchase_id} is cancelled; your payment will be refunded the way you paid.", "success")
+    else:
+        flash(f"Order #{purchase_id} is cancelled.", "success")
+    return see_other(url_for("site.purchase", purchase_id=purchase_id))

@@ -18,6 +18,32 @@ def when(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%d %b %Y, %H:%M UTC")
 
 
+# An order's states and the causes of its moves (blasto.shop.orders), as people read them.
+STATUS_LABELS = {
+    "awaiting_payment": "Awaiting payment",
+    "paid": "Paid",
+    "shipped": "Shipped",
+    "cancelled": "Cancelled",
+    "refunded": "Refunded",
+}
+CAUSE_LABELS = {
+    "shopper": "by the shopper",
+    "admin": "by the shop",
+    "provider": "by the payment provider",
+    "timeout": "not paid in time",
+}
+
+
+def status_label(status: str | None) -> str:
+    return STATUS_LABELS.get(status or "", (status or "").replace("_", " ").capitalize())
+
+
+def cause_label(cause: str) -> str:
+    return CAUSE_LABELS.get(cause, cause)
+
+
 def register_template_filters(app: Flask) -> None:
     app.add_template_filter(format_cents, "money")
     app.add_template_filter(when, "when")
+    app.add_template_filter(status_label, "status")
+    app.add_template_filter(cause_label, "cause")

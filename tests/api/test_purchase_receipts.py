@@ -1,4 +1,4 @@
-"""The receipt e-mail's state in the API: pending, then sent or failed, on the purchase itself."""
+"""The receipt e-mail's state in the API: none until the order is paid, then pending, then sent or failed."""
 
 from __future__ import annotations
 
@@ -10,7 +10,9 @@ from sqlalchemy import select
 from blasto.core.extensions import db
 from blasto.core.mail_settings import SMTP, MailSettings, SmtpSettings
 from blasto.models import OutboxMessage, Purchase, PurchaseItem
+from blasto.models.purchase import ADMIN
 from blasto.outbox.delivery import deliver
+from blasto.shop.orders import PAY, move
 from tests.support.api_client import assert_error
 from tests.support.factories import make_book
 from tests.support.smtp_sink import SmtpSink
@@ -52,6 +54,11 @@ def receipt_id(purchase_id: int) -> int:
     return outbox_id
 
 
+def paid(purchase_id: int) -> None:
+    """The shop records the payment (manual mode): only now is a receipt owed."""
+    move(purchase_id, PAY, ADMIN)
+
+
 def detail(api, user, purchase_id: int) -> dict:
     response = api.get(f"/api/v1/purchases/{purchase_id}", user)
     assert response.status_code == 200, response.get_json()
@@ -62,7 +69,8 @@ def test_a_new_purchase_shows_its_receipt_pending_then_sent(shop_api, buyer, boo
     created = shop_api.buy(buyer, [{"product_id": book, "quantity": 2}], key="order-1")
     assert created.status_code == 201
     body = created.get_json()
-    assert body["receipt"] == PENDING
+    assert body["receipt"] is None, "no receipt before the money is in"
+    paid(body["id"])
     assert detail(shop_api, buyer, body["id"])["receipt"] == PENDING
 
     before = datetime.now(UTC)
@@ -82,6 +90,7 @@ def test_a_new_purchase_shows_its_receipt_pending_then_sent(shop_api, buyer, boo
 
 def test_a_permanently_refused_receipt_shows_failed(shop_api, buyer, book, sink):
     body = shop_api.buy(buyer, [{"product_id": book, "quantity": 1}]).get_json()
+    paid(body["id"])
     sink.refuse_recipients = {"buyer@example.com"}
     assert deliver(receipt_id(body["id"])).state == "failed"
     assert detail(shop_api, buyer, body["id"])["receipt"] == {"state": "failed", "sent_at": None}
@@ -95,6 +104,7 @@ def test_a_retried_receipt_still_shows_pending(api, sink):
     buyer = api.user("buyer@example.com")
     book = make_book(api.app, "Emma", stock=3)
     body = api.buy(buyer, [{"product_id": book, "quantity": 1}]).get_json()
+    paid(body["id"])
     sink.refuse_data = "451 4.3.0 Try again later"
     assert deliver(receipt_id(body["id"])).state == "retry"
     assert detail(api, buyer, body["id"])["receipt"] == PENDING

@@ -33,7 +33,11 @@ def test_purchase_is_priced_by_the_server_and_takes_stock(api, buyer, books):
     )
     assert response.status_code == 201
     body = response.get_json()
-    assert body["total_cents"] == 3 * 199 + 4599 and body["total_display"] == "$51.96" and body["status"] == "paid"
+    assert (
+        body["total_cents"] == 3 * 199 + 4599
+        and body["total_display"] == "$51.96"
+        and body["status"] == "awaiting_payment"
+    )
     assert [(i["product_id"], i["quantity"], i["unit_price_cents"], i["line_total_cents"]) for i in body["items"]] == [
         (books["cheap"], 3, 199, 597),
         (books["dear"], 1, 4599, 4599),

@@ -44,13 +44,16 @@ SHOPPER, ADMIN, OTHER = "shopper@example.com", "admin@example.com", "other@examp
 
 
 def populate(app) -> World:
-    """Users, purchases, a failed receipt, a finished report and a hidden book; the first of each has id 1."""
+    """Users, purchases (1 paid, 2 unpaid), a failed receipt, a finished report and a hidden book; the first of each has id 1."""
     shopper = make_user(app, email=SHOPPER, name="Sam Shopper")
     admin = make_admin(app, email=ADMIN)
     other = make_user(app, email=OTHER, name="Olive Other")
     purchase = make_purchase(app, shopper, {1: 2, 2: 1})
     others = make_purchase(app, other, {3: 1})
     owe_receipt_row(app, purchase, state="failed", last_error="550 mailbox unavailable")
+    with app.app_context():  # unpaid, so the admin's page for it renders "mark paid" (paid 1 renders the shipping form)
+        db.session.execute(text("UPDATE purchases SET status = 'awaiting_payment' WHERE id = :id"), {"id": others})
+        db.session.commit()
     with app.app_context():  # a hidden book on the admin list's first page, so its "show again" form is rendered
         hidden = db.session.scalar(select(Product).where(Product.id != 1).order_by(Product.title).limit(1))
         hidden.hidden = True
@@ -112,7 +115,11 @@ def rule_for_path(app, path: str, method: str = "POST") -> Rule | None:
 
 
 def crawl_forms(app, browser: Browser, prefix: str = "/") -> dict[str, tuple[str, Form]]:
-    """Rule of a POST form's action -> (the page that renders it, the form), over every GET page under `prefix`."""
+    """Rule of a POST form's action -> (the page that renders it, the form), over every GET page under `prefix`.
+
+    A page naming a row is visited for rows 1 and 2: an order's forms depend
+    on its state, and the world's two purchases are in different ones.
+    """
     found: dict[str, tuple[str, Form]] = {}
     for rule in sorted(app.url_map.iter_rules(), key=lambda r: r.rule):
         if (
@@ -122,12 +129,13 @@ def crawl_forms(app, browser: Browser, prefix: str = "/") -> dict[str, tuple[str
             or rule.rule.startswith(API_PREFIX)
         ):
             continue
-        url = url_for_rule(rule)
-        page = browser.get(url)
-        for form in page.forms:
-            target = rule_for_path(app, urlsplit(form.action).path)
-            if form.method == "post" and target is not None:
-                found.setdefault(target.rule, (url, form))
+        for number in (1, 2) if rule.arguments else (1,):
+            url = url_for_rule(rule, number)
+            page = browser.get(url)
+            for form in page.forms:
+                target = rule_for_path(app, urlsplit(form.action).path)
+                if form.method == "post" and target is not None:
+                    found.setdefault(target.rule, (url, form))
     return found
 
 

@@ -80,34 +80,39 @@ def test_sign_up_search_fill_the_cart_check_out_and_get_the_receipt(page, stack)
     page.get_by_role("link", name="Check out").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Check out", timeout=TIMEOUT_MS)
     expect(page.locator("table.bill tfoot .total")).to_have_text(money(total), timeout=TIMEOUT_MS)
-    page.get_by_role("button", name=f"Place order and pay {money(total)}").click()
+    page.get_by_role("button", name=f"Place the order ({money(total)})").click()
 
     expect(page).to_have_url(re.compile(r"/purchases/\d+$"), timeout=TIMEOUT_MS)
     purchase_id = int(page.url.rsplit("/", 1)[1])
-    expect(flash(page)).to_contain_text(f"Thank you! Order #{purchase_id} is placed.", timeout=TIMEOUT_MS)
+    expect(flash(page)).to_contain_text(f"Thank you! Order #{purchase_id} is placed", timeout=TIMEOUT_MS)
+    expect(page.locator("#order-status")).to_have_text("Awaiting payment", timeout=TIMEOUT_MS)
+    expect(page.locator("#payment-instructions")).to_contain_text(money(total), timeout=TIMEOUT_MS)
     expect(page.get_by_role("heading", level=1)).to_have_text(f"Order #{purchase_id}", timeout=TIMEOUT_MS)
     expect(page.locator("table.bill tfoot .total")).to_have_text(money(total), timeout=TIMEOUT_MS)
     expect(page.locator("table.bill tbody tr")).to_have_count(2, timeout=TIMEOUT_MS)
     expect(cart_count(page)).to_contain_text("(0", timeout=TIMEOUT_MS)
     assert stack.scalar("SELECT total_cents FROM purchases WHERE id = :id", id=purchase_id) == total
 
-    # The receipt: pending or already sent at first, "sent" within seconds (the page is reloaded to see it).
-    receipt = page.locator("#receipt-state")
-    expect(receipt).to_contain_text(email, timeout=TIMEOUT_MS)
-    reload_until(page, receipt, "data-state", "sent", deadline_seconds=30)
-    expect(receipt).to_contain_text(f"Receipt sent to {email}", timeout=TIMEOUT_MS)
+    # The order-placed e-mail (how to pay; the receipt waits for the payment): pending or already
+    # sent at first, "sent" within seconds (the page is reloaded to see it).
+    placed = page.locator("#placed-email-state")
+    expect(placed).to_contain_text(email, timeout=TIMEOUT_MS)
+    reload_until(page, placed, "data-state", "sent", deadline_seconds=30)
+    expect(page.locator("#receipt-state")).to_have_count(0, timeout=TIMEOUT_MS)
 
-    # ... and the SMTP server got exactly that receipt, once.
-    def receipts():
+    # ... and the SMTP server got exactly that e-mail, once, and no receipt.
+    def placed_emails():
         return [m for m in stack.sink.for_recipient(email) if m.subject and f"order #{purchase_id}" in m.subject]
 
-    (message,) = wait_for(receipts, 15, what=f"the receipt for order #{purchase_id} at the SMTP sink")
+    (message,) = wait_for(placed_emails, 15, what=f"the order-placed e-mail for order #{purchase_id} at the SMTP sink")
     assert message.rcpt_tos == (email,)
-    assert re.fullmatch(rf"<receipt\.{purchase_id}\.\d+@blasto\.example>", message.message_id or ""), message.message_id
+    assert re.fullmatch(rf"<order_placed\.{purchase_id}\.\d+@blasto\.example>", message.message_id or ""), (
+        message.message_id
+    )
     body = message.message.get_body(preferencelist=("plain",)).get_content()
-    assert f"Total: {money(total)}" in body
+    assert f"Total: {money(total)}" in body and "How to pay:" in body
     assert f"{stack.base}/purchases/{purchase_id}" in body, "the e-mail links to the order (PUBLIC_URL)"
-    assert len(receipts()) == 1
+    assert len(placed_emails()) == 1
 
     # The history lists it.
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Purchases").click()

@@ -76,7 +76,8 @@ def test_without_the_clock_the_formation_is_never_ready_and_is_once_it_starts(pr
     body = wait_for(answered, 60, interval=0.2, what="web to answer /readyz")
     assert body["failed"] == ["sweeps", "worker"], body  # the clock sends the heartbeat too
     assert body["checks"]["sweeps"]["error"].startswith(
-        "outbox-sweep never ran; reports-sweep never ran: is the clock process running (heroku ps:scale clock=1)?"
+        "outbox-sweep never ran; reports-sweep never ran; orders-sweep never ran: "
+        "is the clock process running (heroku ps:scale clock=1)?"
     )
     assert "if the sweeps are late too, start with the clock" in body["checks"]["worker"]["error"]
 
@@ -98,7 +99,12 @@ def test_two_clocks_schedule_once_and_the_waiting_one_takes_over_when_the_first_
     postgres_database,
     stop,
 ):
-    fast = {**env, "OUTBOX_SWEEP_EVERY_SECONDS": "1", "REPORT_SWEEP_EVERY_SECONDS": "1"}
+    fast = {
+        **env,
+        "OUTBOX_SWEEP_EVERY_SECONDS": "1",
+        "REPORT_SWEEP_EVERY_SECONDS": "1",
+        "ORDER_SWEEP_EVERY_SECONDS": "1",
+    }
     worker = processes.start("worker", fast)
     clocks = [processes.start("clock", fast, label=f"clock.{n}") for n in (1, 2)]
 

@@ -1,4 +1,8 @@
-"""Receipts through the real processes: exactly one per purchase, whatever fails.
+"""A checkout's e-mail through the real processes: exactly one per purchase, whatever fails.
+
+Every checkout owes the order-placed e-mail (how to pay) in its transaction;
+the receipt follows the payment (tests/functional/test_order_lifecycle.py).
+The guarantees are the outbox's, the same for either.
 
 Postgres, Redis and an SMTP server (aiosmtpd) are real; web, worker and clock
 are the Procfile's own command lines. Every wait is on a condition with a
@@ -14,6 +18,10 @@ import time
 import pytest
 from sqlalchemy import text
 
+from blasto.core.config import celery_config, database_uri, engine_options
+from blasto.core.mail_settings import SMTP, MailSettings, SmtpSettings
+from blasto.models.purchase import ADMIN
+from blasto.shop.orders import PAY, move
 from tests.support.http_client import answers
 from tests.support.processes import process_env, run_command, wait_for
 from tests.support.receipts import (
@@ -183,7 +191,7 @@ def test_smtp_refusing_then_accepting_is_retried_and_a_lasting_refusal_fails_the
             text("SELECT kind, attempts, last_error FROM outbox_messages WHERE state = 'failed'")
         ).all()
     assert len(rows) == 4 and all(
-        kind == "receipt" and attempts == 4 and "451" in error for kind, attempts, error in rows
+        kind == "order_placed" and attempts == 4 and "451" in error for kind, attempts, error in rows
     ), rows
     sink.refuse_data = None
     result = run_command("flask --app blasto outbox retry --all-failed", bounded)
@@ -204,7 +212,7 @@ def _sent(shop: Shop, kind: str) -> int:
 def _min_receipt_attempts(shop: Shop) -> int:
     with shop.engine.connect() as connection:
         return connection.execute(
-            text("SELECT coalesce(min(attempts), 0) FROM outbox_messages WHERE kind = 'receipt'")
+            text("SELECT coalesce(min(attempts), 0) FROM outbox_messages WHERE kind = 'order_placed'")
         ).scalar_one()
 
 
@@ -278,3 +286,31 @@ def test_receipts_on_the_embedded_defaults(start_stack, tmp_path, sink):
     assert_one_receipt_each(sink, {purchase: email})
     welcome = [message for message in sink.for_recipient(email) if message.subject == "Welcome to Blasto"]
     assert len(welcome) == 1
+
+
+def test_a_receipt_follows_each_payment_once_and_never_an_unpaid_order(
+    processes, postgres_database, redis_url, sink, shop_factory, app_factory, tmp_path
+):
+    """The shop marks some orders paid (the domain's move, as the admin page does): exactly those get a receipt."""
+    env = receipts_env(postgres_database, redis_url, sink.url)
+    release(env)
+    shop = shop_factory([processes.start_formation(env)])
+    bought = shop.checkouts(12, shop.add_book(), clients=3)
+    shop.wait_until_all_receipts_settle(12, timeout=30)  # the order-placed e-mails
+    assert shop.receipt_states("receipt") == {}, "no receipt before the money is in"
+
+    uri = database_uri(postgres_database, None)
+    office = app_factory(
+        SQLALCHEMY_DATABASE_URI=uri,
+        SQLALCHEMY_ENGINE_OPTIONS=engine_options(uri, 2),
+        CELERY=celery_config(redis_url, tmp_path, {}),
+        MAIL=MailSettings(mode=SMTP, sender=MAIL_FROM, smtp=SmtpSettings(host="127.0.0.1", port=sink.port)),
+    )
+    paid = dict(sorted(bought.items())[::2])
+    with office.app_context():
+        for purchase_id in paid:
+            move(purchase_id, PAY, ADMIN)  # its commit queues the receipt to the worker
+
+    shop.wait_until_all_receipts_settle(len(paid), timeout=30, kind="receipt")
+    assert_one_receipt_each(sink, paid, kind="receipt")
+    assert_one_receipt_each(sink, bought)  # still one order-placed e-mail each

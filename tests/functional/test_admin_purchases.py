@@ -83,11 +83,12 @@ def test_everyones_purchases_newest_first_with_their_receipts(shop_app, admin, s
     assert listed(page) == [shop["p4"], shop["p3"], shop["p2"], shop["p1"]]
     assert "4 purchases." in page.text
     assert (
-        row_text(page, shop["p3"]) == f"#{shop['p3']} 11 Jan 2026, 00:00 UTC alice@example.com 2 (2 titles) $20.98 sent"
+        row_text(page, shop["p3"])
+        == f"#{shop['p3']} 11 Jan 2026, 00:00 UTC alice@example.com 2 (2 titles) $20.98 Paid sent"
     )
-    assert row_text(page, shop["p2"]).endswith("bob@example.com 2 $17.98 pending")
-    assert row_text(page, shop["p1"]).endswith("$11.99 failed")
-    assert row_text(page, shop["p4"]).endswith("$10.00 none owed")
+    assert row_text(page, shop["p2"]).endswith("bob@example.com 2 $17.98 Paid pending")
+    assert row_text(page, shop["p1"]).endswith("$11.99 Paid failed")
+    assert row_text(page, shop["p4"]).endswith("$10.00 Paid none owed")
     assert f'href="/admin/purchases/{shop["p3"]}"' in page.html
     check_markup(page)
 

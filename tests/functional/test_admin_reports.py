@@ -52,6 +52,7 @@ def sell(app, user_id: int, book_id: int, quantity: int, price_cents: int, when:
             Purchase(
                 user_id=user_id,
                 created_at=when,
+                status="paid",
                 total_cents=quantity * price_cents,
                 items=[PurchaseItem(product_id=book_id, quantity=quantity, unit_price_cents=price_cents)],
             )

@@ -183,12 +183,14 @@ def test_nothing_secret_or_personal_reaches_the_log(shop, sink, log_output):
     assert _deliver(shop, _outbox_id(shop, "welcome", API["email"]), test_mode) == "sent"
     assert (
         _deliver(
-            shop, _outbox_id(shop, "receipt", PAGE["email"]), _smtp(sink, username="blasto", password=SMTP_PASSWORD)
+            shop,
+            _outbox_id(shop, "order_placed", PAGE["email"]),
+            _smtp(sink, username="blasto", password=SMTP_PASSWORD),
         )
         == "retry"
     )
     sink.refuse_recipients = {API["email"]}
-    receipt = _outbox_id(shop, "receipt", API["email"])
+    receipt = _outbox_id(shop, "order_placed", API["email"])
     assert _deliver(shop, receipt, _smtp(sink)) == "failed"
     with shop.app_context():
         assert API["email"] in db.session.get(OutboxMessage, receipt).last_error, (

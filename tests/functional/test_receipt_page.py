@@ -1,4 +1,4 @@
-"""The purchase page says where its receipt e-mail is: on its way, sent, or not sent."""
+"""The purchase page says where its e-mails are: the order's at once, the receipt once paid; on its way, sent, or not sent."""
 
 from __future__ import annotations
 
@@ -12,7 +12,9 @@ from sqlalchemy import select
 from blasto.core.extensions import db
 from blasto.core.mail_settings import SMTP, MailSettings, SmtpSettings
 from blasto.models import OutboxMessage
+from blasto.models.purchase import ADMIN
 from blasto.outbox.delivery import deliver
+from blasto.shop.orders import PAY, move
 from tests.support.factories import make_book, make_purchase
 from tests.support.smtp_sink import SmtpSink
 
@@ -63,10 +65,10 @@ class _Element(HTMLParser):
         return re.sub(r"\s+", " ", "".join(self._text)).strip()
 
 
-def receipt_on(page) -> _Element:
-    element = _Element("receipt-state")
+def receipt_on(page, element_id: str = "receipt-state") -> _Element:
+    element = _Element(element_id)
     element.feed(page.html)
-    assert element.attrs is not None, f"no #receipt-state on {page.response.request.path}"
+    assert element.attrs is not None, f"no #{element_id} on {page.response.request.path}"
     return element
 
 
@@ -77,20 +79,34 @@ def check_out(browser, book_id: int, quantity: int = 1):
     return page, int(page.response.request.path.rsplit("/", 1)[1])
 
 
-def deliver_receipt(app, purchase_id: int) -> str:
+def deliver_receipt(app, purchase_id: int, kind: str = "receipt") -> str:
     with app.app_context():
-        outbox_id = db.session.scalar(select(OutboxMessage.id).where(OutboxMessage.key == f"receipt:{purchase_id}"))
+        outbox_id = db.session.scalar(select(OutboxMessage.id).where(OutboxMessage.key == f"{kind}:{purchase_id}"))
         return deliver(outbox_id).state
 
 
-def test_the_receipt_goes_from_on_its_way_to_sent(shop_app, shopper, sink):
+def pay(app, purchase_id: int) -> None:
+    with app.app_context():
+        move(purchase_id, PAY, ADMIN)
+
+
+def test_the_order_email_goes_out_at_once_and_the_receipt_only_once_paid(shop_app, shopper, sink):
     browser, _ = shopper
     emma = make_book(shop_app, "Emma", stock=3)
 
     page, purchase_id = check_out(browser, emma, 2)
 
     assert f"Order #{purchase_id} is placed" in page.text
-    receipt = receipt_on(page)
+    placed = receipt_on(page, "placed-email-state")
+    assert placed.attrs["data-state"] == "pending"
+    assert placed.text == f"An e-mail with the order and how to pay is on its way to {EMAIL}."
+    assert "receipt-state" not in page.ids, "no receipt before the money is in"
+    assert deliver_receipt(shop_app, purchase_id, "order_placed") == "sent"
+    placed = receipt_on(browser.get(f"/purchases/{purchase_id}"), "placed-email-state")
+    assert placed.text.startswith(f"The order and how to pay were e-mailed to {EMAIL} on ")
+
+    pay(shop_app, purchase_id)
+    receipt = receipt_on(browser.get(f"/purchases/{purchase_id}"))
     assert receipt.attrs["data-state"] == "pending" and "receipt--pending" in receipt.attrs["class"]
     assert receipt.text == f"Your receipt e-mail is on its way to {EMAIL}."
 
@@ -100,17 +116,19 @@ def test_the_receipt_goes_from_on_its_way_to_sent(shop_app, shopper, sink):
     assert receipt.text.startswith(f"Receipt sent to {EMAIL} on ") and receipt.text.endswith(".")
     (sent_at,) = receipt.times
     assert abs((datetime.fromisoformat(sent_at) - datetime.now(UTC)).total_seconds()) < 60
-    (mail,) = sink.received
-    assert f"order #{purchase_id}" in mail.subject and mail.rcpt_tos == (EMAIL,)
+    order_mail, receipt_mail = sink.received
+    assert f"order #{purchase_id}" in order_mail.subject and "how to pay" in order_mail.subject
+    assert receipt_mail.subject == f"Your Blasto receipt for order #{purchase_id}" and receipt_mail.rcpt_tos == (EMAIL,)
     # Without PUBLIC_URL the link is made from the checkout request's own host.
-    assert f"http://localhost/purchases/{purchase_id}" in mail.message.get_body(("plain",)).get_content()
+    assert f"http://localhost/purchases/{purchase_id}" in order_mail.message.get_body(("plain",)).get_content()
 
 
 def test_a_receipt_that_could_not_be_sent_says_so(shop_app, shopper, sink):
     browser, _ = shopper
     emma = make_book(shop_app, "Emma", stock=3)
-    page, purchase_id = check_out(browser, emma)
-    assert receipt_on(page).attrs["data-state"] == "pending"
+    _, purchase_id = check_out(browser, emma)
+    pay(shop_app, purchase_id)
+    assert receipt_on(browser.get(f"/purchases/{purchase_id}")).attrs["data-state"] == "pending"
     sink.refuse_recipients = {EMAIL}
 
     assert deliver_receipt(shop_app, purchase_id) == "failed"

@@ -56,12 +56,13 @@ def make_book(
         return book.id
 
 
-def make_purchase(app, user_id: int, lines: dict[int, int], age_days: float = 0) -> int:
-    """A past purchase at today's prices, without touching stock (history fixtures)."""
+def make_purchase(app, user_id: int, lines: dict[int, int], age_days: float = 0, status: str = "paid") -> int:
+    """A past purchase at today's prices, paid unless told otherwise, without touching stock or owing e-mails (history fixtures)."""
     with app.app_context():
         prices = {pid: db.session.get(Product, pid).price_cents for pid in lines}
         purchase = Purchase(
             user_id=user_id,
+            status=status,
             total_cents=sum(prices[pid] * qty for pid, qty in lines.items()),
             created_at=datetime.now(UTC) - timedelta(days=age_days),
             items=[

@@ -1,9 +1,11 @@
-"""Shopping through a running stack and counting the receipts that arrive.
+"""Shopping through a running stack and counting the e-mails each checkout owes.
 
 Shared by the receipt fault tests and the receipt benchmark: real shoppers
 over HTTP (sign-up, token, `POST /api/v1/purchases`), the outbox read straight
 from Postgres, and the SMTP sink's messages grouped by the purchase their
-Message-ID names.
+Message-ID names. A checkout owes the order-placed e-mail (how to pay); the
+receipt is owed only when the order is paid, so the checkout e-mail is what
+these count unless told otherwise.
 """
 
 from __future__ import annotations
@@ -23,6 +25,12 @@ from tests.support.processes import procfile, production_env, run_command, wait_
 
 MAIL_FROM = "Blasto <shop@blasto.example>"
 RECEIPT_ID = re.compile(r"^<receipt\.(\d+)\.\d+@blasto\.example>$")
+CHECKOUT_EMAIL = "order_placed"  # the one e-mail every checkout owes, in its transaction
+
+
+def email_id(kind: str) -> re.Pattern:
+    """The Message-ID of an order's e-mail of this kind; its group is the purchase id."""
+    return re.compile(rf"^<{re.escape(kind)}\.(\d+)\.\d+@blasto\.example>$")
 
 
 def receipts_env(database_url: str, redis_url: str, smtp_url: str, **extra: str) -> dict:
@@ -109,39 +117,44 @@ class Shop:
         with ThreadPoolExecutor(clients) as pool:
             return dict(pair for result in pool.map(run, range(clients)) for pair in result)
 
-    def receipt_states(self) -> Counter:
+    def receipt_states(self, kind: str = CHECKOUT_EMAIL) -> Counter:
+        """How many e-mails of this kind (the checkout's unless named) are in each state."""
         with self.engine.connect() as connection:
             return Counter(
                 dict(
                     connection.execute(
-                        text("SELECT state, count(*) FROM outbox_messages WHERE kind = 'receipt' GROUP BY state")
+                        text("SELECT state, count(*) FROM outbox_messages WHERE kind = :kind GROUP BY state"),
+                        {"kind": kind},
                     ).all()
                 )
             )
 
-    def wait_until_all_receipts_settle(self, count: int, timeout: float, state: str = "sent") -> None:
+    def wait_until_all_receipts_settle(
+        self, count: int, timeout: float, state: str = "sent", kind: str = CHECKOUT_EMAIL
+    ) -> None:
         wait_for(
-            lambda: self.receipt_states().get(state, 0) >= count,
+            lambda: self.receipt_states(kind).get(state, 0) >= count,
             timeout,
             interval=0.2,
-            what=f"{count} receipts {state} (now {dict(self.receipt_states())})",
+            what=f"{count} {kind} e-mails {state} (now {dict(self.receipt_states(kind))})",
         )
 
 
-def receipts_by_purchase(sink) -> dict[int, list]:
+def receipts_by_purchase(sink, kind: str = CHECKOUT_EMAIL) -> dict[int, list]:
     grouped: dict[int, list] = {}
+    pattern = email_id(kind)
     for message in sink.received:
-        match = RECEIPT_ID.match(message.message_id or "")
+        match = pattern.match(message.message_id or "")
         if match:
             grouped.setdefault(int(match.group(1)), []).append(message)
     return grouped
 
 
-def assert_one_receipt_each(sink, bought: dict[int, str]) -> None:
-    """Every purchase has exactly one receipt, to its own buyer, and nothing else is a receipt."""
-    grouped = receipts_by_purchase(sink)
+def assert_one_receipt_each(sink, bought: dict[int, str], kind: str = CHECKOUT_EMAIL) -> None:
+    """Every purchase has exactly one e-mail of this kind, to its own buyer, and no other purchase has one."""
+    grouped = receipts_by_purchase(sink, kind)
     doubled = {pid: len(messages) for pid, messages in grouped.items() if len(messages) > 1}
-    assert not doubled, f"receipts sent twice: {doubled}"
+    assert not doubled, f"{kind} e-mails sent twice: {doubled}"
     assert sorted(grouped) == sorted(bought), (
         f"missing {sorted(set(bought) - set(grouped))[:10]}, unexpected {sorted(set(grouped) - set(bought))[:10]}"
     )

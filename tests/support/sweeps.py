@@ -10,7 +10,7 @@ from blasto.core.extensions import db
 from blasto.models import SweepHeartbeat
 from blasto.models.base import utcnow
 
-OUTBOX_SWEEP, REPORTS_SWEEP = "blasto.outbox.sweep", "blasto.reports.sweep"
+OUTBOX_SWEEP, REPORTS_SWEEP, ORDERS_SWEEP = "blasto.outbox.sweep", "blasto.reports.sweep", "blasto.orders.sweep"
 
 
 def run_every_sweep(app) -> None:

@@ -162,3 +162,43 @@ def test_instance_dir_is_created_for_the_embedded_broker(tmp_path):
     target = tmp_path / "deep" / "instance"
     load_config({"BLASTO_ENV": "test"}, instance_path=target)
     assert Path(target).is_dir()
+
+
+@pytest.mark.parametrize(
+    ("value", "seconds"),
+    [("", 3 * 24 * 3600), ("3d", 3 * 24 * 3600), ("36h", 36 * 3600), ("90m", 5400), ("45s", 45), (" 2 D ", 172800)],
+)
+def test_payment_timeout_is_a_whole_number_and_a_unit(tmp_path, value, seconds):
+    assert config(tmp_path, PAYMENT_TIMEOUT=value)["PAYMENT_TIMEOUT_SECONDS"] == seconds
+
+
+@pytest.mark.parametrize("value", ["3", "3 days", "1.5h", "-1d", "0s", "91d", "3w", "d"])
+def test_a_malformed_or_out_of_range_payment_timeout_is_refused_by_name(tmp_path, value):
+    error = refusal(tmp_path, PAYMENT_TIMEOUT=value)
+    assert error.variable == "PAYMENT_TIMEOUT"
+    assert "like 3d or 36h" in str(error) or "from 1s to 90d" in str(error)
+
+
+def test_payment_instructions_default_to_a_bank_transfer_naming_the_order_total_and_deadline(tmp_path):
+    text = config(tmp_path)["PAYMENT_INSTRUCTIONS"]
+    assert "bank transfer" in text and "{order}" in text and "{total}" in text and "{deadline}" in text
+    mine = "Pay {total} to IBAN DE00 1234, reference {order}."
+    assert config(tmp_path, PAYMENT_INSTRUCTIONS=mine)["PAYMENT_INSTRUCTIONS"] == mine
+
+
+@pytest.mark.parametrize(
+    ("value", "words"),
+    [
+        ("Pay {amount} now", "may name only {order}, {total} and {deadline}"),
+        ("Pay {total:>10}", "may name only"),
+        ("Pay {total!r}", "may name only"),
+        ("Pay {} now", "may name only"),
+        ("Pay {total now", "stray brace"),
+        ("Pay } now", "stray brace"),
+        ("Pay\x00now", "control characters"),
+        ("x" * 2001, "at most 2000 characters"),
+    ],
+)
+def test_bad_payment_instructions_are_refused_by_name(tmp_path, value, words):
+    error = refusal(tmp_path, PAYMENT_INSTRUCTIONS=value)
+    assert error.variable == "PAYMENT_INSTRUCTIONS" and words in str(error)

@@ -29,12 +29,14 @@ from blasto.core.logs import LogfmtFormatter, request_id_var
 from blasto.core.mail_settings import HOLD, LOG, SMTP, MailSettings, SmtpSettings
 from blasto.models import OutboxMessage, Purchase
 from blasto.models.base import utcnow
-from blasto.models.outbox import FAILED, PENDING, RECEIPT, SENT, WELCOME
+from blasto.models.outbox import FAILED, ORDER_PLACED, PENDING, RECEIPT, SENT, WELCOME
+from blasto.models.purchase import ADMIN
 from blasto.outbox.delivery import backoff, deliver, due_for_sweep, reopen
 from blasto.outbox.dispatch import SEND_TASK
 from blasto.outbox.tasks import send as send_task
 from blasto.shop.accounts import EmailTaken, sign_up
 from blasto.shop.checkout import InsufficientStock, UnknownProducts, place_order
+from blasto.shop.orders import PAY, move
 from tests.support.embedded_broker import queued_tasks
 from tests.support.factories import make_book, make_user
 from tests.support.migrations import migrated
@@ -94,17 +96,22 @@ class Shop:
     def buy(
         self, lines: dict[int, int], request_id: str | None = CHECKOUT_ID, key: str | None = None
     ) -> tuple[int, int]:
-        """Check out as a request with this id would; returns (purchase id, receipt's outbox id)."""
+        """Check out as a request with this id would; returns (purchase id, its order-placed e-mail's outbox id)."""
         token = request_id_var.set(request_id)
         try:
             purchase, created = place_order(self.user_id, lines, key)
         finally:
             request_id_var.reset(token)
         assert created
-        return purchase.id, self.receipt_id(purchase.id)
+        return purchase.id, self.email_id(purchase.id)
 
-    def receipt_id(self, purchase_id: int) -> int:
-        outbox_id = db.session.scalar(select(OutboxMessage.id).where(OutboxMessage.key == f"receipt:{purchase_id}"))
+    def pay(self, purchase_id: int) -> int:
+        """The shop records the payment; returns the outbox id of the receipt it owes."""
+        move(purchase_id, PAY, ADMIN)
+        return self.email_id(purchase_id, RECEIPT)
+
+    def email_id(self, purchase_id: int, kind: str = ORDER_PLACED) -> int:
+        outbox_id = db.session.scalar(select(OutboxMessage.id).where(OutboxMessage.key == f"{kind}:{purchase_id}"))
         db.session.rollback()
         return outbox_id
 
@@ -247,31 +254,31 @@ def records(caplog, fragment: str) -> list[logging.LogRecord]:
 # -- owed in the same transaction -------------------------------------------------
 
 
-def test_checkout_owes_one_pending_receipt(shop):
+def test_checkout_owes_one_pending_order_email_and_no_receipt(shop):
     purchase_id, outbox_id = shop.buy({shop.emma: 2, shop.pride: 1})
     rows = shop.rows()
     assert len(rows) == 1
     row = rows[0]
     assert row["id"] == outbox_id
-    assert (row["kind"], row["key"], row["state"]) == (RECEIPT, f"receipt:{purchase_id}", PENDING)
+    assert (row["kind"], row["key"], row["state"]) == (ORDER_PLACED, f"order_placed:{purchase_id}", PENDING)
     assert (row["recipient"], row["user_id"], row["purchase_id"]) == (EMAIL, shop.user_id, purchase_id)
     assert row["attempts"] == 0 and row["sent_at"] is None and row["last_error"] is None
     assert row["request_id"] == CHECKOUT_ID
     assert row["link"] == f"{PUBLIC_URL}/purchases/{purchase_id}"
 
 
-def test_a_receipt_that_cannot_be_written_takes_the_purchase_with_it(shop):
-    # Someone already owes "receipt:1": the checkout's receipt row cannot be
+def test_an_order_email_that_cannot_be_written_takes_the_purchase_with_it(shop):
+    # Someone already owes "order_placed:1": the checkout's e-mail row cannot be
     # inserted, and because it shares the purchase's transaction, the purchase
     # and the stock it took are rolled back too.
-    db.session.add(OutboxMessage(kind=RECEIPT, key="receipt:1", recipient=EMAIL, user_id=shop.user_id))
+    db.session.add(OutboxMessage(kind=ORDER_PLACED, key="order_placed:1", recipient=EMAIL, user_id=shop.user_id))
     db.session.commit()
     with pytest.raises(IntegrityError):
         place_order(shop.user_id, {shop.emma: 3})
     db.session.rollback()
     assert shop.count(Purchase) == 0
     assert db.session.scalar(text("SELECT stock FROM products WHERE id = :id"), {"id": shop.emma}) == 10
-    assert [row["key"] for row in shop.rows()] == ["receipt:1"]
+    assert [row["key"] for row in shop.rows()] == ["order_placed:1"]
 
 
 def test_failed_checkouts_owe_nothing(sqlite_shop):
@@ -312,7 +319,8 @@ def test_sign_up_owes_one_welcome_and_a_duplicate_owes_none(sqlite_shop):
 
 
 def test_deliver_sends_the_receipt_once_with_both_parts(shop):
-    purchase_id, outbox_id = shop.buy({shop.emma: 2, shop.pride: 1, shop.miserables: 1})
+    purchase_id, _ = shop.buy({shop.emma: 2, shop.pride: 1, shop.miserables: 1})
+    outbox_id = shop.pay(purchase_id)
     before = utcnow()
 
     outcome = deliver(outbox_id)
@@ -610,8 +618,8 @@ def test_without_a_server_development_logs_the_whole_message_on_one_line(build_s
     (logged,) = records(caplog, "logged instead")
     line = LogfmtFormatter().format(logged)
     assert "\n" not in line and "\r" not in line
-    assert f"Message-ID: <receipt.{purchase_id}.{outbox_id}@blasto.example>" in line
-    assert f"Subject: Your Blasto receipt for order #{purchase_id}" in line
+    assert f"Message-ID: <order_placed.{purchase_id}.{outbox_id}@blasto.example>" in line
+    assert f"Subject: Your Blasto order #{purchase_id}: how to pay" in line
     assert f"To: {EMAIL}" in line and "text/html" in line and "Total: $23.98" in line
     assert logged.request_id == CHECKOUT_ID
     row = shop.row(outbox_id)
@@ -838,7 +846,7 @@ def test_in_a_request_the_send_is_queued_after_the_response_has_gone(db_app, tmp
         assert bought.status_code == 201
         purchase_id = bought.get_json()["id"]
         assert len(queued(tmp_path)) == 1
-    receipt = outbox_id(f"receipt:{purchase_id}")
+    receipt = outbox_id(f"order_placed:{purchase_id}")
     assert queued(tmp_path) == [(welcome, "signup-lin"), (receipt, "checkout-lin")]
 
     with client.post(
@@ -857,7 +865,11 @@ def test_in_a_request_the_send_is_queued_after_the_response_has_gone(db_app, tmp
         headers={**headers, "Idempotency-Key": "k1"},
     ) as replay:
         assert replay.status_code == 201 and replay.headers["Idempotent-Replayed"] == "true"
-    assert [item for item, _ in queued(tmp_path)] == [welcome, receipt, outbox_id(f"receipt:{first.get_json()['id']}")]
+    assert [item for item, _ in queued(tmp_path)] == [
+        welcome,
+        receipt,
+        outbox_id(f"order_placed:{first.get_json()['id']}"),
+    ]
 
 
 def test_a_broker_outage_fails_nothing_and_the_sweep_finds_the_row(build_shop, tmp_path, caplog):

@@ -82,11 +82,12 @@ class Sales:
         self.books[product.id] = (title, author)
         return product.id
 
-    def purchase(self, when: datetime, lines: list[tuple[int, int, int]]) -> int:
+    def purchase(self, when: datetime, lines: list[tuple[int, int, int]], status: str = "paid") -> int:
         """A purchase at `when` with (book, quantity, unit price) lines; stock and prices untouched."""
         purchase = Purchase(
             user_id=self.buyer,
             created_at=when,
+            status=status,
             total_cents=sum(q * p for _, q, p in lines),
             items=[
                 PurchaseItem(product_id=book, quantity=quantity, unit_price_cents=price)

@@ -77,9 +77,16 @@ def test_site_pages_have_their_endpoints_and_urls(app):
         assert {endpoint: url_for(endpoint) for endpoint in expected} == expected
         assert url_for("site.book", product_id=7) == "/books/7"
         assert url_for("site.purchase", purchase_id=7) == "/purchases/7"
+        assert url_for("site.cancel_purchase", purchase_id=7) == "/purchases/7/cancel"
     posts_only = {
         rule.endpoint
         for rule in app.url_map.iter_rules()
         if rule.endpoint.startswith("site.") and "GET" not in rule.methods
     }
-    assert posts_only == {"site.logout", "site.cart_add", "site.cart_update", "site.cart_remove"}
+    assert posts_only == {
+        "site.logout",
+        "site.cart_add",
+        "site.cart_update",
+        "site.cart_remove",
+        "site.cancel_purchase",
+    }

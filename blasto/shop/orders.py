@@ -1,0 +1,291 @@
+"""The life of an order: every change of a purchase's state happens here, and only here.
+
+Each move is one `UPDATE purchases SET status = ... WHERE id = ... AND status
+IN (...)`: of two moves racing on one order (a payment and the expiry, a
+refund and a shipment) the database lets exactly one match, and the other
+finds the state already changed and is refused. The winner's history row,
+the stock it puts back and the e-mail it owes commit in the same
+transaction, or none of them does.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import case, select, update
+
+from blasto.core.extensions import db
+from blasto.core.logs import request_id_var
+from blasto.models import Product, Purchase, PurchaseEvent, PurchaseItem
+from blasto.models.base import utcnow
+from blasto.models.purchase import (
+    ADMIN,
+    AWAITING_PAYMENT,
+    CANCELLED,
+    CARRIER_MAX,
+    MANUAL,
+    NOTE_MAX,
+    PAID,
+    PROVIDER,
+    REFUNDED,
+    SHIPPED,
+    SHOPPER,
+    TIMEOUT,
+    TRACKING_MAX,
+)
+from blasto.outbox.records import owe_order_email
+
+PAY, SHIP, CANCEL, EXPIRE = "pay", "ship", "cancel", "expire"
+# The allowed moves: for each, the state it leaves -> the state it reaches. A move is one
+# UPDATE, so a state may appear once on each side (cancelling a paid order refunds it).
+MOVES: dict[str, dict[str, str]] = {
+    PAY: {AWAITING_PAYMENT: PAID},
+    SHIP: {PAID: SHIPPED},
+    CANCEL: {AWAITING_PAYMENT: CANCELLED, PAID: REFUNDED},
+    EXPIRE: {AWAITING_PAYMENT: CANCELLED},
+}
+# Who may ask for each move.
+CAUSES_ALLOWED: dict[str, tuple[str, ...]] = {
+    PAY: (ADMIN, PROVIDER),
+    SHIP: (ADMIN,),
+    CANCEL: (SHOPPER, ADMIN, PROVIDER),
+    EXPIRE: (TIMEOUT,),
+}
+# States whose books go back on the shelf: the order will never ship.
+RESTOCKS = (CANCELLED, REFUNDED)
+EXPIRY_BATCH = 200
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_TRACKING = re.compile(r"[A-Za-z0-9][A-Za-z0-9 ./-]*")
+
+assert all(len(set(targets.values())) == len(targets) for targets in MOVES.values()), "a move must be reversible"
+
+
+class OrderError(Exception):
+    """A move that cannot be made; the message is fit for whoever asked."""
+
+
+class NoSuchOrder(OrderError):
+    def __init__(self, purchase_id: int):
+        self.purchase_id = purchase_id
+        super().__init__(f"There is no order #{purchase_id}.")
+
+
+class NotAllowed(OrderError):
+    """The order's state does not allow the move (it may have just changed: a race lost)."""
+
+    def __init__(self, purchase_id: int, move: str, status: str):
+        self.purchase_id, self.move, self.status = purchase_id, move, status
+        super().__init__(f"Order #{purchase_id} is {status.replace('_', ' ')}: it cannot be {_PAST[move]} now.")
+
+
+class BadShipment(OrderError):
+    """Carrier or tracking number missing or malformed."""
+
+
+# In manual mode the money moves outside the shop; the history says so.
+_MANUAL_NOTES = {
+    (MANUAL, PAID): "payment received outside the shop (manual payment)",
+    (MANUAL, REFUNDED): "refunded outside the shop, the way it was paid (manual payment)",
+}
+_PAST = {PAY: "marked paid", SHIP: "shipped", CANCEL: "cancelled", EXPIRE: "expired"}
+
+
+@dataclass(frozen=True)
+class Moved:
+    purchase_id: int
+    from_status: str
+    to_status: str
+
+
+def record_creation(purchase_id: int, user_id: int) -> None:
+    """The first history row of a new order (from no state), in the checkout's transaction."""
+    _history(purchase_id, None, AWAITING_PAYMENT, SHOPPER, user_id, None)
+
+
+def move(
+    purchase_id: int,
+    name: str,
+    cause: str,
+    *,
+    actor_id: int | None = None,
+    owner_id: int | None = None,
+    note: str | None = None,
+    carrier: str | None = None,
+    tracking_number: str | None = None,
+) -> Moved:
+    """Make the move `name` on the order and commit it with its history, stock and e-mail.
+
+    `owner_id` limits the move to that shopper's own orders (anyone else's is
+    NoSuchOrder, like a missing one). Raises NotAllowed when the state does
+    not allow it, and writes nothing then.
+    """
+    if cause not in CAUSES_ALLOWED[name]:
+        raise ValueError(f"{cause} cannot {name} an order")
+    targets = MOVES[name]
+    values: dict = {"status": case(targets, value=Purchase.status)}
+    if name == SHIP:
+        values.update(_shipment(carrier, tracking_number))
+    note = _clean_note(note)
+    condition = [Purchase.id == purchase_id, Purchase.status.in_(targets)]
+    if owner_id is not None:
+        condition.append(Purchase.user_id == owner_id)
+    try:
+        row = db.session.execute(
+            update(Purchase)
+            .where(*condition)
+            .values(**values)
+            .returning(Purchase.status, Purchase.user_id, Purchase.payment_method)
+            .execution_options(synchronize_session=False)
+        ).first()
+        if row is None:
+            db.session.rollback()
+            raise _refusal(purchase_id, name, owner_id)
+        to_status = row.status
+        from_status = next(source for source, target in targets.items() if target == to_status)
+        _history(
+            purchase_id,
+            from_status,
+            to_status,
+            cause,
+            actor_id,
+            note or _MANUAL_NOTES.get((row.payment_method, to_status)),
+        )
+        if to_status in RESTOCKS:
+            _restock(purchase_id)
+        owe_order_email(to_status, purchase_id, row.user_id)
+        db.session.commit()
+    except BaseException:
+        db.session.rollback()
+        raise
+    return Moved(purchase_id, from_status, to_status)
+
+
+def _refusal(purchase_id: int, name: str, owner_id: int | None) -> OrderError:
+    query = select(Purchase.status).where(Purchase.id == purchase_id)
+    if owner_id is not None:
+        query = query.where(Purchase.user_id == owner_id)
+    status = db.session.scalar(query)
+    db.session.rollback()
+    return NoSuchOrder(purchase_id) if status is None else NotAllowed(purchase_id, name, status)
+
+
+def _history(
+    purchase_id: int, from_status: str | None, to_status: str, cause: str, user_id: int | None, note: str | None
+) -> None:
+    db.session.add(
+        PurchaseEvent(
+            purchase_id=purchase_id,
+            from_status=from_status,
+            to_status=to_status,
+            cause=cause,
+            user_id=user_id,
+            request_id=request_id_var.get(),
+            note=note,
+        )
+    )
+
+
+def _restock(purchase_id: int) -> None:
+    """Put the order's copies back; rows in product-id order, as checkout takes them, so the two cannot deadlock."""
+    lines = db.session.execute(
+        select(PurchaseItem.product_id, PurchaseItem.quantity)
+        .where(PurchaseItem.purchase_id == purchase_id)
+        .order_by(PurchaseItem.product_id)
+    ).all()
+    for product_id, quantity in lines:
+        db.session.execute(
+            update(Product)
+            .where(Product.id == product_id)
+            .values(stock=Product.stock + quantity)
+            .execution_options(synchronize_session=False)
+        )
+
+
+def _clean_note(note: str | None) -> str | None:
+    note = (note or "").strip()
+    if not note:
+        return None
+    return _CONTROL.sub(" ", note)[:NOTE_MAX]
+
+
+def _shipment(carrier: str | None, tracking_number: str | None) -> dict:
+    """The carrier and tracking number, checked (the forms check first, with field errors)."""
+    carrier, tracking_number = (carrier or "").strip(), (tracking_number or "").strip()
+    if problem := carrier_problem(carrier) or tracking_problem(tracking_number):
+        raise BadShipment(problem)
+    return {"carrier": carrier, "tracking_number": tracking_number}
+
+
+def carrier_problem(carrier: str) -> str | None:
+    if not carrier:
+        return "Please enter the carrier."
+    if len(carrier) > CARRIER_MAX:
+        return f"Use at most {CARRIER_MAX} characters for the carrier."
+    if _CONTROL.search(carrier):
+        return "Remove the control characters from the carrier."
+    return None
+
+
+def tracking_problem(tracking_number: str) -> str | None:
+    if not tracking_number:
+        return "Please enter the tracking number."
+    if len(tracking_number) > TRACKING_MAX:
+        return f"Use at most {TRACKING_MAX} characters for the tracking number."
+    if not _TRACKING.fullmatch(tracking_number):
+        return "A tracking number has letters and digits (spaces, dots, slashes and dashes allowed between them)."
+    return None
+
+
+def unpaid_before(cutoff: datetime, limit: int = EXPIRY_BATCH) -> list[int]:
+    """Ids of orders still awaiting payment that were placed before `cutoff`, oldest first."""
+    ids = list(
+        db.session.scalars(
+            select(Purchase.id)
+            .where(Purchase.status == AWAITING_PAYMENT, Purchase.created_at < cutoff)
+            .order_by(Purchase.created_at, Purchase.id)
+            .limit(limit)
+        )
+    )
+    db.session.rollback()
+    return ids
+
+
+def expire_unpaid(timeout_seconds: float) -> list[int]:
+    """Cancel every order unpaid for longer than the timeout (cause `timeout`), each in its own transaction.
+
+    An order paid meanwhile is left alone: its move refuses, and the payment stands.
+    """
+    expired: list[int] = []
+    cutoff = utcnow() - timedelta(seconds=timeout_seconds)
+    while ids := unpaid_before(cutoff):
+        for purchase_id in ids:
+            try:
+                move(purchase_id, EXPIRE, TIMEOUT, note="not paid in time")
+            except NotAllowed:
+                continue
+            expired.append(purchase_id)
+        if len(ids) < EXPIRY_BATCH:
+            break
+    return expired
+
+
+def history(purchase_id: int) -> list[dict]:
+    """The order's moves, oldest first."""
+    rows = db.session.execute(
+        select(
+            PurchaseEvent.at,
+            PurchaseEvent.from_status,
+            PurchaseEvent.to_status,
+            PurchaseEvent.cause,
+            PurchaseEvent.user_id,
+            PurchaseEvent.note,
+        )
+        .where(PurchaseEvent.purchase_id == purchase_id)
+        .order_by(PurchaseEvent.at, PurchaseEvent.id)
+    ).all()
+    return [
+        {"at": at, "from": from_status, "to": to_status, "cause": cause, "user_id": user_id, "note": note}
+        for at, from_status, to_status, cause, user_id, note in rows
+    ]

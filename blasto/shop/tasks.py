@@ -1,0 +1,29 @@
+"""The clock's order sweep: orders unpaid past PAYMENT_TIMEOUT are cancelled and their stock released.
+
+Each cancellation is its own move (blasto.shop.orders), so a payment that
+lands at the same moment either wins, and the order stays paid, or loses
+to the expiry, never both.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from celery import shared_task
+from flask import current_app
+
+from blasto.models.sweep_heartbeat import record_sweep
+from blasto.shop.orders import expire_unpaid
+
+ORDERS_SWEEP = "blasto.orders.sweep"
+
+log = logging.getLogger(__name__)
+
+
+@shared_task(name=ORDERS_SWEEP, bind=True, ignore_result=True)
+def sweep(self) -> int:
+    expired = expire_unpaid(current_app.config["PAYMENT_TIMEOUT_SECONDS"])
+    if expired:
+        log.info("orders not paid in time: cancelled, stock released", extra={"count": len(expired)})
+    record_sweep(self.name)  # the clock's heartbeat, read by /readyz
+    return len(expired)
