@@ -11,6 +11,7 @@ import re
 
 from flask_wtf import FlaskForm
 from wtforms import DateField, HiddenField, SelectField, StringField, TextAreaField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import (
     DataRequired,
     InputRequired,
@@ -221,7 +222,7 @@ class PurchaseFilterForm(FlaskForm):
     state = SelectField(
         "State",
         id="filter-state",
-        choices=[("", "Any")] + [(value, label) for value, (label, _) in STATE_FILTERS.items()],
+        choices=[SelectChoice("", "Any")] + [SelectChoice(value, label) for value, (label, _) in STATE_FILTERS.items()],
         default="",
         validate_choice=True,
     )

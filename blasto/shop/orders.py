@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import case, select, update
+from sqlalchemy import case, or_, select, update
 
 from blasto.core.extensions import db
 from blasto.core.logs import request_id_var
@@ -80,6 +80,20 @@ class NotAllowed(OrderError):
         super().__init__(f"Order #{purchase_id} is {status.replace('_', ' ')}: it cannot be {_PAST[move]} now.")
 
 
+class PaidByHand(NotAllowed):
+    """A shopper's cancel of an order paid by hand: only the shop can send the money back."""
+
+    def __init__(self, purchase_id: int):
+        super().__init__(purchase_id, CANCEL, PAID)
+        self.args = (
+            f"Order #{purchase_id} is paid, so the shop cancels it and sends your money back the way you paid: "
+            "write to the shop (reply to your receipt) to cancel it.",
+        )
+
+    def __str__(self) -> str:
+        return self.args[0]
+
+
 class BadShipment(OrderError):
     """Carrier or tracking number missing or malformed."""
 
@@ -131,6 +145,8 @@ def move(
     condition = [Purchase.id == purchase_id, Purchase.status.in_(targets)]
     if owner_id is not None:
         condition.append(Purchase.user_id == owner_id)
+    if cause == SHOPPER:  # money paid by hand goes back by hand: the shop cancels those, not the shopper
+        condition.append(or_(Purchase.status != PAID, Purchase.payment_method != MANUAL))
     try:
         row = db.session.execute(
             update(Purchase)
@@ -141,7 +157,7 @@ def move(
         ).first()
         if row is None:
             db.session.rollback()
-            raise _refusal(purchase_id, name, owner_id)
+            raise _refusal(purchase_id, name, owner_id, cause)
         to_status = row.status
         from_status = next(source for source, target in targets.items() if target == to_status)
         _history(
@@ -162,13 +178,17 @@ def move(
     return Moved(purchase_id, from_status, to_status)
 
 
-def _refusal(purchase_id: int, name: str, owner_id: int | None) -> OrderError:
+def _refusal(purchase_id: int, name: str, owner_id: int | None, cause: str) -> OrderError:
     query = select(Purchase.status).where(Purchase.id == purchase_id)
     if owner_id is not None:
         query = query.where(Purchase.user_id == owner_id)
     status = db.session.scalar(query)
     db.session.rollback()
-    return NoSuchOrder(purchase_id) if status is None else NotAllowed(purchase_id, name, status)
+    if status is None:
+        return NoSuchOrder(purchase_id)
+    if name == CANCEL and cause == SHOPPER and status == PAID:
+        return PaidByHand(purchase_id)
+    return NotAllowed(purchase_id, name, status)
 
 
 def _history(
@@ -289,3 +309,9 @@ def history(purchase_id: int) -> list[dict]:
         {"at": at, "from": from_status, "to": to_status, "cause": cause, "user_id": user_id, "note": note}
         for at, from_status, to_status, cause, user_id, note in rows
     ]
+
+
+def shopper_may_cancel(purchase: dict) -> bool:
+    """Whether the order's page offers its shopper a cancel button (the move itself decides again)."""
+    status = purchase["status"]
+    return status == AWAITING_PAYMENT or (status == PAID and purchase.get("payment_method") != MANUAL)

@@ -19,7 +19,7 @@ from blasto.core.extensions import db
 from blasto.models import Purchase
 from blasto.models.base import ID_CONVERTER
 from blasto.models.outbox import ORDER_PLACED
-from blasto.models.purchase import AWAITING_PAYMENT, PAID, SHOPPER
+from blasto.models.purchase import PAID, SHOPPER
 from blasto.outbox.records import receipt_state
 from blasto.shop.catalog import books_for_sale
 from blasto.shop.checkout import (
@@ -31,7 +31,7 @@ from blasto.shop.checkout import (
     place_order,
 )
 from blasto.shop.history import purchase_detail, purchase_page
-from blasto.shop.orders import CANCEL, NoSuchOrder, NotAllowed, history, move
+from blasto.shop.orders import CANCEL, NoSuchOrder, NotAllowed, history, move, shopper_may_cancel
 from blasto.shop.payments import payment_for
 from blasto.site import bp
 from blasto.site.cart import CART_KEY, current_cart, lines_total, priced_lines, save_cart
@@ -127,7 +127,7 @@ def purchase(purchase_id: int):
         history=history(purchase_id),
         placed_email=receipt_state(purchase_id, ORDER_PLACED),
         receipt=receipt_state(purchase_id),
-        cancel_form=CsrfOnlyForm() if found["status"] in (AWAITING_PAYMENT, PAID) else None,
+        cancel_form=CsrfOnlyForm() if shopper_may_cancel(found) else None,
         on_sale=on_sale,
     )
 

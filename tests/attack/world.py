@@ -44,16 +44,14 @@ SHOPPER, ADMIN, OTHER = "shopper@example.com", "admin@example.com", "other@examp
 
 
 def populate(app) -> World:
-    """Users, purchases (1 paid, 2 unpaid), a failed receipt, a finished report and a hidden book; the first of each has id 1."""
+    """Users, purchases (1 unpaid, 2 paid), a failed receipt, a finished report and a hidden book; the first of each has id 1."""
     shopper = make_user(app, email=SHOPPER, name="Sam Shopper")
     admin = make_admin(app, email=ADMIN)
     other = make_user(app, email=OTHER, name="Olive Other")
-    purchase = make_purchase(app, shopper, {1: 2, 2: 1})
+    # Unpaid 1 renders the shopper's cancel form and the admin's "mark paid"; paid 2 the admin's shipping form.
+    purchase = make_purchase(app, shopper, {1: 2, 2: 1}, status="awaiting_payment")
     others = make_purchase(app, other, {3: 1})
     owe_receipt_row(app, purchase, state="failed", last_error="550 mailbox unavailable")
-    with app.app_context():  # unpaid, so the admin's page for it renders "mark paid" (paid 1 renders the shipping form)
-        db.session.execute(text("UPDATE purchases SET status = 'awaiting_payment' WHERE id = :id"), {"id": others})
-        db.session.commit()
     with app.app_context():  # a hidden book on the admin list's first page, so its "show again" form is rendered
         hidden = db.session.scalar(select(Product).where(Product.id != 1).order_by(Product.title).limit(1))
         hidden.hidden = True

@@ -96,6 +96,22 @@ def test_the_shopper_cancels_an_unpaid_order_and_its_books_go_back(shop_app, sho
         assert event.request_id  # the request that cancelled it
 
 
+def test_a_paid_order_offers_its_shopper_no_cancel_button_but_says_how_to_cancel(shop_app, shopper, office):
+    browser, _ = shopper
+    emma = make_book(shop_app, "Emma", stock=3)
+    _, purchase_id = check_out(browser, emma, 1)
+    office.submit(office.get(f"/admin/purchases/{purchase_id}"), f"/admin/purchases/{purchase_id}/pay")
+
+    page = browser.get(f"/purchases/{purchase_id}")
+    assert status_on(page) == "paid" and not page.has_form(f"/purchases/{purchase_id}/cancel")
+    assert "To cancel this order before it ships, write to the shop" in page.text
+    forged = browser.client.post(
+        f"/purchases/{purchase_id}/cancel", data={"csrf_token": _csrf(browser)}, follow_redirects=True
+    )
+    assert forged.status_code == 200 and "write to the shop" in forged.get_data(as_text=True)
+    assert status_on(browser.get(f"/purchases/{purchase_id}")) == "paid" and stock_of(shop_app, emma) == 2
+
+
 def test_another_shoppers_order_cannot_be_cancelled_it_is_a_404(shop_app, shopper):
     browser, _ = shopper
     emma = make_book(shop_app, "Emma", stock=3)
@@ -140,7 +156,7 @@ def test_the_admin_marks_paid_then_shipped_and_the_shopper_sees_each_step(shop_a
     assert owed(shop_app, purchase_id) == ["order_placed", "receipt"]
     page = browser.get(f"/purchases/{purchase_id}")
     assert status_on(page) == "paid" and "receipt-state" in page.ids and "payment-instructions" not in page.ids
-    assert "Cancel the order and get a refund" in page.text
+    assert "To cancel this order before it ships, write to the shop" in page.text
 
     refused = office.submit(
         paid, f"/admin/purchases/{purchase_id}/ship", {"carrier": " ", "tracking_number": "<script>"}
