@@ -168,9 +168,9 @@ def test_every_process_holds_no_more_connections_than_the_check_counts_for_it(
         peaks.rows(name, "main") for name in ("worker", "clock", "release", "console")
     )
     assert worker["redis"] >= 1 and clock["redis"] >= 1 and release["postgres"] == 1, table
-    assert console["postgres"] == 1 and console["redis"] >= 1, (
-        table
-    )  # `flask ready` reads the queue; it publishes nothing
+    # `flask ready` reads the queue's length, one command on a Redis connection open for milliseconds, which
+    # the sampler may not catch: its Redis count is held to the cap above, its Postgres one must be seen.
+    assert console["postgres"] == 1, table
 
 
 def _caps(env: dict) -> dict[tuple[str, str], dict[str, int]]:
