@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from blasto.core.mail_settings import SMTP, MailSettings, SmtpSettings
 from tests.support.factories import ADMIN, make_admin, make_user
 from tests.support.form_browser import Browser, log_in
+from tests.support.smtp_sink import SmtpSink
 
 
 @pytest.fixture
@@ -35,3 +37,15 @@ def shopper(shop_app, browser) -> tuple[Browser, int]:
     page = log_in(browser, "shopper@example.com")
     assert "Sam Shopper" in page.text
     return browser, user_id
+
+
+@pytest.fixture
+def sink(shop_app):
+    """A real SMTP server the shop mails to, as production's SMTP_URL would have it."""
+    with SmtpSink() as running:
+        shop_app.config["MAIL"] = MailSettings(
+            mode=SMTP,
+            sender="Blasto <shop@blasto.example>",
+            smtp=SmtpSettings(host="127.0.0.1", port=running.port, timeout=2),
+        )
+        yield running

@@ -12,12 +12,10 @@ import pytest
 from sqlalchemy import select
 
 from blasto.core.extensions import db
-from blasto.core.mail_settings import SMTP, MailSettings, SmtpSettings
 from blasto.models import OutboxMessage, PurchaseEvent
 from blasto.outbox.delivery import deliver
 from tests.support.factories import make_admin, make_book, make_user, stock_of
 from tests.support.form_browser import Browser, Page, log_in
-from tests.support.smtp_sink import SmtpSink
 
 EMAIL = "shopper@example.com"
 
@@ -216,17 +214,6 @@ def test_the_admin_list_filters_by_state(shop_app, shopper, office):
     assert {f"purchase-{waiting}", f"purchase-{to_ship}"} <= set(everything.ids)
     bad = office.get("/admin/purchases?state=paid-ish")
     assert bad.status == 400 and "Not a valid choice" in bad.text
-
-
-@pytest.fixture
-def sink(shop_app):
-    with SmtpSink() as running:
-        shop_app.config["MAIL"] = MailSettings(
-            mode=SMTP,
-            sender="Blasto <shop@blasto.example>",
-            smtp=SmtpSettings(host="127.0.0.1", port=running.port, timeout=2),
-        )
-        yield running
 
 
 def test_each_step_sends_its_own_e_mail_once(shop_app, shopper, office, sink):

@@ -6,30 +6,16 @@ import re
 from datetime import UTC, datetime
 from html.parser import HTMLParser
 
-import pytest
 from sqlalchemy import select
 
 from blasto.core.extensions import db
-from blasto.core.mail_settings import SMTP, MailSettings, SmtpSettings
 from blasto.models import OutboxMessage
 from blasto.models.purchase import ADMIN
 from blasto.outbox.delivery import deliver
 from blasto.shop.orders import PAY, move
 from tests.support.factories import make_book, make_purchase
-from tests.support.smtp_sink import SmtpSink
 
 EMAIL = "shopper@example.com"
-
-
-@pytest.fixture
-def sink(shop_app):
-    with SmtpSink() as running:
-        shop_app.config["MAIL"] = MailSettings(
-            mode=SMTP,
-            sender="Blasto <shop@blasto.example>",
-            smtp=SmtpSettings(host="127.0.0.1", port=running.port, timeout=2),
-        )
-        yield running
 
 
 class _Element(HTMLParser):
