@@ -67,6 +67,7 @@ def check(report: Report, env: Mapping[str, str], root: Path) -> None:
     _worker_concurrency(report, env)
     _gunicorn_settings(report, env, root)
     _mail_notes(report, env)
+    payment_notes(report, env)
 
 
 def config_errors(env: Mapping[str, str]) -> list[ConfigError]:
@@ -138,3 +139,14 @@ def _gunicorn_settings(report: Report, env: Mapping[str, str], root: Path) -> No
 def _mail_notes(report: Report, env: Mapping[str, str]) -> None:
     if not env.get("SMTP_URL", "").strip():
         report.note("SMTP_URL is not set: receipts and welcome e-mails stay pending (none is lost) until it is")
+
+
+def payment_notes(report: Report, env: Mapping[str, str]) -> None:
+    """Manual payment with the default instructions names no account: shoppers would not know where to pay."""
+    if any(env.get(name, "").strip() for name in PAYMENT_KEYS) or env.get("PAYMENT_INSTRUCTIONS", "").strip():
+        return
+    report.note(
+        "payment is manual (no STRIPE_* keys) and PAYMENT_INSTRUCTIONS is the default, which names no account: "
+        "set where shoppers pay, e.g. heroku config:set PAYMENT_INSTRUCTIONS='Please pay {total} to "
+        'IBAN ... with "Blasto order {order}" as the reference by {deadline}.\''
+    )

@@ -6,7 +6,8 @@ import pytest
 
 from blasto.core.env import ConfigError
 from blasto.core.payment_settings import KEYS, MANUAL, STRIPE, payment_settings
-from blasto.deploy_check.environment import config_errors
+from blasto.deploy_check.environment import config_errors, payment_notes
+from blasto.deploy_check.report import Report
 from blasto.web.security_headers import content_security_policy
 
 TEST_KEYS = {
@@ -97,3 +98,16 @@ def test_flask_check_reports_a_half_configured_stripe_and_still_checks_the_rest(
     named = {error.variable: str(error) for error in config_errors(env)}
     assert "STRIPE_PUBLISHABLE_KEY" in named and "STRIPE_SECRET_KEY is set" in named["STRIPE_PUBLISHABLE_KEY"]
     assert "SECRET_KEY" in named  # the other problem is reported too, not hidden behind the first
+
+
+def _notes(env: dict) -> list[str]:
+    report = Report()
+    payment_notes(report, env)
+    return report.notes
+
+
+def test_flask_check_notes_manual_payment_with_instructions_that_name_no_account():
+    [note] = _notes({})
+    assert "PAYMENT_INSTRUCTIONS is the default" in note and "heroku config:set PAYMENT_INSTRUCTIONS=" in note
+    assert _notes({"PAYMENT_INSTRUCTIONS": "Pay {total} to IBAN GB00 0000, reference {order}."}) == []
+    assert _notes(TEST_KEYS) == []  # card payments: the instructions are not what shoppers meet
