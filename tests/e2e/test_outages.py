@@ -18,6 +18,7 @@ from sqlalchemy import create_engine, text
 
 from blasto.core.config import database_uri
 from blasto.web.errors import DATABASE_MESSAGE, RETRY_AFTER_SECONDS
+from tests.support.factories import SHIPPING_ADDRESS
 from tests.support.http_client import new_account
 from tests.support.processes import free_port, production_env, wait_for
 from tests.support.procfile_processes import ProcessSet
@@ -78,7 +79,7 @@ def _bearer(base: str) -> dict:
 def _buy(base: str, headers: dict, book: int) -> requests.Response:
     return requests.post(
         f"{base}/api/v1/purchases",
-        json={"items": [{"product_id": book, "quantity": 1}]},
+        json={"items": [{"product_id": book, "quantity": 1}], "shipping_address": SHIPPING_ADDRESS},
         headers={**headers, "Idempotency-Key": uuid.uuid4().hex},
         timeout=15,
     )

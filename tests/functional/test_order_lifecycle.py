@@ -58,7 +58,7 @@ def test_a_placed_order_awaits_payment_with_instructions_and_its_history(shop_ap
     emma = make_book(shop_app, "Emma", price_cents=1199, stock=3)
     browser.submit(browser.get(f"/books/{emma}"), "/cart/add", {"quantity": "2"})
     review = browser.get("/checkout")
-    assert "Place the order ($23.98)" in review.text and "Place order and pay" not in review.text
+    assert "Standard: free (total $23.98)" in review.text and "Place order and pay" not in review.text
     assert "Nothing is charged now" in review.text
 
     page = browser.submit(review, "/checkout")

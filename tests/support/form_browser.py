@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from urllib.parse import urlencode, urlsplit
 
-from tests.support.factories import PASSWORD
+from tests.support.factories import PASSWORD, SHIPPING_ADDRESS
 
 SUBMITS = ("submit", "image", "button", "reset")
 RACE_DEADLINE_SECONDS = 30
@@ -31,7 +31,10 @@ class Form:
         return next((value for key, value in self.fields if key == name), None)
 
     def data(self, overrides: dict | None = None, drop: tuple[str, ...] = ()) -> dict:
+        """The form's values with `overrides`; a checkout for a new address gets the one a shopper would type."""
         values = {key: value for key, value in self.fields if key not in drop}
+        if urlsplit(self.action).path == "/checkout" and values.get("address") == "new":
+            values.update({key: value for key, value in SHIPPING_ADDRESS.items() if not values.get(key)})
         values.update(overrides or {})
         return values
 
