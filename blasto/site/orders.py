@@ -19,7 +19,7 @@ from sqlalchemy import select
 
 from blasto.core.extensions import db
 from blasto.models import Purchase
-from blasto.models.base import ID_CONVERTER
+from blasto.models.base import ID_CONVERTER, MAX_ID
 from blasto.models.outbox import ORDER_PLACED
 from blasto.models.purchase import PAID, SHOPPER
 from blasto.outbox.records import receipt_state
@@ -102,7 +102,8 @@ def _shipping(form: CheckoutForm) -> Shipping:
     option = option_named(form.shipping_option.data)
     if form.address.data != NEW_ADDRESS:
         chosen = form.address.data or ""
-        address = saved_address(current_user.id, int(chosen)) if chosen.isascii() and chosen.isdigit() else None
+        known = chosen.isascii() and chosen.isdigit() and len(chosen) <= 12 and int(chosen) <= MAX_ID
+        address = saved_address(current_user.id, int(chosen)) if known else None
         if address is None:
             raise AddressError({"address": "That saved address is gone; choose another or enter a new one."})
         return Shipping(address, option)

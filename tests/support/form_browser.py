@@ -33,9 +33,12 @@ class Form:
     def data(self, overrides: dict | None = None, drop: tuple[str, ...] = ()) -> dict:
         """The form's values with `overrides`; a checkout for a new address gets the one a shopper would type."""
         values = {key: value for key, value in self.fields if key not in drop}
-        if urlsplit(self.action).path == "/checkout" and values.get("address") == "new":
-            values.update({key: value for key, value in SHIPPING_ADDRESS.items() if not values.get(key)})
         values.update(overrides or {})
+        if urlsplit(self.action).path == "/checkout" and values.get("address") == "new":
+            typed = overrides or {}
+            values.update(
+                {key: value for key, value in SHIPPING_ADDRESS.items() if not values.get(key) and key not in typed}
+            )
         return values
 
 
