@@ -98,7 +98,8 @@ def check_address(values: Mapping[str, object]) -> Address:
     if "postal_code" not in errors and "country" not in errors and country in POSTAL_CODES:
         pattern, shape = POSTAL_CODES[country]
         if not pattern.match(cleaned["postal_code"]):
-            errors["postal_code"] = f"A postal code in {COUNTRY_NAMES[country]} is {shape}."
+            where = f"the {COUNTRY_NAMES[country]}" if country in ("US", "GB", "NL") else COUNTRY_NAMES[country]
+            errors["postal_code"] = f"A postal code in {where} is {shape}."
     if errors:
         raise AddressError(errors)
     return Address(**cleaned)
