@@ -192,6 +192,9 @@ def purchase_page(conditions: list[ColumnElement], page: int, per_page: int) -> 
             _purchases.c.total_cents,
             _purchases.c.status,
             _purchases.c.user_id,
+            _purchases.c.shipping_option,
+            _purchases.c.ship_city,
+            _purchases.c.ship_country,
         )
         .where(*conditions)
         .order_by(_purchases.c.created_at.desc(), _purchases.c.id.desc())
@@ -208,6 +211,9 @@ def purchase_page(conditions: list[ColumnElement], page: int, per_page: int) -> 
             header.c.total_cents,
             header.c.status,
             _users.c.email,
+            header.c.shipping_option,
+            header.c.ship_city,
+            header.c.ship_country,
             select(func.coalesce(func.sum(_lines.c.quantity), 0)).where(per_row).scalar_subquery().label("copies"),
             select(func.count()).select_from(_lines).where(per_row).scalar_subquery().label("lines"),
             select(_outbox.c.state)

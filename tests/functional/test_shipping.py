@@ -7,8 +7,8 @@ from blasto.core.extensions import db
 from blasto.core.shipping_settings import shipping_settings
 from blasto.models import Purchase, SavedAddress
 from blasto.shop.shipping import MAX_SAVED_ADDRESSES
-from tests.support.factories import SHIPPING_ADDRESS, count, make_book, make_purchase
-from tests.support.form_browser import Page
+from tests.support.factories import ADMIN, SHIPPING_ADDRESS, count, make_admin, make_book, make_purchase
+from tests.support.form_browser import Browser, Page, log_in
 
 
 def fill_cart(browser, lines):
@@ -134,3 +134,16 @@ def test_an_order_from_before_shipping_shows_no_address_and_no_shipping(priced, 
     page = browser.get(f"/purchases/{purchase_id}")
     assert page.status == 200 and "Total $11.99" in page.text
     assert "Ship to" not in page.text and "Shipping (" not in page.text
+
+
+def test_the_admin_sees_where_each_order_goes_and_how(priced, shopper):
+    browser, _ = shopper
+    emma = make_book(priced, "Emma", stock=3)
+    fill_cart(browser, {emma: 1})
+    purchase_id = placed_id(browser.submit(browser.get("/checkout"), "/checkout", {"shipping_option": "express"}))
+    office = Browser(priced.test_client())
+    make_admin(priced, ADMIN)
+    log_in(office, ADMIN)
+    assert "Dublin, IE (Express)" in office.get("/admin/purchases").text
+    order = office.get(f"/admin/purchases/{purchase_id}").text
+    assert "Ship to Ada Reader 1 Book Street D02 X285 Dublin Ireland" in order and "Shipping (Express) $14.99" in order
