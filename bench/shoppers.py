@@ -72,6 +72,15 @@ class Forms(HTMLParser):
 
 
 NO_FORM = ("", {})
+# Where the shoppers' books go: typed at the checkout (new address, standard shipping), sent by the API.
+ADDRESS = {
+    "name": "Bench Reader",
+    "line1": "1 Load Street",
+    "city": "Dublin",
+    "postal_code": "D02 X285",
+    "country": "IE",
+}
+SHIP_TO = {"address": "new", "shipping_option": "standard", **ADDRESS}
 
 
 def location(response) -> str:
@@ -206,7 +215,7 @@ class Shopper(Visitor):
         self.sign_in(location(asked))
         forms = self.page("/checkout", "/checkout")
         self.wait()
-        placed = self.submit(forms, "/checkout", "/checkout", redirect_to="/purchases/")
+        placed = self.submit(forms, "/checkout", "/checkout", redirect_to="/purchases/", **SHIP_TO)
         if placed.status_code == 303:
             self.page(location(placed), "/purchases/<id>")
             self.wait()
@@ -240,7 +249,11 @@ class ApiClient(Visitor):
         book_id = random.choice(data()["books"])[0]
         self.call("GET", f"/api/v1/products/{book_id}", "/api/v1/products/<id>", headers=auth)
         self.wait()
-        order = {"items": [{"product_id": book_id, "quantity": random.randint(1, 2)}]}
+        order = {
+            "items": [{"product_id": book_id, "quantity": random.randint(1, 2)}],
+            "shipping_address": ADDRESS,
+            "shipping_option": random.choice(("standard", "express")),
+        }
         headers = {**auth, "Idempotency-Key": uuid.uuid4().hex}
         self.call("POST", "/api/v1/purchases", "/api/v1/purchases", expect=201, json=order, headers=headers)
         if random.random() < API_RETRY_SHARE:

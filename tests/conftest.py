@@ -29,6 +29,11 @@ os.environ["BLASTO_ENV"] = "test"
 # stacks the e2e/browser tests start too (their setup traffic all comes from
 # 127.0.0.1). tests/*/test_rate_limits.py turn them on where they are the subject.
 os.environ["RATELIMIT_ENABLED"] = "false"
+# Standard shipping is free in the suite (here and in the stacks it starts), so the totals the
+# tests assert are the books' sum; tests/*/test_shipping.py price it where shipping is the subject.
+os.environ["FREE_SHIPPING_OVER_CENTS"] = "0"
+for _name in ("SHIPPING_OPTIONS", "SHIP_TO_COUNTRIES"):
+    os.environ.pop(_name, None)
 
 import pytest  # noqa: E402
 

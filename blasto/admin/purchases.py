@@ -25,6 +25,7 @@ from blasto.models.base import ID_CONVERTER, MAX_ID
 from blasto.models.outbox import RECEIPT
 from blasto.models.purchase import ADMIN, AWAITING_PAYMENT, PAID
 from blasto.shop.catalog import escape_like
+from blasto.shop.history import SHIPPING_COLUMNS, shipping_of
 from blasto.shop.orders import CANCEL, PAY, SHIP, BadShipment, NoSuchOrder, NotAllowed, history, move
 from blasto.shop.payments import payment_for
 from blasto.web.paging import Page, check_in_range, page_number
@@ -191,6 +192,9 @@ def purchase_page(conditions: list[ColumnElement], page: int, per_page: int) -> 
             _purchases.c.total_cents,
             _purchases.c.status,
             _purchases.c.user_id,
+            _purchases.c.shipping_option,
+            _purchases.c.ship_city,
+            _purchases.c.ship_country,
         )
         .where(*conditions)
         .order_by(_purchases.c.created_at.desc(), _purchases.c.id.desc())
@@ -207,6 +211,9 @@ def purchase_page(conditions: list[ColumnElement], page: int, per_page: int) -> 
             header.c.total_cents,
             header.c.status,
             _users.c.email,
+            header.c.shipping_option,
+            header.c.ship_city,
+            header.c.ship_country,
             select(func.coalesce(func.sum(_lines.c.quantity), 0)).where(per_row).scalar_subquery().label("copies"),
             select(func.count()).select_from(_lines).where(per_row).scalar_subquery().label("lines"),
             select(_outbox.c.state)
@@ -237,6 +244,7 @@ def purchase_detail(purchase_id: int) -> dict | None:
             _purchases.c.payment_method,
             _purchases.c.carrier,
             _purchases.c.tracking_number,
+            *(_purchases.c[name] for name in SHIPPING_COLUMNS),
             _users.c.id.label("user_id"),
             _users.c.email,
             _users.c.name,
@@ -267,6 +275,7 @@ def purchase_detail(purchase_id: int) -> dict | None:
         "carrier": first.carrier,
         "tracking_number": first.tracking_number,
         "customer": {"id": first.user_id, "email": first.email, "name": first.name},
+        **shipping_of(first._mapping),
         "items": [
             {
                 "product_id": row.product_id,

@@ -24,11 +24,19 @@ from blasto.api.schemas import (
 from blasto.models.base import ID_CONVERTER
 from blasto.models.purchase import SHOPPER
 from blasto.outbox.records import receipt_state
-from blasto.shop.checkout import CheckoutError, IdempotencyMismatch, InsufficientStock, UnknownProducts, place_order
+from blasto.shop.checkout import (
+    CheckoutError,
+    IdempotencyMismatch,
+    InsufficientStock,
+    Shipping,
+    UnknownProducts,
+    place_order,
+)
 from blasto.shop.history import purchase_detail, purchase_page
 from blasto.shop.money import CURRENCY, format_cents
 from blasto.shop.orders import CANCEL, NoSuchOrder, NotAllowed, history, move
 from blasto.shop.payments import payment_for
+from blasto.shop.shipping import UnknownShippingOption, default_option, option_named
 
 blp = Blueprint("purchases", __name__, url_prefix=f"{URL_PREFIX}/purchases", description="Your orders")
 blp.before_request(require_json_body)
@@ -45,6 +53,9 @@ def purchase_json(purchase: dict, collection_url: str | None = None) -> dict:
         "id": purchase["id"],
         "status": purchase["status"],
         "created_at": purchase["created_at"].isoformat(),
+        "lines_total_cents": purchase["total_cents"] - purchase["shipping"]["cents"],
+        "shipping": {**purchase["shipping"], "display": format_cents(purchase["shipping"]["cents"])},
+        "shipping_address": purchase["address"],
         "total_cents": purchase["total_cents"],
         "total_display": format_cents(purchase["total_cents"]),
         "currency": CURRENCY,
@@ -118,12 +129,18 @@ def get_purchase(purchase_id: int):
 @blp.alt_response(415, response="UNSUPPORTED_MEDIA_TYPE")
 @blp.alt_response(429, response="TOO_MANY_REQUESTS")  # rate limited: blasto.security.rate_limits
 def create_purchase(headers, body):
-    """Buy books. Prices come from the catalogue, never from the request."""
+    """Buy books, shipped to an address by one of the shop's options. Prices come from the shop, never the request."""
     lines = body["items"]
     order = {line["product_id"]: line["quantity"] for line in lines}
     index = {line["product_id"]: str(position) for position, line in enumerate(lines)}
     try:
-        purchase, created = place_order(g.user_id, order, headers["idempotency_key"])
+        option = option_named(body["shipping_option"]) if body["shipping_option"] is not None else default_option()
+    except UnknownShippingOption as exc:
+        abort(422, message=str(exc), errors={"json": {"shipping_option": [str(exc)]}})
+    try:
+        purchase, created = place_order(
+            g.user_id, order, Shipping(body["shipping_address"], option), headers["idempotency_key"]
+        )
     except UnknownProducts as exc:
         abort(
             422,

@@ -9,6 +9,8 @@ from __future__ import annotations
 import marshmallow as ma
 from marshmallow import fields, validate
 
+from blasto.core.shipping_settings import DEFAULT_COUNTRIES, OPTION_MAX
+from blasto.models.address import CITY_MAX, LINE_MAX, POSTAL_CODE_MAX, RECIPIENT_MAX
 from blasto.models.base import MAX_ID
 from blasto.models.outbox import STATES
 from blasto.models.purchase import CAUSES, STATUSES
@@ -16,6 +18,7 @@ from blasto.models.user import EMAIL_MAX, NAME_MAX
 from blasto.shop.cart import MAX_LINES, MAX_QUANTITY
 from blasto.shop.catalog import MAX_SEARCH_LENGTH
 from blasto.shop.passwords import PASSWORD_MAX, PASSWORD_MIN, password_problem
+from blasto.shop.shipping import AddressError, check_address
 
 MAX_PER_PAGE = 100
 DEFAULT_PER_PAGE = 20
@@ -168,8 +171,49 @@ class OrderLineSchema(ma.Schema):
     quantity = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=MAX_QUANTITY))
 
 
+class ShippingAddressSchema(ma.Schema):
+    name = fields.String(required=True, validate=validate.Length(max=RECIPIENT_MAX), metadata={"example": "Ada Reader"})
+    line1 = fields.String(required=True, validate=validate.Length(max=LINE_MAX), metadata={"example": "1 Book Street"})
+    line2 = fields.String(load_default="", validate=validate.Length(max=LINE_MAX))
+    city = fields.String(required=True, validate=validate.Length(max=CITY_MAX), metadata={"example": "Dublin"})
+    postal_code = fields.String(
+        required=True, validate=validate.Length(max=POSTAL_CODE_MAX), metadata={"example": "D02 X285"}
+    )
+    country = fields.String(
+        required=True,
+        validate=validate.Length(equal=2),
+        metadata={
+            "description": "ISO 3166-1 alpha-2, one the shop ships to (SHIP_TO_COUNTRIES; by default "
+            + DEFAULT_COUNTRIES.replace(",", ", ")
+            + ")",
+            "example": "IE",
+        },
+    )
+
+
 class PurchaseCreateSchema(ma.Schema):
     items = fields.List(fields.Nested(OrderLineSchema), required=True, validate=validate.Length(min=1, max=MAX_LINES))
+    shipping_address = fields.Nested(
+        ShippingAddressSchema, required=True, metadata={"description": "Copied onto the order and kept on the account"}
+    )
+    shipping_option = fields.String(
+        load_default=None,
+        validate=validate.Length(min=1, max=OPTION_MAX),
+        metadata={
+            "description": "One of the shop's SHIPPING_OPTIONS (by default standard or express); "
+            "omitted: the first, standard"
+        },
+    )
+
+    @ma.validates_schema
+    def address_ships(self, data, **kwargs):
+        """The shop's own address rule (blasto.shop.shipping), the same as the checkout form's."""
+        if "shipping_address" not in data:
+            return
+        try:
+            data["shipping_address"] = check_address(data["shipping_address"])
+        except AddressError as exc:
+            raise ma.ValidationError({"shipping_address": {f: [m] for f, m in exc.errors.items()}}) from None
 
     @ma.validates_schema
     def no_repeats(self, data, **kwargs):
@@ -210,11 +254,31 @@ STATUS_DESCRIPTION = (
 )
 
 
+class ShippingSchema(ma.Schema):
+    option = fields.String(allow_none=True, metadata={"description": "null on orders placed before shipping existed"})
+    cents = fields.Integer(metadata={"description": "What shipping cost (0: free, or an order from before shipping)"})
+    display = fields.String()
+
+
+class AddressSchema(ma.Schema):
+    name = fields.String()
+    line1 = fields.String()
+    line2 = fields.String()
+    city = fields.String()
+    postal_code = fields.String()
+    country = fields.String()
+
+
 class PurchaseSchema(ma.Schema):
     id = fields.Integer()
     status = fields.String(validate=validate.OneOf(STATUSES), metadata={"description": STATUS_DESCRIPTION})
     created_at = fields.DateTime()
-    total_cents = fields.Integer()
+    lines_total_cents = fields.Integer(metadata={"description": "The books: the sum of the lines"})
+    shipping = fields.Nested(ShippingSchema)
+    shipping_address = fields.Nested(
+        AddressSchema, allow_none=True, metadata={"description": "null on orders placed before shipping existed"}
+    )
+    total_cents = fields.Integer(metadata={"description": "The bill: lines_total_cents plus shipping.cents"})
     total_display = fields.String()
     currency = fields.String()
     items = fields.List(fields.Nested(PurchaseItemSchema))

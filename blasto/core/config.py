@@ -24,6 +24,7 @@ from blasto.core import broker as embedded_broker
 from blasto.core.env import ConfigError, env_bool, env_float, env_int
 from blasto.core.mail_settings import mail_settings
 from blasto.core.payment_settings import payment_settings
+from blasto.core.shipping_settings import shipping_settings
 
 ENVIRONMENTS = ("production", "development", "test")
 MIN_SECRET_KEY_LENGTH = 32
@@ -88,6 +89,8 @@ def load_config(
         "MAIL": mail_settings(env, production, development=blasto_env == "development"),
         # Stripe with its three keys, manual payment without (blasto.core.payment_settings).
         "PAYMENTS": payment_settings(env),
+        # What a shopper may pick at checkout and where to (blasto.core.shipping_settings).
+        "SHIPPING": shipping_settings(env),
         "PUBLIC_URL": public_url(env.get("PUBLIC_URL")),
         "STATSD": statsd_config(env),
         # Errors and failed tasks to Sentry (blasto.core.error_tracking); None: the SDK is never loaded.

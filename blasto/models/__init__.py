@@ -4,6 +4,7 @@ Money is integer cents everywhere; stock can never go below zero (a CHECK in
 the database as well as the code that decrements it).
 """
 
+from blasto.models.address import SavedAddress
 from blasto.models.login_session import LoginSession
 from blasto.models.outbox import OutboxMessage
 from blasto.models.product import Product
@@ -22,6 +23,7 @@ __all__ = [
     "PurchaseEvent",
     "PurchaseItem",
     "Report",
+    "SavedAddress",
     "SweepHeartbeat",
     "User",
 ]

@@ -13,6 +13,7 @@ from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String, Uniq
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from blasto.core.extensions import Model
+from blasto.models.address import CITY_MAX, LINE_MAX, POSTAL_CODE_MAX, RECIPIENT_MAX
 from blasto.models.base import UTCDateTime, utcnow
 
 AWAITING_PAYMENT, PAID, SHIPPED, CANCELLED, REFUNDED = "awaiting_payment", "paid", "shipped", "cancelled", "refunded"
@@ -51,6 +52,17 @@ class Purchase(Model):
     # Set when the order is shipped.
     carrier: Mapped[str | None] = mapped_column(String(CARRIER_MAX), nullable=True)
     tracking_number: Mapped[str | None] = mapped_column(String(TRACKING_MAX), nullable=True)
+    # Chosen at checkout; total_cents includes shipping_cents. Orders placed before shipping had
+    # none: no option, no address, shipping 0.
+    shipping_option: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    shipping_cents: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # The address copied from the checkout, so a later edit of the address book leaves it be.
+    ship_name: Mapped[str | None] = mapped_column(String(RECIPIENT_MAX), nullable=True)
+    ship_line1: Mapped[str | None] = mapped_column(String(LINE_MAX), nullable=True)
+    ship_line2: Mapped[str | None] = mapped_column(String(LINE_MAX), nullable=True)
+    ship_city: Mapped[str | None] = mapped_column(String(CITY_MAX), nullable=True)
+    ship_postal_code: Mapped[str | None] = mapped_column(String(POSTAL_CODE_MAX), nullable=True)
+    ship_country: Mapped[str | None] = mapped_column(String(2), nullable=True)
 
     items: Mapped[list[PurchaseItem]] = relationship(back_populates="purchase", order_by="PurchaseItem.id")
 

@@ -7,8 +7,10 @@ rows that were sold. Only books for sale (`FOR_SALE`, not hidden) can be
 bought: a hidden book is refused like an unknown one, even if it was hidden
 between the first check and the UPDATE. Rows are updated in product-id order so two orders for
 the same books cannot deadlock. An idempotency key (API) makes a retried
-order return the first purchase; a different order under the same key is
-refused.
+order return the first purchase; a different order under the same key (other
+books, another address or shipping option) is refused. The bill is the lines
+plus the shipping option's price (blasto.shop.shipping), in integer cents;
+the address is copied onto the order and kept for the shopper's next checkout.
 """
 
 from __future__ import annotations
@@ -22,12 +24,14 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from blasto.core.extensions import db
+from blasto.core.shipping_settings import ShippingOption
 from blasto.models import Product, Purchase, PurchaseItem
 from blasto.outbox.records import owe_order_placed
 from blasto.shop.cart import MAX_LINES, CartError, check_quantity
 from blasto.shop.catalog import FOR_SALE
 from blasto.shop.money import order_total
 from blasto.shop.orders import record_creation
+from blasto.shop.shipping import Address, remember, shipping_cents
 
 
 class CheckoutError(Exception):
@@ -68,9 +72,20 @@ class IdempotencyMismatch(CheckoutError):
         super().__init__("This Idempotency-Key was already used for a different order.")
 
 
-def fingerprint(order: Mapping[int, int]) -> str:
-    """Stable digest of an order, to tell a retry from a different order."""
-    canonical = json.dumps(sorted(order.items()), separators=(",", ":"))
+@dataclass(frozen=True)
+class Shipping:
+    """Where the order goes and how: both checked by the channel (blasto.shop.shipping)."""
+
+    address: Address
+    option: ShippingOption
+
+
+def fingerprint(order: Mapping[int, int], shipping: Shipping | None = None) -> str:
+    """Stable digest of an order (and where it ships), to tell a retry from a different order."""
+    parts: list = [sorted(order.items())]
+    if shipping is not None:
+        parts.append([shipping.option.name, sorted(shipping.address.as_dict().items())])
+    canonical = json.dumps(parts if shipping is not None else parts[0], separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
@@ -85,20 +100,22 @@ def validate(order: Mapping[int, int]) -> dict[int, int]:
         raise CheckoutError(str(exc)) from None
 
 
-def place_order(user_id: int, order: Mapping[int, int], idempotency_key: str | None = None) -> tuple[Purchase, bool]:
-    """Buy `order` (product id -> quantity) for the user; returns (purchase, created).
+def place_order(
+    user_id: int, order: Mapping[int, int], shipping: Shipping, idempotency_key: str | None = None
+) -> tuple[Purchase, bool]:
+    """Buy `order` (product id -> quantity) for the user, shipped as `shipping`; returns (purchase, created).
 
     `created` is False when an idempotency key replays an earlier purchase.
     Raises a CheckoutError subclass and leaves nothing written otherwise.
     """
     order = validate(order)
-    digest = fingerprint(order)
+    digest = fingerprint(order, shipping)
     if idempotency_key:
         earlier = _by_key(user_id, idempotency_key)
         if earlier is not None:
             return _replay(earlier, digest), False
     try:
-        purchase = _buy(user_id, order, idempotency_key, digest)
+        purchase = _buy(user_id, order, shipping, idempotency_key, digest)
         db.session.commit()
         return purchase, True
     except (IntegrityError, InsufficientStock):
@@ -114,7 +131,7 @@ def place_order(user_id: int, order: Mapping[int, int], idempotency_key: str | N
         raise
 
 
-def _buy(user_id: int, order: dict[int, int], idempotency_key: str | None, digest: str) -> Purchase:
+def _buy(user_id: int, order: dict[int, int], shipping: Shipping, idempotency_key: str | None, digest: str) -> Purchase:
     _refuse_unknown(order)
     prices: dict[int, int] = {}
     short: list[int] = []
@@ -133,9 +150,20 @@ def _buy(user_id: int, order: dict[int, int], idempotency_key: str | None, diges
     if short:  # place_order rolls back what was taken
         _refuse_unknown(order)  # hidden since the first check?
         raise InsufficientStock(_shortages(order, short))
+    lines_cents = order_total((prices[pid], quantity) for pid, quantity in order.items())
+    postage = shipping_cents(shipping.option, lines_cents)
+    address = shipping.address
     purchase = Purchase(
         user_id=user_id,
-        total_cents=order_total((prices[pid], quantity) for pid, quantity in order.items()),
+        total_cents=lines_cents + postage,
+        shipping_option=shipping.option.name,
+        shipping_cents=postage,
+        ship_name=address.name,
+        ship_line1=address.line1,
+        ship_line2=address.line2,
+        ship_city=address.city,
+        ship_postal_code=address.postal_code,
+        ship_country=address.country,
         idempotency_key=idempotency_key,
         request_fingerprint=digest,
         items=[
@@ -149,6 +177,7 @@ def _buy(user_id: int, order: dict[int, int], idempotency_key: str | None, diges
     # e-mail (how to pay). The receipt waits for the payment (blasto.shop.orders).
     record_creation(purchase.id, user_id)
     owe_order_placed(purchase.id, user_id)
+    remember(user_id, address)
     return purchase
 
 

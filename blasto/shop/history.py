@@ -8,6 +8,9 @@ subquery that Postgres evaluates once. No ORM objects, no query per purchase.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from sqlalchemy import BindParameter, ColumnElement, Select, bindparam, func, select
 from sqlalchemy.engine import Connection
 
@@ -16,6 +19,17 @@ from blasto.models import Product, Purchase, PurchaseItem
 
 _purchases, _lines, _products = Purchase.__table__, PurchaseItem.__table__, Product.__table__
 _USER: BindParameter[int] = bindparam("user_id")
+# Where and how an order ships (empty on orders placed before shipping): see `shipping_of`.
+SHIPPING_COLUMNS = (
+    "shipping_option",
+    "shipping_cents",
+    "ship_name",
+    "ship_line1",
+    "ship_line2",
+    "ship_city",
+    "ship_postal_code",
+    "ship_country",
+)
 
 
 def _count(user: ColumnElement) -> ColumnElement:
@@ -37,6 +51,7 @@ def _header(user: ColumnElement, *conditions, paged: bool) -> Select:
         _purchases.c.payment_method,
         _purchases.c.carrier,
         _purchases.c.tracking_number,
+        *(_purchases.c[name] for name in SHIPPING_COLUMNS),
     ).where(_purchases.c.user_id == user, *conditions)
     if paged:  # newest first; (user_id, created_at, id) is indexed in this order
         header = (
@@ -62,6 +77,7 @@ def _statement(header: Select, *extra) -> Select:
         page.c.payment_method,
         page.c.carrier,
         page.c.tracking_number,
+        *(page.c[name] for name in SHIPPING_COLUMNS),
         *extra,
     ]
     joined = page.join(_lines, _lines.c.purchase_id == page.c.id).join(_products, _products.c.id == _lines.c.product_id)
@@ -96,7 +112,7 @@ def _page_params(page: int, per_page: int, **params) -> dict:
 
 
 def _grouped(rows) -> list[dict]:
-    """One dict per purchase from its line rows (already in order); the first eleven columns of every statement above."""
+    """One dict per purchase from its line rows (already in order); the first nineteen columns of every statement above."""
     purchases: list[dict] = []
     current_id = None
     items: list[dict] = []
@@ -105,6 +121,7 @@ def _grouped(rows) -> list[dict]:
         if purchase_id != current_id:
             current_id, items = purchase_id, []
             payment_method, carrier, tracking_number = row[8:11]
+            shipping = dict(zip(SHIPPING_COLUMNS, row[11:19], strict=True))
             purchases.append(
                 {
                     "id": purchase_id,
@@ -115,6 +132,7 @@ def _grouped(rows) -> list[dict]:
                     "carrier": carrier,
                     "tracking_number": tracking_number,
                     "items": items,
+                    **shipping_of(shipping),
                 }
             )
         items.append(
@@ -127,3 +145,21 @@ def _grouped(rows) -> list[dict]:
             }
         )
     return purchases
+
+
+def shipping_of(row: Mapping[Any, Any]) -> dict:
+    """The order's `shipping` (option, price) and `address` (None before shipping existed), and its lines' sum."""
+    cents = row["shipping_cents"] or 0
+    address = (
+        {
+            "name": row["ship_name"],
+            "line1": row["ship_line1"],
+            "line2": row["ship_line2"] or "",
+            "city": row["ship_city"],
+            "postal_code": row["ship_postal_code"],
+            "country": row["ship_country"],
+        }
+        if row["ship_name"] is not None
+        else None
+    )
+    return {"shipping": {"option": row["shipping_option"], "cents": cents}, "address": address}

@@ -56,7 +56,8 @@ CAUSES_ALLOWED: dict[str, tuple[str, ...]] = {
 # States whose books go back on the shelf: the order will never ship.
 RESTOCKS = (CANCELLED, REFUNDED)
 EXPIRY_BATCH = 200
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+# Postgres refuses NUL in text, and no control character belongs in what a person types.
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
 _TRACKING = re.compile(r"[A-Za-z0-9][A-Za-z0-9 ./-]*")
 
 assert all(len(set(targets.values())) == len(targets) for targets in MOVES.values()), "a move must be reversible"
@@ -227,7 +228,7 @@ def _clean_note(note: str | None) -> str | None:
     note = (note or "").strip()
     if not note:
         return None
-    return _CONTROL.sub(" ", note)[:NOTE_MAX]
+    return CONTROL_CHARACTERS.sub(" ", note)[:NOTE_MAX]
 
 
 def _shipment(carrier: str | None, tracking_number: str | None) -> dict:
@@ -243,7 +244,7 @@ def carrier_problem(carrier: str) -> str | None:
         return "Please enter the carrier."
     if len(carrier) > CARRIER_MAX:
         return f"Use at most {CARRIER_MAX} characters for the carrier."
-    if _CONTROL.search(carrier):
+    if CONTROL_CHARACTERS.search(carrier):
         return "Remove the control characters from the carrier."
     return None
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask_wtf import FlaskForm
 from sqlalchemy import select
-from wtforms import BooleanField, EmailField, HiddenField, PasswordField, StringField
+from wtforms import BooleanField, EmailField, HiddenField, PasswordField, RadioField, SelectField, StringField
 from wtforms.validators import DataRequired, Email, InputRequired, Length, NumberRange, Regexp, ValidationError
 from wtforms.widgets import HiddenInput
 
@@ -109,12 +109,25 @@ class RemoveFromCartForm(ProductForm):
     pass
 
 
+NEW_ADDRESS = "new"
+
+
 class CheckoutForm(FlaskForm):
-    """Hidden fields written when the form is shown.
+    """Where to ship and how, plus hidden fields written when the form is shown.
 
     `idempotency_key` makes a double-submitted form buy once; `cart_digest`
-    makes sure the order bought is the one the shopper reviewed.
+    makes sure the order bought is the one the shopper reviewed. The view
+    fills the choices (saved addresses, countries, shipping options); the
+    address itself is checked by blasto.shop.shipping, the API's rule too.
     """
 
     idempotency_key = HiddenField(validators=[InputRequired(), Length(16, 64), Regexp(r"^[A-Za-z0-9_-]+$")])
     cart_digest = HiddenField(validators=[InputRequired(), Regexp(r"^[0-9a-f]{64}$")])
+    address = RadioField("Ship to", default=NEW_ADDRESS, validate_choice=False)
+    name = StringField("Recipient's name", filters=[strip])
+    line1 = StringField("Street address", filters=[strip])
+    line2 = StringField("Address line 2 (optional)", filters=[strip])
+    city = StringField("City", filters=[strip])
+    postal_code = StringField("Postal code", filters=[strip])
+    country = SelectField("Country", validate_choice=False)
+    shipping_option = RadioField("Shipping", validate_choice=False)

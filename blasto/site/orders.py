@@ -4,7 +4,9 @@
 takes the stock in one transaction; these views only turn its outcome into
 pages. The checkout form carries an idempotency key made when it is shown, so
 a double-submitted form buys once, and a digest of the cart it showed, so
-what is bought is what was reviewed.
+what is bought is what was reviewed. The shipping address is a saved one or
+a new one (kept for next time); a bad one shows the form again with what the
+shopper typed and what is wrong with each field.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from sqlalchemy import select
 
 from blasto.core.extensions import db
 from blasto.models import Purchase
-from blasto.models.base import ID_CONVERTER
+from blasto.models.base import ID_CONVERTER, MAX_ID
 from blasto.models.outbox import ORDER_PLACED
 from blasto.models.purchase import PAID, SHOPPER
 from blasto.outbox.records import receipt_state
@@ -26,6 +28,7 @@ from blasto.shop.checkout import (
     CheckoutError,
     IdempotencyMismatch,
     InsufficientStock,
+    Shipping,
     UnknownProducts,
     fingerprint,
     place_order,
@@ -33,9 +36,21 @@ from blasto.shop.checkout import (
 from blasto.shop.history import purchase_detail, purchase_page
 from blasto.shop.orders import CANCEL, NoSuchOrder, NotAllowed, history, move, shopper_may_cancel
 from blasto.shop.payments import payment_for
+from blasto.shop.shipping import (
+    ADDRESS_FIELDS,
+    AddressError,
+    UnknownShippingOption,
+    check_address,
+    countries,
+    default_option,
+    option_named,
+    quotes,
+    saved_address,
+    saved_addresses,
+)
 from blasto.site import bp
 from blasto.site.cart import CART_KEY, current_cart, lines_total, priced_lines, save_cart
-from blasto.site.forms import CheckoutForm
+from blasto.site.forms import NEW_ADDRESS, CheckoutForm
 from blasto.web.forms import CsrfOnlyForm
 from blasto.web.paging import Page, check_in_range, page_number
 from blasto.web.redirects import see_other
@@ -57,7 +72,42 @@ def checkout():
         cart = {line.product_id: line.quantity for line in lines}
         save_cart(cart)
     form = CheckoutForm(formdata=None, idempotency_key=secrets.token_urlsafe(16), cart_digest=fingerprint(cart))
-    return render_template("checkout.html", form=form, lines=lines, total_cents=lines_total(lines))
+    return review(form, lines, fresh=True)
+
+
+def review(form: CheckoutForm, lines: list, fresh: bool = False, status: int = 200):
+    """The checkout page: the bill, where to ship (a saved address or a new one) and how."""
+    saved = saved_addresses(current_user.id)
+    form.address.choices = [(str(row.id), _one_line(row)) for row in saved] + [(NEW_ADDRESS, "A new address")]
+    form.country.choices = [("", "Choose a country")] + countries()
+    lines_cents = lines_total(lines)
+    offers = quotes(lines_cents)
+    form.shipping_option.choices = [(offer["name"], offer["label"]) for offer in offers]
+    if fresh:
+        form.address.data = str(saved[0].id) if saved else NEW_ADDRESS
+        form.shipping_option.data = default_option().name
+    return (
+        render_template("checkout.html", form=form, lines=lines, total_cents=lines_cents, quotes=offers, saved=saved),
+        status,
+    )
+
+
+def _one_line(row) -> str:
+    parts = [row.name, row.line1, row.line2, f"{row.postal_code} {row.city}", row.country]
+    return ", ".join(part for part in parts if part)
+
+
+def _shipping(form: CheckoutForm) -> Shipping:
+    """The address and option the form names; AddressError (per field) or UnknownShippingOption otherwise."""
+    option = option_named(form.shipping_option.data)
+    if form.address.data != NEW_ADDRESS:
+        chosen = form.address.data or ""
+        known = chosen.isascii() and chosen.isdigit() and len(chosen) <= 12 and int(chosen) <= MAX_ID
+        address = saved_address(current_user.id, int(chosen)) if known else None
+        if address is None:
+            raise AddressError({"address": "That saved address is gone; choose another or enter a new one."})
+        return Shipping(address, option)
+    return Shipping(check_address({name: getattr(form, name).data for name in ADDRESS_FIELDS}), option)
 
 
 def place_checkout(form: CheckoutForm):
@@ -80,7 +130,13 @@ def place_checkout(form: CheckoutForm):
         flash("Your cart changed since you reviewed it; please check the order again.", "error")
         return see_other(url_for("site.checkout"))
     try:
-        purchase, created = place_order(current_user.id, cart, idempotency_key=key)
+        shipping = _shipping(form)
+    except (AddressError, UnknownShippingOption) as exc:
+        for name, message in (exc.errors if isinstance(exc, AddressError) else {"shipping_option": str(exc)}).items():
+            getattr(form, name).errors = [message]
+        return review(form, priced_lines(cart), status=400)
+    try:
+        purchase, created = place_order(current_user.id, cart, shipping, idempotency_key=key)
     except InsufficientStock as exc:
         flash(str(exc), "error")  # the cart stays as it was, so the shopper can adjust it
         return see_other(url_for("site.cart"))

@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 
 from flask import Flask
 
+from blasto.core.shipping_settings import COUNTRY_NAMES
 from blasto.shop.money import format_cents
 
 
@@ -42,7 +43,18 @@ def cause_label(cause: str) -> str:
     return CAUSE_LABELS.get(cause, cause)
 
 
+def country_name(code: str | None) -> str:
+    return COUNTRY_NAMES.get(code or "", code or "")
+
+
+def shipping_label(option: str | None) -> str:
+    """A shipping option's name as a shopper reads it (`express` -> Express)."""
+    return (option or "").replace("_", " ").capitalize()
+
+
 def register_template_filters(app: Flask) -> None:
+    app.add_template_filter(country_name, "country")
+    app.add_template_filter(shipping_label, "shipping")
     app.add_template_filter(format_cents, "money")
     app.add_template_filter(when, "when")
     app.add_template_filter(status_label, "status")

@@ -18,7 +18,19 @@ from tests.support.factories import make_book
 from tests.support.smtp_sink import SmtpSink
 
 PENDING = {"state": "pending", "sent_at": None}
-PURCHASE_KEYS = {"id", "status", "created_at", "total_cents", "total_display", "currency", "items", "_links"}
+PURCHASE_KEYS = {
+    "id",
+    "status",
+    "created_at",
+    "lines_total_cents",
+    "shipping",
+    "shipping_address",
+    "total_cents",
+    "total_display",
+    "currency",
+    "items",
+    "_links",
+}
 
 
 @pytest.fixture

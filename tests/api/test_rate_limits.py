@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 from blasto.core.extensions import db
 from blasto.models import Purchase, User
 from tests.support.api_client import ApiClient, assert_error, basic
-from tests.support.factories import PASSWORD, make_book
+from tests.support.factories import PASSWORD, SHIPPING_ADDRESS, make_book
 from tests.support.migrations import migrated
 
 LIMITS = {
@@ -117,13 +117,17 @@ def test_purchases_are_throttled_but_reading_them_is_not(limited_api):
     for _ in range(2):
         assert (
             limited_api.http.post(
-                "/api/v1/purchases", json={"items": [{"product_id": book, "quantity": 1}]}, headers=headers
+                "/api/v1/purchases",
+                json={"items": [{"product_id": book, "quantity": 1}], "shipping_address": SHIPPING_ADDRESS},
+                headers=headers,
             ).status_code
             == 201
         )
     assert_throttled(
         limited_api.http.post(
-            "/api/v1/purchases", json={"items": [{"product_id": book, "quantity": 1}]}, headers=headers
+            "/api/v1/purchases",
+            json={"items": [{"product_id": book, "quantity": 1}], "shipping_address": SHIPPING_ADDRESS},
+            headers=headers,
         ),
         "orders from your network",
     )

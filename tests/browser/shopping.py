@@ -13,6 +13,8 @@ import uuid
 
 from playwright.sync_api import Locator, Page, expect
 
+from tests.support.factories import SHIPPING_ADDRESS
+
 PASSWORD = "a long passphrase"
 TIMEOUT_MS = 10_000  # one page's worth of waiting: a navigation plus a render
 
@@ -24,6 +26,17 @@ def cents(display: str) -> int:
     match = _MONEY.match(display.strip())
     assert match, f"not an amount of money: {display!r}"
     return int(match.group(1).replace(",", "")) * 100 + int(match.group(2))
+
+
+def fill_address(page: Page, address: dict | None = None) -> None:
+    """Type a shipping address into the checkout's boxes, by their labels, as a shopper would."""
+    address = {**SHIPPING_ADDRESS, **(address or {})}
+    page.get_by_label("Recipient's name").fill(address["name"])
+    page.get_by_label("Street address").fill(address["line1"])
+    page.get_by_label("Address line 2 (optional)").fill(address["line2"])
+    page.get_by_label("City").fill(address["city"])
+    page.get_by_label("Postal code").fill(address["postal_code"])
+    page.get_by_label("Country").select_option(address["country"])
 
 
 def money(cents_value: int) -> str:

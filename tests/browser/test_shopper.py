@@ -19,6 +19,7 @@ from tests.browser.shopping import (
     cart_count,
     cart_row,
     cents,
+    fill_address,
     flash,
     matches,
     money,
@@ -80,7 +81,10 @@ def test_sign_up_search_fill_the_cart_check_out_and_get_the_receipt(page, stack)
     page.get_by_role("link", name="Check out").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Check out", timeout=TIMEOUT_MS)
     expect(page.locator("table.bill tfoot .total")).to_have_text(money(total), timeout=TIMEOUT_MS)
-    page.get_by_role("button", name=f"Place the order ({money(total)})").click()
+    # Where to and how: a new shopper types the address; standard shipping is free in the test stack.
+    expect(page.locator("#shipping-options")).to_contain_text(f"Standard: free (total {money(total)})")
+    fill_address(page)
+    page.get_by_role("button", name="Place the order").click()
 
     expect(page).to_have_url(re.compile(r"/purchases/\d+$"), timeout=TIMEOUT_MS)
     purchase_id = int(page.url.rsplit("/", 1)[1])
@@ -90,6 +94,7 @@ def test_sign_up_search_fill_the_cart_check_out_and_get_the_receipt(page, stack)
     expect(page.get_by_role("heading", level=1)).to_have_text(f"Order #{purchase_id}", timeout=TIMEOUT_MS)
     expect(page.locator("table.bill tfoot .total")).to_have_text(money(total), timeout=TIMEOUT_MS)
     expect(page.locator("table.bill tbody tr")).to_have_count(2, timeout=TIMEOUT_MS)
+    expect(page.locator("#ship-to")).to_contain_text("1 Book Street", timeout=TIMEOUT_MS)
     expect(cart_count(page)).to_contain_text("(0", timeout=TIMEOUT_MS)
     assert stack.scalar("SELECT total_cents FROM purchases WHERE id = :id", id=purchase_id) == total
 

@@ -28,6 +28,7 @@ from blasto.core.env import ConfigError
 from blasto.deploy_check import connections, environment
 from blasto.deploy_check.formation import Dynos
 from tests.support.connection_census import ConnectionCensus, command, parent
+from tests.support.factories import SHIPPING_ADDRESS
 from tests.support.http_client import PASSWORD, answers, new_account
 from tests.support.processes import free_port, procfile, production_env, run_command, wait_for
 from tests.support.procfile_processes import ProcessSet, _group_members
@@ -217,7 +218,7 @@ def _traffic(base: str, database_url: str, sink: SmtpSink) -> None:
                     assert session.get(base + path, timeout=30).status_code == 200, path
                 for path in ("/api/v1/products", f"/api/v1/products/{book}", "/api/v1/purchases", "/api/v1/purchases"):
                     assert session.get(base + path, headers=_bearer(token), timeout=30).status_code == 200, path
-                order = {"items": [{"product_id": book, "quantity": 1}]}
+                order = {"items": [{"product_id": book, "quantity": 1}], "shipping_address": SHIPPING_ADDRESS}
                 purchase = session.post(
                     f"{base}/api/v1/purchases",
                     json=order,

@@ -21,6 +21,7 @@ INDEX_HOSTS = {"pypi" + ".org", "pythonhosted" + ".org", "pypi" + ".python.org"}
 CONFIG_SOURCES = [
     ROOT / "blasto" / "core" / "config.py",
     ROOT / "blasto" / "core" / "mail_settings.py",
+    ROOT / "blasto" / "core" / "shipping_settings.py",
     ROOT / "gunicorn.conf.py",
     ROOT / "Procfile",
 ]

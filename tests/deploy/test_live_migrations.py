@@ -21,6 +21,7 @@ import psycopg
 import pytest
 import requests
 
+from tests.support.factories import SHIPPING_ADDRESS
 from tests.support.http_client import answers, new_account
 from tests.support.migrations import (
     CONCURRENT_INDEX,
@@ -133,7 +134,10 @@ class Checkouts:
                 status = session.post(
                     f"{self.shop.base}/api/v1/purchases",
                     timeout=30,
-                    json={"items": [{"product_id": self.shop.book, "quantity": 1}]},
+                    json={
+                        "items": [{"product_id": self.shop.book, "quantity": 1}],
+                        "shipping_address": SHIPPING_ADDRESS,
+                    },
                     headers={"Idempotency-Key": uuid.uuid4().hex},
                 ).status_code
             except requests.RequestException as exc:

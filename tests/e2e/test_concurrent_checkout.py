@@ -14,6 +14,7 @@ import requests
 from sqlalchemy import create_engine, text
 
 from blasto.core.config import database_uri
+from tests.support.factories import SHIPPING_ADDRESS
 from tests.support.http_client import answers
 from tests.support.processes import procfile, production_env, run_command, wait_for
 
@@ -82,7 +83,7 @@ def buy(base: str, token: str, product_id: int, key: str | None = None):
         headers["Idempotency-Key"] = key
     return lambda: requests.post(
         f"{base}/api/v1/purchases",
-        json={"items": [{"product_id": product_id, "quantity": 1}]},
+        json={"items": [{"product_id": product_id, "quantity": 1}], "shipping_address": SHIPPING_ADDRESS},
         headers=headers,
         timeout=30,
     )

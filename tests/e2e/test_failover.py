@@ -26,6 +26,7 @@ import requests
 
 from blasto.web.errors import DATABASE_MESSAGE, RETRY_AFTER_SECONDS
 from blasto.web.security_headers import SECURITY_HEADERS
+from tests.support.factories import SHIPPING_ADDRESS
 from tests.support.http_client import PASSWORD, answers, new_account
 from tests.support.processes import free_port, production_env, run_command, wait_for
 from tests.support.receipts import release
@@ -151,7 +152,13 @@ def mixed_load(base: str, bearer: str, browser: requests.Session):
         (browser, "GET", "/books?page=2", {}, (200,)),
         (browser, "GET", "/purchases", {}, (200,)),
         (api, "GET", "/api/v1/purchases", {}, (200,)),
-        (api, "POST", "/api/v1/purchases", {"json": {"items": [{"product_id": BOOK, "quantity": 1}]}}, (201,)),
+        (
+            api,
+            "POST",
+            "/api/v1/purchases",
+            {"json": {"items": [{"product_id": BOOK, "quantity": 1}], "shipping_address": SHIPPING_ADDRESS}},
+            (201,),
+        ),
     ]
     for number, step in enumerate(itertools.cycle(steps)):
         session, method, path, kwargs, expected = step

@@ -24,6 +24,7 @@ import requests
 from sqlalchemy import create_engine, text
 
 from blasto.core.config import database_uri
+from tests.support.factories import SHIPPING_ADDRESS
 from tests.support.http_client import answers, new_account
 from tests.support.processes import ROOT, free_port, production_env, wait_for
 from tests.support.receipts import release
@@ -81,7 +82,7 @@ def client(kind: str, base: str, token: str, book: int, tally: Tally, stop: thre
                 else:
                     response = session.post(
                         f"{base}/api/v1/purchases",
-                        json={"items": [{"product_id": book, "quantity": 1}]},
+                        json={"items": [{"product_id": book, "quantity": 1}], "shipping_address": SHIPPING_ADDRESS},
                         headers={**traced, "Idempotency-Key": uuid.uuid4().hex},
                         timeout=30,
                     )

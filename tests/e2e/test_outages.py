@@ -18,6 +18,7 @@ from sqlalchemy import create_engine, text
 
 from blasto.core.config import database_uri
 from blasto.web.errors import DATABASE_MESSAGE, RETRY_AFTER_SECONDS
+from tests.support.factories import SHIPPING_ADDRESS
 from tests.support.http_client import new_account
 from tests.support.processes import free_port, production_env, wait_for
 from tests.support.procfile_processes import ProcessSet
@@ -78,7 +79,7 @@ def _bearer(base: str) -> dict:
 def _buy(base: str, headers: dict, book: int) -> requests.Response:
     return requests.post(
         f"{base}/api/v1/purchases",
-        json={"items": [{"product_id": book, "quantity": 1}]},
+        json={"items": [{"product_id": book, "quantity": 1}], "shipping_address": SHIPPING_ADDRESS},
         headers={**headers, "Idempotency-Key": uuid.uuid4().hex},
         timeout=15,
     )
@@ -147,9 +148,13 @@ def test_redis_down_then_back_readyz_503_checkout_still_succeeds_then_recovers(s
     # The worker's heartbeat, in Postgres, is still fresh: only the broker is down.
     assert ready.status_code == 503 and ready.json()["failed"] == ["broker"]
     assert _status(f"{base}/books") == 200
-    bought = _buy(base, bearer, book)  # its e-mail is queued after the commit; the sweep covers a refused publish
+    # The order-placed e-mail is queued after the commit; the sweep covers a refused publish
+    # (tests/e2e/test_receipts.py follows it through a broker outage). No receipt until it is paid.
+    bought = _buy(base, bearer, book)
     assert bought.status_code == 201, bought.text
     assert _email_state(postgres_database, bought.json()["id"], "order_placed") == "pending"
+    order = requests.get(f"{base}/api/v1/purchases/{bought.json()['id']}", headers=bearer, timeout=10).json()
+    assert order["status"] == "awaiting_payment" and order["receipt"] is None
 
     redis_proxy.up()  # empty, as a Redis restarted without persistence
     # The clock's lock went with Redis's data: RedBeat's clock exits rather than risk a second

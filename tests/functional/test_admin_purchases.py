@@ -84,9 +84,9 @@ def test_everyones_purchases_newest_first_with_their_receipts(shop_app, admin, s
     assert "4 purchases." in page.text
     assert (
         row_text(page, shop["p3"])
-        == f"#{shop['p3']} 11 Jan 2026, 00:00 UTC alice@example.com 2 (2 titles) $20.98 Paid sent"
+        == f"#{shop['p3']} 11 Jan 2026, 00:00 UTC alice@example.com none given 2 (2 titles) $20.98 Paid sent"
     )
-    assert row_text(page, shop["p2"]).endswith("bob@example.com 2 $17.98 Paid pending")
+    assert row_text(page, shop["p2"]).endswith("bob@example.com none given 2 $17.98 Paid pending")
     assert row_text(page, shop["p1"]).endswith("$11.99 Paid failed")
     assert row_text(page, shop["p4"]).endswith("$10.00 Paid none owed")
     assert f'href="/admin/purchases/{shop["p3"]}"' in page.html

@@ -21,7 +21,7 @@ def test_checkout_needs_an_account_and_comes_back_to_it(shop_app, browser):
     response = browser.client.get("/checkout")
     assert response.status_code == 302 and response.headers["Location"] == "/login?next=%2Fcheckout"
     page = log_in(browser, "reader@example.com", next_url="/checkout")
-    assert page.response.request.path == "/checkout" and "Place the order ($11.99)" in page.text
+    assert page.response.request.path == "/checkout" and "Standard: free (total $11.99)" in page.text
 
 
 def test_insufficient_stock_shows_the_message_on_the_cart_and_writes_nothing(shop_app, shopper):
@@ -74,7 +74,7 @@ def test_a_cart_changed_after_review_is_not_bought_unseen(shop_app, shopper):
     fill_cart(browser, {emma: 2})  # another tab
     page = browser.submit(review, "/checkout")
     assert page.response.request.path == "/checkout" and "Your cart changed since you reviewed it" in page.text
-    assert "Place the order ($35.97)" in page.text
+    assert "Standard: free (total $35.97)" in page.text
     assert count(shop_app, Purchase) == 0
     page = browser.submit(page, "/checkout")
     assert "is placed" in page.text and stock_of(shop_app, emma) == 2

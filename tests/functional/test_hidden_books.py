@@ -8,7 +8,16 @@ from sqlalchemy import update
 from blasto.core.extensions import db
 from blasto.models import OutboxMessage, Product, Purchase, PurchaseItem
 from blasto.shop import checkout
-from tests.support.factories import count, make_admin, make_book, make_purchase, make_user, set_hidden, stock_of
+from tests.support.factories import (
+    count,
+    make_admin,
+    make_book,
+    make_purchase,
+    make_user,
+    set_hidden,
+    shipping,
+    stock_of,
+)
 from tests.support.form_browser import log_in
 
 
@@ -94,7 +103,7 @@ def test_a_book_hidden_between_the_check_and_the_stock_update_is_still_refused(s
 
     monkeypatch.setattr(checkout, "_refuse_unknown", hidden_after_the_check)
     with shop_app.app_context(), pytest.raises(checkout.UnknownProducts) as refused:
-        checkout.place_order(buyer, {books["emma"]: 1})
+        checkout.place_order(buyer, {books["emma"]: 1}, shipping())
     assert refused.value.product_ids == [books["emma"]] and len(calls) == 2
     assert (
         stock_of(shop_app, books["emma"]) == 5 and count(shop_app, Purchase) == 1 and count(shop_app, PurchaseItem) == 2

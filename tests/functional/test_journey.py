@@ -64,4 +64,5 @@ def test_sign_up_browse_fill_cart_check_out_and_see_history(shop_app, browser):
     # The bill itself: one line, right total.
     page = browser.get(purchase_path)
     assert "Itemised bill" in page.text
-    assert page.html.count("<tr>") == 3  # header, one line, total
+    assert page.html.count("<tr") == 5  # header, one line, the books' sum, shipping, total
+    assert "Shipping (Standard) Free" in page.text and "Ada Reader" in page.text

@@ -31,7 +31,7 @@ from blasto.core.mail_settings import HOLD, LOG, SMTP, MailSettings, SmtpSetting
 from blasto.models import OutboxMessage
 from blasto.outbox.delivery import deliver
 from tests.support.api_client import basic, bearer
-from tests.support.factories import make_book
+from tests.support.factories import SHIPPING_ADDRESS, make_book
 from tests.support.form_browser import Browser
 from tests.support.migrations import migrated
 from tests.support.processes import BIN, ROOT, free_port, http_get, process_env, wait_for
@@ -164,7 +164,9 @@ def test_nothing_secret_or_personal_reaches_the_log(shop, sink, log_output):
     assert api.get(f"/api/v1/users/me?access_token={token}").status_code == 401
     assert (
         api.post(
-            "/api/v1/purchases", json={"items": [{"product_id": book, "quantity": 1}]}, headers=bearer(token)
+            "/api/v1/purchases",
+            json={"items": [{"product_id": book, "quantity": 1}], "shipping_address": SHIPPING_ADDRESS},
+            headers=bearer(token),
         ).status_code
         == 201
     )

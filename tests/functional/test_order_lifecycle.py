@@ -56,7 +56,7 @@ def test_a_placed_order_awaits_payment_with_instructions_and_its_history(shop_ap
     emma = make_book(shop_app, "Emma", price_cents=1199, stock=3)
     browser.submit(browser.get(f"/books/{emma}"), "/cart/add", {"quantity": "2"})
     review = browser.get("/checkout")
-    assert "Place the order ($23.98)" in review.text and "Place order and pay" not in review.text
+    assert "Standard: free (total $23.98)" in review.text and "Place order and pay" not in review.text
     assert "Nothing is charged now" in review.text
 
     page = browser.submit(review, "/checkout")
@@ -223,6 +223,8 @@ def test_each_step_sends_its_own_e_mail_once(shop_app, shopper, office, sink):
     _, shipped = check_out(browser, emma)
     _, refunded = check_out(browser, emma)
     _, cancelled = check_out(browser, emma)
+    # The admin ships from the order's own page: it shows where to.
+    assert "Ship to Ada Reader 1 Book Street D02 X285 Dublin Ireland" in office.get(f"/admin/purchases/{shipped}").text
     for order in (shipped, refunded):
         office.submit(office.get(f"/admin/purchases/{order}"), f"/admin/purchases/{order}/pay")
     office.submit(
@@ -247,12 +249,19 @@ def test_each_step_sends_its_own_e_mail_once(shop_app, shopper, office, sink):
     body = placed.message.get_body(("plain",)).get_content()
     assert placed.subject == f"Your Blasto order #{shipped}: how to pay" and placed.rcpt_tos == (EMAIL,)
     assert f"Wire $11.99 to IBAN XX00 0001, reference #{shipped}, by " in body and "This is not a receipt" in body
+    lines = body.splitlines()
+    assert "Shipping (Standard): free" in lines and lines[lines.index("Ship to:") + 1 :][:2] == [
+        "  Ada Reader",
+        "  1 Book Street",
+    ]
     receipt = mails[f"receipt:{shipped}"].message.get_body(("plain",)).get_content()
     assert "we have received your payment" in receipt and "Total: $11.99" in receipt
+    assert "Books: $11.99" in receipt and "D02 X285 Dublin" in receipt
     on_its_way = mails[f"shipped:{shipped}"]
     assert on_its_way.subject == f"Your Blasto order #{shipped} is on its way"
     assert "Carrier: DHL" in on_its_way.message.get_body(("plain",)).get_content()
     assert "JD014600003" in on_its_way.message.get_body(("html",)).get_content()
+    assert "1 Book Street" in on_its_way.message.get_body(("html",)).get_content()
     assert "refunded the way you paid it" in mails[f"refunded:{refunded}"].message.get_body(("plain",)).get_content()
     assert mails[f"cancelled:{cancelled}"].subject == f"Your Blasto order #{cancelled} is cancelled"
     assert f"receipt:{cancelled}" not in mails, "no receipt for an order never paid"

@@ -12,7 +12,7 @@ from blasto.models import OutboxMessage, Purchase, PurchaseEvent
 from blasto.models.purchase import ADMIN, SHOPPER, TIMEOUT
 from blasto.shop.checkout import place_order
 from blasto.shop.orders import CANCEL, EXPIRE, PAY, NotAllowed, move
-from tests.support.factories import make_admin, make_book, make_user, stock_of
+from tests.support.factories import make_admin, make_book, make_user, shipping, stock_of
 from tests.support.form_browser import Browser, log_in, race
 
 ROUNDS = 12
@@ -38,7 +38,7 @@ def at_once(app, calls) -> list[str]:
 
 def place(app, user_id: int, book: int, quantity: int = 1) -> int:
     with app.app_context():
-        purchase, _ = place_order(user_id, {book: quantity})
+        purchase, _ = place_order(user_id, {book: quantity}, shipping())
         return purchase.id
 
 

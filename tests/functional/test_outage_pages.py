@@ -15,7 +15,7 @@ import pytest
 
 from blasto.core.config import celery_config, database_uri, engine_options
 from blasto.web.errors import BROKER_MESSAGE, DATABASE_MESSAGE, RETRY_AFTER_SECONDS
-from tests.support.factories import PASSWORD, make_book, make_user
+from tests.support.factories import PASSWORD, SHIPPING_ADDRESS, make_book, make_user
 from tests.support.form_browser import Browser, log_in
 from tests.support.migrations import migrated
 from tests.support.processes import free_port
@@ -89,7 +89,11 @@ def test_database_down_pages_are_a_503_page_and_the_api_a_503_json_then_both_rec
         assert_outage_page(logged_in.response)
         assert_outage_json(api.get("/api/v1/products", headers=token))
         assert_outage_json(
-            api.post("/api/v1/purchases", json={"items": [{"product_id": book, "quantity": 1}]}, headers=token)
+            api.post(
+                "/api/v1/purchases",
+                json={"items": [{"product_id": book, "quantity": 1}], "shipping_address": SHIPPING_ADDRESS},
+                headers=token,
+            )
         )
         ready = api.get("/readyz")
         assert ready.status_code == 503 and "database" in ready.get_json()["failed"]
@@ -116,7 +120,7 @@ def test_database_down_pages_are_a_503_page_and_the_api_a_503_json_then_both_rec
     assert products.status_code == 200 and products.get_json()["_meta"]["total_items"] == 1
     bought = api.post(
         "/api/v1/purchases",
-        json={"items": [{"product_id": book, "quantity": 1}]},
+        json={"items": [{"product_id": book, "quantity": 1}], "shipping_address": SHIPPING_ADDRESS},
         headers={**token, "Idempotency-Key": "after-outage"},
     )
     assert bought.status_code == 201, bought.get_json()

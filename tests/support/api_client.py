@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 
-from tests.support.factories import PASSWORD
+from tests.support.factories import PASSWORD, SHIPPING_ADDRESS
 
 
 class ApiClient:
@@ -32,11 +32,13 @@ class ApiClient:
     def get(self, path, user=None, **kwargs):
         return self.http.get(path, headers=user["headers"] if user else None, **kwargs)
 
-    def buy(self, user, items, key: str | None = None):
+    def buy(self, user, items, key: str | None = None, **shipping):
+        """POST /api/v1/purchases, shipped to SHIPPING_ADDRESS unless `shipping_address`/`shipping_option` say."""
         headers = dict(user["headers"])
         if key is not None:
             headers["Idempotency-Key"] = key
-        return self.http.post("/api/v1/purchases", json={"items": items}, headers=headers)
+        body = {"items": items, "shipping_address": SHIPPING_ADDRESS, **shipping}
+        return self.http.post("/api/v1/purchases", json=body, headers=headers)
 
 
 def basic(email: str, password: str) -> dict:

@@ -20,9 +20,25 @@ from blasto.core.extensions import db
 from blasto.models import OutboxMessage, Product, Purchase, PurchaseItem, User
 from blasto.models.base import utcnow
 from blasto.models.outbox import PENDING, WELCOME
+from blasto.shop.checkout import Shipping
+from blasto.shop.shipping import Address, default_option, option_named
 
 PASSWORD = "correct horse battery"
 ADMIN = "admin@example.com"
+# Where the tests' shoppers have their books sent (Ireland: no postal-code shape to trip on).
+SHIPPING_ADDRESS = {
+    "name": "Ada Reader",
+    "line1": "1 Book Street",
+    "line2": "",
+    "city": "Dublin",
+    "postal_code": "D02 X285",
+    "country": "IE",
+}
+
+
+def shipping(option: str | None = None) -> Shipping:
+    """SHIPPING_ADDRESS by `option` (the standard one unless named), for place_order; inside an app context."""
+    return Shipping(Address(**SHIPPING_ADDRESS), option_named(option) if option else default_option())
 
 
 @cache

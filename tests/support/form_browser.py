@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from urllib.parse import urlencode, urlsplit
 
-from tests.support.factories import PASSWORD
+from tests.support.factories import PASSWORD, SHIPPING_ADDRESS
 
 SUBMITS = ("submit", "image", "button", "reset")
 RACE_DEADLINE_SECONDS = 30
@@ -31,8 +31,14 @@ class Form:
         return next((value for key, value in self.fields if key == name), None)
 
     def data(self, overrides: dict | None = None, drop: tuple[str, ...] = ()) -> dict:
+        """The form's values with `overrides`; a checkout for a new address gets the one a shopper would type."""
         values = {key: value for key, value in self.fields if key not in drop}
         values.update(overrides or {})
+        if urlsplit(self.action).path == "/checkout" and values.get("address") == "new":
+            typed = overrides or {}
+            values.update(
+                {key: value for key, value in SHIPPING_ADDRESS.items() if not values.get(key) and key not in typed}
+            )
         return values
 
 

@@ -20,6 +20,7 @@ import requests
 from sqlalchemy import create_engine, text
 
 from blasto.core.config import database_uri
+from tests.support.factories import SHIPPING_ADDRESS
 from tests.support.http_client import PASSWORD, new_account  # noqa: F401  (PASSWORD: the tests' password, imported from here)
 from tests.support.processes import procfile, production_env, run_command, wait_for
 
@@ -91,7 +92,7 @@ class Shop:
             headers["X-Request-Id"] = request_id
         response = (session or requests).post(
             f"{base}/api/v1/purchases",
-            json={"items": [{"product_id": product_id, "quantity": 1}]},
+            json={"items": [{"product_id": product_id, "quantity": 1}], "shipping_address": SHIPPING_ADDRESS},
             headers=headers,
             timeout=30,
         )

@@ -17,7 +17,7 @@ from blasto.models.purchase import ADMIN
 from blasto.shop.checkout import place_order
 from blasto.shop.orders import PAY, move
 from blasto.shop.tasks import ORDERS_SWEEP
-from tests.support.factories import make_book, make_user, stock_of
+from tests.support.factories import make_book, make_user, shipping, stock_of
 from tests.support.sweeps import heartbeat
 
 HOUR = 3600
@@ -37,7 +37,7 @@ def sweep(app) -> int:
 
 
 def placed(user_id: int, book: int, quantity: int, hours_ago: float) -> int:
-    purchase, _ = place_order(user_id, {book: quantity})
+    purchase, _ = place_order(user_id, {book: quantity}, shipping())
     db.session.execute(
         update(Purchase).where(Purchase.id == purchase.id).values(created_at=utcnow() - timedelta(hours=hours_ago))
     )

@@ -38,7 +38,7 @@ from blasto.shop.accounts import EmailTaken, sign_up
 from blasto.shop.checkout import InsufficientStock, UnknownProducts, place_order
 from blasto.shop.orders import PAY, move
 from tests.support.embedded_broker import queued_tasks
-from tests.support.factories import make_book, make_user
+from tests.support.factories import SHIPPING_ADDRESS, make_book, make_user, shipping
 from tests.support.migrations import migrated
 from tests.support.processes import free_port
 from tests.support.smtp_sink import SmtpSink
@@ -99,7 +99,7 @@ class Shop:
         """Check out as a request with this id would; returns (purchase id, its order-placed e-mail's outbox id)."""
         token = request_id_var.set(request_id)
         try:
-            purchase, created = place_order(self.user_id, lines, key)
+            purchase, created = place_order(self.user_id, lines, shipping(), key)
         finally:
             request_id_var.reset(token)
         assert created
@@ -274,7 +274,7 @@ def test_an_order_email_that_cannot_be_written_takes_the_purchase_with_it(shop):
     db.session.add(OutboxMessage(kind=ORDER_PLACED, key="order_placed:1", recipient=EMAIL, user_id=shop.user_id))
     db.session.commit()
     with pytest.raises(IntegrityError):
-        place_order(shop.user_id, {shop.emma: 3})
+        place_order(shop.user_id, {shop.emma: 3}, shipping())
     db.session.rollback()
     assert shop.count(Purchase) == 0
     assert db.session.scalar(text("SELECT stock FROM products WHERE id = :id"), {"id": shop.emma}) == 10
@@ -284,16 +284,16 @@ def test_an_order_email_that_cannot_be_written_takes_the_purchase_with_it(shop):
 def test_failed_checkouts_owe_nothing(sqlite_shop):
     shop = sqlite_shop
     with pytest.raises(InsufficientStock):
-        place_order(shop.user_id, {shop.emma: 1, shop.miserables: 2})
+        place_order(shop.user_id, {shop.emma: 1, shop.miserables: 2}, shipping())
     with pytest.raises(UnknownProducts):
-        place_order(shop.user_id, {shop.emma: 1, 999_999: 1})
+        place_order(shop.user_id, {shop.emma: 1, 999_999: 1}, shipping())
     assert shop.rows() == [] and shop.count(Purchase) == 0
 
 
 def test_an_idempotent_replay_owes_nothing_more(sqlite_shop):
     shop = sqlite_shop
     first, outbox_id = shop.buy({shop.emma: 1}, key="order-1")
-    again, created = place_order(shop.user_id, {shop.emma: 1}, "order-1")
+    again, created = place_order(shop.user_id, {shop.emma: 1}, shipping(), "order-1")
     assert not created and again.id == first
     assert [row["id"] for row in shop.rows()] == [outbox_id]
 
@@ -807,11 +807,11 @@ def test_a_rolled_back_row_is_never_queued_and_a_committed_one_is(sqlite_shop, t
 def test_checkouts_queue_exactly_their_new_receipts_with_the_request_id(sqlite_shop, tmp_path):
     shop = sqlite_shop
     with pytest.raises(InsufficientStock):
-        place_order(shop.user_id, {shop.miserables: 5})
+        place_order(shop.user_id, {shop.miserables: 5}, shipping())
     assert queued(tmp_path) == []
     _, first = shop.buy({shop.emma: 1}, request_id="checkout-one")
     _, second = shop.buy({shop.pride: 1}, request_id="checkout-two", key="k")
-    place_order(shop.user_id, {shop.pride: 1}, "k")  # a replay owes and queues nothing
+    place_order(shop.user_id, {shop.pride: 1}, shipping(), "k")  # a replay owes and queues nothing
     assert queued(tmp_path) == [(first, "checkout-one"), (second, "checkout-two")]
 
 
@@ -841,7 +841,9 @@ def test_in_a_request_the_send_is_queued_after_the_response_has_gone(db_app, tmp
     assert token.status_code == 201
     headers = {"Authorization": f"Bearer {token.get_json()['token']}", "X-Request-Id": "checkout-lin"}
     with client.post(
-        "/api/v1/purchases", json={"items": [{"product_id": emma, "quantity": 1}]}, headers=headers
+        "/api/v1/purchases",
+        json={"items": [{"product_id": emma, "quantity": 1}], "shipping_address": SHIPPING_ADDRESS},
+        headers=headers,
     ) as bought:
         assert bought.status_code == 201
         purchase_id = bought.get_json()["id"]
@@ -850,18 +852,20 @@ def test_in_a_request_the_send_is_queued_after_the_response_has_gone(db_app, tmp
     assert queued(tmp_path) == [(welcome, "signup-lin"), (receipt, "checkout-lin")]
 
     with client.post(
-        "/api/v1/purchases", json={"items": [{"product_id": emma, "quantity": 9}]}, headers=headers
+        "/api/v1/purchases",
+        json={"items": [{"product_id": emma, "quantity": 9}], "shipping_address": SHIPPING_ADDRESS},
+        headers=headers,
     ) as refused:
         assert refused.status_code == 409
     with client.post(
         "/api/v1/purchases",
-        json={"items": [{"product_id": emma, "quantity": 1}]},
+        json={"items": [{"product_id": emma, "quantity": 1}], "shipping_address": SHIPPING_ADDRESS},
         headers={**headers, "Idempotency-Key": "k1"},
     ) as first:
         assert first.status_code == 201
     with client.post(
         "/api/v1/purchases",
-        json={"items": [{"product_id": emma, "quantity": 1}]},
+        json={"items": [{"product_id": emma, "quantity": 1}], "shipping_address": SHIPPING_ADDRESS},
         headers={**headers, "Idempotency-Key": "k1"},
     ) as replay:
         assert replay.status_code == 201 and replay.headers["Idempotent-Replayed"] == "true"
