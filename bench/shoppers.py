@@ -136,17 +136,18 @@ class Shopper(Visitor):
         self.last_page = path
         return Forms(response.text).forms if response.status_code == 200 else {}
 
-    def submit(self, forms: dict, path: str, name: str, redirect_to: str, **values: str):
-        """Submit the last page's form for `path`, as a browser: with its Referer, which Flask-WTF checks over https."""
+    def submit(self, forms: dict, path: str, label: str, redirect_to: str, values: dict[str, str] | None = None):
+        """Submit the last page's form for `path` with `values` over its own fields, as a browser: with its Referer,
+        which Flask-WTF checks over https. `label` names the request in the results."""
         action, fields = forms.get(path, NO_FORM)
         referer = f"https://{urlsplit(self.host).netloc}{self.last_page}"
         return self.call(
             "POST",
             action or path,
-            name,
+            label,
             expect=303,
             redirect_to=redirect_to,
-            data=urlencode({**fields, **values}),
+            data=urlencode({**fields, **(values or {})}),
             headers={"Referer": referer, "Content-Type": "application/x-www-form-urlencoded"},
         )
 
@@ -188,8 +189,7 @@ class Shopper(Visitor):
             "/login",
             "/login",
             redirect_to=then,
-            email=random.choice(data()["shoppers"]),
-            password=data()["password"],
+            values={"email": random.choice(data()["shoppers"]), "password": data()["password"]},
         )
 
     @task(BROWSE)
@@ -215,7 +215,7 @@ class Shopper(Visitor):
         self.sign_in(location(asked))
         forms = self.page("/checkout", "/checkout")
         self.wait()
-        placed = self.submit(forms, "/checkout", "/checkout", redirect_to="/purchases/", **SHIP_TO)
+        placed = self.submit(forms, "/checkout", "/checkout", redirect_to="/purchases/", values=SHIP_TO)
         if placed.status_code == 303:
             self.page(location(placed), "/purchases/<id>")
             self.wait()
