@@ -19,14 +19,7 @@ def when(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%d %b %Y, %H:%M UTC")
 
 
-# An order's states and the causes of its moves (blasto.shop.orders), as people read them.
-STATUS_LABELS = {
-    "awaiting_payment": "Awaiting payment",
-    "paid": "Paid",
-    "shipped": "Shipped",
-    "cancelled": "Cancelled",
-    "refunded": "Refunded",
-}
+# The causes of an order's moves (blasto.shop.orders), as people read them.
 CAUSE_LABELS = {
     "shopper": "by the shopper",
     "admin": "by the shop",
@@ -35,8 +28,9 @@ CAUSE_LABELS = {
 }
 
 
-def status_label(status: str | None) -> str:
-    return STATUS_LABELS.get(status or "", (status or "").replace("_", " ").capitalize())
+def readable(name: str | None) -> str:
+    """An order state or shipping option as people read it (`awaiting_payment` -> Awaiting payment)."""
+    return (name or "").replace("_", " ").capitalize()
 
 
 def cause_label(cause: str) -> str:
@@ -47,15 +41,10 @@ def country_name(code: str | None) -> str:
     return COUNTRY_NAMES.get(code or "", code or "")
 
 
-def shipping_label(option: str | None) -> str:
-    """A shipping option's name as a shopper reads it (`express` -> Express)."""
-    return (option or "").replace("_", " ").capitalize()
-
-
 def register_template_filters(app: Flask) -> None:
     app.add_template_filter(country_name, "country")
-    app.add_template_filter(shipping_label, "shipping")
+    app.add_template_filter(readable, "shipping")
     app.add_template_filter(format_cents, "money")
     app.add_template_filter(when, "when")
-    app.add_template_filter(status_label, "status")
+    app.add_template_filter(readable, "status")
     app.add_template_filter(cause_label, "cause")
