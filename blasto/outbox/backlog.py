@@ -29,7 +29,13 @@ def queue_depth(celery: Celery, timeout: float) -> int:
     if is_redis(url):
         return int(health_redis(url, timeout).llen(queue))
     with celery.connection_for_read() as connection:
-        return connection.default_channel.queue_declare(queue=queue).message_count
+        channel = connection.default_channel
+        try:
+            return channel.queue_declare(queue=queue).message_count
+        finally:
+            # kombu's SQLAlchemy channel never closes its session, so each probe would keep one pooled
+            # connection of the broker's database until /readyz found the pool exhausted.
+            channel.session.close()
 
 
 def pending_emails() -> tuple[int, float]:

@@ -1,5 +1,7 @@
 """Readiness: each part reported by name; a worker's fresh heartbeat and fresh sweeps make it 200; the queue figures inform."""
 
+import gc
+
 from celery.contrib.testing.worker import start_worker
 
 from blasto.core.config import HEARTBEAT_TASK, celery_config
@@ -106,6 +108,20 @@ def test_queue_figures_count_the_waiting_tasks_and_the_oldest_pending_email(app_
         figures = backlog(celery, 2.0)
     assert figures["name"] == "blasto" and figures["depth"] == 3 and figures["pending_emails"] == 2
     assert 3600 <= figures["oldest_pending_email_seconds"] < 3600 + 600
+
+
+def test_probing_the_embedded_broker_again_and_again_keeps_no_connection(app_factory):
+    app = migrated(app_factory())
+    celery = app.extensions["celery"]
+    celery.send_task(HEARTBEAT_TASK)
+    gc.disable()  # as in a busy web process, where kombu's connection cycles wait for the collector
+    try:
+        with app.app_context():
+            # More probes than the broker database's pool holds (5 + 10 overflow): each gives its connection back.
+            depths = {backlog(celery, 2.0)["depth"] for _ in range(20)}
+    finally:
+        gc.enable()
+    assert depths == {1}
 
 
 def test_on_redis_the_depth_is_the_queue_list_and_figures_never_fail_readiness(app_factory, redis_url, tmp_path):
