@@ -7,6 +7,7 @@ the database as well as the code that decrements it).
 from blasto.models.address import SavedAddress
 from blasto.models.login_session import LoginSession
 from blasto.models.outbox import OutboxMessage
+from blasto.models.payment_event import PaymentEvent
 from blasto.models.product import Product
 from blasto.models.purchase import Purchase, PurchaseEvent, PurchaseItem
 from blasto.models.report import Report
@@ -18,6 +19,7 @@ __all__ = [
     "ApiToken",
     "LoginSession",
     "OutboxMessage",
+    "PaymentEvent",
     "Product",
     "Purchase",
     "PurchaseEvent",

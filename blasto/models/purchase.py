@@ -21,6 +21,8 @@ STATUSES = (AWAITING_PAYMENT, PAID, SHIPPED, CANCELLED, REFUNDED)
 # Money that came in and stayed: what sales figures count.
 SOLD = (PAID, SHIPPED)
 MANUAL = "manual"  # paid outside the shop (bank transfer, cash); an admin records it
+STRIPE = "stripe"  # paid by card through Stripe; the provider's events record it
+PAYMENT_METHODS = (MANUAL, STRIPE)
 SHOPPER, ADMIN, PROVIDER, TIMEOUT = "shopper", "admin", "provider", "timeout"
 CAUSES = (SHOPPER, ADMIN, PROVIDER, TIMEOUT)
 CARRIER_MAX, TRACKING_MAX, NOTE_MAX = 100, 100, 500
@@ -46,6 +48,8 @@ class Purchase(Model):
     total_cents: Mapped[int] = mapped_column(Integer)
     status: Mapped[str] = mapped_column(String(20), default=AWAITING_PAYMENT)
     payment_method: Mapped[str] = mapped_column(String(20), default=MANUAL, server_default=MANUAL)
+    # The Stripe PaymentIntent that collects this order's money (card payments only), made once.
+    payment_intent_id: Mapped[str | None] = mapped_column(String(255), nullable=True, unique=True)
     idempotency_key: Mapped[str | None] = mapped_column(String(255), nullable=True)
     # sha256 of the normalised order, to tell a retry from a different order.
     request_fingerprint: Mapped[str | None] = mapped_column(String(64), nullable=True)
