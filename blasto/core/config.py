@@ -20,6 +20,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from blasto.core import broker as embedded_broker
+from blasto.core.card_sweep_settings import card_sweep_config, card_sweep_every_seconds
 from blasto.core.env import ConfigError, env_bool, env_float, env_int
 from blasto.core.mail_settings import mail_settings
 from blasto.core.payment_settings import payment_config, payment_settings
@@ -97,6 +98,7 @@ def load_config(
         **outbox_config(env),
         **report_config(env),
         **payment_config(env),
+        **card_sweep_config(env),
         **rate_limit_config(env, blasto_env),
     }
 
@@ -401,7 +403,13 @@ def celery_config(redis_url: str | None, instance: Path, env: Mapping[str, str])
         # server's "accepted" and the commit that records it.
         "worker_cancel_long_running_tasks_on_connection_loss": False,
         "task_default_queue": "blasto",
-        "imports": ("blasto.health.tasks", "blasto.outbox.tasks", "blasto.reports.tasks", "blasto.shop.tasks"),
+        "imports": (
+            "blasto.health.tasks",
+            "blasto.outbox.tasks",
+            "blasto.reports.tasks",
+            "blasto.shop.tasks",
+            "blasto.shop.card_tasks",
+        ),
         # The clock process's only job. On the embedded defaults the schedule
         # lives in memory (a dyno's disk is not kept); with Redis, RedBeat
         # keeps it there under a lock (see below). Beat wakes at least this
@@ -422,6 +430,11 @@ def celery_config(redis_url: str | None, instance: Path, env: Mapping[str, str])
             "orders-sweep": {
                 "task": "blasto.orders.sweep",
                 "schedule": env_float(env, "ORDER_SWEEP_EVERY_SECONDS", 15.0, minimum=0.1, maximum=3600.0),
+            },
+            # Applies Stripe events whose task was lost; asks Stripe about card orders whose webhook never came.
+            "card-payments-sweep": {
+                "task": "blasto.cards.sweep",
+                "schedule": card_sweep_every_seconds(env),
             },
             # A worker stamps the time; /readyz reads its age to know one is taking tasks.
             HEARTBEAT_ENTRY: {
