@@ -14,27 +14,26 @@ import time
 import pytest
 from sqlalchemy import func, select
 
-from blasto.core.config import database_uri, engine_options
 from blasto.core.extensions import db
 from blasto.models import PurchaseEvent
 from blasto.shop import stripe_gateway
 from blasto.shop.card_tasks import APPLY_TASK
-from tests.support.card_orders import (
+from tests.support.card_orders import (  # noqa: F401  (fixtures)
     WEBHOOK_PATH,
     CapturedWebhooks,
+    card_shop,
     event_body,
     make_card_order,
     pay,
     post_event,
     run_task,
     signed_headers,
+    stand_in,
     status_of,
     stored_events,
-    stripe_config,
 )
 from tests.support.embedded_broker import queued_tasks
 from tests.support.factories import make_book, make_user
-from tests.support.payment_stand_in import PaymentStandIn
 from tests.support.processes import wait_for
 
 pytestmark = pytest.mark.processes
@@ -44,18 +43,8 @@ SUCCEEDED, FAILED = "payment_intent.succeeded", "payment_intent.payment_failed"
 
 
 @pytest.fixture
-def stand_in(tmp_path):
-    with PaymentStandIn(tmp_path / "localstripe.log") as running:
-        yield running
-
-
-@pytest.fixture
-def shop(app_factory, migrated_postgres, stand_in):
-    """The shop on Postgres (the claim's SKIP LOCKED is Postgres's) with card payments at the stand-in."""
-    uri = database_uri(migrated_postgres, None)
-    return app_factory(
-        SQLALCHEMY_DATABASE_URI=uri, SQLALCHEMY_ENGINE_OPTIONS=engine_options(uri, 5), **stripe_config(stand_in)
-    )
+def shop(card_shop):
+    return card_shop
 
 
 @pytest.fixture

@@ -18,8 +18,10 @@ import threading
 import time
 from typing import Self
 
+import pytest
 from sqlalchemy import select, update
 
+from blasto.core.config import database_uri, engine_options
 from blasto.core.extensions import db
 from blasto.core.payment_settings import STRIPE, PaymentSettings, StripeSettings
 from blasto.models import PaymentEvent, Purchase
@@ -32,6 +34,22 @@ from tests.support.processes import free_port
 WEBHOOK_SECRET = "whsec_blasto_tests"
 WEBHOOK_PATH = "/webhooks/stripe"
 PAYS, DECLINED = "4242424242424242", "4000000000000341"
+
+
+@pytest.fixture
+def stand_in(tmp_path):
+    """A localstripe of this test's own."""
+    with PaymentStandIn(tmp_path / "localstripe.log") as running:
+        yield running
+
+
+@pytest.fixture
+def card_shop(app_factory, migrated_postgres, stand_in):
+    """The shop on Postgres (the claim's SKIP LOCKED is Postgres's) with card payments at the stand-in."""
+    uri = database_uri(migrated_postgres, None)
+    return app_factory(
+        SQLALCHEMY_DATABASE_URI=uri, SQLALCHEMY_ENGINE_OPTIONS=engine_options(uri, 5), **stripe_config(stand_in)
+    )
 
 
 def stripe_config(stand_in: PaymentStandIn) -> dict:
