@@ -46,12 +46,13 @@ def plain_error(exc: HTTPException):
 
 @bp.post("/stripe")
 def stripe_event():
+    request.max_content_length = MAX_BODY_BYTES  # a 413 before the body is read, when its length says so
+    body = request.get_data(cache=False)
     settings = current_app.config["PAYMENTS"].stripe
     if settings is None:
         return refuse(404, "not_found", "card payments are not configured on this shop")
-    request.max_content_length = MAX_BODY_BYTES  # a 413 before the body is read, when its length says so
     try:
-        payload = request.get_data(cache=False).decode("utf-8")
+        payload = body.decode("utf-8")
     except UnicodeDecodeError:
         return refuse(400, "bad_body", "the body is not UTF-8")
     try:
