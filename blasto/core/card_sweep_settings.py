@@ -14,7 +14,8 @@ from typing import Any
 
 from blasto.core.env import env_float
 
-DEFAULT_SWEEP_EVERY_SECONDS = 60.0
+CARD_SWEEP_ENTRY = "card-payments-sweep"  # its name in the beat schedule (and in /readyz)
+DEFAULT_SWEEP_EVERY_SECONDS = 15.0  # like the other sweeps: /readyz waits for each to have run once
 DEFAULT_EVENT_RETRY_AFTER_SECONDS = 60.0
 DEFAULT_RECONCILE_AFTER_SECONDS = 300.0
 MAX_SECONDS = 24 * 3600.0

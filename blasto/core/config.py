@@ -20,7 +20,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from blasto.core import broker as embedded_broker
-from blasto.core.card_sweep_settings import card_sweep_config, card_sweep_every_seconds
+from blasto.core.card_sweep_settings import CARD_SWEEP_ENTRY, card_sweep_config, card_sweep_every_seconds
 from blasto.core.env import ConfigError, env_bool, env_float, env_int
 from blasto.core.mail_settings import mail_settings
 from blasto.core.payment_settings import payment_config, payment_settings
@@ -432,7 +432,7 @@ def celery_config(redis_url: str | None, instance: Path, env: Mapping[str, str])
                 "schedule": env_float(env, "ORDER_SWEEP_EVERY_SECONDS", 15.0, minimum=0.1, maximum=3600.0),
             },
             # Applies Stripe events whose task was lost; asks Stripe about card orders whose webhook never came.
-            "card-payments-sweep": {
+            CARD_SWEEP_ENTRY: {
                 "task": "blasto.cards.sweep",
                 "schedule": card_sweep_every_seconds(env),
             },

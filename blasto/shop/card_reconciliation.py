@@ -3,7 +3,10 @@
 Two questions, both about card orders still awaiting payment:
 - `reconcile`: has Stripe taken the money for an order whose webhook never
   came (endpoint misregistered, Blasto down past Stripe's retries)? Then the
-  order is paid now, through settle() like every card payment.
+  order is paid now, through settle() like every card payment. Each order is
+  asked about when its age reaches CARD_RECONCILE_AFTER_SECONDS, then twice
+  that, four times... (about ten times over a three-day timeout), so abandoned
+  card forms cost Stripe a handful of reads each, not one per sweep.
 - `release_before_expiry`: an order about to expire must first lose its
   PaymentIntent at Stripe, or the shopper could pay for books already put
   back on the shelf. A cancelled intent can never be paid; one that turns
@@ -13,6 +16,7 @@ Two questions, both about card orders still awaiting payment:
 from __future__ import annotations
 
 import logging
+import math
 from datetime import datetime, timedelta
 
 import stripe
@@ -28,6 +32,7 @@ from blasto.shop.card_events import UNAVAILABLE
 from blasto.shop.card_settlement import SUCCEEDED, settle
 
 RECONCILE_BATCH = 100  # Stripe reads per sweep at most: newest orders first (the expiry asks about the oldest)
+CANDIDATES = 5000  # orders looked at per sweep (ids and times only) to find the few due for a question
 CANCELLED = "canceled"  # Stripe's spelling
 # The intent states Stripe lets us cancel; `processing` is a payment in flight, which settles in seconds.
 CANCELLABLE = ("requires_payment_method", "requires_confirmation", "requires_action", "requires_capture")
@@ -42,13 +47,11 @@ def stripe_on() -> bool:
     return current_app.config["PAYMENTS"].stripe is not None
 
 
-def awaiting_card_orders(
-    placed_before: datetime, *, newest_first: bool, limit: int = RECONCILE_BATCH
-) -> list[tuple[int, str]]:
-    """(order id, intent id) of card orders awaiting payment that were placed before `placed_before`."""
+def awaiting_card_orders(placed_before: datetime, *, newest_first: bool, limit: int) -> list[tuple[int, str, datetime]]:
+    """(order id, intent id, placed at) of card orders awaiting payment that were placed before `placed_before`."""
     order = (Purchase.created_at.desc(), Purchase.id.desc()) if newest_first else (Purchase.created_at, Purchase.id)
     rows = db.session.execute(
-        select(Purchase.id, Purchase.payment_intent_id)
+        select(Purchase.id, Purchase.payment_intent_id, Purchase.created_at)
         .where(
             Purchase.status == AWAITING_PAYMENT,
             Purchase.payment_method == STRIPE,
@@ -59,16 +62,35 @@ def awaiting_card_orders(
         .limit(limit)
     ).all()
     db.session.rollback()
-    return [(purchase_id, intent_id) for purchase_id, intent_id in rows if intent_id]
+    return [(purchase_id, intent_id, placed) for purchase_id, intent_id, placed in rows if intent_id]
 
 
-def reconcile(after_seconds: float) -> list[str]:
-    """Settle card orders older than `after_seconds` whose intent Stripe shows succeeded; the outcomes.
+def due_for_a_question(age_seconds: float, after_seconds: float, every_seconds: float) -> bool:
+    """Whether the order's age reached after, 2 x after, 4 x after... within the last two sweep periods.
 
-    Stops at the first sign that Stripe cannot be asked: the next sweep tries again.
+    Two periods, so a sweep that runs a little late still asks; an order may then be asked twice, harmlessly.
     """
-    outcomes = []
-    for purchase_id, intent_id in awaiting_card_orders(utcnow() - timedelta(seconds=after_seconds), newest_first=True):
+    if age_seconds < after_seconds:
+        return False
+    if after_seconds <= 0:
+        return True
+    step = after_seconds * 2 ** math.floor(math.log2(age_seconds / after_seconds))
+    return age_seconds - step < 2 * every_seconds
+
+
+def reconcile(after_seconds: float, every_seconds: float) -> list[str]:
+    """Settle the card orders due for a question (see due_for_a_question) whose intent Stripe shows succeeded.
+
+    Returns the outcomes. Stops at the first sign that Stripe cannot be asked: the next sweep tries again.
+    """
+    now, outcomes = utcnow(), []
+    candidates = awaiting_card_orders(now - timedelta(seconds=after_seconds), newest_first=True, limit=CANDIDATES)
+    due = [
+        (purchase_id, intent_id)
+        for purchase_id, intent_id, placed in candidates
+        if due_for_a_question((now - placed).total_seconds(), after_seconds, every_seconds)
+    ]
+    for purchase_id, intent_id in due[:RECONCILE_BATCH]:
         try:
             intent = stripe_gateway.retrieve_intent(intent_id)
         except UNAVAILABLE as error:
@@ -101,7 +123,7 @@ def release_before_expiry(timeout_seconds: float) -> bool:
     lead = min(EXPIRY_LEAD_SECONDS, timeout_seconds / 10)
     cutoff = utcnow() - timedelta(seconds=timeout_seconds - lead)
     released = True
-    for purchase_id, intent_id in awaiting_card_orders(cutoff, newest_first=False, limit=10_000):
+    for purchase_id, intent_id, _ in awaiting_card_orders(cutoff, newest_first=False, limit=CANDIDATES):
         try:
             status = _cancel_or_settle(intent_id)
         except UNAVAILABLE as error:

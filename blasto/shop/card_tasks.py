@@ -16,6 +16,7 @@ import logging
 from celery import shared_task
 from flask import current_app
 
+from blasto.core.card_sweep_settings import CARD_SWEEP_ENTRY
 from blasto.core.logs import tagged
 from blasto.models.sweep_heartbeat import record_sweep
 from blasto.shop.card_events import ProviderUnavailable, apply, due_for_sweep
@@ -81,6 +82,7 @@ def sweep(self) -> int:
         if ids:
             log.info("sweep: applying payment events whose task was lost", extra={"count": len(ids)})
             done += publish(self.app, ids)
-        done += len(reconcile(config["CARD_RECONCILE_AFTER_SECONDS"]))
+        every = float(config["CELERY"]["beat_schedule"][CARD_SWEEP_ENTRY]["schedule"])
+        done += len(reconcile(config["CARD_RECONCILE_AFTER_SECONDS"], every))
     record_sweep(self.name)
     return done

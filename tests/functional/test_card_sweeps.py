@@ -38,7 +38,7 @@ from tests.support.sweeps import heartbeat
 
 pytestmark = pytest.mark.processes
 
-LONG_AGO = 10 * 60  # seconds: past CARD_RECONCILE_AFTER_SECONDS (5 minutes)
+LONG_AGO = 10 * 60  # seconds: twice CARD_RECONCILE_AFTER_SECONDS (5 minutes), when an order is asked about again
 EXPIRED = 4 * 24 * 3600  # past PAYMENT_TIMEOUT (3 days)
 
 
@@ -55,11 +55,13 @@ def book(card_shop):
 def test_the_card_sweep_pays_an_order_whose_webhook_never_came(card_shop, stand_in, buyer, book):
     paid_unheard, _ = order_paid_at_stripe(card_shop, stand_in, buyer, book, age_seconds=LONG_AGO)
     just_paid, _ = order_paid_at_stripe(card_shop, stand_in, buyer, book, age_seconds=0)
+    between_questions, _ = order_paid_at_stripe(card_shop, stand_in, buyer, book, age_seconds=LONG_AGO * 3 / 4)
     unpaid, _ = make_card_order(card_shop, buyer, book, age_seconds=LONG_AGO)
 
     assert run_task(card_shop, SWEEP_TASK) == 1
     assert status_of(card_shop, paid_unheard) == "paid"
     assert status_of(card_shop, just_paid) == "awaiting_payment"  # its webhook has minutes yet to come
+    assert status_of(card_shop, between_questions) == "awaiting_payment"  # asked at 5 min, next at 10
     assert status_of(card_shop, unpaid) == "awaiting_payment"
     assert heartbeat(card_shop, SWEEP_TASK) is not None
     assert run_task(card_shop, SWEEP_TASK) == 0  # nothing left to settle

@@ -12,11 +12,11 @@ def config(tmp_path, **env):
     return load_config({"SECRET_KEY": GOOD_KEY, **env}, instance_path=tmp_path)
 
 
-def test_the_defaults_wait_a_minute_for_events_and_five_for_orders(tmp_path):
+def test_the_defaults_sweep_every_15_s_and_wait_a_minute_for_events_and_five_for_orders(tmp_path):
     cfg = config(tmp_path)
     assert (cfg["CARD_EVENT_RETRY_AFTER_SECONDS"], cfg["CARD_RECONCILE_AFTER_SECONDS"]) == (60.0, 300.0)
     entry = cfg["CELERY"]["beat_schedule"]["card-payments-sweep"]
-    assert entry == {"task": "blasto.cards.sweep", "schedule": 60.0}
+    assert entry == {"task": "blasto.cards.sweep", "schedule": 15.0}
     assert "blasto.shop.card_tasks" in cfg["CELERY"]["imports"]
 
 
