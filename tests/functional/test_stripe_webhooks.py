@@ -9,7 +9,9 @@ test app's embedded broker, read back to show the web process queued it.
 from __future__ import annotations
 
 import json
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from sqlalchemy import func, select
@@ -17,6 +19,7 @@ from sqlalchemy import func, select
 from blasto.core.extensions import db
 from blasto.models import PurchaseEvent
 from blasto.shop import stripe_gateway
+from blasto.shop.card_events import apply
 from blasto.shop.card_tasks import APPLY_TASK
 from tests.support.card_orders import (  # noqa: F401  (fixtures)
     WEBHOOK_PATH,
@@ -202,3 +205,26 @@ def test_what_is_not_a_signed_stripe_event_is_a_short_json_400_and_stores_nothin
 def test_without_stripe_configured_the_route_says_so(db_app):
     response = db_app.test_client().post(WEBHOOK_PATH, data=event_body(SUCCEEDED, "pi_1"), headers=signed_headers("x"))
     assert (response.status_code, response.get_json()["error"]) == (404, "not_found")
+
+
+def test_two_workers_applying_one_event_at_once_act_once(shop, stand_in, buyer, book):
+    """The claim (FOR UPDATE SKIP LOCKED, held while settle() commits): one worker acts, the other passes."""
+    order, intent = make_card_order(shop, buyer, book)
+    assert pay(shop, stand_in, intent) == "succeeded"
+    assert post_event(shop.test_client(), event_body(SUCCEEDED, intent)).status_code == 200
+    [event] = stored_events(shop)
+
+    for _ in range(3):  # the first round acts; later rounds find it applied
+        barrier = threading.Barrier(2, timeout=30)
+
+        def work(_, barrier=barrier) -> str | None:
+            with shop.app_context():
+                barrier.wait()
+                return apply(event["id"])
+
+        with ThreadPoolExecutor(2) as pool:
+            outcomes = list(pool.map(work, range(2)))
+        assert len([outcome for outcome in outcomes if outcome is not None]) <= 1, outcomes
+    [applied] = stored_events(shop)
+    assert applied["outcome"] == f"order #{order} paid by card ({intent})"
+    assert pay_moves(shop, order) == 1
