@@ -34,10 +34,12 @@ from tests.support.card_orders import (  # noqa: F401  (fixtures)
     stand_in,
     status_of,
     stored_events,
+    stripe_config,
 )
 from tests.support.embedded_broker import queued_tasks
 from tests.support.factories import make_book, make_user
 from tests.support.processes import wait_for
+from tests.support.report_databases import sqlite_copy
 
 pytestmark = pytest.mark.processes
 
@@ -228,3 +230,19 @@ def test_two_workers_applying_one_event_at_once_act_once(shop, stand_in, buyer, 
     [applied] = stored_events(shop)
     assert applied["outcome"] == f"order #{order} paid by card ({intent})"
     assert pay_moves(shop, order) == 1
+
+
+def test_the_embedded_sqlite_defaults_store_and_apply_events_too(app_factory, sqlite_template, tmp_path, stand_in):
+    """`python3 dev.py start` runs on SQLite, which has no SKIP LOCKED: the claim still applies an event once."""
+    sqlite_copy(sqlite_template, tmp_path)
+    shop = app_factory(**stripe_config(stand_in))
+    order, intent = make_card_order(shop, make_user(shop), make_book(shop))
+    assert pay(shop, stand_in, intent) == "succeeded"
+    body = event_body(SUCCEEDED, intent)
+    client = shop.test_client()
+    assert post_event(client, body).status_code == 200
+    assert post_event(client, body).get_json() == {"received": True, "duplicate": True}
+    [event] = stored_events(shop)
+    assert run_task(shop, APPLY_TASK, event["id"]) == f"order #{order} paid by card ({intent})"
+    assert run_task(shop, APPLY_TASK, event["id"]) == "already applied"
+    assert status_of(shop, order) == "paid" and pay_moves(shop, order) == 1
