@@ -30,12 +30,12 @@ PUBLISH_RETRY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.1, "i
 log = logging.getLogger(__name__)
 
 
-def publish(celery, row_ids: list[int], request_id: str | None = None, countdown: float | None = None) -> int:
+def publish(celery, row_ids: list[int], request_id: str | None = None) -> int:
     """Queue `apply_event` for each stored event; how many were queued (the rest wait for the sweep)."""
     with tagged(request_id):
         for count, row_id in enumerate(row_ids):
             try:
-                celery.send_task(APPLY_TASK, args=[row_id], countdown=countdown, retry_policy=PUBLISH_RETRY)
+                celery.send_task(APPLY_TASK, args=[row_id], retry_policy=PUBLISH_RETRY)
             except Exception as exc:  # broker down: the events stay unapplied for the sweep
                 log.warning(
                     "payment event not queued; the sweep will apply it",
