@@ -9,6 +9,9 @@ moves the order without a second refund. Manual orders keep their ways.
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
 import pytest
 
 from blasto.core.extensions import db
@@ -30,7 +33,9 @@ from tests.support.card_refund_orders import (
     status_of,
     use_stand_in,
 )
+from tests.support.embedded_broker import queued_tasks
 from tests.support.factories import count, make_book, make_user, shipping, stock_of
+from tests.support.form_browser import Browser, log_in
 from tests.support.payment_stand_in import PaymentStandIn
 from tests.support.tcp_proxy import TcpProxy
 
@@ -145,6 +150,59 @@ def test_a_late_payment_whose_books_are_gone_is_refunded_once_and_the_shopper_to
     assert (stock_of(shop, emma), stock_of(shop, persuasion)) == (3, 0)
 
 
+@pytest.mark.parametrize("stock_left", [1, 0])
+def test_one_late_payment_settled_by_four_workers_at_once_is_decided_once(shop, stand_in, stock_left):
+    buyer, other = make_user(shop), make_user(shop, "other@example.com")
+    emma = make_book(shop, "Emma", price_cents=1199, stock=2)
+    purchase_id, intent_id = place_card_order(shop, buyer, {emma: 2})
+    expire(shop, purchase_id)
+    if stock_left < 2:
+        with shop.app_context():
+            place_order(other, {emma: 2 - stock_left}, shipping())
+    pay(shop, stand_in, intent_id)
+    with shop.app_context():
+        intent = stripe_gateway.retrieve_intent(intent_id)
+    start = threading.Barrier(4, timeout=30)
+
+    def settle_at_once(_):
+        start.wait()
+        with shop.app_context():
+            return settle(intent)
+
+    with ThreadPoolExecutor(4) as pool:
+        outcomes = list(pool.map(settle_at_once, range(4)))
+
+    decided = [outcome for outcome in outcomes if "already settled" not in outcome]
+    assert len(decided) == 1, outcomes
+    assert "books are gone: refunded" in decided[0]  # two wanted, at most one on the shelf
+    assert status_of(shop, purchase_id) == "refunded" and stock_of(shop, emma) == stock_left
+    assert count(shop, CardRefund) == 1
+    assert emails_owed(shop, purchase_id) == ["order_placed", "cancelled", "refunded"]
+
+
+def test_a_late_payment_settled_by_four_workers_at_once_takes_the_books_once(shop, stand_in):
+    buyer = make_user(shop)
+    emma = make_book(shop, "Emma", price_cents=1199, stock=4)
+    purchase_id, intent_id = place_card_order(shop, buyer, {emma: 2})
+    expire(shop, purchase_id)
+    pay(shop, stand_in, intent_id)
+    with shop.app_context():
+        intent = stripe_gateway.retrieve_intent(intent_id)
+    start = threading.Barrier(4, timeout=30)
+
+    def settle_at_once(_):
+        start.wait()
+        with shop.app_context():
+            return settle(intent)
+
+    with ThreadPoolExecutor(4) as pool:
+        outcomes = list(pool.map(settle_at_once, range(4)))
+
+    assert sum("paid late" in outcome for outcome in outcomes) == 1, outcomes
+    assert status_of(shop, purchase_id) == "paid" and stock_of(shop, emma) == 2
+    assert count(shop, CardRefund) == 0
+
+
 def test_a_payment_after_the_shopper_cancelled_is_refunded_though_the_books_are_there(shop, stand_in):
     buyer = make_user(shop)
     emma = make_book(shop, "Emma", price_cents=1199, stock=5)
@@ -195,6 +253,27 @@ def test_cancelling_a_paid_card_order_sends_the_money_back_once(shop, stand_in, 
     with shop.app_context():
         assert "refunded already" in refunded_at_provider(intent_id, 2398)
     assert len(refunds_at_stand_in(stand_in, intent_id)) == 1 and stock_of(shop, emma) == 5
+
+
+def test_a_shopper_cancelling_a_paid_card_order_on_its_page_has_the_refund_queued_after_the_response(
+    shop, stand_in, tmp_path
+):
+    buyer = make_user(shop, "ada@example.com")
+    emma = make_book(shop, "Emma", price_cents=1199, stock=5)
+    purchase_id, intent_id = place_card_order(shop, buyer, {emma: 1})
+    pay(shop, stand_in, intent_id)
+    settle_now(shop, stand_in, intent_id)
+    browser = Browser(shop.test_client())
+    log_in(browser, "ada@example.com")
+
+    page = browser.submit(browser.get(f"/purchases/{purchase_id}"), f"/purchases/{purchase_id}/cancel")
+
+    assert page.status == 200 and "your payment will be refunded the way you paid" in page.text
+    assert status_of(shop, purchase_id) == "refunded" and refund_row(shop, purchase_id)["refund_id"] is None
+    [(queued_id, request_id)] = queued_tasks(tmp_path, card_refunds.MAKE_TASK, "blasto_request_id")
+    assert queued_id == purchase_id and request_id  # the cancelling request's id travels to the worker
+    assert "made for order" in run_refund_task(shop, purchase_id)
+    assert [refund.amount for refund in refunds_at_stand_in(stand_in, intent_id)] == [1199]
 
 
 def test_with_stripe_down_the_refund_stays_owed_and_the_sweep_makes_it_later(shop, stand_in):
