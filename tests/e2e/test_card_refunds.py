@@ -34,7 +34,7 @@ from tests.support.card_refund_orders import (
     use_stand_in,
 )
 from tests.support.embedded_broker import queued_tasks
-from tests.support.factories import count, make_book, make_user, shipping, stock_of
+from tests.support.factories import count, make_admin, make_book, make_user, shipping, stock_of
 from tests.support.form_browser import Browser, log_in
 from tests.support.payment_stand_in import PaymentStandIn
 from tests.support.tcp_proxy import TcpProxy
@@ -274,6 +274,23 @@ def test_a_shopper_cancelling_a_paid_card_order_on_its_page_has_the_refund_queue
     assert queued_id == purchase_id and request_id  # the cancelling request's id travels to the worker
     assert "made for order" in run_refund_task(shop, purchase_id)
     assert [refund.amount for refund in refunds_at_stand_in(stand_in, intent_id)] == [1199]
+
+
+def test_an_admin_cancelling_a_paid_card_order_is_told_the_money_goes_back_through_stripe(shop, stand_in):
+    buyer = make_user(shop)
+    make_admin(shop, "office@example.com")
+    emma = make_book(shop, "Emma", price_cents=1199, stock=5)
+    purchase_id, intent_id = place_card_order(shop, buyer, {emma: 1})
+    pay(shop, stand_in, intent_id)
+    settle_now(shop, stand_in, intent_id)
+    office = Browser(shop.test_client())
+    log_in(office, "office@example.com")
+
+    page = office.submit(office.get(f"/admin/purchases/{purchase_id}"), f"/admin/purchases/{purchase_id}/cancel")
+
+    assert page.status == 200 and "the card payment goes back through Stripe" in page.text
+    assert "return the payment the way it came" not in page.text
+    assert status_of(shop, purchase_id) == "refunded" and refund_row(shop, purchase_id)["refund_id"] is None
 
 
 def test_with_stripe_down_the_refund_stays_owed_and_the_sweep_makes_it_later(shop, stand_in):
