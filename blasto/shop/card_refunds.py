@@ -10,8 +10,8 @@ refund's id in the same transaction. Asking first closes the gap between
 Stripe's answer and our commit (a worker killed there): the retry finds our
 refund at Stripe by its metadata and records it instead of paying twice; the
 per-order idempotency key does the same on real Stripe, but localstripe
-ignores it. When Stripe cannot be reached the row stays owed, with its error,
-and the clock's sweep tries again.
+ignores it. When Stripe cannot be reached the row stays owed, with its
+error, and the clock's sweep tries again.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from datetime import timedelta
 
 import stripe
 from flask import after_this_request, current_app, has_request_context, request
-from sqlalchemy import or_, select
+from sqlalchemy import or_, select, update
 
 from blasto.core.extensions import db
 from blasto.core.logs import request_id_var, tagged
@@ -93,16 +93,10 @@ class Outcome:
 def make(purchase_id: int) -> Outcome:
     """Make the refund the order is owed, unless made already."""
     try:
-        owed = db.session.scalar(
-            select(CardRefund)
-            .where(CardRefund.purchase_id == purchase_id, CardRefund.refund_id.is_(None))
-            .with_for_update(skip_locked=True)
-        )
+        owed = _claim(purchase_id)
         if owed is None:
             db.session.rollback()
             return Outcome(False, f"order #{purchase_id} owes no refund (made already, being made, or none owed)")
-        owed.attempts += 1
-        owed.attempted_at = utcnow()
         try:
             refund_id = _send_back(owed)
         except (stripe.StripeError, RuntimeError) as exc:
@@ -120,6 +114,30 @@ def make(purchase_id: int) -> Outcome:
         raise
     log.info("card refund made", extra={"purchase_id": purchase_id, "refund_id": refund_id})
     return Outcome(True, f"refund {refund_id} made for order #{purchase_id}")
+
+
+def _claim(purchase_id: int) -> CardRefund | None:
+    """The order's owed refund, counted as tried and held for this transaction; None if another worker holds it.
+
+    One statement on both databases, as the outbox claims an e-mail: on
+    Postgres the row lock (a second worker skips it rather than wait); on
+    SQLite the UPDATE takes the database's write lock for the transaction.
+    """
+    free = (
+        select(CardRefund.id)
+        .where(CardRefund.purchase_id == purchase_id, CardRefund.refund_id.is_(None))
+        .with_for_update(skip_locked=True)
+        .scalar_subquery()
+    )
+    claim = (
+        update(CardRefund)
+        .where(CardRefund.id == free)
+        .values(attempts=CardRefund.attempts + 1, attempted_at=utcnow())
+        .returning(CardRefund)
+    )
+    return db.session.execute(
+        claim, execution_options={"synchronize_session": False, "populate_existing": True}
+    ).scalar_one_or_none()
 
 
 def _send_back(owed: CardRefund) -> str:

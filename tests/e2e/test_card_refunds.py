@@ -37,6 +37,7 @@ from tests.support.embedded_broker import queued_tasks
 from tests.support.factories import count, make_admin, make_book, make_user, shipping, stock_of
 from tests.support.form_browser import Browser, log_in
 from tests.support.payment_stand_in import PaymentStandIn
+from tests.support.report_databases import postgres_config
 from tests.support.tcp_proxy import TcpProxy
 
 pytestmark = pytest.mark.processes
@@ -51,7 +52,16 @@ def stand_in(tmp_path):
 
 
 @pytest.fixture
-def shop(pg_app, stand_in):
+def shop(database, app_factory, stand_in):
+    """A migrated app on SQLite and on Postgres, paying through the stand-in."""
+    app = app_factory(**(postgres_config(database) if database else {}))
+    use_stand_in(app, stand_in)
+    return app
+
+
+@pytest.fixture
+def pg_shop(pg_app, stand_in):
+    """On Postgres only: the tests of workers racing (SQLite serialises its writers whole)."""
     use_stand_in(pg_app, stand_in)
     return pg_app
 
@@ -151,22 +161,22 @@ def test_a_late_payment_whose_books_are_gone_is_refunded_once_and_the_shopper_to
 
 
 @pytest.mark.parametrize("stock_left", [1, 0])
-def test_one_late_payment_settled_by_four_workers_at_once_is_decided_once(shop, stand_in, stock_left):
-    buyer, other = make_user(shop), make_user(shop, "other@example.com")
-    emma = make_book(shop, "Emma", price_cents=1199, stock=2)
-    purchase_id, intent_id = place_card_order(shop, buyer, {emma: 2})
-    expire(shop, purchase_id)
+def test_one_late_payment_settled_by_four_workers_at_once_is_decided_once(pg_shop, stand_in, stock_left):
+    buyer, other = make_user(pg_shop), make_user(pg_shop, "other@example.com")
+    emma = make_book(pg_shop, "Emma", price_cents=1199, stock=2)
+    purchase_id, intent_id = place_card_order(pg_shop, buyer, {emma: 2})
+    expire(pg_shop, purchase_id)
     if stock_left < 2:
-        with shop.app_context():
+        with pg_shop.app_context():
             place_order(other, {emma: 2 - stock_left}, shipping())
-    pay(shop, stand_in, intent_id)
-    with shop.app_context():
+    pay(pg_shop, stand_in, intent_id)
+    with pg_shop.app_context():
         intent = stripe_gateway.retrieve_intent(intent_id)
     start = threading.Barrier(4, timeout=30)
 
     def settle_at_once(_):
         start.wait()
-        with shop.app_context():
+        with pg_shop.app_context():
             return settle(intent)
 
     with ThreadPoolExecutor(4) as pool:
@@ -175,32 +185,32 @@ def test_one_late_payment_settled_by_four_workers_at_once_is_decided_once(shop, 
     decided = [outcome for outcome in outcomes if "already settled" not in outcome]
     assert len(decided) == 1, outcomes
     assert "books are gone: refunded" in decided[0]  # two wanted, at most one on the shelf
-    assert status_of(shop, purchase_id) == "refunded" and stock_of(shop, emma) == stock_left
-    assert count(shop, CardRefund) == 1
-    assert emails_owed(shop, purchase_id) == ["order_placed", "cancelled", "refunded"]
+    assert status_of(pg_shop, purchase_id) == "refunded" and stock_of(pg_shop, emma) == stock_left
+    assert count(pg_shop, CardRefund) == 1
+    assert emails_owed(pg_shop, purchase_id) == ["order_placed", "cancelled", "refunded"]
 
 
-def test_a_late_payment_settled_by_four_workers_at_once_takes_the_books_once(shop, stand_in):
-    buyer = make_user(shop)
-    emma = make_book(shop, "Emma", price_cents=1199, stock=4)
-    purchase_id, intent_id = place_card_order(shop, buyer, {emma: 2})
-    expire(shop, purchase_id)
-    pay(shop, stand_in, intent_id)
-    with shop.app_context():
+def test_a_late_payment_settled_by_four_workers_at_once_takes_the_books_once(pg_shop, stand_in):
+    buyer = make_user(pg_shop)
+    emma = make_book(pg_shop, "Emma", price_cents=1199, stock=4)
+    purchase_id, intent_id = place_card_order(pg_shop, buyer, {emma: 2})
+    expire(pg_shop, purchase_id)
+    pay(pg_shop, stand_in, intent_id)
+    with pg_shop.app_context():
         intent = stripe_gateway.retrieve_intent(intent_id)
     start = threading.Barrier(4, timeout=30)
 
     def settle_at_once(_):
         start.wait()
-        with shop.app_context():
+        with pg_shop.app_context():
             return settle(intent)
 
     with ThreadPoolExecutor(4) as pool:
         outcomes = list(pool.map(settle_at_once, range(4)))
 
     assert sum("paid late" in outcome for outcome in outcomes) == 1, outcomes
-    assert status_of(shop, purchase_id) == "paid" and stock_of(shop, emma) == 2
-    assert count(shop, CardRefund) == 0
+    assert status_of(pg_shop, purchase_id) == "paid" and stock_of(pg_shop, emma) == 2
+    assert count(pg_shop, CardRefund) == 0
 
 
 def test_a_payment_after_the_shopper_cancelled_is_refunded_though_the_books_are_there(shop, stand_in):
@@ -253,6 +263,29 @@ def test_cancelling_a_paid_card_order_sends_the_money_back_once(shop, stand_in, 
     with shop.app_context():
         assert "refunded already" in refunded_at_provider(intent_id, 2398)
     assert len(refunds_at_stand_in(stand_in, intent_id)) == 1 and stock_of(shop, emma) == 5
+
+
+def test_four_workers_given_one_refund_at_once_make_it_once(pg_shop, stand_in):
+    buyer = make_user(pg_shop)
+    emma = make_book(pg_shop, "Emma", price_cents=1199, stock=5)
+    purchase_id, intent_id = place_card_order(pg_shop, buyer, {emma: 1})
+    pay(pg_shop, stand_in, intent_id)
+    settle_now(pg_shop, stand_in, intent_id)
+    with pg_shop.app_context():
+        orders.move(purchase_id, orders.CANCEL, ADMIN)
+    start = threading.Barrier(4, timeout=30)
+
+    def make_at_once(_):
+        start.wait()
+        with pg_shop.app_context():
+            return card_refunds.make(purchase_id)
+
+    with ThreadPoolExecutor(4) as pool:
+        outcomes = list(pool.map(make_at_once, range(4)))
+
+    assert sum(outcome.made for outcome in outcomes) == 1, outcomes
+    assert len(refunds_at_stand_in(stand_in, intent_id)) == 1
+    assert refund_row(pg_shop, purchase_id)["attempts"] == 1  # the others skipped the held row
 
 
 def test_a_shopper_cancelling_a_paid_card_order_on_its_page_has_the_refund_queued_after_the_response(
