@@ -11,10 +11,11 @@ A payment that lands on an order already cancelled is decided here, never
 left to chance. An order that expired unpaid is paid after all if all its
 books can be taken again (in one transaction with the move), else its money
 goes back through Stripe and the shopper is told (the move to `refunded`
-owes both). An order its shopper or the shop cancelled is refunded whatever
-the stock: someone chose not to have it, and a late payment does not
-overrule them. A refund made in Stripe's dashboard (`charge.refunded`) is
-applied by `refunded_at_provider`, without a second refund.
+owes both); an order the provider cancelled is treated the same. An order
+its shopper or the shop cancelled is refunded whatever the stock: someone
+chose not to have it, and a late payment does not overrule them. A refund
+made in Stripe's dashboard (`charge.refunded`) is applied by
+`refunded_at_provider`, without a second refund.
 """
 
 from __future__ import annotations
@@ -78,23 +79,23 @@ def settle(intent: stripe.PaymentIntent) -> str:
 def _too_late(purchase_id: int, intent_id: str) -> str:
     """The money came after the order was cancelled: paid after all, or refunded; decided once."""
     cause = _cancelled_by(purchase_id)
-    if cause == TIMEOUT:
+    if cause in CHOSEN:
+        why = f"payment {intent_id} arrived after the order was cancelled by the {_WHO[cause]}: refunded"
+    else:  # expired (or cancelled by the provider): nobody chose not to have the books
+        after = "expired" if cause == TIMEOUT else "was cancelled"
         try:
             orders.move(
                 purchase_id,
                 orders.LATE_PAY,
                 PROVIDER,
-                note=f"payment arrived after the order expired; books reserved again (card payment {intent_id})",
+                note=f"payment arrived after the order {after}; books reserved again (card payment {intent_id})",
             )
         except orders.OutOfStock:
-            why = f"payment {intent_id} arrived after the order expired and its books are gone: refunded"
+            why = f"payment {intent_id} arrived after the order {after} and its books are gone: refunded"
         except orders.NotAllowed as refused:
             return f"order #{purchase_id} is {refused.status}: late payment {intent_id} already settled"
         else:
             return f"order #{purchase_id} paid late by card ({intent_id}): books reserved again"
-    else:
-        who = _BY.get(cause or "", "")
-        why = f"payment {intent_id} arrived after the order was cancelled{who}: refunded"
     try:
         orders.move(purchase_id, orders.LATE_REFUND, PROVIDER, note=why)
     except orders.NotAllowed as refused:
@@ -102,7 +103,9 @@ def _too_late(purchase_id: int, intent_id: str) -> str:
     return f"order #{purchase_id}: {why} (refund owed)"
 
 
-_BY = {SHOPPER: " by the shopper", ADMIN: " by the shop", PROVIDER: " by the payment provider"}
+# Cancels that were someone's choice not to have the order: a late payment does not overrule them.
+CHOSEN = (SHOPPER, ADMIN)
+_WHO = {SHOPPER: "shopper", ADMIN: "shop"}
 
 
 def _cancelled_by(purchase_id: int) -> str | None:

@@ -16,7 +16,7 @@ import pytest
 
 from blasto.core.extensions import db
 from blasto.models import CardRefund
-from blasto.models.purchase import ADMIN, SHOPPER
+from blasto.models.purchase import ADMIN, PROVIDER, SHOPPER
 from blasto.shop import card_refunds, orders, stripe_gateway
 from blasto.shop.card_settlement import refunded_at_provider, settle
 from blasto.shop.checkout import place_order
@@ -213,21 +213,38 @@ def test_a_late_payment_settled_by_four_workers_at_once_takes_the_books_once(pg_
     assert count(pg_shop, CardRefund) == 0
 
 
-def test_a_payment_after_the_shopper_cancelled_is_refunded_though_the_books_are_there(shop, stand_in):
+@pytest.mark.parametrize(("cause", "who"), [(SHOPPER, "shopper"), (ADMIN, "shop")])
+def test_a_payment_after_a_person_cancelled_is_refunded_though_the_books_are_there(shop, stand_in, cause, who):
     buyer = make_user(shop)
     emma = make_book(shop, "Emma", price_cents=1199, stock=5)
     purchase_id, intent_id = place_card_order(shop, buyer, {emma: 1})
     with shop.app_context():
-        orders.move(purchase_id, orders.CANCEL, SHOPPER, actor_id=buyer, owner_id=buyer)
+        orders.move(purchase_id, orders.CANCEL, cause, actor_id=buyer)
     assert stock_of(shop, emma) == 5
 
     pay(shop, stand_in, intent_id)
     outcome = settle_now(shop, stand_in, intent_id)
 
-    assert "cancelled by the shopper: refunded" in outcome
+    assert f"cancelled by the {who}: refunded" in outcome
     assert status_of(shop, purchase_id) == "refunded" and stock_of(shop, emma) == 5
     assert "made for order" in run_refund_task(shop, purchase_id)
     assert [refund.amount for refund in refunds_at_stand_in(stand_in, intent_id)] == [1199]
+
+
+def test_a_payment_after_the_provider_cancelled_is_taken_like_one_after_expiry(shop, stand_in):
+    buyer = make_user(shop)
+    emma = make_book(shop, "Emma", price_cents=1199, stock=5)
+    purchase_id, intent_id = place_card_order(shop, buyer, {emma: 1})
+    with shop.app_context():
+        orders.move(purchase_id, orders.CANCEL, PROVIDER)
+
+    pay(shop, stand_in, intent_id)
+    outcome = settle_now(shop, stand_in, intent_id)
+
+    assert "paid late" in outcome and status_of(shop, purchase_id) == "paid" and stock_of(shop, emma) == 4
+    assert history_of(shop, purchase_id)[-1][3] == (
+        f"payment arrived after the order was cancelled; books reserved again (card payment {intent_id})"
+    )
 
 
 @pytest.mark.parametrize("cause", [ADMIN, SHOPPER])
@@ -433,7 +450,7 @@ def test_a_manual_order_cancelled_when_paid_owes_no_card_refund(shop):
         orders.move(purchase_id, orders.PAY, ADMIN)
         orders.move(purchase_id, orders.CANCEL, ADMIN)
         with pytest.raises(orders.NotAllowed):
-            orders.move(purchase_id, orders.LATE_PAY, "provider")
+            orders.move(purchase_id, orders.LATE_PAY, PROVIDER)
         db.session.rollback()
     assert status_of(shop, purchase_id) == "refunded" and stock_of(shop, emma) == 5
     assert history_of(shop, purchase_id)[-1][3] == "refunded outside the shop, the way it was paid (manual payment)"
