@@ -36,6 +36,7 @@ MAKE_TASK, SWEEP_TASK = "blasto.refunds.make", "blasto.refunds.sweep"
 # A refund not made (Stripe down, the task lost) is tried again this long after its last try.
 RETRY_AFTER_SECONDS = 60.0
 SWEEP_BATCH = 100
+ALARM_AFTER_ATTEMPTS = 5
 # Refunds at Stripe that count as money sent back (a failed or canceled one does not).
 _COUNTED = ("succeeded", "pending", "requires_action")
 
@@ -102,7 +103,10 @@ def make(purchase_id: int) -> Outcome:
         except (stripe.StripeError, RuntimeError) as exc:
             owed.last_error = f"{type(exc).__name__}: {exc}"[:ERROR_MAX]
             db.session.commit()
-            log.warning(
+            # An error from the fifth try on: a refund stuck that long needs a person (and reaches Sentry).
+            level = logging.ERROR if owed.attempts >= ALARM_AFTER_ATTEMPTS else logging.WARNING
+            log.log(
+                level,
                 "card refund not made; the sweep tries again",
                 extra={"purchase_id": purchase_id, "attempts": owed.attempts, "error": owed.last_error},
             )

@@ -122,8 +122,9 @@ class OutOfStock(OrderError):
         super().__init__(f"Order #{purchase_id}: its books are no longer all in stock.")
 
 
-# In manual mode the money moves outside the shop; the history says so.
-_MANUAL_NOTES = {
+# Where the money goes, by payment method and state reached: in manual mode outside the
+# shop, by card through Stripe (the worker sends it); the history says so.
+_MONEY_NOTES = {
     (MANUAL, PAID): "payment received outside the shop (manual payment)",
     (MANUAL, REFUNDED): "refunded outside the shop, the way it was paid (manual payment)",
     (STRIPE, REFUNDED): "the card payment goes back through Stripe",
@@ -206,7 +207,7 @@ def move(
             to_status,
             cause,
             actor_id,
-            note or _MANUAL_NOTES.get((row.payment_method, to_status)),
+            note or _MONEY_NOTES.get((row.payment_method, to_status)),
         )
         if to_status in RESTOCKS and from_status not in RESTOCKS:
             _restock(purchase_id)
