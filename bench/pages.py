@@ -2,25 +2,24 @@
 
 Load-independent figures, to explain a change of the mixed workload's rate
 (docs/BENCHMARKS.md) on a busy machine where wall-clock rates are noise. For
-one or two source trees, on a database bench/dataset.py built with that tree's
-own migrations:
+one or two source trees, each on a fresh database that bench/dataset.py builds
+with that tree's own migrations (dropped at the end unless --keep):
 
-    .venv/bin/python bench/pages.py [--before TREE] [--visits N] [--profile PAGE]
+    .venv/bin/python bench/pages.py [--before TREE] [--visits 40] [--profile PAGE | --sql PAGE] [--keep]
 
 Each tree is measured in its own child process (its own `blasto` on the
-path), with the production settings the bench's web dyno has (Postgres, Redis
-database 14 for the rate limits, HTTPS behind the router). The visits of
-bench/shoppers.py are replayed through Flask's test client, forms posted as
-rendered (CSRF token, Referer), the checkout's shipping fields only when the
-tree's form has them. Per page it reports the mean CPU time of the Python
-process (`time.process_time`, which a busy machine barely moves), the SQL
-statements and the pool check-outs (each a pre-ping round trip), Redis
-commands, and the bytes of the answer. `--profile PAGE` prints cProfile's
-top functions for that page's requests.
-
-The worker's side is measured too: the CPU to render and send (to a local
-sink that drops it) each e-mail the checkouts owed, with the tree's own
-outbox delivery code.
+path) with the production settings of the bench's web dyno (Postgres; Redis
+database 12, or BENCH_REDIS_URL, flushed; HTTPS behind the router). Each visit
+of bench/shoppers.py's buyers and API clients is replayed through Flask's test
+client: forms posted as rendered (CSRF token, Referer), the shipping fields
+only where the tree asks for them (bench/shopper_input.py). Per page: the mean
+CPU time of the process (`time.process_time`, which a busy machine barely
+moves), wall time (which it does), SQL statements, pool check-outs (each a
+pre-ping round trip), Redis commands and the answer's size; then the mean per
+request of the mix the step search measured (SHARES). The worker's side too:
+the CPU to render and send each e-mail the checkouts owed (the tree's own
+outbox delivery, to a local sink). `--profile PAGE` prints cProfile's top
+functions for that page, `--sql PAGE` one request's statements.
 """
 
 from __future__ import annotations
@@ -37,10 +36,32 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = ROOT / ".venv" / "bin" / "python"
-REDIS_URL = "redis://127.0.0.1:6379/14"
+REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/12")  # flushed; bench/run.py uses 11
+# Each page's share of the mixed workload's requests, in %, as `dev.py bench` measured it (docs/BENCHMARKS.md,
+# 08:03 run, 454 users); the retried API purchase is counted with the purchases.
+SHARES = {
+    "GET /api/v1/products": 3.8,
+    "GET /api/v1/products/<id>": 4.0,
+    "GET /api/v1/purchases": 4.3,
+    "POST /api/v1/purchases": 4.1,
+    "GET /books": 7.4,
+    "GET /books/<id>": 28.7,
+    "GET /books?q=": 8.6,
+    "GET /cart": 4.8,
+    "POST /cart/add": 4.8,
+    "GET /checkout": 0.6,
+    "GET /checkout (signed out)": 1.1,
+    "POST /checkout": 0.7,
+    "GET /home": 14.3,
+    "GET /login": 1.8,
+    "POST /login": 1.2,
+    "GET /purchases": 1.4,
+    "GET /purchases/<id>": 1.2,
+    "GET /static/css/site.css": 7.3,
+}
 
 
-def run_tree(tree: Path, database: str, visits: int, profile: str | None, sql: str | None, rebuild: bool) -> dict:
+def run_tree(tree: Path, database: str, visits: int, profile: str | None, sql: str | None, keep: bool) -> dict:
     """The figures of one tree, from a child process that imports that tree's `blasto`."""
     sys.path.insert(0, str(ROOT))
     from bench import dataset
@@ -59,9 +80,18 @@ def run_tree(tree: Path, database: str, visits: int, profile: str | None, sql: s
         "PYTHONPATH": str(tree),
         "BENCH_DATA": str(data_file),
     }
-    if rebuild or not data_file.exists():
+    if not (keep and data_file.exists()):
         print(f"data: {database} from {tree}", file=sys.stderr, flush=True)
         dataset.build(tree, database, env).write(data_file)
+    try:
+        return measure_tree(tree, env, data_file, visits, profile, sql)
+    finally:
+        if not keep:
+            dataset.drop(database)
+            data_file.unlink(missing_ok=True)
+
+
+def measure_tree(tree: Path, env: dict, data_file: Path, visits: int, profile: str | None, sql: str | None) -> dict:
     out = data_file.with_suffix(".figures.json")
     command = [str(PYTHON), str(Path(__file__).resolve()), "--child", str(visits), "--out", str(out)]
     if profile:
@@ -299,7 +329,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--visits", type=int, default=40, help="buying visits and API visits replayed (default 40)")
     parser.add_argument("--profile", help="a page to profile with cProfile, e.g. 'GET /checkout'")
     parser.add_argument("--sql", help="print the SQL statements of one request of a page, e.g. 'POST /checkout'")
-    parser.add_argument("--rebuild", action="store_true", help="rebuild the databases even if built before")
+    parser.add_argument(
+        "--keep", action="store_true", help="keep the databases for the next run (and use the kept ones if there)"
+    )
     parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -308,7 +340,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     trees = [("after", ROOT)] + ([("before", args.before.resolve())] if args.before else [])
     results = {
-        label: run_tree(tree, f"bench_pages_{label}", args.visits, args.profile, args.sql, args.rebuild)
+        label: run_tree(tree, f"bench_pages_{label}", args.visits, args.profile, args.sql, args.keep)
         for label, tree in trees
     }
     shown = list(reversed(list(results)))
@@ -327,6 +359,21 @@ def main(argv: list[str] | None = None) -> int:
                 else "-"
             )
         print(f"| {page} | " + " | ".join(cells) + " |")
+    mixed = []
+    for label in shown:
+        pages_of = results[label]["pages"]
+        mean = {
+            key: sum(SHARES[page] * pages_of[page][key] for page in SHARES) / sum(SHARES.values())
+            for key in ("cpu", "sql")
+        }
+        no_login = sum(SHARES[page] * pages_of[page]["cpu"] for page in SHARES if page != "POST /login")
+        mail = results[label]["mail"].get("cpu_ms_per_message", 0.0)
+        mailed = (SHARES["POST /checkout"] + SHARES["POST /api/v1/purchases"]) / sum(SHARES.values())
+        mixed.append(
+            f"{mean['cpu'] * 1000:.2f} ms CPU ({no_login / sum(SHARES.values()) * 1000:.2f} without POST /login), "
+            f"{mean['sql']:.2f} SQL statements, worker {mail * mailed:.2f} ms CPU for its e-mails"
+        )
+    print("| the mix, per request | " + " | ".join(mixed) + " |")
     for label in shown:
         print(
             f"\n{label}: shipping asked by the API: {results[label]['shipping_asked']}; e-mails: {results[label]['mail']}"
