@@ -12,6 +12,9 @@ reads one JSON object per line from its stdout:
   second failure counts. Counts grow (by half, or --growth) while steps pass,
   then the gap to the first failure is halved until it is a tenth. One line per step
   (a failure that was run again is marked "superseded").
+- `steady`: one step of the shoppers at `--users`, without judging it: a
+  line `{"counting": true}` when the counted seconds start, then its figures
+  (bench/cpu.py reads the processes' CPU time at both).
 - `compare`: N readers of `GET /api/v1/purchases` without pauses, against
   Blasto and the floor app (bench/apps/floor_purchases.py) in alternating
   windows. One line.
@@ -115,6 +118,14 @@ def search(env: Environment, start: int, growth: float, most: int, warm: float, 
             return
 
 
+def steady(env: Environment, users: int, warm: float, seconds: float) -> None:
+    """One step at `users`; a line when counting starts (bench/cpu.py reads the processes' CPU then), then its figures."""
+    env.runner.start(users, spawn_rate=SPAWN_RATE)
+    time.sleep(warm)
+    emit({"counting": True})
+    emit(measure(env, users, 0, seconds))
+
+
 def compare(env: Environment, users: int, servers: dict[str, str], rounds: int, warm: float, seconds: float) -> None:
     """The same readers against each server in turn, `rounds` times, so drift on a shared machine hits them alike."""
     env.runner.start(users, spawn_rate=SPAWN_RATE)
@@ -138,7 +149,7 @@ def emit(figures: dict) -> None:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("mode", choices=("search", "compare"))
+    parser.add_argument("mode", choices=("search", "steady", "compare"))
     parser.add_argument("--host", required=True, help="search: the shop; compare: Blasto")
     parser.add_argument("--floor", help="compare: the floor app")
     parser.add_argument("--users", type=int, default=20, help="search: the first step's users; compare: the readers")
@@ -149,12 +160,14 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=15.0)
     args = parser.parse_args()
     setup_logging("WARNING")
-    users = [Shopper, ApiClient] if args.mode == "search" else [PurchasesReader]
+    users = [PurchasesReader] if args.mode == "compare" else [Shopper, ApiClient]
     env = Environment(user_classes=users, host=args.host)
     env.create_local_runner()
     try:
         if args.mode == "search":
             search(env, args.users, args.growth, args.most, args.warm, args.seconds)
+        elif args.mode == "steady":
+            steady(env, args.users, args.warm, args.seconds)
         else:
             compare(env, args.users, {"blasto": args.host, "floor": args.floor}, args.rounds, args.warm, args.seconds)
     finally:

@@ -51,7 +51,7 @@ from tests.support.procfile_processes import ProcessSet  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results"
 PYTHON = ROOT / ".venv" / "bin" / "python"
-REDIS_URL = "redis://127.0.0.1:6379/11"
+REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/11")  # flushed: another database for a second run
 FLOOR_APP = "bench.apps.floor_purchases:app"
 
 FIRST_USERS, FIRST_GROWTH, LATER_GROWTH = 40, 1.5, 1.1

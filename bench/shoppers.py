@@ -19,68 +19,30 @@ whose database bench/dataset.py built:
 from __future__ import annotations
 
 import json
-import os
 import random
 import re
 import uuid
 from functools import cache
-from html.parser import HTMLParser
 from http.cookiejar import DefaultCookiePolicy
 from urllib.parse import parse_qs, urlencode, urlsplit
+from urllib.request import Request, urlopen
 
 from locust import FastHttpUser, between, task
+
+from bench.shopper_input import ADDRESS, NO_FORM, Forms, api_asks_shipping, data, search_term, shipping_for
 
 # Of every 100 shopper visits: how many only browse, leave a filled cart, buy, or come back to read their orders.
 BROWSE, ABANDON_CART, BUY, READ_ORDERS = 70, 16, 10, 4
 NEW_VISITOR_SHARE = 0.5  # visits that load the stylesheet (the others have it cached)
 API_RETRY_SHARE = 0.05  # API purchases sent twice with the same Idempotency-Key, as after a lost answer
-MISSED_SEARCHES = ("cookery", "gardening", "zzyzx")  # searches that find nothing
 
 
 @cache
-def data() -> dict:
-    """The accounts and books of the data set (bench/dataset.py wrote it; BENCH_DATA names the file)."""
-    with open(os.environ["BENCH_DATA"]) as file:
-        return json.load(file)
-
-
-class Forms(HTMLParser):
-    """A page's forms as {action path: (action, fields)}, with what a browser would submit (CSRF token included)."""
-
-    def __init__(self, html: str):
-        super().__init__()
-        self.forms: dict[str, tuple[str, dict[str, str]]] = {}
-        self._fields: dict[str, str] | None = None
-        self.feed(html)
-
-    def handle_starttag(self, tag, attrs):
-        attrs = dict(attrs)
-        if tag == "form":
-            action = attrs.get("action") or ""
-            self._fields = self.forms.setdefault(urlsplit(action).path, (action, {}))[1]
-        elif (
-            tag == "input"
-            and self._fields is not None
-            and attrs.get("name")
-            and (attrs.get("type") not in ("checkbox", "radio") or "checked" in attrs)
-        ):  # unticked boxes send nothing
-            self._fields[attrs["name"]] = attrs.get("value") or ""
-
-    def handle_endtag(self, tag):
-        if tag == "form":
-            self._fields = None
-
-
-NO_FORM = ("", {})
-# Where the shoppers' books go: typed at the checkout (new address, standard shipping), sent by the API.
-ADDRESS = {
-    "name": "Bench Reader",
-    "line1": "1 Load Street",
-    "city": "Dublin",
-    "postal_code": "D02 X285",
-    "country": "IE",
-}
-SHIP_TO = {"address": "new", "shipping_option": "standard", **ADDRESS}
+def asks_shipping(host: str) -> bool:
+    """Whether this server's API takes a shipping address, from its OpenAPI document: read once, outside the stats."""
+    request = Request(f"{host}/api/v1/openapi.json", headers={"X-Forwarded-Proto": "https"})
+    with urlopen(request, timeout=10) as answer:
+        return api_asks_shipping(json.load(answer))
 
 
 def location(response) -> str:
@@ -215,7 +177,8 @@ class Shopper(Visitor):
         self.sign_in(location(asked))
         forms = self.page("/checkout", "/checkout")
         self.wait()
-        placed = self.submit(forms, "/checkout", "/checkout", redirect_to="/purchases/", values=SHIP_TO)
+        ship_to = shipping_for(forms.get("/checkout", NO_FORM)[1])
+        placed = self.submit(forms, "/checkout", "/checkout", redirect_to="/purchases/", values=ship_to)
         if placed.status_code == 303:
             self.page(location(placed), "/purchases/<id>")
             self.wait()
@@ -249,11 +212,9 @@ class ApiClient(Visitor):
         book_id = random.choice(data()["books"])[0]
         self.call("GET", f"/api/v1/products/{book_id}", "/api/v1/products/<id>", headers=auth)
         self.wait()
-        order = {
-            "items": [{"product_id": book_id, "quantity": random.randint(1, 2)}],
-            "shipping_address": ADDRESS,
-            "shipping_option": random.choice(("standard", "express")),
-        }
+        order: dict = {"items": [{"product_id": book_id, "quantity": random.randint(1, 2)}]}
+        if asks_shipping(self.host):
+            order.update(shipping_address=ADDRESS, shipping_option=random.choice(("standard", "express")))
         headers = {**auth, "Idempotency-Key": uuid.uuid4().hex}
         self.call("POST", "/api/v1/purchases", "/api/v1/purchases", expect=201, json=order, headers=headers)
         if random.random() < API_RETRY_SHARE:
@@ -262,12 +223,3 @@ class ApiClient(Visitor):
             )
         self.wait()
         self.call("GET", "/api/v1/purchases", "/api/v1/purchases", headers=auth)
-
-
-def search_term() -> str:
-    """What shoppers type: an author's surname or a word of a title, sometimes only its start; a few find nothing."""
-    if random.random() < 0.1:
-        return random.choice(MISSED_SEARCHES)
-    _, title, author = random.choice(data()["books"])
-    word = random.choice([author.split()[-1], *(w for w in title.split() if len(w) > 3)])
-    return word[: random.randint(4, len(word))] if len(word) > 4 and random.random() < 0.3 else word

@@ -408,6 +408,7 @@ def celery_config(redis_url: str | None, instance: Path, env: Mapping[str, str])
             "blasto.outbox.tasks",
             "blasto.reports.tasks",
             "blasto.shop.tasks",
+            "blasto.shop.refund_tasks",
             "blasto.shop.card_tasks",
         ),
         # The clock process's only job. On the embedded defaults the schedule
@@ -429,6 +430,11 @@ def celery_config(redis_url: str | None, instance: Path, env: Mapping[str, str])
             # Cancels orders unpaid past PAYMENT_TIMEOUT and puts their stock back.
             "orders-sweep": {
                 "task": "blasto.orders.sweep",
+                "schedule": env_float(env, "ORDER_SWEEP_EVERY_SECONDS", 15.0, minimum=0.1, maximum=3600.0),
+            },
+            # Makes the card refunds still owed (Stripe was down, a task was lost); as often as the orders sweep.
+            "refunds-sweep": {
+                "task": "blasto.refunds.sweep",
                 "schedule": env_float(env, "ORDER_SWEEP_EVERY_SECONDS", 15.0, minimum=0.1, maximum=3600.0),
             },
             # Applies Stripe events whose task was lost; asks Stripe about card orders whose webhook never came.

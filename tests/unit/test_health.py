@@ -8,6 +8,7 @@ from blasto.core.config import HEARTBEAT_TASK, celery_config
 from blasto.health.checks import STALE_AFTER_PERIODS
 from blasto.models.outbox import SENT
 from blasto.outbox.backlog import backlog
+from blasto.shop.card_refunds import SWEEP_TASK as REFUNDS_SWEEP
 from tests.support.factories import owe_lost_email
 from tests.support.migrations import migrated
 from tests.support.processes import wait_for
@@ -62,7 +63,7 @@ def test_a_heartbeat_that_never_ran_is_a_503_naming_the_worker(app_factory):
     app = migrated(app_factory())
     celery = app.extensions["celery"]
     celery.loader.import_default_modules()
-    for sweep in (OUTBOX_SWEEP, REPORTS_SWEEP, ORDERS_SWEEP, CARD_SWEEP):
+    for sweep in (OUTBOX_SWEEP, REPORTS_SWEEP, ORDERS_SWEEP, REFUNDS_SWEEP, CARD_SWEEP):
         celery.tasks[sweep].apply().get()
     status, body = readyz(app)
     assert status == 503 and body["failed"] == ["worker"]
