@@ -29,7 +29,7 @@ from blasto.models import PaymentEvent
 from blasto.models.base import utcnow
 from blasto.models.payment_event import OUTCOME_MAX
 from blasto.shop import stripe_gateway
-from blasto.shop.card_settlement import settle
+from blasto.shop.card_settlement import refunded_at_provider, settle
 
 STRIPE_PROVIDER = "stripe"
 INTENT_EVENTS = "payment_intent."  # succeeded, payment_failed, canceled...: all read the intent afresh
@@ -152,14 +152,15 @@ def intent_changed(intent_id: str | None) -> str:
 
 
 def charge_refunded(charge: Mapping[str, Any]) -> str:
-    """Stripe says money went back on a charge (our own refund, or one made in the dashboard).
+    """Stripe says money went back on a charge (our own refund coming back, or one made in the dashboard).
 
-    The order's state is the refund logic's to decide; this records what Stripe said.
+    What the order becomes is card_settlement's to decide; `amount_refunded` is all refunded so far,
+    so an older event arriving late only ever says less than a newer one.
     """
-    return (
-        f"charge {charge.get('id')} of payment {charge.get('payment_intent')} refunded at Stripe "
-        f"({charge.get('amount_refunded')} of {charge.get('amount')} {charge.get('currency')}): recorded"
-    )
+    intent_id = charge.get("payment_intent")
+    if not isinstance(intent_id, str) or not intent_id.startswith(stripe_gateway.INTENT_PREFIX):
+        return f"charge {str(charge.get('id'))[:100]} names no PaymentIntent: nothing changed"
+    return refunded_at_provider(intent_id, charge.get("amount_refunded"))  # type: ignore[arg-type]
 
 
 def _object(payload: str) -> Mapping[str, Any]:
