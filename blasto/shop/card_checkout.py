@@ -18,6 +18,7 @@ import re
 from dataclasses import dataclass
 
 import stripe
+from flask import current_app
 from sqlalchemy import select, update
 
 from blasto.core.extensions import db
@@ -43,6 +44,7 @@ UNUSABLE_MESSAGE = "This card could not be used. Check its details and try again
 AUTHENTICATION_FAILED_MESSAGE = (
     "Your bank's authentication failed, so nothing was charged. Try again, or use another card."
 )
+NOT_STARTED_MESSAGE = "No card payment has been made for this order yet: enter your card to pay."
 PENDING_MESSAGE = "Your payment is being processed; this page shows the order paid as soon as it is in."
 
 
@@ -106,6 +108,7 @@ def ensure_intent(purchase_id: int) -> str:
             return row.payment_intent_id
         if row.payment_method != STRIPE or row.status != AWAITING_PAYMENT:
             raise NotPayable(purchase_id, row.status, row.payment_method)
+        _require_stripe(purchase_id)
         try:
             intent = stripe_gateway.create_intent(purchase_id, row.total_cents)
         except stripe.StripeError as exc:
@@ -142,6 +145,7 @@ def pay(purchase_id: int, owner_id: int, card_id: object) -> Outcome:
         raise BadCard()
     _payable(purchase_id, owner_id)
     intent_id = ensure_intent(purchase_id)
+    _require_stripe(purchase_id)
     try:
         if card_id.startswith("tok_"):
             card_id = stripe_gateway.card_of_token(card_id)
@@ -167,8 +171,19 @@ def confirm_after_action(purchase_id: int, owner_id: int) -> Outcome:
         return Outcome(PAID_NOW)  # a webhook was quicker
     _payable(purchase_id, owner_id)
     if intent_id is None:
-        return Outcome(DECLINED, UNUSABLE_MESSAGE)
-    return _outcome(purchase_id, _retrieve(intent_id, purchase_id), AUTHENTICATION_FAILED_MESSAGE)
+        return Outcome(DECLINED, NOT_STARTED_MESSAGE)
+    intent = _retrieve(intent_id, purchase_id)
+    return _outcome(purchase_id, intent, _failure_message(intent))
+
+
+def _failure_message(intent: stripe.PaymentIntent) -> str:
+    """Why an intent waits for a card again: the bank's check failed, the card was declined, or none was tried."""
+    error = intent.last_payment_error
+    if error is None:
+        return NOT_STARTED_MESSAGE
+    if error.code == "payment_intent_authentication_failure":
+        return AUTHENTICATION_FAILED_MESSAGE
+    return DECLINED_MESSAGE
 
 
 def intent_state(purchase_id: int) -> tuple[str, str | None] | None:
@@ -208,7 +223,15 @@ def _payable(purchase_id: int, owner_id: int) -> None:
         raise NotPayable(purchase_id, row.status, row.payment_method)
 
 
+def _require_stripe(purchase_id: int) -> None:
+    """A card order outlives its settings if Stripe's keys are removed: that is an outage for it, not a crash."""
+    if current_app.config["PAYMENTS"].stripe is None:
+        log.error("card order but Stripe is not configured", extra={"purchase_id": purchase_id})
+        raise PaymentUnavailable()
+
+
 def _retrieve(intent_id: str, purchase_id: int) -> stripe.PaymentIntent:
+    _require_stripe(purchase_id)
     try:
         return stripe_gateway.retrieve_intent(intent_id)
     except stripe.StripeError as exc:

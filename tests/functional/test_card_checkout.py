@@ -39,7 +39,7 @@ def stand_in(tmp_path):
 def card_app(app_factory, sqlite_template, tmp_path, stand_in):
     """The shop with Stripe on, pointed at the stand-in (CSRF on: the pages' real forms)."""
     sqlite_copy(sqlite_template, tmp_path)
-    app = app_factory(PAYMENTS=stripe_settings(stand_in))
+    app = app_factory(PAYMENTS=stripe_settings(stand_in.api_base))
     app.config["FRONT_PAGE_TTL_SECONDS"] = 0
     return app
 
@@ -92,6 +92,7 @@ def test_a_card_order_gets_one_intent_and_a_good_card_pays_it(card_app, card_sho
     assert f'src="{stand_in.api_base}/js.stripe.com/v3/"' in page.html and "/static/js/card-payment.js" in page.html
     assert f'data-publishable-key="{PUBLISHABLE_KEY}"' in page.html and "Pay $23.98" in page.text
     assert "<noscript>" in page.html and "bank transfer" not in page.text
+    assert len(page.ids) == len(set(page.ids)), "duplicate ids"
     assert stand_in.api_base in page.response.headers["Content-Security-Policy"]
 
     paid = pay(browser, page, purchase_id, card_id(stand_in))
@@ -176,6 +177,15 @@ def test_only_the_owner_may_pay_and_a_manual_order_is_never_charged(card_app, ca
     assert order(card_app, purchase_id)[0] == "awaiting_payment"
 
 
+def test_the_check_before_any_payment_says_to_enter_a_card(card_app, card_shopper, stand_in):
+    browser, _ = card_shopper
+    page = checkout(browser, make_book(card_app, "Emma", stock=3))
+    purchase_id = placed_id(page)
+    checked = browser.submit(page, f"/purchases/{purchase_id}/pay/check")
+    assert checked.status == 422 and "No card payment has been made for this order yet" in checked.text
+    assert order(card_app, purchase_id)[0] == "awaiting_payment"
+
+
 def test_a_cancelled_order_cannot_be_paid(card_app, card_shopper, stand_in):
     browser, _ = card_shopper
     page = checkout(browser, make_book(card_app, "Emma", stock=3))
@@ -218,7 +228,7 @@ def pg_card_app(app_factory, migrated_postgres, stand_in):
     return app_factory(
         SQLALCHEMY_DATABASE_URI=uri,
         SQLALCHEMY_ENGINE_OPTIONS=engine_options(uri, 5),
-        PAYMENTS=stripe_settings(stand_in),
+        PAYMENTS=stripe_settings(stand_in.api_base),
     )
 
 

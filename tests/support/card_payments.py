@@ -12,19 +12,20 @@ WEBHOOK_SECRET = "whsec_blasto_card_tests"
 GOOD_CARD, THREE_D_SECURE_CARD, DECLINED_CARD = "4242424242424242", "4000002500003155", "4000000000000341"
 
 
-def stripe_env(stand_in: PaymentStandIn) -> dict[str, str]:
-    """The STRIPE_* environment that points the app (SDK and page) at the stand-in."""
+def stripe_env(api_base: str) -> dict[str, str]:
+    """The STRIPE_* environment that points the app (SDK and page) at a stand-in's address."""
     return {
         "STRIPE_SECRET_KEY": SECRET_KEY,
         "STRIPE_PUBLISHABLE_KEY": PUBLISHABLE_KEY,
         "STRIPE_WEBHOOK_SECRET": WEBHOOK_SECRET,
-        "STRIPE_API_BASE": stand_in.api_base,
-        "STRIPE_JS_URL": f"{stand_in.api_base}/js.stripe.com/v3/",
+        "STRIPE_API_BASE": api_base,
+        "STRIPE_JS_URL": f"{api_base}/js.stripe.com/v3/",
     }
 
 
-def stripe_settings(stand_in: PaymentStandIn) -> PaymentSettings:
-    return payment_settings(stripe_env(stand_in))
+def stripe_settings(api_base: str) -> PaymentSettings:
+    """Card payments on, through the stand-in at `api_base`."""
+    return payment_settings(stripe_env(api_base))
 
 
 def card_id(stand_in: PaymentStandIn, number: str = GOOD_CARD) -> str:
