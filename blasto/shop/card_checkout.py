@@ -189,11 +189,11 @@ def _failure_message(intent: stripe.PaymentIntent) -> str:
 def intent_state(purchase_id: int) -> tuple[str, str | None] | None:
     """(status, client secret) of an awaited card order's intent, made if missing; settled if Stripe says it is paid.
 
-    None when Stripe cannot be asked: the caller shows the order without them.
+    None when Stripe cannot be asked, or the order left awaiting payment meanwhile: the caller shows it without them.
     """
     try:
         intent = _retrieve(ensure_intent(purchase_id), purchase_id)
-    except PaymentUnavailable:
+    except (PaymentUnavailable, NotPayable):
         return None
     if intent.status == SUCCEEDED:
         settle(intent)  # paid in a way this process has not heard of yet (the API client's 3-D Secure step)

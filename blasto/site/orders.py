@@ -52,6 +52,7 @@ from blasto.shop.shipping import (
 from blasto.site import bp
 from blasto.site.cart import CART_KEY, current_cart, lines_total, priced_lines, save_cart
 from blasto.site.forms import NEW_ADDRESS, CardPaymentForm, CheckoutForm
+from blasto.web.errors import RETRY_AFTER_SECONDS
 from blasto.web.forms import CsrfOnlyForm
 from blasto.web.paging import Page, check_in_range, page_number
 from blasto.web.redirects import see_other
@@ -242,7 +243,8 @@ def _card_outcome(purchase_id: int, attempt):
     except card_checkout.BadCard as exc:
         return purchase_page_for(purchase_id, card_error=str(exc), status=422)
     except card_checkout.PaymentUnavailable as exc:
-        return purchase_page_for(purchase_id, card_error=str(exc), status=503)
+        page, status = purchase_page_for(purchase_id, card_error=str(exc), status=503)
+        return page, status, {"Retry-After": str(RETRY_AFTER_SECONDS)}
     if outcome.kind == card_checkout.PAID_NOW:
         flash(f"Thank you! Order #{purchase_id} is paid.", "success")
         return see_other(here)

@@ -209,6 +209,7 @@ def test_stripe_down_keeps_the_order_and_says_so(card_app, card_shopper, stand_i
     assert order(card_app, purchase_id) == ("awaiting_payment", "stripe", None)
     refused = pay(browser, page, purchase_id, "card_1234567890")
     assert refused.status == 503 and "can't reach our card payment provider" in refused.text
+    assert int(refused.response.headers["Retry-After"]) > 0
     assert "Traceback" not in refused.html and refused.has_form(f"/purchases/{purchase_id}/pay")
     assert order(card_app, purchase_id) == ("awaiting_payment", "stripe", None) and stock_of(card_app, emma) == 2
     assert any(record.getMessage() == "payment provider unavailable" for record in caplog.records)
