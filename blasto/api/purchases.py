@@ -268,7 +268,12 @@ def pay_purchase(body, purchase_id: int):
     assert purchase is not None  # this user's own order, just paid or waiting
     if outcome.kind == card_checkout.PAID_NOW:
         return jsonify(purchase_detail_json(purchase))
-    state = (card_checkout.NEEDS_ACTION, outcome.client_secret) if outcome.kind == card_checkout.NEEDS_ACTION else None
+    # 3-D Secure: the secret for Stripe.js; else the payment is processing (the order shows paid once it is in).
+    state = (
+        (card_checkout.NEEDS_ACTION, outcome.client_secret)
+        if outcome.kind == card_checkout.NEEDS_ACTION
+        else ("processing", None)
+    )
     response: Response = jsonify(purchase_detail_json(purchase, state))
     response.status_code = 202
     return response
