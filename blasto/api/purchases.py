@@ -242,7 +242,8 @@ def cancel_purchase(purchase_id: int):
 @blp.alt_response(
     409,
     response="CONFLICT",
-    description="The order is not awaiting a card payment (paid, cancelled, or paid by bank transfer); nothing charged",
+    description="The order is not awaiting a card payment (paid, cancelled, or paid by bank transfer): nothing "
+    "charged; or it was cancelled while the card was charged, and the money goes back",
 )
 @blp.alt_response(415, response="UNSUPPORTED_MEDIA_TYPE")
 @blp.alt_response(
@@ -264,6 +265,8 @@ def pay_purchase(body, purchase_id: int):
         abort(503, message=str(exc), headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
     if outcome.kind == card_checkout.DECLINED:
         raise PaymentRequired(outcome.message)
+    if outcome.kind == card_checkout.REFUNDED_LATE:
+        abort(409, message=outcome.message, errors={"status": ["The order is refunded."]})
     purchase = purchase_detail(g.user_id, purchase_id)
     assert purchase is not None  # this user's own order, just paid or waiting
     if outcome.kind == card_checkout.PAID_NOW:

@@ -23,7 +23,7 @@ from sqlalchemy import select, update
 
 from blasto.core.extensions import db
 from blasto.models import Purchase
-from blasto.models.purchase import AWAITING_PAYMENT, PAID, SHIPPED, STRIPE
+from blasto.models.purchase import AWAITING_PAYMENT, PAID, REFUNDED, SHIPPED, STRIPE
 from blasto.shop import stripe_gateway
 from blasto.shop.card_settlement import SUCCEEDED, settle
 from blasto.shop.orders import NoSuchOrder
@@ -35,6 +35,7 @@ CARD_ID = re.compile(r"(tok|card|pm)_[A-Za-z0-9]{1,200}")
 PAID_STATES = (PAID, SHIPPED)
 # The outcomes of a payment attempt.
 PAID_NOW, NEEDS_ACTION, DECLINED, PENDING = "paid", "requires_action", "declined", "pending"
+REFUNDED_LATE = "refunded"
 UNAVAILABLE_MESSAGE = (
     "We can't reach our card payment provider right now. Your order is kept, awaiting payment, "
     "and nothing was charged: please try again in a few minutes."
@@ -45,6 +46,10 @@ AUTHENTICATION_FAILED_MESSAGE = (
     "Your bank's authentication failed, so nothing was charged. Try again, or use another card."
 )
 NOT_STARTED_MESSAGE = "No card payment has been made for this order yet: enter your card to pay."
+LATE_REFUND_MESSAGE = (
+    "Your payment arrived after the order was cancelled, so it is being refunded to your card. "
+    "Place the order again if you still want the books."
+)
 PENDING_MESSAGE = "Your payment is being processed; this page shows the order paid as soon as it is in."
 
 
@@ -82,7 +87,8 @@ class BadCard(CardCheckoutError):
 
 @dataclass(frozen=True)
 class Outcome:
-    """What a payment attempt came to: PAID_NOW, NEEDS_ACTION (with the client secret), DECLINED or PENDING."""
+    """What a payment attempt came to: PAID_NOW, NEEDS_ACTION (with the client secret), DECLINED, PENDING,
+    or REFUNDED_LATE (the order was cancelled while the card was charged, and the money goes back)."""
 
     kind: str
     message: str = ""
@@ -246,7 +252,9 @@ def _outcome(purchase_id: int, intent: stripe.PaymentIntent, failed_message: str
         db.session.rollback()
         if status in PAID_STATES:
             return Outcome(PAID_NOW)
-        if status != AWAITING_PAYMENT:  # expired meanwhile: the late-payment rules refund it
+        if status == REFUNDED:  # cancelled meanwhile: the late-payment rules (card_settlement) sent it back
+            return Outcome(REFUNDED_LATE, LATE_REFUND_MESSAGE)
+        if status != AWAITING_PAYMENT:
             raise NotPayable(purchase_id, status or AWAITING_PAYMENT)
         return Outcome(PENDING, PENDING_MESSAGE)  # not applied (settle logged why)
     if intent.status == "requires_action":

@@ -250,8 +250,8 @@ def _card_outcome(purchase_id: int, attempt):
         return see_other(here)
     if outcome.kind == card_checkout.NEEDS_ACTION:
         return purchase_page_for(purchase_id, client_secret=outcome.client_secret)
-    if outcome.kind == card_checkout.PENDING:
-        flash(outcome.message, "info")
+    if outcome.kind in (card_checkout.PENDING, card_checkout.REFUNDED_LATE):
+        flash(outcome.message, "info" if outcome.kind == card_checkout.PENDING else "error")
         return see_other(here)
     return purchase_page_for(purchase_id, card_error=outcome.message, status=422)
 
