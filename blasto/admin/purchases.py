@@ -24,6 +24,7 @@ from blasto.models import OutboxMessage, Product, Purchase, PurchaseItem, User
 from blasto.models.base import ID_CONVERTER, MAX_ID
 from blasto.models.outbox import RECEIPT
 from blasto.models.purchase import ADMIN, AWAITING_PAYMENT, PAID
+from blasto.shop.card_refunds import refund_of
 from blasto.shop.catalog import escape_like
 from blasto.shop.history import SHIPPING_COLUMNS, shipping_of
 from blasto.shop.orders import CANCEL, PAY, SHIP, BadShipment, NoSuchOrder, NotAllowed, history, move
@@ -128,11 +129,12 @@ def _move(purchase_id: int, name: str, done: str | None, **details):
         flash(str(exc), "error")
         return see_other(url_for("admin.purchase", purchase_id=purchase_id))
     if done is None:
-        done = (
-            f"Order #{purchase_id} is refunded: return the payment the way it came; the shopper is told."
-            if moved.from_status == PAID
-            else f"Order #{purchase_id} is cancelled; its books are back in stock."
-        )
+        if moved.from_status != PAID:
+            done = f"Order #{purchase_id} is cancelled; its books are back in stock."
+        elif refund_of(purchase_id) is not None:  # a card order: the worker sends the money back through Stripe
+            done = f"Order #{purchase_id} is refunded: the card payment goes back through Stripe; the shopper is told."
+        else:
+            done = f"Order #{purchase_id} is refunded: return the payment the way it came; the shopper is told."
     flash(done, "success")
     return see_other(url_for("admin.purchase", purchase_id=purchase_id))
 

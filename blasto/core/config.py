@@ -401,7 +401,13 @@ def celery_config(redis_url: str | None, instance: Path, env: Mapping[str, str])
         # server's "accepted" and the commit that records it.
         "worker_cancel_long_running_tasks_on_connection_loss": False,
         "task_default_queue": "blasto",
-        "imports": ("blasto.health.tasks", "blasto.outbox.tasks", "blasto.reports.tasks", "blasto.shop.tasks"),
+        "imports": (
+            "blasto.health.tasks",
+            "blasto.outbox.tasks",
+            "blasto.reports.tasks",
+            "blasto.shop.tasks",
+            "blasto.shop.refund_tasks",
+        ),
         # The clock process's only job. On the embedded defaults the schedule
         # lives in memory (a dyno's disk is not kept); with Redis, RedBeat
         # keeps it there under a lock (see below). Beat wakes at least this
@@ -421,6 +427,11 @@ def celery_config(redis_url: str | None, instance: Path, env: Mapping[str, str])
             # Cancels orders unpaid past PAYMENT_TIMEOUT and puts their stock back.
             "orders-sweep": {
                 "task": "blasto.orders.sweep",
+                "schedule": env_float(env, "ORDER_SWEEP_EVERY_SECONDS", 15.0, minimum=0.1, maximum=3600.0),
+            },
+            # Makes the card refunds still owed (Stripe was down, a task was lost); as often as the orders sweep.
+            "refunds-sweep": {
+                "task": "blasto.refunds.sweep",
                 "schedule": env_float(env, "ORDER_SWEEP_EVERY_SECONDS", 15.0, minimum=0.1, maximum=3600.0),
             },
             # A worker stamps the time; /readyz reads its age to know one is taking tasks.

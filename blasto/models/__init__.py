@@ -5,6 +5,7 @@ the database as well as the code that decrements it).
 """
 
 from blasto.models.address import SavedAddress
+from blasto.models.card_refund import CardRefund
 from blasto.models.login_session import LoginSession
 from blasto.models.outbox import OutboxMessage
 from blasto.models.payment_event import PaymentEvent
@@ -17,6 +18,7 @@ from blasto.models.user import User
 
 __all__ = [
     "ApiToken",
+    "CardRefund",
     "LoginSession",
     "OutboxMessage",
     "PaymentEvent",

@@ -4,8 +4,8 @@ Each move is one `UPDATE purchases SET status = ... WHERE id = ... AND status
 IN (...)`: of two moves racing on one order (a payment and the expiry, a
 refund and a shipment) the database lets exactly one match, and the other
 finds the state already changed and is refused. The winner's history row,
-the stock it puts back and the e-mail it owes commit in the same
-transaction, or none of them does.
+the stock it puts back (or takes again), the e-mail it owes and the card
+refund it owes commit in the same transaction, or none of them does.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import case, or_, select, update
+from sqlalchemy import case, func, or_, select, update
 
 from blasto.core.extensions import db
 from blasto.core.logs import request_id_var
@@ -32,12 +32,17 @@ from blasto.models.purchase import (
     REFUNDED,
     SHIPPED,
     SHOPPER,
+    STRIPE,
     TIMEOUT,
     TRACKING_MAX,
 )
 from blasto.outbox.records import owe_order_email
+from blasto.shop import card_refunds
 
 PAY, SHIP, CANCEL, EXPIRE = "pay", "ship", "cancel", "expire"
+# A card payment that lands on a cancelled order: paid after all if its books can be taken
+# again, else refunded; and a refund made at Stripe, not by the shop (its dashboard).
+LATE_PAY, LATE_REFUND, REFUNDED_AT_PROVIDER = "late_pay", "late_refund", "refunded_at_provider"
 # The allowed moves: for each, the state it leaves -> the state it reaches. A move is one
 # UPDATE, so a state may appear once on each side (cancelling a paid order refunds it).
 MOVES: dict[str, dict[str, str]] = {
@@ -45,6 +50,9 @@ MOVES: dict[str, dict[str, str]] = {
     SHIP: {PAID: SHIPPED},
     CANCEL: {AWAITING_PAYMENT: CANCELLED, PAID: REFUNDED},
     EXPIRE: {AWAITING_PAYMENT: CANCELLED},
+    LATE_PAY: {CANCELLED: PAID},
+    LATE_REFUND: {CANCELLED: REFUNDED},
+    REFUNDED_AT_PROVIDER: {PAID: REFUNDED},
 }
 # Who may ask for each move.
 CAUSES_ALLOWED: dict[str, tuple[str, ...]] = {
@@ -52,9 +60,16 @@ CAUSES_ALLOWED: dict[str, tuple[str, ...]] = {
     SHIP: (ADMIN,),
     CANCEL: (SHOPPER, ADMIN, PROVIDER),
     EXPIRE: (TIMEOUT,),
+    LATE_PAY: (PROVIDER,),
+    LATE_REFUND: (PROVIDER,),
+    REFUNDED_AT_PROVIDER: (PROVIDER,),
 }
-# States whose books go back on the shelf: the order will never ship.
+# States whose books are on the shelf, not held by the order: it will never ship. Entering
+# one from a state that held them puts them back; moving between two of them puts back nothing.
 RESTOCKS = (CANCELLED, REFUNDED)
+# Moves whose arrival in `refunded` owes a card order's money back through Stripe (a refund
+# the provider made itself owes nothing: the money has gone back already).
+SENDS_CARD_MONEY_BACK = (CANCEL, LATE_REFUND)
 EXPIRY_BATCH = 200
 # Postgres refuses NUL in text, and no control character belongs in what a person types.
 CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
@@ -99,12 +114,30 @@ class BadShipment(OrderError):
     """Carrier or tracking number missing or malformed."""
 
 
-# In manual mode the money moves outside the shop; the history says so.
-_MANUAL_NOTES = {
+class OutOfStock(OrderError):
+    """A late payment's books cannot all be taken again: the move wrote nothing."""
+
+    def __init__(self, purchase_id: int):
+        self.purchase_id = purchase_id
+        super().__init__(f"Order #{purchase_id}: its books are no longer all in stock.")
+
+
+# Where the money goes, by payment method and state reached: in manual mode outside the
+# shop, by card through Stripe (the worker sends it); the history says so.
+_MONEY_NOTES = {
     (MANUAL, PAID): "payment received outside the shop (manual payment)",
     (MANUAL, REFUNDED): "refunded outside the shop, the way it was paid (manual payment)",
+    (STRIPE, REFUNDED): "the card payment goes back through Stripe",
 }
-_PAST = {PAY: "marked paid", SHIP: "shipped", CANCEL: "cancelled", EXPIRE: "expired"}
+_PAST = {
+    PAY: "marked paid",
+    SHIP: "shipped",
+    CANCEL: "cancelled",
+    EXPIRE: "expired",
+    LATE_PAY: "paid late",
+    LATE_REFUND: "refunded",
+    REFUNDED_AT_PROVIDER: "refunded",
+}
 
 
 @dataclass(frozen=True)
@@ -134,7 +167,8 @@ def move(
 
     `owner_id` limits the move to that shopper's own orders (anyone else's is
     NoSuchOrder, like a missing one). Raises NotAllowed when the state does
-    not allow it, and writes nothing then.
+    not allow it, and writes nothing then; LATE_PAY raises OutOfStock, and
+    writes nothing, when the order's books cannot all be taken again.
     """
     if cause not in CAUSES_ALLOWED[name]:
         raise ValueError(f"{cause} cannot {name} an order")
@@ -153,7 +187,13 @@ def move(
             update(Purchase)
             .where(*condition)
             .values(**values)
-            .returning(Purchase.status, Purchase.user_id, Purchase.payment_method)
+            .returning(
+                Purchase.status,
+                Purchase.user_id,
+                Purchase.payment_method,
+                Purchase.payment_intent_id,
+                Purchase.total_cents,
+            )
             .execution_options(synchronize_session=False)
         ).first()
         if row is None:
@@ -167,16 +207,54 @@ def move(
             to_status,
             cause,
             actor_id,
-            note or _MANUAL_NOTES.get((row.payment_method, to_status)),
+            note or _MONEY_NOTES.get((row.payment_method, to_status)),
         )
-        if to_status in RESTOCKS:
+        if to_status in RESTOCKS and from_status not in RESTOCKS:
             _restock(purchase_id)
+        if name == LATE_PAY and not _reserve_again(purchase_id):
+            raise OutOfStock(purchase_id)
+        owes_refund = (
+            name in SENDS_CARD_MONEY_BACK
+            and to_status == REFUNDED
+            and row.payment_method == STRIPE
+            and row.payment_intent_id is not None
+            and row.total_cents > 0
+        )
+        if owes_refund:
+            card_refunds.owe(purchase_id, row.payment_intent_id, row.total_cents, note or _PAST[name])
         owe_order_email(to_status, purchase_id, row.user_id)
         db.session.commit()
     except BaseException:
         db.session.rollback()
         raise
+    if owes_refund:
+        card_refunds.queue(purchase_id)
     return Moved(purchase_id, from_status, to_status)
+
+
+def add_note(purchase_id: int, cause: str, note: str) -> bool:
+    """Record a fact about the order in its history without a move (a partial refund made at Stripe).
+
+    Once per note: the same fact told twice (a repeated event) is recorded once.
+    Returns whether it was recorded.
+    """
+    note = _clean_note(note) or ""
+    try:
+        status = db.session.scalar(select(Purchase.status).where(Purchase.id == purchase_id).with_for_update())
+        if status is None:
+            raise NoSuchOrder(purchase_id)
+        told = db.session.scalar(
+            select(PurchaseEvent.id).where(PurchaseEvent.purchase_id == purchase_id, PurchaseEvent.note == note)
+        )
+        if told is not None:
+            db.session.rollback()
+            return False
+        _history(purchase_id, status, status, cause, None, note)
+        db.session.commit()
+    except BaseException:
+        db.session.rollback()
+        raise
+    return True
 
 
 def _refusal(purchase_id: int, name: str, owner_id: int | None, cause: str) -> OrderError:
@@ -222,6 +300,30 @@ def _restock(purchase_id: int) -> None:
             .values(stock=Product.stock + quantity)
             .execution_options(synchronize_session=False)
         )
+
+
+def _reserve_again(purchase_id: int) -> bool:
+    """Take the order's copies off the shelf again, all or none (the caller rolls back on False).
+
+    Rows in product-id order, as checkout takes them; each UPDATE takes only
+    what is there, so stock never goes below zero whatever runs beside it.
+    """
+    lines = db.session.execute(
+        select(PurchaseItem.product_id, func.sum(PurchaseItem.quantity))
+        .where(PurchaseItem.purchase_id == purchase_id)
+        .group_by(PurchaseItem.product_id)
+        .order_by(PurchaseItem.product_id)
+    ).all()
+    for product_id, quantity in lines:
+        taken = db.session.execute(
+            update(Product)
+            .where(Product.id == product_id, Product.stock >= quantity)
+            .values(stock=Product.stock - quantity)
+            .execution_options(synchronize_session=False)
+        )
+        if taken.rowcount != 1:  # type: ignore[attr-defined]
+            return False
+    return True
 
 
 def _clean_note(note: str | None) -> str | None:

@@ -92,3 +92,8 @@ def refund(intent_id: str, purchase_id: int, amount_cents: int | None = None) ->
         params=params,  # type: ignore[arg-type]
         options={"idempotency_key": f"blasto-purchase-{purchase_id}-refund"},
     )
+
+
+def refunds_of(intent_id: str) -> list[stripe.Refund]:
+    """The refunds made of the payment so far, newest first (ours and any made in Stripe's dashboard)."""
+    return list(client().v1.refunds.list(params={"payment_intent": intent_id, "limit": 100}).data)
