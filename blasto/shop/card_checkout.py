@@ -175,10 +175,13 @@ def confirm_after_action(purchase_id: int, owner_id: int) -> Outcome:
     status, intent_id = _owned(purchase_id, owner_id)
     if status in PAID_STATES:
         return Outcome(PAID_NOW)  # a webhook was quicker
-    _payable(purchase_id, owner_id)
     if intent_id is None:
+        _payable(purchase_id, owner_id)
         return Outcome(DECLINED, NOT_STARTED_MESSAGE)
     intent = _retrieve(intent_id, purchase_id)
+    if intent.status != SUCCEEDED:
+        _payable(purchase_id, owner_id)
+    # Money taken is settled whatever became of the order meanwhile: settle() decides a late payment.
     return _outcome(purchase_id, intent, _failure_message(intent))
 
 

@@ -154,6 +154,21 @@ def test_3d_secure_then_the_check_settles_or_says_authentication_failed(card_app
         assert checked.has_form(f"/purchases/{purchase_id}/pay")  # try again, or another card
 
 
+def test_an_order_cancelled_during_3d_secure_is_refunded_when_the_bank_agrees(card_app, card_shopper, stand_in):
+    browser, _ = card_shopper
+    page = checkout(browser, make_book(card_app, "Emma", stock=3))
+    purchase_id = placed_id(page)
+    asked = pay(browser, page, purchase_id, card_id(stand_in, THREE_D_SECURE_CARD))
+    [secret] = [part.split('"')[1] for part in asked.html.split("data-client-secret=")[1:]]
+    browser.submit(browser.get(f"/purchases/{purchase_id}"), f"/purchases/{purchase_id}/cancel")  # another tab
+    assert order(card_app, purchase_id)[0] == "cancelled"
+
+    authenticate(stand_in, secret, success=True)  # the money is taken all the same
+    checked = browser.submit(asked, f"/purchases/{purchase_id}/pay/check")
+    assert "arrived after the order was cancelled, so it is being refunded" in checked.text
+    assert order(card_app, purchase_id)[0] == "refunded"  # the shopper chose to cancel: the money goes back
+
+
 def test_only_the_owner_may_pay_and_a_manual_order_is_never_charged(card_app, card_shopper, stand_in):
     browser, _ = card_shopper
     page = checkout(browser, make_book(card_app, "Emma", stock=3))
