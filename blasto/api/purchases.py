@@ -1,4 +1,11 @@
-"""Orders: buy books, list your purchases, read one.
+"""Orders: buy books, list your purchases, read one, pay one by card.
+
+A card order (Stripe configured) carries in its `payment` the publishable
+key for Stripe.js and, to its owner while it awaits payment, the intent's
+client secret. The client tokenises the card with Stripe.js and posts the
+token's id to /payment; a bank that asks for 3-D Secure gives a 202 with the
+client secret for Stripe.js's confirmCardPayment, after which a GET of the
+order asks Stripe and shows it paid (blasto.shop.card_checkout).
 
 The list is the API's busiest read, so it skips marshmallow on the way out
 (the schema still documents it) and reads through blasto.shop.history's fixed
@@ -7,14 +14,16 @@ Core queries.
 
 from __future__ import annotations
 
-from flask import g, jsonify, url_for
+from flask import Response, g, jsonify, url_for
 from flask_smorest import Blueprint
+from werkzeug.exceptions import HTTPException
 
 from blasto.api import URL_PREFIX, abort
 from blasto.api.auth import token_auth
 from blasto.api.json_body import require_json_body
 from blasto.api.pagination import envelope
 from blasto.api.schemas import (
+    CardPaymentSchema,
     IdempotencyHeaderSchema,
     PageArgsSchema,
     PurchaseCreateSchema,
@@ -22,8 +31,10 @@ from blasto.api.schemas import (
     PurchasePageSchema,
 )
 from blasto.models.base import ID_CONVERTER
-from blasto.models.purchase import SHOPPER
+from blasto.models.purchase import AWAITING_PAYMENT, SHOPPER, STRIPE
 from blasto.outbox.records import receipt_state
+from blasto.shop import card_checkout
+from blasto.shop.card_settlement import SUCCEEDED
 from blasto.shop.checkout import (
     CheckoutError,
     IdempotencyMismatch,
@@ -37,9 +48,20 @@ from blasto.shop.money import CURRENCY, format_cents
 from blasto.shop.orders import CANCEL, NoSuchOrder, NotAllowed, history, move
 from blasto.shop.payments import payment_for
 from blasto.shop.shipping import UnknownShippingOption, default_option, option_named
+from blasto.web.errors import RETRY_AFTER_SECONDS
 
 blp = Blueprint("purchases", __name__, url_prefix=f"{URL_PREFIX}/purchases", description="Your orders")
 blp.before_request(require_json_body)
+
+
+class PaymentRequired(HTTPException):
+    """402, which werkzeug (and so abort) does not know: a declined card, with Stripe's message for the shopper."""
+
+    code = 402
+
+    def __init__(self, message: str):
+        super().__init__(description=message)
+        self.data = {"message": message, "errors": {"json": {"card_token": [message]}}}
 
 
 def purchase_url(purchase_id: int) -> str:
@@ -64,12 +86,15 @@ def purchase_json(purchase: dict, collection_url: str | None = None) -> dict:
     }
 
 
-def purchase_detail_json(purchase: dict) -> dict:
+def purchase_detail_json(purchase: dict, card_state: tuple[str, str | None] | None = None) -> dict:
+    """The order with its payment, shipment, history and receipt; `card_state` is its intent's (status, client secret)."""
     receipt = receipt_state(purchase["id"])
     if receipt is not None:
         sent_at = receipt["sent_at"]
         receipt = {"state": receipt["state"], "sent_at": sent_at.isoformat() if sent_at else None}
     payment = payment_for(purchase)
+    if card_state is not None and purchase["status"] == AWAITING_PAYMENT:
+        payment["status"], payment["client_secret"] = card_state
     shipment = (
         {"carrier": purchase["carrier"], "tracking_number": purchase["tracking_number"]}
         if purchase["carrier"]
@@ -112,10 +137,22 @@ def list_purchases(args):
 @blp.alt_response(404, response="NOT_FOUND")
 def get_purchase(purchase_id: int):
     """One of your purchases with its state, how to pay it and its history (anyone else's is a 404)."""
-    purchase = purchase_detail(g.user_id, purchase_id)
-    if purchase is None:
+    detail = current_detail(purchase_id)
+    if detail is None:
         abort(404, message=f"You have no purchase {purchase_id}.")
-    return jsonify(purchase_detail_json(purchase))
+    return jsonify(detail)
+
+
+def current_detail(purchase_id: int) -> dict | None:
+    """The user's order as JSON; a card order awaiting payment asks Stripe for its intent (settled if paid)."""
+    purchase = purchase_detail(g.user_id, purchase_id)
+    if purchase is None or purchase["payment_method"] != STRIPE or purchase["status"] != AWAITING_PAYMENT:
+        return purchase_detail_json(purchase) if purchase is not None else None
+    state = card_checkout.intent_state(purchase_id)
+    if state is not None and state[0] == SUCCEEDED:
+        purchase = purchase_detail(g.user_id, purchase_id)  # settled just now (or by someone quicker)
+        assert purchase is not None
+    return purchase_detail_json(purchase, state)
 
 
 @blp.post("")
@@ -159,9 +196,9 @@ def create_purchase(headers, body):
         abort(422, message=str(exc), errors={"headers": {"Idempotency-Key": [str(exc)]}})
     except CheckoutError as exc:
         abort(422, message=str(exc))
-    detail = purchase_detail(g.user_id, purchase.id)
+    detail = current_detail(purchase.id)
     assert detail is not None  # this user has just placed it
-    response = jsonify(purchase_detail_json(detail))
+    response = jsonify(detail)
     response.status_code = 201
     response.headers["Location"] = purchase_url(purchase.id)
     if not created:
@@ -188,3 +225,58 @@ def cancel_purchase(purchase_id: int):
     detail = purchase_detail(g.user_id, purchase_id)
     assert detail is not None  # this user's own order, just moved
     return jsonify(purchase_detail_json(detail))
+
+
+@blp.post(f"/<{ID_CONVERTER}:purchase_id>/payment")
+@token_auth(blp)
+@blp.arguments(CardPaymentSchema)
+@blp.alt_response(200, schema=PurchaseDetailSchema, success=True, description="Paid: the order, now paid")
+@blp.alt_response(
+    202,
+    schema=PurchaseDetailSchema,
+    description="The bank asks for 3-D Secure: run Stripe.js's confirmCardPayment(payment.client_secret), "
+    "then GET the order, which asks Stripe and shows it paid. Also: the payment is still processing",
+)
+@blp.alt_response(402, response="PAYMENT_REQUIRED", description="The card was declined; `message` is Stripe's")
+@blp.alt_response(404, response="NOT_FOUND")
+@blp.alt_response(
+    409,
+    response="CONFLICT",
+    description="The order is not awaiting a card payment (paid, cancelled, or paid by bank transfer): nothing "
+    "charged; or it was cancelled while the card was charged, and the money goes back",
+)
+@blp.alt_response(415, response="UNSUPPORTED_MEDIA_TYPE")
+@blp.alt_response(
+    503,
+    response="SERVICE_UNAVAILABLE",
+    description="Stripe cannot be reached: nothing was charged, the order still awaits payment; retry after Retry-After",
+)
+def pay_purchase(body, purchase_id: int):
+    """Pay one of your card orders with a card tokenised by Stripe.js (never a card number)."""
+    try:
+        outcome = card_checkout.pay(purchase_id, g.user_id, body["card_token"])
+    except NoSuchOrder:
+        abort(404, message=f"You have no purchase {purchase_id}.")
+    except card_checkout.NotPayable as exc:
+        abort(409, message=str(exc), errors={"status": [f"The order is {exc.status}."]})
+    except card_checkout.BadCard as exc:
+        abort(422, message=str(exc), errors={"json": {"card_token": [str(exc)]}})
+    except card_checkout.PaymentUnavailable as exc:
+        abort(503, message=str(exc), headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
+    if outcome.kind == card_checkout.DECLINED:
+        raise PaymentRequired(outcome.message)
+    if outcome.kind == card_checkout.REFUNDED_LATE:
+        abort(409, message=outcome.message, errors={"status": ["The order is refunded."]})
+    purchase = purchase_detail(g.user_id, purchase_id)
+    assert purchase is not None  # this user's own order, just paid or waiting
+    if outcome.kind == card_checkout.PAID_NOW:
+        return jsonify(purchase_detail_json(purchase))
+    # 3-D Secure: the secret for Stripe.js; else the payment is processing (the order shows paid once it is in).
+    state = (
+        (card_checkout.NEEDS_ACTION, outcome.client_secret)
+        if outcome.kind == card_checkout.NEEDS_ACTION
+        else ("processing", None)
+    )
+    response: Response = jsonify(purchase_detail_json(purchase, state))
+    response.status_code = 202
+    return response

@@ -13,8 +13,9 @@ from blasto.core.shipping_settings import DEFAULT_COUNTRIES, OPTION_MAX
 from blasto.models.address import CITY_MAX, LINE_MAX, POSTAL_CODE_MAX, RECIPIENT_MAX
 from blasto.models.base import MAX_ID
 from blasto.models.outbox import STATES
-from blasto.models.purchase import CAUSES, STATUSES
+from blasto.models.purchase import CAUSES, PAYMENT_METHODS, STATUSES
 from blasto.models.user import EMAIL_MAX, NAME_MAX
+from blasto.shop.card_checkout import CARD_ID
 from blasto.shop.cart import MAX_LINES, MAX_QUANTITY
 from blasto.shop.catalog import MAX_SEARCH_LENGTH
 from blasto.shop.passwords import PASSWORD_MAX, PASSWORD_MIN, password_problem
@@ -297,8 +298,11 @@ class ReceiptSchema(ma.Schema):
 
 class PaymentSchema(ma.Schema):
     method = fields.String(
-        validate=validate.OneOf(["manual"]),
-        metadata={"description": "manual: paid outside the shop (bank transfer, cash); the shop marks it paid"},
+        validate=validate.OneOf(PAYMENT_METHODS),
+        metadata={
+            "description": "manual: paid outside the shop (bank transfer, cash); the shop marks it paid. "
+            "stripe: paid by card (POST /api/v1/purchases/{purchase_id}/payment)"
+        },
     )
     instructions = fields.String(
         allow_none=True, metadata={"description": "How to pay, while the order awaits its payment; else null"}
@@ -306,6 +310,41 @@ class PaymentSchema(ma.Schema):
     due_by = fields.DateTime(
         allow_none=True,
         metadata={"description": "Unpaid by then, the order is cancelled and its stock released; null once settled"},
+    )
+    publishable_key = fields.String(
+        metadata={"description": "Card orders only: the shop's Stripe publishable key, for Stripe.js (createToken)"}
+    )
+    client_secret = fields.String(
+        allow_none=True,
+        metadata={
+            "description": "Card orders only, while awaiting payment: the PaymentIntent's client secret, for "
+            "Stripe.js's confirmCardPayment when the bank asks for 3-D Secure; null otherwise, or while "
+            "Stripe cannot be reached"
+        },
+    )
+    status = fields.String(
+        allow_none=True,
+        metadata={
+            "description": "Card orders only: Stripe's PaymentIntent status while awaiting payment "
+            "(requires_payment_method, requires_action, processing...; null while Stripe cannot be reached), "
+            "then succeeded, canceled or refunded as the order is paid, cancelled or refunded"
+        },
+    )
+
+
+class CardPaymentSchema(ma.Schema):
+    card_token = fields.String(
+        required=True,
+        validate=validate.Regexp(
+            CARD_ID.pattern + r"\Z",
+            error="Send the id Stripe.js's createToken gave: token.card.id (card_...) or token.id (tok_...).",
+        ),
+        metadata={
+            "description": "From Stripe.js's createToken with the publishable key: the token's card id "
+            "(token.card.id, card_...) or the token's id (tok_...); a PaymentMethod id (pm_...) serves too. "
+            "Never a card number",
+            "example": "card_1NqNz2Blasto",
+        },
     )
 
 

@@ -171,7 +171,9 @@ def _compose(row: OutboxMessage, mail: MailSettings):
             purchase=purchase,
             name=user.name,
             # Instructions as they were when the order was placed (its deadline does not move).
-            instructions=instructions(purchase["id"], purchase["total_cents"], purchase["created_at"]),
+            instructions=instructions(
+                purchase["id"], purchase["total_cents"], purchase["created_at"], purchase["payment_method"]
+            ),
             **common,
         )
     if user is None:

@@ -11,6 +11,9 @@ order return the first purchase; a different order under the same key (other
 books, another address or shipping option) is refused. The bill is the lines
 plus the shipping option's price (blasto.shop.shipping), in integer cents;
 the address is copied onto the order and kept for the shopper's next checkout.
+With Stripe configured the order is paid by card: its PaymentIntent is made
+right after the order commits (blasto.shop.card_checkout; if Stripe is down
+then, the pay step makes it).
 """
 
 from __future__ import annotations
@@ -26,11 +29,14 @@ from sqlalchemy.exc import IntegrityError
 from blasto.core.extensions import db
 from blasto.core.shipping_settings import ShippingOption
 from blasto.models import Product, Purchase, PurchaseItem
+from blasto.models.purchase import STRIPE
 from blasto.outbox.records import owe_order_placed
+from blasto.shop import card_checkout
 from blasto.shop.cart import MAX_LINES, CartError, check_quantity
 from blasto.shop.catalog import FOR_SALE
 from blasto.shop.money import order_total
 from blasto.shop.orders import record_creation
+from blasto.shop.payments import method_for_new_orders
 from blasto.shop.shipping import Address, remember, shipping_cents
 
 
@@ -117,7 +123,6 @@ def place_order(
     try:
         purchase = _buy(user_id, order, shipping, idempotency_key, digest)
         db.session.commit()
-        return purchase, True
     except (IntegrityError, InsufficientStock):
         # Another request with the same key may have committed first (and
         # taken the stock this one waited for): that is a retry, not a failure.
@@ -129,6 +134,9 @@ def place_order(
     except BaseException:
         db.session.rollback()
         raise
+    if purchase.payment_method == STRIPE:
+        card_checkout.prepare(purchase.id)
+    return purchase, True
 
 
 def _buy(user_id: int, order: dict[int, int], shipping: Shipping, idempotency_key: str | None, digest: str) -> Purchase:
@@ -156,6 +164,7 @@ def _buy(user_id: int, order: dict[int, int], shipping: Shipping, idempotency_ke
     purchase = Purchase(
         user_id=user_id,
         total_cents=lines_cents + postage,
+        payment_method=method_for_new_orders(),
         shipping_option=shipping.option.name,
         shipping_cents=postage,
         ship_name=address.name,

@@ -70,6 +70,14 @@ def pay_with_card(intent_id: str, card_id: str) -> stripe.PaymentIntent:
     return intents.confirm(intent_id)
 
 
+def card_of_token(token_id: str) -> str:
+    """The card a Stripe.js token (tok_...) carries, for clients that send the token rather than its card's id."""
+    card = client().v1.tokens.retrieve(token_id).card
+    if card is None:
+        raise stripe.InvalidRequestError(f"token {token_id} carries no card", "card_token")
+    return card.id
+
+
 def cancel_intent(intent_id: str) -> stripe.PaymentIntent:
     """Stop an unpaid intent from ever being paid (the order expired or was cancelled)."""
     return client().v1.payment_intents.cancel(intent_id)

@@ -131,3 +131,12 @@ class CheckoutForm(FlaskForm):
     postal_code = StringField("Postal code", filters=[strip])
     country = SelectField("Country", validate_choice=False)
     shipping_option = RadioField("Shipping", validate_choice=False)
+
+
+class CardPaymentForm(CsrfOnlyForm):
+    """The card form's post: only the id of the card Stripe.js tokenised in the page, never a card number.
+
+    The id is checked by blasto.shop.card_checkout (a missing or malformed one is a clear error there).
+    """
+
+    card_id = HiddenField()

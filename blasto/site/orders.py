@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import secrets
 
-from flask import abort, flash, render_template, request, session, url_for
+from flask import abort, current_app, flash, render_template, request, session, url_for
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
@@ -21,8 +21,9 @@ from blasto.core.extensions import db
 from blasto.models import Purchase
 from blasto.models.base import ID_CONVERTER, MAX_ID
 from blasto.models.outbox import ORDER_PLACED
-from blasto.models.purchase import PAID, SHOPPER
+from blasto.models.purchase import AWAITING_PAYMENT, PAID, SHOPPER, STRIPE
 from blasto.outbox.records import receipt_state
+from blasto.shop import card_checkout
 from blasto.shop.catalog import books_for_sale
 from blasto.shop.checkout import (
     CheckoutError,
@@ -50,7 +51,8 @@ from blasto.shop.shipping import (
 )
 from blasto.site import bp
 from blasto.site.cart import CART_KEY, current_cart, lines_total, priced_lines, save_cart
-from blasto.site.forms import NEW_ADDRESS, CheckoutForm
+from blasto.site.forms import NEW_ADDRESS, CardPaymentForm, CheckoutForm
+from blasto.web.errors import RETRY_AFTER_SECONDS
 from blasto.web.forms import CsrfOnlyForm
 from blasto.web.paging import Page, check_in_range, page_number
 from blasto.web.redirects import see_other
@@ -172,20 +174,86 @@ def purchases():
 @bp.get(f"/purchases/<{ID_CONVERTER}:purchase_id>")
 @login_required
 def purchase(purchase_id: int):
+    return purchase_page_for(purchase_id)
+
+
+def purchase_page_for(
+    purchase_id: int, card_error: str | None = None, client_secret: str | None = None, status: int = 200
+):
+    """The order page; a card order awaiting payment gets the card form (with `card_error` after a refusal),
+    or with `client_secret` the 3-D Secure step."""
     found = purchase_detail(current_user.id, purchase_id)
     if found is None:  # someone else's purchase is no more visible than a missing one
         abort(404, description="There is no such purchase in your history.")
     on_sale = books_for_sale(item["product_id"] for item in found["items"])
-    return render_template(
+    card = None
+    if found["payment_method"] == STRIPE and found["status"] == AWAITING_PAYMENT:
+        settings = current_app.config["PAYMENTS"].stripe
+        if settings is not None:
+            card = {
+                "js_url": settings.js_url,
+                "publishable_key": settings.publishable_key,
+                "form": CardPaymentForm(formdata=None),
+                "error": card_error,
+                "client_secret": client_secret,
+            }
+    page = render_template(
         "purchase.html",
         purchase=found,
         payment=payment_for(found),
+        card=card,
         history=history(purchase_id),
         placed_email=receipt_state(purchase_id, ORDER_PLACED),
         receipt=receipt_state(purchase_id),
         cancel_form=CsrfOnlyForm() if shopper_may_cancel(found) else None,
         on_sale=on_sale,
     )
+    return page, status
+
+
+@bp.post(f"/purchases/<{ID_CONVERTER}:purchase_id>/pay")
+@login_required
+def pay(purchase_id: int):
+    """Charge the card Stripe.js tokenised in the page (its id only) for the shopper's own order."""
+    form = CardPaymentForm()
+    if not form.validate_on_submit():  # only a missing CSRF token can fail; Flask-WTF answers 400 first
+        abort(400)
+    return _card_outcome(purchase_id, lambda: card_checkout.pay(purchase_id, current_user.id, form.card_id.data))
+
+
+@bp.post(f"/purchases/<{ID_CONVERTER}:purchase_id>/pay/check")
+@login_required
+def check_payment(purchase_id: int):
+    """After Stripe.js's 3-D Secure step in the page: what Stripe says now decides."""
+    form = CsrfOnlyForm()
+    if not form.validate_on_submit():
+        abort(400)
+    return _card_outcome(purchase_id, lambda: card_checkout.confirm_after_action(purchase_id, current_user.id))
+
+
+def _card_outcome(purchase_id: int, attempt):
+    here = url_for("site.purchase", purchase_id=purchase_id)
+    try:
+        outcome = attempt()
+    except NoSuchOrder:
+        abort(404, description="There is no such purchase in your history.")
+    except card_checkout.NotPayable as exc:
+        flash(str(exc), "info" if exc.status == PAID else "error")
+        return see_other(here)
+    except card_checkout.BadCard as exc:
+        return purchase_page_for(purchase_id, card_error=str(exc), status=422)
+    except card_checkout.PaymentUnavailable as exc:
+        page, status = purchase_page_for(purchase_id, card_error=str(exc), status=503)
+        return page, status, {"Retry-After": str(RETRY_AFTER_SECONDS)}
+    if outcome.kind == card_checkout.PAID_NOW:
+        flash(f"Thank you! Order #{purchase_id} is paid.", "success")
+        return see_other(here)
+    if outcome.kind == card_checkout.NEEDS_ACTION:
+        return purchase_page_for(purchase_id, client_secret=outcome.client_secret)
+    if outcome.kind in (card_checkout.PENDING, card_checkout.REFUNDED_LATE):
+        flash(outcome.message, "info" if outcome.kind == card_checkout.PENDING else "error")
+        return see_other(here)
+    return purchase_page_for(purchase_id, card_error=outcome.message, status=422)
 
 
 @bp.post(f"/purchases/<{ID_CONVERTER}:purchase_id>/cancel")

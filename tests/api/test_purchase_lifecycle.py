@@ -131,6 +131,6 @@ def test_the_openapi_document_declares_state_payment_history_and_cancel(client):
         "refunded",
     }
     assert {"payment", "history", "shipment", "receipt"} <= set(detail)
-    assert schemas["Payment"]["properties"]["method"]["enum"] == ["manual"]
+    assert schemas["Payment"]["properties"]["method"]["enum"] == ["manual", "stripe"]
     operation = spec["paths"]["/api/v1/purchases/{purchase_id}/cancel"]["post"]
     assert {"200", "401", "404", "409"} <= set(operation["responses"])

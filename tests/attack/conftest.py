@@ -12,13 +12,20 @@ import pytest
 from blasto import create_app
 from blasto.core.config import celery_config
 from blasto.core.extensions import db
+from blasto.core.payment_settings import MANUAL, PaymentSettings
 from blasto.shop.seed import seed_catalog
 from tests.attack.world import ADMIN, OTHER, SHOPPER, bearer_for, populate
+from tests.support.card_payments import stripe_settings
+from tests.support.processes import free_port
 from tests.support.report_databases import postgres_clone, postgres_config
 
 
 def shop_app(postgres_url: str, folder):
-    """A Postgres app with the sample catalogue; its broker is a SQLite file in `folder`."""
+    """A Postgres app with the sample catalogue; its broker is a SQLite file in `folder`.
+
+    Stripe's keys are set, pointing at a port nobody listens on, so the world's card order renders
+    its card form; new orders stay manual, so no fuzzed checkout or API call waits on Stripe.
+    """
     # Rate limits off: these tests log in and post forms hundreds of times from one address, on purpose.
     app = create_app(
         {
@@ -26,6 +33,7 @@ def shop_app(postgres_url: str, folder):
             "CELERY": celery_config(None, folder, {}),
             "READY_TIMEOUT_SECONDS": 0.05,
             "RATELIMIT_ENABLED": False,
+            "PAYMENTS": PaymentSettings(MANUAL, stripe_settings(f"http://127.0.0.1:{free_port()}").stripe),
         }
     )
     assert app.config.get("WTF_CSRF_ENABLED", True), "attack tests run with CSRF on, as production does"

@@ -19,13 +19,15 @@ from werkzeug.routing import Rule
 from werkzeug.routing.converters import AnyConverter, IntegerConverter
 
 from blasto.core.extensions import db
-from blasto.models import Product, Report, User
+from blasto.models import Product, Purchase, Report, User
 from blasto.models.base import utcnow
+from blasto.models.purchase import STRIPE
 from tests.support.api_client import basic, bearer
 from tests.support.factories import PASSWORD, make_admin, make_purchase, make_user, owe_receipt_row
 from tests.support.form_browser import Browser, Form, Page
 
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+ROWS = (1, 2, 3)  # the row ids a crawl fills into URLs
 API_PREFIX = "/api/v1/"
 # A third party's routes (Stripe's webhooks): signed by the sender, so no session and no CSRF token.
 WEBHOOK_PREFIX = "/webhooks/"
@@ -38,6 +40,7 @@ class World:
     other_id: int
     purchase_id: int  # the shopper's
     others_purchase_id: int
+    card_purchase_id: int  # the shopper's, paid by card: its page renders the card form
     outbox_id: int
     report_id: int
 
@@ -46,13 +49,17 @@ SHOPPER, ADMIN, OTHER = "shopper@example.com", "admin@example.com", "other@examp
 
 
 def populate(app) -> World:
-    """Users, purchases (1 unpaid, 2 paid), a failed receipt, a finished report and a hidden book; the first of each has id 1."""
+    """Users, purchases (1 unpaid, 2 paid, 3 unpaid by card), a failed receipt, a finished report and a hidden book; the first of each has id 1."""
     shopper = make_user(app, email=SHOPPER, name="Sam Shopper")
     admin = make_admin(app, email=ADMIN)
     other = make_user(app, email=OTHER, name="Olive Other")
     # Unpaid 1 renders the shopper's cancel form and the admin's "mark paid"; paid 2 the admin's shipping form.
     purchase = make_purchase(app, shopper, {1: 2, 2: 1}, status="awaiting_payment")
     others = make_purchase(app, other, {3: 1})
+    card = make_purchase(app, shopper, {1: 1}, status="awaiting_payment")
+    with app.app_context():
+        db.session.execute(update(Purchase).where(Purchase.id == card).values(payment_method=STRIPE))
+        db.session.commit()
     owe_receipt_row(app, purchase, state="failed", last_error="550 mailbox unavailable")
     with app.app_context():
         # Fuzzing the checkout's address fields places many valid orders; the catalogue must not sell out.
@@ -81,8 +88,9 @@ def populate(app) -> World:
         db.session.commit()
         report_id = report.id
         outbox_id = db.session.scalar(text("SELECT min(id) FROM outbox_messages"))
-    world = World(shopper, admin, other, purchase, others, outbox_id, report_id)
+    world = World(shopper, admin, other, purchase, others, card, outbox_id, report_id)
     assert (world.shopper_id, world.purchase_id, world.outbox_id, world.report_id) == (1, 1, 1, 1), world
+    assert world.card_purchase_id == ROWS[-1], world
     return world
 
 
@@ -121,8 +129,8 @@ def rule_for_path(app, path: str, method: str = "POST") -> Rule | None:
 def crawl_forms(app, browser: Browser, prefix: str = "/") -> dict[str, tuple[str, Form]]:
     """Rule of a POST form's action -> (the page that renders it, the form), over every GET page under `prefix`.
 
-    A page naming a row is visited for rows 1 and 2: an order's forms depend
-    on its state, and the world's two purchases are in different ones.
+    A page naming a row is visited for rows 1 to 3: an order's forms depend
+    on its state and how it is paid, and the world's three purchases differ so.
     """
     found: dict[str, tuple[str, Form]] = {}
     for rule in sorted(app.url_map.iter_rules(), key=lambda r: r.rule):
@@ -133,7 +141,7 @@ def crawl_forms(app, browser: Browser, prefix: str = "/") -> dict[str, tuple[str
             or rule.rule.startswith(API_PREFIX)
         ):
             continue
-        for number in (1, 2) if rule.arguments else (1,):
+        for number in ROWS if rule.arguments else (1,):
             url = url_for_rule(rule, number)
             page = browser.get(url)
             for form in page.forms:

@@ -15,6 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from blasto.core.extensions import db
+from blasto.core.payment_settings import MANUAL, PaymentSettings
 from blasto.models import CardRefund
 from blasto.models.purchase import ADMIN, PROVIDER, SHOPPER
 from blasto.shop import card_refunds, orders, stripe_gateway
@@ -444,9 +445,13 @@ def test_a_partial_refund_in_stripes_dashboard_is_noted_once_and_the_order_stays
 def test_a_manual_order_cancelled_when_paid_owes_no_card_refund(shop):
     buyer = make_user(shop)
     emma = make_book(shop, "Emma", price_cents=1199, stock=5)
+    card_payments = shop.config["PAYMENTS"]
+    shop.config["PAYMENTS"] = PaymentSettings(MANUAL)  # placed while the shop took payment by hand
     with shop.app_context():
         purchase, _ = place_order(buyer, {emma: 1}, shipping())
         purchase_id = purchase.id
+    shop.config["PAYMENTS"] = card_payments
+    with shop.app_context():
         orders.move(purchase_id, orders.PAY, ADMIN)
         orders.move(purchase_id, orders.CANCEL, ADMIN)
         with pytest.raises(orders.NotAllowed):

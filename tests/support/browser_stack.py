@@ -117,19 +117,25 @@ class BrowserStack:
 
 
 @contextmanager
-def browser_stack(work_dir: Path, postgres_admin_url: str) -> Iterator[BrowserStack]:
-    """release, seed, then `honcho start -f Procfile web worker clock`; everything is torn down on exit."""
+def browser_stack(
+    work_dir: Path, postgres_admin_url: str, extra_env: dict[str, str] | None = None, redis_url: str | None = None
+) -> Iterator[BrowserStack]:
+    """release, seed, then `honcho start -f Procfile web worker clock`; everything is torn down on exit.
+
+    `extra_env` adds settings (e.g. STRIPE_* for card payments); a second stack running beside the
+    package's one passes a `redis_url` of its own, so neither's worker takes the other's tasks.
+    """
     work_dir.mkdir(parents=True, exist_ok=True)
     empty_env_file = work_dir / "empty.env"  # honcho must not read a developer's .env
     empty_env_file.write_text("")
     with ExitStack() as cleanup:
         database_url, database_name = fresh_database_url(postgres_admin_url, prefix="blasto_browser")
         cleanup.callback(drop_database, postgres_admin_url, database_name)
-        redis_url = redis_test_url()  # emptied; nothing else uses it while the browser tests run
+        redis_url = redis_url or redis_test_url()  # emptied; nothing else uses it while the browser tests run
         sink = cleanup.enter_context(SmtpSink())
         port = free_port()
         base = f"http://127.0.0.1:{port}"
-        env = stack_env(database_url, redis_url, sink.url, base)
+        env = stack_env(database_url, redis_url, sink.url, base, **(extra_env or {}))
         for step in (procfile()["release"], "flask --app blasto seed"):
             result = run_command(step, env)  # through a shell, as Heroku runs a Procfile line
             assert result.returncode == 0, f"{step!r} exited {result.returncode}:\n{result.stdout}\n{result.stderr}"

@@ -8,7 +8,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
-from tests.support.parallel import worker_index
+from tests.support.parallel import worker_count, worker_index
 
 REQUIRE_ENV = "BLASTO_REQUIRE_SERVICES"
 
@@ -52,7 +52,23 @@ def drop_database(admin_url: str, name: str) -> None:
 
 def redis_test_url() -> str:
     """A Redis database index of the tests' own (this worker's, under xdist), emptied first."""
-    url = worker_redis_url(os.environ.get("BLASTO_TEST_REDIS_URL", "redis://127.0.0.1:6379/15"), worker_index())
+    return _emptied(
+        worker_redis_url(os.environ.get("BLASTO_TEST_REDIS_URL", "redis://127.0.0.1:6379/15"), worker_index())
+    )
+
+
+def spare_redis_test_url() -> str:
+    """A second Redis database for this worker, emptied: the one as far below the run's range as this worker's is in it.
+
+    For a second Procfile stack beside the browser package's (tests/browser/test_card_payment.py):
+    a run on N workers from base B uses B..B-N+1, and these B-N..B-2N+1 (CI's bases, 15 and 7, leave
+    room for it up to 4 workers each).
+    """
+    base = os.environ.get("BLASTO_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+    return _emptied(worker_redis_url(base, worker_index() + worker_count()))
+
+
+def _emptied(url: str) -> str:
     try:
         import redis
 

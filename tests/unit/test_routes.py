@@ -78,6 +78,8 @@ def test_site_pages_have_their_endpoints_and_urls(app):
         assert url_for("site.book", product_id=7) == "/books/7"
         assert url_for("site.purchase", purchase_id=7) == "/purchases/7"
         assert url_for("site.cancel_purchase", purchase_id=7) == "/purchases/7/cancel"
+        assert url_for("site.pay", purchase_id=7) == "/purchases/7/pay"
+        assert url_for("site.check_payment", purchase_id=7) == "/purchases/7/pay/check"
     posts_only = {
         rule.endpoint
         for rule in app.url_map.iter_rules()
@@ -89,4 +91,6 @@ def test_site_pages_have_their_endpoints_and_urls(app):
         "site.cart_update",
         "site.cart_remove",
         "site.cancel_purchase",
+        "site.pay",
+        "site.check_payment",
     }
