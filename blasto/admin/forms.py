@@ -25,7 +25,7 @@ from wtforms.widgets import HiddenInput
 
 from blasto.models.product import AUTHOR_MAX, STOCK_MAX, TITLE_MAX
 from blasto.models.purchase import AWAITING_PAYMENT, CANCELLED, CARRIER_MAX, PAID, REFUNDED, SHIPPED
-from blasto.shop.money import format_cents
+from blasto.shop.money import format_cents, parse_dollars
 from blasto.shop.orders import tracking_problem
 from blasto.web.forms import WholeNumberField, strip
 
@@ -54,23 +54,11 @@ class MoneyField(StringField):
     two decimals, signs, exponents and anything else with one clear message.
     """
 
-    _PATTERN = re.compile(r"\$?(?P<dollars>[0-9]{1,3}(?:,[0-9]{3})+|[0-9]{1,12})(?:\.(?P<cents>[0-9]{1,2}))?")
-
     def process_formdata(self, valuelist):
         text = valuelist[0].strip() if valuelist else ""
-        if not text:
-            self.data = None
-            return
         self.data = None
-        match = self._PATTERN.fullmatch(text)
-        if match is None:
-            if text.lstrip("$").startswith("-"):
-                raise ValueError("Enter an amount of $0.00 or more.")
-            if re.fullmatch(r"\$?[0-9,]+\.[0-9]{3,}", text):
-                raise ValueError("Enter at most two decimal places (whole cents).")
-            raise ValueError("Enter an amount in dollars, like 12.99.")
-        dollars = int(match["dollars"].replace(",", ""))
-        self.data = dollars * 100 + int((match["cents"] or "0").ljust(2, "0"))
+        if text:
+            self.data = parse_dollars(text)  # its ValueError is the field's one message
 
     def pre_validate(self, form):
         if self.process_errors:  # one clear message, without the range checks piling on

@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from blasto.core.extensions import db
 from blasto.models import Product
-from blasto.shop.sample_books import BOOKS
+from blasto.shop.sample_books import BOOKS, DETAILS, PUBLISHER
 from blasto.shop.sample_sales import seed_sales
 
 log = logging.getLogger(__name__)
@@ -21,7 +21,18 @@ def seed_catalog() -> int:
     """Insert the books that are missing (matched by title and author); return how many."""
     existing = {(title, author) for title, author in db.session.execute(select(Product.title, Product.author))}
     added = [
-        Product(title=title, author=author, price_cents=price, stock=stock, description=description)
+        Product(
+            title=title,
+            author=author,
+            price_cents=price,
+            stock=stock,
+            description=description,
+            genre=DETAILS[title][0],
+            publisher=PUBLISHER,
+            year_published=DETAILS[title][1],
+            pages=DETAILS[title][2],
+            format=DETAILS[title][3],
+        )
         for title, author, price, stock, description in BOOKS
         if (title, author) not in existing
     ]
