@@ -64,10 +64,10 @@ IN_STOCK_VALUES = {"1": True, "true": True, "on": True, "0": False, "false": Fal
 # Full text on Postgres (the functions of migration 0016, indexed by 0017 with these very expressions).
 _DOCUMENT = func.blasto_search_document(Product.title, Product.author, Product.description)
 _NAMES = func.blasto_search_names(Product.title, Product.author)
-_SIMPLE = literal_column("'pg_catalog.simple'::regconfig")
+_SIMPLE: ColumnElement = literal_column("'pg_catalog.simple'::regconfig")
 # SQLite's FTS5 table (migration 0016): rowid is the product's id.
 _FTS = table("products_search", column("rowid"))
-_FTS_TABLE = literal_column("products_search")
+_FTS_TABLE: ColumnElement = literal_column("products_search")
 TITLE_WEIGHT, AUTHOR_WEIGHT, DESCRIPTION_WEIGHT = 10.0, 4.0, 1.0  # bm25's column weights
 
 
@@ -181,7 +181,7 @@ def genre_counts(query: CatalogQuery) -> dict[str, int]:
     rows = db.session.execute(
         select(books.c.genre, func.count()).where(books.c.genre.is_not(None)).group_by(books.c.genre)
     )
-    counts = dict(rows.tuples().all())
+    counts: dict[str, int] = dict(rows.all())
     return {genre: counts[genre] for genre in GENRES if counts.get(genre)}
 
 
@@ -229,7 +229,9 @@ def matching(statement: Select, search: str, for_sale: bool) -> tuple[Select, li
         tsquery = postgres_tsquery(words)
         return statement.where(_DOCUMENT.op("@@")(tsquery)), [func.ts_rank(_DOCUMENT, tsquery).desc()]
     similar = [func.blasto_unaccent(literal(word)).op("<%")(_NAMES) for word in words]
-    closeness = sum((func.word_similarity(func.blasto_unaccent(literal(word)), _NAMES) for word in words), start=0)
+    closeness: ColumnElement = func.word_similarity(func.blasto_unaccent(literal(words[0])), _NAMES)
+    for word in words[1:]:
+        closeness = closeness + func.word_similarity(func.blasto_unaccent(literal(word)), _NAMES)
     return statement.where(*similar), [closeness.desc()]
 
 
