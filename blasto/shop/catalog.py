@@ -247,9 +247,16 @@ def search_mode(words: list[str], for_sale: bool) -> str:
 
 
 def postgres_tsquery(words: list[str]) -> ColumnElement:
-    """Every word, each as a prefix, accents removed as in the document. Words hold only letters and digits."""
-    text = " & ".join(f"{word}:*" for word in words)
-    return func.to_tsquery(_SIMPLE, func.blasto_unaccent(literal(text)))
+    """Every word, each as a prefix, accents removed as in the document.
+
+    Each word is quoted after unaccent, since unaccent may turn a letter into
+    punctuation that to_tsquery would read as syntax ("½" -> "1/2").
+    """
+    query: ColumnElement | None = None
+    for word in words:
+        prefix = func.quote_literal(func.blasto_unaccent(literal(word))).concat(":*")
+        query = prefix if query is None else query.concat(" & ").concat(prefix)
+    return func.to_tsquery(_SIMPLE, query)
 
 
 def fts5_query(words: list[str]) -> str:

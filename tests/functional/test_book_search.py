@@ -97,6 +97,11 @@ def test_punctuation_alone_is_looked_for_as_typed(shop):
     assert search(shop, "'\"*():-") == []
 
 
+@pytest.mark.parametrize("text", ["½", "Ⅻ ǅ ß ﬁ", "a'b", "ａｂｃ", "x" * 100, "o " * 50, "١٢٣", "\u0301e"])
+def test_unusual_letters_and_long_searches_never_fail(shop, text):
+    search(shop, text)  # a 200 with whatever it found
+
+
 @pytest.mark.parametrize("typo, title", [("prejudise", "Pride and Prejudice"), ("melvile", "Moby-Dick")])
 def test_a_typo_finds_the_book_on_postgres(shop, database, typo, title):
     """Postgres falls back to trigram similarity; SQLite has no typo tolerance and says it found nothing."""
