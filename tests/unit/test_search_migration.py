@@ -14,9 +14,9 @@ from sqlalchemy import inspect, text
 from blasto.core.config import database_uri, engine_options
 from blasto.core.extensions import db
 from blasto.shop.catalog import CatalogQuery, catalog_page
-from tests.support.migrations import head_revision
+from tests.support.migrations import head_revision, revision_before
 
-BEFORE = "0012_card_payments"
+BEFORE = revision_before("0016_finding_books")
 NEW_COLUMNS = {"genre", "publisher", "year_published", "pages", "format", "isbn13"}
 SQLITE_TRIGGERS = {"products_search_insert", "products_search_delete", "products_search_update"}
 POSTGRES_FUNCTIONS = {"blasto_unaccent", "blasto_search_document", "blasto_search_names"}
