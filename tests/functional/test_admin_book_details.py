@@ -97,6 +97,14 @@ def test_a_bad_detail_is_refused_next_to_its_field(shop_app, admin, name, value,
         assert page.form("/admin/books/new").value(name) in (value, value.strip())
 
 
+def test_the_list_shows_each_books_genre(shop_app, admin):
+    make_book(shop_app, "Walden", genre="philosophy")
+    make_book(shop_app, "Emma")
+    page = admin.get("/admin/books")
+    assert re.search(r"<td data-label=\"Genre\">Philosophy</td>", page.html)
+    assert re.search(r"<td data-label=\"Genre\">—</td>", page.html)
+
+
 def test_a_bad_isbn_on_an_edit_changes_nothing(shop_app, admin):
     book = make_book(shop_app, "Emma", isbn13="9780141439587")
     page = admin.get(f"/admin/books/{book}/edit")
