@@ -31,7 +31,7 @@ class Product(Model):
     __table_args__ = (
         CheckConstraint("stock >= 0", name="stock_not_negative"),
         CheckConstraint("price_cents >= 0", name="price_not_negative"),
-        # Search on Postgres (migrations 0016 and 0017 create the functions; blasto.shop.catalog
+        # Search on Postgres (migrations 0014 and 0015 create the functions; blasto.shop.catalog
         # queries these very expressions). SQLite searches its FTS5 table instead.
         Index(
             "ix_products_search_document",

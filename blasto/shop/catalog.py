@@ -9,7 +9,7 @@ one) somewhere in the title, author or description, and ranks title
 matches above author matches above description matches. `search_mode`
 decides how, per database:
 - Postgres: full-text search over `blasto_search_document` (GIN-indexed,
-  migrations 0016-0017) ranked by ts_rank; when that finds nothing, trigram
+  migrations 0014-0015) ranked by ts_rank; when that finds nothing, trigram
   similarity of each word to the title and author (`pg_trgm`), so one typo
   ("prejudise", "melvile") still finds the book.
 - SQLite: its FTS5 table `products_search`, ranked by bm25. SQLite has no
@@ -61,11 +61,11 @@ SORTS = {
 }
 IN_STOCK_VALUES = {"1": True, "true": True, "on": True, "0": False, "false": False, "": False}
 
-# Full text on Postgres (the functions of migration 0016, indexed by 0017 with these very expressions).
+# Full text on Postgres (the functions of migration 0014, indexed by 0015 with these very expressions).
 _DOCUMENT = func.blasto_search_document(Product.title, Product.author, Product.description)
 _NAMES = func.blasto_search_names(Product.title, Product.author)
 _SIMPLE: ColumnElement = literal_column("'pg_catalog.simple'::regconfig")
-# SQLite's FTS5 table (migration 0016): rowid is the product's id.
+# SQLite's FTS5 table (migration 0014): rowid is the product's id.
 _FTS = table("products_search", column("rowid"))
 _FTS_TABLE: ColumnElement = literal_column("products_search")
 TITLE_WEIGHT, AUTHOR_WEIGHT, DESCRIPTION_WEIGHT = 10.0, 4.0, 1.0  # bm25's column weights

@@ -1,4 +1,4 @@
-"""Migrations 0016-0017 on a shop with books: details added empty, the books already listed found by search, and back down.
+"""Migrations 0014-0015 on a shop with books: details added empty, the books already listed found by search, and back down.
 
 Applied in-process (Flask-Migrate), on SQLite and Postgres: up to the
 revision before, books written as the code of the time wrote them, then up
@@ -16,7 +16,7 @@ from blasto.core.extensions import db
 from blasto.shop.catalog import CatalogQuery, catalog_page
 from tests.support.migrations import head_revision, revision_before
 
-BEFORE = revision_before("0016_finding_books")
+BEFORE = revision_before("0014_finding_books")
 NEW_COLUMNS = {"genre", "publisher", "year_published", "pages", "format", "isbn13"}
 SQLITE_TRIGGERS = {"products_search_insert", "products_search_delete", "products_search_update"}
 POSTGRES_FUNCTIONS = {"blasto_unaccent", "blasto_search_document", "blasto_search_names"}

@@ -1,7 +1,7 @@
 """Finding books: catalogue details on products, and the search each database runs.
 
-Revision ID: 0016_finding_books
-Revises: 0012_card_payments
+Revision ID: 0014_finding_books
+Revises: 0013_card_refunds
 Create Date: 2026-12-06
 
 The six new columns are nullable, so Postgres adds them without rewriting
@@ -32,8 +32,8 @@ keeps the extensions (other objects may use them; they cost nothing).
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0016_finding_books"
-down_revision = "0012_card_payments"
+revision = "0014_finding_books"
+down_revision = "0013_card_refunds"
 branch_labels = None
 depends_on = None
 

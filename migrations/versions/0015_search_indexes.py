@@ -1,7 +1,7 @@
 """Search indexes on Postgres: full text (GIN over the weighted document) and trigrams (for typos).
 
-Revision ID: 0017_search_indexes
-Revises: 0016_finding_books
+Revision ID: 0015_search_indexes
+Revises: 0014_finding_books
 Create Date: 2026-12-06
 
 Built concurrently, so checkouts go on writing products while they build,
@@ -10,13 +10,13 @@ revision's transaction; see the README, "Migrations on a live shop"). A
 build that gave up leaves an invalid index of the same name, dropped first.
 The expressions are the ones blasto.shop.catalog queries, word for word,
 or Postgres would not use the indexes. SQLite has its FTS5 table instead
-(revision 0016): nothing to do there.
+(revision 0014): nothing to do there.
 """
 
 from alembic import op
 
-revision = "0017_search_indexes"
-down_revision = "0016_finding_books"
+revision = "0015_search_indexes"
+down_revision = "0014_finding_books"
 branch_labels = None
 depends_on = None
 
