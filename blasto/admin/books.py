@@ -31,7 +31,7 @@ from blasto.core.extensions import db
 from blasto.models import Product
 from blasto.models.base import ID_CONVERTER
 from blasto.models.product import STOCK_MAX
-from blasto.shop.catalog import MAX_SEARCH_LENGTH, catalog_page, clean_search
+from blasto.shop.catalog import MAX_SEARCH_LENGTH, CatalogQuery, catalog_page, clean_search
 from blasto.shop.front_page import forget
 from blasto.web.paging import Page, check_in_range, page_number
 from blasto.web.redirects import safe_next, see_other
@@ -49,7 +49,7 @@ PER_PAGE = 25
 def books():
     number = page_number()
     search = clean_search(request.args.get("q"))
-    found, total = catalog_page(search, number, PER_PAGE, for_sale=False)
+    found, total = catalog_page(CatalogQuery(search=search), number, PER_PAGE, for_sale=False)
     check_in_range(number, total, PER_PAGE)
     page = Page(items=found, number=number, per_page=PER_PAGE, total=total)
     return render_template("admin/books.html", page=page, search=search, max_search=MAX_SEARCH_LENGTH)
@@ -66,6 +66,7 @@ def new_book():
         description=form.description.data or "",
         price_cents=form.price.data,
         stock=form.stock.data,
+        **_details(form),
     )
     db.session.add(book)
     db.session.commit()
@@ -88,6 +89,7 @@ def edit_book(book_id: int):
         "author": form.author.data,
         "description": form.description.data or "",
         "price_cents": form.price.data,
+        **_details(form),
     }
     statement = update(Product).where(Product.id == book_id)
     if form.stock.data != form.stock_seen.data:  # the admin changed it: only over the count they saw
@@ -159,6 +161,14 @@ def _set_hidden(book_id: int, hidden: bool):
     else:
         flash(f"“{book.title}” is for sale again.", "success")
     return see_other(back)
+
+
+def _details(form: BookForm) -> dict:
+    """The catalogue details as columns: a blank field is no value (NULL), never an empty string."""
+    return {
+        name: getattr(form, name).data or None
+        for name in ("genre", "format", "publisher", "year_published", "pages", "isbn13")
+    }
 
 
 def _book_or_404(book_id: int) -> Product:

@@ -23,9 +23,11 @@ from wtforms.validators import (
 )
 from wtforms.widgets import HiddenInput
 
-from blasto.models.product import AUTHOR_MAX, STOCK_MAX, TITLE_MAX
+from blasto.models.product import AUTHOR_MAX, FORMATS, PUBLISHER_MAX, STOCK_MAX, TITLE_MAX
 from blasto.models.purchase import AWAITING_PAYMENT, CANCELLED, CARRIER_MAX, PAID, REFUNDED, SHIPPED
-from blasto.shop.money import format_cents
+from blasto.shop.book_details import PAGES_MAX, YEAR_MIN, isbn13_problem, normalise_isbn, year_max
+from blasto.shop.genres import GENRES
+from blasto.shop.money import format_cents, parse_dollars
 from blasto.shop.orders import tracking_problem
 from blasto.web.forms import WholeNumberField, strip
 
@@ -54,23 +56,11 @@ class MoneyField(StringField):
     two decimals, signs, exponents and anything else with one clear message.
     """
 
-    _PATTERN = re.compile(r"\$?(?P<dollars>[0-9]{1,3}(?:,[0-9]{3})+|[0-9]{1,12})(?:\.(?P<cents>[0-9]{1,2}))?")
-
     def process_formdata(self, valuelist):
         text = valuelist[0].strip() if valuelist else ""
-        if not text:
-            self.data = None
-            return
         self.data = None
-        match = self._PATTERN.fullmatch(text)
-        if match is None:
-            if text.lstrip("$").startswith("-"):
-                raise ValueError("Enter an amount of $0.00 or more.")
-            if re.fullmatch(r"\$?[0-9,]+\.[0-9]{3,}", text):
-                raise ValueError("Enter at most two decimal places (whole cents).")
-            raise ValueError("Enter an amount in dollars, like 12.99.")
-        dollars = int(match["dollars"].replace(",", ""))
-        self.data = dollars * 100 + int((match["cents"] or "0").ljust(2, "0"))
+        if text:
+            self.data = parse_dollars(text)  # its ValueError is the field's one message
 
     def pre_validate(self, form):
         if self.process_errors:  # one clear message, without the range checks piling on
@@ -120,8 +110,44 @@ def _stock(label: str, **kwargs) -> WholeNumberField:
     )
 
 
+def _one_of(choices: dict[str, str], message: str):
+    """A select's value must be one of its choices (or blank): one plain sentence otherwise."""
+
+    def check(form, field):
+        if field.data and field.data not in choices:
+            raise ValidationError(message)
+
+    return check
+
+
+def _select(label: str, choices: dict[str, str], blank: str, message: str) -> SelectField:
+    return SelectField(
+        label,
+        choices=[SelectChoice("", blank)] + [SelectChoice(key, name) for key, name in choices.items()],
+        default="",
+        validate_choice=False,  # _one_of says it in words
+        validators=[_one_of(choices, message)],
+    )
+
+
+def _year(form, field):
+    """Checked when the form is, so next year stays possible after New Year."""
+    if field.data is not None and not YEAR_MIN <= field.data <= year_max():
+        raise ValidationError(f"Enter the year the book was first published, from {YEAR_MIN} to {year_max()}.")
+
+
+def _isbn(form, field):
+    problem = isbn13_problem(field.data or "")
+    if problem:
+        raise ValidationError(problem)
+
+
+def _isbn_digits(value: str | None) -> str | None:
+    return normalise_isbn(value) if isinstance(value, str) else value
+
+
 class BookForm(FlaskForm):
-    """A new book: everything, including the copies it starts with."""
+    """A new book: everything, including the copies it starts with. The catalogue details are optional."""
 
     title = _text("Title", TITLE_MAX, "title")
     author = _text("Author", AUTHOR_MAX, "author")
@@ -133,6 +159,27 @@ class BookForm(FlaskForm):
             Length(max=DESCRIPTION_MAX, message=f"Use at most {DESCRIPTION_MAX:,} characters."),
             no_control_characters,
         ],
+    )
+    genre = _select("Genre", GENRES, "None yet", "Choose a genre from the list.")
+    format = _select("Format", FORMATS, "Not stated", "Choose a format from the list.")
+    publisher = StringField(
+        "Publisher",
+        filters=[strip],
+        validators=[
+            Optional(),
+            Length(max=PUBLISHER_MAX, message=f"Use at most {PUBLISHER_MAX} characters."),
+            no_control_characters,
+        ],
+    )
+    year_published = WholeNumberField("Year first published", validators=[Optional(), _year])
+    pages = WholeNumberField(
+        "Pages", validators=[Optional(), NumberRange(1, PAGES_MAX, f"Enter a number of pages from 1 to {PAGES_MAX:,}.")]
+    )
+    isbn13 = StringField(
+        "ISBN-13",
+        description="13 digits, like 978-0-14-143951-8; hyphens and spaces are fine. Leave empty if it has none.",
+        filters=[strip, _isbn_digits],
+        validators=[Optional(), _isbn],
     )
     price = MoneyField(
         "Price (USD)",

@@ -8,10 +8,11 @@ from flask_smorest import Blueprint
 from blasto.api import URL_PREFIX, abort
 from blasto.api.auth import token_auth
 from blasto.api.pagination import envelope
-from blasto.api.schemas import ProductArgsSchema, ProductPageSchema, ProductSchema
+from blasto.api.product_schemas import ProductArgsSchema, ProductPageSchema, ProductSchema, catalog_query
 from blasto.models import Product
 from blasto.models.base import ID_CONVERTER
 from blasto.shop.catalog import catalog_page, product_for_sale
+from blasto.shop.genres import genre_label
 from blasto.shop.money import format_cents
 
 blp = Blueprint("products", __name__, url_prefix=f"{URL_PREFIX}/products", description="Books for sale")
@@ -26,6 +27,13 @@ def product_json(product: Product) -> dict:
         "price_cents": product.price_cents,
         "price_display": format_cents(product.price_cents),
         "stock": product.stock,
+        "genre": product.genre,
+        "genre_label": genre_label(product.genre) if product.genre else None,
+        "publisher": product.publisher,
+        "year_published": product.year_published,
+        "pages": product.pages,
+        "format": product.format,
+        "isbn13": product.isbn13,
         "_links": {"self": url_for("products.get_product", product_id=product.id)},
     }
 
@@ -35,10 +43,13 @@ def product_json(product: Product) -> dict:
 @blp.arguments(ProductArgsSchema, location="query")
 @blp.response(200, ProductPageSchema)
 def list_products(args):
-    """Books by title; `q` searches titles and authors."""
+    """Books by title, or as searched, filtered and sorted; the links keep every parameter."""
     page, per_page = args["page"], args["per_page"]
-    products, total = catalog_page(args["q"], page, per_page)
-    return envelope([product_json(p) for p in products], page, per_page, total, "products.list_products", q=args["q"])
+    query = catalog_query(args)
+    products, total = catalog_page(query, page, per_page)
+    return envelope(
+        [product_json(p) for p in products], page, per_page, total, "products.list_products", **query.query_args()
+    )
 
 
 @blp.get(f"/<{ID_CONVERTER}:product_id>")

@@ -17,7 +17,6 @@ from blasto.models.purchase import CAUSES, PAYMENT_METHODS, STATUSES
 from blasto.models.user import EMAIL_MAX, NAME_MAX
 from blasto.shop.card_checkout import CARD_ID
 from blasto.shop.cart import MAX_LINES, MAX_QUANTITY
-from blasto.shop.catalog import MAX_SEARCH_LENGTH
 from blasto.shop.passwords import PASSWORD_MAX, PASSWORD_MIN, password_problem
 from blasto.shop.shipping import AddressError, check_address
 
@@ -38,14 +37,6 @@ class PageArgsSchema(ma.Schema):
     def cap(self, data, **kwargs):
         data["per_page"] = min(data["per_page"], MAX_PER_PAGE)
         return data
-
-
-class ProductArgsSchema(PageArgsSchema):
-    q = fields.String(
-        load_default="",
-        validate=validate.Length(max=MAX_SEARCH_LENGTH),
-        metadata={"description": "Search titles and authors"},
-    )
 
 
 class PageMetaSchema(ma.Schema):
@@ -82,21 +73,6 @@ class HomeSchema(ma.Schema):
         values=fields.String(),
         metadata={"description": "self, docs, openapi, products, site, health, ready"},
     )
-
-
-class ProductSchema(ma.Schema):
-    id = fields.Integer()
-    title = fields.String()
-    author = fields.String()
-    description = fields.String()
-    price_cents = fields.Integer()
-    price_display = fields.String()
-    stock = fields.Integer()
-    _links = fields.Nested(SelfLinkSchema)
-
-
-class ProductPageSchema(PageSchema):
-    items = fields.List(fields.Nested(ProductSchema))
 
 
 def password_rule(value: str) -> None:

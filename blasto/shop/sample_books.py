@@ -1,6 +1,7 @@
 """The sample catalogue: public-domain classics, loaded by `flask --app blasto seed`.
 
-(title, author, price in cents, copies in stock, one-line description)
+BOOKS: (title, author, price in cents, copies in stock, one-line description);
+DETAILS: each title's genre, year of first publication, pages and format.
 """
 
 BOOKS = [
@@ -207,3 +208,73 @@ BOOKS = [
     ("Siddhartha", "Hermann Hesse", 999, 14, "A young man leaves home to seek enlightenment along the river."),
     ("The Metamorphosis", "Franz Kafka", 799, 26, "Gregor Samsa wakes one morning transformed into a vermin."),
 ]
+
+PUBLISHER = "Blasto Classics"  # the shop's own editions: no real imprint's page counts or ISBNs are claimed
+
+# title -> (genre, year first published, pages in our edition, format); every title of BOOKS has one.
+DETAILS = {
+    "Pride and Prejudice": ("romance", 1813, 432, "paperback"),
+    "Emma": ("romance", 1815, 474, "paperback"),
+    "Persuasion": ("romance", 1817, 272, "paperback"),
+    "Sense and Sensibility": ("romance", 1811, 409, "paperback"),
+    "Moby-Dick": ("adventure", 1851, 720, "paperback"),
+    "Bartleby, the Scrivener": ("fiction", 1853, 64, "ebook"),
+    "Great Expectations": ("fiction", 1861, 544, "paperback"),
+    "A Tale of Two Cities": ("fiction", 1859, 489, "paperback"),
+    "Bleak House": ("fiction", 1853, 1036, "paperback"),
+    "David Copperfield": ("fiction", 1850, 882, "paperback"),
+    "Jane Eyre": ("romance", 1847, 532, "paperback"),
+    "Villette": ("fiction", 1853, 573, "paperback"),
+    "Wuthering Heights": ("romance", 1847, 416, "paperback"),
+    "The Tenant of Wildfell Hall": ("fiction", 1848, 528, "paperback"),
+    "Middlemarch": ("fiction", 1871, 880, "hardcover"),
+    "Silas Marner": ("fiction", 1861, 208, "paperback"),
+    "The Mill on the Floss": ("fiction", 1860, 576, "paperback"),
+    "Frankenstein": ("horror", 1818, 280, "paperback"),
+    "Dracula": ("horror", 1897, 488, "paperback"),
+    "The Strange Case of Dr Jekyll and Mr Hyde": ("horror", 1886, 96, "paperback"),
+    "Treasure Island": ("adventure", 1883, 240, "paperback"),
+    "Kidnapped": ("adventure", 1886, 288, "paperback"),
+    "The Picture of Dorian Gray": ("fiction", 1890, 272, "paperback"),
+    "The Importance of Being Earnest": ("drama", 1899, 96, "paperback"),
+    "Adventures of Huckleberry Finn": ("adventure", 1884, 366, "paperback"),
+    "The Adventures of Tom Sawyer": ("children", 1876, 274, "paperback"),
+    "Little Women": ("children", 1868, 449, "paperback"),
+    "The Scarlet Letter": ("fiction", 1850, 272, "paperback"),
+    "The Count of Monte Cristo": ("adventure", 1844, 1276, "hardcover"),
+    "The Three Musketeers": ("adventure", 1844, 625, "paperback"),
+    "Les Misérables": ("fiction", 1862, 1463, "hardcover"),
+    "The Hunchback of Notre-Dame": ("fiction", 1831, 512, "paperback"),
+    "Madame Bovary": ("fiction", 1857, 352, "paperback"),
+    "Crime and Punishment": ("fiction", 1866, 551, "paperback"),
+    "The Brothers Karamazov": ("fiction", 1880, 796, "paperback"),
+    "Anna Karenina": ("fiction", 1878, 864, "paperback"),
+    "War and Peace": ("fiction", 1869, 1296, "hardcover"),
+    "Dead Souls": ("satire", 1842, 432, "paperback"),
+    "Fathers and Sons": ("fiction", 1862, 244, "paperback"),
+    "Don Quixote": ("satire", 1605, 1072, "hardcover"),
+    "Gulliver's Travels": ("satire", 1726, 352, "paperback"),
+    "Robinson Crusoe": ("adventure", 1719, 320, "paperback"),
+    "Tristram Shandy": ("satire", 1759, 640, "paperback"),
+    "Heart of Darkness": ("fiction", 1899, 96, "ebook"),
+    "Lord Jim": ("fiction", 1900, 416, "paperback"),
+    "The Time Machine": ("science-fiction", 1895, 118, "paperback"),
+    "The War of the Worlds": ("science-fiction", 1898, 192, "paperback"),
+    "The Invisible Man": ("science-fiction", 1897, 176, "paperback"),
+    "Twenty Thousand Leagues Under the Seas": ("science-fiction", 1870, 426, "paperback"),
+    "Around the World in Eighty Days": ("adventure", 1872, 252, "paperback"),
+    "The Hound of the Baskervilles": ("mystery", 1902, 256, "paperback"),
+    "A Study in Scarlet": ("mystery", 1887, 176, "paperback"),
+    "The Call of the Wild": ("adventure", 1903, 128, "paperback"),
+    "The Age of Innocence": ("fiction", 1920, 368, "paperback"),
+    "The House of Mirth": ("fiction", 1905, 400, "paperback"),
+    "The Awakening": ("fiction", 1899, 195, "paperback"),
+    "Walden": ("philosophy", 1854, 352, "paperback"),
+    "Leaves of Grass": ("poetry", 1855, 624, "paperback"),
+    "Alice's Adventures in Wonderland": ("children", 1865, 192, "paperback"),
+    "The Wind in the Willows": ("children", 1908, 256, "paperback"),
+    "Anne of Green Gables": ("children", 1908, 320, "paperback"),
+    "The Secret Garden": ("children", 1911, 331, "paperback"),
+    "Siddhartha": ("fiction", 1922, 152, "paperback"),
+    "The Metamorphosis": ("fiction", 1915, 96, "ebook"),
+}

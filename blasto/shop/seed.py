@@ -1,4 +1,4 @@
-"""Load the sample catalogue idempotently: a book already present is left alone."""
+"""Load the sample catalogue idempotently: a book already present is left alone (its missing details aside)."""
 
 from __future__ import annotations
 
@@ -7,11 +7,11 @@ import logging
 import click
 from flask import current_app
 from flask.cli import with_appcontext
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from blasto.core.extensions import db
 from blasto.models import Product
-from blasto.shop.sample_books import BOOKS
+from blasto.shop.sample_books import BOOKS, DETAILS, PUBLISHER
 from blasto.shop.sample_sales import seed_sales
 
 log = logging.getLogger(__name__)
@@ -21,13 +21,42 @@ def seed_catalog() -> int:
     """Insert the books that are missing (matched by title and author); return how many."""
     existing = {(title, author) for title, author in db.session.execute(select(Product.title, Product.author))}
     added = [
-        Product(title=title, author=author, price_cents=price, stock=stock, description=description)
+        Product(title=title, author=author, price_cents=price, stock=stock, description=description, **details(title))
         for title, author, price, stock, description in BOOKS
         if (title, author) not in existing
     ]
     db.session.add_all(added)
     db.session.commit()
     return len(added)
+
+
+def file_sample_books() -> int:
+    """Give the sample books seeded before they had details their genre, year and the rest; return how many.
+
+    Only a book with no detail at all is filled, so nothing an admin set is overwritten.
+    """
+    filed = 0
+    for title, author, *_ in BOOKS:
+        filed += len(
+            db.session.execute(
+                update(Product)
+                .where(Product.title == title, Product.author == author)
+                .where(*(getattr(Product, name).is_(None) for name in DETAIL_COLUMNS))
+                .values(**details(title))
+                .returning(Product.id)
+                .execution_options(synchronize_session=False)
+            ).all()
+        )
+    db.session.commit()
+    return filed
+
+
+DETAIL_COLUMNS = ("genre", "publisher", "year_published", "pages", "format", "isbn13")
+
+
+def details(title: str) -> dict:
+    genre, year, pages, book_format = DETAILS[title]
+    return {"genre": genre, "publisher": PUBLISHER, "year_published": year, "pages": pages, "format": book_format}
 
 
 def catalogue_is_empty() -> bool:
@@ -75,5 +104,8 @@ def seed_command(sales: int, if_empty: bool):
         return
     added = seed_catalog()
     click.echo(f"seed: {added} books added, {len(BOOKS) - added} already present")
+    filed = file_sample_books()
+    if filed:
+        click.echo(f"seed: {filed} books seeded earlier given their genre and details")
     if sales:
         click.echo(f"seed: {seed_sales(sales):,} sample sales added ({sales:,} wanted)")

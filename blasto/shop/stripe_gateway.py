@@ -23,6 +23,9 @@ from blasto.shop.money import CURRENCY
 
 API_VERSION = "2022-11-15"
 NETWORK_RETRIES = 2  # the SDK retries with the same idempotency key
+# Connect and read timeouts per try. The SDK's default read wait (80 s) would hold a shopper's
+# request, and the order row that making its intent locks, far past the router's 30 s.
+TIMEOUT_SECONDS = (5, 8)
 INTENT_PREFIX, CARD_PREFIXES = "pi_", ("card_", "pm_")
 
 
@@ -38,6 +41,7 @@ def client() -> stripe.StripeClient:
             stripe_version=API_VERSION,
             base_addresses={"api": settings.api_base},
             max_network_retries=NETWORK_RETRIES,
+            http_client=stripe.RequestsClient(timeout=TIMEOUT_SECONDS),
         )
         current_app.extensions["stripe"] = made
     return made

@@ -7,8 +7,17 @@ from markupsafe import Markup
 
 from blasto.models import Product
 from blasto.models.base import ID_CONVERTER
-from blasto.shop.catalog import MAX_SEARCH_LENGTH, catalog_page, clean_search, product_for_sale
+from blasto.shop.catalog import (
+    MAX_SEARCH_LENGTH,
+    SORTS,
+    FilterError,
+    catalog_page,
+    genre_counts,
+    product_for_sale,
+    read_filters,
+)
 from blasto.shop.front_page import shelves
+from blasto.shop.genres import GENRES
 from blasto.site import bp
 from blasto.site.forms import AddToCartForm
 from blasto.web.paging import Page, check_in_range, page_number
@@ -37,12 +46,28 @@ def shelves_html() -> Markup:
 
 @bp.get("/books")
 def catalog():
+    """Search, genre, filters and sorting from the query string; bad values are a 400 saying which and why."""
     number = page_number()
-    search = clean_search(request.args.get("q"))
-    books, total = catalog_page(search, number, PER_PAGE)
+    try:
+        query = read_filters(request.args)
+    except FilterError as error:
+        return render_catalog(problems=error.problems), 400
+    books, total = catalog_page(query, number, PER_PAGE)
     check_in_range(number, total, PER_PAGE)
     page = Page(items=books, number=number, per_page=PER_PAGE, total=total)
-    return render_template("catalog.html", page=page, search=search, max_search=MAX_SEARCH_LENGTH)
+    return render_catalog(page=page, query=query, genre_counts=genre_counts(query))
+
+
+def render_catalog(**context) -> str:
+    """The catalogue page; its filter form shows the values as typed, so a mistake can be corrected."""
+    return render_template(
+        "catalog.html",
+        typed=request.args,
+        genres=GENRES,
+        sorts=SORTS,
+        max_search=MAX_SEARCH_LENGTH,
+        **{"page": None, "query": None, "genre_counts": {}, "problems": {}, **context},
+    )
 
 
 @bp.get(f"/books/<{ID_CONVERTER}:product_id>")

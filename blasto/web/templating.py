@@ -11,6 +11,8 @@ from datetime import UTC, datetime
 from flask import Flask
 
 from blasto.core.shipping_settings import COUNTRY_NAMES
+from blasto.models.product import FORMATS
+from blasto.shop.genres import genre_label
 from blasto.shop.money import format_cents
 
 
@@ -41,7 +43,14 @@ def country_name(code: str | None) -> str:
     return COUNTRY_NAMES.get(code or "", code or "")
 
 
+def format_label(key: str | None) -> str:
+    """A book's format as people read it (`ebook` -> E-book)."""
+    return FORMATS.get(key or "", key or "")
+
+
 def register_template_filters(app: Flask) -> None:
+    app.add_template_filter(genre_label, "genre")
+    app.add_template_filter(format_label, "book_format")
     app.add_template_filter(country_name, "country")
     app.add_template_filter(readable, "shipping")
     app.add_template_filter(format_cents, "money")

@@ -56,16 +56,23 @@ def make_user(app, email: str = "reader@example.com", name: str = "Reader", pass
 
 
 def make_book(
-    app, title: str = "Emma", author: str = "Jane Austen", price_cents: int = 1199, stock: int = 5, age_days: float = 0
+    app,
+    title: str = "Emma",
+    author: str = "Jane Austen",
+    price_cents: int = 1199,
+    stock: int = 5,
+    age_days: float = 0,
+    **details,
 ) -> int:
+    """A book; `details` sets other columns (description, genre, publisher, year_published, pages, format, isbn13)."""
     with app.app_context():
         book = Product(
             title=title,
             author=author,
             price_cents=price_cents,
             stock=stock,
-            description=f"About {title}.",
             created_at=datetime.now(UTC) - timedelta(days=age_days),
+            **{"description": f"About {title}.", **details},
         )
         db.session.add(book)
         db.session.commit()

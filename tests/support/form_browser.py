@@ -52,6 +52,7 @@ class _Parser(HTMLParser):
         self.described_by: list[str] = []
         self._form: Form | None = None
         self._textarea: dict | None = None
+        self._select: list | None = None  # [its field's index, no option seen yet] inside a <select>
 
     def handle_starttag(self, tag, attrs):
         attrs = {key: (value if value is not None else "") for key, value in attrs}
@@ -72,6 +73,9 @@ class _Parser(HTMLParser):
                 kind = attrs.get("type", "text" if tag != "button" else "submit").lower()
                 if tag == "textarea":
                     self._textarea = control
+                elif tag == "select" and "name" in attrs:  # a browser sends the selected option, else the first
+                    self._form.fields.append((attrs["name"], ""))
+                    self._select = [len(self._form.fields) - 1, True]
                 elif (
                     "name" in attrs
                     and kind not in SUBMITS
@@ -79,12 +83,20 @@ class _Parser(HTMLParser):
                 ):
                     self._form.fields.append((attrs["name"], attrs.get("value", "on" if kind == "checkbox" else "")))
 
+        elif tag == "option" and self._select is not None and self._form is not None:
+            index, first = self._select
+            if first or "selected" in attrs:
+                self._form.fields[index] = (self._form.fields[index][0], attrs.get("value", ""))
+            self._select[1] = False
+
     def handle_data(self, data):
         if self._textarea is not None and self._form is not None:
             self._form.fields.append((self._textarea["name"], data))
             self._textarea = None
 
     def handle_endtag(self, tag):
+        if tag == "select":
+            self._select = None
         if tag == "form":
             self._form = None
 

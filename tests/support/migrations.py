@@ -18,9 +18,20 @@ def migrated(app):
 
 
 def head_revision() -> str:
+    return _scripts().get_current_head()
+
+
+def revision_before(revision: str) -> str:
+    """The revision `revision` follows, read from the chain (so re-chaining a branch at merge needs no test edit)."""
+    down = _scripts().get_revision(revision).down_revision
+    assert isinstance(down, str), f"{revision} follows {down!r}, not one revision"
+    return down
+
+
+def _scripts() -> ScriptDirectory:
     config = Config()
     config.set_main_option("script_location", str(ROOT / "migrations"))
-    return ScriptDirectory.from_config(config).get_current_head()
+    return ScriptDirectory.from_config(config)
 
 
 def migrations_with(directory: Path, revisions: dict[str, str]) -> Path:

@@ -25,6 +25,25 @@ def test_seed_loads_at_least_fifty_books_idempotently(db_app):
         assert all(isinstance(price, int) and price > 0 for price in db.session.scalars(select(Product.price_cents)))
 
 
+def test_seed_files_sample_books_seeded_before_details_existed_and_leaves_an_admins_details(db_app):
+    runner = db_app.test_cli_runner()
+    runner.invoke(args=["seed"])
+    with db_app.app_context():
+        db.session.execute(
+            db.update(Product).values(genre=None, publisher=None, year_published=None, pages=None, format=None)
+        )
+        db.session.execute(db.update(Product).where(Product.title == "Emma").values(genre="drama"))
+        db.session.commit()
+    result = runner.invoke(args=["seed"])
+    assert result.exit_code == 0 and f"{len(BOOKS) - 1} books seeded earlier given their genre" in result.output
+    with db_app.app_context():
+        assert db.session.scalar(select(Product.genre).where(Product.title == "Walden")) == "philosophy"
+        assert db.session.scalar(select(Product.year_published).where(Product.title == "Walden")) == 1854
+        assert db.session.scalar(select(Product.genre).where(Product.title == "Emma")) == "drama"
+        assert db.session.scalar(select(Product.year_published).where(Product.title == "Emma")) is None
+    assert "given their genre" not in runner.invoke(args=["seed"]).output
+
+
 def test_if_empty_stocks_an_empty_development_catalogue_and_says_so(db_app, caplog):
     db_app.config["BLASTO_ENV"] = "development"
     caplog.set_level("INFO", logger="blasto.shop.seed")
