@@ -14,7 +14,7 @@ from typing import Any
 from flask import Flask
 
 import blasto.models  # noqa: F401  (registers the tables on db.metadata)
-from blasto import admin, health, site
+from blasto import admin, health, site, webhooks
 from blasto.admin.cli import create_admin
 from blasto.api.core import init_api
 from blasto.core.celery_app import celery_init_app
@@ -84,6 +84,8 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(site.bp)
     app.register_blueprint(admin.bp)
     app.register_blueprint(health.bp)
+    app.register_blueprint(webhooks.bp)
+    csrf.exempt(webhooks.bp)  # Stripe signs its events; it holds no session and so no CSRF token
     init_api(app)
 
 

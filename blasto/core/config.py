@@ -20,6 +20,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from blasto.core import broker as embedded_broker
+from blasto.core.card_sweep_settings import CARD_SWEEP_ENTRY, card_sweep_config, card_sweep_every_seconds
 from blasto.core.env import ConfigError, env_bool, env_float, env_int
 from blasto.core.mail_settings import mail_settings
 from blasto.core.payment_settings import payment_config, payment_settings
@@ -97,6 +98,7 @@ def load_config(
         **outbox_config(env),
         **report_config(env),
         **payment_config(env),
+        **card_sweep_config(env),
         **rate_limit_config(env, blasto_env),
     }
 
@@ -407,6 +409,7 @@ def celery_config(redis_url: str | None, instance: Path, env: Mapping[str, str])
             "blasto.reports.tasks",
             "blasto.shop.tasks",
             "blasto.shop.refund_tasks",
+            "blasto.shop.card_tasks",
         ),
         # The clock process's only job. On the embedded defaults the schedule
         # lives in memory (a dyno's disk is not kept); with Redis, RedBeat
@@ -433,6 +436,11 @@ def celery_config(redis_url: str | None, instance: Path, env: Mapping[str, str])
             "refunds-sweep": {
                 "task": "blasto.refunds.sweep",
                 "schedule": env_float(env, "ORDER_SWEEP_EVERY_SECONDS", 15.0, minimum=0.1, maximum=3600.0),
+            },
+            # Applies Stripe events whose task was lost; asks Stripe about card orders whose webhook never came.
+            CARD_SWEEP_ENTRY: {
+                "task": "blasto.cards.sweep",
+                "schedule": card_sweep_every_seconds(env),
             },
             # A worker stamps the time; /readyz reads its age to know one is taking tasks.
             HEARTBEAT_ENTRY: {

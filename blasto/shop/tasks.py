@@ -2,7 +2,9 @@
 
 Each cancellation is its own move (blasto.shop.orders), so a payment that
 lands at the same moment either wins, and the order stays paid, or loses
-to the expiry, never both.
+to the expiry, never both. A card order's PaymentIntent is cancelled at
+Stripe first (blasto.shop.card_reconciliation), so nobody can pay for books
+put back; while Stripe cannot be asked, the round's expiry waits.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from celery import shared_task
 from flask import current_app
 
 from blasto.models.sweep_heartbeat import record_sweep
+from blasto.shop.card_reconciliation import release_before_expiry
 from blasto.shop.orders import expire_unpaid
 
 ORDERS_SWEEP = "blasto.orders.sweep"
@@ -22,7 +25,8 @@ log = logging.getLogger(__name__)
 
 @shared_task(name=ORDERS_SWEEP, bind=True, ignore_result=True)
 def sweep(self) -> int:
-    expired = expire_unpaid(current_app.config["PAYMENT_TIMEOUT_SECONDS"])
+    timeout = current_app.config["PAYMENT_TIMEOUT_SECONDS"]
+    expired = expire_unpaid(timeout) if release_before_expiry(timeout) else []
     if expired:
         log.info("orders not paid in time: cancelled, stock released", extra={"count": len(expired)})
     record_sweep(self.name)  # the clock's heartbeat, read by /readyz

@@ -12,7 +12,7 @@ import re
 from functools import cache
 
 from blasto import create_app
-from tests.attack.world import API_PREFIX, write_rules
+from tests.attack.world import API_PREFIX, WEBHOOK_PREFIX, write_rules
 
 
 @cache
@@ -26,8 +26,8 @@ def write_routes() -> list[tuple[str, str]]:
 
 
 def page_write_routes() -> list[tuple[str, str]]:
-    """State-changing routes outside the API: each must demand a CSRF token."""
-    return [(rule, method) for rule, method in write_routes() if not rule.startswith(API_PREFIX)]
+    """State-changing routes outside the API and the webhooks: each must demand a CSRF token."""
+    return [(rule, method) for rule, method in write_routes() if not rule.startswith((API_PREFIX, WEBHOOK_PREFIX))]
 
 
 def get_routes(prefix: str = "/") -> list[str]:

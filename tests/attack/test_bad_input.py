@@ -29,6 +29,7 @@ from tests.attack.world import (
     ADMIN,
     API_PREFIX,
     SHOPPER,
+    WEBHOOK_PREFIX,
     Browser,
     bearer_for,
     crawl_forms,
@@ -349,6 +350,11 @@ def test_a_body_over_the_limit_is_a_413_in_the_right_shape(module_pg_shop, site,
         if doc.body_schema(*op) is None:  # takes no body: it is never read, and the answer is the operation's own
             assert_handled(response, f"{method} {rule}", api=True)
             return
+        assert response.status_code == 413 and response.mimetype == "application/json", (rule, response.status_code)
+        assert response.get_json()["error"] == "request_entity_too_large"
+    elif rule.startswith(WEBHOOK_PREFIX):  # a third party's JSON: answered in JSON, before any signature check
+        body = json.dumps({"padding": "x" * limit}).encode()
+        response = module_pg_shop.test_client().open(url, method=method, data=body, content_type="application/json")
         assert response.status_code == 413 and response.mimetype == "application/json", (rule, response.status_code)
         assert response.get_json()["error"] == "request_entity_too_large"
     else:

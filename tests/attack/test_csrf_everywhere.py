@@ -5,7 +5,8 @@ editing this file. Each is posted by a logged-in shopper (an admin for /admin)
 with the data its own form renders, minus the token: the answer must be the
 400 CSRF page, and no row of any table may change. The API is the one
 exemption, by design: it reads no cookies, only bearer tokens, so a forged
-cross-site request has nothing to ride on; that is checked too.
+cross-site request has nothing to ride on; that is checked too. So are Stripe's
+webhooks, which prove their sender by signature (tests/functional/test_stripe_webhooks.py).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from tests.attack.world import (
     ADMIN,
     API_PREFIX,
     SHOPPER,
+    WEBHOOK_PREFIX,
     Browser,
     crawl_forms,
     database_fingerprint,
@@ -86,8 +88,8 @@ def test_the_same_post_with_its_token_does_change_things(module_pg_shop, visitor
     assert database_fingerprint(module_pg_shop) == before
 
 
-def test_only_the_api_goes_without_csrf_tokens(module_pg_shop, world):
-    """Posting with no token at all: every page route answers with the CSRF page, no API route does."""
+def test_only_the_api_and_the_webhooks_go_without_csrf_tokens(module_pg_shop, world):
+    """Posting with no token at all: every page route answers with the CSRF page, no API or webhook route does."""
     client = module_pg_shop.test_client()
     refused, exempt = set(), set()
     for rule_text, method in write_routes():
@@ -97,7 +99,7 @@ def test_only_the_api_goes_without_csrf_tokens(module_pg_shop, world):
         else:
             exempt.add(rule_text)
             assert response.mimetype == "application/json", (rule_text, response.status_code)
-    assert exempt == {rule for rule, _ in write_routes() if rule.startswith(API_PREFIX)}
+    assert exempt == {rule for rule, _ in write_routes() if rule.startswith((API_PREFIX, WEBHOOK_PREFIX))}
     assert refused == {rule for rule, _ in page_write_routes()}
 
 

@@ -29,6 +29,8 @@ from tests.support.form_browser import Browser, Form, Page
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 ROWS = (1, 2, 3)  # the row ids a crawl fills into URLs
 API_PREFIX = "/api/v1/"
+# A third party's routes (Stripe's webhooks): signed by the sender, so no session and no CSRF token.
+WEBHOOK_PREFIX = "/webhooks/"
 
 
 @dataclass(frozen=True)

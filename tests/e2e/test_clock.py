@@ -76,7 +76,8 @@ def test_without_the_clock_the_formation_is_never_ready_and_is_once_it_starts(pr
     body = wait_for(answered, 60, interval=0.2, what="web to answer /readyz")
     assert body["failed"] == ["sweeps", "worker"], body  # the clock sends the heartbeat too
     assert body["checks"]["sweeps"]["error"].startswith(
-        "outbox-sweep never ran; reports-sweep never ran; orders-sweep never ran; refunds-sweep never ran: "
+        "outbox-sweep never ran; reports-sweep never ran; orders-sweep never ran; refunds-sweep never ran; "
+        "card-payments-sweep never ran: "
         "is the clock process running (heroku ps:scale clock=1)?"
     )
     assert "if the sweeps are late too, start with the clock" in body["checks"]["worker"]["error"]

@@ -11,6 +11,7 @@ from blasto.models import SweepHeartbeat
 from blasto.models.base import utcnow
 
 OUTBOX_SWEEP, REPORTS_SWEEP, ORDERS_SWEEP = "blasto.outbox.sweep", "blasto.reports.sweep", "blasto.orders.sweep"
+CARD_SWEEP = "blasto.cards.sweep"
 
 
 def run_every_sweep(app, but: tuple[str, ...] = ()) -> None:

@@ -15,7 +15,15 @@ from blasto.core.mail_settings import HOLD, MailSettings
 from blasto.health.checks import STALE_AFTER_PERIODS
 from blasto.models.base import utcnow
 from blasto.shop.card_refunds import SWEEP_TASK as REFUNDS_SWEEP
-from tests.support.sweeps import ORDERS_SWEEP, OUTBOX_SWEEP, REPORTS_SWEEP, age_heartbeat, heartbeat, run_every_sweep
+from tests.support.sweeps import (
+    CARD_SWEEP,
+    ORDERS_SWEEP,
+    OUTBOX_SWEEP,
+    REPORTS_SWEEP,
+    age_heartbeat,
+    heartbeat,
+    run_every_sweep,
+)
 
 OUTBOX_EVERY = 10.0  # OUTBOX_SWEEP_EVERY_SECONDS's default, which the test apps keep
 
@@ -47,7 +55,13 @@ def test_fresh_heartbeats_are_ready(ready_app):
     assert status == 200, body
     sweeps = body["checks"]["sweeps"]
     assert sweeps["ok"] and "error" not in sweeps
-    assert set(sweeps["sweeps"]) == {"outbox-sweep", "reports-sweep", "orders-sweep", "refunds-sweep"}
+    assert set(sweeps["sweeps"]) == {
+        "outbox-sweep",
+        "reports-sweep",
+        "orders-sweep",
+        "refunds-sweep",
+        "card-payments-sweep",
+    }
     outbox = sweeps["sweeps"]["outbox-sweep"]
     assert outbox["ok"] and outbox["every_seconds"] == OUTBOX_EVERY and 0 <= outbox["age_seconds"] < OUTBOX_EVERY
 
@@ -55,7 +69,8 @@ def test_fresh_heartbeats_are_ready(ready_app):
 def test_a_sweep_that_never_ran_is_a_503_naming_it_and_the_clock(ready_app):
     run(ready_app, OUTBOX_SWEEP)
     run(ready_app, ORDERS_SWEEP)
-    run(ready_app, REFUNDS_SWEEP)  # the reports sweep never ran
+    run(ready_app, REFUNDS_SWEEP)
+    run(ready_app, CARD_SWEEP)  # the reports sweep never ran
     status, body = readyz(ready_app)
     assert status == 503 and body["status"] == "unavailable" and body["failed"] == ["sweeps"]
     sweeps = body["checks"]["sweeps"]
@@ -117,7 +132,8 @@ def test_flask_ready_names_the_missing_sweeps_and_exits_1(ready_app):
     assert body["ready"] is False and not body["checks"]["sweeps"]["ok"]
     assert [body["checks"][part]["ok"] for part in ("database", "broker", "worker")] == [True, True, True]
     assert body["checks"]["sweeps"]["error"].startswith(
-        "outbox-sweep never ran; reports-sweep never ran; orders-sweep never ran; refunds-sweep never ran: "
+        "outbox-sweep never ran; reports-sweep never ran; orders-sweep never ran; refunds-sweep never ran; "
+        "card-payments-sweep never ran: "
     )
 
     run_every_sweep(ready_app)
