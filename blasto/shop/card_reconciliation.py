@@ -112,29 +112,32 @@ def reconcile(after_seconds: float, every_seconds: float) -> list[str]:
     return outcomes
 
 
-def release_before_expiry(timeout_seconds: float) -> bool:
+def release_before_expiry(timeout_seconds: float) -> set[int]:
     """Cancel at Stripe the intent of every card order about to expire; settle those Stripe shows paid.
 
-    False when an intent could not be cancelled (Stripe unreachable, a payment in flight): the caller
-    holds this round's expiry, since expiring would put back books the shopper may still be paying for.
+    Returns the ids of the card orders that may expire now (their intent cancelled, or unknown to
+    Stripe). The others wait for a later sweep (Stripe unreachable, a payment in flight), since expiring
+    them would put back books the shopper may still be paying for; manual orders never wait for Stripe.
     """
-    if not stripe_on():
-        return True  # card payments are off: nothing at Stripe can be cancelled or paid any more
     lead = min(EXPIRY_LEAD_SECONDS, timeout_seconds / 10)
     cutoff = utcnow() - timedelta(seconds=timeout_seconds - lead)
-    released = True
-    for purchase_id, intent_id, _ in awaiting_card_orders(cutoff, newest_first=False, limit=CANDIDATES):
+    candidates = awaiting_card_orders(cutoff, newest_first=False, limit=CANDIDATES)
+    if not stripe_on():
+        return {purchase_id for purchase_id, _, _ in candidates}  # card payments are off: nothing can pay them now
+    released: set[int] = set()
+    for purchase_id, intent_id, _ in candidates:
         try:
             status = _cancel_or_settle(intent_id)
         except UNAVAILABLE as error:
             log.warning("Stripe unreachable; card orders expire at a later sweep", extra={"error": _named(error)})
-            return False
-        if status not in (CANCELLED, SUCCEEDED, "missing"):
+            break
+        if status in (CANCELLED, "missing"):
+            released.add(purchase_id)
+        elif status != SUCCEEDED:
             log.warning(
                 "card order's payment could not be cancelled; its expiry waits",
                 extra={"purchase_id": purchase_id, "intent": intent_id, "intent_status": status},
             )
-            released = False
     return released
 
 

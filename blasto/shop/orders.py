@@ -11,6 +11,7 @@ refund it owes commit in the same transaction, or none of them does.
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -361,12 +362,20 @@ def tracking_problem(tracking_number: str) -> str | None:
     return None
 
 
-def unpaid_before(cutoff: datetime, limit: int = EXPIRY_BATCH) -> list[int]:
-    """Ids of orders still awaiting payment that were placed before `cutoff`, oldest first."""
+def unpaid_before(cutoff: datetime, limit: int = EXPIRY_BATCH, released: Collection[int] = ()) -> list[int]:
+    """Ids of orders still awaiting payment that were placed before `cutoff`, oldest first.
+
+    A card order whose PaymentIntent exists is listed only when `released` names it (its intent
+    cancelled at Stripe): expiring it otherwise would put back books its shopper may still be paying for.
+    """
     ids = list(
         db.session.scalars(
             select(Purchase.id)
-            .where(Purchase.status == AWAITING_PAYMENT, Purchase.created_at < cutoff)
+            .where(
+                Purchase.status == AWAITING_PAYMENT,
+                Purchase.created_at < cutoff,
+                or_(Purchase.payment_intent_id.is_(None), Purchase.id.in_(list(released))),
+            )
             .order_by(Purchase.created_at, Purchase.id)
             .limit(limit)
         )
@@ -375,14 +384,15 @@ def unpaid_before(cutoff: datetime, limit: int = EXPIRY_BATCH) -> list[int]:
     return ids
 
 
-def expire_unpaid(timeout_seconds: float) -> list[int]:
+def expire_unpaid(timeout_seconds: float, released: Collection[int] = ()) -> list[int]:
     """Cancel every order unpaid for longer than the timeout (cause `timeout`), each in its own transaction.
 
-    An order paid meanwhile is left alone: its move refuses, and the payment stands.
+    Card orders only among `released` (see unpaid_before). An order paid meanwhile is left alone: its
+    move refuses, and the payment stands.
     """
     expired: list[int] = []
     cutoff = utcnow() - timedelta(seconds=timeout_seconds)
-    while ids := unpaid_before(cutoff):
+    while ids := unpaid_before(cutoff, released=released):
         for purchase_id in ids:
             try:
                 move(purchase_id, EXPIRE, TIMEOUT, note="not paid in time")

@@ -4,7 +4,8 @@ Each cancellation is its own move (blasto.shop.orders), so a payment that
 lands at the same moment either wins, and the order stays paid, or loses
 to the expiry, never both. A card order's PaymentIntent is cancelled at
 Stripe first (blasto.shop.card_reconciliation), so nobody can pay for books
-put back; while Stripe cannot be asked, the round's expiry waits.
+put back; a card order whose intent Stripe could not cancel waits for a
+later round, the others expire on time.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ log = logging.getLogger(__name__)
 @shared_task(name=ORDERS_SWEEP, bind=True, ignore_result=True)
 def sweep(self) -> int:
     timeout = current_app.config["PAYMENT_TIMEOUT_SECONDS"]
-    expired = expire_unpaid(timeout) if release_before_expiry(timeout) else []
+    expired = expire_unpaid(timeout, released=release_before_expiry(timeout))
     if expired:
         log.info("orders not paid in time: cancelled, stock released", extra={"count": len(expired)})
     record_sweep(self.name)  # the clock's heartbeat, read by /readyz
