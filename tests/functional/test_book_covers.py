@@ -98,10 +98,18 @@ def _near(colour, target) -> bool:
 
 
 BAD = [
-    ("a text file named .jpg", upload(b"not an image at all\n" * 20, "cover.jpg", "image/jpeg"), "not a JPEG, PNG or WebP image"),
+    (
+        "a text file named .jpg",
+        upload(b"not an image at all\n" * 20, "cover.jpg", "image/jpeg"),
+        "not a JPEG, PNG or WebP image",
+    ),
     ("a GIF", upload(image_bytes("GIF"), "cover.gif", "image/gif"), "not a JPEG, PNG or WebP image"),
     ("a truncated JPEG", upload(truncated_jpeg(), "cover.jpg", "image/jpeg"), "damaged or cut short"),
-    ("a decompression bomb", upload(png_declaring(20_000, 20_000), "cover.png", "image/png"), f"at most {MAX_PIXELS:,} pixels"),
+    (
+        "a decompression bomb",
+        upload(png_declaring(20_000, 20_000), "cover.png", "image/png"),
+        f"at most {MAX_PIXELS:,} pixels",
+    ),
     ("too many pixels", upload(png_declaring(6_000, 6_000), "cover.png", "image/png"), "is 6,000 × 6,000 pixels"),
     ("an empty file", upload(b"", "cover.jpg", "image/jpeg"), "The file is empty"),
     ("no file chosen", upload(b"", ""), "Choose an image file to upload."),
@@ -211,7 +219,7 @@ def test_a_wrong_hash_or_size_is_a_404(shop_app, admin):
 
 
 def test_the_generated_cover_is_escaped_and_follows_the_title(shop_app, admin):
-    title, author = '<script>alert("x")</script> & the \'Quotes\' of a rather long title indeed', "Smith & <b>Sons</b>"
+    title, author = "<script>alert(\"x\")</script> & the 'Quotes' of a rather long title indeed", "Smith & <b>Sons</b>"
     book = make_book(shop_app, title, author)
     src = _art_src(admin, book)
     response = admin.client.get(src)
