@@ -15,6 +15,10 @@ writes it from a value read earlier:
   count and a message, for the admin to decide again.
 
 Each change is one UPDATE (or INSERT) committed alone: nothing half-written.
+
+A cover upload has its own form and route, with a body limit of its own
+(the app's is 1 MiB): it is checked as an image here and sized by the worker
+(blasto.shop.covers).
 """
 
 from __future__ import annotations
@@ -23,15 +27,19 @@ from typing import cast
 
 from flask import Flask, abort, current_app, flash, render_template, request, url_for
 from sqlalchemy import select, update
+from werkzeug.datastructures import FileStorage
 from werkzeug.local import LocalProxy
 
 from blasto.admin import bp
-from blasto.admin.forms import BookForm, EditBookForm, RestockForm, VisibilityForm
-from blasto.core.extensions import db
-from blasto.models import Product
+from blasto.admin.forms import BookForm, CoverForm, EditBookForm, RestockForm, VisibilityForm
+from blasto.core.extensions import csrf, db
+from blasto.models import BookCover, Product
 from blasto.models.base import ID_CONVERTER
 from blasto.models.product import STOCK_MAX
 from blasto.shop.catalog import MAX_SEARCH_LENGTH, CatalogQuery, catalog_page, clean_search
+from blasto.shop.cover_images import MAX_BYTES as COVER_MAX_BYTES
+from blasto.shop.cover_images import CoverProblem, check_cover
+from blasto.shop.covers import queue_sizes, store_cover
 from blasto.shop.front_page import forget
 from blasto.web.paging import Page, check_in_range, page_number
 from blasto.web.redirects import safe_next, see_other
@@ -163,6 +171,40 @@ def _set_hidden(book_id: int, hidden: bool):
     return see_other(back)
 
 
+# Room for the multipart framing and the CSRF token around a file of COVER_MAX_BYTES.
+COVER_BODY_MAX = COVER_MAX_BYTES + 64 * 1024
+
+
+@bp.post(f"/books/<{ID_CONVERTER}:book_id>/cover")
+@csrf.exempt  # checked just below, once the body limit is this route's: CSRFProtect would read it under the app's
+def upload_cover(book_id: int):
+    request.max_content_length = COVER_BODY_MAX  # larger: a 413 page (its length is known before it is read)
+    csrf.protect()
+    book = _book_or_404(book_id)
+    form = CoverForm()
+    upload = form.cover.data if form.validate_on_submit() else None
+    try:
+        if not isinstance(upload, FileStorage):  # no file part at all (a text field of that name is none)
+            raise CoverProblem("Choose an image file to upload.")
+        data = upload.read(COVER_MAX_BYTES + 1)
+        if not data and not upload.filename:
+            raise CoverProblem("Choose an image file to upload.")
+        content_type = check_cover(data)
+    except CoverProblem as problem:
+        form.cover.errors = [str(problem)]
+        return _form_page(None, book, cover_form=form, status=400)
+    digest, needs_sizes = store_cover(book_id, data, content_type)
+    db.session.commit()
+    forget(_app())
+    if not needs_sizes:
+        flash("This is already the book's cover.", "success")
+    elif queue_sizes(book_id, digest):
+        flash(f"Uploaded the cover of “{book.title}”. Shoppers see it in a moment, once its sizes are made.", "success")
+    else:
+        flash("The cover was saved but could not be prepared just now; upload it again in a few minutes.", "error")
+    return see_other(url_for("admin.edit_book", book_id=book_id))
+
+
 def _details(form: BookForm) -> dict:
     """The catalogue details as columns: a blank field is no value (NULL), never an empty string."""
     return {
@@ -190,8 +232,14 @@ def _stock_moved(form: EditBookForm, book_id: int):
     return _form_page(form, db.session.get(Product, book_id), status=409)
 
 
-def _form_page(form: BookForm | None, book: Product | None, restock_form: RestockForm | None = None, status: int = 200):
-    """The new-book page (book None) or a book's edit page with its restock and hide forms."""
+def _form_page(
+    form: BookForm | None,
+    book: Product | None,
+    restock_form: RestockForm | None = None,
+    status: int = 200,
+    cover_form: CoverForm | None = None,
+):
+    """The new-book page (book None) or a book's edit page with its cover, restock and hide forms."""
     if book is not None and form is None:
         form = EditBookForm(formdata=None, obj=book, price=book.price_cents, stock_seen=book.stock)
     return render_template(
@@ -200,4 +248,12 @@ def _form_page(form: BookForm | None, book: Product | None, restock_form: Restoc
         book=book,
         restock_form=restock_form or RestockForm(formdata=None),
         visibility_form=VisibilityForm(formdata=None),
+        cover_form=cover_form or CoverForm(formdata=None),
+        cover_pending=book is not None and _cover_pending(book.id),
     ), status
+
+
+def _cover_pending(book_id: int) -> bool:
+    """An upload whose sizes the worker has not made yet (the book shows its generated cover meanwhile)."""
+    sized_at = db.session.execute(select(BookCover.sized_at).where(BookCover.product_id == book_id)).first()
+    return sized_at is not None and sized_at[0] is None

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 
 from flask_wtf import FlaskForm
+from flask_wtf.file import FileField
 from wtforms import DateField, HiddenField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import (
@@ -26,6 +27,7 @@ from wtforms.widgets import HiddenInput
 from blasto.models.product import AUTHOR_MAX, FORMATS, PUBLISHER_MAX, STOCK_MAX, TITLE_MAX
 from blasto.models.purchase import AWAITING_PAYMENT, CANCELLED, CARRIER_MAX, PAID, REFUNDED, SHIPPED
 from blasto.shop.book_details import PAGES_MAX, YEAR_MIN, isbn13_problem, normalise_isbn, year_max
+from blasto.shop.cover_images import MAX_BYTES as COVER_MAX_BYTES
 from blasto.shop.genres import GENRES
 from blasto.shop.money import format_cents, parse_dollars
 from blasto.shop.orders import tracking_problem
@@ -193,6 +195,17 @@ class EditBookForm(BookForm):
     """An existing book. `stock_seen` is the stock the form was shown with (see blasto.admin.books)."""
 
     stock_seen = WholeNumberField(widget=HiddenInput(), validators=[InputRequired(), NumberRange(0, STOCK_MAX)])
+
+
+class CoverForm(FlaskForm):
+    """A cover upload. The file is checked by opening it (blasto.shop.cover_images), in the view:
+    its name and Content-Type are the sender's claims, never trusted."""
+
+    cover = FileField(
+        "Cover image",
+        id="cover-file",
+        description=f"A JPEG, PNG or WebP image, at most {COVER_MAX_BYTES // 1024 // 1024} MB; shown 2:3 (portrait), cropped to fit.",
+    )
 
 
 class RestockForm(FlaskForm):

@@ -92,6 +92,11 @@ class ProductSchema(ma.Schema):
     isbn13 = fields.String(
         allow_none=True, metadata={"description": "13 digits, no hyphens", "example": "9780141439518"}
     )
+    cover_url = fields.String(
+        metadata={
+            "description": "The cover (WebP, or a generated SVG when the book has no uploaded cover); the URL changes when the cover does, so it may be cached for a year"
+        }
+    )
     _links = fields.Nested(SelfLinkSchema)
 
 

@@ -14,6 +14,9 @@ from blasto.models.base import ID_CONVERTER
 from blasto.shop.catalog import catalog_page, product_for_sale
 from blasto.shop.genres import genre_label
 from blasto.shop.money import format_cents
+from blasto.web.covers import cover_url
+
+COVER_API_WIDTH = 480  # the larger size: a client scales down
 
 blp = Blueprint("products", __name__, url_prefix=f"{URL_PREFIX}/products", description="Books for sale")
 
@@ -34,6 +37,7 @@ def product_json(product: Product) -> dict:
         "pages": product.pages,
         "format": product.format,
         "isbn13": product.isbn13,
+        "cover_url": cover_url(product, COVER_API_WIDTH),
         "_links": {"self": url_for("products.get_product", product_id=product.id)},
     }
 

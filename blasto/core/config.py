@@ -410,6 +410,7 @@ def celery_config(redis_url: str | None, instance: Path, env: Mapping[str, str])
             "blasto.shop.tasks",
             "blasto.shop.refund_tasks",
             "blasto.shop.card_tasks",
+            "blasto.shop.cover_tasks",
         ),
         # The clock process's only job. On the embedded defaults the schedule
         # lives in memory (a dyno's disk is not kept); with Redis, RedBeat

@@ -64,3 +64,6 @@ class Product(Model):
     format: Mapped[str | None] = mapped_column(String(FORMAT_MAX), nullable=True)
     # 13 digits with a valid check digit (blasto.shop.book_details.isbn13_problem), or None.
     isbn13: Mapped[str | None] = mapped_column(String(ISBN13_LENGTH), nullable=True)
+    # The SHA-256 of the uploaded cover whose sizes are ready (blasto.models.book_cover), or None:
+    # the pages then show a cover generated from the title and author.
+    cover_digest: Mapped[str | None] = mapped_column(String(64), nullable=True)

@@ -30,7 +30,7 @@ TTL_SECONDS = 30.0  # override with app.config["FRONT_PAGE_TTL_SECONDS"]
 FAILURE_TTL_SECONDS = 5.0  # retry a failed read sooner, but not on every request
 EXTENSION_KEY = "blasto.front_page"
 
-_COLUMNS = (Product.id, Product.title, Product.author, Product.price_cents, Product.stock)
+_COLUMNS = (Product.id, Product.title, Product.author, Product.price_cents, Product.stock, Product.cover_digest)
 _NEWEST = select(*_COLUMNS).where(FOR_SALE).order_by(Product.created_at.desc(), Product.id.desc()).limit(SHELF_SIZE)
 _SOLD = func.sum(PurchaseItem.quantity).label("sold")
 _BEST_SELLING = (
@@ -85,4 +85,11 @@ def load_shelves() -> Shelves:
 
 
 def _book(row) -> dict:
-    return {"id": row.id, "title": row.title, "author": row.author, "price_cents": row.price_cents, "stock": row.stock}
+    return {
+        "id": row.id,
+        "title": row.title,
+        "author": row.author,
+        "price_cents": row.price_cents,
+        "stock": row.stock,
+        "cover_digest": row.cover_digest,  # which cover the card shows (blasto.shop.covers.cover_key)
+    }
