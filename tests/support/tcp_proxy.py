@@ -7,7 +7,9 @@ are refused, as when the server is gone) and aborts every open connection (as
 when the server or the network drops); `up()` listens again on the same port.
 Asyncio on a thread of its own, so the test's thread stays free to make requests.
 With `ssl_context` it ends TLS itself and speaks plain TCP upstream
-(tests/support/tls_redis.py).
+(tests/support/tls_redis.py). `hold()` is the other outage, a server that
+takes connections and never answers: new connections are accepted and left
+hanging (counted in `held`) until `release()`, so a client is caught mid-call.
 """
 
 from __future__ import annotations
@@ -34,10 +36,13 @@ class TcpProxy:
         self.port = port or free_port()
         self.ssl_context = ssl_context
         self.accepted = 0  # connections taken since start, across up/down
+        self.held = 0  # connections accepted while holding, never answered
+        self._holding = False
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name=f"tcp-proxy-{self.port}", daemon=True)
         self._server: asyncio.Server | None = None
         self._pipes: set[asyncio.StreamWriter] = set()
+        self._held: set[asyncio.StreamWriter] = set()
 
     @property
     def is_up(self) -> bool:
@@ -53,6 +58,20 @@ class TcpProxy:
     def down(self) -> None:
         """Refuse new connections and cut the open ones; returns once both are done."""
         self._call(self._shut())
+
+    def hold(self) -> None:
+        """From now on accept connections but never forward or answer them (until release())."""
+        self._holding = True
+
+    def release(self) -> None:
+        """Forward new connections again; those held so far are cut (their clients have given up or died)."""
+        self._holding = False
+        self._call(self._cut_held())
+
+    async def _cut_held(self) -> None:
+        for writer in list(self._held):
+            writer.transport.abort()
+        self._held.clear()
 
     def close(self) -> None:
         if self._thread.is_alive():
@@ -86,14 +105,19 @@ class TcpProxy:
         server, self._server = self._server, None
         if server is not None:
             server.close()  # the listening socket is closed now: connect() is refused
-        for writer in list(self._pipes):
+        for writer in list(self._pipes) + list(self._held):
             writer.transport.abort()
         self._pipes.clear()
+        self._held.clear()
         if server is not None:
             await server.wait_closed()
 
     async def _serve(self, client_reader: asyncio.StreamReader, client_writer: asyncio.StreamWriter) -> None:
         self.accepted += 1
+        if self._holding:
+            self.held += 1
+            self._held.add(client_writer)
+            return  # the connection stays open, unanswered, until release() or close() cuts it
         try:
             upstream_reader, upstream_writer = await asyncio.open_connection(*self.target)
         except OSError:
