@@ -10,7 +10,6 @@ from blasto.site import bp
 from blasto.site.cart import cart_size
 
 LAYOUT_ENDPOINTS = {
-    "css": ("static", {"filename": "css/site.css"}),
     "home": ("site.home", {}),
     "catalog": ("site.catalog", {}),
     "cart": ("site.cart", {}),
