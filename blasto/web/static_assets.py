@@ -23,6 +23,7 @@ once, so a request can only ever reach a file listed at startup.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import shutil
@@ -109,15 +110,22 @@ def build_static_assets(source: Path = STATIC_DIR, cache_root: Path | None = Non
     ).hexdigest()[:16]
     root = private_directory(cache_root or default_cache_root())
     built = root / fingerprint
-    if not built.is_dir():
+    if not all((built / name).is_file() for pair in manifest.items() for name in pair):
         write_cache(root, built, files, manifest)
     return StaticAssets(root=built, manifest=manifest)
 
 
 def write_cache(root: Path, built: Path, files: dict[str, bytes], manifest: dict[str, str]) -> None:
-    """Write beside `built`, then rename into place: the first process to finish wins, the others drop theirs."""
+    """Write beside `built`, then rename into place: the first process to finish wins, the others drop theirs.
+
+    A `built` that lost files (a cleaner of old files in /tmp) is moved aside first and rebuilt.
+    """
     staging = Path(tempfile.mkdtemp(prefix=".building-", dir=root))
     try:
+        if built.is_dir():
+            with contextlib.suppress(OSError):  # another process moved it already
+                built.rename(staging.with_name(staging.name + "-stale"))
+            shutil.rmtree(staging.with_name(staging.name + "-stale"), ignore_errors=True)
         compressor = Compressor(quiet=True)  # what `python -m whitenoise.compress` runs
         for name, content in files.items():
             hashed = staging / manifest[name]

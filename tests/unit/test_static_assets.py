@@ -134,6 +134,15 @@ def test_a_changed_file_gets_a_new_name_and_the_old_one_is_gone(tmp_path):
     assert (second.root / second.manifest["css/site.css"]).read_text().startswith("body { color: navy; }")
 
 
+def test_a_cache_that_lost_files_is_built_again(tmp_path):
+    first = build_static_assets(STATIC_DIR, tmp_path / "cache")
+    (first.root / first.manifest["css/site.css"]).unlink()  # what a cleaner of old files in /tmp does
+    again = build_static_assets(STATIC_DIR, tmp_path / "cache")
+    assert again.root == first.root
+    assert (again.root / again.manifest["css/site.css"]).read_bytes() == (STATIC_DIR / "css" / "site.css").read_bytes()
+    assert [path.name for path in (tmp_path / "cache").iterdir()] == [first.root.name]  # nothing left beside it
+
+
 def test_a_cache_directory_others_can_write_is_never_used(tmp_path):
     shared = tmp_path / "shared"
     shared.mkdir()
