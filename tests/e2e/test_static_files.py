@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import gzip
-import importlib.util
 import re
 
 import pytest
+from whitenoise.compress import brotli_installed
 
 from blasto.web.static_assets import STATIC_DIR, YEAR_CACHE
 from tests.support.http_client import raw_request
@@ -36,7 +36,7 @@ def test_gunicorn_serves_hashed_assets_compressed_and_cached_a_year(
     assert "default-src 'self'" in headers["Content-Security-Policy"] and headers["X-Content-Type-Options"] == "nosniff"
     assert headers["X-Request-Id"]
 
-    if importlib.util.find_spec("brotli") is not None:  # a dev package: Brotli copies only where it is installed
+    if brotli_installed:  # a dev package: Brotli copies only where it is installed
         status, br_headers, _ = raw_request(stack.port, "GET", url, {"Accept-Encoding": "gzip, br"})
         assert status == 200 and br_headers["Content-Encoding"] == "br"
 
