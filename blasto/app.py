@@ -32,6 +32,7 @@ from blasto.web.errors import end_session, register_error_handlers
 from blasto.web.https import register_https
 from blasto.web.middleware import build_middleware
 from blasto.web.request_id import RequestGlobals
+from blasto.web.static_assets import init_static_assets
 from blasto.web.strict_request import StrictRequest
 from blasto.web.templating import register_template_filters
 
@@ -46,6 +47,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     register_extensions(app)
     register_request_classes(app)
     register_template_filters(app)  # pages and e-mails (rendered by the worker) share them
+    init_static_assets(app)  # hashed names for asset_url; served by WhiteNoise (build_middleware)
     register_blueprints(app)
     register_security(app)
     register_error_handlers(app)

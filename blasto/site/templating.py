@@ -9,8 +9,7 @@ from flask import url_for
 from blasto.site import bp
 from blasto.site.cart import cart_size
 
-LAYOUT_ENDPOINTS = {
-    "css": ("static", {"filename": "css/site.css"}),
+LAYOUT_ENDPOINTS: dict[str, tuple[str, dict[str, Any]]] = {
     "home": ("site.home", {}),
     "catalog": ("site.catalog", {}),
     "cart": ("site.cart", {}),

@@ -11,6 +11,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from blasto.web.last_resort import LastResortMiddleware
 from blasto.web.request_id import RequestIdMiddleware
 from blasto.web.security_headers import SecurityHeadersMiddleware
+from blasto.web.static_assets import static_files_app
 
 # A WSGI application: (environ, start_response) -> body.
 WsgiApp = Callable[[dict[str, Any], Any], Iterable[bytes]]
@@ -27,9 +28,13 @@ def build_middleware(app: Flask) -> None:
        of gunicorn's bare page), inside the two above so that answer has the id and the headers.
     4. ProxyFix: one trusted hop, Heroku's router, for the client address, scheme and port
        (X-Forwarded-For's last entry is the client; Host and Prefix are never trusted).
-    5. Flask.
+    5. WhiteNoise: the files under /static (blasto.web.static_assets), answered before Flask is
+       entered, inside the layers above so they carry the id and the security headers, and HSTS
+       on HTTPS; any other path, an unknown file's included, goes on to Flask (its 404 page).
+    6. Flask.
     """
-    wsgi: WsgiApp = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_port=1)
+    wsgi: WsgiApp = static_files_app(app, app.wsgi_app)
+    wsgi = ProxyFix(wsgi, x_for=1, x_proto=1, x_port=1)
     wsgi = LastResortMiddleware(app, wsgi)
     wsgi = SecurityHeadersMiddleware(
         wsgi, hsts=app.config["BLASTO_ENV"] == "production", stripe=app.config["PAYMENTS"].stripe

@@ -139,7 +139,7 @@ def test_a_valid_range_redirects_to_the_report_which_shows_its_progress(shop_app
     assert "report-progress" in page.labels_for
     assert '<strong id="report-state">queued</strong>' in page.html
     assert (
-        "js/report-progress.js" in page.html and 'http-equiv="refresh"' in page.html
+        "js/report-progress." in page.html and 'http-equiv="refresh"' in page.html
     )  # follows the build, script or not
     assert 'id="report-chart"' not in page.html and not page.has_form(f"/admin/reports/{report_id}/again")
 
@@ -182,7 +182,7 @@ def test_a_built_report_shows_its_chart_table_and_downloads(shop_app, admin):
 
     page = admin.get(f"/admin/reports/{report_id}")
     assert '<strong id="report-state">done</strong>' in page.html and 'value="100"' in page.html
-    assert "js/report-progress.js" not in page.html and 'http-equiv="refresh"' not in page.html
+    assert "js/report-progress." not in page.html and 'http-equiv="refresh"' not in page.html
     assert 'id="report-chart"' in page.html and 'alt="Chart of revenue per day' in page.html
     assert "<script>alert(1)</script>" not in page.html and "&lt;script&gt;alert(1)&lt;/script&gt;" in page.html
     top = page.html.split('class="report__top"', 1)[1].split("</table>", 1)[0]

@@ -124,9 +124,19 @@ def test_health_probes_answer_over_plain_http(production_app):
     assert ready.status_code in (200, 503) and ready.is_json  # not a redirect: the checks ran
 
 
+def test_static_files_over_plain_http_are_redirected_too(production_app):
+    hashed = production_app.extensions["static_assets"].url("css/site.css")
+    for path in ("/static/css/site.css", hashed):
+        response = production_app.test_client().get(path, base_url=f"http://{SITE}", headers=HTTP)
+        assert response.status_code == 301 and response.headers["Location"] == f"https://{SITE}{path}"
+        served = production_app.test_client().get(path, base_url=f"http://{SITE}", headers=HTTPS)
+        assert served.status_code == 200 and served.mimetype == "text/css"
+
+
 def test_https_responses_carry_hsts(production_app):
     client = production_app.test_client()
-    for path in ("/home", "/api/v1/home", "/healthz", "/no/such/page"):
+    hashed = production_app.extensions["static_assets"].url("css/site.css")
+    for path in ("/home", "/api/v1/home", "/healthz", "/no/such/page", hashed):
         response = client.get(path, base_url=f"http://{SITE}", headers=HTTPS)
         assert response.status_code in (200, 404), path
         assert response.headers["Strict-Transport-Security"] == HSTS == "max-age=31536000; includeSubDomains"

@@ -27,3 +27,16 @@ def new_account(base: str, prefix: str = "shopper", name: str = "Shopper") -> tu
     response = requests.post(f"{base}/api/v1/tokens", auth=(email, PASSWORD), timeout=15)
     assert response.status_code == 201, response.text
     return email, response.json()["token"]
+
+
+def raw_request(port: int, method: str, path: str, headers: dict | None = None) -> tuple[int, dict, bytes]:
+    """(status, headers, body) of one request sent as written: no redirect followed, no path tidied, no decoding."""
+    import http.client
+
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        connection.request(method, path, headers=headers or {})
+        response = connection.getresponse()
+        return response.status, dict(response.getheaders()), response.read()
+    finally:
+        connection.close()

@@ -1,22 +1,29 @@
 """The WSGI stack around Flask, in the order build_middleware documents, outermost first."""
 
 from werkzeug.middleware.proxy_fix import ProxyFix
+from whitenoise import WhiteNoise
 
 from blasto.web.last_resort import LastResortMiddleware
 from blasto.web.request_id import RequestIdMiddleware
 from blasto.web.security_headers import SecurityHeadersMiddleware
+from blasto.web.static_assets import StaticFiles
 
 
 def layers(app) -> list[type]:
     found, wsgi = [], app.wsgi_app
     while getattr(wsgi, "__self__", None) is not app:  # Flask's own wsgi_app, a bound method
         found.append(type(wsgi))
-        wsgi = wsgi.app if isinstance(wsgi, ProxyFix) else wsgi.wsgi_app
+        if isinstance(wsgi, ProxyFix):
+            wsgi = wsgi.app
+        elif isinstance(wsgi, WhiteNoise):
+            wsgi = wsgi.application
+        else:
+            wsgi = wsgi.wsgi_app
     return found
 
 
-def test_the_stack_is_request_id_headers_last_resort_proxy_then_flask(app):
-    assert layers(app) == [RequestIdMiddleware, SecurityHeadersMiddleware, LastResortMiddleware, ProxyFix]
+def test_the_stack_is_request_id_headers_last_resort_proxy_static_files_then_flask(app):
+    assert layers(app) == [RequestIdMiddleware, SecurityHeadersMiddleware, LastResortMiddleware, ProxyFix, StaticFiles]
 
 
 def test_a_response_from_any_layer_carries_the_request_id_and_the_headers(app):

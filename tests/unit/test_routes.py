@@ -1,5 +1,7 @@
 """The site and the API side by side, and the probes that need no I/O."""
 
+import re
+
 
 def test_site_home_is_html_from_the_layout(client):
     for path in ("/", "/home"):
@@ -8,7 +10,7 @@ def test_site_home_is_html_from_the_layout(client):
         assert response.mimetype == "text/html"
         page = response.get_data(as_text=True)
         assert "Welcome to Blasto" in page
-        assert "/static/css/site.css" in page  # from layout.html
+        assert re.search(r"/static/css/site\.[0-9a-f]{12}\.css", page)  # from layout.html, hashed
 
 
 def test_stylesheet_is_served(client):

@@ -172,7 +172,7 @@ def test_templates_have_no_inline_script_style_or_handlers():
     problems = {str(path.relative_to(TEMPLATES)): inline_problems(path.read_text()).problems for path in templates}
     assert {name: found for name, found in problems.items() if found} == {}
     report = inline_problems((TEMPLATES / "admin" / "report.html").read_text())
-    assert report.sources == ["{{ url_for('static', filename='js/report-progress.js') }}"]
+    assert report.sources == ["{{ asset_url('js/report-progress.js') }}"]
 
 
 def test_the_checker_finds_what_the_policy_blocks():
