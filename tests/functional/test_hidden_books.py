@@ -47,7 +47,6 @@ def test_a_hidden_books_page_is_a_404(browser, books):
 
 
 def test_the_front_page_forgets_a_book_as_soon_as_it_is_hidden(shop_app, browser, books):
-    shop_app.config["FRONT_PAGE_TTL_SECONDS"] = 3600  # cached, as in production
     assert "Emma" in browser.get("/home").text
     make_admin(shop_app)
     log_in(browser, "admin@example.com")
