@@ -73,7 +73,7 @@ class Line:
         if self.stock < 1:
             return "Sold out"
         if self.short:
-            return f"Only {self.stock} left"
+            return f"Only {self.stock:,} left"
         return None
 
 
@@ -150,7 +150,7 @@ def cart_add():
     wanted = cast(int, form.quantity.data)  # validated
     allowed = rules.capped(wanted, product.stock - held)  # never more than the stock in the cart
     if allowed < 1:
-        flash(f"Your cart already holds all {product.stock} copies of “{product.title}” we have.", "info")
+        flash(f"Your cart already holds all {product.stock:,} copies of “{product.title}” we have.", "info")
         return see_other(back)
     try:
         save_cart(rules.add(cart, product.id, allowed))
@@ -158,7 +158,7 @@ def cart_add():
         flash(str(exc), "error")
         return see_other(back)
     if allowed < wanted:
-        flash(f"Only {product.stock} of “{product.title}” in stock: your cart now holds {held + allowed}.", "info")
+        flash(f"Only {product.stock:,} of “{product.title}” in stock: your cart now holds {held + allowed}.", "info")
     else:
         copies = "a copy" if allowed == 1 else f"{allowed} copies"
         flash(f"Added {copies} of “{product.title}” to your cart.", "success")
@@ -192,7 +192,7 @@ def cart_update():
         flash(str(exc), "error")
         return see_other(url_for("site.cart"))
     if product is not None and quantity < wanted:
-        flash(f"Only {product.stock} of “{product.title}” in stock: your cart now holds {quantity}.", "info")
+        flash(f"Only {product.stock:,} of “{product.title}” in stock: your cart now holds {quantity}.", "info")
     else:
         flash("Your cart is updated.", "success")
     return see_other(url_for("site.cart"))
