@@ -73,14 +73,14 @@ def shelves(app: Flask | None = None) -> Shelves:
     version = current_version(app)
     now = time.monotonic()
     cached = app.extensions.get(EXTENSION_KEY)
-    if cached is not None and version is not None and cached[0] == version:
-        return cached[2]
-    if cached is not None and version is None and now < cached[1]:
-        return cached[2]
+    if cached is not None:
+        read_at_version, retry_after, data = cached
+        if data.available and version is not None and read_at_version == version:
+            return data
+        if (not data.available or version is None) and now < retry_after:
+            return data  # a failed read, or no version to compare: retried after a few seconds
     data = load_shelves()
-    # A failed read is kept only briefly; so is one whose version could not be read.
-    fresh_until = now + FAILURE_TTL_SECONDS
-    app.extensions[EXTENSION_KEY] = (version if data.available else None, fresh_until, data)
+    app.extensions[EXTENSION_KEY] = (version, now + FAILURE_TTL_SECONDS, data)
     return data
 
 
