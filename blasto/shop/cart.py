@@ -25,6 +25,11 @@ def check_quantity(quantity: int) -> int:
     return quantity
 
 
+def capped(quantity: int, stock: int) -> int:
+    """`quantity` cut down to the stock there is (0 when there is none)."""
+    return max(0, min(quantity, stock))
+
+
 def add(cart: dict[int, int], product_id: int, quantity: int = 1) -> dict[int, int]:
     check_quantity(quantity)
     if product_id not in cart and len(cart) >= MAX_LINES:

@@ -9,7 +9,7 @@ about the same time, so the form does not reveal who has an account.
 
 from __future__ import annotations
 
-from flask import current_app, flash, g, render_template, session, url_for
+from flask import current_app, flash, g, render_template, request, session, url_for
 from flask_login import current_user, login_user, logout_user
 from sqlalchemy import select
 
@@ -21,6 +21,7 @@ from blasto.shop.accounts import EmailTaken, sign_up
 from blasto.site import bp
 from blasto.site.cart import CART_KEY
 from blasto.site.forms import LoginForm, LogoutForm, SignupForm
+from blasto.web.expired_forms import restore_typed
 from blasto.web.redirects import next_from_request, see_other
 
 WRONG_CREDENTIALS = "Wrong e-mail or password."
@@ -47,6 +48,8 @@ def signup():
     if current_user.is_authenticated:
         return see_other(_after_login())
     form = SignupForm()
+    if request.method == "GET":
+        restore_typed(form)  # what was typed before the session expired (never the password)
     if form.validate_on_submit():
         try:
             user = sign_up(form.email.data, form.name.data, form.password.data)
@@ -65,6 +68,8 @@ def login():
     if current_user.is_authenticated:
         return see_other(_after_login())
     form = LoginForm()
+    if request.method == "GET":
+        restore_typed(form)  # the e-mail typed before the session expired (never the password)
     error = None
     if form.validate_on_submit():
         user = db.session.scalar(select(User).where(User.email == form.email.data))

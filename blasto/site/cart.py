@@ -50,6 +50,7 @@ class Line:
     quantity: int
     unit_price_cents: int
     stock: int
+    for_sale: bool = True
 
     @property
     def total_cents(self) -> int:
@@ -59,17 +60,43 @@ class Line:
     def short(self) -> bool:
         return self.quantity > self.stock
 
+    @property
+    def most(self) -> int:
+        """The largest quantity the shopper may ask for: the stock, within the cart's own limit."""
+        return max(1, min(self.stock, rules.MAX_QUANTITY))
+
+    @property
+    def problem(self) -> str | None:
+        """Why this line cannot be bought as it is (checkout waits until it is fixed), else None."""
+        if not self.for_sale:
+            return "No longer for sale"
+        if self.stock < 1:
+            return "Sold out"
+        if self.short:
+            return f"Only {self.stock:,} left"
+        return None
+
 
 def priced_lines(cart: dict[int, int]) -> list[Line]:
     """The cart's lines at today's prices, by title; books gone from the catalogue (or hidden) drop out."""
+    return [line for line in cart_lines(cart) if line.for_sale]
+
+
+def cart_lines(cart: dict[int, int]) -> list[Line]:
+    """Every line whose book still exists, hidden ones included (the cart page marks them for removal)."""
     if not cart:
         return []
     rows = db.session.execute(
-        select(Product.id, Product.title, Product.author, Product.price_cents, Product.stock)
-        .where(Product.id.in_(cart), FOR_SALE)
+        select(
+            Product.id, Product.title, Product.author, Product.price_cents, Product.stock, FOR_SALE.label("for_sale")
+        )
+        .where(Product.id.in_(cart))
         .order_by(Product.title, Product.id)
     )
-    return [Line(row.id, row.title, row.author, cart[row.id], row.price_cents, row.stock) for row in rows]
+    return [
+        Line(row.id, row.title, row.author, cart[row.id], row.price_cents, row.stock, bool(row.for_sale))
+        for row in rows
+    ]
 
 
 def lines_total(lines: list[Line]) -> int:
@@ -79,13 +106,22 @@ def lines_total(lines: list[Line]) -> int:
 def render_cart(status: int = 200, failed: UpdateCartForm | None = None):
     """The cart page; `failed` is an update form whose errors go next to its line."""
     cart = current_cart()
-    lines = priced_lines(cart)
-    if len(lines) < len(cart):  # books removed from the catalogue since they were added
+    lines = cart_lines(cart)
+    if len(lines) < len(cart):  # books deleted from the catalogue since they were added
         save_cart({line.product_id: line.quantity for line in lines})
-        flash("Some books in your cart are no longer for sale and were removed.", "info")
+        flash("Some books in your cart are no longer in our catalogue and were removed.", "info")
     failed_id = failed.product_id.data if failed is not None else None
+    blocked = [line for line in lines if line.problem]  # hidden, sold out or short: checkout waits for a fix
+    buyable = [line for line in lines if line.for_sale]
     return (
-        render_template("cart.html", lines=lines, total_cents=lines_total(lines), failed=failed, failed_id=failed_id),
+        render_template(
+            "cart.html",
+            lines=lines,
+            total_cents=lines_total(buyable),
+            failed=failed,
+            failed_id=failed_id,
+            blocked=blocked,
+        ),
         status,
     )
 
@@ -109,13 +145,23 @@ def cart_add():
     if product.stock < 1:
         flash(f"“{product.title}” is sold out.", "error")
         return see_other(back)
+    cart = current_cart()
+    held = cart.get(product.id, 0)
+    wanted = cast(int, form.quantity.data)  # validated
+    allowed = rules.capped(wanted, product.stock - held)  # never more than the stock in the cart
+    if allowed < 1:
+        flash(f"Your cart already holds all {product.stock:,} copies of “{product.title}” we have.", "info")
+        return see_other(back)
     try:
-        save_cart(rules.add(current_cart(), product.id, cast(int, form.quantity.data)))  # validated
+        save_cart(rules.add(cart, product.id, allowed))
     except rules.CartError as exc:
         flash(str(exc), "error")
         return see_other(back)
-    copies = "a copy" if form.quantity.data == 1 else f"{form.quantity.data} copies"
-    flash(f"Added {copies} of “{product.title}” to your cart.", "success")
+    if allowed < wanted:
+        flash(f"Only {product.stock:,} of “{product.title}” in stock: your cart now holds {held + allowed}.", "info")
+    else:
+        copies = "a copy" if allowed == 1 else f"{allowed} copies"
+        flash(f"Added {copies} of “{product.title}” to your cart.", "success")
     return see_other(back)
 
 
@@ -129,12 +175,26 @@ def cart_update():
         return see_other(url_for("site.cart"))
     if not valid:  # the error goes next to that line's quantity
         return render_cart(status=400, failed=form)
+    product_id, wanted = cast(int, form.product_id.data), cast(int, form.quantity.data)  # validated
+    product = product_for_sale(product_id) if wanted else None
+    quantity = wanted
+    if wanted and product is None:
+        flash("That book is no longer for sale; you can only remove it.", "error")
+        return see_other(url_for("site.cart"))
+    if product is not None and wanted > product.stock:
+        if product.stock < 1:
+            flash(f"“{product.title}” is sold out; you can only remove it.", "error")
+            return see_other(url_for("site.cart"))
+        quantity = product.stock  # capped at the stock, and the shopper told so
     try:
-        save_cart(rules.set_quantity(cart, cast(int, form.product_id.data), cast(int, form.quantity.data)))  # validated
+        save_cart(rules.set_quantity(cart, product_id, quantity))
     except rules.CartError as exc:
         flash(str(exc), "error")
         return see_other(url_for("site.cart"))
-    flash("Your cart is updated.", "success")
+    if product is not None and quantity < wanted:
+        flash(f"Only {product.stock:,} of “{product.title}” in stock: your cart now holds {quantity}.", "info")
+    else:
+        flash("Your cart is updated.", "success")
     return see_other(url_for("site.cart"))
 
 

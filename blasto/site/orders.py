@@ -53,6 +53,7 @@ from blasto.site import bp
 from blasto.site.cart import CART_KEY, current_cart, lines_total, priced_lines, save_cart
 from blasto.site.forms import NEW_ADDRESS, CardPaymentForm, CheckoutForm
 from blasto.web.errors import RETRY_AFTER_SECONDS
+from blasto.web.expired_forms import restore_typed
 from blasto.web.forms import CsrfOnlyForm
 from blasto.web.paging import Page, check_in_range, page_number
 from blasto.web.redirects import see_other
@@ -74,7 +75,8 @@ def checkout():
         cart = {line.product_id: line.quantity for line in lines}
         save_cart(cart)
     form = CheckoutForm(formdata=None, idempotency_key=secrets.token_urlsafe(16), cart_digest=fingerprint(cart))
-    return review(form, lines, fresh=True)
+    restored = restore_typed(form)  # the address typed before the session expired
+    return review(form, lines, fresh=not restored)
 
 
 def review(form: CheckoutForm, lines: list, fresh: bool = False, status: int = 200):

@@ -23,6 +23,8 @@ from sqlalchemy import exc as sqlalchemy_errors
 from werkzeug.exceptions import HTTPException, InternalServerError, ServiceUnavailable
 
 from blasto.core.extensions import db
+from blasto.web.error_pages import previous_page, words_for
+from blasto.web.expired_forms import back_to_form
 
 log = logging.getLogger("blasto.errors")
 outages_log = logging.getLogger("blasto.outages")
@@ -65,7 +67,8 @@ def render_error(exc: HTTPException):
         response = jsonify(body)
     else:
         try:
-            page = render_template("error.html", code=code, name=exc.name, description=message)
+            words = words_for(exc, message)
+            page = render_template("error.html", code=code, words=words, back=previous_page())
         except database_errors() as error:  # the layout asks the database who is logged in
             return database_outage(error)
         response = make_response(page)
@@ -78,6 +81,14 @@ def render_error(exc: HTTPException):
 
 
 def http_error(exc: HTTPException):
+    if isinstance(exc, CSRFError) and not request.path.startswith(API_PREFIX):
+        back = back_to_form()  # an expired form goes back to its page with a message, not to a dead end
+        if back is not None:
+            log.info(
+                "form session expired",
+                extra={"status": back.status_code, "method": request.method, "path": request.path},
+            )
+            return back
     level = logging.ERROR if (exc.code or 500) >= 500 else logging.INFO
     log.log(
         level,

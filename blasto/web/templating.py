@@ -17,8 +17,13 @@ from blasto.shop.money import format_cents
 
 
 def when(moment: datetime) -> str:
-    """Dates are shown in UTC, stated as such, so no one guesses the zone."""
+    """Dates are written in UTC, stated as such; static/js/local-times.js shows them in the browser's zone."""
     return moment.astimezone(UTC).strftime("%d %b %Y, %H:%M UTC")
+
+
+def number(value: int) -> str:
+    """A count as people read it: 12,345."""
+    return f"{int(value):,}"
 
 
 # The causes of an order's moves (blasto.shop.orders), as people read them.
@@ -55,5 +60,6 @@ def register_template_filters(app: Flask) -> None:
     app.add_template_filter(readable, "shipping")
     app.add_template_filter(format_cents, "money")
     app.add_template_filter(when, "when")
+    app.add_template_filter(number, "number")
     app.add_template_filter(readable, "status")
     app.add_template_filter(cause_label, "cause")

@@ -37,7 +37,6 @@ def shop_app(postgres_url: str, folder):
         }
     )
     assert app.config.get("WTF_CSRF_ENABLED", True), "attack tests run with CSRF on, as production does"
-    app.config["FRONT_PAGE_TTL_SECONDS"] = 0
     with app.app_context():
         seed_catalog()
     return app

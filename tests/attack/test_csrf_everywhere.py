@@ -3,7 +3,8 @@
 The routes come from `app.url_map`, so a new form route is covered without
 editing this file. Each is posted by a logged-in shopper (an admin for /admin)
 with the data its own form renders, minus the token: the answer must be the
-400 CSRF page, and no row of any table may change. The API is the one
+400 CSRF page (or, for a page that shows its own form, a 303 back to it saying
+the session expired), and no row of any table may change. The API is the one
 exemption, by design: it reads no cookies, only bearer tokens, so a forged
 cross-site request has nothing to ride on; that is checked too. So are Stripe's
 webhooks, which prove their sender by signature (tests/functional/test_stripe_webhooks.py).
@@ -14,6 +15,7 @@ from __future__ import annotations
 import pytest
 
 from blasto.web.errors import CSRF_MESSAGE
+from blasto.web.expired_forms import EXPIRED_MESSAGE
 from tests.attack.routes import page_write_routes, route_id, write_routes
 from tests.attack.world import (
     ADMIN,
@@ -64,8 +66,12 @@ def test_a_post_without_the_csrf_token_is_refused_and_changes_nothing(module_pg_
     response = browser.client.open(url, method=method, data=data)
 
     body = response.get_data(as_text=True)
-    assert response.status_code == 400, (response.status_code, body[:300])
-    assert response.mimetype == "text/html" and CSRF_MESSAGE in body and "Traceback" not in body
+    if response.status_code == 303:  # back to the form it came from, with the message
+        assert response.headers["Location"] == url, response.headers["Location"]
+        assert EXPIRED_MESSAGE in browser.get(url).text
+    else:
+        assert response.status_code == 400, (response.status_code, body[:300])
+        assert response.mimetype == "text/html" and CSRF_MESSAGE in body and "Traceback" not in body
     assert database_fingerprint(module_pg_shop) == before
     assert is_logged_in(browser), "the refused post must not have logged anyone out"
 
@@ -96,6 +102,8 @@ def test_only_the_api_and_the_webhooks_go_without_csrf_tokens(module_pg_shop, wo
         response = client.open(url_for_rule(find_rule(module_pg_shop, rule_text)), method=method, data={})
         if response.status_code == 400 and CSRF_MESSAGE in response.get_data(as_text=True):
             refused.add(rule_text)
+        elif response.status_code == 303 and response.headers["Location"] == response.request.path:
+            refused.add(rule_text)  # a page showing its own form: back to it, "Your session expired"
         else:
             exempt.add(rule_text)
             assert response.mimetype == "application/json", (rule_text, response.status_code)

@@ -95,6 +95,10 @@ def test_sign_up_search_fill_the_cart_check_out_and_get_the_receipt(page, stack)
     expect(page.locator("table.bill tfoot .total")).to_have_text(money(total), timeout=TIMEOUT_MS)
     expect(page.locator("table.bill tbody tr")).to_have_count(2, timeout=TIMEOUT_MS)
     expect(page.locator("#ship-to")).to_contain_text("1 Book Street", timeout=TIMEOUT_MS)
+    # The static script (allowed by the CSP) rewrote the UTC time to the browser's zone, keeping UTC as the title.
+    placed_at = page.locator("h1 + p time[datetime]")
+    expect(placed_at).to_have_attribute("data-localised", "", timeout=TIMEOUT_MS)
+    expect(placed_at).to_have_attribute("title", re.compile(r"UTC$"), timeout=TIMEOUT_MS)
     expect(cart_count(page)).to_contain_text("(0", timeout=TIMEOUT_MS)
     assert stack.scalar("SELECT total_cents FROM purchases WHERE id = :id", id=purchase_id) == total
 

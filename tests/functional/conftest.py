@@ -13,7 +13,6 @@ from tests.support.smtp_sink import SmtpSink
 @pytest.fixture
 def shop_app(db_app):
     assert db_app.config.get("WTF_CSRF_ENABLED", True), "these tests post real forms with their CSRF tokens"
-    db_app.config["FRONT_PAGE_TTL_SECONDS"] = 0  # tests see the shelves as they are now
     return db_app
 
 

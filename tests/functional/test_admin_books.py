@@ -315,9 +315,13 @@ def test_every_post_needs_its_csrf_token(shop_app, admin):
     emma = make_book(shop_app, "Emma", stock=5)
     before = book_row(shop_app, emma)
     for path in POSTS:
-        response = admin.client.post(path.format(id=emma), data={**GOOD, "copies": "3", "stock_seen": "5"})
-        assert response.status_code == 400, path
-        assert "did not come from this site" in response.get_data(as_text=True)
+        url = path.format(id=emma)
+        response = admin.client.post(url, data={**GOOD, "copies": "3", "stock_seen": "5"})
+        if response.status_code == 303:  # a page showing its own form: back to it, "Your session expired"
+            assert response.headers["Location"] == url, path
+        else:
+            assert response.status_code == 400, path
+            assert "did not come from this site" in response.get_data(as_text=True)
     assert book_row(shop_app, emma) == before and count(shop_app, Product) == 1
 
 

@@ -41,7 +41,6 @@ def card_app(app_factory, sqlite_template, tmp_path, stand_in):
     """The shop with Stripe on, pointed at the stand-in (CSRF on: the pages' real forms)."""
     sqlite_copy(sqlite_template, tmp_path)
     app = app_factory(PAYMENTS=stripe_settings(stand_in.api_base))
-    app.config["FRONT_PAGE_TTL_SECONDS"] = 0
     return app
 
 

@@ -132,3 +132,59 @@ def test_a_tampered_cart_cookie_is_ignored(shop_app, browser):
     browser.client.set_cookie("session", cookie[:-3] + "abc")
     page = browser.get("/cart")
     assert page.status == 200 and "Your cart is empty." in page.text
+
+
+def quantity_field(page, product_id: int) -> dict:
+    return next(c for c in page.controls if c.get("id") == f"quantity-{product_id}")
+
+
+def test_quantities_are_capped_at_the_stock_in_the_page_and_on_the_server(shop_app, browser):
+    emma = make_book(shop_app, "Emma", stock=3)
+    page = cart_with(browser, emma, 5)
+    assert "Only 3 of “Emma” in stock: your cart now holds 3." in page.text and "Cart (3" in page.text
+    cart = browser.get("/cart")
+    assert quantity_field(cart, emma)["max"] == "3"
+    page = browser.submit(cart, "/cart/update", {"quantity": "9"}, match={"product_id": str(emma)})
+    assert "Only 3 of “Emma” in stock: your cart now holds 3." in page.text and "Cart (3" in page.text
+    page = cart_with(browser, emma, 1)
+    assert "Your cart already holds all 3 copies of “Emma” we have." in page.text and "Cart (3" in page.text
+
+
+def test_a_sold_out_line_is_marked_with_a_remove_button_and_checkout_waits(shop_app, browser):
+    emma = make_book(shop_app, "Emma", stock=5)
+    dracula = make_book(shop_app, "Dracula", stock=5)
+    cart_with(browser, emma, 2)
+    cart_with(browser, dracula, 1)
+    with shop_app.app_context():
+        from blasto.core.extensions import db
+        from blasto.models import Product
+
+        db.session.get(Product, emma).stock = 0
+        db.session.commit()
+    page = browser.get("/cart")
+    assert "Sold out: please remove it" in page.text
+    assert page.has_form("/cart/remove") and 'href="/checkout"' not in page.html
+    assert 'disabled aria-describedby="checkout-blocked"' in page.html
+    assert "fix the book marked above: “Emma” (sold out)." in page.text
+    token = page.form("/cart/remove", product_id=emma).value("csrf_token")
+    refused = browser.client.post(
+        "/cart/update", data={"csrf_token": token, "product_id": emma, "quantity": 1}, follow_redirects=True
+    )
+    assert "“Emma” is sold out; you can only remove it." in refused.get_data(as_text=True)
+    page = browser.submit(browser.get("/cart"), "/cart/remove", match={"product_id": str(emma)})
+    assert 'href="/checkout"' in page.html and "checkout-blocked" not in page.html and "Cart (1" in page.text
+
+
+def test_a_short_line_holds_up_checkout_until_lowered(shop_app, browser):
+    emma = make_book(shop_app, "Emma", stock=5)
+    cart_with(browser, emma, 4)
+    with shop_app.app_context():
+        from blasto.core.extensions import db
+        from blasto.models import Product
+
+        db.session.get(Product, emma).stock = 2
+        db.session.commit()
+    page = browser.get("/cart")
+    assert "Only 2 left: lower the quantity to 2" in page.text and 'href="/checkout"' not in page.html
+    page = browser.submit(page, "/cart/update", {"quantity": "2"}, match={"product_id": str(emma)})
+    assert "Your cart is updated." in page.text and 'href="/checkout"' in page.html

@@ -90,7 +90,6 @@ def shop(app_factory, postgres_database, sink):
         SQLALCHEMY_ENGINE_OPTIONS=engine_options(uri, 5),
         SECRET_KEY=SECRET_KEY,
         MAIL=_smtp(sink),
-        FRONT_PAGE_TTL_SECONDS=0,
     )
 
     @app.get("/test-only/failing-query")

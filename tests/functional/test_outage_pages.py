@@ -14,6 +14,7 @@ from urllib.parse import urlsplit, urlunsplit
 import pytest
 
 from blasto.core.config import celery_config, database_uri, engine_options
+from blasto.shop.front_page import forget
 from blasto.web.errors import BROKER_MESSAGE, DATABASE_MESSAGE, RETRY_AFTER_SECONDS
 from tests.support.factories import PASSWORD, SHIPPING_ADDRESS, make_book, make_user
 from tests.support.form_browser import Browser, log_in
@@ -29,7 +30,6 @@ def outage_app(app_factory, postgres_database, proxy):
     through_proxy = urlunsplit((parts.scheme, f"{parts.username}@127.0.0.1:{proxy.port}", parts.path, "", ""))
     uri = database_uri(through_proxy, None)
     app = migrated(app_factory(SQLALCHEMY_DATABASE_URI=uri, SQLALCHEMY_ENGINE_OPTIONS=engine_options(uri, 5)))
-    app.config["FRONT_PAGE_TTL_SECONDS"] = 0
     return app
 
 
@@ -98,6 +98,7 @@ def test_database_down_pages_are_a_503_page_and_the_api_a_503_json_then_both_rec
         ready = api.get("/readyz")
         assert ready.status_code == 503 and "database" in ready.get_json()["failed"]
         # The front page keeps its promise of rendering without shelves.
+        forget(outage_app)  # shelves read before the outage would still be shown (nothing changed): read anew
         home = visitor.client.get("/home")
         assert home.status_code == 200 and "The shelves are being restocked" in home.get_data(as_text=True)
     outage_lines = [r for r in caplog.records if r.name == "blasto.outages"]
