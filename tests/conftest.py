@@ -40,6 +40,7 @@ import pytest  # noqa: E402
 from blasto import create_app  # noqa: E402
 from blasto.core.config import celery_config, database_uri, engine_options  # noqa: E402
 from tests.support.parallel import grouped_scheduling, heaviest_first, ungrouped_shared_fixtures  # noqa: E402
+from tests.support.payment_stand_in import PaymentStandIn  # noqa: E402
 from tests.support.redis_proxy import RedisProxy  # noqa: E402
 
 # Databases migrated once per session and copied per test (the report tests use them).
@@ -187,3 +188,10 @@ def _processes_are_marked(request):
             "so that `python3 dev.py test --fast` leaves it out",
             pytrace=False,
         )
+
+
+@pytest.fixture
+def stand_in(tmp_path):
+    """A localstripe of this test's own (tests.support.payment_stand_in): Stripe for the card payment tests."""
+    with PaymentStandIn(tmp_path / "localstripe.log") as running:
+        yield running

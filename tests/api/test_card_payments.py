@@ -15,16 +15,10 @@ from tests.support.card_payments import (
     stripe_settings,
 )
 from tests.support.factories import make_book
-from tests.support.payment_stand_in import PUBLISHABLE_KEY, PaymentStandIn
+from tests.support.payment_stand_in import PUBLISHABLE_KEY
 from tests.support.report_databases import sqlite_copy
 
 pytestmark = pytest.mark.processes  # localstripe
-
-
-@pytest.fixture
-def stand_in(tmp_path):
-    with PaymentStandIn(tmp_path / "localstripe.log") as running:
-        yield running
 
 
 @pytest.fixture

@@ -37,19 +37,12 @@ from tests.support.card_refund_orders import (
 from tests.support.embedded_broker import queued_tasks
 from tests.support.factories import count, make_admin, make_book, make_user, shipping, stock_of
 from tests.support.form_browser import Browser, log_in
-from tests.support.payment_stand_in import PaymentStandIn
 from tests.support.report_databases import postgres_config
 from tests.support.tcp_proxy import TcpProxy
 
 pytestmark = pytest.mark.processes
 
 HOUR = 3600
-
-
-@pytest.fixture
-def stand_in(tmp_path):
-    with PaymentStandIn(tmp_path / "localstripe.log") as running:
-        yield running
 
 
 @pytest.fixture

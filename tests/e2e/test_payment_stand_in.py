@@ -13,7 +13,7 @@ import threading
 import pytest
 import stripe
 
-from tests.support.payment_stand_in import SECRET_KEY, PaymentStandIn
+from tests.support.payment_stand_in import SECRET_KEY
 from tests.support.processes import free_port, wait_for
 
 pytestmark = pytest.mark.processes
@@ -40,12 +40,6 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
     def log_message(self, *args):
         pass
-
-
-@pytest.fixture
-def stand_in(tmp_path):
-    with PaymentStandIn(tmp_path / "localstripe.log") as running:
-        yield running
 
 
 @pytest.fixture

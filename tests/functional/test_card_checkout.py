@@ -24,16 +24,10 @@ from tests.support.card_payments import (
 )
 from tests.support.factories import SHIPPING_ADDRESS, make_book, make_purchase, make_user, stock_of
 from tests.support.form_browser import Browser, Page, log_in
-from tests.support.payment_stand_in import PUBLISHABLE_KEY, PaymentStandIn
+from tests.support.payment_stand_in import PUBLISHABLE_KEY
 from tests.support.report_databases import sqlite_copy
 
 pytestmark = pytest.mark.processes  # localstripe
-
-
-@pytest.fixture
-def stand_in(tmp_path):
-    with PaymentStandIn(tmp_path / "localstripe.log") as running:
-        yield running
 
 
 @pytest.fixture

@@ -27,17 +27,10 @@ from tests.support.card_refund_orders import (
 )
 from tests.support.factories import make_admin, make_book, make_user, stock_of
 from tests.support.form_browser import Browser, log_in, race
-from tests.support.payment_stand_in import PaymentStandIn
 
 pytestmark = pytest.mark.processes  # localstripe
 
 ROUNDS = 8
-
-
-@pytest.fixture
-def stand_in(tmp_path):
-    with PaymentStandIn(tmp_path / "localstripe.log") as running:
-        yield running
 
 
 def run_refund_task(app, purchase_id: int) -> str:

@@ -29,7 +29,6 @@ from tests.support.card_orders import (  # noqa: F401  (fixtures)
     pay,
     post_event,
     run_task,
-    stand_in,
     status_of,
     stored_events,
 )

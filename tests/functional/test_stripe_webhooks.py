@@ -31,7 +31,6 @@ from tests.support.card_orders import (  # noqa: F401  (fixtures)
     post_event,
     run_task,
     signed_headers,
-    stand_in,
     status_of,
     stored_events,
     stripe_config,

@@ -37,13 +37,6 @@ PAYS, DECLINED = "4242424242424242", "4000000000000341"
 
 
 @pytest.fixture
-def stand_in(tmp_path):
-    """A localstripe of this test's own."""
-    with PaymentStandIn(tmp_path / "localstripe.log") as running:
-        yield running
-
-
-@pytest.fixture
 def card_shop(app_factory, migrated_postgres, stand_in):
     """The shop on Postgres (the claim's SKIP LOCKED is Postgres's) with card payments at the stand-in."""
     uri = database_uri(migrated_postgres, None)
