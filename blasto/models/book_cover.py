@@ -34,7 +34,7 @@ class BookCover(Model):
     )
     digest: Mapped[str] = mapped_column(String(DIGEST_LENGTH))
     content_type: Mapped[str] = mapped_column(String(CONTENT_TYPE_MAX))
-    original: Mapped[bytes] = deferred(mapped_column(LargeBinary))
+    original: Mapped[bytes] = deferred(mapped_column(LargeBinary, nullable=False))
     # The sizes the pages use (blasto.shop.cover_images.WIDTHS), WebP; NULL until the worker made them.
     small: Mapped[bytes | None] = deferred(mapped_column(LargeBinary, nullable=True))
     large: Mapped[bytes | None] = deferred(mapped_column(LargeBinary, nullable=True))

@@ -160,7 +160,8 @@ def test_invalid_utf8_in_every_form_field(module_pg_shop, site, rule):
         assert_form_processed(response, what)
         assert_handled(response, what, api=False)
     # The same bytes unencoded: Werkzeug reads such a body as an empty form, so
-    # the CSRF check refuses it (a 400 page), which is a clear answer too.
+    # the CSRF check refuses it: a page showing its own form sends the shopper back
+    # to it ("Your session expired; please try again"), others answer the 400 page.
     browser, form = site.fresh_form(rule)
     response = browser.client.post(
         form.action,
@@ -168,7 +169,9 @@ def test_invalid_utf8_in_every_form_field(module_pg_shop, site, rule):
         content_type="application/x-www-form-urlencoded",
     )
     assert_handled(response, f"{rule} raw bytes", api=False)
-    assert response.status_code == 400
+    assert response.status_code == 400 or (
+        response.status_code == 303 and urlsplit(response.headers["Location"]).path == response.request.path
+    ), (rule, response.status_code)
 
 
 def urlencode_bytes(data: dict) -> bytes:

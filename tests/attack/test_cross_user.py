@@ -18,7 +18,12 @@ from tests.attack.world import ADMIN, OTHER, SHOPPER, database_fingerprint, find
 # GET routes naming one user's row by id: only that user may read them.
 OWNED = {"/purchases/<purchase_id>", "/api/v1/purchases/<purchase_id>", "/api/v1/users/<user_id>"}
 # The catalogue: anyone may read a book that is for sale.
-PUBLIC = {"/books/<product_id>", "/api/v1/products/<product_id>"}
+PUBLIC = {
+    "/books/<product_id>",
+    "/api/v1/products/<product_id>",
+    "/covers/<book_id>/<digest>.svg",  # a book's cover: as public as the book
+    "/covers/<book_id>/<digest>-<width>.webp",
+}
 ADMIN_ONLY = ("/admin", "/api/v1/reports")
 
 

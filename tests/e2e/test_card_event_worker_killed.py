@@ -34,7 +34,6 @@ from tests.support.card_orders import (
     WEBHOOK_SECRET,
     make_card_order,
     pay,
-    stand_in,  # noqa: F401  (fixture)
     stripe_config,
     stripe_env,
 )

@@ -22,7 +22,6 @@ from tests.support.card_orders import (
     WEBHOOK_SECRET,
     make_card_order,
     pay,
-    stand_in,
     stripe_config,
     stripe_env,
 )
@@ -40,6 +39,7 @@ def test_a_payment_at_stripe_pays_the_order_through_webhook_and_worker(
     empty_env_file,
     postgres_database,
     redis_url,
+    stand_in,
     app_factory,
 ):
     env = production_env(
