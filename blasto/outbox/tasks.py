@@ -14,10 +14,11 @@ from celery import shared_task, signals
 from flask import current_app
 
 from blasto.core.mail_settings import HOLD
+from blasto.core.task_queue import enqueue
 from blasto.models.sweep_heartbeat import record_sweep
 from blasto.outbox.backlog import send_backlog_gauges
 from blasto.outbox.delivery import deliver, due_for_sweep
-from blasto.outbox.dispatch import PUBLISH_RETRY, SEND_TASK, publish
+from blasto.outbox.dispatch import SEND_TASK, publish
 
 log = logging.getLogger(__name__)
 
@@ -29,13 +30,14 @@ def send(self, message_id) -> str:
         return "malformed"
     outcome = deliver(message_id)
     if outcome.retry_in is not None:
-        try:
-            self.app.send_task(SEND_TASK, args=[message_id], countdown=outcome.retry_in, retry_policy=PUBLISH_RETRY)
-        except Exception as exc:
-            log.warning(
-                "e-mail retry not queued; the sweep will queue it",
-                extra={"outbox_id": message_id, "error": type(exc).__name__},
-            )
+        enqueue(
+            SEND_TASK,
+            [message_id],
+            countdown=outcome.retry_in,
+            celery=self.app,
+            warning="e-mail retry not queued; the sweep will queue it",
+            outbox_id=message_id,
+        )
     return outcome.state
 
 

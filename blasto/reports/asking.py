@@ -11,15 +11,14 @@ from __future__ import annotations
 
 import logging
 
-from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from blasto.core.extensions import db
 from blasto.core.logs import request_id_var
+from blasto.core.task_queue import enqueue
 from blasto.models import Report
 from blasto.models.report import IN_FLIGHT
-from blasto.outbox.dispatch import PUBLISH_RETRY
 from blasto.reports.ranges import DateRange
 
 BUILD_TASK = "blasto.reports.build"
@@ -55,13 +54,12 @@ def in_flight(span: DateRange) -> Report | None:
 
 def queue_build(report_id: int, countdown: float | None = None, celery=None) -> bool:
     """Publish a build; False (and a warning) if the broker refused it."""
-    celery = celery or current_app.extensions["celery"]
-    try:
-        celery.send_task(BUILD_TASK, args=[report_id], countdown=countdown, retry_policy=PUBLISH_RETRY)
-    except Exception as exc:  # broker down: the sweep queues queued reports that waited too long
-        log.warning(
-            "report build not queued; the sweep will queue it",
-            extra={"report_id": report_id, "error": f"{type(exc).__name__}: {exc}"},
-        )
-        return False
-    return True
+    # Broker down: the sweep queues queued reports that waited too long.
+    return enqueue(
+        BUILD_TASK,
+        [report_id],
+        countdown=countdown,
+        celery=celery,
+        warning="report build not queued; the sweep will queue it",
+        report_id=report_id,
+    )

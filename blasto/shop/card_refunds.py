@@ -21,15 +21,13 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 import stripe
-from flask import after_this_request, current_app, has_request_context, request
 from sqlalchemy import or_, select, update
 
 from blasto.core.extensions import db
-from blasto.core.logs import request_id_var, tagged
+from blasto.core.task_queue import enqueue_after_response
 from blasto.models import CardRefund
 from blasto.models.base import utcnow
 from blasto.models.card_refund import ERROR_MAX, REASON_MAX
-from blasto.outbox.dispatch import PUBLISH_RETRY
 from blasto.shop import stripe_gateway
 
 MAKE_TASK, SWEEP_TASK = "blasto.refunds.make", "blasto.refunds.sweep"
@@ -57,32 +55,9 @@ def queue(purchase_id: int) -> None:
 
     A broker that is down loses nothing: the row stays owed and the sweep makes it.
     """
-    celery, request_id = current_app.extensions["celery"], request_id_var.get()
-    if not has_request_context():
-        _publish(celery, [purchase_id], request_id)
-        return
-    waiting = request.environ.setdefault("blasto.refunds_to_publish", [])
-    if not waiting:
-
-        @after_this_request
-        def publish_when_sent(response):
-            response.call_on_close(lambda: _publish(celery, waiting, request_id))
-            return response
-
-    waiting.append(purchase_id)
-
-
-def _publish(celery, purchase_ids: list[int], request_id: str | None) -> None:
-    """Queue a refund task per order (outside any app context after a response: celery is passed in)."""
-    with tagged(request_id):
-        for purchase_id in purchase_ids:
-            try:
-                celery.send_task(MAKE_TASK, args=[purchase_id], retry_policy=PUBLISH_RETRY)
-            except Exception as exc:
-                log.warning(
-                    "refund not queued; the sweep will make it",
-                    extra={"purchase_id": purchase_id, "error": f"{type(exc).__name__}: {exc}"},
-                )
+    enqueue_after_response(
+        MAKE_TASK, [purchase_id], warning="refund not queued; the sweep will make it", id_field="purchase_id"
+    )
 
 
 @dataclass(frozen=True)

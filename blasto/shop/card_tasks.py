@@ -17,32 +17,28 @@ from celery import shared_task
 from flask import current_app
 
 from blasto.core.card_sweep_settings import CARD_SWEEP_ENTRY
-from blasto.core.logs import tagged
+from blasto.core.task_queue import enqueue, enqueue_after_response, enqueue_each
 from blasto.models.sweep_heartbeat import record_sweep
 from blasto.shop.card_events import ProviderUnavailable, apply, due_for_sweep
 from blasto.shop.card_reconciliation import reconcile, stripe_on
 
 APPLY_TASK, SWEEP_TASK = "blasto.cards.apply_event", "blasto.cards.sweep"
 RETRY_BASE_SECONDS, RETRY_MAX_SECONDS, MAX_RETRIES = 5.0, 600.0, 8
-# Fail fast when the broker is down: the sweep is the retry (as for the outbox).
-PUBLISH_RETRY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.1, "interval_max": 0.1}
+NOT_QUEUED = "payment event not queued; the sweep will apply it"
 
 log = logging.getLogger(__name__)
 
 
 def publish(celery, row_ids: list[int], request_id: str | None = None) -> int:
     """Queue `apply_event` for each stored event; how many were queued (the rest wait for the sweep)."""
-    with tagged(request_id):
-        for count, row_id in enumerate(row_ids):
-            try:
-                celery.send_task(APPLY_TASK, args=[row_id], retry_policy=PUBLISH_RETRY)
-            except Exception as exc:  # broker down: the events stay unapplied for the sweep
-                log.warning(
-                    "payment event not queued; the sweep will apply it",
-                    extra={"payment_events": ",".join(map(str, row_ids[count:])), "error": type(exc).__name__},
-                )
-                return count
-    return len(row_ids)
+    return enqueue_each(
+        celery, APPLY_TASK, row_ids, warning=NOT_QUEUED, id_field="payment_events", request_id=request_id
+    )
+
+
+def publish_after_response(row_ids: list[int]) -> None:
+    """Queue `apply_event` once the webhook's answer has gone: Stripe never waits on the broker."""
+    enqueue_after_response(APPLY_TASK, row_ids, warning=NOT_QUEUED, id_field="payment_events")
 
 
 @shared_task(name=APPLY_TASK, bind=True, ignore_result=True, acks_late=True, reject_on_worker_lost=True)
@@ -61,10 +57,14 @@ def apply_event(self, row_id, attempt=0) -> str:
             "Stripe unreachable; the event is tried again",
             extra={"payment_event": row_id, "retry_in": delay, "error": str(error)[:300]},
         )
-        try:
-            self.app.send_task(APPLY_TASK, args=[row_id, attempt + 1], countdown=delay, retry_policy=PUBLISH_RETRY)
-        except Exception as exc:
-            log.warning("payment event retry not queued; the sweep will apply it", extra={"error": type(exc).__name__})
+        enqueue(
+            APPLY_TASK,
+            [row_id, attempt + 1],
+            countdown=delay,
+            celery=self.app,
+            warning="payment event retry not queued; the sweep will apply it",
+            payment_event=row_id,
+        )
         return "retry"
     return outcome or "already applied"
 

@@ -12,10 +12,10 @@ from __future__ import annotations
 import hashlib
 import logging
 
-from flask import current_app
 from sqlalchemy import select, update
 
 from blasto.core.extensions import db
+from blasto.core.task_queue import enqueue
 from blasto.models import BookCover, Product
 from blasto.models.base import utcnow
 from blasto.shop.cover_art import art_digest
@@ -23,7 +23,6 @@ from blasto.shop.cover_images import WIDTHS, make_sizes
 
 SIZE_TASK = "blasto.covers.make_sizes"
 URL_DIGEST_LENGTH = 16  # the hash prefix in a cover's URL: 64 bits, plenty to tell one book's covers apart
-PUBLISH_RETRY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.1, "interval_max": 0.1}
 _COLUMNS = {WIDTHS[0]: BookCover.small, WIDTHS[1]: BookCover.large}
 SUPERSEDED, SIZED, FAILED = "superseded", "sized", "failed"
 
@@ -69,13 +68,8 @@ def store_cover(book_id: int, data: bytes, content_type: str) -> tuple[str, bool
 
 def queue_sizes(book_id: int, digest: str, celery=None) -> bool:
     """Ask the worker for the sizes; False (and a warning) if the broker refused."""
-    celery = celery or current_app.extensions["celery"]
-    try:
-        celery.send_task(SIZE_TASK, args=[book_id, digest], retry_policy=PUBLISH_RETRY)
-    except Exception as exc:  # broker down: the book keeps its generated cover
-        log.warning("cover sizes not queued", extra={"book_id": book_id, "error": f"{type(exc).__name__}: {exc}"})
-        return False
-    return True
+    # Broker down: the book keeps its generated cover until the sizes are asked for again.
+    return enqueue(SIZE_TASK, [book_id, digest], celery=celery, warning="cover sizes not queued", book_id=book_id)
 
 
 def make_cover_sizes(book_id: int, digest: str) -> str:

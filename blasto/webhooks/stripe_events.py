@@ -15,12 +15,11 @@ from __future__ import annotations
 import logging
 
 import stripe
-from flask import after_this_request, current_app, jsonify, request
+from flask import current_app, jsonify, request
 from werkzeug.exceptions import HTTPException
 
-from blasto.core.logs import request_id_var
 from blasto.shop.card_events import NotAnEvent, parse, store
-from blasto.shop.card_tasks import publish
+from blasto.shop.card_tasks import publish_after_response
 from blasto.webhooks import bp
 
 # Stripe's events are a few kilobytes; a body far larger is not one of them.
@@ -74,15 +73,5 @@ def stripe_event():
     )
     if row_id is None:
         return jsonify(received=True, duplicate=True)
-    queue_after_response(row_id)
+    publish_after_response([row_id])
     return jsonify(received=True)
-
-
-def queue_after_response(row_id: int) -> None:
-    """Queue the event's task once the answer has gone: Stripe never waits on the broker."""
-    celery, request_id = current_app.extensions["celery"], request_id_var.get()
-
-    @after_this_request
-    def queue_when_sent(response):
-        response.call_on_close(lambda: publish(celery, [row_id], request_id))
-        return response
