@@ -83,6 +83,19 @@ def expire(app, purchase_id: int) -> None:
         assert purchase_id in orders.expire_unpaid(2 * HOUR, released={purchase_id})
 
 
+def at_once(app, work, workers: int = 4) -> list:
+    """`work()` in `workers` threads released together, each in an app context of its own: workers racing on one row."""
+    start = threading.Barrier(workers, timeout=30)
+
+    def run(_):
+        start.wait()
+        with app.app_context():
+            return work()
+
+    with ThreadPoolExecutor(workers) as pool:
+        return list(pool.map(run, range(workers)))
+
+
 def settle_now(app, stand_in, intent_id: str) -> str:
     """What the webhook worker and the sweep do: read the intent from Stripe, settle it."""
     with app.app_context():
@@ -169,15 +182,7 @@ def test_one_late_payment_settled_by_four_workers_at_once_is_decided_once(pg_sho
     pay(pg_shop, stand_in, intent_id)
     with pg_shop.app_context():
         intent = stripe_gateway.retrieve_intent(intent_id)
-    start = threading.Barrier(4, timeout=30)
-
-    def settle_at_once(_):
-        start.wait()
-        with pg_shop.app_context():
-            return settle(intent)
-
-    with ThreadPoolExecutor(4) as pool:
-        outcomes = list(pool.map(settle_at_once, range(4)))
+    outcomes = at_once(pg_shop, lambda: settle(intent))
 
     decided = [outcome for outcome in outcomes if "already settled" not in outcome]
     assert len(decided) == 1, outcomes
@@ -195,15 +200,7 @@ def test_a_late_payment_settled_by_four_workers_at_once_takes_the_books_once(pg_
     pay(pg_shop, stand_in, intent_id)
     with pg_shop.app_context():
         intent = stripe_gateway.retrieve_intent(intent_id)
-    start = threading.Barrier(4, timeout=30)
-
-    def settle_at_once(_):
-        start.wait()
-        with pg_shop.app_context():
-            return settle(intent)
-
-    with ThreadPoolExecutor(4) as pool:
-        outcomes = list(pool.map(settle_at_once, range(4)))
+    outcomes = at_once(pg_shop, lambda: settle(intent))
 
     assert sum("paid late" in outcome for outcome in outcomes) == 1, outcomes
     assert status_of(pg_shop, purchase_id) == "paid" and stock_of(pg_shop, emma) == 2
@@ -287,15 +284,7 @@ def test_four_workers_given_one_refund_at_once_make_it_once(pg_shop, stand_in):
     settle_now(pg_shop, stand_in, intent_id)
     with pg_shop.app_context():
         orders.move(purchase_id, orders.CANCEL, ADMIN)
-    start = threading.Barrier(4, timeout=30)
-
-    def make_at_once(_):
-        start.wait()
-        with pg_shop.app_context():
-            return card_refunds.make(purchase_id)
-
-    with ThreadPoolExecutor(4) as pool:
-        outcomes = list(pool.map(make_at_once, range(4)))
+    outcomes = at_once(pg_shop, lambda: card_refunds.make(purchase_id))
 
     assert sum(outcome.made for outcome in outcomes) == 1, outcomes
     assert len(refunds_at_stand_in(stand_in, intent_id)) == 1

@@ -7,51 +7,26 @@ a checkout test.
 
 from __future__ import annotations
 
-import http.server
-import threading
-
 import pytest
 import stripe
 
+from tests.support.card_orders import CapturedWebhooks
 from tests.support.payment_stand_in import SECRET_KEY
-from tests.support.processes import free_port, wait_for
+from tests.support.processes import wait_for
 
 pytestmark = pytest.mark.processes
 
 WEBHOOK_SECRET = "whsec_blasto_tests"
 
 
-class _Receiver(http.server.ThreadingHTTPServer):
-    """Records each webhook as (payload, Stripe-Signature header)."""
-
-    def __init__(self):
-        self.received: list[tuple[bytes, str]] = []
-        super().__init__(("127.0.0.1", free_port()), _Handler)
-
-
-class _Handler(http.server.BaseHTTPRequestHandler):
-    server: _Receiver
-
-    def do_POST(self):
-        body = self.rfile.read(int(self.headers["Content-Length"]))
-        self.server.received.append((body, self.headers.get("Stripe-Signature", "")))
-        self.send_response(200)
-        self.end_headers()
-
-    def log_message(self, *args):
-        pass
-
-
 @pytest.fixture
 def receiver():
-    server = _Receiver()
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield server
-    server.shutdown()
+    with CapturedWebhooks() as server:
+        yield server
 
 
 def test_a_card_payment_succeeds_is_signed_to_the_webhook_and_refunds(stand_in, receiver):
-    stand_in.register_webhook(f"http://127.0.0.1:{receiver.server_port}/webhooks/stripe", WEBHOOK_SECRET)
+    stand_in.register_webhook(receiver.url, WEBHOOK_SECRET)
     client = stripe.StripeClient(SECRET_KEY, base_addresses={"api": stand_in.api_base})
 
     intent = client.v1.payment_intents.create(

@@ -1,12 +1,17 @@
 """The committed migrations applied to an app, the newest revision (so tests need no edit per migration), and copies with test revisions."""
 
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from alembic.config import Config
 from alembic.script import ScriptDirectory
 from flask_migrate import upgrade
+from sqlalchemy import text
 
+from blasto.core.config import database_uri, engine_options
+from blasto.core.extensions import db
 from tests.support.processes import ROOT
 
 
@@ -15,6 +20,31 @@ def migrated(app):
     with app.app_context():
         upgrade()
     return app
+
+
+@contextmanager
+def app_at_revision(request, app_factory, revision: str) -> Iterator:
+    """An app whose database is migrated up to `revision`, its context pushed: for a fixture with
+    params ["sqlite", "postgres"] (the embedded SQLite file, or a fresh Postgres database)."""
+    if request.param == "postgres":
+        uri = database_uri(request.getfixturevalue("postgres_database"), None)
+        app = app_factory(SQLALCHEMY_DATABASE_URI=uri, SQLALCHEMY_ENGINE_OPTIONS=engine_options(uri, 2))
+    else:
+        app = app_factory()
+    with app.app_context():
+        upgrade(revision=revision)
+        try:
+            yield app
+        finally:
+            db.session.remove()
+            db.engine.dispose()
+
+
+def committed_sql(statement: str, **params):
+    """Run one statement in the pushed app's session and commit: rows written as older code wrote them."""
+    result = db.session.execute(text(statement), params)
+    db.session.commit()
+    return result
 
 
 def head_revision() -> str:

@@ -9,34 +9,20 @@ from __future__ import annotations
 
 import pytest
 from flask_migrate import upgrade
-from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 
-from blasto.core.config import database_uri, engine_options
 from blasto.core.extensions import db
+from tests.support.migrations import app_at_revision
+from tests.support.migrations import committed_sql as sql
 
 BEFORE = "0008_sweep_heartbeats"
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
 def old_shop(request, app_factory):
-    """An app whose database is migrated to the revision before order states, its context pushed."""
-    if request.param == "postgres":
-        uri = database_uri(request.getfixturevalue("postgres_database"), None)
-        app = app_factory(SQLALCHEMY_DATABASE_URI=uri, SQLALCHEMY_ENGINE_OPTIONS=engine_options(uri, 2))
-    else:
-        app = app_factory()
-    with app.app_context():
-        upgrade(revision=BEFORE)
+    """An app whose database is at the revision before order states, its context pushed."""
+    with app_at_revision(request, app_factory, BEFORE) as app:
         yield app
-        db.session.remove()
-        db.engine.dispose()
-
-
-def sql(statement: str, **params):
-    result = db.session.execute(text(statement), params)
-    db.session.commit()
-    return result
 
 
 def test_existing_orders_stay_paid_and_new_states_are_checked(old_shop):

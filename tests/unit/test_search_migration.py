@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import pytest
 from flask_migrate import downgrade, upgrade
-from sqlalchemy import inspect, text
+from sqlalchemy import inspect
 
-from blasto.core.config import database_uri, engine_options
 from blasto.core.extensions import db
 from blasto.shop.catalog import CatalogQuery, catalog_page
-from tests.support.migrations import head_revision, revision_before
+from tests.support.migrations import app_at_revision, head_revision, revision_before
+from tests.support.migrations import committed_sql as sql
 
 BEFORE = revision_before("0014_finding_books")
 NEW_COLUMNS = {"genre", "publisher", "year_published", "pages", "format", "isbn13"}
@@ -25,22 +25,8 @@ POSTGRES_FUNCTIONS = {"blasto_unaccent", "blasto_search_document", "blasto_searc
 @pytest.fixture(params=["sqlite", "postgres"])
 def old_shop(request, app_factory):
     """An app whose database is at the revision before finding books, its context pushed."""
-    if request.param == "postgres":
-        uri = database_uri(request.getfixturevalue("postgres_database"), None)
-        app = app_factory(SQLALCHEMY_DATABASE_URI=uri, SQLALCHEMY_ENGINE_OPTIONS=engine_options(uri, 2))
-    else:
-        app = app_factory()
-    with app.app_context():
-        upgrade(revision=BEFORE)
+    with app_at_revision(request, app_factory, BEFORE) as app:
         yield app
-        db.session.remove()
-        db.engine.dispose()
-
-
-def sql(statement: str, **params):
-    result = db.session.execute(text(statement), params)
-    db.session.commit()
-    return result
 
 
 def add_book_as_before(title: str, author: str, description: str = "") -> None:
