@@ -17,6 +17,8 @@ from tests.support.factories import SHIPPING_ADDRESS
 
 PASSWORD = "a long passphrase"
 TIMEOUT_MS = 10_000  # one page's worth of waiting: a navigation plus a render
+PHONE = {"width": 390, "height": 844}
+DESKTOP = {"width": 1280, "height": 800}
 
 _MONEY = re.compile(r"^\$([0-9]{1,3}(?:,[0-9]{3})*)\.([0-9]{2})$")
 
@@ -142,10 +144,11 @@ UNLABELLED_CONTROLS_JS = """
 """
 
 # Horizontal overflow: the document wider than the window, and the elements
-# that stick out past its right edge (the innermost ones, to name the culprit).
+# that stick out past its right edge, or whose text does (the innermost ones,
+# to name the culprit), the one reaching furthest first.
 OVERFLOW_JS = """
-() => {
-  const width = window.innerWidth;
+(expected) => {
+  const width = Math.min(window.innerWidth, expected || window.innerWidth);
   const root = document.documentElement;
   const clipped = (el) => {
     for (let node = el; node && node !== document.body; node = node.parentElement) {
@@ -155,19 +158,30 @@ OVERFLOW_JS = """
     }
     return false;
   };
-  const sticking = [...document.body.querySelectorAll('*')].filter((el) => {
+  // How far right each element reaches: its box, or a line of its own text that does not wrap (a long word).
+  const reach = new Map();
+  for (const el of document.body.querySelectorAll('*')) {
     const box = el.getBoundingClientRect();
-    return box.width > 0 && box.right > width + 0.5 && !clipped(el);
-  });
-  const innermost = sticking.filter((el) => !sticking.some((other) => other !== el && el.contains(other)));
+    if (box.width > 0 && box.right > width + 0.5) reach.set(el, box.right);
+  }
+  const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  const range = document.createRange();
+  for (let text = walker.nextNode(); text; text = walker.nextNode()) {
+    range.selectNodeContents(text);
+    for (const line of range.getClientRects()) {
+      if (line.right > width + 0.5) reach.set(text.parentElement, Math.max(reach.get(text.parentElement) || 0, line.right));
+    }
+  }
+  const sticking = [...reach.keys()].filter((el) => !clipped(el));
+  const innermost = sticking.filter((el) => !sticking.some((other) => other !== el && el.contains(other)))
+    .sort((a, b) => reach.get(b) - reach.get(a));
   return {
-    innerWidth: width,
+    innerWidth: window.innerWidth,
     scrollWidth: root.scrollWidth,
     offenders: innermost.slice(0, 10).map((el) => {
-      const box = el.getBoundingClientRect();
       const name = el.tagName.toLowerCase() + (el.id ? '#' + el.id : '') +
         (el.className && typeof el.className === 'string' ? '.' + el.className.trim().split(/\\s+/).join('.') : '');
-      return `${name} (right edge at ${Math.round(box.right)}px): ${(el.textContent || '').replace(/\\s+/g, ' ').trim().slice(0, 60)}`;
+      return `${name} (right edge at ${Math.round(reach.get(el))}px): ${(el.textContent || '').replace(/\\s+/g, ' ').trim().slice(0, 60)}`;
     }),
   };
 }
@@ -178,5 +192,27 @@ def unlabelled_controls(page: Page) -> list[str]:
     return page.evaluate(UNLABELLED_CONTROLS_JS)
 
 
-def horizontal_overflow(page: Page) -> dict:
-    return page.evaluate(OVERFLOW_JS)
+def horizontal_overflow(page: Page, width: int | None = None) -> dict:
+    """The window's width, the content's, and what sticks out past `width` (default: the window's)."""
+    return page.evaluate(OVERFLOW_JS, width)
+
+
+def sideways_scroll(page: Page, width: int) -> list[str]:
+    """Why the page scrolls sideways in a window `width` px wide, naming what sticks out furthest first ([] if not)."""
+    overflow = horizontal_overflow(page, width)
+    found = []
+    if overflow["innerWidth"] != width:
+        found.append(f"the window is {overflow['innerWidth']}px wide, not {width}px (the page was zoomed out to fit)")
+    if overflow["scrollWidth"] > overflow["innerWidth"]:
+        found.append(f"scrolls sideways: {overflow['scrollWidth']}px of content in {overflow['innerWidth']}px")
+    if found:
+        found += [f"  sticks out: {offender}" for offender in overflow["offenders"]]
+    return found
+
+
+def make_admin(stack, name: str = "Ada Admin") -> str:
+    """An admin made by the operators' command, the password typed twice on stdin; returns the e-mail."""
+    email = new_email("admin")
+    stack.check_flask("create-admin", email, "--name", name, input=f"{PASSWORD}\n{PASSWORD}\n")
+    assert stack.scalar("SELECT is_admin FROM users WHERE email = :email", email=email) is True
+    return email

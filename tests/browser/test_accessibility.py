@@ -15,22 +15,22 @@ from playwright.sync_api import Locator, Page, expect
 
 from tests.browser.shopping import (
     PASSWORD,
+    PHONE,
     TIMEOUT_MS,
     cart_count,
     cart_row,
     fill_address,
     flash,
-    horizontal_overflow,
     matches,
     new_email,
     search,
+    sideways_scroll,
     sign_up,
     unlabelled_controls,
 )
 
 pytestmark = pytest.mark.browser
 
-PHONE = {"width": 390, "height": 844}
 MAX_TABS = 60
 
 
@@ -179,15 +179,7 @@ def test_a_phone_sized_screen_has_no_sideways_scroll_and_a_purchase_works(new_pa
         if path is not None:
             page.goto(path)
         expect(page.get_by_role("heading", level=1)).to_be_visible(timeout=TIMEOUT_MS)
-        found = []
-        overflow = horizontal_overflow(page)
-        if overflow["innerWidth"] != PHONE["width"]:
-            found.append(
-                f"the window is {overflow['innerWidth']}px wide, not {PHONE['width']}px (the page was zoomed out to fit)"
-            )
-        if overflow["scrollWidth"] > overflow["innerWidth"]:
-            found.append(f"scrolls sideways: {overflow['scrollWidth']}px of content in {overflow['innerWidth']}px")
-            found += [f"  sticks out: {offender}" for offender in overflow["offenders"]]
+        found = sideways_scroll(page, PHONE["width"])
         nav = page.get_by_role("navigation", name="Main")
         for link in nav.get_by_role("link").all():
             found += on_screen(page, link, f"navigation link {link.inner_text()!r}")

@@ -27,7 +27,7 @@ import pytest
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 from playwright.sync_api import expect
 
-from tests.browser.shopping import PASSWORD, TIMEOUT_MS, log_in, new_email, unlabelled_controls
+from tests.browser.shopping import TIMEOUT_MS, log_in, make_admin, unlabelled_controls
 
 pytestmark = [pytest.mark.browser, pytest.mark.changes_shop]
 
@@ -75,11 +75,7 @@ def sales_history(stack):
 
 @pytest.fixture(scope="module")
 def admin(stack):
-    """An admin made by the operators' command, the password typed twice on stdin."""
-    email = new_email("admin")
-    stack.check_flask("create-admin", email, "--name", "Ada Admin", input=f"{PASSWORD}\n{PASSWORD}\n")
-    assert stack.scalar("SELECT is_admin FROM users WHERE email = :email", email=email) is True
-    return email
+    return make_admin(stack)
 
 
 def test_an_admin_builds_a_sales_report_and_watches_it_finish(page, stack, admin, sales_history, record_property):
