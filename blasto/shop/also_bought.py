@@ -3,8 +3,10 @@
 Only orders whose money came in and stayed count (`SOLD`: an order awaiting
 payment, cancelled or refunded says nothing about what shoppers like), and
 each order counts once however many copies it holds. One query, on
-Postgres and SQLite alike; on Postgres it walks the purchase_items indexes
-on product_id and purchase_id (docs/also-bought.md has the plan).
+Postgres and SQLite alike. On Postgres it finds the book's lines and their
+orders' other lines by the purchase_items indexes on product_id and
+purchase_id; the orders' states come by primary key, or from one pass over
+purchases when the book is in a large share of all orders (the planner's choice).
 """
 
 from __future__ import annotations
