@@ -201,7 +201,11 @@ def upload_cover(book_id: int):
     elif queue_sizes(book_id, digest):
         flash(f"Uploaded the cover of “{book.title}”. Shoppers see it in a moment, once its sizes are made.", "success")
     else:
-        flash("The cover was saved but could not be prepared just now; upload it again in a few minutes.", "error")
+        flash(
+            "The cover was saved, but the worker could not be asked to prepare it just now;"
+            " it is asked again within a few minutes, and shoppers see the cover once it is ready.",
+            "error",
+        )
     return see_other(url_for("admin.edit_book", book_id=book_id))
 
 

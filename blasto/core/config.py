@@ -95,6 +95,8 @@ def load_config(
         "STATSD": statsd_config(env),
         # Errors and failed tasks to Sentry (blasto.core.error_tracking); None: the SDK is never loaded.
         "ERROR_TRACKING": error_tracking_config(env, blasto_env),
+        # A cover still unsized this long after the worker was asked lost its task: the orders sweep asks again.
+        "COVER_SWEEP_AFTER_SECONDS": env_float(env, "COVER_SWEEP_AFTER_SECONDS", 120.0, minimum=1.0, maximum=86400.0),
         **outbox_config(env),
         **report_config(env),
         **payment_config(env),

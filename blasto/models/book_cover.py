@@ -9,7 +9,9 @@ one size it serves, by primary key.
 while the row still holds the digest it was asked about, so a slow build of
 an older upload can never overwrite a newer one. The product's
 `cover_digest` is set once the sizes exist: the pages link to the cover
-only from then on (until then they show the generated one).
+only from then on (until then they show the generated one). If the task
+asking for the sizes is lost, the orders sweep asks again (`sizing_asked_at`,
+`sizing_asks`; blasto.shop.covers.ask_again_for_lost_sizes).
 """
 
 from __future__ import annotations
@@ -40,3 +42,7 @@ class BookCover(Model):
     large: Mapped[bytes | None] = deferred(mapped_column(LargeBinary, nullable=True))
     uploaded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     sized_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # When the worker was last asked for the sizes of this upload, and how many times (the upload's ask is 1).
+    # Set with every upload; NULL only if written by hand.
+    sizing_asked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True, default=utcnow)
+    sizing_asks: Mapped[int] = mapped_column(Integer, default=1, server_default="1")

@@ -4,13 +4,15 @@ The web request that takes an upload only checks it and stores the original
 (blasto.shop.cover_images.check_cover); the sizes take the worker's time,
 not a shopper's or an admin's. The task is queued after the commit, so the
 worker never looks for a row that is not there yet; if the broker is down
-the book keeps its generated cover and the admin is told to upload again.
+or the task is lost, the orders sweep asks again (`ask_again_for_lost_sizes`)
+and the book keeps its generated cover until the sizes exist.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
+from datetime import timedelta
 
 from sqlalchemy import select, update
 
@@ -25,6 +27,10 @@ SIZE_TASK = "blasto.covers.make_sizes"
 URL_DIGEST_LENGTH = 16  # the hash prefix in a cover's URL: 64 bits, plenty to tell one book's covers apart
 _COLUMNS = {WIDTHS[0]: BookCover.small, WIDTHS[1]: BookCover.large}
 SUPERSEDED, SIZED, FAILED = "superseded", "sized", "failed"
+# Asks for one upload's sizes, the upload's own included: a cover the worker cannot size (or that kills it)
+# is not asked about for ever.
+MAX_SIZING_ASKS = 4
+SWEEP_BATCH = 50  # covers asked about again per sweep; the rest wait for the next one
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +53,8 @@ def store_cover(book_id: int, data: bytes, content_type: str) -> tuple[str, bool
         "large": None,
         "uploaded_at": utcnow(),
         "sized_at": None,
+        "sizing_asked_at": utcnow(),
+        "sizing_asks": 1,
     }
     if cover is None:
         db.session.add(BookCover(product_id=book_id, **values))
@@ -70,6 +78,40 @@ def queue_sizes(book_id: int, digest: str, celery=None) -> bool:
     """Ask the worker for the sizes; False (and a warning) if the broker refused."""
     # Broker down: the book keeps its generated cover until the sizes are asked for again.
     return enqueue(SIZE_TASK, [book_id, digest], celery=celery, warning="cover sizes not queued", book_id=book_id)
+
+
+def ask_again_for_lost_sizes(after_seconds: float, celery=None) -> int:
+    """Queue the sizes of covers still unsized `after_seconds` after the last ask; how many were queued.
+
+    Each is stamped asked now (and its asks counted) in the same commit that
+    picks it, so the next sweep leaves it alone for another `after_seconds`
+    and two clocks never queue it twice; a cover asked MAX_SIZING_ASKS times
+    keeps its generated cover. Queueing a cover twice is harmless: the task
+    writes the same sizes over the same upload.
+    """
+    now = utcnow()
+    stale = (
+        select(BookCover.product_id)
+        .where(
+            BookCover.sized_at.is_(None),
+            BookCover.sizing_asked_at <= now - timedelta(seconds=after_seconds),
+            BookCover.sizing_asks < MAX_SIZING_ASKS,
+        )
+        .order_by(BookCover.sizing_asked_at)
+        .limit(SWEEP_BATCH)
+        .with_for_update(skip_locked=True)
+    )
+    asked = db.session.execute(
+        update(BookCover)
+        .where(BookCover.product_id.in_(stale))
+        .values(sizing_asked_at=now, sizing_asks=BookCover.sizing_asks + 1)
+        .returning(BookCover.product_id, BookCover.digest)
+        .execution_options(synchronize_session=False)
+    ).all()
+    db.session.commit()
+    if asked:
+        log.info("cover sizes lost: asking the worker again", extra={"count": len(asked)})
+    return sum(queue_sizes(book_id, digest, celery) for book_id, digest in sorted(asked))
 
 
 def make_cover_sizes(book_id: int, digest: str) -> str:

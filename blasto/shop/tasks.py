@@ -6,6 +6,10 @@ to the expiry, never both. A card order's PaymentIntent is cancelled at
 Stripe first (blasto.shop.card_reconciliation), so nobody can pay for books
 put back; a card order whose intent Stripe could not cancel waits for a
 later round, the others expire on time.
+
+The same sweep asks the worker again for cover sizes whose task was lost
+(blasto.shop.covers.ask_again_for_lost_sizes): one more clock entry would
+be one more heartbeat for /readyz to watch, for a few rows a day.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from flask import current_app
 
 from blasto.models.sweep_heartbeat import record_sweep
 from blasto.shop.card_reconciliation import release_before_expiry
+from blasto.shop.covers import ask_again_for_lost_sizes
 from blasto.shop.orders import expire_unpaid
 
 ORDERS_SWEEP = "blasto.orders.sweep"
@@ -30,5 +35,6 @@ def sweep(self) -> int:
     expired = expire_unpaid(timeout, released=release_before_expiry(timeout))
     if expired:
         log.info("orders not paid in time: cancelled, stock released", extra={"count": len(expired)})
+    ask_again_for_lost_sizes(current_app.config["COVER_SWEEP_AFTER_SECONDS"], celery=self.app)
     record_sweep(self.name)  # the clock's heartbeat, read by /readyz
     return len(expired)

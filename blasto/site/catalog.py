@@ -7,6 +7,7 @@ from markupsafe import Markup
 
 from blasto.models import Product
 from blasto.models.base import ID_CONVERTER
+from blasto.shop.also_bought import also_bought
 from blasto.shop.catalog import (
     MAX_SEARCH_LENGTH,
     SORTS,
@@ -79,4 +80,4 @@ def book(product_id: int):
 
 
 def render_book(product: Product, form: AddToCartForm, status: int = 200):
-    return render_template("book.html", book=product, form=form), status
+    return render_template("book.html", book=product, form=form, also_bought=also_bought(product.id)), status

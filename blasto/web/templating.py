@@ -12,6 +12,7 @@ from flask import Flask
 
 from blasto.core.shipping_settings import COUNTRY_NAMES
 from blasto.models.product import FORMATS
+from blasto.shop.availability import availability
 from blasto.shop.genres import genre_label
 from blasto.shop.money import format_cents
 
@@ -63,3 +64,4 @@ def register_template_filters(app: Flask) -> None:
     app.add_template_filter(number, "number")
     app.add_template_filter(readable, "status")
     app.add_template_filter(cause_label, "cause")
+    app.add_template_filter(availability, "availability")

@@ -232,3 +232,20 @@ def test_a_phone_sized_screen_has_no_sideways_scroll_and_a_purchase_works(new_pa
     assert not problems, "at 390x844:\n" + "\n".join(
         f"  {where}:\n" + "\n".join(f"    {p}" for p in found) for where, found in problems.items()
     )
+
+
+@pytest.mark.changes_shop
+def test_a_book_page_with_shoppers_also_bought_fits_a_phone_and_labels_its_controls(new_page, stack):
+    stack.check_flask("seed", "--sales", "300")  # paid orders with several books (none made if they exist)
+    book_id = stack.scalar(
+        "SELECT i.product_id FROM purchase_items i JOIN purchases p ON p.id = i.purchase_id"
+        " WHERE p.status = 'paid' GROUP BY i.product_id ORDER BY count(*) DESC, i.product_id LIMIT 1"
+    )
+    page = new_page(viewport=PHONE, is_mobile=True, has_touch=True, device_scale_factor=2)
+    page.goto(f"/books/{book_id}")
+    section = page.get_by_role("region", name="Shoppers also bought")
+    expect(section).to_be_visible(timeout=TIMEOUT_MS)
+    expect(section.get_by_role("article")).not_to_have_count(0, timeout=TIMEOUT_MS)
+    overflow = horizontal_overflow(page)
+    assert overflow["scrollWidth"] <= overflow["innerWidth"], f"scrolls sideways: {overflow['offenders']}"
+    assert not unlabelled_controls(page)

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import re
 import xml.etree.ElementTree as ET
+from datetime import timedelta
 from io import BytesIO
 
 import pytest
 from PIL import Image
+from sqlalchemy import update
 
 from blasto.core.extensions import db
 from blasto.models import BookCover, Product
+from blasto.models.base import utcnow
 from blasto.shop.cover_images import MAX_BYTES, MAX_PIXELS
-from blasto.shop.covers import SIZE_TASK
+from blasto.shop.covers import MAX_SIZING_ASKS, SIZE_TASK, store_cover
 from blasto.site.covers import IMMUTABLE
 from tests.functional.test_admin_book_details import field_error
 from tests.functional.test_markup import check_markup
@@ -27,6 +30,7 @@ from tests.support.cover_files import (
 )
 from tests.support.embedded_broker import queued_tasks
 from tests.support.factories import make_book
+from tests.support.sweeps import run_orders_sweep
 
 COVER_IMG = re.compile(r'<img class="cover" src="([^"]+)"[^>]*>')
 
@@ -253,3 +257,51 @@ def test_every_cover_on_the_pages_has_alt_text_and_a_size(shop_app, admin):
             assert (' loading="lazy"' in img) == lazy, img
         assert any("-200.webp" in img or "-480.webp" in img for img in images), url
         assert admin.client.get(COVER_IMG.search(page.html)[1]).status_code == 200
+
+
+# --- a cover whose task was lost: the orders sweep asks again ---------------------------
+
+
+def store_without_asking(app, book: int) -> None:
+    """The upload's commit, with its task never sent (the broker was down, or the message was lost)."""
+    with app.app_context():
+        store_cover(book, image_bytes("PNG", (600, 900)), "image/png")
+        db.session.commit()
+
+
+def age_sizing_ask(app, book: int) -> None:
+    """Make the last ask for the cover's sizes older than COVER_SWEEP_AFTER_SECONDS."""
+    with app.app_context():
+        asked = utcnow() - timedelta(seconds=app.config["COVER_SWEEP_AFTER_SECONDS"] + 1)
+        db.session.execute(update(BookCover).where(BookCover.product_id == book).values(sizing_asked_at=asked))
+        db.session.commit()
+
+
+def test_a_cover_whose_task_was_never_sent_is_sized_once_the_orders_sweep_asks_again(shop_app, admin, tmp_path):
+    book = make_book(shop_app, "Persuasion")
+    store_without_asking(shop_app, book)
+    run_orders_sweep(shop_app)
+    assert queued_tasks(tmp_path, SIZE_TASK, "id") == [], "a cover asked about just now is left alone"
+    assert cover_src(admin, book).endswith(".svg")
+
+    age_sizing_ask(shop_app, book)
+    run_orders_sweep(shop_app)
+    run_orders_sweep(shop_app)  # the first sweep stamped its ask: the second queues nothing more
+    assert [args for args, _ in queued_tasks(tmp_path, SIZE_TASK, "id")] == [book]
+
+    assert run_size_task(shop_app, book) == "sized"
+    assert re.fullmatch(rf"/covers/{book}/[0-9a-f]{{16}}-480\.webp", cover_src(admin, book))
+    age_sizing_ask(shop_app, book)
+    run_orders_sweep(shop_app)
+    assert len(queued_tasks(tmp_path, SIZE_TASK, "id")) == 1, "a sized cover is never asked about again"
+
+
+def test_the_sweep_stops_asking_about_a_cover_after_a_few_asks(shop_app, tmp_path):
+    book = make_book(shop_app)
+    store_without_asking(shop_app, book)
+    for _ in range(MAX_SIZING_ASKS + 2):
+        age_sizing_ask(shop_app, book)
+        run_orders_sweep(shop_app)
+    assert len(queued_tasks(tmp_path, SIZE_TASK, "id")) == MAX_SIZING_ASKS - 1  # the upload's own ask was the first
+    with shop_app.app_context():
+        assert db.session.get(BookCover, book).sizing_asks == MAX_SIZING_ASKS

@@ -50,7 +50,9 @@ def test_book_page_shows_the_book_and_stock(shop_app, browser):
     emma = make_book(shop_app, "Emma", "Jane Austen", price_cents=1199, stock=4)
     sold_out = make_book(shop_app, "Villette", "Charlotte Brontë", stock=0)
     page = browser.get(f"/books/{emma}")
-    assert "Emma" in page.text and "by Jane Austen" in page.text and "$11.99" in page.text and "4 in stock" in page.text
+    assert (
+        "Emma" in page.text and "by Jane Austen" in page.text and "$11.99" in page.text and "Only 4 left" in page.text
+    )
     quantity = next(c for c in page.controls if c.get("name") == "quantity")
     assert quantity["max"] == "4" and quantity["min"] == "1"
     page = browser.get(f"/books/{sold_out}")

@@ -30,6 +30,13 @@ def run_outbox_sweep(app):
     return celery.tasks[OUTBOX_SWEEP].apply().get()
 
 
+def run_orders_sweep(app) -> int:
+    """Run the orders sweep once, here and now (it also asks again for lost cover sizes); how many orders expired."""
+    celery = app.extensions["celery"]
+    celery.loader.import_default_modules()
+    return celery.tasks[ORDERS_SWEEP].apply().get()
+
+
 def age_heartbeat(app, task: str, seconds: float) -> None:
     """Make `task`'s last run `seconds` old."""
     with app.app_context():
