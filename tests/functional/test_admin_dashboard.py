@@ -181,11 +181,21 @@ def test_the_last_report_links_to_its_page(shop_app, admin):
     assert f"Report {report_id}: 2026-01-01 to 2026-01-07" in page.text and "queued (0%)" in page.text
 
 
-def test_the_paid_day_filters_keep_their_values_and_refuse_a_reversed_range(shop_app, admin):
+def test_the_paid_day_filters_keep_their_values_and_refuse_a_reversed_range(shop_app, admin, week):
     page = admin.get("/admin/purchases?paid_from=2026-01-12&paid_to=2026-01-14")
     assert page.status == 200
-    assert 'name="paid_from" type="date" value="2026-01-12"' in page.html or 'value="2026-01-12"' in page.html
-    assert "No purchases" in page.text or "0 purchases" in page.text
+    assert re.search(r'<input[^>]*id="filter-paid-from"[^>]*value="2026-01-12"', page.html)
+    assert re.search(r'<input[^>]*id="filter-paid-to"[^>]*value="2026-01-14"', page.html)
+    this_week = {
+        week[name] for name in ("placed_paid_today", "paid_today_placed_sunday", "shipped_monday", "after_now")
+    }
+    assert listed(page, "purchase") == this_week
+    assert listed(admin.get("/admin/purchases?paid_from=2026-01-12"), "purchase") == this_week
+    assert listed(admin.get("/admin/purchases?paid_to=2026-01-04"), "purchase") == {week["two_weeks_ago"]}
+    assert listed(admin.get("/admin/purchases?paid_to=9999-12-31&state=shipped"), "purchase") == {
+        week[name]
+        for name in ("shipped_monday", "last_wednesday_14h", "last_wednesday_paid_10h", "last_monday", "two_weeks_ago")
+    }
     reversed_range = admin.get("/admin/purchases?paid_from=2026-01-14&paid_to=2026-01-12")
     assert reversed_range.status == 400
     assert "The last day comes before the first" in reversed_range.text
