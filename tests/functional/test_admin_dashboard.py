@@ -302,7 +302,7 @@ def test_every_figure_is_an_index_scan_over_a_hundred_thousand_orders(pg_app):
         assert index in every_plan, index
 
 
-def test_admin_home_is_one_admin_page_the_attack_tests_know(shop_app):
+def test_the_admin_home_is_at_slash_admin_without_a_trailing_slash(shop_app):
     rules = [rule.rule for rule in shop_app.url_map.iter_rules() if rule.endpoint == "admin.home"]
     assert rules == ["/admin"]
 
