@@ -84,8 +84,9 @@ def paid_at(start: datetime, end: datetime) -> Select:
 
     Two index range scans: `paid` history rows by time (ix_purchase_events_to_status_at),
     and sold orders by placing time (ix_purchases_status_created_at_id) that have no such row.
-    The other table is read by a key lookup per row (a scalar subquery, which the planner never
-    turns into a join), so the cost follows the orders of the span, never the tables' size.
+    The other table is read by a key lookup per row (scalar subqueries: a join, or a NOT EXISTS,
+    which Postgres makes an anti-join, hashed the whole other table on 100,000 orders), so the
+    cost follows the orders of the span, never the tables' size.
     """
     sold_total = (
         select(Purchase.total_cents)
