@@ -20,6 +20,7 @@ def admins_only():
 
 from blasto.admin import (  # noqa: E402,F401
     books,
+    dashboard,
     outbox,
     purchases,
     reports,

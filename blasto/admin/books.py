@@ -36,6 +36,7 @@ from blasto.core.extensions import csrf, db
 from blasto.models import BookCover, Product
 from blasto.models.base import ID_CONVERTER
 from blasto.models.product import STOCK_MAX
+from blasto.reports.dashboard import LOW_STOCK
 from blasto.shop.catalog import MAX_SEARCH_LENGTH, CatalogQuery, catalog_page, clean_search
 from blasto.shop.cover_images import MAX_BYTES as COVER_MAX_BYTES
 from blasto.shop.cover_images import CoverProblem, check_cover
@@ -57,10 +58,22 @@ PER_PAGE = 25
 def books():
     number = page_number()
     search = clean_search(request.args.get("q"))
-    found, total = catalog_page(CatalogQuery(search=search), number, PER_PAGE, for_sale=False)
+    # The dashboard's low-stock figure: books for sale with fewer than LOW_STOCK copies.
+    low = request.args.get("low_stock") == "1"
+    query = CatalogQuery(search=search, stock_below=LOW_STOCK if low else None)
+    found, total = catalog_page(query, number, PER_PAGE, for_sale=low)
     check_in_range(number, total, PER_PAGE)
     page = Page(items=found, number=number, per_page=PER_PAGE, total=total)
-    return render_template("admin/books.html", page=page, search=search, max_search=MAX_SEARCH_LENGTH)
+    args = {name: value for name, value in (("q", search), ("low_stock", "1" if low else "")) if value}
+    return render_template(
+        "admin/books.html",
+        page=page,
+        search=search,
+        max_search=MAX_SEARCH_LENGTH,
+        low_stock=low,
+        low_stock_under=LOW_STOCK,
+        args=args,
+    )
 
 
 @bp.route("/books/new", methods=["GET", "POST"])

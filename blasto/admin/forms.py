@@ -258,6 +258,9 @@ class PurchaseFilterForm(FlaskForm):
 
     date_from = DateField("From (UTC day)", id="filter-from", validators=[Optional()])
     date_to = DateField("To (UTC day, included)", id="filter-to", validators=[Optional()])
+    # Sales by the day the money came in (paid or shipped orders): the dashboard's links.
+    paid_from = DateField("Paid from (UTC day)", id="filter-paid-from", validators=[Optional()])
+    paid_to = DateField("Paid to (UTC day, included)", id="filter-paid-to", validators=[Optional()])
     email = StringField(
         "Customer e-mail contains",
         id="filter-email",
@@ -289,16 +292,19 @@ class PurchaseFilterForm(FlaskForm):
     min_total = MoneyField("Total at least", id="filter-min", validators=[Optional(), CentsRange(0, TOTAL_MAX_CENTS)])
     max_total = MoneyField("Total at most", id="filter-max", validators=[Optional(), CentsRange(0, TOTAL_MAX_CENTS)])
 
-    NAMES = ("state", "date_from", "date_to", "email", "book", "min_total", "max_total")
+    NAMES = ("state", "date_from", "date_to", "paid_from", "paid_to", "email", "book", "min_total", "max_total")
 
     def validate(self, extra_validators=None) -> bool:
         valid = super().validate(extra_validators)
-        for name in ("date_from", "date_to"):
+        for name in ("date_from", "date_to", "paid_from", "paid_to"):
             field = getattr(self, name)
             if field.errors and field.raw_data and field.raw_data[0].strip():
                 field.errors[:] = ["Enter a date as YYYY-MM-DD."]
         if valid and self.date_from.data and self.date_to.data and self.date_from.data > self.date_to.data:
             self.date_to.errors.append("The last day comes before the first; swap them.")
+            valid = False
+        if valid and self.paid_from.data and self.paid_to.data and self.paid_from.data > self.paid_to.data:
+            self.paid_to.errors.append("The last day comes before the first; swap them.")
             valid = False
         if (
             valid

@@ -8,8 +8,9 @@ from sqlalchemy import select
 from blasto.admin import bp
 from blasto.core.extensions import db
 from blasto.models import OutboxMessage
-from blasto.models.base import ID_CONVERTER
-from blasto.models.outbox import FAILED, STATES
+from blasto.models.base import ID_CONVERTER, utcnow
+from blasto.models.outbox import FAILED, PENDING, STATES
+from blasto.outbox.backlog import STUCK_AFTER, stuck
 from blasto.outbox.delivery import send_again
 from blasto.outbox.records import state_counts
 from blasto.web.forms import CsrfOnlyForm
@@ -23,12 +24,23 @@ def outbox():
     state = request.args.get("state", FAILED)
     if state not in STATES:
         state = FAILED
+    # The dashboard's "stuck" figure: pending e-mails owed for longer than STUCK_AFTER.
+    only_stuck = state == PENDING and request.args.get("stuck") == "1"
     counts = state_counts()
+    condition = stuck(utcnow()) if only_stuck else OutboxMessage.state == state
     rows = db.session.scalars(
-        select(OutboxMessage).where(OutboxMessage.state == state).order_by(OutboxMessage.id.desc()).limit(SHOWN)
+        select(OutboxMessage).where(condition).order_by(OutboxMessage.id.desc()).limit(SHOWN)
     ).all()
     return render_template(
-        "admin/outbox.html", rows=rows, state=state, states=STATES, counts=counts, form=CsrfOnlyForm(), shown=SHOWN
+        "admin/outbox.html",
+        rows=rows,
+        state=state,
+        states=STATES,
+        counts=counts,
+        form=CsrfOnlyForm(),
+        shown=SHOWN,
+        only_stuck=only_stuck,
+        stuck_hours=int(STUCK_AFTER.total_seconds() // 3600),
     )
 
 

@@ -24,6 +24,7 @@ from blasto.models import OutboxMessage, Product, Purchase, PurchaseItem, User
 from blasto.models.base import ID_CONVERTER, MAX_ID
 from blasto.models.outbox import RECEIPT
 from blasto.models.purchase import ADMIN, AWAITING_PAYMENT, PAID
+from blasto.reports.dashboard import paid_between
 from blasto.shop.card_refunds import refund_of
 from blasto.shop.catalog import escape_like
 from blasto.shop.history import SHIPPING_COLUMNS, shipping_of
@@ -41,6 +42,7 @@ _purchases, _lines, _products, _users, _outbox = (
     User.__table__,
     OutboxMessage.__table__,
 )
+EARLIEST, LATEST = datetime.min.replace(tzinfo=UTC), datetime.max.replace(tzinfo=UTC)  # an open end of a day filter
 _BOOK_ID = re.compile(r"(#?)([0-9]{1,10})")
 
 
@@ -152,6 +154,14 @@ def filters(form: PurchaseFilterForm) -> list[ColumnElement]:
         conditions.append(_purchases.c.created_at >= _start_of(form.date_from.data))
     if form.date_to.data and form.date_to.data < date.max:  # inclusive: before the next day starts
         conditions.append(_purchases.c.created_at < _start_of(form.date_to.data + timedelta(days=1)))
+    if form.paid_from.data or form.paid_to.data:
+        start = _start_of(form.paid_from.data) if form.paid_from.data else EARLIEST
+        end = (
+            _start_of(form.paid_to.data + timedelta(days=1))
+            if form.paid_to.data and form.paid_to.data < date.max
+            else LATEST
+        )
+        conditions.append(_purchases.c.id.in_(paid_between(start, end)))
     if form.email.data:
         pattern = f"%{escape_like(form.email.data.lower())}%"
         conditions.append(

@@ -31,6 +31,8 @@ class Product(Model):
     __table_args__ = (
         CheckConstraint("stock >= 0", name="stock_not_negative"),
         CheckConstraint("price_cents >= 0", name="price_not_negative"),
+        # Books low on stock (the admin dashboard): a short range at the low end.
+        Index("ix_products_stock", "stock"),
         # Search on Postgres (migrations 0014 and 0015 create the functions; blasto.shop.catalog
         # queries these very expressions). SQLite searches its FTS5 table instead.
         Index(

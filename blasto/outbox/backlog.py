@@ -9,18 +9,23 @@ add alarms to the load.
 from __future__ import annotations
 
 import logging
+from datetime import datetime, timedelta
 
 from celery import Celery
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, and_, func, select
 
 from blasto.core.extensions import db
 from blasto.core.metrics import backlog_gauges, client_for, send_gauges
 from blasto.core.redis_client import health_redis, is_redis
 from blasto.models import OutboxMessage
 from blasto.models.base import utcnow
-from blasto.models.outbox import PENDING
+from blasto.models.outbox import FAILED, PENDING
 
 log = logging.getLogger("blasto.health")
+
+# A pending e-mail owed this long has outlived every retry's backoff and the sweep's requeues:
+# something (the worker, the SMTP server) needs a person.
+STUCK_AFTER = timedelta(hours=1)
 
 
 def queue_depth(celery: Celery, timeout: float) -> int:
@@ -44,6 +49,18 @@ def pending_emails() -> tuple[int, float]:
     with db.engine.connect() as connection:
         count, oldest = connection.execute(query).one()
     return count, 0.0 if oldest is None else round(max(0.0, (utcnow() - oldest).total_seconds()), 1)
+
+
+def stuck(now: datetime) -> ColumnElement[bool]:
+    """Pending rows owed for longer than STUCK_AFTER: the admin outbox's "stuck" filter and the dashboard's count."""
+    return and_(OutboxMessage.state == PENDING, OutboxMessage.created_at < now - STUCK_AFTER)
+
+
+def emails_needing_a_person(now: datetime) -> tuple[int, int]:
+    """(failed, stuck) e-mails, each an index range scan on ix_outbox_messages_pending_due's state."""
+    failed = db.session.scalar(select(func.count()).select_from(OutboxMessage).where(OutboxMessage.state == FAILED))
+    stuck_count = db.session.scalar(select(func.count()).select_from(OutboxMessage).where(stuck(now)))
+    return failed or 0, stuck_count or 0
 
 
 def backlog(

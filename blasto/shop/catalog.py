@@ -81,6 +81,7 @@ class CatalogQuery:
     in_stock: bool = False
     min_cents: int | None = None
     max_cents: int | None = None
+    stock_below: int | None = None  # the admin's low-stock list (not a shopper's filter: not in query_args)
 
     def query_args(self) -> dict[str, str]:
         """The query as URL parameters, for links that keep it (page links, genre links)."""
@@ -192,6 +193,8 @@ def filtered(query: CatalogQuery, for_sale: bool = True) -> Select:
         statement = statement.where(Product.genre == query.genre)
     if query.in_stock:
         statement = statement.where(Product.stock > 0)
+    if query.stock_below is not None:
+        statement = statement.where(Product.stock < query.stock_below)
     if query.min_cents is not None:
         statement = statement.where(Product.price_cents >= query.min_cents)
     if query.max_cents is not None:

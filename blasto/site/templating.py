@@ -19,10 +19,7 @@ LAYOUT_ENDPOINTS: dict[str, tuple[str, dict[str, Any]]] = {
     "logout": ("site.logout", {}),
     "api": ("api.home", {}),
     "api_docs": ("api_docs.page", {}),
-    "admin_outbox": ("admin.outbox", {}),
-    "admin_books": ("admin.books", {}),
-    "admin_purchases": ("admin.purchases", {}),
-    "admin_reports": ("admin.reports", {}),
+    "admin": ("admin.home", {}),
 }
 
 

@@ -355,11 +355,13 @@ def test_visitors_are_sent_to_log_in(shop_app, browser):
 
 
 def test_admins_see_the_admin_links(shop_app, admin):
-    page = admin.get("/home")
+    home = admin.get("/home")
+    assert 'href="/admin"' in home.html and 'href="/admin/books"' not in home.html  # one link in the shop's menu
+    dashboard = admin.get("/admin")
     assert (
-        'href="/admin/books"' in page.html
-        and 'href="/admin/purchases"' in page.html
-        and 'href="/admin/outbox"' in page.html
+        'href="/admin/books"' in dashboard.html
+        and 'href="/admin/purchases"' in dashboard.html
+        and 'href="/admin/outbox"' in dashboard.html
     )
     check_markup(admin.get("/admin/books/new"))
 

@@ -259,6 +259,7 @@ def test_a_hundred_thousand_purchases_on_postgres(pg_app):
         "",
         "page=2000",
         f"date_from={today}&date_to={today}",
+        f"paid_from={today}&paid_to={today}",
         "email=user17%40",
         "book=Book+12",
         "book=%2342",

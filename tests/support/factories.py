@@ -17,7 +17,7 @@ from werkzeug.security import generate_password_hash
 
 from blasto.core.config import TEST_PASSWORD_HASH
 from blasto.core.extensions import db
-from blasto.models import OutboxMessage, Product, Purchase, PurchaseItem, User
+from blasto.models import OutboxMessage, Product, Purchase, PurchaseEvent, PurchaseItem, User
 from blasto.models.base import utcnow
 from blasto.models.outbox import PENDING, WELCOME
 from blasto.shop.checkout import Shipping
@@ -139,6 +139,15 @@ def book_row(app, product_id: int) -> dict:
 def set_purchase_time(app, purchase_id: int, when: datetime) -> None:
     with app.app_context():
         db.session.get(Purchase, purchase_id).created_at = when
+        db.session.commit()
+
+
+def record_move(app, purchase_id: int, to_status: str, at: datetime, from_status: str = "awaiting_payment") -> None:
+    """A history row as blasto.shop.orders writes it (without the move: set the purchase's status yourself)."""
+    with app.app_context():
+        db.session.add(
+            PurchaseEvent(purchase_id=purchase_id, at=at, from_status=from_status, to_status=to_status, cause="admin")
+        )
         db.session.commit()
 
 

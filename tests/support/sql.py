@@ -25,3 +25,26 @@ def recorded_statements(app) -> Iterator[list[str]]:
         yield seen
     finally:
         event.remove(engine, "before_cursor_execute", record)
+
+
+@contextmanager
+def query_plans(app) -> Iterator[list[tuple[str, str]]]:
+    """(statement, its EXPLAIN on Postgres) for every SELECT the app's engine runs meanwhile, with its own parameters."""
+    plans: list[tuple[str, str]] = []
+
+    def explain(conn, cursor, statement, parameters, *args):
+        if statement.lstrip().upper().startswith("SELECT"):
+            probe = conn.connection.dbapi_connection.cursor()
+            try:
+                probe.execute("EXPLAIN " + statement, parameters)
+                plans.append((statement, "\n".join(row[0] for row in probe.fetchall())))
+            finally:
+                probe.close()
+
+    with app.app_context():
+        engine = db.engine
+    event.listen(engine, "before_cursor_execute", explain)
+    try:
+        yield plans
+    finally:
+        event.remove(engine, "before_cursor_execute", explain)
