@@ -1,7 +1,7 @@
 """An index on products (stock), built concurrently.
 
-Revision ID: 0018_products_stock_index
-Revises: 0017_purchase_events_paid_index
+Revision ID: 0019_products_stock_index
+Revises: 0018_purchase_events_paid_index
 Create Date: 2026-12-06
 
 Serves the admin dashboard's count of books low on stock and the catalogue
@@ -11,8 +11,8 @@ on a live shop" asks of an index on a table that exists.
 
 from alembic import op
 
-revision = "0018_products_stock_index"
-down_revision = "0017_purchase_events_paid_index"
+revision = "0019_products_stock_index"
+down_revision = "0018_purchase_events_paid_index"
 branch_labels = None
 depends_on = None
 

@@ -1,7 +1,7 @@
 """An index on purchase_events (to_status, at), built concurrently.
 
-Revision ID: 0017_purchase_events_paid_index
-Revises: 0016_book_covers
+Revision ID: 0018_purchase_events_paid_index
+Revises: 0017_cover_sizing_asks
 Create Date: 2026-12-06
 
 Serves the admin dashboard's sales by the time they were paid: the `paid`
@@ -11,8 +11,8 @@ README's "Migrations on a live shop" asks of an index on a table that exists.
 
 from alembic import op
 
-revision = "0017_purchase_events_paid_index"
-down_revision = "0016_book_covers"
+revision = "0018_purchase_events_paid_index"
+down_revision = "0017_cover_sizing_asks"
 branch_labels = None
 depends_on = None
 
