@@ -28,6 +28,7 @@ from tests.browser.shopping import (
     sign_up,
     unlabelled_controls,
 )
+from tests.support.axe import axe_violations
 
 pytestmark = pytest.mark.browser
 
@@ -246,6 +247,6 @@ def test_a_book_page_with_shoppers_also_bought_fits_a_phone_and_labels_its_contr
     section = page.get_by_role("region", name="Shoppers also bought")
     expect(section).to_be_visible(timeout=TIMEOUT_MS)
     expect(section.get_by_role("article")).not_to_have_count(0, timeout=TIMEOUT_MS)
-    overflow = horizontal_overflow(page)
-    assert overflow["scrollWidth"] <= overflow["innerWidth"], f"scrolls sideways: {overflow['offenders']}"
+    assert sideways_scroll(page, PHONE["width"]) == []
     assert not unlabelled_controls(page)
+    assert axe_violations(page) == []
