@@ -1,7 +1,8 @@
 """The shop for people who use a keyboard, a screen reader or a phone.
 
 (a) Sign up, log out, log in and fill the cart with the keyboard alone.
-(b) Every control a person fills in has an accessible label, on every main page.
+(b) Every control a person fills in has an accessible label, and axe-core finds
+    no WCAG fault, on every main page (tests/browser/test_phone_pages.py: at 390 px).
 (c) At 390x844 (a phone) no page scrolls sideways, and the navigation and the
     buying buttons are on screen and work: a whole purchase is made at that size.
 """
@@ -123,7 +124,7 @@ def test_sign_up_log_in_and_fill_the_cart_with_the_keyboard_only(page, stack):
     assert stack.scalar("SELECT count(*) FROM users WHERE email = :email", email=email) == 1
 
 
-def test_every_control_on_the_main_pages_has_an_accessible_label(page, stack):
+def test_every_control_on_the_main_pages_has_an_accessible_label_and_axe_finds_nothing_on_a_desktop(page, stack):
     book_id = stack.scalar("SELECT id FROM products WHERE title = 'Frankenstein'")
     missing: dict[str, list[str]] = {}
 
@@ -131,7 +132,7 @@ def test_every_control_on_the_main_pages_has_an_accessible_label(page, stack):
         if path is not None:
             page.goto(path)
         expect(page.get_by_role("heading", level=1)).to_be_visible(timeout=TIMEOUT_MS)
-        found = unlabelled_controls(page)
+        found = unlabelled_controls(page) + [f"axe: {line}" for line in axe_violations(page)]
         if found:
             missing[f"{name} ({page.url.removeprefix(stack.base)})"] = found
 
@@ -156,7 +157,7 @@ def test_every_control_on_the_main_pages_has_an_accessible_label(page, stack):
     check("purchase page")
     check("purchase history", "/purchases")
 
-    assert not missing, "controls without an accessible label:\n" + "\n".join(
+    assert not missing, "controls without an accessible label, or axe-core's findings:\n" + "\n".join(
         f"  {where}: {control}" for where, controls in missing.items() for control in controls
     )
 
