@@ -105,7 +105,8 @@ class Page:
     def __init__(self, response):
         self.response = response
         self.status = response.status_code
-        self.html = response.get_data(as_text=True)
+        # An image (the crawl visits /favicon.ico) has no text: its bytes are read as if they were, harmlessly.
+        self.html = response.get_data().decode("utf-8", errors="replace")
         parser = _Parser()
         parser.feed(self.html)
         self.forms = parser.forms
