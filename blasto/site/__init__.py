@@ -9,4 +9,4 @@ from flask import Blueprint
 
 bp = Blueprint("site", __name__)
 
-from blasto.site import auth, cart, catalog, covers, orders, templating  # noqa: E402,F401  (routes attach to bp)
+from blasto.site import auth, cart, catalog, covers, orders, password_reset, templating  # noqa: E402,F401  (routes attach to bp)
