@@ -32,7 +32,7 @@ def from_address(address: str, **headers) -> dict:
 
 def assert_throttled(response, what: str) -> dict:
     body = assert_error(response, 429, "too_many_requests")
-    assert body["message"].startswith(f"Too many {what}. Please wait ") and set(body) == {
+    assert body["message"].startswith(f"Too many {what}. Try again in ") and set(body) == {
         "error",
         "message",
         "request_id",

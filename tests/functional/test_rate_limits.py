@@ -54,7 +54,7 @@ def assert_throttled_page(response, what: str) -> int:
     assert response.status_code == 429, response.status_code
     assert response.mimetype == "text/html"
     page = Page(response)
-    assert f"Too many {what}" in page.text and "Please wait" in page.text and "Traceback" not in page.html
+    assert f"Too many {what}. Try again in " in page.text and "Traceback" not in page.html
     seconds = int(response.headers["Retry-After"])
     assert 1 <= seconds <= 60
     return seconds
