@@ -16,12 +16,19 @@ from itsdangerous import TimestampSigner, URLSafeTimedSerializer
 from sqlalchemy import select
 
 from blasto.core.extensions import db
+from blasto.core.mail_settings import SMTP, MailSettings, SmtpSettings
 from blasto.models import OutboxMessage
 from blasto.models.outbox import PASSWORD_RESET, PENDING
 from blasto.outbox.delivery import deliver
 from blasto.shop.password_reset import SALT
 
 RESET_LINK = re.compile(r"https?://[^\s\"<>]+/password-reset/[A-Za-z0-9_.\-]+")
+
+
+def mail_to(app, sink) -> None:
+    """Send the app's e-mail to the sink, as production's SMTP_URL would."""
+    smtp = SmtpSettings(host="127.0.0.1", port=sink.port, timeout=2)
+    app.config["MAIL"] = MailSettings(mode=SMTP, sender="Blasto <shop@blasto.example>", smtp=smtp)
 
 
 def deliver_reset_emails(app) -> list[str]:
