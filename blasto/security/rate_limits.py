@@ -140,8 +140,8 @@ RULES = (
 
 
 def wait_phrase(seconds: int) -> str:
-    """The wait in words, rounded up to what a person would say: "45 seconds", "1 minute", "2 hours"."""
-    if seconds < 60:
+    """The wait in words, rounded up to what a person would say: "20 seconds", "1 minute", "2 hours"."""
+    if seconds < 30:
         return _counted(seconds, "second")
     if seconds < 3600:
         return _counted(math.ceil(seconds / 60), "minute")
