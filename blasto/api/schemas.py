@@ -136,7 +136,7 @@ class PasswordResetConfirmSchema(ma.Schema):
     token = fields.String(
         required=True,
         validate=validate.Length(min=1, max=500),
-        metadata={"description": "The last part of the link in the e-mail (after /password-reset/)"},
+        metadata={"description": "The `token` of the link in the e-mail (what follows ?token=)"},
     )
     password = fields.String(
         required=True,

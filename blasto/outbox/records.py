@@ -51,9 +51,9 @@ def owe_welcome(user: User) -> OutboxMessage:
 
 
 def owe_password_reset(user: User) -> OutboxMessage:
-    """Each ask is its own e-mail (a random key); the row's link is the ask page, the worker adds a token as it sends."""
+    """Each ask is its own e-mail (a random key); the row's link is the reset page, the worker adds a token as it sends."""
     key = f"{PASSWORD_RESET}:{user.id}:{secrets.token_hex(8)}"
-    return _owe(PASSWORD_RESET, key, user.email, user.id, None, public_link("site.forgot_password"))
+    return _owe(PASSWORD_RESET, key, user.email, user.id, None, public_link("site.choose_password"))
 
 
 def _owe(kind: str, key: str, recipient: str, user_id: int, purchase_id: int | None, link: str) -> OutboxMessage:

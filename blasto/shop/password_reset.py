@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from datetime import timedelta
+from urllib.parse import urlencode
 
 from flask import current_app
 from itsdangerous import BadData, URLSafeTimedSerializer
@@ -55,10 +56,13 @@ def ask_for_reset(email: str) -> None:
     db.session.commit()
 
 
-def reset_link(link_base: str, user: User) -> str:
-    """The link the e-mail carries, signed now (by the worker, as it sends): the ask page's address + "/<token>"."""
-    token = _serializer().dumps([user.id, _fingerprint(user)])
-    return f"{link_base.rstrip('/')}/{token}"
+def reset_link(page: str, user: User) -> str:
+    """The link the e-mail carries, signed now (by the worker, as it sends): the reset page's address + "?token=...".
+
+    In the query string, not the path: the access log and the app's own lines
+    log the path only, so no log line holds a live link.
+    """
+    return f"{page}?{urlencode({'token': _serializer().dumps([user.id, _fingerprint(user)])})}"
 
 
 def user_for_token(token: str) -> User | None:

@@ -7,7 +7,7 @@ rules (signed, expiring, single-use) are the shop's: blasto.shop.password_reset.
 
 from __future__ import annotations
 
-from flask import flash, render_template, url_for
+from flask import flash, render_template, request, url_for
 
 from blasto.shop.password_reset import ASKED, DEAD_LINK, ask_for_reset, reset_password, user_for_token
 from blasto.site import bp
@@ -32,8 +32,10 @@ def forgot_password():
     return render_template("password_forgot.html", form=form), status
 
 
-@bp.route("/password-reset/<token>", methods=["GET", "POST"])
-def reset_password_with_link(token: str):
+@bp.route("/password-reset/new", methods=["GET", "POST"])
+def choose_password():
+    """The e-mail's link: ?token=... on the GET, a hidden field on the POST (the log has the path alone)."""
+    token = request.values.get("token", "")
     user = user_for_token(token)
     if user is None:
         return render_template("password_link_dead.html", message=DEAD_LINK), 410

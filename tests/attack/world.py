@@ -49,7 +49,7 @@ class World:
 SHOPPER, ADMIN, OTHER = "shopper@example.com", "admin@example.com", "other@example.com"
 # Whose live reset link the crawl opens: an account no test logs in with, so fuzzing its form disturbs nobody.
 FORGETFUL = "forgetful@example.com"
-RESET_ENDPOINT = "site.reset_password_with_link"
+RESET_ENDPOINT = "site.choose_password"
 
 
 def populate(app) -> World:
@@ -135,7 +135,7 @@ def live_reset_path(app) -> str:
     """A reset link's path with a live token (the worker signs one so), for FORGETFUL."""
     with app.app_context():
         user = db.session.scalar(select(User).where(User.email == FORGETFUL))
-        return reset_link("/password-reset", user)
+        return reset_link("/password-reset/new", user)
 
 
 def crawl_forms(app, browser: Browser, prefix: str = "/") -> dict[str, tuple[str, Form]]:

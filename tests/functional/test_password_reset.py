@@ -12,7 +12,7 @@ from blasto.site.password_reset import RESET_DONE
 from tests.support.api_client import basic, bearer
 from tests.support.factories import PASSWORD, make_user
 from tests.support.form_browser import Browser, log_in
-from tests.support.password_resets import mailed_reset_path, reset_emails_owed
+from tests.support.password_resets import RESET_PAGE, mailed_reset_path, reset_emails_owed, token_of
 
 NEW_PASSWORD = "a brand new passphrase"
 
@@ -31,7 +31,7 @@ def ask_for_link(browser: Browser, email: str):
 def choose(browser: Browser, path: str, password: str = NEW_PASSWORD, confirm: str | None = None):
     page = browser.get(path)
     assert page.status == 200 and "Choose a new password" in page.text
-    return browser.submit(page, path, {"password": password, "confirm": password if confirm is None else confirm})
+    return browser.submit(page, RESET_PAGE, {"password": password, "confirm": password if confirm is None else confirm})
 
 
 def test_a_shopper_who_forgot_the_password_gets_a_link_by_email_and_is_logged_in_with_the_new_one(
@@ -102,7 +102,7 @@ def test_the_new_password_must_be_typed_twice_and_follow_the_house_rule(
     path = mailed_reset_path(shop_app, sink, "rule@example.com")
     page = choose(browser, path, password, confirm)
     assert page.status == 400 and message in page.text
-    assert page.has_form(path), "the form is shown again, on the same link"
+    assert page.form(RESET_PAGE).value("token") == token_of(path), "the form is shown again, on the same link"
     assert choose(browser, path).status == 200, "a refused attempt does not use the link up"
 
 

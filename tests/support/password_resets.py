@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 import time
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 from itsdangerous import TimestampSigner, URLSafeTimedSerializer
 from sqlalchemy import select
@@ -22,7 +22,8 @@ from blasto.models.outbox import PASSWORD_RESET, PENDING
 from blasto.outbox.delivery import deliver
 from blasto.shop.password_reset import SALT
 
-RESET_LINK = re.compile(r"https?://[^\s\"<>]+/password-reset/[A-Za-z0-9_.\-]+")
+RESET_PAGE = "/password-reset/new"
+RESET_LINK = re.compile(r"https?://[^\s\"<>]+/password-reset/new\?token=[A-Za-z0-9_.\-]+")
 
 
 def mail_to(app, sink) -> None:
@@ -55,15 +56,22 @@ def link_in(received) -> str:
 
 
 def mailed_reset_path(app, sink, email: str) -> str:
-    """Deliver the owed reset e-mails and return the path of the newest link sent to `email`."""
+    """Deliver the owed reset e-mails and return the path and query of the newest link sent to `email`."""
     assert "sent" in deliver_reset_emails(app)
     mails = [m for m in sink.received if email in m.rcpt_tos and m.subject == "Reset your Blasto password"]
     assert mails, [m.subject for m in sink.received]
-    return urlsplit(link_in(mails[-1])).path
+    parts = urlsplit(link_in(mails[-1]))
+    return f"{parts.path}?{parts.query}"
 
 
 def token_of(path: str) -> str:
-    return path.rsplit("/", 1)[1]
+    """The token of a link's path and query."""
+    return parse_qs(urlsplit(path).query).get("token", [""])[0]
+
+
+def reset_path(token: str) -> str:
+    """The reset page's link for `token`, as the e-mail would carry it."""
+    return f"{RESET_PAGE}?{urlencode({'token': token})}"
 
 
 class _LongAgo(TimestampSigner):
