@@ -1,7 +1,7 @@
 """Password reset e-mails: the outbox's kinds grow by `password_reset`.
 
-Revision ID: 0017_password_reset
-Revises: 0016_book_covers
+Revision ID: 0020_password_reset
+Revises: 0016_book_covers (0019_products_stock_index once merged: main has 0017-0019)
 Create Date: 2026-12-06
 
 Only a CHECK changes: on Postgres it is added NOT VALID (a moment's lock) and
@@ -13,8 +13,8 @@ The code deployed before this revision never writes the new kind.
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0017_password_reset"
-down_revision = "0016_book_covers"
+revision = "0020_password_reset"
+down_revision = "0016_book_covers"  # at merge: "0019_products_stock_index"
 branch_labels = None
 depends_on = None
 
