@@ -12,7 +12,18 @@ import marshmallow as ma
 from flask import Flask
 from flask_smorest import Api
 
-from blasto.api import API_VERSION, URL_PREFIX, docs, index, products, purchases, reports, tokens, users
+from blasto.api import (
+    API_VERSION,
+    URL_PREFIX,
+    docs,
+    index,
+    password_reset,
+    products,
+    purchases,
+    reports,
+    tokens,
+    users,
+)
 from blasto.core.extensions import csrf
 
 
@@ -50,7 +61,16 @@ def init_api(app: Flask) -> BlastoApi:
     api.spec.components.security_scheme(
         "basicAuth", {"type": "http", "scheme": "basic", "description": "Your e-mail and password"}
     )
-    for blueprint in (index.blp, users.blp, tokens.blp, products.blp, purchases.blp, reports.blp, docs.blp):
+    for blueprint in (
+        index.blp,
+        users.blp,
+        tokens.blp,
+        password_reset.blp,
+        products.blp,
+        purchases.blp,
+        reports.blp,
+        docs.blp,
+    ):
         api.register_blueprint(blueprint)
         # Token-authenticated JSON: no cookies are read, so no CSRF tokens either.
         csrf.exempt(blueprint)

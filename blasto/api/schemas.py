@@ -128,6 +128,32 @@ class UserCreateSchema(ma.Schema):
         return data
 
 
+class PasswordResetAskSchema(ma.Schema):
+    email = fields.Email(required=True, validate=validate.Length(max=EMAIL_MAX))
+
+
+class PasswordResetConfirmSchema(ma.Schema):
+    token = fields.String(
+        required=True,
+        validate=validate.Length(min=1, max=500),
+        metadata={"description": "The `token` of the link in the e-mail (what follows ?token=)"},
+    )
+    password = fields.String(
+        required=True,
+        load_only=True,
+        validate=validate.Length(max=PASSWORD_MAX),
+        metadata={
+            "minLength": PASSWORD_MIN,
+            "maxLength": PASSWORD_MAX,
+            "description": f"The new password: {PASSWORD_MIN} to {PASSWORD_MAX} characters; not among the 10,000 most common passwords, not the e-mail address",
+        },
+    )
+
+
+class MessageSchema(ma.Schema):
+    message = fields.String(metadata={"description": "What happened, for people"})
+
+
 class UserSchema(ma.Schema):
     id = fields.Integer()
     email = fields.String()

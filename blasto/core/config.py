@@ -158,6 +158,8 @@ DEFAULT_RATE_LIMITS = {
     "RATELIMIT_LOGIN_PER_ACCOUNT": "5 per minute; 20 per hour",
     "RATELIMIT_SIGNUP": "10 per minute; 50 per hour",
     "RATELIMIT_CHECKOUT": "30 per minute; 300 per hour",
+    "RATELIMIT_PASSWORD_RESET": "5 per minute; 20 per hour",
+    "RATELIMIT_PASSWORD_RESET_PER_ACCOUNT": "3 per hour",
 }
 
 
@@ -189,6 +191,10 @@ def rate_limit_config(env: Mapping[str, str], blasto_env: str) -> dict[str, Any]
         ),
         "RATELIMIT_SIGNUP": rate_limits("RATELIMIT_SIGNUP", env.get("RATELIMIT_SIGNUP")),
         "RATELIMIT_CHECKOUT": rate_limits("RATELIMIT_CHECKOUT", env.get("RATELIMIT_CHECKOUT")),
+        "RATELIMIT_PASSWORD_RESET": rate_limits("RATELIMIT_PASSWORD_RESET", env.get("RATELIMIT_PASSWORD_RESET")),
+        "RATELIMIT_PASSWORD_RESET_PER_ACCOUNT": rate_limits(
+            "RATELIMIT_PASSWORD_RESET_PER_ACCOUNT", env.get("RATELIMIT_PASSWORD_RESET_PER_ACCOUNT")
+        ),
     }
 
 

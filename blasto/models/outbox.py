@@ -23,7 +23,9 @@ STATES = (PENDING, SENT, FAILED)
 RECEIPT, WELCOME = "receipt", "welcome"  # a receipt is owed when the payment is in, not before
 # The life of an order (blasto.shop.orders): placed (with how to pay), shipped, cancelled, refunded.
 ORDER_PLACED, SHIPPED, CANCELLED, REFUNDED = "order_placed", "shipped", "cancelled", "refunded"
-KINDS = (RECEIPT, WELCOME, ORDER_PLACED, SHIPPED, CANCELLED, REFUNDED)
+# A link to reset a forgotten password (blasto.shop.password_reset): one row per ask.
+PASSWORD_RESET = "password_reset"
+KINDS = (RECEIPT, WELCOME, ORDER_PLACED, SHIPPED, CANCELLED, REFUNDED, PASSWORD_RESET)
 
 
 class OutboxMessage(Model):

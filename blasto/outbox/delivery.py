@@ -29,9 +29,20 @@ from blasto.mail.compose import compose
 from blasto.mail.transport import DeliveryError, Outgoing
 from blasto.models import OutboxMessage, User
 from blasto.models.base import utcnow
-from blasto.models.outbox import CANCELLED, FAILED, ORDER_PLACED, PENDING, RECEIPT, REFUNDED, SENT, SHIPPED
+from blasto.models.outbox import (
+    CANCELLED,
+    FAILED,
+    ORDER_PLACED,
+    PASSWORD_RESET,
+    PENDING,
+    RECEIPT,
+    REFUNDED,
+    SENT,
+    SHIPPED,
+)
 from blasto.outbox.dispatch import publish
 from blasto.shop.history import purchase_detail
+from blasto.shop.password_reset import RESET_LINK_LIFETIME, reset_link
 from blasto.shop.payments import instructions
 
 SWEEP_BATCH = 500
@@ -178,6 +189,13 @@ def _compose(row: OutboxMessage, mail: MailSettings):
         )
     if user is None:
         raise DeliveryError("the account no longer exists; there is nothing to send", permanent=True)
+    if row.kind == PASSWORD_RESET:
+        # Signed now, as it leaves: the row never holds a live link, and the hour starts when it is sent.
+        common["link"] = reset_link(row.link, user)
+        hours = int(RESET_LINK_LIFETIME.total_seconds() // 3600)
+        return compose(
+            subject="Reset your Blasto password", template="password_reset", name=user.name, hours=hours, **common
+        )
     return compose(subject="Welcome to Blasto", template="welcome", name=user.name, email=user.email, **common)
 
 

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import secrets
+
 from flask import current_app, has_request_context, url_for
 from sqlalchemy import func, select
 
 from blasto.core.extensions import db
 from blasto.core.logs import request_id_var
 from blasto.models import OutboxMessage, User
-from blasto.models.outbox import CANCELLED, ORDER_PLACED, RECEIPT, REFUNDED, SHIPPED, WELCOME
+from blasto.models.outbox import CANCELLED, ORDER_PLACED, PASSWORD_RESET, RECEIPT, REFUNDED, SHIPPED, WELCOME
 from blasto.models.purchase import CANCELLED as ORDER_CANCELLED
 from blasto.models.purchase import PAID
 from blasto.models.purchase import REFUNDED as ORDER_REFUNDED
@@ -46,6 +48,12 @@ def _owe_order_email(kind: str, purchase_id: int, user_id: int) -> OutboxMessage
 
 def owe_welcome(user: User) -> OutboxMessage:
     return _owe(WELCOME, f"welcome:{user.id}", user.email, user.id, None, public_link("site.home"))
+
+
+def owe_password_reset(user: User) -> OutboxMessage:
+    """Each ask is its own e-mail (a random key); the row's link is the reset page, the worker adds a token as it sends."""
+    key = f"{PASSWORD_RESET}:{user.id}:{secrets.token_hex(8)}"
+    return _owe(PASSWORD_RESET, key, user.email, user.id, None, public_link("site.choose_password"))
 
 
 def _owe(kind: str, key: str, recipient: str, user_id: int, purchase_id: int | None, link: str) -> OutboxMessage:

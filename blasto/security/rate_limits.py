@@ -1,10 +1,11 @@
-"""Rate limits on the doors attackers push: log in, sign up, check out (Flask-Limiter).
+"""Rate limits on the doors attackers push: log in, sign up, check out, ask for a password reset (Flask-Limiter).
 
 POSTs only, to the page and the API form of each action, which share one
 counter, so switching between POST /login and POST /api/v1/tokens buys nothing.
 Keys: the client address after ProxyFix (IPv6 per /64) for every action, and
 for logging in also failed attempts per submitted e-mail address (hashed), which
-stops guessing spread over many addresses. A breach is a 429 with Retry-After,
+stops guessing spread over many addresses (and asking for reset links, per
+address, so nobody can flood a mailbox). A breach is a 429 with Retry-After,
 rendered like every error. Counts live in Redis when REDIS_URL is set; if Redis
 stops answering, Flask-Limiter counts in memory: an outage of the limiter never
 takes the shop down. The limits are attached in one place, with the limiter's
@@ -32,6 +33,7 @@ from blasto.api import URL_PREFIX
 
 EXTENSION_KEY = "blasto.limiter"
 LOGIN_ENDPOINTS = ("site.login", "tokens.create_token")
+RESET_ENDPOINTS = ("site.forgot_password", "password_reset.ask")
 
 
 def client_address() -> str:
@@ -56,9 +58,26 @@ def submitted_email() -> str:
     return (email or "").strip().lower()
 
 
+def reset_email() -> str:
+    """The e-mail a password reset names (the form's field, or the JSON body's), normalised; "" when none."""
+    if request.path.startswith(URL_PREFIX):
+        body = request.get_json(silent=True)
+        email = body.get("email") if isinstance(body, dict) else None
+    else:
+        email = request.form.get("email")
+    return email.strip().lower() if isinstance(email, str) else ""
+
+
 def account_key() -> str:
     """A keyed hash of the address: Redis and the limiter's log lines never hold one an outsider could match."""
-    email = submitted_email()
+    return _keyed(submitted_email())
+
+
+def reset_account_key() -> str:
+    return _keyed(reset_email())
+
+
+def _keyed(email: str) -> str:
     if not email:
         return ""
     secret = current_app.secret_key
@@ -71,6 +90,10 @@ def no_account_named() -> bool:
     return not submitted_email()
 
 
+def no_reset_address() -> bool:
+    return not reset_email()
+
+
 def failed_login(response: Response) -> bool:
     return response.status_code in (400, 401)
 
@@ -81,6 +104,7 @@ class Rule:
     scope: str  # the counter the endpoints share
     endpoints: tuple[str, ...]
     what: str  # for the message: "Too many {what}."
+    advice: tuple[str, str] = ("", "")  # said after the wait: on a page, in the API
     key: Callable[[], str] = client_address
     exempt_when: Callable[[], bool] | None = None
     deduct_when: Callable[[Response], bool] | None = None  # None: every POST counts
@@ -93,19 +117,39 @@ RULES = (
         "login-account",
         LOGIN_ENDPOINTS,
         "failed log-ins for this e-mail address",
+        advice=(
+            "Forgot your password? Ask for a link to reset it.",
+            f"Forgot the password? POST {URL_PREFIX}/password-reset e-mails a link to reset it.",
+        ),
         key=account_key,
         exempt_when=no_account_named,
         deduct_when=failed_login,
     ),
     Rule("RATELIMIT_SIGNUP", "signup", ("site.signup", "users.create_user"), "sign-ups from your network"),
     Rule("RATELIMIT_CHECKOUT", "checkout", ("site.checkout", "purchases.create_purchase"), "orders from your network"),
+    Rule("RATELIMIT_PASSWORD_RESET", "password-reset", RESET_ENDPOINTS, "password reset requests from your network"),
+    Rule(
+        "RATELIMIT_PASSWORD_RESET_PER_ACCOUNT",
+        "password-reset-account",
+        RESET_ENDPOINTS,
+        "password reset requests for this e-mail address",
+        key=reset_account_key,
+        exempt_when=no_reset_address,
+    ),
 )
 
 
 def wait_phrase(seconds: int) -> str:
-    if seconds < 90:
-        return f"{seconds} second{'s' if seconds != 1 else ''}"
-    return f"{math.ceil(seconds / 60)} minutes"
+    """The wait in words, rounded up to what a person would say: "20 seconds", "1 minute", "2 hours"."""
+    if seconds < 30:
+        return _counted(seconds, "second")
+    if seconds < 3600:
+        return _counted(math.ceil(seconds / 60), "minute")
+    return _counted(math.ceil(seconds / 3600), "hour")
+
+
+def _counted(amount: int, unit: str) -> str:
+    return f"{amount} {unit}{'s' if amount != 1 else ''}"
 
 
 def retry_after_seconds(limiter: Limiter) -> int:
@@ -119,12 +163,13 @@ def retry_after_seconds(limiter: Limiter) -> int:
     return max(1, math.ceil(reset_time - time.time()))
 
 
-def breach_message(limiter: Limiter, what: str) -> Callable[[], str]:
+def breach_message(limiter: Limiter, what: str, advice: tuple[str, str] = ("", "")) -> Callable[[], str]:
     """The 429's message; it also keeps the wait for Retry-After (one read of the window)."""
 
     def message() -> str:
         g.rate_limit_retry_after = seconds = retry_after_seconds(limiter)
-        return f"Too many {what}. Please wait {wait_phrase(seconds)} and try again."
+        said = advice[1] if request.path.startswith(URL_PREFIX) else advice[0]
+        return f"Too many {what}. Try again in {wait_phrase(seconds)}." + (f" {said}" if said else "")
 
     return message
 
@@ -177,7 +222,7 @@ def init_rate_limits(app: Flask) -> Limiter | None:
             methods=["POST"],
             exempt_when=rule.exempt_when,
             deduct_when=rule.deduct_when,
-            error_message=breach_message(limiter, rule.what),
+            error_message=breach_message(limiter, rule.what, rule.advice),
         )
         for endpoint in rule.endpoints:
             app.view_functions[endpoint] = cast(

@@ -9,4 +9,13 @@ from flask import Blueprint
 
 bp = Blueprint("site", __name__)
 
-from blasto.site import auth, cart, catalog, covers, icons, orders, templating  # noqa: E402,F401  (routes attach to bp)
+from blasto.site import (  # noqa: E402,F401  (routes attach to bp)
+    auth,
+    cart,
+    catalog,
+    covers,
+    icons,
+    orders,
+    password_reset,
+    templating,
+)

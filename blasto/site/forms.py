@@ -5,7 +5,16 @@ from __future__ import annotations
 from flask_wtf import FlaskForm
 from sqlalchemy import select
 from wtforms import BooleanField, EmailField, HiddenField, PasswordField, RadioField, SelectField, StringField
-from wtforms.validators import DataRequired, Email, InputRequired, Length, NumberRange, Regexp, ValidationError
+from wtforms.validators import (
+    DataRequired,
+    Email,
+    EqualTo,
+    InputRequired,
+    Length,
+    NumberRange,
+    Regexp,
+    ValidationError,
+)
 from wtforms.widgets import HiddenInput
 
 from blasto.core.extensions import db
@@ -73,6 +82,45 @@ class LoginForm(FlaskForm):
         "Password", validators=[InputRequired("Please enter your password."), Length(max=PASSWORD_MAX)]
     )
     remember = BooleanField("Keep me logged in on this device")
+
+
+class ForgotPasswordForm(FlaskForm):
+    email = EmailField(
+        "E-mail",
+        description="The address of your account; we send the link there.",
+        filters=[normalise_email],
+        validators=[
+            InputRequired("Please enter your e-mail address."),
+            Length(max=EMAIL_MAX),
+            Email("That does not look like an e-mail address."),
+        ],
+    )
+
+
+class ResetPasswordForm(FlaskForm):
+    """A new password, twice; `email` (the account's) is set by the view for the rule."""
+
+    email: str | None = None
+    password = PasswordField(
+        "New password",
+        description=f"At least {PASSWORD_MIN} characters; not a common password.",
+        validators=[InputRequired("Please choose a new password.")],
+        render_kw={"minlength": PASSWORD_MIN, "maxlength": PASSWORD_MAX},
+    )
+    confirm = PasswordField(
+        "New password again",
+        validators=[
+            InputRequired("Please type the new password again."),
+            EqualTo("password", message="The two passwords are not the same; type them again."),
+        ],
+        render_kw={"maxlength": PASSWORD_MAX},
+    )
+
+    def validate_password(self, field):
+        """The one rule (blasto.shop.passwords), as for sign-up."""
+        problem = password_problem(field.data, self.email)
+        if problem:
+            raise ValidationError(problem)
 
 
 class LogoutForm(CsrfOnlyForm):

@@ -2,7 +2,14 @@
 
 import pytest
 
-PUBLIC = {("post", "/api/v1/users"), ("post", "/api/v1/tokens"), ("get", "/api/v1/home"), ("get", "/api/v1/docs")}
+PUBLIC = {
+    ("post", "/api/v1/users"),
+    ("post", "/api/v1/tokens"),
+    ("get", "/api/v1/home"),
+    ("get", "/api/v1/docs"),
+    ("post", "/api/v1/password-reset"),
+    ("post", "/api/v1/password-reset/confirm"),
+}
 EXPECTED = {
     ("post", "/api/v1/users"),
     ("get", "/api/v1/users/me"),
@@ -14,6 +21,8 @@ EXPECTED = {
     ("get", "/api/v1/purchases"),
     ("post", "/api/v1/purchases"),
     ("get", "/api/v1/purchases/{purchase_id}"),
+    ("post", "/api/v1/password-reset"),
+    ("post", "/api/v1/password-reset/confirm"),
 }
 
 
@@ -66,3 +75,13 @@ def test_docs_page_lists_every_operation(client, spec):
     for method, path in EXPECTED:
         assert f"{method.upper()} {path}" in html
     assert "<script" not in html, "no third-party script: works offline and under a strict CSP"
+
+
+def test_the_password_reset_is_described_with_its_answers(spec):
+    asking = operations(spec)[("post", "/api/v1/password-reset")]
+    assert {"202", "415", "422", "429"} <= set(asking["responses"]) and "security" not in asking
+    confirming = operations(spec)[("post", "/api/v1/password-reset/confirm")]
+    assert {"204", "400", "415", "422"} <= set(confirming["responses"])
+    body = confirming["requestBody"]["content"]["application/json"]["schema"]
+    assert body == {"$ref": "#/components/schemas/PasswordResetConfirm"}
+    assert set(spec["components"]["schemas"]["PasswordResetConfirm"]["required"]) == {"token", "password"}

@@ -32,7 +32,7 @@ def from_address(address: str, **headers) -> dict:
 
 def assert_throttled(response, what: str) -> dict:
     body = assert_error(response, 429, "too_many_requests")
-    assert body["message"].startswith(f"Too many {what}. Please wait ") and set(body) == {
+    assert body["message"].startswith(f"Too many {what}. Try again in ") and set(body) == {
         "error",
         "message",
         "request_id",
@@ -157,3 +157,23 @@ def test_every_rule_names_a_post_route_of_the_page_and_of_the_api(app):
         assert rule.setting in app.config, rule.setting
         assert {endpoint.split(".")[0] == "site" for endpoint in rule.endpoints} == {True, False}, rule.scope
         assert all("POST" in methods[endpoint] for endpoint in rule.endpoints), rule.scope
+
+
+def test_the_token_lockout_is_a_429_with_retry_after_and_points_to_the_password_reset(app_factory):
+    app = migrated(
+        app_factory(
+            RATELIMIT_ENABLED=True,
+            **{**LIMITS, "RATELIMIT_LOGIN": "100 per minute", "RATELIMIT_LOGIN_PER_ACCOUNT": "5 per minute"},
+        )
+    )
+    with app.app_context():
+        api = ApiClient(app)
+        assert api.signup("locked@example.com").status_code == 201
+        for _ in range(5):
+            assert_error(api.http.post("/api/v1/tokens", headers=basic("locked@example.com", "a wrong guess")), 401)
+        response = api.http.post("/api/v1/tokens", headers=basic("locked@example.com", PASSWORD))
+        body = assert_throttled(response, "failed log-ins for this e-mail address")
+        assert body["message"] == (
+            "Too many failed log-ins for this e-mail address. Try again in 1 minute. "
+            "Forgot the password? POST /api/v1/password-reset e-mails a link to reset it."
+        )

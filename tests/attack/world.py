@@ -22,6 +22,7 @@ from blasto.core.extensions import db
 from blasto.models import Product, Purchase, Report, User
 from blasto.models.base import utcnow
 from blasto.models.purchase import STRIPE
+from blasto.shop.password_reset import reset_link
 from tests.support.api_client import basic, bearer
 from tests.support.factories import PASSWORD, make_admin, make_purchase, make_user, owe_receipt_row
 from tests.support.form_browser import Browser, Form, Page
@@ -46,6 +47,9 @@ class World:
 
 
 SHOPPER, ADMIN, OTHER = "shopper@example.com", "admin@example.com", "other@example.com"
+# Whose live reset link the crawl opens: an account no test logs in with, so fuzzing its form disturbs nobody.
+FORGETFUL = "forgetful@example.com"
+RESET_ENDPOINT = "site.choose_password"
 
 
 def populate(app) -> World:
@@ -88,6 +92,7 @@ def populate(app) -> World:
         db.session.commit()
         report_id = report.id
         outbox_id = db.session.scalar(text("SELECT min(id) FROM outbox_messages"))
+    make_user(app, email=FORGETFUL, name="Fay Forgetful")
     world = World(shopper, admin, other, purchase, others, card, outbox_id, report_id)
     assert (world.shopper_id, world.purchase_id, world.outbox_id, world.report_id) == (1, 1, 1, 1), world
     assert world.card_purchase_id == ROWS[-1], world
@@ -126,11 +131,19 @@ def rule_for_path(app, path: str, method: str = "POST") -> Rule | None:
     return next(rule for rule in app.url_map.iter_rules(endpoint) if method in rule.methods)
 
 
+def live_reset_path(app) -> str:
+    """A reset link's path with a live token (the worker signs one so), for FORGETFUL."""
+    with app.app_context():
+        user = db.session.scalar(select(User).where(User.email == FORGETFUL))
+        return reset_link("/password-reset/new", user)
+
+
 def crawl_forms(app, browser: Browser, prefix: str = "/") -> dict[str, tuple[str, Form]]:
     """Rule of a POST form's action -> (the page that renders it, the form), over every GET page under `prefix`.
 
     A page naming a row is visited for rows 1 to 3: an order's forms depend
     on its state and how it is paid, and the world's three purchases differ so.
+    A reset link names no row: its page is opened with a live token.
     """
     found: dict[str, tuple[str, Form]] = {}
     for rule in sorted(app.url_map.iter_rules(), key=lambda r: r.rule):
@@ -141,8 +154,11 @@ def crawl_forms(app, browser: Browser, prefix: str = "/") -> dict[str, tuple[str
             or rule.rule.startswith(API_PREFIX)
         ):
             continue
-        for number in ROWS if rule.arguments else (1,):
-            url = url_for_rule(rule, number)
+        if rule.endpoint == RESET_ENDPOINT:
+            urls = [live_reset_path(app)]
+        else:
+            urls = [url_for_rule(rule, number) for number in (ROWS if rule.arguments else (1,))]
+        for url in urls:
             page = browser.get(url)
             for form in page.forms:
                 target = rule_for_path(app, urlsplit(form.action).path)

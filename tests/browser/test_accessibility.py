@@ -142,6 +142,8 @@ def test_every_control_on_the_main_pages_has_an_accessible_label_and_axe_finds_n
     check("book page", f"/books/{book_id}")
     check("login", "/login")
     check("signup", "/signup")
+    check("password reset", "/password-reset")
+    check("dead reset link", "/password-reset/new?token=expired")
 
     # As a shopper with a cart, then a purchase.
     sign_up(page, "Label Reader", new_email("labels"))
@@ -191,6 +193,7 @@ def test_a_phone_sized_screen_has_no_sideways_scroll_and_a_purchase_works(new_pa
     check("home", "/home")
     check("login", "/login")
     check("signup", "/signup")
+    check("password reset", "/password-reset")
     sign_up(page, "Phone Reader", new_email("phone"))
 
     # Search and add from the list, by touch.

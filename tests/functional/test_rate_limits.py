@@ -54,7 +54,7 @@ def assert_throttled_page(response, what: str) -> int:
     assert response.status_code == 429, response.status_code
     assert response.mimetype == "text/html"
     page = Page(response)
-    assert f"Too many {what}" in page.text and "Please wait" in page.text and "Traceback" not in page.html
+    assert f"Too many {what}" in page.text and "Try again in " in page.text and "Traceback" not in page.html
     seconds = int(response.headers["Retry-After"])
     assert 1 <= seconds <= 60
     return seconds
@@ -200,6 +200,39 @@ def test_failed_logins_are_counted_per_account_across_addresses(app_factory):
     assert_throttled_page(response, "failed log-ins for this e-mail address")
     # Other accounts are untouched, and so is every address's own allowance.
     assert post_login(browser_from(app, "198.51.100.1"), "someone@example.com").status_code == 400
+
+
+def test_the_lockout_after_five_wrong_passwords_says_how_long_to_wait_and_offers_a_password_reset(app_factory):
+    app = limited(app_factory, RATELIMIT_LOGIN="100 per minute", RATELIMIT_LOGIN_PER_ACCOUNT="5 per minute")
+    make_user(app, email="locked@example.com")
+    browser = browser_from(app, "198.51.100.60")
+    for _ in range(5):
+        assert post_login(browser, "locked@example.com").status_code == 400
+    response = post_login(browser, "locked@example.com", PASSWORD)  # even the right password waits
+    assert_throttled_page(response, "failed log-ins for this e-mail address")
+    page = Page(response)
+    assert "Try again in 1 minute. Forgot your password? Ask for a link to reset it." in page.text
+    assert '<a href="/password-reset">Reset your password</a>' in page.html
+    assert browser.get("/password-reset").status == 200, "the reset is open while the log-in waits"
+
+
+def test_reset_requests_are_limited_per_address_across_networks_and_per_network(app_factory):
+    app = limited(
+        app_factory, RATELIMIT_PASSWORD_RESET="3 per minute", RATELIMIT_PASSWORD_RESET_PER_ACCOUNT="2 per hour"
+    )
+
+    def ask(address: str, email: str) -> int:
+        browser = browser_from(app, address)
+        form = browser.get("/password-reset").form("/password-reset")
+        return browser.client.post("/password-reset", data=form.data({"email": email})).status_code
+
+    assert [ask(f"192.0.2.{n}", "Flooded@example.com") for n in range(1, 4)] == [303, 303, 429]
+    assert ask("192.0.2.9", "other@example.com") == 303, "another address has its own allowance"
+    assert [ask("192.0.2.20", f"reader{n}@example.com") for n in range(4)] == [303, 303, 303, 429]
+    api = app.test_client().post(
+        "/api/v1/password-reset", json={"email": "flooded@example.com"}, headers={"X-Forwarded-For": "192.0.2.30"}
+    )
+    assert api.status_code == 429 and "Try again in " in api.get_json()["message"], "the API shares the count"
 
 
 def test_successful_logins_do_not_use_up_the_accounts_allowance(app_factory):
