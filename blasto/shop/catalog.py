@@ -242,11 +242,15 @@ def search_mode(words: list[str], for_sale: bool) -> str:
     """How this database searches: "fts5" (SQLite), "full_text" or, when that finds nothing, "trigram" (Postgres)."""
     if db.session.get_bind().dialect.name != "postgresql":
         return "fts5"
-    books = select(Product.id).where(_DOCUMENT.op("@@")(postgres_tsquery(words)))
-    if for_sale:
-        books = books.where(FOR_SALE)
-    found = db.session.scalar(select(books.exists()))
-    return "full_text" if found else "trigram"
+    # A catalogue page asks twice (its books, then its genre counts): once per session, that is per request.
+    known: dict = db.session.info.setdefault("blasto.search_modes", {})
+    key = (tuple(words), for_sale)
+    if key not in known:
+        books = select(Product.id).where(_DOCUMENT.op("@@")(postgres_tsquery(words)))
+        if for_sale:
+            books = books.where(FOR_SALE)
+        known[key] = "full_text" if db.session.scalar(select(books.exists())) else "trigram"
+    return known[key]
 
 
 def postgres_tsquery(words: list[str]) -> ColumnElement:

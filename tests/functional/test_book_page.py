@@ -6,8 +6,10 @@ import html
 import re
 
 import pytest
+from sqlalchemy import text
 
 from blasto.core.extensions import db
+from blasto.shop import also_bought as also_bought_module
 from blasto.shop.also_bought import also_bought
 from blasto.shop.availability import LOW_STOCK
 from tests.functional.test_markup import check_markup
@@ -130,3 +132,20 @@ def test_the_query_gives_the_same_answer_on_postgres(pg_app):
         assert [book.title for book in also_bought(books["Dracula"])] == ["Emma", "Ivanhoe"]
         assert also_bought(books["Villette"]) == []
         db.session.rollback()
+
+
+def test_the_ranking_is_kept_a_while_but_the_books_shown_are_read_fresh(shop_app, browser, orders, monkeypatch):
+    emma = orders["Emma"]
+    assert also_bought_titles(browser.get(f"/books/{emma}")) == ["Dracula", "Persuasion"]
+    buyer = make_user(shop_app, email="later@example.com")
+    for _ in range(5):  # Ivanhoe would now lead, but the ranking is kept for RANKING_SECONDS
+        make_purchase(shop_app, buyer, {emma: 1, orders["Ivanhoe"]: 1}, status="paid")
+    set_hidden(shop_app, orders["Dracula"])  # ...while a hidden book leaves the row at once
+    with shop_app.app_context():
+        db.session.execute(text("UPDATE products SET stock = 2 WHERE id = :id"), {"id": orders["Persuasion"]})
+        db.session.commit()
+    page = browser.get(f"/books/{emma}")
+    assert also_bought_titles(page) == ["Persuasion"]
+    assert "Only 2 left" in re.sub(r"<[^>]+>", " ", page.html.split('class="also-bought"')[1]), "stock read fresh"
+    monkeypatch.setattr(also_bought_module, "RANKING_SECONDS", 0.0)  # as when they have passed
+    assert also_bought_titles(browser.get(f"/books/{emma}")) == ["Ivanhoe", "Persuasion"]
