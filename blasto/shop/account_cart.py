@@ -23,9 +23,14 @@ def load(user_id: int) -> dict[int, int]:
     return {row.product_id: row.quantity for row in rows}
 
 
-def store(user_id: int, cart: dict[int, int]) -> None:
-    """Make the account's cart `cart`: lines gone are deleted, lines new or changed written; then commit."""
-    held = load(user_id)
+def store(user_id: int, cart: dict[int, int], was: dict[int, int] | None = None) -> None:
+    """Make the account's cart `cart`, then commit.
+
+    `was` is the cart as the caller read it: only what changed since is
+    written (lines dropped deleted, lines new or changed upserted), so a line
+    another device changed meanwhile stands. Without it, the stored cart is read now.
+    """
+    held = load(user_id) if was is None else was
     gone = [product_id for product_id in held if product_id not in cart]
     if gone:
         db.session.execute(delete(CartLine).where(CartLine.user_id == user_id, CartLine.product_id.in_(gone)))
@@ -57,7 +62,8 @@ def merge(user_id: int, anonymous: dict[int, int]) -> bool:
     """
     if not anonymous:
         return True
-    cart = load(user_id)
+    was = load(user_id)
+    cart = dict(was)
     rows = db.session.execute(select(Product.id, Product.stock).where(Product.id.in_(anonymous), FOR_SALE))
     stock = {row.id: row.stock for row in rows}
     whole = True
@@ -72,5 +78,5 @@ def merge(user_id: int, anonymous: dict[int, int]) -> bool:
             cart = rules.add(cart, product_id, allowed)
         except rules.CartError:  # the cart already holds as many different books as it may
             whole = False
-    store(user_id, cart)
+    store(user_id, cart, was=was)
     return whole

@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import cast
 
-from flask import flash, render_template, session, url_for
+from flask import flash, g, render_template, session, url_for
 from flask_login import current_user
 from sqlalchemy import select
 
@@ -39,12 +39,14 @@ def current_cart() -> dict[int, int]:
         return rules.from_session(session.get(CART_KEY))
     if CART_KEY in session:  # a cookie cart from before this release, in a session already signed in
         merge_anonymous_cart(current_user)
-    return account_cart.load(current_user.id)
+    g.account_cart_as_read = account_cart.load(current_user.id)
+    return dict(g.account_cart_as_read)
 
 
 def save_cart(cart: dict[int, int]) -> None:
     if current_user.is_authenticated:
-        account_cart.store(current_user.id, cart)
+        # Only what this request changed is written: another device's change to another line stands.
+        account_cart.store(current_user.id, cart, was=g.pop("account_cart_as_read", None))
     elif cart:
         session[CART_KEY] = rules.to_session(cart)
     else:
