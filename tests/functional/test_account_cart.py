@@ -6,6 +6,7 @@ import pytest
 
 from blasto.core.extensions import db
 from blasto.models import Product
+from blasto.shop import account_cart
 from blasto.shop.cart import MAX_QUANTITY
 from tests.support.carts import add_to_cart, cart_on_page, log_out, stored_cart
 from tests.support.factories import make_book, make_user, set_hidden
@@ -160,3 +161,16 @@ def test_a_cookie_cart_in_a_session_signed_in_before_this_release_joins_the_acco
     assert "Cart (2" in browser.get("/home").text
     assert stored_cart(shop_app, reader) == {emma: 2}
     assert cart_on_page(log_in(device(shop_app), READER, next_url="/cart")) == {emma: 2}
+
+
+def test_a_save_from_a_stale_read_keeps_the_line_another_device_added_meanwhile(either_app):
+    app = either_app
+    reader = make_user(app, email=READER)
+    emma = make_book(app, "Emma", stock=5)
+    dracula = make_book(app, "Dracula", stock=5)
+    with app.app_context():
+        account_cart.store(reader, {emma: 1})
+        read_by_the_phone = account_cart.load(reader)
+        account_cart.store(reader, {emma: 1, dracula: 2})  # the laptop adds Dracula
+        account_cart.store(reader, {**read_by_the_phone, emma: 3}, was=read_by_the_phone)  # the phone's change
+    assert stored_cart(app, reader) == {emma: 3, dracula: 2}
