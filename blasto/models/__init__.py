@@ -7,6 +7,7 @@ the database as well as the code that decrements it).
 from blasto.models.address import SavedAddress
 from blasto.models.book_cover import BookCover
 from blasto.models.card_refund import CardRefund
+from blasto.models.cart_line import CartLine
 from blasto.models.login_session import LoginSession
 from blasto.models.outbox import OutboxMessage
 from blasto.models.payment_event import PaymentEvent
@@ -21,6 +22,7 @@ __all__ = [
     "ApiToken",
     "BookCover",
     "CardRefund",
+    "CartLine",
     "LoginSession",
     "OutboxMessage",
     "PaymentEvent",

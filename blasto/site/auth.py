@@ -19,7 +19,7 @@ from blasto.models.login_session import begin_login, end_login
 from blasto.models.user import check_nobodys_password
 from blasto.shop.accounts import EmailTaken, sign_up
 from blasto.site import bp
-from blasto.site.cart import CART_KEY
+from blasto.site.cart import CART_KEY, merge_anonymous_cart
 from blasto.site.forms import LoginForm, LogoutForm, SignupForm
 from blasto.web.expired_forms import restore_typed
 from blasto.web.redirects import next_from_request, see_other
@@ -37,6 +37,7 @@ def start_session(user: User, remember: bool) -> None:
         session[CART_KEY] = cart
     begin_login(user)
     login_user(user, remember=remember)
+    merge_anonymous_cart(user)
 
 
 def _after_login() -> str:

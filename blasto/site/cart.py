@@ -1,8 +1,13 @@
-"""The cart pages: the cart lives in the session as {product id: quantity}.
+"""The cart pages. A cart is {product id: quantity}, kept where its shopper is:
 
-The rules (limits, quantities) are blasto.shop.cart's pure functions; this
-module only reads and writes the session and shows the cart priced from the
-database. The cart works without an account; checkout asks for one.
+in the signed session cookie for a visitor who is not signed in, and in the
+database against the account (blasto.shop.account_cart) once signed in, so
+it survives log-out and is the same on every device. `current_cart`,
+`save_cart` and `empty_cart` are the only doors to it, so no view knows
+where it lives; `merge_anonymous_cart` moves the cookie's cart into the
+account at log-in. The rules (limits, quantities) are blasto.shop.cart's
+pure functions; the cart is shown priced from the database. The cart works
+without an account; checkout asks for one.
 """
 
 from __future__ import annotations
@@ -10,11 +15,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import cast
 
-from flask import flash, render_template, session, url_for
+from flask import flash, g, render_template, session, url_for
+from flask_login import current_user
 from sqlalchemy import select
 
 from blasto.core.extensions import db
-from blasto.models import Product
+from blasto.models import Product, User
+from blasto.shop import account_cart
 from blasto.shop import cart as rules
 from blasto.shop.catalog import FOR_SALE, product_for_sale
 from blasto.shop.money import line_total, order_total
@@ -27,18 +34,38 @@ CART_KEY = "cart"
 
 
 def current_cart() -> dict[int, int]:
-    return rules.from_session(session.get(CART_KEY))
+    """The shopper's cart: the account's once signed in, else the session's."""
+    if not current_user.is_authenticated:
+        return rules.from_session(session.get(CART_KEY))
+    if CART_KEY in session:  # a cookie cart from before this release, in a session already signed in
+        merge_anonymous_cart(current_user)
+    g.account_cart_as_read = account_cart.load(current_user.id)
+    return dict(g.account_cart_as_read)
 
 
 def save_cart(cart: dict[int, int]) -> None:
-    if cart:
+    if current_user.is_authenticated:
+        # Only what this request changed is written: another device's change to another line stands.
+        account_cart.store(current_user.id, cart, was=g.pop("account_cart_as_read", None))
+    elif cart:
         session[CART_KEY] = rules.to_session(cart)
     else:
         session.pop(CART_KEY, None)
 
 
+def empty_cart() -> None:
+    save_cart({})
+
+
+def merge_anonymous_cart(user: User) -> None:
+    """After log-in: the session's cart added to the account's (capped at the stock), and the session's emptied."""
+    anonymous = rules.from_session(session.pop(CART_KEY, None))
+    if not account_cart.merge(user.id, anonymous):
+        flash("Some books from your cart were limited to the copies we have, or were no longer for sale.", "info")
+
+
 def cart_size() -> int:
-    """Copies in the cart, for the nav; no session write, no query."""
+    """Copies in the cart, for the nav: no session write, and a query only once signed in."""
     return sum(current_cart().values())
 
 

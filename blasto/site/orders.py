@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import secrets
 
-from flask import abort, current_app, flash, render_template, request, session, url_for
+from flask import abort, current_app, flash, render_template, request, url_for
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
@@ -50,7 +50,7 @@ from blasto.shop.shipping import (
     saved_addresses,
 )
 from blasto.site import bp
-from blasto.site.cart import CART_KEY, current_cart, lines_total, priced_lines, save_cart
+from blasto.site.cart import current_cart, empty_cart, lines_total, priced_lines, save_cart
 from blasto.site.forms import NEW_ADDRESS, CardPaymentForm, CheckoutForm
 from blasto.web.errors import RETRY_AFTER_SECONDS
 from blasto.web.expired_forms import restore_typed
@@ -154,7 +154,7 @@ def place_checkout(form: CheckoutForm):
     except CheckoutError as exc:
         flash(str(exc), "error")
         return see_other(url_for("site.cart"))
-    session.pop(CART_KEY, None)
+    empty_cart()
     if created:
         flash(f"Thank you! Order #{purchase.id} is placed; it waits for your payment.", "success")
     else:
