@@ -1,7 +1,7 @@
 """Signed-in shoppers' carts: one row per (account, book).
 
-Revision ID: 0020_cart_lines
-Revises: 0019_products_stock_index
+Revision ID: 0021_cart_lines
+Revises: 0020_password_reset
 Create Date: 2026-12-06
 
 A new table, so nothing in use is locked; its primary key (user_id,
@@ -14,8 +14,8 @@ shopper's next log-in (or next page, for a shopper already signed in).
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0020_cart_lines"
-down_revision = "0019_products_stock_index"
+revision = "0021_cart_lines"
+down_revision = "0020_password_reset"
 branch_labels = None
 depends_on = None
 
