@@ -18,13 +18,8 @@ def recorded_statements(app) -> Iterator[list[str]]:
     def record(conn, cursor, statement, *args):
         seen.append(statement)
 
-    with app.app_context():
-        engine = db.engine
-    event.listen(engine, "before_cursor_execute", record)
-    try:
+    with _listening(app, record):
         yield seen
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
 
 
 @contextmanager
@@ -41,10 +36,17 @@ def query_plans(app) -> Iterator[list[tuple[str, str]]]:
             finally:
                 probe.close()
 
+    with _listening(app, explain):
+        yield plans
+
+
+@contextmanager
+def _listening(app, listener) -> Iterator[None]:
+    """`listener` sees each statement the app's engine is about to send, until the block ends."""
     with app.app_context():
         engine = db.engine
-    event.listen(engine, "before_cursor_execute", explain)
+    event.listen(engine, "before_cursor_execute", listener)
     try:
-        yield plans
+        yield
     finally:
-        event.remove(engine, "before_cursor_execute", explain)
+        event.remove(engine, "before_cursor_execute", listener)
