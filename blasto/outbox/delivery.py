@@ -208,7 +208,7 @@ def _low_stock(row: OutboxMessage, user: User, common: dict):
     if book is None:
         raise DeliveryError("the book no longer exists; there is nothing to send", permanent=True)
     return compose(
-        subject=f"Low stock: “{book.title}” has {book.stock:,} left",
+        subject=f"Low stock: “{book.title}” has {book.stock:,} {'copy' if book.stock == 1 else 'copies'} left",
         template="low_stock",
         name=user.name,
         book=book,
