@@ -110,7 +110,7 @@ def edit(book_id: int, values: dict, admin_id: int, stock_seen: int | None = Non
         if "stock" in values and before.stock != stock_seen:
             raise StockMoved(before.stock)
         old = dict(before._mapping)
-        changed = {name: value for name, value in values.items() if old[name] != value}
+        changed = {name: values[name] for name in EDITABLE if name in values and old[name] != values[name]}
         if changed:
             statement = update(Product).where(Product.id == book_id)
             if "stock" in changed:  # SQLite locks no row: the count seen is the UPDATE's condition too

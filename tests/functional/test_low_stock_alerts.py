@@ -132,7 +132,11 @@ def test_the_alert_names_the_book_and_its_stock_and_links_to_its_admin_page(shop
                 OutboxMessage.kind == LOW_STOCK
             )
         ).one()
-        assert row.state == PENDING and row.user_id == ada and row.link == f"https://blasto.example/admin/books/{book}/edit"
+        assert (
+            row.state == PENDING
+            and row.user_id == ada
+            and row.link == f"https://blasto.example/admin/books/{book}/edit"
+        )
         assert deliver(row.id).state == "sent"
     (received,) = sink.wait_for_count(1)
     message = received.message
