@@ -14,7 +14,8 @@ writes it from a value read earlier:
   in between, nothing is written and the form comes back with the current
   count and a message, for the admin to decide again.
 
-Each change is one UPDATE (or INSERT) committed alone: nothing half-written.
+Each change is one transaction, written with its record of who changed what
+(blasto.shop.book_edits, shown as the page's "Changes"): nothing half-written.
 
 A cover upload has its own form and route, with a body limit of its own
 (the app's is 1 MiB): it is checked as an image here and sized by the worker
@@ -26,7 +27,8 @@ from __future__ import annotations
 from typing import cast
 
 from flask import Flask, abort, current_app, flash, render_template, request, url_for
-from sqlalchemy import select, update
+from flask_login import current_user
+from sqlalchemy import select
 from werkzeug.datastructures import FileStorage
 from werkzeug.local import LocalProxy
 
@@ -37,10 +39,11 @@ from blasto.models import BookCover, Product
 from blasto.models.base import ID_CONVERTER
 from blasto.models.product import STOCK_MAX
 from blasto.reports.dashboard import LOW_STOCK
+from blasto.shop import book_edits
 from blasto.shop.catalog import MAX_SEARCH_LENGTH, CatalogQuery, catalog_page, clean_search
 from blasto.shop.cover_images import MAX_BYTES as COVER_MAX_BYTES
 from blasto.shop.cover_images import CoverProblem, check_cover
-from blasto.shop.covers import queue_sizes, store_cover
+from blasto.shop.covers import queue_sizes
 from blasto.shop.front_page import forget
 from blasto.web.paging import Page, check_in_range, page_number
 from blasto.web.redirects import safe_next, see_other
@@ -112,17 +115,12 @@ def edit_book(book_id: int):
         "price_cents": form.price.data,
         **_details(form),
     }
-    statement = update(Product).where(Product.id == book_id)
     if form.stock.data != form.stock_seen.data:  # the admin changed it: only over the count they saw
-        statement = statement.where(Product.stock == form.stock_seen.data)
         values["stock"] = form.stock.data
-    changed = db.session.execute(
-        statement.values(**values).returning(Product.id).execution_options(synchronize_session=False)
-    ).first()
-    if changed is None:
-        db.session.rollback()
+    try:
+        book_edits.edit(book_id, values, current_user.id, stock_seen=form.stock_seen.data)
+    except book_edits.StockMoved:
         return _stock_moved(form, book_id)
-    db.session.commit()
     forget(_app())
     flash(f"Saved “{form.title.data}”.", "success")
     return see_other(url_for("admin.edit_book", book_id=book_id))
@@ -136,21 +134,13 @@ def restock(book_id: int):
         return _form_page(None, book, restock_form=form, status=400)
     copies = form.copies.data
     assert copies is not None  # the form validated: DataRequired
-    stock = db.session.execute(
-        update(Product)
-        .where(Product.id == book_id, Product.stock <= STOCK_MAX - copies)
-        .values(stock=Product.stock + copies)
-        .returning(Product.stock)
-        .execution_options(synchronize_session=False)
-    ).scalar_one_or_none()
+    stock = book_edits.restock(book_id, copies, current_user.id)
     if stock is None:
-        db.session.rollback()
         db.session.refresh(book)
         form.copies.errors.append(
             f"At most {STOCK_MAX:,} copies in stock; this book has {book.stock:,}, so add at most {STOCK_MAX - book.stock:,}."
         )
         return _form_page(None, book, restock_form=form, status=400)
-    db.session.commit()
     forget(_app())
     flash(f"Added {copies:,} {'copy' if copies == 1 else 'copies'} of “{book.title}”: {stock:,} in stock.", "success")
     return see_other(url_for("admin.edit_book", book_id=book_id))
@@ -172,10 +162,7 @@ def _set_hidden(book_id: int, hidden: bool):
     back = safe_next(form.next.data) or url_for("admin.edit_book", book_id=book_id)
     if not form.validate_on_submit():  # only a missing CSRF token can fail; Flask-WTF answers 400 first
         return see_other(back)
-    db.session.execute(
-        update(Product).where(Product.id == book_id).values(hidden=hidden).execution_options(synchronize_session=False)
-    )
-    db.session.commit()
+    book_edits.set_hidden(book_id, hidden, current_user.id)
     forget(_app())
     if hidden:
         flash(f"“{book.title}” is hidden: shoppers no longer see or buy it. Past purchases still show it.", "success")
@@ -206,8 +193,7 @@ def upload_cover(book_id: int):
     except CoverProblem as problem:
         form.cover.errors = [str(problem)]
         return _form_page(None, book, cover_form=form, status=400)
-    digest, needs_sizes = store_cover(book_id, data, content_type)
-    db.session.commit()
+    digest, needs_sizes = book_edits.upload_cover(book_id, data, content_type, current_user.id)
     forget(_app())
     if not needs_sizes:
         flash("This is already the book's cover.", "success")
@@ -227,7 +213,7 @@ def _details(form: BookForm) -> dict:
     return {
         name: getattr(form, name).data or None
         for name in ("genre", "format", "publisher", "year_published", "pages", "isbn13")
-    }
+    } | {"low_stock_threshold": form.low_stock_threshold.data}
 
 
 def _book_or_404(book_id: int) -> Product:
@@ -267,6 +253,8 @@ def _form_page(
         visibility_form=VisibilityForm(formdata=None),
         cover_form=cover_form or CoverForm(formdata=None),
         cover_pending=book is not None and _cover_pending(book.id),
+        changes=book_edits.recent_changes(book.id) if book is not None else [],
+        changes_max=book_edits.CHANGES_SHOWN,
     ), status
 
 

@@ -189,6 +189,11 @@ class BookForm(FlaskForm):
         validators=[InputRequired("Please enter the price."), CentsRange(0, PRICE_MAX_CENTS)],
     )
     stock = _stock("Copies in stock")
+    low_stock_threshold = WholeNumberField(
+        "Low-stock alert",
+        description="E-mail the admins when a sale leaves fewer copies than this. Leave empty for no alert.",
+        validators=[Optional(), NumberRange(1, STOCK_MAX, f"Choose from 1 to {STOCK_MAX:,}, or leave it empty.")],
+    )
 
 
 class EditBookForm(BookForm):

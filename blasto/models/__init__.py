@@ -5,6 +5,7 @@ the database as well as the code that decrements it).
 """
 
 from blasto.models.address import SavedAddress
+from blasto.models.book_change import BookChange
 from blasto.models.book_cover import BookCover
 from blasto.models.card_refund import CardRefund
 from blasto.models.cart_line import CartLine
@@ -20,6 +21,7 @@ from blasto.models.user import User
 
 __all__ = [
     "ApiToken",
+    "BookChange",
     "BookCover",
     "CardRefund",
     "CartLine",

@@ -25,7 +25,9 @@ RECEIPT, WELCOME = "receipt", "welcome"  # a receipt is owed when the payment is
 ORDER_PLACED, SHIPPED, CANCELLED, REFUNDED = "order_placed", "shipped", "cancelled", "refunded"
 # A link to reset a forgotten password (blasto.shop.password_reset): one row per ask.
 PASSWORD_RESET = "password_reset"
-KINDS = (RECEIPT, WELCOME, ORDER_PLACED, SHIPPED, CANCELLED, REFUNDED, PASSWORD_RESET)
+# To every admin: a sale took a book's stock below its alert threshold (blasto.shop.low_stock).
+LOW_STOCK = "low_stock"
+KINDS = (RECEIPT, WELCOME, ORDER_PLACED, SHIPPED, CANCELLED, REFUNDED, PASSWORD_RESET, LOW_STOCK)
 
 
 class OutboxMessage(Model):
@@ -46,6 +48,8 @@ class OutboxMessage(Model):
     purchase_id: Mapped[int | None] = mapped_column(
         ForeignKey("purchases.id", ondelete="SET NULL"), nullable=True, index=True
     )
+    # The book a low-stock alert is about. No foreign key: like `key`, it outlives what it names.
+    product_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
     # Absolute link for the e-mail, fixed when the message is owed (the worker has no request).
     link: Mapped[str] = mapped_column(String(500), default="")
     request_id: Mapped[str | None] = mapped_column(String(200), nullable=True)

@@ -69,3 +69,6 @@ class Product(Model):
     # The SHA-256 of the uploaded cover whose sizes are ready (blasto.models.book_cover), or None:
     # the pages then show a cover generated from the title and author.
     cover_digest: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    # Admins get an e-mail when a sale takes the stock from this many or more to fewer
+    # (blasto.shop.low_stock); None: no alert.
+    low_stock_threshold: Mapped[int | None] = mapped_column(Integer, nullable=True)

@@ -27,11 +27,12 @@ from blasto.core.logs import scrubbed, tagged
 from blasto.core.mail_settings import HOLD, MailSettings
 from blasto.mail.compose import compose
 from blasto.mail.transport import DeliveryError, Outgoing
-from blasto.models import OutboxMessage, User
+from blasto.models import OutboxMessage, Product, User
 from blasto.models.base import utcnow
 from blasto.models.outbox import (
     CANCELLED,
     FAILED,
+    LOW_STOCK,
     ORDER_PLACED,
     PASSWORD_RESET,
     PENDING,
@@ -196,7 +197,23 @@ def _compose(row: OutboxMessage, mail: MailSettings):
         return compose(
             subject="Reset your Blasto password", template="password_reset", name=user.name, hours=hours, **common
         )
+    if row.kind == LOW_STOCK:
+        return _low_stock(row, user, common)
     return compose(subject="Welcome to Blasto", template="welcome", name=user.name, email=user.email, **common)
+
+
+def _low_stock(row: OutboxMessage, user: User, common: dict):
+    """The alert says what the stock is when it is sent (a restock may have come in meanwhile)."""
+    book = db.session.get(Product, row.product_id) if row.product_id is not None else None
+    if book is None:
+        raise DeliveryError("the book no longer exists; there is nothing to send", permanent=True)
+    return compose(
+        subject=f"Low stock: “{book.title}” has {book.stock:,} {'copy' if book.stock == 1 else 'copies'} left",
+        template="low_stock",
+        name=user.name,
+        book=book,
+        **common,
+    )
 
 
 def due_for_sweep(after_seconds: float) -> list[int]:

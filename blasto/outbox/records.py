@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from blasto.core.extensions import db
 from blasto.core.logs import request_id_var
 from blasto.models import OutboxMessage, User
-from blasto.models.outbox import CANCELLED, ORDER_PLACED, PASSWORD_RESET, RECEIPT, REFUNDED, SHIPPED, WELCOME
+from blasto.models.outbox import CANCELLED, LOW_STOCK, ORDER_PLACED, PASSWORD_RESET, RECEIPT, REFUNDED, SHIPPED, WELCOME
 from blasto.models.purchase import CANCELLED as ORDER_CANCELLED
 from blasto.models.purchase import PAID
 from blasto.models.purchase import REFUNDED as ORDER_REFUNDED
@@ -56,13 +56,45 @@ def owe_password_reset(user: User) -> OutboxMessage:
     return _owe(PASSWORD_RESET, key, user.email, user.id, None, public_link("site.choose_password"))
 
 
-def _owe(kind: str, key: str, recipient: str, user_id: int, purchase_id: int | None, link: str) -> OutboxMessage:
+def owe_low_stock(product_id: int, purchase_id: int) -> list[OutboxMessage]:
+    """One alert to every admin: the purchase `purchase_id` took the book below its threshold.
+
+    Written with the sale. Only one sale crosses a threshold on its way down,
+    so the key (book, crossing sale, admin) is unique per crossing: a row
+    can never be owed twice for the same one.
+    """
+    admins = db.session.execute(select(User.id, User.email).where(User.is_admin).order_by(User.id)).all()
+    link = public_link("admin.edit_book", book_id=product_id)
+    return [
+        _owe(
+            LOW_STOCK,
+            f"{LOW_STOCK}:{product_id}:{purchase_id}:{admin_id}",
+            email,
+            admin_id,
+            None,
+            link,
+            product_id=product_id,
+        )
+        for admin_id, email in admins
+    ]
+
+
+def _owe(
+    kind: str,
+    key: str,
+    recipient: str,
+    user_id: int,
+    purchase_id: int | None,
+    link: str,
+    product_id: int | None = None,
+) -> OutboxMessage:
     message = OutboxMessage(
         kind=kind,
         key=key,
         recipient=recipient,
         user_id=user_id,
         purchase_id=purchase_id,
+        product_id=product_id,
         link=link,
         request_id=request_id_var.get(),
     )

@@ -11,6 +11,8 @@ order return the first purchase; a different order under the same key (other
 books, another address or shipping option) is refused. The bill is the lines
 plus the shipping option's price (blasto.shop.shipping), in integer cents;
 the address is copied onto the order and kept for the shopper's next checkout.
+A sale that takes a book below its low-stock threshold owes the admins an
+alert in the same transaction (blasto.shop.low_stock).
 With Stripe configured the order is paid by card: its PaymentIntent is made
 right after the order commits (blasto.shop.card_checkout; if Stripe is down
 then, the pay step makes it).
@@ -34,6 +36,7 @@ from blasto.outbox.records import owe_order_placed
 from blasto.shop import card_checkout
 from blasto.shop.cart import MAX_LINES, CartError, check_quantity
 from blasto.shop.catalog import FOR_SALE
+from blasto.shop.low_stock import alert_if_crossed
 from blasto.shop.money import order_total
 from blasto.shop.orders import record_creation
 from blasto.shop.payments import method_for_new_orders
@@ -142,19 +145,22 @@ def place_order(
 def _buy(user_id: int, order: dict[int, int], shipping: Shipping, idempotency_key: str | None, digest: str) -> Purchase:
     _refuse_unknown(order)
     prices: dict[int, int] = {}
+    # Each book's stock after this sale and its low-stock threshold (blasto.shop.low_stock).
+    left: dict[int, tuple[int, int | None]] = {}
     short: list[int] = []
     for product_id in sorted(order):
         quantity = order[product_id]
-        price = db.session.execute(
+        taken = db.session.execute(
             update(Product)
             .where(Product.id == product_id, FOR_SALE, Product.stock >= quantity)
             .values(stock=Product.stock - quantity)
-            .returning(Product.price_cents)
-        ).scalar_one_or_none()
-        if price is None:
+            .returning(Product.price_cents, Product.stock, Product.low_stock_threshold)
+        ).first()
+        if taken is None:
             short.append(product_id)
         else:
-            prices[product_id] = price
+            prices[product_id] = taken.price_cents
+            left[product_id] = (taken.stock, taken.low_stock_threshold)
     if short:  # place_order rolls back what was taken
         _refuse_unknown(order)  # hidden since the first check?
         raise InsufficientStock(_shortages(order, short))
@@ -186,6 +192,8 @@ def _buy(user_id: int, order: dict[int, int], shipping: Shipping, idempotency_ke
     # e-mail (how to pay). The receipt waits for the payment (blasto.shop.orders).
     record_creation(purchase.id, user_id)
     owe_order_placed(purchase.id, user_id)
+    for product_id, (stock, threshold) in left.items():
+        alert_if_crossed(product_id, purchase.id, threshold, stock + order[product_id], stock)
     remember(user_id, address)
     return purchase
 

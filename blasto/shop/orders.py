@@ -19,7 +19,7 @@ from sqlalchemy import case, func, or_, select, update
 
 from blasto.core.extensions import db
 from blasto.core.logs import request_id_var
-from blasto.models import Product, Purchase, PurchaseEvent, PurchaseItem
+from blasto.models import Product, Purchase, PurchaseEvent, PurchaseItem, User
 from blasto.models.base import utcnow
 from blasto.models.purchase import (
     ADMIN,
@@ -405,7 +405,7 @@ def expire_unpaid(timeout_seconds: float, released: Collection[int] = ()) -> lis
 
 
 def history(purchase_id: int) -> list[dict]:
-    """The order's moves, oldest first."""
+    """The order's moves, oldest first; `by` is the name of the admin who made a move (None for anyone else)."""
     rows = db.session.execute(
         select(
             PurchaseEvent.at,
@@ -414,13 +414,23 @@ def history(purchase_id: int) -> list[dict]:
             PurchaseEvent.cause,
             PurchaseEvent.user_id,
             PurchaseEvent.note,
+            User.name,
         )
+        .outerjoin(User, User.id == PurchaseEvent.user_id)
         .where(PurchaseEvent.purchase_id == purchase_id)
         .order_by(PurchaseEvent.at, PurchaseEvent.id)
     ).all()
     return [
-        {"at": at, "from": from_status, "to": to_status, "cause": cause, "user_id": user_id, "note": note}
-        for at, from_status, to_status, cause, user_id, note in rows
+        {
+            "at": at,
+            "from": from_status,
+            "to": to_status,
+            "cause": cause,
+            "user_id": user_id,
+            "note": note,
+            "by": name if cause == ADMIN else None,
+        }
+        for at, from_status, to_status, cause, user_id, note, name in rows
     ]
 
 

@@ -149,7 +149,7 @@ def test_the_admin_marks_paid_then_shipped_and_the_shopper_sees_each_step(shop_a
     paid = office.submit(admin_page, f"/admin/purchases/{purchase_id}/pay")
     assert f"Order #{purchase_id} is marked paid" in paid.text and status_on(paid) == "paid"
     assert re.search(
-        r"Awaiting payment → Paid, by the shop \(account #\d+\): payment received outside the shop", paid.text
+        r"Awaiting payment → Paid, by Olive Office \(account #\d+\): payment received outside the shop", paid.text
     )
     assert owed(shop_app, purchase_id) == ["order_placed", "receipt"]
     page = browser.get(f"/purchases/{purchase_id}")
@@ -188,7 +188,7 @@ def test_the_admin_cancels_an_unpaid_order_and_refunds_a_paid_one(shop_app, shop
     assert f"Order #{unpaid} is cancelled; its books are back in stock." in page.text and status_on(page) == "cancelled"
     page = office.submit(office.get(f"/admin/purchases/{paid}"), f"/admin/purchases/{paid}/cancel")
     assert f"Order #{paid} is refunded" in page.text and status_on(page) == "refunded"
-    assert "Paid → Refunded, by the shop" in page.text and "refunded outside the shop" in page.text
+    assert "Paid → Refunded, by Olive Office" in page.text and "refunded outside the shop" in page.text
     assert stock_of(shop_app, emma) == 5
     assert owed(shop_app, paid) == ["order_placed", "receipt", "refunded"]
 
