@@ -1,7 +1,7 @@
 """Admins' book changes on record, and low-stock alerts.
 
-Revision ID: 0021_book_changes_low_stock
-Revises: 0020_password_reset
+Revision ID: 0022_book_changes_low_stock
+Revises: 0021_cart_lines
 Create Date: 2026-12-06
 
 A new table, book_changes (its index built with it: nothing writes to a
@@ -17,8 +17,8 @@ never names any of them and writes only the old kinds.
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0021_book_changes_low_stock"
-down_revision = "0020_password_reset"
+revision = "0022_book_changes_low_stock"
+down_revision = "0021_cart_lines"
 branch_labels = None
 depends_on = None
 
