@@ -119,7 +119,6 @@ def test_an_admin_builds_a_sales_report_and_watches_it_finish(page, stack, admin
     )
     assert 0 < fits["width"] <= fits["column"] <= fits["window"], f"the chart fits its column: {fits}"
     expect(page.locator("table#report-days tbody tr")).to_have_count(365, timeout=TIMEOUT_MS)
-    page.screenshot(path="/tmp/charts-desktop.png", full_page=False)  # TEMP
 
     # The CSV download, fetched with the admin's session.
     csv_link = page.locator("a#report-csv")

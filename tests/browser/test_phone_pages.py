@@ -129,7 +129,6 @@ def test_every_admin_page_fits_a_phone_and_passes_axe(new_page, stack):
     expect(flash(page)).to_contain_text(f"Order #{order_id} is marked paid", timeout=TIMEOUT_MS)
     build_report(page)
     check.look("admin built report")
-    page.screenshot(path="/tmp/charts-phone.png", full_page=True)  # TEMP
 
     assert len(check.seen) == 8
     assert not check.problems, check.report()
