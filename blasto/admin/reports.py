@@ -2,7 +2,9 @@
 
 The report page renders the state it finds and then polls the status
 endpoint from a small script (static/js/report-progress.js) to move the
-progress bar; without JavaScript the page refreshes itself instead.
+progress bar; without JavaScript the page refreshes itself instead. A built
+report's chart is inline SVG drawn from its days CSV, beside a table of the
+same figures.
 """
 
 from __future__ import annotations
@@ -16,9 +18,11 @@ from blasto.admin.report_form import ReportForm
 from blasto.core.extensions import db
 from blasto.models import Report
 from blasto.models.base import ID_CONVERTER, utcnow
+from blasto.models.report import DONE
 from blasto.reports.asking import ask_for_report
 from blasto.reports.files import FILES, file_response, live_report, status
 from blasto.reports.ranges import DateRange
+from blasto.reports.svg_chart import days_from_csv, revenue_chart
 from blasto.web.forms import CsrfOnlyForm
 from blasto.web.redirects import see_other
 
@@ -54,9 +58,12 @@ def report(report_id: int):
     found = live_report(report_id)
     if found is None:
         abort(404)
+    days = days_from_csv(found.days_csv) if found.state == DONE and found.days_csv else []
     return render_template(
         "admin/report.html",
         report=found,
+        days=days,
+        chart=revenue_chart(days),
         status_url=url_for("admin.report_status", report_id=report_id),
         files=_file_urls(report_id),
         form=CsrfOnlyForm(),

@@ -7,8 +7,9 @@ The DOM contract of /admin/reports and /admin/reports/<id>:
   and #report-state ("queued", "running", "done" or "failed"), moved live by
   JavaScript polling;
 - when done: the progress value is 100, #report-state says done,
-  <img id="report-chart"> (with alt text) shows the chart, and a#report-csv
-  links to a CSV download.
+  <svg id="report-chart" role="img"> (named by its title) draws revenue per
+  day inside its column, table#report-days holds the same figures, and
+  a#report-csv links to a CSV download.
 
 The shop needs sales history first: `flask --app blasto seed --sales 3000`
 adds a year of sample purchases, which is why these tests run last
@@ -24,7 +25,6 @@ from datetime import UTC, datetime, timedelta
 from urllib.parse import urljoin
 
 import pytest
-from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 from playwright.sync_api import expect
 
 from tests.browser.shopping import TIMEOUT_MS, log_in, make_admin, unlabelled_controls
@@ -54,13 +54,6 @@ WATCH_PROGRESS_JS = """
   };
   new MutationObserver(look).observe(document, {subtree: true, childList: true, attributes: true, characterData: true});
 })();
-"""
-
-CHART_LOADED_JS = """
-() => {
-  const image = document.getElementById('report-chart');
-  return !!image && image.complete && image.naturalWidth > 0;
-}
 """
 
 
@@ -114,22 +107,18 @@ def test_an_admin_builds_a_sales_report_and_watches_it_finish(page, stack, admin
     expect(progress).to_have_attribute("value", "100", timeout=TIMEOUT_MS)
     assert page.url == report_url
 
-    # The chart is an image that really loaded, with a text alternative.
-    chart = page.locator("img#report-chart")
+    # The chart is inline SVG, named for a screen reader, one bar per day, inside its column.
+    chart = page.get_by_role("img", name=re.compile(r"^Revenue per day, \d{4}-\d\d-\d\d to "))
     expect(chart).to_be_visible(timeout=TIMEOUT_MS)
-    expect(chart).to_have_attribute("alt", re.compile(r"\S"), timeout=TIMEOUT_MS)
-    try:
-        page.wait_for_function(CHART_LOADED_JS, timeout=TIMEOUT_MS)
-    except PlaywrightTimeoutError:
-        image = chart.evaluate(
-            "image => ({src: image.currentSrc || image.src, complete: image.complete, naturalWidth: image.naturalWidth})"
-        )
-        fetched = page.request.get(image["src"], timeout=TIMEOUT_MS) if image["src"] else None
-        raise AssertionError(
-            f"the chart never loaded: {image}; GET gave "
-            f"{fetched.status if fetched else None} {fetched.headers.get('content-type') if fetched else ''}"
-        ) from None
-    assert chart.evaluate("image => image.naturalWidth") > 0
+    assert chart.evaluate("svg => [svg.tagName, svg.id]") == ["svg", "report-chart"]
+    bars = page.locator("#report-chart rect.report-chart__bar")
+    expect(bars).to_have_count(365, timeout=TIMEOUT_MS)
+    fits = chart.evaluate(
+        "svg => { const box = svg.getBoundingClientRect(), column = svg.parentElement.getBoundingClientRect();"
+        " return {width: box.width, column: column.width, window: innerWidth}; }"
+    )
+    assert 0 < fits["width"] <= fits["column"] <= fits["window"], f"the chart fits its column: {fits}"
+    expect(page.locator("table#report-days tbody tr")).to_have_count(365, timeout=TIMEOUT_MS)
 
     # The CSV download, fetched with the admin's session.
     csv_link = page.locator("a#report-csv")

@@ -6,6 +6,7 @@ import csv
 import io
 from datetime import UTC, date, datetime, timedelta
 from urllib.parse import urlsplit
+from xml.etree import ElementTree
 
 import pytest
 from sqlalchemy import select, update
@@ -21,6 +22,7 @@ from tests.support.form_browser import Page
 from tests.support.report_databases import PNG_MAGIC, queued_builds, sqlite_copy
 
 FROM, TO = "2024-03-01", "2024-03-31"
+SVG = "{http://www.w3.org/2000/svg}"
 
 
 @pytest.fixture
@@ -183,15 +185,13 @@ def test_a_built_report_shows_its_chart_table_and_downloads(shop_app, admin):
     page = admin.get(f"/admin/reports/{report_id}")
     assert '<strong id="report-state">done</strong>' in page.html and 'value="100"' in page.html
     assert "js/report-progress." not in page.html and 'http-equiv="refresh"' not in page.html
-    assert 'id="report-chart"' in page.html and 'alt="Chart of revenue per day' in page.html
     assert "<script>alert(1)</script>" not in page.html and "&lt;script&gt;alert(1)&lt;/script&gt;" in page.html
     top = page.html.split('class="report__top', 1)[1].split("</table>", 1)[0]
     assert top.index("Emma") < top.index("&lt;script&gt;")
     assert "$35.97" in top and "$5.00" in top
     assert page.has_form(f"/admin/reports/{report_id}/again")
 
-    chart_src = f"/admin/reports/{report_id}/chart.png"
-    assert f'src="{chart_src}"' in page.html
+    chart_src = f"/admin/reports/{report_id}/chart.png"  # still built for the API; the page draws its own SVG
     chart = admin.client.get(chart_src)
     assert chart.status_code == 200 and chart.mimetype == "image/png" and chart.data.startswith(PNG_MAGIC)
     for link_id, name, header in (("report-csv", "books.csv", "rank"), ("report-days-csv", "days.csv", "date")):
@@ -203,6 +203,60 @@ def test_a_built_report_shows_its_chart_table_and_downloads(shop_app, admin):
         assert rows[0][0] == header and len(rows) > 1
     status = admin.client.get(f"/admin/reports/{report_id}/status").get_json()
     assert status["state"] == DONE and status["files"]["chart"] == chart_src
+
+
+def test_a_built_report_draws_its_chart_inline_beside_a_table_of_the_same_figures(shop_app, admin):
+    buyer = make_user(shop_app, email="buyer@example.com")
+    emma = make_book(shop_app, title="Emma", author="Jane Austen", price_cents=1199)
+    sell(shop_app, buyer, emma, 3, 1199, datetime(2024, 3, 5, 10, tzinfo=UTC))
+    sell(shop_app, buyer, emma, 1, 1199, datetime(2024, 3, 5, 18, tzinfo=UTC))
+    sell(shop_app, buyer, emma, 100, 1199, datetime(2024, 3, 30, 9, tzinfo=UTC))
+    ask(admin, FROM, TO)
+    ((report_id, _),) = reports(shop_app)
+    with shop_app.app_context():
+        assert build(report_id) == DONE
+
+    page = admin.get(f"/admin/reports/{report_id}")
+    assert "<img" not in page.html.split('class="report__chart"', 1)[1].split("</figure>", 1)[0]
+    svg = ElementTree.fromstring(
+        page.html[
+            page.html.index("<svg xmlns") : page.html.index("</svg>", page.html.index("<svg xmlns")) + len("</svg>")
+        ]
+    )
+    assert svg.get("id") == "report-chart" and svg.get("role") == "img" and svg.get("width") == "100%"
+    assert svg.get("viewBox") and svg.get("aria-labelledby") == "report-chart-title"
+    title = svg.find(f"{SVG}title")
+    assert title is not None and title.get("id") == "report-chart-title"
+    assert title.text == "Revenue per day, 2024-03-01 to 2024-03-31"
+    description = svg.find(f"{SVG}desc")
+    assert description is not None and "the best day was 2024-03-30 with $1,199.00" in (description.text or "")
+    bars = svg.findall(f".//{SVG}rect[@class='report-chart__bar']")
+    assert len(bars) == 31
+    assert [bar.findtext(f"{SVG}title") for bar in bars][4] == "2024-03-05: $47.96"
+
+    days = page.html.split('id="report-days"', 1)[1].split("</table>", 1)[0]
+    assert "<caption" in days and '<th scope="col" class="num">Revenue</th>' in days
+    assert days.count('<th scope="row">') == 31
+    assert (
+        '<th scope="row">2024-03-05</th><td class="num">2</td><td class="num">4</td><td class="num">$47.96</td>' in days
+    )
+    assert (
+        '<th scope="row">2024-03-30</th><td class="num">1</td><td class="num">100</td>'
+        '<td class="num">$1,199.00</td>' in days
+    )
+    assert (
+        '<th scope="row">2024-03-06</th><td class="num">0</td><td class="num">0</td><td class="num">$0.00</td>' in days
+    )
+
+
+def test_a_built_report_without_sales_says_so_instead_of_drawing_an_empty_chart(shop_app, admin):
+    ask(admin, FROM, TO)
+    ((report_id, _),) = reports(shop_app)
+    with shop_app.app_context():
+        assert build(report_id) == DONE
+    page = admin.get(f"/admin/reports/{report_id}")
+    assert "<svg xmlns" not in page.html and "report-chart__bar" not in page.html
+    assert '<p class="report__no-sales" id="report-chart">No sales in this range.</p>' in page.html
 
 
 def test_files_are_404_before_the_report_is_done(shop_app, admin):
