@@ -52,7 +52,7 @@ def test_a_payment_at_stripe_pays_the_order_through_webhook_and_worker(
     )
     release(env)
     stack = start_stack(["start", "-f", "Procfile", "-e", str(empty_env_file), "web", "worker", "clock"], env)
-    stack.wait_ready(timeout=60)
+    stack.wait_ready()
     stand_in.register_webhook(stack.base + WEBHOOK_PATH, WEBHOOK_SECRET)
 
     # The test's own app reaches the stack's database and the same localstripe, to set the order up.

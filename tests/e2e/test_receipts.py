@@ -267,7 +267,7 @@ def test_receipts_on_the_embedded_defaults(start_stack, tmp_path, sink):
         BLASTO_ENV=None, SECRET_KEY=None, DATABASE_URL=None, REDIS_URL=None, SMTP_URL=sink.url, MAIL_FROM=MAIL_FROM
     )
     stack = start_stack(["start"], env, cwd=clone)
-    stack.wait_ready(timeout=60)
+    stack.wait_ready()
     shop = Shop([stack.base], f"sqlite:///{clone / 'instance' / 'blasto.sqlite3'}")
     try:
         email, token = shop.shopper()

@@ -56,7 +56,7 @@ def test_procfile_stack_on_postgres_and_redis(start_stack, postgres_database, re
         assert release.returncode == 0, release.stderr + release.stdout
 
         stack = start_stack(["start", "-f", "Procfile", "-e", str(empty_env_file), "web", "worker", "clock"], env)
-        body = stack.wait_ready(timeout=60)  # the clock's first sweeps come one period after it starts
+        body = stack.wait_ready()  # the clock's first sweeps come one period after it starts
         assert body["status"] == "ready" and body["failed"] == []
         assert body["checks"]["worker"]["age_seconds"] is not None, "a worker process ran the heartbeat"
 
@@ -96,7 +96,7 @@ def test_procfile_stack_on_tls_redis_with_a_self_signed_certificate(
         release = run_command(procfile()["release"], env)  # the sweeps stamp their heartbeats in the schema
         assert release.returncode == 0, release.stderr + release.stdout
         stack = start_stack(["start", "-f", "Procfile", "-e", str(empty_env_file), "web", "worker", "clock"], env)
-        body = stack.wait_ready(timeout=60)
+        body = stack.wait_ready()
         assert body["failed"] == [] and body["checks"]["worker"]["ok"] and body["checks"]["sweeps"]["ok"]
         stack.wait_for_output(r"clock\.1 .*beat: Acquired lock")  # RedBeat's lock, over TLS
         assert_stops_cleanly(stack)
@@ -157,7 +157,7 @@ def test_plain_honcho_start_on_embedded_defaults_in_a_fresh_clone(start_stack, t
     assert not (clone / "instance").exists()
     env = process_env(BLASTO_ENV=None, SECRET_KEY=None, DATABASE_URL=None, REDIS_URL=None)
     stack = start_stack(["start"], env, cwd=clone)
-    body = stack.wait_ready(timeout=60)
+    body = stack.wait_ready()
     assert body["checks"]["worker"]["ok"] and body["checks"]["database"]["ok"]
     # Migrations ran against the SQLite file under the clone's instance/.
     with sqlite3.connect(clone / "instance" / "blasto.sqlite3") as db:

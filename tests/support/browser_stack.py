@@ -147,7 +147,7 @@ def browser_stack(
             port,
         )
         cleanup.callback(_stop, honcho)
-        honcho.wait_ready(timeout=60)  # /readyz: database, broker, and a worker answering a round trip
+        honcho.wait_ready()  # /readyz: database, broker, and a worker answering a round trip
         stack = BrowserStack(base=base, env=env, database_url=database_url, sink=sink, honcho=honcho)
         cleanup.callback(stack.close)
         yield stack

@@ -21,6 +21,9 @@ from pathlib import Path
 from tests.support.parallel import worker_count, worker_index
 
 ROOT = Path(__file__).resolve().parents[2]
+# A stack's first /readyz 200 (migrations, a worker's round trip, the clock's first sweeps): a deadline, not a
+# wait. Seen at 60 s and more when the machine runs two suites at once (CI), so generous.
+READY_DEADLINE_SECONDS = 120.0
 BIN = Path(sys.executable).parent
 
 
@@ -150,7 +153,7 @@ class Stack:
     def get(self, path: str, headers: dict | None = None):
         return http_get(self.base + path, headers)
 
-    def wait_ready(self, timeout: float = 45.0) -> dict:
+    def wait_ready(self, timeout: float = READY_DEADLINE_SECONDS) -> dict:
         def ready():
             if self.proc.poll() is not None:
                 raise AssertionError(f"honcho exited early ({self.proc.returncode}):\n{self.output()[-4000:]}")
