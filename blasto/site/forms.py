@@ -25,20 +25,18 @@ from blasto.shop.cart import MAX_QUANTITY
 from blasto.shop.passwords import PASSWORD_MAX, PASSWORD_MIN, password_problem
 from blasto.web.forms import NO_CONTROL_CHARACTERS, CsrfOnlyForm, WholeNumberField, normalise_email, strip
 
+NAME_VALIDATORS = [  # sign-up's and the account page's
+    DataRequired("Please enter your name."),
+    Length(max=NAME_MAX, message=f"Use at most {NAME_MAX} characters."),
+    Regexp(
+        NO_CONTROL_CHARACTERS,
+        message="Remove the control characters (invisible characters pasted from elsewhere).",
+    ),
+]
+
 
 class SignupForm(FlaskForm):
-    name = StringField(
-        "Name",
-        filters=[strip],
-        validators=[
-            DataRequired("Please enter your name."),
-            Length(max=NAME_MAX, message=f"Use at most {NAME_MAX} characters."),
-            Regexp(
-                NO_CONTROL_CHARACTERS,
-                message="Remove the control characters (invisible characters pasted from elsewhere).",
-            ),
-        ],
-    )
+    name = StringField("Name", filters=[strip], validators=NAME_VALIDATORS)
     email = EmailField(
         "E-mail",
         filters=[normalise_email],
@@ -121,6 +119,26 @@ class ResetPasswordForm(FlaskForm):
         problem = password_problem(field.data, self.email)
         if problem:
             raise ValidationError(problem)
+
+
+class NameForm(FlaskForm):
+    name = StringField("Name", filters=[strip], validators=NAME_VALIDATORS)
+
+
+class ChangePasswordForm(ResetPasswordForm):
+    """The current password, then a new one twice under the house rule; the view checks the current one."""
+
+    current = PasswordField(
+        "Current password",
+        validators=[InputRequired("Please enter your current password."), Length(max=PASSWORD_MAX)],
+    )
+
+
+class DeleteAccountForm(FlaskForm):
+    current = PasswordField(
+        "Current password",
+        validators=[InputRequired("Please enter your current password."), Length(max=PASSWORD_MAX)],
+    )
 
 
 class LogoutForm(CsrfOnlyForm):
