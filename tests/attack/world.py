@@ -21,11 +21,13 @@ from werkzeug.routing.converters import AnyConverter, IntegerConverter
 from blasto.core.extensions import db
 from blasto.models import Product, Purchase, Report, User
 from blasto.models.base import utcnow
+from blasto.models.login_session import LoginSession
 from blasto.models.purchase import STRIPE
 from blasto.shop.password_reset import reset_link
 from tests.support.api_client import basic, bearer
 from tests.support.factories import PASSWORD, make_admin, make_purchase, make_user, owe_receipt_row
 from tests.support.form_browser import Browser, Form, Page
+from tests.support.saved_addresses import save_address
 
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 ROWS = (1, 2, 3)  # the row ids a crawl fills into URLs
@@ -93,6 +95,11 @@ def populate(app) -> World:
         report_id = report.id
         outbox_id = db.session.scalar(text("SELECT min(id) FROM outbox_messages"))
     make_user(app, email=FORGETFUL, name="Fay Forgetful")
+    # The account page renders "log out that session" for a log-in on another device, and "delete" for an address.
+    save_address(app, shopper)
+    with app.app_context():
+        db.session.add(LoginSession(user_id=shopper))
+        db.session.commit()
     world = World(shopper, admin, other, purchase, others, card, outbox_id, report_id)
     assert (world.shopper_id, world.purchase_id, world.outbox_id, world.report_id) == (1, 1, 1, 1), world
     assert world.card_purchase_id == ROWS[-1], world
