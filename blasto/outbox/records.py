@@ -5,12 +5,22 @@ from __future__ import annotations
 import secrets
 
 from flask import current_app, has_request_context, url_for
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from blasto.core.extensions import db
 from blasto.core.logs import request_id_var
 from blasto.models import OutboxMessage, User
-from blasto.models.outbox import CANCELLED, ORDER_PLACED, PASSWORD_RESET, RECEIPT, REFUNDED, SHIPPED, WELCOME
+from blasto.models.outbox import (
+    CANCELLED,
+    FAILED,
+    ORDER_PLACED,
+    PASSWORD_RESET,
+    PENDING,
+    RECEIPT,
+    REFUNDED,
+    SHIPPED,
+    WELCOME,
+)
 from blasto.models.purchase import CANCELLED as ORDER_CANCELLED
 from blasto.models.purchase import PAID
 from blasto.models.purchase import REFUNDED as ORDER_REFUNDED
@@ -68,6 +78,24 @@ def _owe(kind: str, key: str, recipient: str, user_id: int, purchase_id: int | N
     )
     db.session.add(message)
     return message
+
+
+ACCOUNT_DELETED = "the account was deleted before this was sent; not sending it"
+
+
+def forget_recipient(user_id: int, placeholder: str) -> None:
+    """A deleted account's e-mails: the address replaced on every row, and none still owed is sent.
+
+    A pending reset e-mail would otherwise carry a live link (signed as it
+    leaves) to the old address. In the caller's transaction.
+    """
+    mine = OutboxMessage.user_id == user_id
+    db.session.execute(
+        update(OutboxMessage)
+        .where(mine, OutboxMessage.state == PENDING)
+        .values(state=FAILED, last_error=ACCOUNT_DELETED)
+    )
+    db.session.execute(update(OutboxMessage).where(mine).values(recipient=placeholder))
 
 
 def public_link(endpoint: str, **values) -> str:

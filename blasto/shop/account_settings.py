@@ -14,6 +14,7 @@ from blasto.models import SavedAddress, User
 from blasto.models.base import utcnow
 from blasto.models.cart_line import CartLine
 from blasto.models.login_session import LoginSession
+from blasto.outbox.records import forget_recipient
 from blasto.shop.password_reset import end_logins_and_tokens, reset_password
 
 DELETED_NAME = "Deleted account"
@@ -86,13 +87,15 @@ def delete_account(user: User) -> None:
     """Erase what names the person; keep the orders (with their address copies) for the shop's books.
 
     The row stays so orders still point at an account; its name and e-mail are
-    replaced, its password made unusable, its saved addresses and cart deleted,
-    and every log-in and API token ended, in one transaction.
+    replaced (in its e-mail records too), its password made unusable, its
+    saved addresses and cart deleted, its unsent e-mails dropped, and every
+    log-in and API token ended, in one transaction.
     """
     db.session.execute(delete(SavedAddress).where(SavedAddress.user_id == user.id))
     db.session.execute(delete(CartLine).where(CartLine.user_id == user.id))
     user.name = DELETED_NAME
     user.email = DELETED_EMAIL.format(id=user.id)
+    forget_recipient(user.id, user.email)  # and no e-mail still owed (a reset link) leaves
     user.is_admin = False
     user.password_hash = UNUSABLE_PASSWORD
     end_logins_and_tokens(user.id)

@@ -5,9 +5,11 @@ from __future__ import annotations
 import re
 
 import pytest
+from sqlalchemy import select
 
 from blasto.core.extensions import db
-from blasto.models import Purchase, User
+from blasto.models import OutboxMessage, Purchase, User
+from blasto.models.outbox import FAILED
 from blasto.shop.account_settings import DELETED_EMAIL, DELETED_NAME
 from blasto.shop.passwords import COMMON
 from blasto.site.account import ACCOUNT_DELETED, PASSWORD_CHANGED, WRONG_PASSWORD
@@ -205,6 +207,7 @@ def test_deleting_the_account_erases_the_person_keeps_the_orders_and_refuses_old
     save_address(shop_app, user_id)
     elsewhere = other_device(shop_app)
     token = api_token(shop_app)
+    browser.submit(browser.get("/password-reset"), "/password-reset", {"email": EMAIL})  # a reset e-mail still owed
     copied = Browser(shop_app.test_client())
     copied.client.set_cookie("session", browser.session_cookie())
     assert copied.get("/account").response.request.path == "/account"
@@ -224,5 +227,8 @@ def test_deleting_the_account_erases_the_person_keeps_the_orders_and_refuses_old
         purchase = db.session.get(Purchase, purchase_id)
         assert purchase.user_id == user_id and purchase.ship_line1 == "1 Book Street"
     assert saved_lines(shop_app, user_id) == []
+    with shop_app.app_context():
+        rows = db.session.scalars(select(OutboxMessage).where(OutboxMessage.user_id == user_id)).all()
+        assert rows and {(row.recipient, row.state) for row in rows} == {(DELETED_EMAIL.format(id=user_id), FAILED)}
     make_user(shop_app, email=EMAIL, name="New Sam")
     assert "Welcome back, New Sam." in log_in(browser, EMAIL).text, "the address is free for a new account"
