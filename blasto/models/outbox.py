@@ -25,7 +25,9 @@ RECEIPT, WELCOME = "receipt", "welcome"  # a receipt is owed when the payment is
 ORDER_PLACED, SHIPPED, CANCELLED, REFUNDED = "order_placed", "shipped", "cancelled", "refunded"
 # A link to reset a forgotten password (blasto.shop.password_reset): one row per ask.
 PASSWORD_RESET = "password_reset"
-KINDS = (RECEIPT, WELCOME, ORDER_PLACED, SHIPPED, CANCELLED, REFUNDED, PASSWORD_RESET)
+# A new address confirmed by a link sent to it, and the old address told (blasto.shop.email_change).
+EMAIL_CHANGE, EMAIL_CHANGED = "email_change", "email_changed"
+KINDS = (RECEIPT, WELCOME, ORDER_PLACED, SHIPPED, CANCELLED, REFUNDED, PASSWORD_RESET, EMAIL_CHANGE, EMAIL_CHANGED)
 
 
 class OutboxMessage(Model):

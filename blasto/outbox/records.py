@@ -12,6 +12,8 @@ from blasto.core.logs import request_id_var
 from blasto.models import OutboxMessage, User
 from blasto.models.outbox import (
     CANCELLED,
+    EMAIL_CHANGE,
+    EMAIL_CHANGED,
     FAILED,
     ORDER_PLACED,
     PASSWORD_RESET,
@@ -78,6 +80,18 @@ def _owe(kind: str, key: str, recipient: str, user_id: int, purchase_id: int | N
     )
     db.session.add(message)
     return message
+
+
+def owe_email_change(user: User, new_email: str) -> OutboxMessage:
+    """The confirmation link, to the new address; the worker signs it as it sends (as for a reset)."""
+    key = f"{EMAIL_CHANGE}:{user.id}:{secrets.token_hex(8)}"
+    return _owe(EMAIL_CHANGE, key, new_email, user.id, None, public_link("site.confirm_email"))
+
+
+def owe_email_changed(user: User, old_email: str) -> OutboxMessage:
+    """A word to the old address that the account's e-mail is now another one."""
+    key = f"{EMAIL_CHANGED}:{user.id}:{secrets.token_hex(8)}"
+    return _owe(EMAIL_CHANGED, key, old_email, user.id, None, public_link("site.account"))
 
 
 ACCOUNT_DELETED = "the account was deleted before this was sent; not sending it"

@@ -7,7 +7,7 @@ shopper's own answers 404, the same as one that does not exist.
 
 from __future__ import annotations
 
-from flask import abort, flash, render_template, session, url_for
+from flask import abort, flash, render_template, request, session, url_for
 from flask_login import current_user, login_required, logout_user
 
 from blasto.models.base import ID_CONVERTER
@@ -20,10 +20,12 @@ from blasto.shop.account_settings import (
     open_logins,
     rename,
 )
+from blasto.shop.accounts import EmailTaken
+from blasto.shop.email_change import DEAD_LINK, TAKEN, ask_for_change, change_for_token, confirm_change
 from blasto.shop.shipping import saved_addresses
 from blasto.site import bp
 from blasto.site.auth import start_session
-from blasto.site.forms import ChangePasswordForm, DeleteAccountForm, NameForm
+from blasto.site.forms import ChangePasswordForm, ConfirmEmailForm, DeleteAccountForm, EmailChangeForm, NameForm
 from blasto.web.forms import CsrfOnlyForm
 from blasto.web.redirects import see_other
 
@@ -34,13 +36,19 @@ PASSWORD_CHANGED = (
 ACCOUNT_DELETED = "Your account is deleted. Your orders are kept for the shop's books, without your name or e-mail."
 
 
-def _page(name_form=None, password_form=None, status=200):
+EMAIL_ASKED = "We have sent a link to {email}. Your address changes when you follow it (within 24 hours)."
+EMAIL_CHANGED = "Your e-mail address is now {email}. We have told your old address."
+
+
+def _page(name_form=None, password_form=None, email_form=None, status=200):
     name_form = name_form or NameForm(formdata=None, name=current_user.name)
     password_form = password_form or ChangePasswordForm(formdata=None)
+    email_form = email_form or EmailChangeForm(formdata=None)
     return render_template(
         "account.html",
         name_form=name_form,
         password_form=password_form,
+        email_form=email_form,
         logins=open_logins(current_user.id),
         this_login=current_user.login_id,
         addresses=saved_addresses(current_user.id),
@@ -78,6 +86,50 @@ def account_password():
             return see_other(url_for("site.account"))
         form.current.errors = [WRONG_PASSWORD]
     return _page(password_form=form, status=400)
+
+
+@bp.post("/account/email")
+@login_required
+def account_email():
+    form = EmailChangeForm()
+    if form.validate_on_submit():
+        if not current_user.check_password(form.email_current.data):
+            form.email_current.errors = [WRONG_PASSWORD]
+        else:
+            try:
+                ask_for_change(current_user._get_current_object(), form.email.data)
+            except EmailTaken:
+                form.email.errors = [TAKEN]
+            except ValueError as same:
+                form.email.errors = [str(same)]
+            else:
+                flash(EMAIL_ASKED.format(email=form.email.data), "info")
+                return see_other(url_for("site.account"))
+    return _page(email_form=form, status=400)
+
+
+@bp.route("/account/email/confirm", methods=["GET", "POST"])
+def confirm_email():
+    """The e-mail's link: ?token=... on the GET, a hidden field on the POST (the log has the path alone)."""
+    token = request.values.get("token", "")
+    change = change_for_token(token)
+    if change is None:
+        return render_template("account_email_confirm.html", dead=DEAD_LINK), 410
+    user, new_email = change
+    form = ConfirmEmailForm()
+    error = None
+    if form.validate_on_submit():
+        try:
+            confirm_change(user, new_email)
+        except EmailTaken:
+            error = TAKEN
+        else:
+            flash(EMAIL_CHANGED.format(email=new_email), "success")
+            return see_other(url_for("site.account" if current_user.is_authenticated else "site.login"))
+    status = 409 if error else 200
+    return render_template(
+        "account_email_confirm.html", form=form, token=token, new_email=new_email, error=error
+    ), status
 
 
 def _valid_post() -> None:

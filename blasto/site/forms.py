@@ -134,6 +134,29 @@ class ChangePasswordForm(ResetPasswordForm):
     )
 
 
+class EmailChangeForm(FlaskForm):
+    """A new address (confirmed by a link sent to it) and the current password."""
+
+    email = EmailField(
+        "New e-mail",
+        description="We send a link to this address; the change is made when you follow it.",
+        filters=[normalise_email],
+        validators=[
+            InputRequired("Please enter the new e-mail address."),
+            Length(max=EMAIL_MAX),
+            Email("That does not look like an e-mail address."),
+        ],
+    )
+    email_current = PasswordField(  # not `current`: the password form on the same page has that id
+        "Current password",
+        validators=[InputRequired("Please enter your current password."), Length(max=PASSWORD_MAX)],
+    )
+
+
+class ConfirmEmailForm(CsrfOnlyForm):
+    """The e-mail link's page: a button, so a mail scanner's GET confirms nothing."""
+
+
 class DeleteAccountForm(FlaskForm):
     current = PasswordField(
         "Current password",

@@ -9,11 +9,13 @@ from sqlalchemy import select
 
 from blasto.core.extensions import db
 from blasto.models import OutboxMessage, Purchase, User
-from blasto.models.outbox import FAILED
+from blasto.models.outbox import EMAIL_CHANGE, FAILED
 from blasto.shop.account_settings import DELETED_EMAIL, DELETED_NAME
+from blasto.shop.email_change import DEAD_LINK, SAME, TAKEN
 from blasto.shop.passwords import COMMON
 from blasto.site.account import ACCOUNT_DELETED, PASSWORD_CHANGED, WRONG_PASSWORD
 from tests.support.api_client import basic, bearer
+from tests.support.email_changes import CHANGED_SUBJECT, CONFIRM_PAGE, deliver_account_emails, mailed_confirm_path
 from tests.support.factories import PASSWORD, make_book, make_purchase, make_user
 from tests.support.form_browser import Browser, log_in
 from tests.support.saved_addresses import save_address, saved_lines
@@ -232,3 +234,66 @@ def test_deleting_the_account_erases_the_person_keeps_the_orders_and_refuses_old
         assert rows and {(row.recipient, row.state) for row in rows} == {(DELETED_EMAIL.format(id=user_id), FAILED)}
     make_user(shop_app, email=EMAIL, name="New Sam")
     assert "Welcome back, New Sam." in log_in(browser, EMAIL).text, "the address is free for a new account"
+
+
+def ask_to_change_email(browser: Browser, email: str, password: str = PASSWORD):
+    return browser.submit(browser.get("/account"), "/account/email", {"email": email, "email_current": password})
+
+
+def test_a_new_email_is_used_once_its_link_is_followed_and_the_old_address_is_told(shop_app, shopper, sink):
+    browser, user_id = shopper
+    page = ask_to_change_email(browser, " New.Sam@Example.com ")
+    assert page.response.request.path == "/account" and "We have sent a link to new.sam@example.com" in page.text
+    assert EMAIL in page.text, "the address changes only when the link is followed"
+
+    path = mailed_confirm_path(shop_app, sink, "new.sam@example.com")
+    confirm = browser.get(path)
+    assert confirm.status == 200 and "new.sam@example.com" in confirm.text
+    with shop_app.app_context():
+        assert db.session.get(User, user_id).email == EMAIL, "opening the link (a mail scanner's GET) changes nothing"
+    done = browser.submit(confirm, CONFIRM_PAGE)
+    assert done.response.request.path == "/account" and "Your e-mail address is now new.sam@example.com" in done.text
+
+    deliver_account_emails(shop_app)
+    told = [m for m in sink.received if EMAIL in m.rcpt_tos and m.subject == CHANGED_SUBJECT]
+    assert len(told) == 1 and "new.sam@example.com" in told[0].message.get_body(("plain",)).get_content()
+    assert browser.get(path).status == 410, "the link works once"
+    browser.submit(browser.get("/account"), "/logout")
+    assert "Welcome back, Sam Shopper." in log_in(browser, "new.sam@example.com").text
+    assert log_in(Browser(shop_app.test_client()), EMAIL).status == 400
+
+
+@pytest.mark.parametrize(
+    ("email", "password", "says"),
+    [
+        ("other@example.com", PASSWORD, TAKEN),
+        ("new@example.com", "not my password", WRONG_PASSWORD),
+        ("not an address", PASSWORD, "That does not look like an e-mail address."),
+        (EMAIL, PASSWORD, SAME),
+    ],
+)
+def test_an_email_change_refuses_a_taken_address_a_wrong_password_and_a_non_address(
+    shop_app, shopper, email, password, says
+):
+    browser, _ = shopper
+    make_user(shop_app, email="other@example.com")
+    page = ask_to_change_email(browser, email, password)
+    assert page.status == 400 and says in page.text
+    with shop_app.app_context():
+        assert db.session.scalars(select(OutboxMessage).where(OutboxMessage.kind == EMAIL_CHANGE)).all() == []
+
+
+def test_an_address_taken_after_the_link_was_sent_is_refused_with_clear_words(shop_app, shopper, sink):
+    browser, user_id = shopper
+    ask_to_change_email(browser, "late@example.com")
+    path = mailed_confirm_path(shop_app, sink, "late@example.com")
+    make_user(shop_app, email="late@example.com", name="Quick Signer")
+    page = browser.submit(browser.get(path), CONFIRM_PAGE)
+    assert page.status == 409 and TAKEN in page.text
+    with shop_app.app_context():
+        assert db.session.get(User, user_id).email == EMAIL
+
+
+def test_a_forged_email_link_is_refused(shop_app, browser):
+    page = browser.get(f"{CONFIRM_PAGE}?token=forged")
+    assert page.status == 410 and DEAD_LINK in page.text

@@ -80,6 +80,8 @@ def test_site_pages_have_their_endpoints_and_urls(app):
             "site.account_password": "/account/password",
             "site.end_other_sessions": "/account/sessions/end-others",
             "site.account_delete": "/account/delete",
+            "site.account_email": "/account/email",
+            "site.confirm_email": "/account/email/confirm",
         }
         assert {endpoint: url_for(endpoint) for endpoint in expected} == expected
         assert url_for("site.book", product_id=7) == "/books/7"
@@ -107,4 +109,5 @@ def test_site_pages_have_their_endpoints_and_urls(app):
         "site.end_session",
         "site.end_other_sessions",
         "site.delete_address",
+        "site.account_email",
     }
