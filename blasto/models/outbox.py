@@ -27,7 +27,20 @@ ORDER_PLACED, SHIPPED, CANCELLED, REFUNDED = "order_placed", "shipped", "cancell
 PASSWORD_RESET = "password_reset"
 # To every admin: a sale took a book's stock below its alert threshold (blasto.shop.low_stock).
 LOW_STOCK = "low_stock"
-KINDS = (RECEIPT, WELCOME, ORDER_PLACED, SHIPPED, CANCELLED, REFUNDED, PASSWORD_RESET, LOW_STOCK)
+# A new address confirmed by a link sent to it, and the old address told (blasto.shop.email_change).
+EMAIL_CHANGE, EMAIL_CHANGED = "email_change", "email_changed"
+KINDS = (
+    RECEIPT,
+    WELCOME,
+    ORDER_PLACED,
+    SHIPPED,
+    CANCELLED,
+    REFUNDED,
+    PASSWORD_RESET,
+    LOW_STOCK,
+    EMAIL_CHANGE,
+    EMAIL_CHANGED,
+)
 
 
 class OutboxMessage(Model):

@@ -31,6 +31,8 @@ from blasto.models import OutboxMessage, Product, User
 from blasto.models.base import utcnow
 from blasto.models.outbox import (
     CANCELLED,
+    EMAIL_CHANGE,
+    EMAIL_CHANGED,
     FAILED,
     LOW_STOCK,
     ORDER_PLACED,
@@ -42,6 +44,7 @@ from blasto.models.outbox import (
     SHIPPED,
 )
 from blasto.outbox.dispatch import publish
+from blasto.shop.email_change import CHANGE_LINK_LIFETIME, change_link
 from blasto.shop.history import purchase_detail
 from blasto.shop.password_reset import RESET_LINK_LIFETIME, reset_link
 from blasto.shop.payments import instructions
@@ -199,6 +202,24 @@ def _compose(row: OutboxMessage, mail: MailSettings):
         )
     if row.kind == LOW_STOCK:
         return _low_stock(row, user, common)
+    if row.kind == EMAIL_CHANGE:
+        common["link"] = change_link(row.link, user, row.recipient)  # signed as it leaves, like a reset link
+        hours = int(CHANGE_LINK_LIFETIME.total_seconds() // 3600)
+        return compose(
+            subject="Confirm your new Blasto e-mail address",
+            template="email_change",
+            name=user.name,
+            hours=hours,
+            **common,
+        )
+    if row.kind == EMAIL_CHANGED:
+        return compose(
+            subject="Your Blasto e-mail address was changed",
+            template="email_changed",
+            name=user.name,
+            new_email=user.email,
+            **common,
+        )
     return compose(subject="Welcome to Blasto", template="welcome", name=user.name, email=user.email, **common)
 
 

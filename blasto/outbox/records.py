@@ -5,12 +5,25 @@ from __future__ import annotations
 import secrets
 
 from flask import current_app, has_request_context, url_for
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from blasto.core.extensions import db
 from blasto.core.logs import request_id_var
 from blasto.models import OutboxMessage, User
-from blasto.models.outbox import CANCELLED, LOW_STOCK, ORDER_PLACED, PASSWORD_RESET, RECEIPT, REFUNDED, SHIPPED, WELCOME
+from blasto.models.outbox import (
+    CANCELLED,
+    EMAIL_CHANGE,
+    EMAIL_CHANGED,
+    FAILED,
+    LOW_STOCK,
+    ORDER_PLACED,
+    PASSWORD_RESET,
+    PENDING,
+    RECEIPT,
+    REFUNDED,
+    SHIPPED,
+    WELCOME,
+)
 from blasto.models.purchase import CANCELLED as ORDER_CANCELLED
 from blasto.models.purchase import PAID
 from blasto.models.purchase import REFUNDED as ORDER_REFUNDED
@@ -100,6 +113,36 @@ def _owe(
     )
     db.session.add(message)
     return message
+
+
+def owe_email_change(user: User, new_email: str) -> OutboxMessage:
+    """The confirmation link, to the new address; the worker signs it as it sends (as for a reset)."""
+    key = f"{EMAIL_CHANGE}:{user.id}:{secrets.token_hex(8)}"
+    return _owe(EMAIL_CHANGE, key, new_email, user.id, None, public_link("site.confirm_email"))
+
+
+def owe_email_changed(user: User, old_email: str) -> OutboxMessage:
+    """A word to the old address that the account's e-mail is now another one."""
+    key = f"{EMAIL_CHANGED}:{user.id}:{secrets.token_hex(8)}"
+    return _owe(EMAIL_CHANGED, key, old_email, user.id, None, public_link("site.account"))
+
+
+ACCOUNT_DELETED = "the account was deleted before this was sent; not sending it"
+
+
+def forget_recipient(user_id: int, placeholder: str) -> None:
+    """A deleted account's e-mails: the address replaced on every row, and none still owed is sent.
+
+    A pending reset e-mail would otherwise carry a live link (signed as it
+    leaves) to the old address. In the caller's transaction.
+    """
+    mine = OutboxMessage.user_id == user_id
+    db.session.execute(
+        update(OutboxMessage)
+        .where(mine, OutboxMessage.state == PENDING)
+        .values(state=FAILED, last_error=ACCOUNT_DELETED)
+    )
+    db.session.execute(update(OutboxMessage).where(mine).values(recipient=placeholder))
 
 
 def public_link(endpoint: str, **values) -> str:

@@ -81,14 +81,19 @@ def user_for_token(token: str) -> User | None:
 
 def reset_password(user: User, password: str) -> None:
     """Set the new password and end every log-in and API token of the account, in one transaction."""
-    now = utcnow()
     user.set_password(password)
+    end_logins_and_tokens(user.id)
+    db.session.commit()
+
+
+def end_logins_and_tokens(user_id: int) -> None:
+    """End every log-in and revoke every API token of the account (in the caller's transaction)."""
+    now = utcnow()
     db.session.execute(
         update(LoginSession)
-        .where(LoginSession.user_id == user.id, LoginSession.ended_at.is_(None))
+        .where(LoginSession.user_id == user_id, LoginSession.ended_at.is_(None))
         .values(ended_at=now)
     )
     db.session.execute(
-        update(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None)).values(revoked_at=now)
+        update(ApiToken).where(ApiToken.user_id == user_id, ApiToken.revoked_at.is_(None)).values(revoked_at=now)
     )
-    db.session.commit()

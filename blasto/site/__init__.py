@@ -10,6 +10,7 @@ from flask import Blueprint
 bp = Blueprint("site", __name__)
 
 from blasto.site import (  # noqa: E402,F401  (routes attach to bp)
+    account,
     auth,
     cart,
     catalog,

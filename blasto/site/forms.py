@@ -25,20 +25,18 @@ from blasto.shop.cart import MAX_QUANTITY
 from blasto.shop.passwords import PASSWORD_MAX, PASSWORD_MIN, password_problem
 from blasto.web.forms import NO_CONTROL_CHARACTERS, CsrfOnlyForm, WholeNumberField, normalise_email, strip
 
+NAME_VALIDATORS = [  # sign-up's and the account page's
+    DataRequired("Please enter your name."),
+    Length(max=NAME_MAX, message=f"Use at most {NAME_MAX} characters."),
+    Regexp(
+        NO_CONTROL_CHARACTERS,
+        message="Remove the control characters (invisible characters pasted from elsewhere).",
+    ),
+]
+
 
 class SignupForm(FlaskForm):
-    name = StringField(
-        "Name",
-        filters=[strip],
-        validators=[
-            DataRequired("Please enter your name."),
-            Length(max=NAME_MAX, message=f"Use at most {NAME_MAX} characters."),
-            Regexp(
-                NO_CONTROL_CHARACTERS,
-                message="Remove the control characters (invisible characters pasted from elsewhere).",
-            ),
-        ],
-    )
+    name = StringField("Name", filters=[strip], validators=NAME_VALIDATORS)
     email = EmailField(
         "E-mail",
         filters=[normalise_email],
@@ -121,6 +119,49 @@ class ResetPasswordForm(FlaskForm):
         problem = password_problem(field.data, self.email)
         if problem:
             raise ValidationError(problem)
+
+
+class NameForm(FlaskForm):
+    name = StringField("Name", filters=[strip], validators=NAME_VALIDATORS)
+
+
+class ChangePasswordForm(ResetPasswordForm):
+    """The current password, then a new one twice under the house rule; the view checks the current one."""
+
+    current = PasswordField(
+        "Current password",
+        validators=[InputRequired("Please enter your current password."), Length(max=PASSWORD_MAX)],
+    )
+
+
+class EmailChangeForm(FlaskForm):
+    """A new address (confirmed by a link sent to it) and the current password."""
+
+    email = EmailField(
+        "New e-mail",
+        description="We send a link to this address; the change is made when you follow it.",
+        filters=[normalise_email],
+        validators=[
+            InputRequired("Please enter the new e-mail address."),
+            Length(max=EMAIL_MAX),
+            Email("That does not look like an e-mail address."),
+        ],
+    )
+    email_current = PasswordField(  # not `current`: the password form on the same page has that id
+        "Current password",
+        validators=[InputRequired("Please enter your current password."), Length(max=PASSWORD_MAX)],
+    )
+
+
+class ConfirmEmailForm(CsrfOnlyForm):
+    """The e-mail link's page: a button, so a mail scanner's GET confirms nothing."""
+
+
+class DeleteAccountForm(FlaskForm):
+    current = PasswordField(
+        "Current password",
+        validators=[InputRequired("Please enter your current password."), Length(max=PASSWORD_MAX)],
+    )
 
 
 class LogoutForm(CsrfOnlyForm):

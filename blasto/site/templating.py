@@ -14,6 +14,7 @@ LAYOUT_ENDPOINTS: dict[str, tuple[str, dict[str, Any]]] = {
     "catalog": ("site.catalog", {}),
     "cart": ("site.cart", {}),
     "purchases": ("site.purchases", {}),
+    "account": ("site.account", {}),
     "login": ("site.login", {}),
     "signup": ("site.signup", {}),
     "logout": ("site.logout", {}),

@@ -21,11 +21,14 @@ from werkzeug.routing.converters import AnyConverter, IntegerConverter
 from blasto.core.extensions import db
 from blasto.models import Product, Purchase, Report, User
 from blasto.models.base import utcnow
+from blasto.models.login_session import LoginSession
 from blasto.models.purchase import STRIPE
+from blasto.shop.email_change import change_link
 from blasto.shop.password_reset import reset_link
 from tests.support.api_client import basic, bearer
 from tests.support.factories import PASSWORD, make_admin, make_purchase, make_user, owe_receipt_row
 from tests.support.form_browser import Browser, Form, Page
+from tests.support.saved_addresses import save_address
 
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 ROWS = (1, 2, 3)  # the row ids a crawl fills into URLs
@@ -50,6 +53,7 @@ SHOPPER, ADMIN, OTHER = "shopper@example.com", "admin@example.com", "other@examp
 # Whose live reset link the crawl opens: an account no test logs in with, so fuzzing its form disturbs nobody.
 FORGETFUL = "forgetful@example.com"
 RESET_ENDPOINT = "site.choose_password"
+CONFIRM_EMAIL_ENDPOINT = "site.confirm_email"  # its live link is FORGETFUL's too: a change to an unused address
 
 
 def populate(app) -> World:
@@ -93,6 +97,11 @@ def populate(app) -> World:
         report_id = report.id
         outbox_id = db.session.scalar(text("SELECT min(id) FROM outbox_messages"))
     make_user(app, email=FORGETFUL, name="Fay Forgetful")
+    # The account page renders "log out that session" for a log-in on another device, and "delete" for an address.
+    save_address(app, shopper)
+    with app.app_context():
+        db.session.add(LoginSession(user_id=shopper))
+        db.session.commit()
     world = World(shopper, admin, other, purchase, others, card, outbox_id, report_id)
     assert (world.shopper_id, world.purchase_id, world.outbox_id, world.report_id) == (1, 1, 1, 1), world
     assert world.card_purchase_id == ROWS[-1], world
@@ -131,6 +140,13 @@ def rule_for_path(app, path: str, method: str = "POST") -> Rule | None:
     return next(rule for rule in app.url_map.iter_rules(endpoint) if method in rule.methods)
 
 
+def live_confirm_path(app) -> str:
+    """An e-mail change link's path with a live token (as the worker signs one), for FORGETFUL."""
+    with app.app_context():
+        user = db.session.scalar(select(User).where(User.email == FORGETFUL))
+        return change_link("/account/email/confirm", user, "forgetful.new@example.com")
+
+
 def live_reset_path(app) -> str:
     """A reset link's path with a live token (the worker signs one so), for FORGETFUL."""
     with app.app_context():
@@ -143,7 +159,7 @@ def crawl_forms(app, browser: Browser, prefix: str = "/") -> dict[str, tuple[str
 
     A page naming a row is visited for rows 1 to 3: an order's forms depend
     on its state and how it is paid, and the world's three purchases differ so.
-    A reset link names no row: its page is opened with a live token.
+    A reset or e-mail change link names no row: its page is opened with a live token.
     """
     found: dict[str, tuple[str, Form]] = {}
     for rule in sorted(app.url_map.iter_rules(), key=lambda r: r.rule):
@@ -156,6 +172,8 @@ def crawl_forms(app, browser: Browser, prefix: str = "/") -> dict[str, tuple[str
             continue
         if rule.endpoint == RESET_ENDPOINT:
             urls = [live_reset_path(app)]
+        elif rule.endpoint == CONFIRM_EMAIL_ENDPOINT:
+            urls = [live_confirm_path(app)]
         else:
             urls = [url_for_rule(rule, number) for number in (ROWS if rule.arguments else (1,))]
         for url in urls:

@@ -158,6 +158,7 @@ def test_every_control_on_the_main_pages_has_an_accessible_label_and_axe_finds_n
     expect(page).to_have_url(re.compile(r"/purchases/\d+$"), timeout=TIMEOUT_MS)
     check("purchase page")
     check("purchase history", "/purchases")
+    check("account", "/account")
 
     assert not missing, "controls without an accessible label, or axe-core's findings:\n" + "\n".join(
         f"  {where}: {control}" for where, controls in missing.items() for control in controls

@@ -105,8 +105,10 @@ def test_every_shopper_page_fits_a_phone_and_passes_axe(new_page, stack):
     buy(page, book_id, check)
     check.look("an order")
     check.look("purchases", "/purchases")
+    check.look("account", "/account")
+    check.look("deleting the account", "/account/delete")
 
-    assert len(check.seen) == 12
+    assert len(check.seen) == 14
     assert not check.problems, check.report()
 
 

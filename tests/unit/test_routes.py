@@ -75,6 +75,13 @@ def test_site_pages_have_their_endpoints_and_urls(app):
             "site.cart_remove": "/cart/remove",
             "site.checkout": "/checkout",
             "site.purchases": "/purchases",
+            "site.account": "/account",
+            "site.account_name": "/account/name",
+            "site.account_password": "/account/password",
+            "site.end_other_sessions": "/account/sessions/end-others",
+            "site.account_delete": "/account/delete",
+            "site.account_email": "/account/email",
+            "site.confirm_email": "/account/email/confirm",
         }
         assert {endpoint: url_for(endpoint) for endpoint in expected} == expected
         assert url_for("site.book", product_id=7) == "/books/7"
@@ -82,6 +89,8 @@ def test_site_pages_have_their_endpoints_and_urls(app):
         assert url_for("site.cancel_purchase", purchase_id=7) == "/purchases/7/cancel"
         assert url_for("site.pay", purchase_id=7) == "/purchases/7/pay"
         assert url_for("site.check_payment", purchase_id=7) == "/purchases/7/pay/check"
+        assert url_for("site.end_session", login_id=7) == "/account/sessions/7/end"
+        assert url_for("site.delete_address", address_id=7) == "/account/addresses/7/delete"
     posts_only = {
         rule.endpoint
         for rule in app.url_map.iter_rules()
@@ -95,4 +104,10 @@ def test_site_pages_have_their_endpoints_and_urls(app):
         "site.cancel_purchase",
         "site.pay",
         "site.check_payment",
+        "site.account_name",
+        "site.account_password",
+        "site.end_session",
+        "site.end_other_sessions",
+        "site.delete_address",
+        "site.account_email",
     }
