@@ -160,6 +160,7 @@ DEFAULT_RATE_LIMITS = {
     "RATELIMIT_CHECKOUT": "30 per minute; 300 per hour",
     "RATELIMIT_PASSWORD_RESET": "5 per minute; 20 per hour",
     "RATELIMIT_PASSWORD_RESET_PER_ACCOUNT": "3 per hour",
+    "RATELIMIT_ACCOUNT_PASSWORD": "5 per minute; 20 per hour",
 }
 
 
@@ -195,6 +196,7 @@ def rate_limit_config(env: Mapping[str, str], blasto_env: str) -> dict[str, Any]
         "RATELIMIT_PASSWORD_RESET_PER_ACCOUNT": rate_limits(
             "RATELIMIT_PASSWORD_RESET_PER_ACCOUNT", env.get("RATELIMIT_PASSWORD_RESET_PER_ACCOUNT")
         ),
+        "RATELIMIT_ACCOUNT_PASSWORD": rate_limits("RATELIMIT_ACCOUNT_PASSWORD", env.get("RATELIMIT_ACCOUNT_PASSWORD")),
     }
 
 

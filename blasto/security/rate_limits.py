@@ -28,12 +28,15 @@ from flask import Flask, Response, current_app, g, request
 from flask.typing import RouteCallable
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
+from flask_login import current_user
 
 from blasto.api import URL_PREFIX
 
 EXTENSION_KEY = "blasto.limiter"
 LOGIN_ENDPOINTS = ("site.login", "tokens.create_token")
 RESET_ENDPOINTS = ("site.forgot_password", "password_reset.ask")
+# The account page's forms that ask for the current password: a stolen session must not guess it.
+ACCOUNT_PASSWORD_ENDPOINTS = ("site.account_password", "site.account_email", "site.account_delete")
 
 
 def client_address() -> str:
@@ -98,6 +101,15 @@ def failed_login(response: Response) -> bool:
     return response.status_code in (400, 401)
 
 
+def signed_in_account() -> str:
+    """The signed-in account, so its allowance follows it across networks."""
+    return f"user:{current_user.get_id()}"
+
+
+def refused_form(response: Response) -> bool:
+    return response.status_code == 400
+
+
 @dataclass(frozen=True)
 class Rule:
     setting: str  # the config key holding the limits string
@@ -135,6 +147,14 @@ RULES = (
         "password reset requests for this e-mail address",
         key=reset_account_key,
         exempt_when=no_reset_address,
+    ),
+    Rule(
+        "RATELIMIT_ACCOUNT_PASSWORD",
+        "account-password",
+        ACCOUNT_PASSWORD_ENDPOINTS,
+        "refused changes on your account page",
+        key=signed_in_account,
+        deduct_when=refused_form,
     ),
 )
 

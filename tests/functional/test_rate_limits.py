@@ -21,7 +21,7 @@ from blasto.core.extensions import db
 from blasto.models import Purchase, User
 from blasto.security.rate_limits import EXTENSION_KEY
 from tests.support.factories import PASSWORD, make_book, make_user
-from tests.support.form_browser import Browser, Page
+from tests.support.form_browser import Browser, Page, log_in
 from tests.support.migrations import migrated
 from tests.support.processes import wait_for
 
@@ -314,3 +314,22 @@ def test_heroku_tls_redis_with_a_self_signed_certificate(app_factory, redis_url,
         browser = browser_from(app, "203.0.113.30")
         assert [post_login(browser, "a@example.com").status_code for _ in range(4)] == [400, 400, 400, 429]
         assert redis.Redis.from_url(url, ssl_cert_reqs="none").keys("*"), "counted in the TLS Redis, not in memory"
+
+
+def test_a_signed_in_session_cannot_guess_the_password_on_the_account_page(app_factory):
+    app = limited(app_factory, RATELIMIT_LOGIN="100 per minute", RATELIMIT_ACCOUNT_PASSWORD="3 per minute")
+    make_user(app, email="owner@example.com")
+    browser = browser_from(app, "198.51.100.70")
+    log_in(browser, "owner@example.com")
+    guesses = [("/account/password", {"current": "guess one!", "password": "x" * 12, "confirm": "x" * 12})]
+    guesses += [("/account/email", {"email": "thief@example.com", "email_current": "guess two!"})]
+    guesses += [("/account/delete", {"current": "guess three!"})]
+    for action, typed in guesses:  # the three forms share one allowance
+        form = browser.get("/account/delete" if action == "/account/delete" else "/account").form(action)
+        assert browser.client.post(action, data=form.data(typed)).status_code == 400
+    form = browser.get("/account/delete").form("/account/delete")
+    response = browser.client.post("/account/delete", data=form.data({"current": PASSWORD}))
+    assert_throttled_page(response, "refused changes on your account page")
+    with app.app_context():
+        assert db.session.scalar(select(User.email).where(User.email == "owner@example.com")), "not deleted"
+    assert browser.get("/account").status == 200, "the page itself stays open"
