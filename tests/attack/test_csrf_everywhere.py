@@ -93,7 +93,9 @@ def test_the_same_post_with_its_token_does_change_things(module_pg_shop, visitor
     after = database_fingerprint(module_pg_shop)
     assert after["products"] != before["products"]
     admin.submit(admin.get("/admin/books/1/edit"), "/admin/books/1/show")
-    assert database_fingerprint(module_pg_shop) == before
+    restored = database_fingerprint(module_pg_shop)
+    assert restored.pop("book_changes")[0] == before.pop("book_changes")[0] + 2, "hidden, then shown: both on record"
+    assert restored == before
 
 
 def test_only_the_api_and_the_webhooks_go_without_csrf_tokens(module_pg_shop, world):
