@@ -27,7 +27,9 @@ ORDER_PLACED, SHIPPED, CANCELLED, REFUNDED = "order_placed", "shipped", "cancell
 PASSWORD_RESET = "password_reset"
 # To every admin: a sale took a book's stock below its alert threshold (blasto.shop.low_stock).
 LOW_STOCK = "low_stock"
-KINDS = (RECEIPT, WELCOME, ORDER_PLACED, SHIPPED, CANCELLED, REFUNDED, PASSWORD_RESET, LOW_STOCK)
+# A sold-out book a shopper asked about is back (blasto.shop.restock_wishes).
+BACK_IN_STOCK = "back_in_stock"
+KINDS = (RECEIPT, WELCOME, ORDER_PLACED, SHIPPED, CANCELLED, REFUNDED, PASSWORD_RESET, LOW_STOCK, BACK_IN_STOCK)
 
 
 class OutboxMessage(Model):
@@ -48,7 +50,7 @@ class OutboxMessage(Model):
     purchase_id: Mapped[int | None] = mapped_column(
         ForeignKey("purchases.id", ondelete="SET NULL"), nullable=True, index=True
     )
-    # The book a low-stock alert is about. No foreign key: like `key`, it outlives what it names.
+    # The book a low-stock alert or a back-in-stock e-mail is about. No foreign key: like `key`, it outlives what it names.
     product_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
     # Absolute link for the e-mail, fixed when the message is owed (the worker has no request).
     link: Mapped[str] = mapped_column(String(500), default="")
