@@ -82,6 +82,8 @@ def test_site_pages_have_their_endpoints_and_urls(app):
         assert url_for("site.cancel_purchase", purchase_id=7) == "/purchases/7/cancel"
         assert url_for("site.pay", purchase_id=7) == "/purchases/7/pay"
         assert url_for("site.check_payment", purchase_id=7) == "/purchases/7/pay/check"
+        assert url_for("site.ask_restock_wish", product_id=7) == "/books/7/restock-wish"
+        assert url_for("site.cancel_restock_wish", product_id=7) == "/books/7/restock-wish/cancel"
     posts_only = {
         rule.endpoint
         for rule in app.url_map.iter_rules()
@@ -95,4 +97,6 @@ def test_site_pages_have_their_endpoints_and_urls(app):
         "site.cancel_purchase",
         "site.pay",
         "site.check_payment",
+        "site.ask_restock_wish",
+        "site.cancel_restock_wish",
     }
