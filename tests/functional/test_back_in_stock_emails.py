@@ -7,6 +7,9 @@ stock change, delivered here to a real SMTP server.
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
 from sqlalchemy import select
 
 from blasto.core.extensions import db
@@ -138,3 +141,28 @@ def test_the_e_mail_names_the_book_links_to_its_page_and_is_sent_once(shop_app, 
     assert "“Emma” by Jane Austen is back in stock" in text and "Hello Ann," in text
     assert f"See the book: https://blasto.example/books/{emma}" in text
     assert f'<a href="https://blasto.example/books/{emma}">See the book</a>' in html
+
+
+RACE_ROUNDS = 8
+RACE_DEADLINE_SECONDS = 30
+
+
+def test_two_cancellations_at_once_bringing_a_book_back_owe_the_waiting_shopper_one_e_mail(pg_app):
+    """On Postgres: both put a copy back, both see the book in stock, one marks the wish."""
+    buyer = make_user(pg_app, email="buyer@example.com")
+    for round_number in range(RACE_ROUNDS):
+        book = make_book(pg_app, f"Book {round_number}", stock=0)
+        orders = [make_purchase(pg_app, buyer, {book: 1}, status=AWAITING_PAYMENT) for _ in range(2)]
+        waiting_for(pg_app, book, f"ann{round_number}@example.com")
+        barrier = threading.Barrier(2, timeout=RACE_DEADLINE_SECONDS)
+
+        def cancel(order: int) -> None:
+            with pg_app.app_context():
+                barrier.wait()
+                move(order, CANCEL, BY_ADMIN)
+
+        with ThreadPoolExecutor(2) as pool:
+            list(pool.map(cancel, orders))
+
+        assert [recipient for recipient, _ in owed(pg_app, book)] == [f"ann{round_number}@example.com"]
+        assert notified(pg_app, book) == 1
