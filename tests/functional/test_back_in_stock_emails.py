@@ -98,6 +98,21 @@ def test_a_second_restock_e_mails_nobody_again(shop_app, admin):
     assert len(first) == 1 and owed(shop_app, emma) == first
 
 
+def test_a_shopper_told_once_who_asks_again_after_it_sells_out_again_is_told_again(shop_app, admin):
+    emma = make_book(shop_app, "Emma", stock=0)
+    (ann,) = waiting_for(shop_app, emma, "ann@example.com")
+    edit_stock(admin, emma, 1)
+    edit_stock(admin, emma, 0)
+
+    with shop_app.app_context():
+        ask(ann, emma)
+    edit_stock(admin, emma, 2)
+
+    keys = [key for _, key in owed(shop_app, emma)]
+    assert len(keys) == 2 and len(set(keys)) == 2, keys
+    assert notified(shop_app, emma) == 1, "one wish per shopper and book: the new one, told"
+
+
 def test_a_hidden_book_tells_nobody_until_it_is_shown_again_with_stock(shop_app, admin):
     book, order = sold_out_with_an_unpaid_order(shop_app, "Carmilla")
     waiting_for(shop_app, book, "ann@example.com")
