@@ -11,7 +11,7 @@ from blasto.core.extensions import db
 from tests.support.migrations import app_at_revision, head_revision, revision_before
 from tests.support.migrations import committed_sql as sql
 
-REVISION = "0020_restock_wishes"
+REVISION = "0023_restock_wishes"
 BEFORE = revision_before(REVISION)
 
 
