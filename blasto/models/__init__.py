@@ -15,6 +15,7 @@ from blasto.models.payment_event import PaymentEvent
 from blasto.models.product import Product
 from blasto.models.purchase import Purchase, PurchaseEvent, PurchaseItem
 from blasto.models.report import Report
+from blasto.models.restock_wish import RestockWish
 from blasto.models.sweep_heartbeat import SweepHeartbeat
 from blasto.models.token import ApiToken
 from blasto.models.user import User
@@ -33,6 +34,7 @@ __all__ = [
     "PurchaseEvent",
     "PurchaseItem",
     "Report",
+    "RestockWish",
     "SavedAddress",
     "SweepHeartbeat",
     "User",

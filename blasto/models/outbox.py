@@ -29,6 +29,8 @@ PASSWORD_RESET = "password_reset"
 LOW_STOCK = "low_stock"
 # A new address confirmed by a link sent to it, and the old address told (blasto.shop.email_change).
 EMAIL_CHANGE, EMAIL_CHANGED = "email_change", "email_changed"
+# A sold-out book a shopper asked about is back (blasto.shop.restock_wishes).
+BACK_IN_STOCK = "back_in_stock"
 KINDS = (
     RECEIPT,
     WELCOME,
@@ -40,6 +42,7 @@ KINDS = (
     LOW_STOCK,
     EMAIL_CHANGE,
     EMAIL_CHANGED,
+    BACK_IN_STOCK,
 )
 
 
@@ -61,7 +64,7 @@ class OutboxMessage(Model):
     purchase_id: Mapped[int | None] = mapped_column(
         ForeignKey("purchases.id", ondelete="SET NULL"), nullable=True, index=True
     )
-    # The book a low-stock alert is about. No foreign key: like `key`, it outlives what it names.
+    # The book a low-stock alert or a back-in-stock e-mail is about. No foreign key: like `key`, it outlives what it names.
     product_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
     # Absolute link for the e-mail, fixed when the message is owed (the worker has no request).
     link: Mapped[str] = mapped_column(String(500), default="")

@@ -30,6 +30,7 @@ from blasto.mail.transport import DeliveryError, Outgoing
 from blasto.models import OutboxMessage, Product, User
 from blasto.models.base import utcnow
 from blasto.models.outbox import (
+    BACK_IN_STOCK,
     CANCELLED,
     EMAIL_CHANGE,
     EMAIL_CHANGED,
@@ -218,6 +219,17 @@ def _compose(row: OutboxMessage, mail: MailSettings):
             template="email_changed",
             name=user.name,
             new_email=user.email,
+            **common,
+        )
+    if row.kind == BACK_IN_STOCK:
+        book = db.session.get(Product, row.product_id) if row.product_id is not None else None
+        if book is None:
+            raise DeliveryError("the book no longer exists; there is nothing to send", permanent=True)
+        return compose(
+            subject=f"“{book.title}” is back in stock at Blasto",
+            template="back_in_stock",
+            name=user.name,
+            book=book,
             **common,
         )
     return compose(subject="Welcome to Blasto", template="welcome", name=user.name, email=user.email, **common)

@@ -11,6 +11,7 @@ from blasto.core.extensions import db
 from blasto.core.logs import request_id_var
 from blasto.models import OutboxMessage, User
 from blasto.models.outbox import (
+    BACK_IN_STOCK,
     CANCELLED,
     EMAIL_CHANGE,
     EMAIL_CHANGED,
@@ -90,6 +91,20 @@ def owe_low_stock(product_id: int, purchase_id: int) -> list[OutboxMessage]:
         )
         for admin_id, email in admins
     ]
+
+
+def owe_back_in_stock(wish_id: int, user_id: int, product_id: int) -> OutboxMessage:
+    """A sold-out book the shopper asked about is back; keyed by the wish, so owed once per wish."""
+    email = db.session.scalar(select(User.email).where(User.id == user_id))
+    return _owe(
+        BACK_IN_STOCK,
+        f"{BACK_IN_STOCK}:{wish_id}",
+        email or "",
+        user_id,
+        None,
+        public_link("site.book", product_id=product_id),
+        product_id=product_id,
+    )
 
 
 def _owe(

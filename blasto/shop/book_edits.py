@@ -20,6 +20,7 @@ from blasto.models import BookChange, BookCover, Product, User
 from blasto.models.product import STOCK_MAX
 from blasto.shop.covers import store_cover
 from blasto.shop.money import format_cents
+from blasto.shop.restock_wishes import announce_restock
 
 # The columns an admin edits through the book form, in the form's order.
 EDITABLE = (
@@ -122,6 +123,8 @@ def edit(book_id: int, values: dict, admin_id: int, stock_seen: int | None = Non
                 raise StockMoved(db.session.scalar(select(Product.stock).where(Product.id == book_id)) or 0)
             for name, value in changed.items():
                 _record(book_id, admin_id, name, old[name], value)
+            if "stock" in changed:
+                announce_restock([book_id])  # back from sold out: its waiting shoppers' e-mails, with the change
         db.session.commit()
     except BaseException:
         db.session.rollback()
@@ -143,6 +146,7 @@ def restock(book_id: int, copies: int, admin_id: int) -> int | None:
             db.session.rollback()
             return None
         _record(book_id, admin_id, "stock", stock - copies, stock)
+        announce_restock([book_id])
         db.session.commit()
     except BaseException:
         db.session.rollback()
@@ -164,6 +168,8 @@ def set_hidden(book_id: int, hidden: bool, admin_id: int) -> bool:
                 .execution_options(synchronize_session=False)
             )
             _record(book_id, admin_id, HIDDEN, was, hidden)
+            if not hidden:
+                announce_restock([book_id])  # a hidden book told nobody; shown again with stock, it tells them now
         db.session.commit()
     except BaseException:
         db.session.rollback()

@@ -39,6 +39,7 @@ from blasto.models.purchase import (
 )
 from blasto.outbox.records import owe_order_email
 from blasto.shop import card_refunds
+from blasto.shop.restock_wishes import announce_restock
 
 PAY, SHIP, CANCEL, EXPIRE = "pay", "ship", "cancel", "expire"
 # A card payment that lands on a cancelled order: paid after all if its books can be taken
@@ -288,7 +289,10 @@ def _history(
 
 
 def _restock(purchase_id: int) -> None:
-    """Put the order's copies back; rows in product-id order, as checkout takes them, so the two cannot deadlock."""
+    """Put the order's copies back; rows in product-id order, as checkout takes them, so the two cannot deadlock.
+
+    A book back from sold out owes its waiting shoppers their e-mail, in this transaction.
+    """
     lines = db.session.execute(
         select(PurchaseItem.product_id, PurchaseItem.quantity)
         .where(PurchaseItem.purchase_id == purchase_id)
@@ -301,6 +305,7 @@ def _restock(purchase_id: int) -> None:
             .values(stock=Product.stock + quantity)
             .execution_options(synchronize_session=False)
         )
+    announce_restock(product_id for product_id, _ in lines)
 
 
 def _reserve_again(purchase_id: int) -> bool:

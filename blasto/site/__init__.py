@@ -18,5 +18,6 @@ from blasto.site import (  # noqa: E402,F401  (routes attach to bp)
     icons,
     orders,
     password_reset,
+    restock_wishes,
     templating,
 )

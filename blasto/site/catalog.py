@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import abort, current_app, render_template, request
+from flask_login import current_user
 from markupsafe import Markup
 
 from blasto.models import Product
@@ -19,6 +20,7 @@ from blasto.shop.catalog import (
 )
 from blasto.shop.front_page import shelves
 from blasto.shop.genres import GENRES
+from blasto.shop.restock_wishes import is_waiting
 from blasto.site import bp
 from blasto.site.forms import AddToCartForm
 from blasto.web.paging import Page, check_in_range, page_number
@@ -80,4 +82,8 @@ def book(product_id: int):
 
 
 def render_book(product: Product, form: AddToCartForm, status: int = 200):
-    return render_template("book.html", book=product, form=form, also_bought=also_bought(product.id)), status
+    # Sold out: whether this shopper already waits for it (the page offers the wish, or its cancel).
+    waiting = product.stock == 0 and current_user.is_authenticated and is_waiting(current_user.id, product.id)
+    return render_template(
+        "book.html", book=product, form=form, also_bought=also_bought(product.id), waiting=waiting
+    ), status

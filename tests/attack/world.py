@@ -19,7 +19,7 @@ from werkzeug.routing import Rule
 from werkzeug.routing.converters import AnyConverter, IntegerConverter
 
 from blasto.core.extensions import db
-from blasto.models import Product, Purchase, Report, User
+from blasto.models import Product, Purchase, Report, RestockWish, User
 from blasto.models.base import utcnow
 from blasto.models.login_session import LoginSession
 from blasto.models.purchase import STRIPE
@@ -57,7 +57,8 @@ CONFIRM_EMAIL_ENDPOINT = "site.confirm_email"  # its live link is FORGETFUL's to
 
 
 def populate(app) -> World:
-    """Users, purchases (1 unpaid, 2 paid, 3 unpaid by card), a failed receipt, a finished report and a hidden book; the first of each has id 1."""
+    """Users, purchases (1 unpaid, 2 paid, 3 unpaid by card), a failed receipt, a finished report, a hidden book and
+    two sold-out ones (2, waited for by the shopper; 3); the first of each has id 1."""
     shopper = make_user(app, email=SHOPPER, name="Sam Shopper")
     admin = make_admin(app, email=ADMIN)
     other = make_user(app, email=OTHER, name="Olive Other")
@@ -72,6 +73,10 @@ def populate(app) -> World:
     with app.app_context():
         # Fuzzing the checkout's address fields places many valid orders; the catalogue must not sell out.
         db.session.execute(update(Product).values(stock=Product.stock + 10_000))
+        db.session.commit()
+    with app.app_context():  # books 2 and 3 sold out: the shopper waits for 2 (its cancel form), not 3 (its ask form)
+        db.session.execute(update(Product).where(Product.id.in_((2, 3))).values(stock=0))
+        db.session.add(RestockWish(user_id=shopper, product_id=2))
         db.session.commit()
     with app.app_context():  # a hidden book on the admin list's first page, so its "show again" form is rendered
         hidden = db.session.scalar(select(Product).where(Product.id != 1).order_by(Product.title).limit(1))

@@ -91,6 +91,8 @@ def test_site_pages_have_their_endpoints_and_urls(app):
         assert url_for("site.check_payment", purchase_id=7) == "/purchases/7/pay/check"
         assert url_for("site.end_session", login_id=7) == "/account/sessions/7/end"
         assert url_for("site.delete_address", address_id=7) == "/account/addresses/7/delete"
+        assert url_for("site.ask_restock_wish", product_id=7) == "/books/7/restock-wish"
+        assert url_for("site.cancel_restock_wish", product_id=7) == "/books/7/restock-wish/cancel"
     posts_only = {
         rule.endpoint
         for rule in app.url_map.iter_rules()
@@ -110,4 +112,6 @@ def test_site_pages_have_their_endpoints_and_urls(app):
         "site.end_other_sessions",
         "site.delete_address",
         "site.account_email",
+        "site.ask_restock_wish",
+        "site.cancel_restock_wish",
     }
