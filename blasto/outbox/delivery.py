@@ -222,9 +222,7 @@ def _compose(row: OutboxMessage, mail: MailSettings):
             **common,
         )
     if row.kind == BACK_IN_STOCK:
-        book = db.session.get(Product, row.product_id) if row.product_id is not None else None
-        if book is None:
-            raise DeliveryError("the book no longer exists; there is nothing to send", permanent=True)
+        book = _book_of(row)
         return compose(
             subject=f"“{book.title}” is back in stock at Blasto",
             template="back_in_stock",
@@ -237,9 +235,7 @@ def _compose(row: OutboxMessage, mail: MailSettings):
 
 def _low_stock(row: OutboxMessage, user: User, common: dict):
     """The alert says what the stock is when it is sent (a restock may have come in meanwhile)."""
-    book = db.session.get(Product, row.product_id) if row.product_id is not None else None
-    if book is None:
-        raise DeliveryError("the book no longer exists; there is nothing to send", permanent=True)
+    book = _book_of(row)
     return compose(
         subject=f"Low stock: “{book.title}” has {book.stock:,} {'copy' if book.stock == 1 else 'copies'} left",
         template="low_stock",
@@ -295,3 +291,11 @@ def reopen(ids: list[int] | None) -> list[int]:
     reopened = sorted(db.session.scalars(statement, execution_options={"synchronize_session": False}))
     db.session.commit()
     return reopened
+
+
+def _book_of(row: OutboxMessage) -> Product:
+    """The book an e-mail is about, read as it is sent; a deleted one means there is nothing to send."""
+    book = db.session.get(Product, row.product_id) if row.product_id is not None else None
+    if book is None:
+        raise DeliveryError("the book no longer exists; there is nothing to send", permanent=True)
+    return book
