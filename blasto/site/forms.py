@@ -25,6 +25,12 @@ from blasto.shop.cart import MAX_QUANTITY
 from blasto.shop.passwords import PASSWORD_MAX, PASSWORD_MIN, password_problem
 from blasto.web.forms import NO_CONTROL_CHARACTERS, CsrfOnlyForm, WholeNumberField, normalise_email, strip
 
+
+def email_validators(when_empty: str) -> list:
+    """An address: given (saying `when_empty` if not), short enough for the column, shaped like one."""
+    return [InputRequired(when_empty), Length(max=EMAIL_MAX), Email("That does not look like an e-mail address.")]
+
+
 NAME_VALIDATORS = [  # sign-up's and the account page's
     DataRequired("Please enter your name."),
     Length(max=NAME_MAX, message=f"Use at most {NAME_MAX} characters."),
@@ -40,11 +46,7 @@ class SignupForm(FlaskForm):
     email = EmailField(
         "E-mail",
         filters=[normalise_email],
-        validators=[
-            InputRequired("Please enter your e-mail address."),
-            Length(max=EMAIL_MAX),
-            Email("That does not look like an e-mail address."),
-        ],
+        validators=email_validators("Please enter your e-mail address."),
     )
     password = PasswordField(
         "Password",
@@ -87,11 +89,7 @@ class ForgotPasswordForm(FlaskForm):
         "E-mail",
         description="The address of your account; we send the link there.",
         filters=[normalise_email],
-        validators=[
-            InputRequired("Please enter your e-mail address."),
-            Length(max=EMAIL_MAX),
-            Email("That does not look like an e-mail address."),
-        ],
+        validators=email_validators("Please enter your e-mail address."),
     )
 
 
@@ -141,11 +139,7 @@ class EmailChangeForm(FlaskForm):
         "New e-mail",
         description="We send a link to this address; the change is made when you follow it.",
         filters=[normalise_email],
-        validators=[
-            InputRequired("Please enter the new e-mail address."),
-            Length(max=EMAIL_MAX),
-            Email("That does not look like an e-mail address."),
-        ],
+        validators=email_validators("Please enter the new e-mail address."),
     )
     email_current = PasswordField(  # not `current`: the password form on the same page has that id
         "Current password",
