@@ -254,7 +254,19 @@ def test(args: list[str]) -> int:
     ensure_venv()
     ensure_pipenv()  # the deploy-contract tests run `pipenv verify`
     os.chdir(ROOT)
-    os.execve(VENV / "bin" / "python", ["python", "-m", "pytest", *pytest_args(args, os.environ)], venv_env())
+    os.execve(VENV / "bin" / "python", ["python", "-m", "pytest", *pytest_args(args, os.environ)], test_env())
+
+
+def test_env() -> dict:
+    """The venv's environment, keeping compiled modules (.pyc, gitignored) even where the shell says not to.
+
+    With PYTHONDONTWRITEBYTECODE set, every xdist worker rewrote and compiled
+    every test module again on each run (pytest caches its rewritten asserts
+    only as bytecode), and every process a test starts compiled blasto again.
+    """
+    env = venv_env()
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    return env
 
 
 # What keeps the code as the README's Layout and house style describe it; settings in pyproject.toml.

@@ -89,8 +89,38 @@ class Visitor(FastHttpUser):
         return response
 
 
+_FREE_ACCOUNTS: list[str] = []  # shopper accounts no running Shopper holds (filled on first use)
+_TAKEN_ACCOUNTS: set[str] = set()
+
+
+def take_account() -> str:
+    """A shopper account no other running Shopper uses: a person's cart follows their account, so two
+    simulated people sharing one would each see the other's cart change under them."""
+    if not _FREE_ACCOUNTS and not _TAKEN_ACCOUNTS:
+        _FREE_ACCOUNTS.extend(reversed(data()["shoppers"]))
+    if not _FREE_ACCOUNTS:
+        raise RuntimeError(f"more shoppers than the {len(_TAKEN_ACCOUNTS)} accounts of the data set")
+    email = _FREE_ACCOUNTS.pop()
+    _TAKEN_ACCOUNTS.add(email)
+    return email
+
+
+def give_back_account(email: str) -> None:
+    _TAKEN_ACCOUNTS.discard(email)
+    _FREE_ACCOUNTS.append(email)
+
+
 class Shopper(Visitor):
+    """One person with an account of their own, who signs in with it when checking out or reading orders."""
+
     weight = 4
+
+    def on_start(self) -> None:
+        super().on_start()
+        self.email = take_account()
+
+    def on_stop(self) -> None:
+        give_back_account(self.email)
 
     def page(self, path: str, name: str) -> dict[str, tuple[str, dict[str, str]]]:
         """GET a page as a browser does and return its forms."""
@@ -151,7 +181,7 @@ class Shopper(Visitor):
             "/login",
             "/login",
             redirect_to=then,
-            values={"email": random.choice(data()["shoppers"]), "password": data()["password"]},
+            values={"email": self.email, "password": data()["password"]},
         )
 
     @task(BROWSE)

@@ -27,11 +27,13 @@ from blasto.health.cli import ready
 from blasto.outbox.cli import outbox
 from blasto.outbox.dispatch import listen_for_outbox_rows
 from blasto.security.rate_limits import init_rate_limits
+from blasto.shop.sales_counts import recount_sales_command
 from blasto.shop.seed import seed_command
 from blasto.web.errors import end_session, register_error_handlers
 from blasto.web.https import register_https
 from blasto.web.middleware import build_middleware
 from blasto.web.request_id import RequestGlobals
+from blasto.web.seen_logins import init_seen_logins
 from blasto.web.static_assets import init_static_assets
 from blasto.web.strict_request import StrictRequest
 from blasto.web.templating import register_template_filters
@@ -68,6 +70,7 @@ def register_config(app: Flask, overrides: Mapping[str, Any] | None) -> None:
 def register_extensions(app: Flask) -> None:
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite:///"):
         Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    init_seen_logins(app)  # teardowns run last-registered first: this one after the session is removed
     db.init_app(app)
     app.teardown_appcontext(end_session)  # teardowns run last-registered first: before Flask-SQLAlchemy's
     migrate.init_app(app, db, directory=str(MIGRATIONS_DIR), render_as_batch=True)
@@ -103,3 +106,4 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(create_admin)
     app.cli.add_command(outbox)
     app.cli.add_command(seed_command)
+    app.cli.add_command(recount_sales_command)

@@ -9,6 +9,7 @@ BLASTO_REQUIRE_SERVICES=1 (CI), which turns every such skip into a failure.
 
 from __future__ import annotations
 
+import gc
 import os
 import sys
 from urllib.parse import urlsplit
@@ -36,11 +37,13 @@ for _name in ("SHIPPING_OPTIONS", "SHIP_TO_COUNTRIES"):
     os.environ.pop(_name, None)
 
 import pytest  # noqa: E402
+from jinja2 import FileSystemBytecodeCache  # noqa: E402
 
 from blasto import create_app  # noqa: E402
 from blasto.core.config import celery_config, database_uri, engine_options  # noqa: E402
 from tests.support.parallel import grouped_scheduling, heaviest_first, ungrouped_shared_fixtures  # noqa: E402
 from tests.support.payment_stand_in import PaymentStandIn  # noqa: E402
+from tests.support.processes import LIBRARY_HELPERS  # noqa: E402
 from tests.support.redis_proxy import RedisProxy  # noqa: E402
 
 # Databases migrated once per session and copied per test (the report tests use them).
@@ -54,11 +57,24 @@ from tests.support.report_databases import (  # noqa: E402,F401
     sqlite_template,
 )
 from tests.support.services import drop_database, fresh_database_url, postgres_admin_url, redis_test_url  # noqa: E402
+from tests.support.smtp_sink import SmtpSink  # noqa: E402
 from tests.support.tcp_proxy import TcpProxy  # noqa: E402
+from tests.support.tiers import mark_sweep_tail  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def template_bytecode(tmp_path_factory) -> FileSystemBytecodeCache:
+    """Jinja's compiled templates, kept for the session (this worker's): a new app need not compile them again.
+
+    Each test builds its own app, and each app's Jinja environment compiled
+    every template it rendered: about 40 ms for three pages, in most tests.
+    Jinja keys the cache on each template's source, so an edited one compiles anew.
+    """
+    return FileSystemBytecodeCache(str(tmp_path_factory.mktemp("jinja-bytecode")))
 
 
 @pytest.fixture
-def app_factory(tmp_path):
+def app_factory(tmp_path, template_bytecode):
     """Build apps whose database and broker live in this test's tmp dir."""
 
     def build(**overrides):
@@ -68,7 +84,9 @@ def app_factory(tmp_path):
             "READY_TIMEOUT_SECONDS": 0.5,
         }
         config.update(overrides)
-        return create_app(config)
+        app = create_app(config)
+        app.jinja_env.bytecode_cache = template_bytecode
+        return app
 
     return build
 
@@ -84,10 +102,16 @@ def client(app):
 
 
 @pytest.fixture
-def db_app(app_factory, sqlite_template, tmp_path):
+def db_app(migrated_app_factory):
     """An app whose SQLite database has the full schema: a copy of the one migrated once per session."""
+    return migrated_app_factory()
+
+
+@pytest.fixture
+def migrated_app_factory(app_factory, sqlite_template, tmp_path):
+    """app_factory whose default SQLite database has the full schema: a copy of the one migrated once per session."""
     sqlite_copy(sqlite_template, tmp_path)
-    return app_factory()
+    return app_factory
 
 
 @pytest.fixture
@@ -111,14 +135,21 @@ def postgres_database(postgres_admin):
 
 
 @pytest.fixture
+def sink():
+    """A real SMTP server (aiosmtpd) for this test; tests/functional's conftest also points the shop at it."""
+    with SmtpSink() as running:
+        yield running
+
+
+@pytest.fixture
 def redis_url():
     return redis_test_url()
 
 
 @pytest.fixture
-def proxy(postgres_database):
-    """A TCP proxy in front of this test's Postgres database: stop it to cut the app off, as an outage would."""
-    parts = urlsplit(postgres_database)
+def proxy(postgres_admin):
+    """A TCP proxy in front of the Postgres server: point an app's URL at it, and stop it to cut the app off."""
+    parts = urlsplit(postgres_admin)
     with TcpProxy(parts.hostname, parts.port or 5432) as running:
         yield running
 
@@ -138,6 +169,14 @@ def pytest_xdist_make_scheduler(config, log):
     return None
 
 
+_sweep_firsts: set[tuple[str, str]] = set()
+
+
+def pytest_itemcollected(item):
+    """A sweep's cases after its first are `slow` (tests.support.tiers), before `-m` picks the tier."""
+    mark_sweep_tail(item, _sweep_firsts)
+
+
 @pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(config, items):
     """Refuse what would make a parallel run wrong or slow; on a worker, heaviest tests first."""
@@ -152,19 +191,31 @@ def pytest_collection_modifyitems(config, items):
         heaviest_first(items)
 
 
+# Every test builds an app (werkzeug's compiled rules, the OpenAPI document, Jinja): thousands of
+# objects in cycles each time, which the collector's default thresholds chased in full about every
+# second test; it spent about a fifth of an in-process run.
+GC_THRESHOLDS = (20_000, 20, 10)
+
+
+def pytest_collection_finish(session):
+    """Park what the imports and collection built in the permanent generation, and collect less often.
+
+    `gc.freeze()` keeps the collector from walking the session's long-lived objects on every full
+    collection; the tests' garbage is still collected, in fewer, larger passes.
+    """
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)
+
+
 # -- tiers: a test that starts a process must say so (`dev.py test --fast` leaves it out) ----------
 
 SPAWN_EVENTS = frozenset({"subprocess.Popen", "os.posix_spawn", "os.fork", "os.exec"})
 _spawned: list[str] = []
 
 
-# matplotlib runs fc-list once per fresh environment to build its font cache (a new CI dyno's first
-# chart); that is the library's start-up, not the test starting a process of the shop's.
-LIBRARY_SPAWNS = ("fc-list",)
-
-
 def _note_spawns(event: str, args) -> None:
-    if event in SPAWN_EVENTS and not any(name in str(args[0]) for name in LIBRARY_SPAWNS):
+    if event in SPAWN_EVENTS and not any(name in str(args[0]) for name in LIBRARY_HELPERS):
         _spawned.append(f"{event} {str(args[0])[:80]}")
 
 

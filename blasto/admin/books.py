@@ -24,13 +24,10 @@ A cover upload has its own form and route, with a body limit of its own
 
 from __future__ import annotations
 
-from typing import cast
-
-from flask import Flask, abort, current_app, flash, render_template, request, url_for
+from flask import abort, flash, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
 from werkzeug.datastructures import FileStorage
-from werkzeug.local import LocalProxy
 
 from blasto.admin import bp
 from blasto.admin.forms import BookForm, CoverForm, EditBookForm, RestockForm, VisibilityForm
@@ -44,15 +41,8 @@ from blasto.shop.catalog import MAX_SEARCH_LENGTH, CatalogQuery, catalog_page, c
 from blasto.shop.cover_images import MAX_BYTES as COVER_MAX_BYTES
 from blasto.shop.cover_images import CoverProblem, check_cover
 from blasto.shop.covers import queue_sizes
-from blasto.shop.front_page import forget
 from blasto.web.paging import Page, check_in_range, page_number
 from blasto.web.redirects import safe_next, see_other
-
-
-def _app() -> Flask:
-    """The app behind the `current_app` proxy (the proxy's own stub does not show `_get_current_object`)."""
-    return cast("LocalProxy[Flask]", current_app)._get_current_object()
-
 
 PER_PAGE = 25
 
@@ -94,7 +84,6 @@ def new_book():
     )
     db.session.add(book)
     db.session.commit()
-    forget(_app())
     flash(f"Added “{book.title}” to the catalogue.", "success")
     return see_other(url_for("admin.edit_book", book_id=book.id))
 
@@ -121,7 +110,6 @@ def edit_book(book_id: int):
         book_edits.edit(book_id, values, current_user.id, stock_seen=form.stock_seen.data)
     except book_edits.StockMoved:
         return _stock_moved(form, book_id)
-    forget(_app())
     flash(f"Saved “{form.title.data}”.", "success")
     return see_other(url_for("admin.edit_book", book_id=book_id))
 
@@ -141,7 +129,6 @@ def restock(book_id: int):
             f"At most {STOCK_MAX:,} copies in stock; this book has {book.stock:,}, so add at most {STOCK_MAX - book.stock:,}."
         )
         return _form_page(None, book, restock_form=form, status=400)
-    forget(_app())
     flash(f"Added {copies:,} {'copy' if copies == 1 else 'copies'} of “{book.title}”: {stock:,} in stock.", "success")
     return see_other(url_for("admin.edit_book", book_id=book_id))
 
@@ -163,7 +150,6 @@ def _set_hidden(book_id: int, hidden: bool):
     if not form.validate_on_submit():  # only a missing CSRF token can fail; Flask-WTF answers 400 first
         return see_other(back)
     book_edits.set_hidden(book_id, hidden, current_user.id)
-    forget(_app())
     if hidden:
         flash(f"“{book.title}” is hidden: shoppers no longer see or buy it. Past purchases still show it.", "success")
     else:
@@ -194,7 +180,6 @@ def upload_cover(book_id: int):
         form.cover.errors = [str(problem)]
         return _form_page(None, book, cover_form=form, status=400)
     digest, needs_sizes = book_edits.upload_cover(book_id, data, content_type, current_user.id)
-    forget(_app())
     if not needs_sizes:
         flash("This is already the book's cover.", "success")
     elif queue_sizes(book_id, digest):

@@ -120,7 +120,7 @@ def purchase_detail_json(purchase: dict, card_state: tuple[str, str | None] | No
 
 @blp.get("")
 @token_auth(blp)
-@blp.arguments(PageArgsSchema, location="query")
+@blp.arguments(PageArgsSchema(), location="query")  # an instance: from a class webargs builds one per request
 @blp.alt_response(200, schema=PurchasePageSchema, success=True, description="Your purchases, newest first")
 def list_purchases(args):
     """Your purchases, newest first, with their lines."""

@@ -12,7 +12,7 @@ from marshmallow import fields, validate
 from blasto.core.shipping_settings import DEFAULT_COUNTRIES, OPTION_MAX
 from blasto.models.address import CITY_MAX, LINE_MAX, POSTAL_CODE_MAX, RECIPIENT_MAX
 from blasto.models.base import MAX_ID
-from blasto.models.outbox import STATES
+from blasto.models.outbox import FAILED, PENDING, SENT
 from blasto.models.purchase import CAUSES, PAYMENT_METHODS, STATUSES
 from blasto.models.user import EMAIL_MAX, NAME_MAX
 from blasto.shop.card_checkout import CARD_ID
@@ -290,7 +290,7 @@ class PurchaseSchema(ma.Schema):
 
 class ReceiptSchema(ma.Schema):
     state = fields.String(
-        validate=validate.OneOf(STATES),
+        validate=validate.OneOf((PENDING, SENT, FAILED)),  # a receipt is never withdrawn
         metadata={
             "description": "pending until the worker hands it to the mail server, then sent; failed after the retry bound"
         },

@@ -29,7 +29,7 @@ from flask import Flask
 from flask.cli import AppGroup
 
 from blasto.core.env import ConfigError, cannot_start
-from blasto.deploy_check import connections, environment, formation, lock, manifest, procfile, python_version
+from blasto.deploy_check import child, connections, environment, formation, lock, manifest, procfile, python_version
 from blasto.deploy_check.formation import FormationError, scaled
 from blasto.deploy_check.report import Report
 
@@ -66,8 +66,14 @@ def check(root: Path, env_file: Path | None, scale: str | None, postgres_plan: s
     click.echo(
         f"Checking {root} for Heroku, with {'the variables in ' + str(env_file) if env_file else 'this environment'} read as production would."
     )
-    environment.check(report, env, root)
-    processes = procfile.check(report, root)
+    environment.check(report, env)
+    processes, targets = procfile.check(report, root)
+    gunicorn = environment.gunicorn_job(env, root)
+    if targets or gunicorn:
+        findings = child.run(root, procfile.to_load(targets), gunicorn)
+        procfile.report_targets(report, targets, findings)
+        if gunicorn:
+            environment.report_gunicorn(report, findings)
     python_version.check(report, root)
     app_json = manifest.check(report, root, processes)
     lock.check(report, root, env)

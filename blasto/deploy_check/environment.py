@@ -12,8 +12,6 @@ not its secret.
 from __future__ import annotations
 
 import secrets
-import subprocess
-import sys
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
@@ -21,6 +19,7 @@ from pathlib import Path
 from blasto.core.config import load_config
 from blasto.core.env import ConfigError, env_int
 from blasto.core.payment_settings import KEYS as PAYMENT_KEYS
+from blasto.deploy_check.child import Findings
 from blasto.deploy_check.report import Report
 
 # For variables production cannot do without: valid values that let the loader go on to the rest.
@@ -44,7 +43,7 @@ FIXES = {
 WORKER_CONCURRENCY_MAX = 64
 
 
-def check(report: Report, env: Mapping[str, str], root: Path) -> None:
+def check(report: Report, env: Mapping[str, str]) -> None:
     env = dict(env)
     named = env.get("BLASTO_ENV", "").strip().lower()
     if named and named != "production":
@@ -65,7 +64,6 @@ def check(report: Report, env: Mapping[str, str], root: Path) -> None:
             "the environment loads as production (SECRET_KEY, DATABASE_URL, REDIS_URL, mail, every number in range)"
         )
     _worker_concurrency(report, env)
-    _gunicorn_settings(report, env, root)
     _mail_notes(report, env)
     payment_notes(report, env)
 
@@ -107,30 +105,31 @@ def _worker_concurrency(report: Report, env: Mapping[str, str]) -> None:
         report.problem(error.variable, str(error), "heroku config:set WORKER_CONCURRENCY=2 (2 fits a 512 MB dyno)")
 
 
-def _gunicorn_settings(report: Report, env: Mapping[str, str], root: Path) -> None:
-    """gunicorn.conf.py reads PORT, WEB_CONCURRENCY and GUNICORN_THREADS itself: run it, as the web dyno will."""
+def gunicorn_job(env: Mapping[str, str], root: Path) -> tuple[Path, dict[str, str]] | None:
+    """gunicorn.conf.py reads PORT, WEB_CONCURRENCY and GUNICORN_THREADS itself: the check's child runs it,
+    with this environment, as the web dyno will (None: there is no gunicorn.conf.py to run).
+    """
     conf = root / "gunicorn.conf.py"
-    if not conf.is_file():
+    return (conf, {**env, "PYTHONPATH": str(root), "BLASTO_ENV": "production"}) if conf.is_file() else None
+
+
+def report_gunicorn(report: Report, findings: Findings) -> None:
+    if findings.gunicorn is None:
+        report.problem(
+            "gunicorn.conf.py",
+            f"could not be run: {findings.failure}",
+            "run `python gunicorn.conf.py` and fix what it says",
+        )
         return
-    run_env = {**env, "PYTHONPATH": str(root), "BLASTO_ENV": "production"}
-    result = subprocess.run(
-        [sys.executable, "-c", f"import runpy; runpy.run_path({str(conf)!r})"],
-        cwd=root,
-        env=run_env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    if result.returncode == 0:
+    code, said = findings.gunicorn
+    if code == 0:
         report.good("gunicorn.conf.py accepts PORT, WEB_CONCURRENCY and GUNICORN_THREADS")
         return
-    reason = next(
-        (line.split("cannot start: ", 1)[1] for line in result.stderr.splitlines() if "cannot start: " in line), None
-    )
+    reason = next((line.split("cannot start: ", 1)[1] for line in said.splitlines() if "cannot start: " in line), None)
     if reason:
         report.problem(reason.split()[0], reason, f"heroku config:set {reason.split()[0]}=... with a value in range")
     else:
-        last = result.stderr.strip().splitlines()[-1:] or ["no output"]
+        last = said.strip().splitlines()[-1:] or ["no output"]
         report.problem(
             "gunicorn.conf.py", f"does not load: {last[0]}", "run `python gunicorn.conf.py` and fix what it says"
         )

@@ -2,46 +2,24 @@
 
 The targets are loaded the way each program loads them, by the program's own
 function (gunicorn's `import_app`, celery's `find_app`, flask's `ScriptInfo`),
-in one child process started in the deploy directory with a stand-in
-production environment: a target that imports there imports on the dyno,
-whatever this shell's own variables say (those are the environment check's).
+in the check's child process (`child`), started in the deploy directory with a
+stand-in production environment: a target that imports there imports on the
+dyno, whatever this shell's own variables say (those are the environment check's).
 """
 
 from __future__ import annotations
 
-import json
 import re
-import secrets
 import shlex
-import subprocess
-import sys
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
+from blasto.deploy_check.child import Findings
 from blasto.deploy_check.report import Report
 
 LINE = re.compile(r"^([A-Za-z0-9_-]+):\s*(.+)$")  # Heroku's `name: command`
 APP_OPTIONS = {"celery": ("-A", "--app"), "flask": ("-A", "--app")}
-MARKER = "BLASTO-CHECK-TARGETS "
-LOADERS = {
-    "gunicorn": "from gunicorn.util import import_app as load",
-    "celery": "from celery.app.utils import find_app as load",
-    "flask": "from flask.cli import ScriptInfo\ndef load(path): return ScriptInfo(app_import_path=path).load_app()",
-}
-PROBE = """
-import json, sys
-results = {}
-for program, target in json.loads(sys.argv[1]):
-    namespace = {}
-    exec(LOADERS[program], namespace)
-    try:
-        namespace["load"](target)
-        results[program + " " + target] = None
-    except BaseException as exc:  # SystemExit included: a process that would not start
-        results[program + " " + target] = f"{type(exc).__name__}: {exc}"
-print(MARKER + json.dumps(results))
-"""
 
 
 @dataclass(frozen=True)
@@ -51,8 +29,10 @@ class Target:
     target: str  # blasto:APP, blasto.worker, blasto
 
 
-def check(report: Report, root: Path) -> dict[str, str]:
-    """Report the Procfile's problems; return its commands by process name (for app.json's formation, the budget)."""
+def check(report: Report, root: Path) -> tuple[dict[str, str], list[Target]]:
+    """Report the Procfile's problems; return its commands by process name (for app.json's formation, the budget)
+    and the targets its programs load, for the check's child (`report_targets` says how they loaded).
+    """
     path = root / "Procfile"
     if not path.is_file():
         report.problem(
@@ -60,7 +40,7 @@ def check(report: Report, root: Path) -> dict[str, str]:
             "is missing",
             "add one: `web: gunicorn --config gunicorn.conf.py blasto:APP` and the others (see README)",
         )
-        return {}
+        return {}, []
     processes: dict[str, str] = {}
     for number, line in enumerate(path.read_text().splitlines(), start=1):
         if not line.strip() or line.lstrip().startswith("#"):
@@ -83,8 +63,7 @@ def check(report: Report, root: Path) -> dict[str, str]:
     targets = []
     for name, command in processes.items():
         targets += _targets(report, root, name, command)
-    _check_targets(report, root, targets)
-    return processes
+    return processes, targets
 
 
 def _targets(report: Report, root: Path, process: str, command: str) -> list[Target]:
@@ -163,35 +142,23 @@ def _needs_package(report: Report, root: Path, process: str, program: str) -> No
         )
 
 
-def _check_targets(report: Report, root: Path, targets: list[Target]) -> None:
+def to_load(targets: list[Target]) -> list[tuple[str, str]]:
+    """The (program, target) pairs the check's child loads, each once."""
+    return sorted({(t.program, t.target) for t in targets})
+
+
+def report_targets(report: Report, targets: list[Target], findings: Findings) -> None:
     if not targets:
         return
-    unique = sorted({(t.program, t.target) for t in targets})
-    # A production environment that starts, whatever this shell holds; nothing connects at import.
-    env = {
-        "PATH": str(Path(sys.executable).parent),
-        "PYTHONPATH": str(root),
-        "BLASTO_ENV": "production",
-        "SECRET_KEY": secrets.token_hex(32),
-        "DATABASE_URL": "postgres://check:check@localhost:5432/check",
-        "REDIS_URL": "redis://localhost:6379/0",
-        "LOG_LEVEL": "WARNING",
-    }
-    code = f"LOADERS = {LOADERS!r}\nMARKER = {MARKER!r}\n{PROBE}"
-    result = subprocess.run(
-        [sys.executable, "-c", code, json.dumps(unique)], cwd=root, env=env, capture_output=True, text=True, timeout=120
-    )
-    line = next((line for line in reversed(result.stdout.splitlines()) if line.startswith(MARKER)), None)
-    if line is None:
+    if findings.targets is None:
         report.problem(
             "Procfile",
-            f"its targets could not be checked: {(result.stderr.strip().splitlines() or ['no output'])[-1]}",
+            f"its targets could not be checked: {findings.failure}",
             "run the commands of the Procfile locally and fix what they say",
         )
         return
-    errors = json.loads(line[len(MARKER) :])
     for target in targets:
-        error = errors[f"{target.program} {target.target}"]
+        error = findings.targets[f"{target.program} {target.target}"]
         if error:
             report.problem(
                 "Procfile",

@@ -7,6 +7,7 @@ the database as well as the code that decrements it).
 from blasto.models.address import SavedAddress
 from blasto.models.book_change import BookChange
 from blasto.models.book_cover import BookCover
+from blasto.models.book_pair import BookPair
 from blasto.models.card_refund import CardRefund
 from blasto.models.cart_line import CartLine
 from blasto.models.login_session import LoginSession
@@ -23,6 +24,7 @@ from blasto.models.user import User
 __all__ = [
     "ApiToken",
     "BookChange",
+    "BookPair",
     "BookCover",
     "CardRefund",
     "CartLine",

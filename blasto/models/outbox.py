@@ -19,7 +19,10 @@ from blasto.core.extensions import Model
 from blasto.models.base import UTCDateTime, utcnow
 
 PENDING, SENT, FAILED = "pending", "sent", "failed"
-STATES = (PENDING, SENT, FAILED)
+# Owed once, no longer true when its turn came (a book back in stock sold out again first): not sent,
+# and not an error to retry; last_error says why (blasto.outbox.delivery).
+WITHDRAWN = "withdrawn"
+STATES = (PENDING, SENT, FAILED, WITHDRAWN)
 RECEIPT, WELCOME = "receipt", "welcome"  # a receipt is owed when the payment is in, not before
 # The life of an order (blasto.shop.orders): placed (with how to pay), shipped, cancelled, refunded.
 ORDER_PLACED, SHIPPED, CANCELLED, REFUNDED = "order_placed", "shipped", "cancelled", "refunded"

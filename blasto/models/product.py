@@ -72,3 +72,6 @@ class Product(Model):
     # Admins get an e-mail when a sale takes the stock from this many or more to fewer
     # (blasto.shop.low_stock); None: no alert.
     low_stock_threshold: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    # Copies in paid or shipped orders, kept as orders are paid and refunded (blasto.shop.sales_counts):
+    # the best sellers, read on the front page and the catalogue's best-selling sort.
+    copies_sold: Mapped[int] = mapped_column(Integer, default=0, server_default="0")

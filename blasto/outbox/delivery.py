@@ -43,12 +43,15 @@ from blasto.models.outbox import (
     REFUNDED,
     SENT,
     SHIPPED,
+    WITHDRAWN,
 )
 from blasto.outbox.dispatch import publish
+from blasto.outbox.records import ACCOUNT_DELETED, receives_no_mail
 from blasto.shop.email_change import CHANGE_LINK_LIFETIME, change_link
 from blasto.shop.history import purchase_detail
 from blasto.shop.password_reset import RESET_LINK_LIFETIME, reset_link
 from blasto.shop.payments import instructions
+from blasto.shop.restock_wishes import still_back, wait_for_restock
 
 SWEEP_BATCH = 500
 ERROR_MAX = 2000
@@ -58,7 +61,7 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Outcome:
-    state: str  # sent, failed, retry, skipped or held
+    state: str  # sent, failed, withdrawn, retry, skipped or held
     retry_in: float | None = None
 
 
@@ -115,6 +118,8 @@ def _not_claimed(message_id: int) -> Outcome:
 
 def _send(row: OutboxMessage, mail: MailSettings) -> Outcome:
     facts = {"outbox_id": row.id, "key": row.key, "attempt": row.attempts}
+    if row.kind == BACK_IN_STOCK and row.product_id is not None and not still_back(row.product_id):
+        return _withdraw(row, row.product_id, facts)
     try:
         try:
             message = _compose(row, mail)
@@ -128,6 +133,21 @@ def _send(row: OutboxMessage, mail: MailSettings) -> Outcome:
         return _not_delivered(row, exc, facts)
     log.info("e-mail sent", extra=facts)
     return Outcome(SENT)
+
+
+SOLD_OUT_AGAIN = (
+    "the book sold out again (or was taken off sale) before this was sent; the shopper waits for the next restock"
+)
+
+
+def _withdraw(row: OutboxMessage, product_id: int, facts: dict) -> Outcome:
+    """ "Back in stock" is no longer true: send nothing, and the shopper hears of the next restock instead."""
+    row.state, row.last_error = WITHDRAWN, SOLD_OUT_AGAIN
+    if row.user_id is not None:
+        wait_for_restock(row.user_id, product_id)
+    db.session.commit()
+    log.info("e-mail withdrawn: the book sold out again before it was sent", extra=facts)
+    return Outcome(WITHDRAWN)
 
 
 def _not_delivered(row: OutboxMessage, exc: DeliveryError, facts: dict) -> Outcome:
@@ -172,6 +192,8 @@ ORDER_EMAILS = {
 
 
 def _compose(row: OutboxMessage, mail: MailSettings):
+    if receives_no_mail(row.recipient):  # sent again by hand after the account was deleted
+        raise DeliveryError(ACCOUNT_DELETED, permanent=True)
     user = db.session.get(User, row.user_id) if row.user_id is not None else None
     common = {"sender": mail.sender, "recipient": row.recipient, "message_id": message_id(row, mail), "link": row.link}
     if row.kind in ORDER_EMAILS:

@@ -1,6 +1,6 @@
 """Queue each owed e-mail once the transaction that owes it has committed.
 
-A session listener collects the ids of new outbox rows at flush and
+A session listener collects the ids of new pending outbox rows at flush and
 publishes them after commit, so no caller can queue before the row exists,
 or forget to queue. Inside a request the publishing waits until the response
 has gone (blasto.core.task_queue), so the broker is never on a shopper's path; when
@@ -17,6 +17,7 @@ from blasto.core.extensions import db
 from blasto.core.mail_settings import HOLD
 from blasto.core.task_queue import enqueue_after_response, enqueue_each
 from blasto.models import OutboxMessage
+from blasto.models.outbox import PENDING
 
 SEND_TASK = "blasto.outbox.send"
 _IDS = "blasto.outbox.new_ids"
@@ -32,7 +33,7 @@ def listen_for_outbox_rows() -> None:
 
 def _collect(session, _flush_context) -> None:
     # after_flush still lists the flushed objects as new, now with their ids.
-    ids = [obj.id for obj in session.new if isinstance(obj, OutboxMessage)]
+    ids = [obj.id for obj in session.new if isinstance(obj, OutboxMessage) and obj.state == PENDING]
     if ids:
         session.info.setdefault(_IDS, []).extend(ids)
 

@@ -126,8 +126,16 @@ def _owe(
         link=link,
         request_id=request_id_var.get(),
     )
+    if receives_no_mail(recipient):  # a deleted account's order shipped or refunded later: on record, never sent
+        message.state, message.last_error = FAILED, ACCOUNT_DELETED
     db.session.add(message)
     return message
+
+
+def receives_no_mail(recipient: str) -> bool:
+    """An address in the .invalid top-level domain (RFC 2606), as a deleted account's: no server takes its mail."""
+    domain = recipient.rpartition("@")[2].strip().lower().rstrip(".")
+    return domain == "invalid" or domain.endswith(".invalid")
 
 
 def owe_email_change(user: User, new_email: str) -> OutboxMessage:

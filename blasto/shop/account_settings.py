@@ -46,25 +46,18 @@ def open_logins(user_id: int) -> list[LoginSession]:
 
 def end_other_login(user_id: int, login_id: int) -> bool:
     """End one of the account's own open log-ins; False when it is not theirs, or already over."""
-    ended = db.session.scalars(
-        update(LoginSession)
-        .where(LoginSession.id == login_id, LoginSession.user_id == user_id, LoginSession.ended_at.is_(None))
-        .values(ended_at=utcnow())
-        .returning(LoginSession.id)
-    ).all()
-    db.session.commit()
-    return bool(ended)
+    return _end_logins(user_id, LoginSession.id == login_id) == 1
 
 
 def end_every_other_login(user_id: int, keep_login_id: int | None) -> int:
     """End every open log-in of the account but `keep_login_id` (this device's); how many ended."""
+    return _end_logins(user_id, LoginSession.id != (keep_login_id or 0))
+
+
+def _end_logins(user_id: int, which) -> int:
     ended = db.session.scalars(
         update(LoginSession)
-        .where(
-            LoginSession.user_id == user_id,
-            LoginSession.ended_at.is_(None),
-            LoginSession.id != (keep_login_id or 0),
-        )
+        .where(LoginSession.user_id == user_id, LoginSession.ended_at.is_(None), which)
         .values(ended_at=utcnow())
         .returning(LoginSession.id)
     ).all()
@@ -83,14 +76,29 @@ def forget_address(user_id: int, address_id: int) -> bool:
     return bool(gone)
 
 
+class LastAdmin(Exception):
+    """The shop's only admin cannot delete their account: nobody could run the shop (or make another admin) then."""
+
+
+def is_last_admin(user: User, lock: bool = False) -> bool:
+    if not user.is_admin:
+        return False
+    admins = select(User.id).where(User.is_admin)
+    return list(db.session.scalars(admins.with_for_update() if lock else admins)) == [user.id]
+
+
 def delete_account(user: User) -> None:
     """Erase what names the person; keep the orders (with their address copies) for the shop's books.
 
     The row stays so orders still point at an account; its name and e-mail are
     replaced (in its e-mail records too), its password made unusable, its
     saved addresses and cart deleted, its unsent e-mails dropped, and every
-    log-in and API token ended, in one transaction.
+    log-in and API token ended, in one transaction. Raises LastAdmin, and
+    changes nothing, for the shop's only admin.
     """
+    if is_last_admin(user, lock=True):  # locked: two admins deleting themselves at once cannot both pass
+        db.session.rollback()
+        raise LastAdmin()
     db.session.execute(delete(SavedAddress).where(SavedAddress.user_id == user.id))
     db.session.execute(delete(CartLine).where(CartLine.user_id == user.id))
     user.name = DELETED_NAME

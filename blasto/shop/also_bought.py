@@ -2,75 +2,37 @@
 
 Only orders whose money came in and stayed count (`SOLD`: an order awaiting
 payment, cancelled or refunded says nothing about what shoppers like), and
-each order counts once however many copies it holds. On Postgres the ranking
-finds the book's lines and their orders' other lines by the purchase_items
-indexes; it adds up every paid order that holds the book, so it grows with
-the sales. The book page is a third of the shop's traffic, so each process
-keeps a book's ranking (ids only) for RANKING_SECONDS and reads the books
-themselves fresh by primary key: stock and hidden books are always current,
-the ranking a few minutes old at most (docs/BENCHMARKS.md, "Pages with covers").
+each order counts once however many copies it holds. The counts are kept per
+pair of books as orders are paid and refunded (blasto.shop.sales_counts), so
+one indexed read finds a book's row; the book page is a third of the shop's
+traffic, so each process keeps that row's cards until what cards show changes
+(blasto.shop.shown_books): a payment, a hidden book or a moved stock badge
+shows at the next request.
 """
 
 from __future__ import annotations
 
-import time
-
-from flask import current_app
-from sqlalchemy import func, select
-from sqlalchemy.orm import aliased
+from sqlalchemy import select
 
 from blasto.core.extensions import db
-from blasto.models import Product, Purchase, PurchaseItem
-from blasto.models.purchase import SOLD
-from blasto.shop.catalog import FOR_SALE
+from blasto.models import BookPair, Product
+from blasto.shop.catalog import CARD_COLUMNS, FOR_SALE
+from blasto.shop.shown_books import kept
 
 ALSO_BOUGHT_MAX = 4  # one row of cards on a wide screen
-RANKED = 3 * ALSO_BOUGHT_MAX  # kept per book: enough that a few hidden ones leave the row full
-RANKING_SECONDS = 600.0
-KEPT_MAX = 10_000  # books whose ranking a process keeps; past it, it starts again (a few kB per hundred books)
-_EXTENSION_KEY = "blasto.also_bought"
 
 
-def also_bought(book_id: int, limit: int = ALSO_BOUGHT_MAX) -> list[Product]:
-    """Up to `limit` other books for sale, by the number of paid orders they share with `book_id`, then by title."""
-    ranked = _ranking(book_id)
-    if not ranked:
-        return []
-    books = {book.id: book for book in db.session.scalars(select(Product).where(Product.id.in_(ranked), FOR_SALE))}
-    return [books[book] for book in ranked if book in books][:limit]
+def also_bought(book_id: int) -> list[dict]:
+    """Up to ALSO_BOUGHT_MAX other books for sale, as cards, by the paid orders they share with `book_id`, then title."""
+    return kept("also_bought", book_id, lambda: read(book_id))
 
 
-def ranking(book_id: int) -> list[int]:
-    """The ids of the books sharing the most paid orders with `book_id`, best first (hidden ones included)."""
-    this, other = aliased(PurchaseItem), aliased(PurchaseItem)
-    orders = func.count(other.purchase_id.distinct()).label("orders")
-    shared = (
-        select(other.product_id, orders)
-        .select_from(this)
-        .join(Purchase, Purchase.id == this.purchase_id)
-        .join(other, other.purchase_id == this.purchase_id)
-        .where(this.product_id == book_id, other.product_id != book_id, Purchase.status.in_(SOLD))
-        .group_by(other.product_id)
-        .subquery()
+def read(book_id: int) -> list[dict]:
+    rows = db.session.execute(
+        select(*CARD_COLUMNS)
+        .join(BookPair, BookPair.other_id == Product.id)
+        .where(BookPair.product_id == book_id, BookPair.orders > 0, FOR_SALE)
+        .order_by(BookPair.orders.desc(), Product.title, Product.id)
+        .limit(ALSO_BOUGHT_MAX)
     )
-    statement = (
-        select(Product.id)
-        .join(shared, shared.c.product_id == Product.id)
-        .order_by(shared.c.orders.desc(), Product.title, Product.id)
-        .limit(RANKED)
-    )
-    return list(db.session.scalars(statement))
-
-
-def _ranking(book_id: int) -> list[int]:
-    """`ranking(book_id)`, kept by this process (its app) for RANKING_SECONDS."""
-    kept: dict[int, tuple[float, list[int]]] = current_app.extensions.setdefault(_EXTENSION_KEY, {})
-    now = time.monotonic()
-    hit = kept.get(book_id)
-    if hit is not None and now - hit[0] < RANKING_SECONDS:
-        return hit[1]
-    ids = ranking(book_id)
-    if len(kept) >= KEPT_MAX:
-        kept.clear()
-    kept[book_id] = (now, ids)
-    return ids
+    return [row._asdict() for row in rows]

@@ -6,8 +6,7 @@ in the checkout's UPDATE. The admin lists every book (`for_sale=False`).
 
 Search ignores case and accents, needs every word (each may be the start of
 one) somewhere in the title, author or description, and ranks title
-matches above author matches above description matches. `search_mode`
-decides how, per database:
+matches above author matches above description matches. Per database:
 - Postgres: full-text search over `blasto_search_document` (GIN-indexed,
   migrations 0014-0015) ranked by ts_rank; when that finds nothing, trigram
   similarity of each word to the title and author (`pg_trgm`), so one typo
@@ -38,8 +37,7 @@ from sqlalchemy import (
 )
 
 from blasto.core.extensions import db
-from blasto.models import Product, Purchase, PurchaseItem
-from blasto.models.purchase import SOLD
+from blasto.models import Product
 from blasto.shop.genres import GENRES
 from blasto.shop.money import dollars_text, parse_dollars
 
@@ -49,6 +47,8 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f]")  # Postgres refuses NUL in a parameter
 _WORD = re.compile(r"[^\W_]+")  # letters and digits: what both databases' tokenizers keep
 
 FOR_SALE = Product.hidden == false()
+# What a book card shows (the front page's shelves, "shoppers also bought"): read as columns, kept as dicts.
+CARD_COLUMNS = (Product.id, Product.title, Product.author, Product.price_cents, Product.stock, Product.cover_digest)
 
 # The orders a shopper can ask for; without one, the best match comes first when searching, else the title.
 NEW, BEST_SELLING, PRICE, PRICE_DESC, TITLE = "new", "best-selling", "price", "price-desc", "title"
@@ -171,22 +171,53 @@ def search_words(search: str) -> list[str]:
 def catalog_page(query: CatalogQuery, page: int, per_page: int, for_sale: bool = True) -> tuple[list[Product], int]:
     """One page of the books `query` asks for, in its order, and how many there are in all."""
     statement = filtered(query, for_sale)
-    total = db.session.execute(select(func.count()).select_from(statement.order_by(None).subquery())).scalar_one()
-    rows = db.session.scalars(statement.limit(per_page).offset((page - 1) * per_page)).all()
-    return list(rows), total
+    total = _count(statement)
+    if total == 0 and _typos_worth_trying(query):
+        statement = filtered(query, for_sale, typos=True)
+        total = _count(statement)
+    return _page_of(statement, total, page, per_page), total
 
 
-def genre_counts(query: CatalogQuery) -> dict[str, int]:
-    """For each genre with books, how many the query finds in it (its other filters kept): the genre links."""
-    books = filtered(query.in_genre(None), for_sale=True).order_by(None).subquery()
-    rows = db.session.execute(
-        select(books.c.genre, func.count()).where(books.c.genre.is_not(None)).group_by(books.c.genre)
-    )
-    counts: dict[str, int] = dict(rows.all())
-    return {genre: counts[genre] for genre in GENRES if counts.get(genre)}
+def shop_page(query: CatalogQuery, page: int, per_page: int) -> tuple[list[Product], int, dict[str, int]]:
+    """The catalogue page: `catalog_page` for sale, and for each genre with books how many the query finds in it.
+
+    The genre links keep the query's other filters. One grouped count gives
+    both the total and the genre counts, so the page takes two statements.
+    """
+    counts = _genre_totals(query, typos=False)
+    if not counts and _typos_worth_trying(query):
+        counts = _genre_totals(query, typos=True)
+        statement = filtered(query, typos=True)
+    else:
+        statement = filtered(query)
+    total = counts.get(query.genre, 0) if query.genre else sum(counts.values())
+    by_genre = {genre: counts[genre] for genre in GENRES if counts.get(genre)}
+    return _page_of(statement, total, page, per_page), total, by_genre
 
 
-def filtered(query: CatalogQuery, for_sale: bool = True) -> Select:
+def _count(statement: Select) -> int:
+    return db.session.execute(select(func.count()).select_from(statement.order_by(None).subquery())).scalar_one()
+
+
+def _page_of(statement: Select, total: int, page: int, per_page: int) -> list[Product]:
+    offset = (page - 1) * per_page
+    if offset >= total:  # nothing there (the caller answers 404 past the last page)
+        return []
+    return list(db.session.scalars(statement.limit(per_page).offset(offset)))
+
+
+def _genre_totals(query: CatalogQuery, typos: bool) -> dict[str | None, int]:
+    """How many books for sale the query, without its genre, finds in each genre (None: not filed under one)."""
+    books = filtered(query.in_genre(None), for_sale=True, typos=typos).order_by(None).subquery()
+    return dict(db.session.execute(select(books.c.genre, func.count()).group_by(books.c.genre)).all())
+
+
+def _typos_worth_trying(query: CatalogQuery) -> bool:
+    """Postgres found no book with every word: it tries again, tolerating a typo (pg_trgm)."""
+    return bool(search_words(query.search)) and db.session.get_bind().dialect.name == "postgresql"
+
+
+def filtered(query: CatalogQuery, for_sale: bool = True, typos: bool = False) -> Select:
     """The books `query` finds, ordered as it asks: the one place search, filters and sorting meet."""
     statement = select(Product).where(FOR_SALE) if for_sale else select(Product)
     if query.genre:
@@ -199,12 +230,16 @@ def filtered(query: CatalogQuery, for_sale: bool = True) -> Select:
         statement = statement.where(Product.price_cents >= query.min_cents)
     if query.max_cents is not None:
         statement = statement.where(Product.price_cents <= query.max_cents)
-    statement, relevance = matching(statement, query.search, for_sale)
+    statement, relevance = matching(statement, query.search, typos)
     return sorted_by(statement, query.sort, relevance)
 
 
-def matching(statement: Select, search: str, for_sale: bool) -> tuple[Select, list[ColumnElement]]:
-    """`statement` narrowed to the search, and the ORDER BY that puts the best match first."""
+def matching(statement: Select, search: str, typos: bool = False) -> tuple[Select, list[ColumnElement]]:
+    """`statement` narrowed to the search, and the ORDER BY that puts the best match first.
+
+    On Postgres, full text; with `typos`, trigram similarity instead (the
+    callers try it when full text found nothing).
+    """
     if not search:
         return statement, []
     words = search_words(search)
@@ -216,8 +251,7 @@ def matching(statement: Select, search: str, for_sale: bool) -> tuple[Select, li
                 func.lower(Product.author).like(pattern, escape="\\"),
             )
         ), []
-    mode = search_mode(words, for_sale)
-    if mode == "fts5":
+    if db.session.get_bind().dialect.name != "postgresql":
         match = (
             select(
                 _FTS.c.rowid.label("id"),
@@ -228,7 +262,7 @@ def matching(statement: Select, search: str, for_sale: bool) -> tuple[Select, li
             .subquery()
         )
         return statement.join(match, match.c.id == Product.id), [match.c.rank]  # bm25: lower is better
-    if mode == "full_text":
+    if not typos:
         tsquery = postgres_tsquery(words)
         return statement.where(_DOCUMENT.op("@@")(tsquery)), [func.ts_rank(_DOCUMENT, tsquery).desc()]
     similar = [func.blasto_unaccent(literal(word)).op("<%")(_NAMES) for word in words]
@@ -236,21 +270,6 @@ def matching(statement: Select, search: str, for_sale: bool) -> tuple[Select, li
     for word in words[1:]:
         closeness = closeness + func.word_similarity(func.blasto_unaccent(literal(word)), _NAMES)
     return statement.where(*similar), [closeness.desc()]
-
-
-def search_mode(words: list[str], for_sale: bool) -> str:
-    """How this database searches: "fts5" (SQLite), "full_text" or, when that finds nothing, "trigram" (Postgres)."""
-    if db.session.get_bind().dialect.name != "postgresql":
-        return "fts5"
-    # A catalogue page asks twice (its books, then its genre counts): once per session, that is per request.
-    known: dict = db.session.info.setdefault("blasto.search_modes", {})
-    key = (tuple(words), for_sale)
-    if key not in known:
-        books = select(Product.id).where(_DOCUMENT.op("@@")(postgres_tsquery(words)))
-        if for_sale:
-            books = books.where(FOR_SALE)
-        known[key] = "full_text" if db.session.scalar(select(books.exists())) else "trigram"
-    return known[key]
 
 
 def postgres_tsquery(words: list[str]) -> ColumnElement:
@@ -278,17 +297,8 @@ def sorted_by(statement: Select, sort: str | None, relevance: list[ColumnElement
         return statement.order_by(Product.price_cents, Product.title, Product.id)
     if sort == PRICE_DESC:
         return statement.order_by(Product.price_cents.desc(), Product.title, Product.id)
-    if sort == BEST_SELLING:
-        sold = (
-            select(PurchaseItem.product_id, func.sum(PurchaseItem.quantity).label("copies"))
-            .join(Purchase, Purchase.id == PurchaseItem.purchase_id)
-            .where(Purchase.status.in_(SOLD))  # copies paid for, not merely ordered
-            .group_by(PurchaseItem.product_id)
-            .subquery()
-        )
-        return statement.outerjoin(sold, sold.c.product_id == Product.id).order_by(
-            func.coalesce(sold.c.copies, 0).desc(), Product.title, Product.id
-        )
+    if sort == BEST_SELLING:  # copies paid for, not merely ordered (blasto.shop.sales_counts)
+        return statement.order_by(Product.copies_sold.desc(), Product.title, Product.id)
     if sort == TITLE:
         return statement.order_by(Product.title, Product.id)
     return statement.order_by(*relevance, Product.title, Product.id)

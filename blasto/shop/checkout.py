@@ -34,6 +34,7 @@ from blasto.models import Product, Purchase, PurchaseItem
 from blasto.models.purchase import STRIPE
 from blasto.outbox.records import owe_order_placed
 from blasto.shop import card_checkout
+from blasto.shop.availability import availability
 from blasto.shop.cart import MAX_LINES, CartError, check_quantity
 from blasto.shop.catalog import FOR_SALE
 from blasto.shop.low_stock import alert_if_crossed
@@ -41,6 +42,7 @@ from blasto.shop.money import order_total
 from blasto.shop.orders import record_creation
 from blasto.shop.payments import method_for_new_orders
 from blasto.shop.shipping import Address, remember, shipping_cents
+from blasto.shop.shown_books import UNSHOWN, changed
 
 
 class CheckoutError(Exception):
@@ -155,6 +157,7 @@ def _buy(user_id: int, order: dict[int, int], shipping: Shipping, idempotency_ke
             .where(Product.id == product_id, FOR_SALE, Product.stock >= quantity)
             .values(stock=Product.stock - quantity)
             .returning(Product.price_cents, Product.stock, Product.low_stock_threshold)
+            .execution_options(**{UNSHOWN: True})  # unless a badge moves (below)
         ).first()
         if taken is None:
             short.append(product_id)
@@ -194,6 +197,8 @@ def _buy(user_id: int, order: dict[int, int], shipping: Shipping, idempotency_ke
     owe_order_placed(purchase.id, user_id)
     for product_id, (stock, threshold) in left.items():
         alert_if_crossed(product_id, purchase.id, threshold, stock + order[product_id], stock)
+        if availability(stock) != availability(stock + order[product_id]):  # "Only 3 left", "Sold out"
+            changed(db.session())
     remember(user_id, address)
     return purchase
 

@@ -15,7 +15,7 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import case, func, or_, select, update
+from sqlalchemy import case, or_, select, update
 
 from blasto.core.extensions import db
 from blasto.core.logs import request_id_var
@@ -33,12 +33,13 @@ from blasto.models.purchase import (
     REFUNDED,
     SHIPPED,
     SHOPPER,
+    SOLD,
     STRIPE,
     TIMEOUT,
     TRACKING_MAX,
 )
 from blasto.outbox.records import owe_order_email
-from blasto.shop import card_refunds
+from blasto.shop import card_refunds, sales_counts
 from blasto.shop.restock_wishes import announce_restock
 
 PAY, SHIP, CANCEL, EXPIRE = "pay", "ship", "cancel", "expire"
@@ -211,6 +212,8 @@ def move(
             actor_id,
             note or _MONEY_NOTES.get((row.payment_method, to_status)),
         )
+        if (to_status in SOLD) != (from_status in SOLD):
+            sales_counts.count_order(purchase_id, 1 if to_status in SOLD else -1)
         if to_status in RESTOCKS and from_status not in RESTOCKS:
             _restock(purchase_id)
         if name == LATE_PAY and not _reserve_again(purchase_id):
@@ -314,13 +317,7 @@ def _reserve_again(purchase_id: int) -> bool:
     Rows in product-id order, as checkout takes them; each UPDATE takes only
     what is there, so stock never goes below zero whatever runs beside it.
     """
-    lines = db.session.execute(
-        select(PurchaseItem.product_id, func.sum(PurchaseItem.quantity))
-        .where(PurchaseItem.purchase_id == purchase_id)
-        .group_by(PurchaseItem.product_id)
-        .order_by(PurchaseItem.product_id)
-    ).all()
-    for product_id, quantity in lines:
+    for product_id, quantity in sales_counts.copies_by_book(purchase_id):
         taken = db.session.execute(
             update(Product)
             .where(Product.id == product_id, Product.stock >= quantity)

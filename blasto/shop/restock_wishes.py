@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import and_, delete, select, update
 from sqlalchemy.exc import IntegrityError
 
 from blasto.core.extensions import db
@@ -20,6 +20,9 @@ from blasto.models import Product, RestockWish
 from blasto.models.base import utcnow
 from blasto.outbox.records import owe_back_in_stock
 from blasto.shop.catalog import FOR_SALE
+
+# A book a waiting shopper hears about: on sale, with stock.
+BACK = and_(Product.stock > 0, FOR_SALE)
 
 
 class WishError(Exception):
@@ -46,22 +49,41 @@ def ask(user_id: int, product_id: int) -> None:
         db.session.rollback()
         raise WishError("This book is in stock: you can buy it now.")
     try:
-        # A wish already told starts again: a new row, a new id, so a new e-mail when the book comes back.
-        db.session.execute(
-            delete(RestockWish).where(
-                RestockWish.user_id == user_id,
-                RestockWish.product_id == product_id,
-                RestockWish.notified_at.is_not(None),
-            )
-        )
-        if not is_waiting(user_id, product_id):
-            db.session.add(RestockWish(user_id=user_id, product_id=product_id))
+        wait_for_restock(user_id, product_id)
         db.session.commit()
     except IntegrityError:  # the same wish from a second click, committed first: one wish stands
         db.session.rollback()
     except BaseException:
         db.session.rollback()
         raise
+
+
+def still_back(product_id: int) -> bool:
+    """Whether the book is on sale with stock, its row locked until the caller's transaction ends.
+
+    The lock orders this against a restock: one that commits first is seen
+    here; one that comes after waits, then finds the wish `wait_for_restock` left.
+    """
+    # BACK is read as a column, not a filter: the row is locked whether or not the book is back.
+    return bool(db.session.scalar(select(BACK).where(Product.id == product_id).with_for_update()))
+
+
+def wait_for_restock(user_id: int, product_id: int) -> None:
+    """Leave one waiting wish for this shopper and book; the caller commits.
+
+    A wish already told starts again: a new row, a new id, so a new e-mail
+    when the book comes back (the shopper asked again, or the book sold out
+    again before the e-mail went).
+    """
+    db.session.execute(
+        delete(RestockWish).where(
+            RestockWish.user_id == user_id,
+            RestockWish.product_id == product_id,
+            RestockWish.notified_at.is_not(None),
+        )
+    )
+    if not is_waiting(user_id, product_id):
+        db.session.add(RestockWish(user_id=user_id, product_id=product_id))
 
 
 def cancel(user_id: int, product_id: int) -> bool:
@@ -84,7 +106,7 @@ def announce_restock(product_ids: Iterable[int]) -> int:
     ids = sorted(set(product_ids))
     if not ids:
         return 0
-    back = select(Product.id).where(Product.id.in_(ids), Product.stock > 0, FOR_SALE)
+    back = select(Product.id).where(Product.id.in_(ids), BACK)
     told = db.session.execute(
         update(RestockWish)
         .where(RestockWish.product_id.in_(back), RestockWish.notified_at.is_(None))

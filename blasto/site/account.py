@@ -12,11 +12,13 @@ from flask_login import current_user, login_required, logout_user
 
 from blasto.models.base import ID_CONVERTER
 from blasto.shop.account_settings import (
+    LastAdmin,
     change_password,
     delete_account,
     end_every_other_login,
     end_other_login,
     forget_address,
+    is_last_admin,
     open_logins,
     rename,
 )
@@ -32,6 +34,10 @@ from blasto.web.redirects import see_other
 WRONG_PASSWORD = "That is not your current password."
 PASSWORD_CHANGED = (
     "Your password is changed. Every other session of your account is logged out, and its API tokens are revoked."
+)
+LAST_ADMIN = (
+    "You are the shop's only admin, so your account cannot be deleted: nobody could run the shop. "
+    "Make another account an admin first (flask create-admin)."
 )
 ACCOUNT_DELETED = "Your account is deleted. Your orders are kept for the shop's books, without your name or e-mail."
 
@@ -172,11 +178,16 @@ def account_delete():
     form = DeleteAccountForm()
     if form.validate_on_submit():
         if current_user.check_password(form.current.data):
-            delete_account(current_user._get_current_object())
+            try:
+                delete_account(current_user._get_current_object())
+            except LastAdmin:
+                flash(LAST_ADMIN, "error")
+                return see_other(url_for("site.account"))
             session.clear()  # before logout_user, which marks the remember cookie for deletion
             logout_user()
             flash(ACCOUNT_DELETED, "info")
             return see_other(url_for("site.home"))
         form.current.errors = [WRONG_PASSWORD]
     status = 400 if form.errors else 200
-    return render_template("account_delete.html", form=form), status
+    last_admin = is_last_admin(current_user._get_current_object())
+    return render_template("account_delete.html", form=form, last_admin=last_admin), status

@@ -21,6 +21,7 @@ from blasto.shop.accounts import EmailTaken, sign_up
 from blasto.site import bp
 from blasto.site.cart import CART_KEY, merge_anonymous_cart
 from blasto.site.forms import LoginForm, LogoutForm, SignupForm
+from blasto.web.devices import device_name
 from blasto.web.expired_forms import restore_typed
 from blasto.web.redirects import next_from_request, see_other
 
@@ -35,7 +36,7 @@ def start_session(user: User, remember: bool) -> None:
     g.pop(current_app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token"), None)  # Flask-WTF's per-request copy
     if cart:
         session[CART_KEY] = cart
-    begin_login(user)
+    begin_login(user, device_name(request.user_agent.string))
     login_user(user, remember=remember)
     merge_anonymous_cart(user)
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import abort, current_app, render_template, request
+from flask import abort, render_template, request
 from flask_login import current_user
 from markupsafe import Markup
 
@@ -13,38 +13,37 @@ from blasto.shop.catalog import (
     MAX_SEARCH_LENGTH,
     SORTS,
     FilterError,
-    catalog_page,
-    genre_counts,
     product_for_sale,
     read_filters,
+    shop_page,
 )
 from blasto.shop.front_page import shelves
 from blasto.shop.genres import GENRES
 from blasto.shop.restock_wishes import is_waiting
+from blasto.shop.shown_books import kept
 from blasto.site import bp
 from blasto.site.forms import AddToCartForm
 from blasto.web.paging import Page, check_in_range, page_number
 
 PER_PAGE = 12
-SHELVES_HTML_KEY = "blasto.front_page_html"
 
 
 @bp.get("/")
 @bp.get("/home")
 def home():
-    """New books and best sellers from a short in-process cache: most requests only render the layout."""
+    """New books and best sellers, as they are now: most requests only render the layout."""
     return render_template("index.html", shelves_html=shelves_html(), max_search=MAX_SEARCH_LENGTH)
 
 
 def shelves_html() -> Markup:
-    """The shelves, rendered once per cached `Shelves` (they are the same for every visitor)."""
+    """The shelves, rendered once per version of what cards show (they are the same for every visitor)."""
     data = shelves()
-    cached = current_app.extensions.get(SHELVES_HTML_KEY)
-    if cached is None or cached[0] is not data or cached[1] != request.script_root:
+
+    def render() -> Markup:
         # render_template's output is already escaped (autoescaped .html template): Markup only stops a second escape.
-        cached = (data, request.script_root, Markup(render_template("_shelves.html", shelves=data)))  # nosec B704
-        current_app.extensions[SHELVES_HTML_KEY] = cached
-    return cached[2]
+        return Markup(render_template("_shelves.html", shelves=data))  # nosec B704
+
+    return kept("shelves_html", request.script_root, render, keep=lambda _: data.available)
 
 
 @bp.get("/books")
@@ -55,10 +54,10 @@ def catalog():
         query = read_filters(request.args)
     except FilterError as error:
         return render_catalog(problems=error.problems), 400
-    books, total = catalog_page(query, number, PER_PAGE)
+    books, total, by_genre = shop_page(query, number, PER_PAGE)
     check_in_range(number, total, PER_PAGE)
     page = Page(items=books, number=number, per_page=PER_PAGE, total=total)
-    return render_catalog(page=page, query=query, genre_counts=genre_counts(query))
+    return render_catalog(page=page, query=query, genre_counts=by_genre)
 
 
 def render_catalog(**context) -> str:

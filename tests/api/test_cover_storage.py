@@ -14,9 +14,10 @@ from blasto.shop.covers import SIZED, make_cover_sizes, store_cover
 from tests.support.api_client import ApiClient
 from tests.support.cover_files import image_bytes
 from tests.support.factories import make_book
+from tests.support.tiers import POSTGRES_PARAM
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
+@pytest.fixture(params=["sqlite", POSTGRES_PARAM])
 def any_api(request) -> ApiClient:
     """An API client inside its app's context, on the embedded SQLite or on Postgres."""
     return request.getfixturevalue("api" if request.param == "sqlite" else "pg_api")

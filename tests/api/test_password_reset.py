@@ -9,15 +9,8 @@ from blasto.shop.passwords import COMMON, LIKE_EMAIL
 from tests.support.api_client import ApiClient, assert_error, basic, bearer
 from tests.support.factories import PASSWORD
 from tests.support.password_resets import mail_to, mailed_reset_path, reset_emails_owed, token_of
-from tests.support.smtp_sink import SmtpSink
 
 NEW_PASSWORD = "a brand new passphrase"
-
-
-@pytest.fixture
-def sink():
-    with SmtpSink() as running:
-        yield running
 
 
 @pytest.fixture

@@ -103,6 +103,7 @@ def test_a_book_carries_its_details(api):
         ("min_price=20&max_price=10", "max_price", "The highest price is below the lowest; swap them."),
     ],
 )
+@pytest.mark.sweep
 def test_bad_parameters_are_422_naming_them(api, shelf, query, field, message):
     user = api.user("p@example.com")
     body = assert_error(api.get(f"/api/v1/products?{query}", user), 422, "unprocessable_entity")

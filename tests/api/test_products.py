@@ -71,6 +71,7 @@ def test_per_page_is_capped_at_100(api):
         ("q=" + "x" * 101, "q"),
     ],
 )
+@pytest.mark.sweep
 def test_bad_pagination_is_422_naming_the_parameter(api, query, field):
     user = api.user("p@example.com")
     body = assert_error(api.get(f"/api/v1/products?{query}", user), 422, "unprocessable_entity")

@@ -13,9 +13,10 @@ from blasto.models.purchase import ADMIN
 from blasto.shop.orders import PAY, SHIP, move
 from tests.support.api_client import assert_error
 from tests.support.factories import make_book, stock_of
+from tests.support.tiers import POSTGRES_PARAM
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
+@pytest.fixture(params=["sqlite", POSTGRES_PARAM])
 def shop_api(request):
     return request.getfixturevalue("api" if request.param == "sqlite" else "pg_api")
 

@@ -8,14 +8,13 @@ import pytest
 from sqlalchemy import select
 
 from blasto.core.extensions import db
-from blasto.core.mail_settings import SMTP, MailSettings, SmtpSettings
 from blasto.models import OutboxMessage, Purchase, PurchaseItem
 from blasto.models.purchase import ADMIN
 from blasto.outbox.delivery import deliver
 from blasto.shop.orders import PAY, move
 from tests.support.api_client import assert_error
 from tests.support.factories import make_book
-from tests.support.smtp_sink import SmtpSink
+from tests.support.tiers import POSTGRES_PARAM
 
 PENDING = {"state": "pending", "sent_at": None}
 PURCHASE_KEYS = {
@@ -33,19 +32,11 @@ PURCHASE_KEYS = {
 }
 
 
-@pytest.fixture
-def sink():
-    with SmtpSink() as running:
-        yield running
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
+@pytest.fixture(params=["sqlite", POSTGRES_PARAM])
 def shop_api(request, sink):
     """The API client (SQLite or Postgres) with mail going to the sink."""
     client = request.getfixturevalue("api" if request.param == "sqlite" else "pg_api")
-    client.app.config["MAIL"] = MailSettings(
-        mode=SMTP, sender="Blasto <shop@blasto.example>", smtp=SmtpSettings(host="127.0.0.1", port=sink.port, timeout=2)
-    )
+    client.app.config["MAIL"] = sink.mail_settings()
     return client
 
 
@@ -110,9 +101,7 @@ def test_a_permanently_refused_receipt_shows_failed(shop_api, buyer, book, sink)
 
 
 def test_a_retried_receipt_still_shows_pending(api, sink):
-    api.app.config["MAIL"] = MailSettings(
-        mode=SMTP, sender="Blasto <shop@blasto.example>", smtp=SmtpSettings(host="127.0.0.1", port=sink.port, timeout=2)
-    )
+    api.app.config["MAIL"] = sink.mail_settings()
     buyer = api.user("buyer@example.com")
     book = make_book(api.app, "Emma", stock=3)
     body = api.buy(buyer, [{"product_id": book, "quantity": 1}]).get_json()

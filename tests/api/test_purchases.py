@@ -104,6 +104,7 @@ def test_unknown_products_are_422_naming_the_line(api, buyer, books):
         [["product_id", 1]],
     ],
 )
+@pytest.mark.sweep
 def test_bad_lines_are_422_and_nothing_is_written(api, buyer, books, items):
     body = assert_error(api.buy(buyer, items), 422, "unprocessable_entity")
     assert "items" in body["errors"]["json"]

@@ -9,7 +9,6 @@ from blasto.core.extensions import db
 from blasto.models import Purchase, User
 from tests.support.api_client import ApiClient, assert_error, basic
 from tests.support.factories import PASSWORD, SHIPPING_ADDRESS, make_book
-from tests.support.migrations import migrated
 
 LIMITS = {
     "RATELIMIT_LOGIN": "3 per minute",
@@ -20,8 +19,8 @@ LIMITS = {
 
 
 @pytest.fixture
-def limited_api(app_factory):
-    app = migrated(app_factory(RATELIMIT_ENABLED=True, **LIMITS))
+def limited_api(migrated_app_factory):
+    app = migrated_app_factory(RATELIMIT_ENABLED=True, **LIMITS)
     with app.app_context():
         yield ApiClient(app)
 
@@ -63,12 +62,10 @@ def test_token_requests_are_throttled_per_address(limited_api):
     )
 
 
-def test_token_guesses_are_throttled_per_account_across_addresses(app_factory):
-    app = migrated(
-        app_factory(
-            RATELIMIT_ENABLED=True,
-            **{**LIMITS, "RATELIMIT_LOGIN": "100 per minute", "RATELIMIT_LOGIN_PER_ACCOUNT": "2 per minute"},
-        )
+def test_token_guesses_are_throttled_per_account_across_addresses(migrated_app_factory):
+    app = migrated_app_factory(
+        RATELIMIT_ENABLED=True,
+        **{**LIMITS, "RATELIMIT_LOGIN": "100 per minute", "RATELIMIT_LOGIN_PER_ACCOUNT": "2 per minute"},
     )
     with app.app_context():
         api = ApiClient(app)
@@ -161,12 +158,10 @@ def test_every_rule_names_a_post_route_of_the_page_and_of_the_api(app):
         assert all("POST" in methods[endpoint] for endpoint in rule.endpoints), rule.scope
 
 
-def test_the_token_lockout_is_a_429_with_retry_after_and_points_to_the_password_reset(app_factory):
-    app = migrated(
-        app_factory(
-            RATELIMIT_ENABLED=True,
-            **{**LIMITS, "RATELIMIT_LOGIN": "100 per minute", "RATELIMIT_LOGIN_PER_ACCOUNT": "5 per minute"},
-        )
+def test_the_token_lockout_is_a_429_with_retry_after_and_points_to_the_password_reset(migrated_app_factory):
+    app = migrated_app_factory(
+        RATELIMIT_ENABLED=True,
+        **{**LIMITS, "RATELIMIT_LOGIN": "100 per minute", "RATELIMIT_LOGIN_PER_ACCOUNT": "5 per minute"},
     )
     with app.app_context():
         api = ApiClient(app)

@@ -226,6 +226,7 @@ def test_the_202_documents_its_headers(spec):
         ({**SPAN, "requested_by_id": 1}, "requested_by_id", "Unknown field"),
     ],
 )
+@pytest.mark.sweep
 def test_a_bad_range_is_422_naming_the_field(api, admin, body, field, words):
     error = assert_error(ask(api, admin, body), 422, "unprocessable_entity")
     assert words in str(error["errors"]["json"][field]), error
@@ -350,6 +351,7 @@ def test_an_expired_report_is_gone(api, admin):
 @pytest.mark.parametrize(
     "path", ["0", str(MAX_ID + 1), "-1", "abc", "1.0", "99", "1/unknown.txt", "1/chart.PNG", "1/../1"]
 )
+@pytest.mark.sweep
 def test_unknown_reports_and_files_are_404(api, admin, path):
     ask(api, admin)
     assert_error(api.get(f"{REPORTS}/{path}", admin), 404)

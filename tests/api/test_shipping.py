@@ -50,6 +50,7 @@ def test_without_an_option_the_order_ships_standard_free_from_the_threshold(api,
         ({"extra": 1}, "extra", ""),
     ],
 )
+@pytest.mark.sweep
 def test_a_bad_address_is_a_422_naming_the_field(api, buyer, book, address, field, says):
     body = {**SHIPPING_ADDRESS, **address}
     body = {key: value for key, value in body.items() if value is not None}

@@ -45,6 +45,7 @@ def test_duplicate_email_is_409_whatever_its_case(api):
         ({"email": ["a@example.com"], "password": PASSWORD, "name": "N"}, "email"),
     ],
 )
+@pytest.mark.sweep
 def test_invalid_sign_up_is_422_with_the_field_named(api, payload, field):
     body = assert_error(api.http.post("/api/v1/users", json=payload), 422, "unprocessable_entity")
     assert field in body["errors"]["json"], body
@@ -111,6 +112,7 @@ def test_expired_token_is_401(api):
     "header",
     ["Bearer", "Bearer ", "Bearer not-a-real-token", "Token abc", "Basic abc", "Bearer " + "x" * 5000, "bearer \x7f"],
 )
+@pytest.mark.sweep
 def test_malformed_or_unknown_tokens_are_401(api, header):
     api.user("someone@example.com")
     assert_error(api.http.get("/api/v1/users/me", headers={"Authorization": header}), 401, "unauthorized")

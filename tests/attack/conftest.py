@@ -7,6 +7,8 @@ for them again. CSRF stays on, as in production.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from blasto import create_app
@@ -67,3 +69,12 @@ def world(module_pg_shop):
 def tokens(module_pg_shop, world):
     """A bearer header for each of the world's accounts, by e-mail."""
     return {email: bearer_for(module_pg_shop, email) for email in (SHOPPER, OTHER, ADMIN)}
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items):
+    """Hostile-input sweeps and fuzzing are slow by design: out of `dev.py test --fast`, in the full suite."""
+    here = Path(__file__).resolve().parent
+    for item in items:
+        if here in Path(item.path).resolve().parents:
+            item.add_marker(pytest.mark.slow)

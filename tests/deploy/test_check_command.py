@@ -96,6 +96,11 @@ def _no_postgres_addon(root: Path) -> None:
     (root / "app.json").write_text(json.dumps(manifest, indent=2))
 
 
+def _broken_gunicorn_conf(root: Path) -> None:
+    path = root / "gunicorn.conf.py"
+    path.write_text(path.read_text() + "\nthreads = GUNICORN_THREADS_DEFAULT\n")
+
+
 def _tampered_pipfile(root: Path) -> None:
     needs_pipenv()
     path = root / "Pipfile"
@@ -123,11 +128,15 @@ def _tampered_pipfile(root: Path) -> None:
         ),
         (_no_postgres_addon, "app.json: its env does not give production a usable DATABASE_URL"),
         (
+            _broken_gunicorn_conf,
+            "gunicorn.conf.py: does not load: NameError: name 'GUNICORN_THREADS_DEFAULT' is not defined",
+        ),
+        (
             _tampered_pipfile,
             "Pipfile.lock: does not match the Pipfile, so `pipenv install --deploy` would abort the build",
         ),
     ],
-    ids=["runtime", "web-target", "worker-target", "app-json-env", "app-json-addon", "pipfile"],
+    ids=["runtime", "web-target", "worker-target", "app-json-env", "app-json-addon", "gunicorn-conf", "pipfile"],
 )
 def test_a_broken_deploy_file_is_named_with_what_to_do(deploy_copy, breakage, said):
     breakage(deploy_copy)

@@ -14,27 +14,19 @@ from sqlalchemy import text
 from blasto.core.config import celery_config, database_uri, engine_options
 from blasto.shop.restock_wishes import ask
 from tests.support.processes import wait_for
-from tests.support.receipts import Shop, email_id, receipts_env, release
-from tests.support.smtp_sink import SmtpSink
+from tests.support.receipts import Shop, email_id, receipts_env
 
 pytestmark = pytest.mark.processes
 
 BACK_IN_STOCK = "back_in_stock"
 
 
-@pytest.fixture
-def sink():
-    with SmtpSink() as running:
-        yield running
-
-
 def test_a_cancelled_order_putting_a_sold_out_book_back_e_mails_the_waiting_shopper_once(
-    processes, postgres_database, redis_url, sink, app_factory, tmp_path
+    processes, migrated_postgres, redis_url, sink, app_factory, tmp_path
 ):
-    env = receipts_env(postgres_database, redis_url, sink.url)
-    release(env)
+    env = receipts_env(migrated_postgres, redis_url, sink.url)
     base = processes.start_formation(env)
-    shop = Shop([base], postgres_database)
+    shop = Shop([base], migrated_postgres)
     try:
         book = shop.add_book(stock=1)
         _, buyer = shop.shopper()
@@ -42,7 +34,7 @@ def test_a_cancelled_order_putting_a_sold_out_book_back_e_mails_the_waiting_shop
         waiter, _ = shop.shopper()
         with shop.engine.connect() as connection:
             waiter_id = connection.execute(text("SELECT id FROM users WHERE email = :e"), {"e": waiter}).scalar_one()
-        uri = database_uri(postgres_database, None)
+        uri = database_uri(migrated_postgres, None)
         office = app_factory(
             SQLALCHEMY_DATABASE_URI=uri,
             SQLALCHEMY_ENGINE_OPTIONS=engine_options(uri, 2),

@@ -40,7 +40,6 @@ from tests.support.card_orders import (
 from tests.support.factories import make_book, make_user
 from tests.support.processes import production_env, wait_for
 from tests.support.procfile_processes import ProcfileProcess
-from tests.support.receipts import release
 from tests.support.tcp_proxy import TcpProxy
 
 pytestmark = pytest.mark.processes
@@ -72,13 +71,13 @@ def pool_children(worker: ProcfileProcess) -> list[int]:
 
 @pytest.mark.parametrize("kill", ["whole dyno", "pool children"])
 def test_worker_killed_mid_apply_pays_the_order_once(
-    kill, processes, postgres_database, redis_url, stand_in, app_factory
+    kill, processes, migrated_postgres, redis_url, stand_in, app_factory
 ):
     host, port = urlsplit(stand_in.api_base).hostname, urlsplit(stand_in.api_base).port
     with TcpProxy(host, port) as stripe_proxy:
         proxied = stripe_env(stand_in) | {"STRIPE_API_BASE": f"http://127.0.0.1:{stripe_proxy.port}"}
         env = production_env(
-            DATABASE_URL=postgres_database,
+            DATABASE_URL=migrated_postgres,
             REDIS_URL=redis_url,
             LOG_LEVEL="INFO",
             RATELIMIT_ENABLED="false",
@@ -87,13 +86,12 @@ def test_worker_killed_mid_apply_pays_the_order_once(
             CARD_EVENT_RETRY_AFTER_SECONDS="2",
             **proxied,
         )
-        release(env)
         base = processes.start_formation(env)
         worker = processes["worker"]
         stand_in.register_webhook(base + WEBHOOK_PATH, WEBHOOK_SECRET)
 
         # The test's own app reaches the database and localstripe directly (not through the proxy).
-        uri = database_uri(postgres_database, None)
+        uri = database_uri(migrated_postgres, None)
         shop = app_factory(
             SQLALCHEMY_DATABASE_URI=uri, SQLALCHEMY_ENGINE_OPTIONS=engine_options(uri, 2), **stripe_config(stand_in)
         )

@@ -27,7 +27,6 @@ from tests.support.card_orders import (
 )
 from tests.support.factories import make_book, make_user
 from tests.support.processes import production_env, wait_for
-from tests.support.receipts import release
 
 pytestmark = pytest.mark.processes
 
@@ -37,26 +36,25 @@ PAID_DEADLINE_SECONDS = 30
 def test_a_payment_at_stripe_pays_the_order_through_webhook_and_worker(
     start_stack,
     empty_env_file,
-    postgres_database,
+    migrated_postgres,
     redis_url,
     stand_in,
     app_factory,
 ):
     env = production_env(
-        DATABASE_URL=postgres_database,
+        DATABASE_URL=migrated_postgres,
         REDIS_URL=redis_url,
         LOG_LEVEL="INFO",
         RATELIMIT_ENABLED="false",
         FLASK_SKIP_DOTENV="1",
         **stripe_env(stand_in),
     )
-    release(env)
     stack = start_stack(["start", "-f", "Procfile", "-e", str(empty_env_file), "web", "worker", "clock"], env)
     stack.wait_ready()
     stand_in.register_webhook(stack.base + WEBHOOK_PATH, WEBHOOK_SECRET)
 
     # The test's own app reaches the stack's database and the same localstripe, to set the order up.
-    uri = database_uri(postgres_database, None)
+    uri = database_uri(migrated_postgres, None)
     shop = app_factory(
         SQLALCHEMY_DATABASE_URI=uri, SQLALCHEMY_ENGINE_OPTIONS=engine_options(uri, 2), **stripe_config(stand_in)
     )
@@ -67,13 +65,18 @@ def test_a_payment_at_stripe_pays_the_order_through_webhook_and_worker(
         with shop.app_context(), db.engine.connect() as connection:
             return connection.execute(text("SELECT status FROM purchases WHERE id = :id"), {"id": order}).scalar()
 
+    def applied_events() -> list[tuple]:
+        with shop.app_context(), db.engine.connect() as connection:
+            rows = connection.execute(
+                text("SELECT type, applied_at IS NOT NULL, outcome FROM payment_events ORDER BY id")
+            ).all()
+        return [tuple(row) for row in rows if row[1]]
+
     wait_for(lambda: status() == "paid", PAID_DEADLINE_SECONDS, interval=0.2, what=f"order #{order} paid by webhook")
-    with shop.app_context(), db.engine.connect() as connection:
-        events = connection.execute(
-            text("SELECT type, applied_at IS NOT NULL, outcome FROM payment_events ORDER BY id")
-        ).all()
-    assert ("payment_intent.succeeded", True, f"order #{order} paid by card ({intent})") in [
-        tuple(row) for row in events
-    ]
-    assert "stripe webhook stored" in stack.output() and "payment event applied" in stack.output()
+    # settle() commits the order's move before the claim's transaction stamps the event applied,
+    # so the stamp can trail the paid status by a moment: wait for it rather than read it once.
+    events = wait_for(applied_events, PAID_DEADLINE_SECONDS, interval=0.2, what="the event stamped applied")
+    assert ("payment_intent.succeeded", True, f"order #{order} paid by card ({intent})") in events
+    assert "stripe webhook stored" in stack.output()
+    stack.wait_for_output("payment event applied")
     assert stack.stop() in (0, -15, 143)

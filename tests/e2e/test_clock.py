@@ -18,7 +18,6 @@ from sqlalchemy import create_engine, text
 from blasto.core.config import BEAT_LOCK_TIMEOUT_SECONDS, BEAT_MAX_LOOP_SECONDS, database_uri
 from tests.support.processes import free_port, production_env, run_command, wait_for
 from tests.support.procfile_processes import ProcfileProcess
-from tests.support.receipts import release
 
 pytestmark = pytest.mark.processes
 
@@ -30,14 +29,13 @@ TAKEOVER_SECONDS = BEAT_LOCK_TIMEOUT_SECONDS + BEAT_MAX_LOOP_SECONDS + 30  # plu
 
 
 @pytest.fixture
-def env(postgres_database, redis_url):
+def env(migrated_postgres, redis_url):
     settings = production_env(
-        DATABASE_URL=postgres_database,
+        DATABASE_URL=migrated_postgres,
         REDIS_URL=redis_url,
         WORKER_CONCURRENCY="1",
         LOG_LEVEL="INFO",
     )
-    release(settings)
     return settings
 
 
@@ -97,7 +95,7 @@ def test_without_the_clock_the_formation_is_never_ready_and_is_once_it_starts(pr
 def test_two_clocks_schedule_once_and_the_waiting_one_takes_over_when_the_first_stops(
     processes,
     env,
-    postgres_database,
+    migrated_postgres,
     stop,
 ):
     fast = {
@@ -120,7 +118,7 @@ def test_two_clocks_schedule_once_and_the_waiting_one_takes_over_when_the_first_
     ran = len(WORKER_RUNS.findall(worker.output()))
     assert sends(active) >= ran, "every sweep the worker ran was sent by the clock holding the lock"
     assert waiting.running and ACQUIRED not in waiting.output() and sends(waiting) == 0, waiting.output()[-3000:]
-    before = outbox_heartbeat(postgres_database)
+    before = outbox_heartbeat(migrated_postgres)
     assert before is not None
 
     if stop == "SIGTERM":  # a restart or a scale-down: the lock is released on the way out
@@ -133,7 +131,7 @@ def test_two_clocks_schedule_once_and_the_waiting_one_takes_over_when_the_first_
     wait_for(lambda: ACQUIRED in waiting.output(), TAKEOVER_SECONDS, what="the waiting clock to take the lock")
     wait_for(lambda: sends(waiting) >= 3, 60, what="the new clock to send sweeps")
     wait_for(
-        lambda: outbox_heartbeat(postgres_database) > before, 60, what="the worker to run a sweep the new clock sent"
+        lambda: outbox_heartbeat(migrated_postgres) > before, 60, what="the worker to run a sweep the new clock sent"
     )
     assert sends(active) == stopped_at and waiting.running
 

@@ -16,7 +16,7 @@ from sqlalchemy import create_engine, text
 from blasto.core.config import database_uri
 from tests.support.factories import SHIPPING_ADDRESS
 from tests.support.http_client import answers
-from tests.support.processes import procfile, production_env, run_command, wait_for
+from tests.support.processes import production_env, wait_for
 
 pytestmark = pytest.mark.processes
 
@@ -25,10 +25,8 @@ PASSWORD = "correct horse battery"
 
 
 @pytest.fixture
-def web(start_stack, postgres_database, empty_env_file):
-    env = production_env(DATABASE_URL=postgres_database, GUNICORN_THREADS=str(CLIENTS), DATABASE_POOL_SIZE=str(CLIENTS))
-    release = run_command(procfile()["release"], env)
-    assert release.returncode == 0, release.stderr + release.stdout
+def web(start_stack, migrated_postgres, empty_env_file):
+    env = production_env(DATABASE_URL=migrated_postgres, GUNICORN_THREADS=str(CLIENTS), DATABASE_POOL_SIZE=str(CLIENTS))
     stack = start_stack(["start", "-f", "Procfile", "-e", str(empty_env_file), "web"], env)
     wait_for(lambda: answers(stack.base + "/healthz"), 30, what="/healthz")
     yield stack
@@ -37,8 +35,8 @@ def web(start_stack, postgres_database, empty_env_file):
 
 
 @pytest.fixture
-def database(postgres_database):
-    engine = create_engine(database_uri(postgres_database, None))
+def database(migrated_postgres):
+    engine = create_engine(database_uri(migrated_postgres, None))
     yield engine
     engine.dispose()
 

@@ -28,7 +28,6 @@ import requests
 from tests.support.http_client import answers
 from tests.support.processes import free_port, production_env, wait_for
 from tests.support.procfile_processes import ProcessSet
-from tests.support.receipts import release
 from tests.support.sentry_ingest import SentryIngest
 
 pytestmark = pytest.mark.processes
@@ -72,7 +71,6 @@ def fault_env(database_url: str, redis_url: str, **extra: str) -> dict:
 
 def make_every_process_fail(processes: ProcessSet, env: dict, database_url: str, redis_url: str) -> Failures:
     """Run web, then worker, then clock, each into a real error; return what was sent and what must not leak."""
-    release(env)
     port = free_port()
     processes.start("web", {**env, "PORT": str(port), "DYNO": "web.1"})
     base = f"http://127.0.0.1:{port}"
@@ -180,10 +178,10 @@ def _the_clock_exiting(event: dict) -> bool:
 
 
 def test_errors_of_web_worker_and_clock_reach_sentry_with_the_release_and_no_personal_data(
-    processes, postgres_database, redis_url, ingest
+    processes, migrated_postgres, redis_url, ingest
 ):
-    env = fault_env(postgres_database, redis_url, SENTRY_DSN=ingest.dsn)
-    failures = make_every_process_fail(processes, env, postgres_database, redis_url)
+    env = fault_env(migrated_postgres, redis_url, SENTRY_DSN=ingest.dsn)
+    failures = make_every_process_fail(processes, env, migrated_postgres, redis_url)
 
     def event(server: str, match) -> dict | None:
         return next((e for e in ingest.events() if e.get("server_name") == server and match(e)), None)
@@ -231,9 +229,9 @@ def test_errors_of_web_worker_and_clock_reach_sentry_with_the_release_and_no_per
     assert leaks == {}, f"sent to Sentry: {sorted(leaks)}"
 
 
-def test_without_sentry_dsn_the_same_errors_send_nothing(processes, postgres_database, redis_url, ingest):
-    env = fault_env(postgres_database, redis_url, SENTRY_DSN="")  # as `heroku config:set SENTRY_DSN=` leaves it
-    failures = make_every_process_fail(processes, env, postgres_database, redis_url)
+def test_without_sentry_dsn_the_same_errors_send_nothing(processes, migrated_postgres, redis_url, ingest):
+    env = fault_env(migrated_postgres, redis_url, SENTRY_DSN="")  # as `heroku config:set SENTRY_DSN=` leaves it
+    failures = make_every_process_fail(processes, env, migrated_postgres, redis_url)
 
     web, worker, clock = processes["web"], processes["worker"], processes["clock"]
     for request_id in failures.web_request_ids:

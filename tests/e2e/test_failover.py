@@ -29,7 +29,6 @@ from blasto.web.security_headers import SECURITY_HEADERS
 from tests.support.factories import SHIPPING_ADDRESS
 from tests.support.http_client import PASSWORD, answers, new_account
 from tests.support.processes import free_port, production_env, run_command, wait_for
-from tests.support.receipts import release
 
 pytestmark = pytest.mark.processes
 
@@ -44,19 +43,18 @@ TERMINATE = (
 
 
 @pytest.fixture
-def shop(processes, postgres_database, redis_url):
+def shop(processes, migrated_postgres, redis_url):
     """The web process on a seeded database: (base URL, database URL, web process)."""
-    env = production_env(DATABASE_URL=postgres_database, REDIS_URL=redis_url, GUNICORN_THREADS="4", LOG_LEVEL="INFO")
-    release(env)
+    env = production_env(DATABASE_URL=migrated_postgres, REDIS_URL=redis_url, GUNICORN_THREADS="4", LOG_LEVEL="INFO")
     seeded = run_command("flask --app blasto seed", env)
     assert seeded.returncode == 0, seeded.stderr
-    with psycopg.connect(postgres_database.replace("postgres://", "postgresql://", 1), autocommit=True) as connection:
+    with psycopg.connect(migrated_postgres.replace("postgres://", "postgresql://", 1), autocommit=True) as connection:
         connection.execute("UPDATE products SET stock = 1000000 WHERE id = %s", (BOOK,))  # never sold out here
     port = free_port()
     web = processes.start("web", {**env, "PORT": str(port)})
     base = f"http://127.0.0.1:{port}"
     wait_for(lambda: answers(base + "/healthz"), 30, interval=0.1, what="the web process")
-    return base, postgres_database, web
+    return base, migrated_postgres, web
 
 
 @dataclass

@@ -27,7 +27,6 @@ from blasto.core.config import database_uri
 from tests.support.factories import SHIPPING_ADDRESS
 from tests.support.http_client import answers, new_account
 from tests.support.processes import ROOT, free_port, production_env, wait_for
-from tests.support.receipts import release
 
 pytestmark = pytest.mark.processes
 
@@ -106,17 +105,16 @@ def client(kind: str, base: str, token: str, book: int, tally: Tally, stop: thre
 
 
 def test_sigterm_under_load_finishes_every_accepted_request_and_exits_within_graceful_timeout(
-    processes, postgres_database, redis_url
+    processes, migrated_postgres, redis_url
 ):
     limit = graceful_timeout()
     assert limit < HEROKU_SIGKILL_AFTER
     # One client address buying nonstop: a load test, not what the checkout rate limit is for.
     env = production_env(
-        DATABASE_URL=postgres_database, REDIS_URL=redis_url, LOG_LEVEL="INFO", RATELIMIT_ENABLED="false"
+        DATABASE_URL=migrated_postgres, REDIS_URL=redis_url, LOG_LEVEL="INFO", RATELIMIT_ENABLED="false"
     )
-    release(env)
-    engine = create_engine(database_uri(postgres_database, None))
-    database = postgres_database.rsplit("/", 1)[1]
+    engine = create_engine(database_uri(migrated_postgres, None))
+    database = migrated_postgres.rsplit("/", 1)[1]
     port = free_port()
     web = processes.start("web", {**env, "PORT": str(port)})
     base = f"http://127.0.0.1:{port}"

@@ -17,7 +17,6 @@ import requests
 
 from tests.support.processes import free_port, production_env, wait_for
 from tests.support.procfile_processes import ProcessSet
-from tests.support.receipts import release
 from tests.support.udp_listener import received, udp_listener
 
 pytestmark = pytest.mark.processes
@@ -33,16 +32,15 @@ def listener():
 
 
 @pytest.fixture
-def start(tmp_path, postgres_database, redis_url):
+def start(tmp_path, migrated_postgres, redis_url):
     """Start web, worker and clock with extra settings; returns the base URL and the processes."""
     with ProcessSet(tmp_path / "logs") as processes:
         env = production_env(
-            DATABASE_URL=postgres_database,
+            DATABASE_URL=migrated_postgres,
             REDIS_URL=redis_url,
             WORKER_CONCURRENCY="1",
             LOG_LEVEL="INFO",
         )
-        release(env)
 
         def run(**settings: str) -> tuple[str, ProcessSet]:
             port = free_port()

@@ -22,7 +22,6 @@ from tests.support.factories import SHIPPING_ADDRESS
 from tests.support.http_client import new_account
 from tests.support.processes import free_port, production_env, wait_for
 from tests.support.procfile_processes import ProcessSet
-from tests.support.receipts import release
 
 pytestmark = pytest.mark.processes
 
@@ -31,12 +30,12 @@ OUTBOX_SWEEP_SECONDS = 10  # a new clock's first outbox sweep comes one period a
 
 
 @pytest.fixture
-def shop(tmp_path, postgres_database, proxy, redis_proxy):
+def shop(tmp_path, migrated_postgres, proxy, redis_proxy):
     """web, worker and clock on the proxied database and the proxied Redis.
 
     Yields (base URL, processes, bearer headers, book id).
     """
-    parts = urlsplit(postgres_database)
+    parts = urlsplit(migrated_postgres)
     env = production_env(
         DATABASE_URL=urlunsplit((parts.scheme, f"{parts.username}@127.0.0.1:{proxy.port}", parts.path, "", "")),
         REDIS_URL=redis_proxy.url,
@@ -44,7 +43,6 @@ def shop(tmp_path, postgres_database, proxy, redis_proxy):
         READY_TIMEOUT_SECONDS="2",
         LOG_LEVEL="INFO",
     )
-    release(env)
     port = free_port()
     with ProcessSet(tmp_path / "logs") as processes:
         processes.start("web", {**env, "PORT": str(port)})
@@ -52,7 +50,7 @@ def shop(tmp_path, postgres_database, proxy, redis_proxy):
         processes.start("clock", env)
         base = f"http://127.0.0.1:{port}"
         wait_for(lambda: _status(base + "/readyz") == 200, 60, interval=0.1, what="/readyz = 200")
-        engine = create_engine(database_uri(postgres_database, None))  # straight to Postgres, not through the proxy
+        engine = create_engine(database_uri(migrated_postgres, None))  # straight to Postgres, not through the proxy
         with engine.begin() as connection:
             book = connection.execute(
                 text(
@@ -127,8 +125,8 @@ def test_postgres_cut_then_back_503s_then_recovers_without_a_restart(shop, proxy
     assert processes["web"].running and _booted_workers(processes) == booted, "no gunicorn worker was restarted"
 
 
-def _email_state(postgres_database: str, purchase_id: int, kind: str) -> str | None:
-    engine = create_engine(database_uri(postgres_database, None))  # straight to Postgres, not through the proxy
+def _email_state(migrated_postgres: str, purchase_id: int, kind: str) -> str | None:
+    engine = create_engine(database_uri(migrated_postgres, None))  # straight to Postgres, not through the proxy
     try:
         with engine.connect() as connection:
             return connection.execute(
@@ -139,7 +137,7 @@ def _email_state(postgres_database: str, purchase_id: int, kind: str) -> str | N
         engine.dispose()
 
 
-def test_redis_down_then_back_readyz_503_checkout_still_succeeds_then_recovers(shop, redis_proxy, postgres_database):
+def test_redis_down_then_back_readyz_503_checkout_still_succeeds_then_recovers(shop, redis_proxy, migrated_postgres):
     base, processes, bearer, book = shop
     booted = _booted_workers(processes)
 
@@ -152,7 +150,7 @@ def test_redis_down_then_back_readyz_503_checkout_still_succeeds_then_recovers(s
     # (tests/e2e/test_receipts.py follows it through a broker outage). No receipt until it is paid.
     bought = _buy(base, bearer, book)
     assert bought.status_code == 201, bought.text
-    assert _email_state(postgres_database, bought.json()["id"], "order_placed") == "pending"
+    assert _email_state(migrated_postgres, bought.json()["id"], "order_placed") == "pending"
     order = requests.get(f"{base}/api/v1/purchases/{bought.json()['id']}", headers=bearer, timeout=10).json()
     assert order["status"] == "awaiting_payment" and order["receipt"] is None
 

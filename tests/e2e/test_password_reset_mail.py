@@ -13,27 +13,19 @@ from sqlalchemy import text
 from blasto.shop.password_reset import ASKED, DEAD_LINK
 from tests.support.password_resets import link_in, token_of
 from tests.support.processes import wait_for
-from tests.support.receipts import Shop, receipts_env, release
-from tests.support.smtp_sink import SmtpSink
+from tests.support.receipts import Shop, receipts_env
 
 pytestmark = pytest.mark.processes
 
 NEW_PASSWORD = "a brand new passphrase"
 
 
-@pytest.fixture
-def sink():
-    with SmtpSink() as running:
-        yield running
-
-
 def test_the_reset_email_reaches_the_smtp_server_through_the_worker_and_its_link_works_once(
-    processes, postgres_database, redis_url, sink
+    processes, migrated_postgres, redis_url, sink
 ):
-    env = receipts_env(postgres_database, redis_url, sink.url)
-    release(env)
+    env = receipts_env(migrated_postgres, redis_url, sink.url)
     base = processes.start_formation(env)
-    shop = Shop([base], postgres_database)
+    shop = Shop([base], migrated_postgres)
     try:
         email, token = shop.shopper()
         asked = requests.post(f"{base}/api/v1/password-reset", json={"email": email}, timeout=15)

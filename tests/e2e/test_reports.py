@@ -19,7 +19,6 @@ from sqlalchemy import create_engine, text
 from blasto.core.config import database_uri
 from tests.support.http_client import new_account
 from tests.support.processes import production_env, run_command, wait_for
-from tests.support.receipts import release
 
 pytestmark = pytest.mark.processes
 
@@ -27,9 +26,9 @@ SALES = 30_000  # a year of history: a build takes over a second here, long enou
 
 
 @pytest.fixture
-def stack(processes, postgres_database, redis_url):
+def stack(processes, migrated_postgres, redis_url):
     env = production_env(
-        DATABASE_URL=postgres_database,
+        DATABASE_URL=migrated_postgres,
         REDIS_URL=redis_url,
         WORKER_CONCURRENCY="1",
         REPORT_STALL_SECONDS="2",
@@ -37,12 +36,11 @@ def stack(processes, postgres_database, redis_url):
         REPORT_MAX_ATTEMPTS="2",
         LOG_LEVEL="INFO",
     )
-    release(env)
     seeded = run_command(f"flask --app blasto seed --sales {SALES}", env)
     assert seeded.returncode == 0, seeded.stderr
     base = processes.start_formation(env)
     processes["worker"].wait_for_output(r"ready", 30)
-    return base, _admin_token(base, postgres_database)
+    return base, _admin_token(base, migrated_postgres)
 
 
 def _admin_token(base: str, database_url: str) -> str:

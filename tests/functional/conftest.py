@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from blasto.core.mail_settings import SMTP, MailSettings, SmtpSettings
 from tests.support.factories import ADMIN, make_admin, make_user
 from tests.support.form_browser import Browser, log_in
 from tests.support.smtp_sink import SmtpSink
@@ -42,9 +41,5 @@ def shopper(shop_app, browser) -> tuple[Browser, int]:
 def sink(shop_app):
     """A real SMTP server the shop mails to, as production's SMTP_URL would have it."""
     with SmtpSink() as running:
-        shop_app.config["MAIL"] = MailSettings(
-            mode=SMTP,
-            sender="Blasto <shop@blasto.example>",
-            smtp=SmtpSettings(host="127.0.0.1", port=running.port, timeout=2),
-        )
+        shop_app.config["MAIL"] = running.mail_settings()
         yield running

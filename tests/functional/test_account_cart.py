@@ -11,11 +11,12 @@ from blasto.shop.cart import MAX_QUANTITY
 from tests.support.carts import add_to_cart, cart_on_page, log_out, stored_cart
 from tests.support.factories import make_book, make_user, set_hidden
 from tests.support.form_browser import Browser, log_in
+from tests.support.tiers import POSTGRES_PARAM
 
 READER = "reader@example.com"
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
+@pytest.fixture(params=["sqlite", POSTGRES_PARAM])
 def either_app(request):
     """The shop on each database it runs on (the cart's writes are upserts in each one's dialect)."""
     return request.getfixturevalue("shop_app" if request.param == "sqlite" else "pg_app")

@@ -2,21 +2,27 @@
 
 from __future__ import annotations
 
+import logging
 import re
+import sqlite3
+from contextlib import contextmanager
+from datetime import datetime, timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from blasto.core.extensions import db
 from blasto.models import OutboxMessage, Purchase, User
+from blasto.models.base import utcnow
+from blasto.models.login_session import SEEN_EVERY, LoginSession
 from blasto.models.outbox import EMAIL_CHANGE, FAILED
-from blasto.shop.account_settings import DELETED_EMAIL, DELETED_NAME
+from blasto.shop.account_settings import DELETED_EMAIL, DELETED_NAME, open_logins
 from blasto.shop.email_change import DEAD_LINK, SAME, TAKEN
 from blasto.shop.passwords import COMMON
-from blasto.site.account import ACCOUNT_DELETED, PASSWORD_CHANGED, WRONG_PASSWORD
+from blasto.site.account import ACCOUNT_DELETED, LAST_ADMIN, PASSWORD_CHANGED, WRONG_PASSWORD
 from tests.support.api_client import basic, bearer
 from tests.support.email_changes import CHANGED_SUBJECT, CONFIRM_PAGE, deliver_account_emails, mailed_confirm_path
-from tests.support.factories import PASSWORD, make_book, make_purchase, make_user
+from tests.support.factories import PASSWORD, make_admin, make_book, make_purchase, make_user
 from tests.support.form_browser import Browser, log_in
 from tests.support.saved_addresses import save_address, saved_lines
 
@@ -114,7 +120,7 @@ def test_the_sessions_list_marks_this_device_and_ends_another_one(shop_app, shop
     browser, _ = shopper
     first, second = other_device(shop_app), other_device(shop_app)
     page = browser.get("/account")
-    assert page.text.count("This device") == 1 and page.text.count("Logged in ") == 3
+    assert page.text.count("This device") == 1 and page.text.count(", logged in ") == 3
     assert len(end_session_paths(page)) == 2, "no button ends this device's own session"
     ended = browser.submit(page, end_session_paths(page)[-1])  # the oldest of the others: `first`
     assert "That session is logged out." in ended.text and len(end_session_paths(ended)) == 1
@@ -297,3 +303,143 @@ def test_an_address_taken_after_the_link_was_sent_is_refused_with_clear_words(sh
 def test_a_forged_email_link_is_refused(shop_app, browser):
     page = browser.get(f"{CONFIRM_PAGE}?token=forged")
     assert page.status == 410 and DEAD_LINK in page.text
+
+
+def test_the_shops_only_admin_cannot_delete_the_account_and_one_of_two_can(shop_app):
+    admin = make_admin(shop_app, email="ada@example.com")
+    browser = Browser(shop_app.test_client())
+    log_in(browser, "ada@example.com")
+    page = browser.get("/account/delete")
+    assert "only admin" in page.text and not page.has_form("/account/delete")
+    token = page.form("/logout").value("csrf_token")
+    refused = browser.client.post("/account/delete", data={"csrf_token": token, "current": PASSWORD})
+    assert refused.status_code == 303 and refused.headers["Location"].endswith("/account")
+    assert LAST_ADMIN in browser.get("/account").text
+    with shop_app.app_context():
+        assert db.session.get(User, admin).is_admin and db.session.get(User, admin).email == "ada@example.com"
+    make_admin(shop_app, email="grace@example.com", name="Grace")
+    page = browser.get("/account/delete")
+    assert "only admin" not in page.text
+    deleted = browser.submit(page, "/account/delete", {"current": PASSWORD})
+    assert ACCOUNT_DELETED in deleted.text
+    with shop_app.app_context():
+        assert db.session.get(User, admin).is_admin is False
+        assert db.session.scalars(select(User.email).where(User.is_admin)).all() == ["grace@example.com"]
+
+
+FIREFOX_ON_WINDOWS = "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:133.0) Gecko/20100101 Firefox/133.0"
+SAFARI_ON_AN_IPHONE = (
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
+    "Version/18.1 Mobile/15E148 Safari/604.1"
+)
+
+
+def test_each_session_names_the_browser_and_system_it_logged_in_from(shop_app, shopper):
+    browser, user_id = shopper
+    phone = Browser(shop_app.test_client())
+    phone.client.environ_base["HTTP_USER_AGENT"] = SAFARI_ON_AN_IPHONE
+    log_in(phone, EMAIL)
+    desk = Browser(shop_app.test_client())
+    desk.client.environ_base["HTTP_USER_AGENT"] = FIREFOX_ON_WINDOWS
+    log_in(desk, EMAIL)
+    page = desk.get("/account")
+    devices = re.findall(r'<strong class="login-device">([^<]*)</strong>', page.html)
+    assert devices == ["Firefox on Windows", "Mobile Safari on iOS", "An unknown device"], "newest first"
+    assert 'Log out<span class="visually-hidden"> the session of Mobile Safari on iOS' in page.html
+    with shop_app.app_context():
+        assert {row.device for row in open_logins(user_id)} == {"Firefox on Windows", "Mobile Safari on iOS", None}
+
+
+def seen_at(app, user_id: int) -> dict[str, datetime | None]:
+    """Each open log-in's last-active stamp, by its device."""
+    with app.app_context():
+        return {row.device or "unknown": row.seen_at for row in open_logins(user_id)}
+
+
+def set_seen(app, user_id: int, device: str, when: datetime) -> None:
+    with app.app_context():
+        db.session.execute(
+            update(LoginSession)
+            .where(
+                LoginSession.user_id == user_id,
+                LoginSession.device.is_(None) if device == "unknown" else LoginSession.device == device,
+            )
+            .values(seen_at=when)
+        )
+        db.session.commit()
+
+
+def test_each_other_session_says_when_it_was_last_used_and_a_used_one_moves_at_most_every_few_minutes(
+    shop_app, shopper
+):
+    browser, user_id = shopper
+    phone = Browser(shop_app.test_client())
+    phone.client.environ_base["HTTP_USER_AGENT"] = SAFARI_ON_AN_IPHONE
+    log_in(phone, EMAIL)
+    stamps = seen_at(shop_app, user_id)
+    assert all(stamps.values()), "a log-in is in use from its first page"
+
+    an_hour_ago = utcnow() - timedelta(hours=1)
+    set_seen(shop_app, user_id, "Mobile Safari on iOS", an_hour_ago)
+    page = browser.get("/account")
+    (shown,) = re.findall(r', last active <time datetime="([^"]+)"', page.html)
+    assert datetime.fromisoformat(shown) == an_hour_ago, "this device shows its badge; the phone, its last use"
+
+    phone.get("/books")  # used again: the stamp moves to now, written after the page
+    moved = seen_at(shop_app, user_id)["Mobile Safari on iOS"]
+    assert moved is not None and utcnow() - moved < timedelta(minutes=1)
+
+    just_now = utcnow() - SEEN_EVERY / 2
+    set_seen(shop_app, user_id, "Mobile Safari on iOS", just_now)
+    phone.get("/books")
+    assert seen_at(shop_app, user_id)["Mobile Safari on iOS"] == just_now, "fresher than SEEN_EVERY: not written"
+
+
+def assert_the_page_is_served_then_the_next_one_stamps(app, browser: Browser, user_id: int, caplog, held) -> None:
+    """While `held` keeps the stamp from being written, /account is served whole; the request after writes it."""
+    with held, caplog.at_level(logging.INFO, logger="blasto.web.seen_logins"):
+        page = browser.get("/account")
+    assert page.status == 200 and "Where you are logged in" in page.text
+    assert "last-active time not written" in caplog.text, "given up after SEEN_LOCK_WAIT_MS, not waited out"
+    browser.get("/account")  # the lock is gone: the next request writes it
+    assert utcnow() - seen_at(app, user_id)["unknown"] < timedelta(minutes=1)
+
+
+@contextmanager
+def sqlite_write_lock(path):
+    """Another writer holds SQLite's write lock: pages read, the stamp cannot be written."""
+    writer = sqlite3.connect(path, isolation_level=None)
+    try:
+        writer.execute("BEGIN IMMEDIATE")
+        yield
+    finally:
+        writer.close()
+
+
+@contextmanager
+def row_lock(engine, user_id: int):
+    """Another transaction holds the user's log-in rows (FOR UPDATE) on Postgres."""
+    with engine.connect() as holder:
+        holder.execute(select(LoginSession.id).where(LoginSession.user_id == user_id).with_for_update())
+        yield
+        holder.rollback()
+
+
+def test_a_database_that_cannot_take_the_stamp_costs_the_page_nothing(shop_app, shopper, tmp_path, caplog):
+    browser, user_id = shopper
+    set_seen(shop_app, user_id, "unknown", utcnow() - timedelta(hours=1))
+    held = sqlite_write_lock(tmp_path / "blasto.sqlite3")
+    assert_the_page_is_served_then_the_next_one_stamps(shop_app, browser, user_id, caplog, held)
+
+
+def test_on_postgres_a_locked_log_in_row_costs_the_page_nothing(pg_app, caplog):
+    make_user(pg_app, email=EMAIL)
+    browser = Browser(pg_app.test_client())
+    log_in(browser, EMAIL)
+    with pg_app.app_context():
+        (user_id,) = db.session.scalars(select(User.id).where(User.email == EMAIL))
+        db.session.remove()
+        engine = db.engine
+    set_seen(pg_app, user_id, "unknown", utcnow() - timedelta(hours=1))
+    # The lock is taken outside the app context: the request must push (and tear down) its own, as in production.
+    assert_the_page_is_served_then_the_next_one_stamps(pg_app, browser, user_id, caplog, row_lock(engine, user_id))

@@ -152,6 +152,7 @@ def test_pages_needing_login_send_there_and_back(shop_app, browser):
         "/%0a/evil.com\n",
     ],
 )
+@pytest.mark.sweep
 def test_next_never_leaves_the_site(shop_app, browser, target):
     make_user(shop_app, email="reader@example.com")
     query = urlencode({"next": target})

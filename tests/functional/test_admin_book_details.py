@@ -87,6 +87,7 @@ BAD = [
 
 
 @pytest.mark.parametrize("name, value, message", BAD, ids=[f"{n}-{i}" for i, (n, _, _) in enumerate(BAD)])
+@pytest.mark.sweep
 def test_a_bad_detail_is_refused_next_to_its_field(shop_app, admin, name, value, message):
     page = admin.submit(admin.get("/admin/books/new"), "/admin/books/new", {**GOOD, name: value})
     assert page.status == 400 and "Nothing was saved" in page.text

@@ -125,6 +125,7 @@ BAD_BOOKS = [
 @pytest.mark.parametrize(
     ("name", "value", "message"), BAD_BOOKS, ids=[f"{n}-{i}" for i, (n, _, _) in enumerate(BAD_BOOKS)]
 )
+@pytest.mark.sweep
 def test_a_bad_new_book_is_refused_next_to_its_field_and_nothing_is_written(shop_app, admin, name, value, message):
     page = admin.submit(admin.get("/admin/books/new"), "/admin/books/new", {**GOOD, name: value})
     assert page.status == 400
@@ -245,6 +246,7 @@ def test_restock_adds_copies(shop_app, admin):
         ("9" * 40, "Enter a whole number."),
     ],
 )
+@pytest.mark.sweep
 def test_a_bad_restock_is_refused_next_to_its_field(shop_app, admin, copies, message):
     emma = make_book(shop_app, "Emma", stock=5)
     page = admin.submit(admin.get(f"/admin/books/{emma}/edit"), f"/admin/books/{emma}/restock", {"copies": copies})

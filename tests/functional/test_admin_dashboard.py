@@ -245,6 +245,7 @@ def test_shoppers_see_no_admin_link(shop_app, shopper):
     assert "/admin" not in header(browser.get("/"))
 
 
+@pytest.mark.slow  # a large data set, or a real Celery worker: out of `--fast`
 def test_every_figure_is_an_index_scan_over_a_hundred_thousand_orders(pg_app):
     """The plans, not timings: 100,000 orders over three years, made by one INSERT ... SELECT each."""
     with pg_app.app_context():

@@ -164,6 +164,7 @@ BAD_FILTERS = [
 @pytest.mark.parametrize(
     ("params", "field_id", "message"), BAD_FILTERS, ids=[f"{i}-{f}" for i, (_, f, _) in enumerate(BAD_FILTERS)]
 )
+@pytest.mark.sweep
 def test_bad_filters_get_a_clear_error_next_to_the_field(shop_app, admin, shop, params, field_id, message):
     page = filtered(admin, **params)
     assert page.status == 400
@@ -227,6 +228,7 @@ def test_shoppers_get_404s(shop_app, shopper, shop):
         assert browser.client.get(path).status_code == 404, path
 
 
+@pytest.mark.slow  # a large data set, or a real Celery worker: out of `--fast`
 def test_a_hundred_thousand_purchases_on_postgres(pg_app):
     """The newest page is a backward index scan, and every filter answers quickly."""
     make_admin(pg_app, ADMIN)

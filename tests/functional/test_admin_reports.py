@@ -101,6 +101,7 @@ def test_the_reports_page_has_a_labelled_form(shop_app, admin):
         ("2999-01-01", "2999-01-02", {"report-from": "starts in the future"}),
     ],
 )
+@pytest.mark.sweep
 def test_bad_ranges_are_shown_next_to_their_field_and_create_nothing(shop_app, admin, tmp_path, first, last, errors):
     page = ask(admin, first, last)
     assert page.status in (200, 422)

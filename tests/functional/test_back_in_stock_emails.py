@@ -10,18 +10,22 @@ from __future__ import annotations
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
-from sqlalchemy import select
+import pytest
+from sqlalchemy import select, text
 
 from blasto.core.extensions import db
 from blasto.models import OutboxMessage, RestockWish
-from blasto.models.outbox import BACK_IN_STOCK
+from blasto.models.outbox import BACK_IN_STOCK, WITHDRAWN
 from blasto.models.purchase import ADMIN as BY_ADMIN
 from blasto.models.purchase import AWAITING_PAYMENT
 from blasto.outbox.delivery import deliver
+from blasto.shop.book_edits import edit, restock
 from blasto.shop.orders import CANCEL, move
-from blasto.shop.restock_wishes import ask
-from tests.support.factories import make_book, make_purchase, make_user, set_hidden
+from blasto.shop.restock_wishes import ask, is_waiting
+from tests.support.factories import make_admin, make_book, make_purchase, make_user, set_hidden
 from tests.support.form_browser import Browser
+from tests.support.processes import wait_for
+from tests.support.smtp_sink import SmtpSink
 
 
 def waiting_for(app, book: int, *emails: str) -> list[int]:
@@ -181,3 +185,143 @@ def test_two_cancellations_at_once_bringing_a_book_back_owe_the_waiting_shopper_
 
         assert [recipient for recipient, _ in owed(pg_app, book)] == [f"ann{round_number}@example.com"]
         assert notified(pg_app, book) == 1
+
+
+@pytest.mark.parametrize("off_sale", ["sold out again", "hidden"])
+def test_a_book_gone_again_before_the_e_mail_goes_sends_nothing_and_the_next_restock_tells_the_shopper(
+    shop_app, admin, sink, off_sale
+):
+    emma = make_book(shop_app, "Emma", stock=0)
+    (ann,) = waiting_for(shop_app, emma, "ann@example.com")
+    edit_stock(admin, emma, 1)
+    ((_, first_key),) = owed(shop_app, emma)
+    if off_sale == "hidden":
+        set_hidden(shop_app, emma)
+    else:
+        edit_stock(admin, emma, 0)
+
+    with shop_app.app_context():
+        first = db.session.scalar(select(OutboxMessage.id).where(OutboxMessage.key == first_key))
+        assert deliver(first).state == WITHDRAWN
+        assert deliver(first).state == "skipped", "withdrawn is final: no task sends it later"
+        row = db.session.get(OutboxMessage, first)
+        assert row.state == WITHDRAWN and "sold out again" in row.last_error
+        assert is_waiting(ann, emma), "the shopper waits for the next restock, as if never told"
+    assert sink.received == []
+    withdrawn = admin.get("/admin/outbox?state=withdrawn")
+    assert withdrawn.status == 200 and "ann@example.com" in withdrawn.text and "sold out again" in withdrawn.text
+
+    if off_sale == "hidden":
+        admin.submit(admin.get(f"/admin/books/{emma}/edit"), f"/admin/books/{emma}/show")
+    else:
+        edit_stock(admin, emma, 2)
+
+    keys = [key for _, key in owed(shop_app, emma)]
+    assert len(keys) == 2 and first_key in keys, keys
+    (second_key,) = set(keys) - {first_key}
+    with shop_app.app_context():
+        second = db.session.scalar(select(OutboxMessage.id).where(OutboxMessage.key == second_key))
+        assert deliver(second).state == "sent"
+    (mail,) = sink.received
+    assert mail.rcpt_tos == ("ann@example.com",) and mail.subject == "“Emma” is back in stock at Blasto"
+
+
+def _waiting_on_locks(app) -> int:
+    """How many of the test database's sessions wait on a lock."""
+    with app.app_context(), db.engine.connect() as connection:
+        return connection.scalar(
+            text(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
+            )
+        )
+
+
+def _in_app(app, work):
+    """`work` as a thread's job: in an app context of its own, its session removed after."""
+
+    def run():
+        with app.app_context():
+            try:
+                return work()
+            finally:
+                db.session.remove()
+
+    return run
+
+
+def _back_then_sold_out_again(app) -> tuple[int, int, int, int]:
+    """Emma, sold out, is restocked for Ann, who waits, then sold out again before the worker's turn.
+
+    Returns (admin, book, shopper, the owed e-mail's outbox id).
+    """
+    admin = make_admin(app)
+    emma = make_book(app, "Emma", stock=0)
+    (ann,) = waiting_for(app, emma, "ann@example.com")
+    with app.app_context():
+        restock(emma, 1, admin)
+        edit(emma, {"stock": 0}, admin, stock_seen=1)
+        (first,) = db.session.scalars(select(OutboxMessage.id).where(OutboxMessage.kind == BACK_IN_STOCK))
+        db.session.remove()
+    return admin, emma, ann, first
+
+
+def test_a_restock_racing_the_withdrawal_waits_for_it_and_owes_the_shopper_a_new_e_mail(pg_app):
+    """On Postgres: the worker withdraws holding the book's row; a restock meanwhile waits, then finds the wish.
+
+    The test holds the shopper's told wish, so the worker stops inside its
+    withdrawal (its DELETE of that wish waits) with the book's row locked; a
+    restock then waits on that row. Without the lock the restock would go
+    first, find the wish told, and nobody would hear the book is back.
+    """
+    admin, emma, ann, first = _back_then_sold_out_again(pg_app)
+
+    # The pool is left last, so a failed wait lets go of the wish (holder closes) before it joins the threads.
+    with ThreadPoolExecutor(2) as pool, pg_app.app_context(), db.engine.connect() as holder:
+        holder.execute(select(RestockWish.id).where(RestockWish.user_id == ann).with_for_update())
+        withdrawing = pool.submit(_in_app(pg_app, lambda: deliver(first).state))
+        wait_for(lambda: _waiting_on_locks(pg_app) == 1, RACE_DEADLINE_SECONDS, what="the worker held at the told wish")
+        restocking = pool.submit(_in_app(pg_app, lambda: restock(emma, 2, admin)))
+        wait_for(
+            lambda: _waiting_on_locks(pg_app) == 2, RACE_DEADLINE_SECONDS, what="the restock held at the book's row"
+        )
+        holder.rollback()  # let the worker go on
+        assert withdrawing.result(RACE_DEADLINE_SECONDS) == WITHDRAWN
+        assert restocking.result(RACE_DEADLINE_SECONDS) == 2
+
+    keys = [key for _, key in owed(pg_app, emma)]
+    assert len(keys) == 2 and len(set(keys)) == 2, "the withdrawn e-mail, and a new one for the re-armed wish"
+    with pg_app.app_context():
+        assert not is_waiting(ann, emma), "the restock told the re-armed wish"
+
+
+def test_a_restock_in_flight_when_the_worker_comes_is_waited_for_and_the_e_mail_goes(pg_app):
+    """On Postgres, the other order: a restock holds the book's row when the worker comes to send.
+
+    The book sold out again after the e-mail was owed, and an admin's restock
+    is in flight (its UPDATE holds the row, not yet committed). The worker's
+    check waits on that row and, once the restock commits, sees the book back
+    and sends. Read without the lock, the worker would see it sold out and
+    withdraw, while the restock, having found the wish told, would owe
+    nobody anything: the shopper would never hear.
+    """
+    with SmtpSink() as smtp:
+        pg_app.config["MAIL"] = smtp.mail_settings()
+        admin, emma, ann, first = _back_then_sold_out_again(pg_app)
+
+        with ThreadPoolExecutor(1) as pool, pg_app.app_context(), db.engine.connect() as restocking:
+            restocking.execute(text("UPDATE products SET stock = 2 WHERE id = :id"), {"id": emma})
+            sending = pool.submit(_in_app(pg_app, lambda: deliver(first).state))
+            wait_for(
+                lambda: sending.done() or _waiting_on_locks(pg_app) == 1,
+                RACE_DEADLINE_SECONDS,
+                what="the worker at the book's row",
+            )
+            assert not sending.done(), f"the worker did not wait for the restock in flight: {sending.result()}"
+            restocking.commit()
+            assert sending.result(RACE_DEADLINE_SECONDS) == "sent"
+
+        (mail,) = smtp.received
+        assert mail.rcpt_tos == ("ann@example.com",)
+    assert len(owed(pg_app, emma)) == 1, "the restock owed nothing more: the e-mail that went was true"
+    with pg_app.app_context():
+        assert not is_waiting(ann, emma)

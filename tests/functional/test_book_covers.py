@@ -122,6 +122,7 @@ BAD = [
 
 
 @pytest.mark.parametrize(("label", "part", "message"), BAD, ids=[label for label, _, _ in BAD])
+@pytest.mark.sweep
 def test_anything_but_a_cover_is_refused_with_a_field_error(shop_app, admin, label, part, message):
     book = make_book(shop_app)
     page = upload_cover(admin, book, part)

@@ -98,6 +98,7 @@ def test_punctuation_alone_is_looked_for_as_typed(shop):
 
 
 @pytest.mark.parametrize("text", ["½", "Ⅻ ǅ ß ﬁ", "a'b", "ａｂｃ", "x" * 100, "o " * 50, "١٢٣", "\u0301e"])
+@pytest.mark.sweep
 def test_unusual_letters_and_long_searches_never_fail(shop, text):
     search(shop, text)  # a 200 with whatever it found
 

@@ -31,6 +31,7 @@ def test_the_cart_works_without_an_account(shop_app, browser):
         ("", "Please enter a quantity."),
     ],
 )
+@pytest.mark.sweep
 def test_adding_a_bad_quantity_shows_the_error_next_to_the_field(shop_app, browser, quantity, message):
     emma = make_book(shop_app, "Emma", stock=500)
     page = cart_with(browser, emma, quantity)
@@ -79,6 +80,7 @@ def test_adding_an_unknown_or_malformed_product_is_a_clear_message(shop_app, bro
 @pytest.mark.parametrize("action", ["/cart/update", "/cart/remove"])
 @pytest.mark.parametrize("product_id", ["999", "abc", "", None])
 @pytest.mark.parametrize("quantity", ["0", "3"])
+@pytest.mark.sweep
 def test_changing_a_line_that_is_not_in_the_cart_is_refused(shop_app, browser, action, product_id, quantity):
     emma = make_book(shop_app, "Emma")
     other = make_book(shop_app, "Dracula")

@@ -48,6 +48,7 @@ PAGES_WITH_THEIR_FORM = {"/signup", "/login", "/checkout"}
 
 @pytest.mark.parametrize("action", sorted(FORMS))
 @pytest.mark.parametrize("token", ["missing", "foreign", "garbage"])
+@pytest.mark.sweep
 def test_a_form_posted_without_its_token_is_refused_and_changes_nothing(shop_app, ready, action, token):
     browser, emma, _ = ready
     if FORMS[action] is None:

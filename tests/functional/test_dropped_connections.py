@@ -28,7 +28,6 @@ from blasto.web.security_headers import SECURITY_HEADERS
 from tests.functional.test_outage_pages import assert_outage_json, assert_outage_page
 from tests.support.factories import make_book, make_user
 from tests.support.form_browser import Browser, log_in
-from tests.support.migrations import migrated
 
 TERMINATE_WAIT_MS = 10_000  # pg_terminate_backend(pid, timeout) returns once the backend has exited
 
@@ -114,10 +113,10 @@ def test_a_backend_lost_before_a_query_is_the_outage_503_in_each_shape(dying_app
 
 
 @pytest.fixture
-def outage_app(app_factory, postgres_database, proxy):
-    parts = urlsplit(postgres_database)
+def outage_app(app_factory, migrated_postgres, proxy):
+    parts = urlsplit(migrated_postgres)
     uri = database_uri(urlunsplit((parts.scheme, f"{parts.username}@127.0.0.1:{proxy.port}", parts.path, "", "")), None)
-    return migrated(app_factory(SQLALCHEMY_DATABASE_URI=uri, SQLALCHEMY_ENGINE_OPTIONS=engine_options(uri, 5)))
+    return app_factory(SQLALCHEMY_DATABASE_URI=uri, SQLALCHEMY_ENGINE_OPTIONS=engine_options(uri, 5))
 
 
 def test_an_error_page_that_needs_the_database_while_it_is_down_is_the_outage_page(outage_app, proxy):

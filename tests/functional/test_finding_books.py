@@ -148,6 +148,7 @@ BAD = [
 
 
 @pytest.mark.parametrize("query, name, message", BAD, ids=[b[0] for b in BAD])
+@pytest.mark.sweep
 def test_bad_values_are_a_400_saying_what_to_change(browser, shelf, query, name, message):
     page = browser.get(f"/books?{query}")
     assert page.status == 400 and "Traceback" not in page.html

@@ -1,9 +1,9 @@
-"""The front page shows catalogue and sales changes at once, in every process, with no TTL to wait out.
+"""The front page and "shoppers also bought" show changes at once, in every process, with no TTL to wait out.
 
 Two apps on one Postgres database and one Redis stand for two processes (a web
 process and the worker, or two gunicorn workers): a change committed through
-one shows on the other's next request, while an unchanged catalogue is served
-from the cache.
+one shows on the other's next request, while what no card shows changed is
+served from what the process kept (blasto.shop.shown_books).
 """
 
 from __future__ import annotations
@@ -13,9 +13,13 @@ import redis
 
 from blasto.core.config import celery_config, database_uri, engine_options
 from blasto.core.extensions import db
-from blasto.models import Product, Purchase
-from blasto.shop.front_page import VERSION_KEY, shelves
-from tests.support.factories import make_book, make_purchase, make_user
+from blasto.models import Product
+from blasto.models.purchase import PROVIDER
+from blasto.shop import orders
+from blasto.shop.checkout import place_order
+from blasto.shop.front_page import shelves
+from blasto.shop.shown_books import VERSION_KEY
+from tests.support.factories import make_book, make_purchase, make_user, shipping
 
 
 @pytest.fixture
@@ -32,8 +36,21 @@ def two_processes(app_factory, migrated_postgres, redis_url, tmp_path):
     return one("web"), one("worker")
 
 
+def version(app) -> int:
+    return int(redis.Redis.from_url(app.extensions["celery"].conf.broker_url).get(VERSION_KEY) or 0)
+
+
 def home(app) -> str:
     return app.test_client().get("/home").get_data(as_text=True)
+
+
+def best_sellers(app) -> str:
+    return home(app).split('id="best-sellers"', 1)[-1]
+
+
+def also_bought_on(app, book: int) -> str:
+    page = app.test_client().get(f"/books/{book}").get_data(as_text=True)
+    return page.split('id="also-bought"', 1)[-1] if 'id="also-bought"' in page else ""
 
 
 def test_a_book_added_in_one_process_shows_at_once_in_the_other(two_processes):
@@ -41,26 +58,45 @@ def test_a_book_added_in_one_process_shows_at_once_in_the_other(two_processes):
     make_book(worker, "Old Favourite")
     assert "Old Favourite" in home(web)
     with web.test_request_context():
-        assert shelves(web) is shelves(web)  # nothing changed: no reload
-    shared = redis.Redis.from_url(worker.extensions["celery"].conf.broker_url)
-    before = int(shared.get(VERSION_KEY) or 0)
+        assert shelves() is shelves()  # nothing changed: kept
+    before = version(worker)
     make_book(worker, "Fresh Arrival")
-    assert int(shared.get(VERSION_KEY) or 0) > before  # the bump went through the shared Redis
+    assert version(worker) > before  # the bump went through the shared Redis
     assert "Fresh Arrival" in home(web)
 
 
-def test_an_order_paid_or_moved_elsewhere_moves_the_best_sellers_at_once(two_processes):
+def test_an_order_paid_or_refunded_elsewhere_moves_the_shelves_and_also_bought_at_once(two_processes):
     web, worker = two_processes
     user = make_user(worker, email="reader@example.com")
-    book = make_book(worker, "Slow Seller", stock=9)
-    order = make_purchase(worker, user, {book: 2}, status="awaiting_payment")
-    page = home(web)
-    assert "Slow Seller" not in page.split("Best sellers", 1)[-1]
-    with worker.app_context():  # the worker settles the payment
-        db.session.get(Purchase, order).status = "paid"
+    steady, slow = make_book(worker, "Steady Seller", stock=9), make_book(worker, "Slow Seller", stock=9)
+    make_purchase(worker, user, {steady: 1})
+    order = make_purchase(worker, user, {slow: 3, steady: 1}, status="awaiting_payment")
+    assert "Slow Seller" not in best_sellers(web) and "Slow Seller" not in also_bought_on(web, steady)
+    with worker.app_context():  # the worker settles the card payment
+        orders.move(order, orders.PAY, PROVIDER)
+    shelf = best_sellers(web)
+    assert shelf.index("Slow Seller") < shelf.index("Steady Seller"), "three copies sold lead two"
+    assert "Slow Seller" in also_bought_on(web, steady)
+    with worker.app_context():  # refunded at Stripe
+        orders.move(order, orders.REFUNDED_AT_PROVIDER, PROVIDER)
+    assert "Slow Seller" not in best_sellers(web) and "Slow Seller" not in also_bought_on(web, steady)
+    with worker.app_context():  # an admin hides a book: a bulk UPDATE statement, not an object
+        db.session.execute(db.update(Product).where(Product.id == steady).values(hidden=True))
         db.session.commit()
-    assert "Slow Seller" in home(web).split("Best sellers", 1)[-1]
-    with worker.app_context():  # an admin hides it: a bulk UPDATE statement, not an object
-        db.session.execute(db.update(Product).where(Product.id == book).values(hidden=True))
-        db.session.commit()
-    assert "Slow Seller" not in home(web)
+    assert "Steady Seller" not in home(web)
+
+
+def test_a_checkout_bumps_the_version_only_when_a_stock_badge_moves(two_processes):
+    web, worker = two_processes
+    user = make_user(worker, email="buyer@example.com")
+    book = make_book(worker, "Deep Shelf", stock=8)
+    assert "In stock" in home(web)
+    unchanged = version(worker)
+    with worker.app_context():
+        place_order(user, {book: 1}, shipping())  # 8 -> 7: still "In stock"
+    assert version(worker) == unchanged, "a sale that moves no badge keeps what processes read"
+    assert "In stock" in home(web)
+    with worker.app_context():
+        place_order(user, {book: 3}, shipping())  # 7 -> 4: "Only 4 left"
+    assert version(worker) > unchanged
+    assert "Only 4 left" in home(web)

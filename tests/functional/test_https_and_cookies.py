@@ -14,7 +14,6 @@ from blasto.core.config import load_config
 from blasto.web.https import HSTS
 from tests.support.factories import make_user
 from tests.support.form_browser import Browser, log_in
-from tests.support.migrations import migrated
 
 GOOD_KEY = "q3V8n0cXw1Lk5T7pR2mZ9bH4sJ6dF0gY"
 HTTPS = {"X-Forwarded-Proto": "https", "X-Forwarded-Port": "443", "X-Forwarded-For": "203.0.113.9"}
@@ -31,15 +30,15 @@ def settings(tmp_path, blasto_env: str) -> dict:
 
 
 @pytest.fixture
-def production_app(app_factory, tmp_path):
-    app = migrated(app_factory(**settings(tmp_path, "production")))
+def production_app(migrated_app_factory, tmp_path):
+    app = migrated_app_factory(**settings(tmp_path, "production"))
     assert app.config["BLASTO_ENV"] == "production" and app.config["SESSION_COOKIE_SECURE"]
     return app
 
 
 @pytest.fixture
-def development_app(app_factory, tmp_path):
-    return migrated(app_factory(**settings(tmp_path, "development")))
+def development_app(migrated_app_factory, tmp_path):
+    return migrated_app_factory(**settings(tmp_path, "development"))
 
 
 def add_origin_route(app):

@@ -78,6 +78,7 @@ def test_logging_in_again_after_logout_works(shop_app, reader):
 
 
 @pytest.mark.parametrize("ident", ["1", "1:", ":1", "1:x", "x:1", "1:1:1", "", "1:999", "2:1"])
+@pytest.mark.sweep
 def test_session_cookies_naming_no_live_log_in_are_anonymous_not_errors(shop_app, reader, ident):
     """A signed cookie from before log-ins were recorded ("1"), or naming a log-in that is not this user's."""
     forged = Browser(shop_app.test_client())

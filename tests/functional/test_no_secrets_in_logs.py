@@ -33,7 +33,6 @@ from blasto.outbox.delivery import deliver
 from tests.support.api_client import basic, bearer
 from tests.support.factories import SHIPPING_ADDRESS, make_book
 from tests.support.form_browser import Browser
-from tests.support.migrations import migrated
 from tests.support.processes import BIN, ROOT, free_port, http_get, process_env, wait_for
 from tests.support.smtp_sink import SmtpSink
 
@@ -80,10 +79,10 @@ def sink():
 
 
 @pytest.fixture
-def shop(app_factory, postgres_database, sink):
+def shop(app_factory, migrated_postgres, sink):
     """The app on Postgres, its URL carrying a password (the local server trusts; the URL still holds it)."""
     uri = database_uri(
-        make_url(postgres_database).set(password=DB_PASSWORD).render_as_string(hide_password=False), None
+        make_url(migrated_postgres).set(password=DB_PASSWORD).render_as_string(hide_password=False), None
     )
     app = app_factory(
         SQLALCHEMY_DATABASE_URI=uri,
@@ -101,7 +100,7 @@ def shop(app_factory, postgres_database, sink):
         db.session.execute(text("SET LOCAL statement_timeout = 1"))
         db.session.execute(text("SELECT pg_sleep(1), :email"), {"email": PAGE["email"]})
 
-    return migrated(app)
+    return app
 
 
 def _smtp(sink: SmtpSink, **credentials) -> MailSettings:

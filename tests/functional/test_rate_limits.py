@@ -22,7 +22,6 @@ from blasto.models import Purchase, User
 from blasto.security.rate_limits import EXTENSION_KEY
 from tests.support.factories import PASSWORD, make_book, make_user
 from tests.support.form_browser import Browser, Page, log_in
-from tests.support.migrations import migrated
 from tests.support.processes import wait_for
 
 LIMITS = {
@@ -33,8 +32,8 @@ LIMITS = {
 }
 
 
-def limited(app_factory, **overrides):
-    return migrated(app_factory(RATELIMIT_ENABLED=True, **{**LIMITS, **overrides}))
+def limited(migrated_app_factory, **overrides):
+    return migrated_app_factory(RATELIMIT_ENABLED=True, **{**LIMITS, **overrides})
 
 
 def browser_from(app, address: str) -> Browser:
@@ -102,8 +101,8 @@ def test_bad_settings_are_refused_by_name(tmp_path, variable, value):
     assert caught.value.variable == variable and value.split(";")[-1].strip() in str(caught.value)
 
 
-def test_tests_are_never_throttled_unless_they_ask(app_factory):
-    app = migrated(app_factory(RATELIMIT_LOGIN="1 per minute"))  # RATELIMIT_ENABLED left to test mode
+def test_tests_are_never_throttled_unless_they_ask(migrated_app_factory):
+    app = migrated_app_factory(RATELIMIT_LOGIN="1 per minute")  # RATELIMIT_ENABLED left to test mode
     assert app.config["RATELIMIT_ENABLED"] is False and EXTENSION_KEY not in app.extensions
     browser = browser_from(app, "203.0.113.1")
     form = browser.get("/login").form("/login")
@@ -113,8 +112,8 @@ def test_tests_are_never_throttled_unless_they_ask(app_factory):
 # --- each limited page ------------------------------------------------------
 
 
-def test_login_page_is_throttled_per_address_and_only_posts_count(app_factory):
-    app = limited(app_factory)
+def test_login_page_is_throttled_per_address_and_only_posts_count(migrated_app_factory):
+    app = limited(migrated_app_factory)
     browser = browser_from(app, "203.0.113.1")
     form = browser.get("/login").form("/login")
     for _ in range(3):
@@ -126,8 +125,8 @@ def test_login_page_is_throttled_per_address_and_only_posts_count(app_factory):
     assert post_login(browser_from(app, "203.0.113.2"), "a@example.com").status_code == 400
 
 
-def test_signup_page_is_throttled_and_the_throttled_one_writes_nothing(app_factory):
-    app = limited(app_factory)
+def test_signup_page_is_throttled_and_the_throttled_one_writes_nothing(migrated_app_factory):
+    app = limited(migrated_app_factory)
     for n in range(2):
         browser = browser_from(app, "198.51.100.5")
         page = browser.submit(
@@ -148,8 +147,8 @@ def test_signup_page_is_throttled_and_the_throttled_one_writes_nothing(app_facto
     assert users(app) == 2
 
 
-def test_checkout_page_is_throttled(app_factory):
-    app = limited(app_factory, RATELIMIT_LOGIN="10 per minute")
+def test_checkout_page_is_throttled(migrated_app_factory):
+    app = limited(migrated_app_factory, RATELIMIT_LOGIN="10 per minute")
     make_user(app, email="shopper@example.com", name="Sam")
     emma = make_book(app, "Emma", stock=10)
     browser = browser_from(app, "192.0.2.44")
@@ -168,8 +167,8 @@ def test_checkout_page_is_throttled(app_factory):
 # --- keys -----------------------------------------------------------------------
 
 
-def test_the_address_is_the_routers_not_the_clients_claim(app_factory):
-    app = limited(app_factory)
+def test_the_address_is_the_routers_not_the_clients_claim(migrated_app_factory):
+    app = limited(migrated_app_factory)
     attacker = browser_from(app, "203.0.113.66")
     form = attacker.get("/login").form("/login")
     for _ in range(3):
@@ -183,16 +182,16 @@ def test_the_address_is_the_routers_not_the_clients_claim(app_factory):
     assert post_login(neighbour, "a@example.com").status_code == 400
 
 
-def test_ipv6_clients_are_counted_per_64(app_factory):
-    app = limited(app_factory)
+def test_ipv6_clients_are_counted_per_64(migrated_app_factory):
+    app = limited(migrated_app_factory)
     for n in range(3):
         assert post_login(browser_from(app, f"2001:db8:1:2::{n + 1}"), "a@example.com").status_code == 400
     assert post_login(browser_from(app, "2001:db8:1:2:ffff::9"), "a@example.com").status_code == 429
     assert post_login(browser_from(app, "2001:db8:1:3::1"), "a@example.com").status_code == 400
 
 
-def test_failed_logins_are_counted_per_account_across_addresses(app_factory):
-    app = limited(app_factory, RATELIMIT_LOGIN="100 per minute", RATELIMIT_LOGIN_PER_ACCOUNT="3 per minute")
+def test_failed_logins_are_counted_per_account_across_addresses(migrated_app_factory):
+    app = limited(migrated_app_factory, RATELIMIT_LOGIN="100 per minute", RATELIMIT_LOGIN_PER_ACCOUNT="3 per minute")
     make_user(app, email="target@example.com", name="Tess Target")
     for n in range(3):  # a botnet: one guess from each address
         assert post_login(browser_from(app, f"198.51.100.{n + 1}"), "Target@Example.com ").status_code == 400
@@ -202,8 +201,8 @@ def test_failed_logins_are_counted_per_account_across_addresses(app_factory):
     assert post_login(browser_from(app, "198.51.100.1"), "someone@example.com").status_code == 400
 
 
-def test_the_lockout_after_five_wrong_passwords_says_how_long_to_wait_and_offers_a_password_reset(app_factory):
-    app = limited(app_factory, RATELIMIT_LOGIN="100 per minute", RATELIMIT_LOGIN_PER_ACCOUNT="5 per minute")
+def test_the_lockout_after_five_wrong_passwords_says_how_long_to_wait_and_offers_a_password_reset(migrated_app_factory):
+    app = limited(migrated_app_factory, RATELIMIT_LOGIN="100 per minute", RATELIMIT_LOGIN_PER_ACCOUNT="5 per minute")
     make_user(app, email="locked@example.com")
     browser = browser_from(app, "198.51.100.60")
     for _ in range(5):
@@ -216,9 +215,9 @@ def test_the_lockout_after_five_wrong_passwords_says_how_long_to_wait_and_offers
     assert browser.get("/password-reset").status == 200, "the reset is open while the log-in waits"
 
 
-def test_reset_requests_are_limited_per_address_across_networks_and_per_network(app_factory):
+def test_reset_requests_are_limited_per_address_across_networks_and_per_network(migrated_app_factory):
     app = limited(
-        app_factory, RATELIMIT_PASSWORD_RESET="3 per minute", RATELIMIT_PASSWORD_RESET_PER_ACCOUNT="2 per hour"
+        migrated_app_factory, RATELIMIT_PASSWORD_RESET="3 per minute", RATELIMIT_PASSWORD_RESET_PER_ACCOUNT="2 per hour"
     )
 
     def ask(address: str, email: str) -> int:
@@ -235,15 +234,15 @@ def test_reset_requests_are_limited_per_address_across_networks_and_per_network(
     assert api.status_code == 429 and "Try again in " in api.get_json()["message"], "the API shares the count"
 
 
-def test_successful_logins_do_not_use_up_the_accounts_allowance(app_factory):
-    app = limited(app_factory, RATELIMIT_LOGIN="100 per minute", RATELIMIT_LOGIN_PER_ACCOUNT="2 per minute")
+def test_successful_logins_do_not_use_up_the_accounts_allowance(migrated_app_factory):
+    app = limited(migrated_app_factory, RATELIMIT_LOGIN="100 per minute", RATELIMIT_LOGIN_PER_ACCOUNT="2 per minute")
     make_user(app, email="busy@example.com")
     for n in range(4):
         assert post_login(browser_from(app, f"192.0.2.{n + 1}"), "busy@example.com", PASSWORD).status_code == 303
 
 
-def test_the_login_page_and_the_token_api_share_one_counter(app_factory):
-    app = limited(app_factory)
+def test_the_login_page_and_the_token_api_share_one_counter(migrated_app_factory):
+    app = limited(migrated_app_factory)
     browser = browser_from(app, "203.0.113.7")
     form = browser.get("/login").form("/login")
     assert post_login(browser, "a@example.com", form=form).status_code == 400
@@ -261,10 +260,10 @@ def test_the_login_page_and_the_token_api_share_one_counter(app_factory):
 # --- storage --------------------------------------------------------------------
 
 
-def test_two_app_instances_share_their_counts_in_redis(app_factory, redis_url):
-    first = limited(app_factory, RATELIMIT_STORAGE_URI=redis_url)
+def test_two_app_instances_share_their_counts_in_redis(migrated_app_factory, redis_url):
+    first = limited(migrated_app_factory, RATELIMIT_STORAGE_URI=redis_url)
     # The same database, already migrated.
-    second = app_factory(RATELIMIT_ENABLED=True, RATELIMIT_STORAGE_URI=redis_url, **LIMITS)
+    second = migrated_app_factory(RATELIMIT_ENABLED=True, RATELIMIT_STORAGE_URI=redis_url, **LIMITS)
     assert first.extensions[EXTENSION_KEY] is not second.extensions[EXTENSION_KEY]
     one, two = browser_from(first, "203.0.113.20"), browser_from(second, "203.0.113.20")
     assert [
@@ -279,8 +278,10 @@ def test_two_app_instances_share_their_counts_in_redis(app_factory, redis_url):
     assert not any("example.com" in key for key in keys), "e-mail addresses are hashed before they reach Redis"
 
 
-def test_with_redis_down_requests_are_served_then_counted_again_when_it_returns(app_factory, redis_proxy, caplog):
-    app = limited(app_factory, RATELIMIT_STORAGE_URI=redis_proxy.url, RATELIMIT_LOGIN="3 per minute")
+def test_with_redis_down_requests_are_served_then_counted_again_when_it_returns(
+    migrated_app_factory, redis_proxy, caplog
+):
+    app = limited(migrated_app_factory, RATELIMIT_STORAGE_URI=redis_proxy.url, RATELIMIT_LOGIN="3 per minute")
     client = redis.Redis.from_url(redis_proxy.url)
     assert post_login(browser_from(app, "192.0.2.10"), "a@example.com").status_code == 400
     assert client.keys("*")
@@ -301,13 +302,13 @@ def test_with_redis_down_requests_are_served_then_counted_again_when_it_returns(
     wait_for(counted_in_redis, 20, interval=0.2, what="the limiter to count in Redis again")
 
 
-def test_heroku_tls_redis_with_a_self_signed_certificate(app_factory, redis_url, tmp_path):
+def test_heroku_tls_redis_with_a_self_signed_certificate(migrated_app_factory, redis_url, tmp_path):
     from tests.support.tls_redis import tls_redis
 
     with tls_redis(tmp_path, redis_url) as url:
         settings = load_config({"BLASTO_ENV": "development", "REDIS_URL": url}, instance_path=tmp_path)
         app = limited(
-            app_factory,
+            migrated_app_factory,
             RATELIMIT_STORAGE_URI=settings["RATELIMIT_STORAGE_URI"],
             RATELIMIT_STORAGE_OPTIONS=settings["RATELIMIT_STORAGE_OPTIONS"],
         )
@@ -316,8 +317,8 @@ def test_heroku_tls_redis_with_a_self_signed_certificate(app_factory, redis_url,
         assert redis.Redis.from_url(url, ssl_cert_reqs="none").keys("*"), "counted in the TLS Redis, not in memory"
 
 
-def test_a_signed_in_session_cannot_guess_the_password_on_the_account_page(app_factory):
-    app = limited(app_factory, RATELIMIT_LOGIN="100 per minute", RATELIMIT_ACCOUNT_PASSWORD="3 per minute")
+def test_a_signed_in_session_cannot_guess_the_password_on_the_account_page(migrated_app_factory):
+    app = limited(migrated_app_factory, RATELIMIT_LOGIN="100 per minute", RATELIMIT_ACCOUNT_PASSWORD="3 per minute")
     make_user(app, email="owner@example.com")
     browser = browser_from(app, "198.51.100.70")
     log_in(browser, "owner@example.com")

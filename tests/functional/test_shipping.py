@@ -114,6 +114,7 @@ def test_a_shopper_keeps_a_bounded_number_of_addresses(priced, shopper):
         ({"shipping_option": "teleport"}, "shipping_option", "No shipping option"),
     ],
 )
+@pytest.mark.sweep
 def test_a_bad_address_or_option_is_shown_with_what_the_shopper_typed(priced, shopper, typed, field, says):
     browser, _ = shopper
     emma = make_book(priced, "Emma", stock=3)

@@ -24,6 +24,9 @@ ROOT = Path(__file__).resolve().parents[2]
 # A stack's first /readyz 200 (migrations, a worker's round trip, the clock's first sweeps): a deadline, not a
 # wait. Seen at 60 s and more when the machine runs two suites at once (CI), so generous.
 READY_DEADLINE_SECONDS = 120.0
+# matplotlib runs fc-list once per fresh environment to build its font cache (a new CI dyno's first
+# chart): the library's start-up, not a process of the shop's, and it holds no connection.
+LIBRARY_HELPERS = ("fc-list",)
 BIN = Path(sys.executable).parent
 
 

@@ -23,6 +23,7 @@ from blasto.reports.asking import BUILD_TASK
 from tests.support.embedded_broker import queued_tasks
 from tests.support.migrations import migrated
 from tests.support.services import drop_database, fresh_database_url
+from tests.support.tiers import POSTGRES_PARAM
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -96,7 +97,7 @@ def migrated_postgres(postgres_admin, postgres_template):
         yield url
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
+@pytest.fixture(params=["sqlite", POSTGRES_PARAM])
 def database(request, tmp_path) -> str | None:
     """None for SQLite (a migrated file in tmp_path), else the URL of a fresh migrated Postgres database."""
     if request.param == "postgres":

@@ -23,9 +23,11 @@ from typing import Self
 
 from aiosmtpd.controller import Controller
 
+from blasto.core.mail_settings import SMTP, MailSettings, SmtpSettings
 from tests.support.processes import free_port, wait_for
 
 HOST = "127.0.0.1"
+SENDER = "Blasto <shop@blasto.example>"  # the From the tests' shops send with
 
 
 @dataclass(frozen=True)
@@ -113,6 +115,10 @@ class SmtpSink:
     @property
     def url(self) -> str:
         return f"smtp://{HOST}:{self.port}"
+
+    def mail_settings(self, timeout: float = 2) -> MailSettings:
+        """The shop's mail settings (app.config["MAIL"]) that send here, as production's SMTP_URL would."""
+        return MailSettings(mode=SMTP, sender=SENDER, smtp=SmtpSettings(host=HOST, port=self.port, timeout=timeout))
 
     @property
     def running(self) -> bool:

@@ -8,7 +8,6 @@ from flask import current_app, has_app_context
 from blasto.core.config import HEARTBEAT_TASK
 from blasto.core.extensions import csrf
 from blasto.core.logs import request_id_var
-from tests.support.migrations import migrated
 from tests.support.processes import wait_for
 from tests.support.sweeps import age_heartbeat, run_every_sweep
 
@@ -35,6 +34,7 @@ def test_celery_is_configured_from_the_app_settings(app):
     assert celery.conf.worker_prefetch_multiplier == 1
 
 
+@pytest.mark.slow  # a large data set, or a real Celery worker: out of `--fast`
 def test_task_runs_inside_the_app_context_with_the_enqueuing_request_id(app):
     celery = app.extensions["celery"]
 
@@ -52,6 +52,7 @@ def test_task_runs_inside_the_app_context_with_the_enqueuing_request_id(app):
     assert answer == {"app_context": True, "app": "blasto.app", "request_id": "checkout-42"}
 
 
+@pytest.mark.slow  # a large data set, or a real Celery worker: out of `--fast`
 def test_a_task_sent_outside_a_request_logs_under_its_task_id(app):
     celery = app.extensions["celery"]
     with start_worker(celery, pool="solo", perform_ping_check=False, shutdown_timeout=10):
@@ -60,10 +61,10 @@ def test_a_task_sent_outside_a_request_logs_under_its_task_id(app):
     assert answer["request_id"] == f"task-{result.id}"
 
 
-def test_round_trip_on_real_redis_without_a_result_backend(app_factory, redis_url, tmp_path):
+def test_round_trip_on_real_redis_without_a_result_backend(migrated_app_factory, redis_url, tmp_path):
     from blasto.core.config import celery_config
 
-    app = migrated(app_factory(CELERY=celery_config(redis_url, tmp_path, {}), READY_TIMEOUT_SECONDS=10))
+    app = migrated_app_factory(CELERY=celery_config(redis_url, tmp_path, {}), READY_TIMEOUT_SECONDS=10)
     run_every_sweep(app)  # readiness also asks that the clock's sweeps ran
     age_heartbeat(app, HEARTBEAT_TASK, 3600)
     celery = app.extensions["celery"]

@@ -13,9 +13,10 @@ from blasto.shop.checkout import (
     place_order,
 )
 from tests.support.factories import shipping
+from tests.support.tiers import POSTGRES_PARAM
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
+@pytest.fixture(params=["sqlite", POSTGRES_PARAM])
 def shop(request):
     """App context with one user and two books, on each database."""
     app = request.getfixturevalue("db_app" if request.param == "sqlite" else "pg_app")

@@ -2,6 +2,7 @@
 
 import gc
 
+import pytest
 from celery.contrib.testing.worker import start_worker
 
 from blasto.core.config import HEARTBEAT_TASK, celery_config
@@ -9,7 +10,6 @@ from blasto.health.checks import STALE_AFTER_PERIODS
 from blasto.models.outbox import SENT
 from blasto.outbox.backlog import backlog
 from tests.support.factories import owe_lost_email
-from tests.support.migrations import migrated
 from tests.support.processes import wait_for
 from tests.support.sweeps import age_heartbeat, run_every_sweep
 
@@ -20,13 +20,14 @@ def readyz(app):
 
 
 def swept(app):
-    """A migrated app whose sweeps just ran, as if its clock were running."""
-    run_every_sweep(migrated(app))
+    """An app whose sweeps just ran, as if its clock were running."""
+    run_every_sweep(app)
     return app
 
 
-def test_ready_once_a_real_worker_runs_the_heartbeat_the_clock_sends(app_factory):
-    app = swept(app_factory())
+@pytest.mark.slow  # a large data set, or a real Celery worker: out of `--fast`
+def test_ready_once_a_real_worker_runs_the_heartbeat_the_clock_sends(migrated_app_factory):
+    app = swept(migrated_app_factory())
     age_heartbeat(app, HEARTBEAT_TASK, 3600)  # as if no worker had run it for an hour
     assert readyz(app)[1]["failed"] == ["worker"]
     celery = app.extensions["celery"]
@@ -44,8 +45,8 @@ def test_ready_once_a_real_worker_runs_the_heartbeat_the_clock_sends(app_factory
     assert body["queue"] == {"name": "blasto", "depth": 0, "pending_emails": 0, "oldest_pending_email_seconds": 0.0}
 
 
-def test_a_stale_heartbeat_is_a_503_naming_the_worker_and_its_age(app_factory):
-    app = swept(app_factory())
+def test_a_stale_heartbeat_is_a_503_naming_the_worker_and_its_age(migrated_app_factory):
+    app = swept(migrated_app_factory())
     age_heartbeat(app, HEARTBEAT_TASK, STALE_AFTER_PERIODS * 10 + 5)
     status, body = readyz(app)
     assert status == 503 and body["failed"] == ["worker"]
@@ -58,8 +59,8 @@ def test_a_stale_heartbeat_is_a_503_naming_the_worker_and_its_age(app_factory):
     assert "heroku ps:scale worker=1" in worker["error"]
 
 
-def test_a_heartbeat_that_never_ran_is_a_503_naming_the_worker(app_factory):
-    app = migrated(app_factory())
+def test_a_heartbeat_that_never_ran_is_a_503_naming_the_worker(migrated_app_factory):
+    app = migrated_app_factory()
     run_every_sweep(app, but=(HEARTBEAT_TASK,))  # the clock's sweeps ran; no worker ever ran the heartbeat
     status, body = readyz(app)
     assert status == 503 and body["failed"] == ["worker"]
@@ -76,9 +77,9 @@ def test_unreachable_database_is_a_503_without_connection_details(app_factory):
     assert "127.0.0.1" not in str(body) and "pw" not in str(body)
 
 
-def test_unreachable_broker_is_a_503_quickly(app_factory, tmp_path):
+def test_unreachable_broker_is_a_503_quickly(migrated_app_factory, tmp_path):
     celery = celery_config("redis://127.0.0.1:1/0", tmp_path, {})
-    app = swept(app_factory(CELERY=celery))
+    app = swept(migrated_app_factory(CELERY=celery))
     status, body = readyz(app)
     assert status == 503
     assert body["failed"] == ["broker"], "the heartbeat a worker stamped a moment ago is still fresh"
@@ -93,8 +94,8 @@ def test_ready_command_reports_the_same_checks(app):
     assert all(f'"{part}"' in result.output for part in ("worker", "sweeps", "queue"))
 
 
-def test_queue_figures_count_the_waiting_tasks_and_the_oldest_pending_email(app_factory):
-    app = migrated(app_factory())
+def test_queue_figures_count_the_waiting_tasks_and_the_oldest_pending_email(migrated_app_factory):
+    app = migrated_app_factory()
     celery = app.extensions["celery"]
     for _n in range(3):
         celery.send_task(HEARTBEAT_TASK)  # nobody takes them
@@ -107,8 +108,8 @@ def test_queue_figures_count_the_waiting_tasks_and_the_oldest_pending_email(app_
     assert 3600 <= figures["oldest_pending_email_seconds"] < 3600 + 600
 
 
-def test_probing_the_embedded_broker_again_and_again_keeps_no_connection(app_factory):
-    app = migrated(app_factory())
+def test_probing_the_embedded_broker_again_and_again_keeps_no_connection(migrated_app_factory):
+    app = migrated_app_factory()
     celery = app.extensions["celery"]
     celery.send_task(HEARTBEAT_TASK)
     gc.disable()  # as in a busy web process, where kombu's connection cycles wait for the collector
@@ -121,8 +122,10 @@ def test_probing_the_embedded_broker_again_and_again_keeps_no_connection(app_fac
     assert depths == {1}
 
 
-def test_on_redis_the_depth_is_the_queue_list_and_figures_never_fail_readiness(app_factory, redis_url, tmp_path):
-    app = swept(app_factory(CELERY=celery_config(redis_url, tmp_path, {}), READY_TIMEOUT_SECONDS=10))
+def test_on_redis_the_depth_is_the_queue_list_and_figures_never_fail_readiness(
+    migrated_app_factory, redis_url, tmp_path
+):
+    app = swept(migrated_app_factory(CELERY=celery_config(redis_url, tmp_path, {}), READY_TIMEOUT_SECONDS=10))
     celery = app.extensions["celery"]
     for _n in range(3):
         celery.send_task(HEARTBEAT_TASK)

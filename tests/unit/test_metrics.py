@@ -18,7 +18,6 @@ from blasto.core.config import statsd_config
 from blasto.core.env import ConfigError
 from blasto.core.metrics import metric_name
 from tests.support.factories import owe_lost_email
-from tests.support.migrations import migrated
 from tests.support.processes import ROOT, process_env, wait_for
 from tests.support.sweeps import run_outbox_sweep
 from tests.support.udp_listener import received, udp_listener
@@ -159,8 +158,8 @@ def test_without_statsd_host_nothing_is_imported_or_connected(tmp_path):
     assert result.stdout.strip().splitlines()[-1] == "[]"
 
 
-def test_the_outbox_sweep_sends_the_backlog_as_gauges(app_factory, listener):
-    app = migrated(app_factory(STATSD={"host": "127.0.0.1", "port": listener.getsockname()[1], "prefix": "shop"}))
+def test_the_outbox_sweep_sends_the_backlog_as_gauges(migrated_app_factory, listener):
+    app = migrated_app_factory(STATSD={"host": "127.0.0.1", "port": listener.getsockname()[1], "prefix": "shop"})
     celery = app.extensions["celery"]
     for _n in range(2):
         celery.send_task("blasto.health.heartbeat")

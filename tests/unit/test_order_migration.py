@@ -14,11 +14,12 @@ from sqlalchemy.exc import IntegrityError
 from blasto.core.extensions import db
 from tests.support.migrations import app_at_revision
 from tests.support.migrations import committed_sql as sql
+from tests.support.tiers import POSTGRES_PARAM
 
 BEFORE = "0008_sweep_heartbeats"
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
+@pytest.fixture(params=["sqlite", POSTGRES_PARAM])
 def old_shop(request, app_factory):
     """An app whose database is at the revision before order states, its context pushed."""
     with app_at_revision(request, app_factory, BEFORE) as app:

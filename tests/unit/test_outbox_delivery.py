@@ -26,21 +26,23 @@ from sqlalchemy.exc import IntegrityError
 from blasto.core.config import celery_config, database_uri, engine_options
 from blasto.core.extensions import db
 from blasto.core.logs import LogfmtFormatter, request_id_var
-from blasto.core.mail_settings import HOLD, LOG, SMTP, MailSettings, SmtpSettings
-from blasto.models import OutboxMessage, Purchase
+from blasto.core.mail_settings import HOLD, LOG, MailSettings
+from blasto.models import OutboxMessage, Purchase, User
 from blasto.models.base import utcnow
 from blasto.models.outbox import FAILED, ORDER_PLACED, PENDING, RECEIPT, SENT, WELCOME
 from blasto.models.purchase import ADMIN
 from blasto.outbox.delivery import backoff, deliver, due_for_sweep, reopen
 from blasto.outbox.dispatch import SEND_TASK
+from blasto.outbox.records import ACCOUNT_DELETED, receives_no_mail
 from blasto.outbox.tasks import send as send_task
+from blasto.shop.account_settings import DELETED_EMAIL, delete_account
 from blasto.shop.accounts import EmailTaken, sign_up
 from blasto.shop.checkout import InsufficientStock, UnknownProducts, place_order
 from blasto.shop.orders import PAY, move
 from tests.support.embedded_broker import queued_tasks
 from tests.support.factories import SHIPPING_ADDRESS, make_book, make_user, shipping
-from tests.support.migrations import migrated
 from tests.support.processes import free_port
+from tests.support.report_databases import sqlite_copy
 from tests.support.smtp_sink import SmtpSink
 
 # Importing blasto.outbox.tasks (above) registers the send and sweep tasks on every Celery app.
@@ -58,16 +60,6 @@ SWEEP_TASK = "blasto.outbox.sweep"
 
 
 # -- fixtures and helpers -------------------------------------------------------
-
-
-@pytest.fixture
-def sink():
-    with SmtpSink() as running:
-        yield running
-
-
-def smtp_mail(sink: SmtpSink) -> MailSettings:
-    return MailSettings(mode=SMTP, sender=SENDER, smtp=SmtpSettings(host="127.0.0.1", port=sink.port, timeout=2))
 
 
 def queued(tmp_path) -> list[tuple[int, str | None]]:
@@ -170,20 +162,23 @@ def in_thread(app, work, timeout: float = 5.0, what: str = "the call"):
 
 
 @pytest.fixture
-def build_shop(app_factory, sink, tmp_path):
+def build_shop(app_factory, sink, tmp_path, sqlite_template):
     """build_shop(postgres_url=None, **config) -> Shop, inside the app's context until the test ends.
 
-    Take `postgres_database` (or `database`) before this fixture, so the
-    database outlives the app that uses it.
+    The database is a copy of the one migrated once per session: `postgres_url`
+    a clone (take `migrated_postgres` or `database` before this fixture, so it
+    outlives the app), else the template's SQLite file in tmp_path.
     """
     contexts = []
 
     def build(postgres_url: str | None = None, **overrides) -> Shop:
-        config = {"MAIL": smtp_mail(sink), **FAST, **overrides}
+        config = {"MAIL": sink.mail_settings(), **FAST, **overrides}
         if postgres_url:
             uri = database_uri(postgres_url, None)
             config.update(SQLALCHEMY_DATABASE_URI=uri, SQLALCHEMY_ENGINE_OPTIONS=engine_options(uri, 5))
-        app = migrated(app_factory(**config))
+        elif not (tmp_path / "blasto.sqlite3").exists():
+            sqlite_copy(sqlite_template, tmp_path)
+        app = app_factory(**config)
         context = app.app_context()
         context.push()
         contexts.append(context)
@@ -194,12 +189,6 @@ def build_shop(app_factory, sink, tmp_path):
         db.session.remove()
         db.engine.dispose()
         context.pop()
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def database(request) -> str | None:
-    """None for SQLite, else the URL of a fresh Postgres database."""
-    return request.getfixturevalue("postgres_database") if request.param == "postgres" else None
 
 
 @pytest.fixture
@@ -213,8 +202,8 @@ def sqlite_shop(build_shop) -> Shop:
 
 
 @pytest.fixture
-def pg_shop(postgres_database, build_shop) -> Shop:
-    return build_shop(postgres_database)
+def pg_shop(migrated_postgres, build_shop) -> Shop:
+    return build_shop(migrated_postgres)
 
 
 class _Cells(HTMLParser):
@@ -521,9 +510,7 @@ def test_a_server_that_is_down_is_retried(sqlite_shop):
 
 
 def test_a_server_slower_than_the_timeout_is_retried(build_shop, sink):
-    shop = build_shop(
-        MAIL=MailSettings(mode=SMTP, sender=SENDER, smtp=SmtpSettings(host="127.0.0.1", port=sink.port, timeout=0.3))
-    )
+    shop = build_shop(MAIL=sink.mail_settings(timeout=0.3))
     _, outbox_id = shop.buy({shop.emma: 1})
     sink.delay_seconds = 1.0
     assert deliver(outbox_id).state == "retry"
@@ -641,7 +628,7 @@ def test_production_without_a_server_holds_every_message_pending(build_shop, tmp
     assert row["next_attempt_at"] < utcnow() - timedelta(minutes=30)  # the sweep did not touch it
     assert queued(tmp_path) == [] and shop.sink.received == []
 
-    shop.app.config["MAIL"] = smtp_mail(shop.sink)  # SMTP_URL set, processes restarted
+    shop.app.config["MAIL"] = shop.sink.mail_settings()  # SMTP_URL set, processes restarted
     assert shop.celery.tasks[SWEEP_TASK].apply().get() == 1
     assert queued_ids(tmp_path) == [outbox_id]
 
@@ -732,7 +719,7 @@ def test_cli_lists_counts_and_failed_rows_with_their_error(sqlite_shop):
     result = runner.invoke(args=["outbox", "list"])
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
-    assert lines[0] == "pending=1  sent=1  failed=1"
+    assert lines[0] == "pending=1  sent=1  failed=1  withdrawn=0"
     assert [int(line.split()[0]) for line in lines[1:]] == [pending, failed, sent]  # newest first
     assert "recipient refused" in next(line for line in lines if line.startswith(f"{failed} "))
 
@@ -911,3 +898,37 @@ def test_the_tls_context_is_made_once_per_process_and_only_for_tls():
     transport.tls_context.cache_clear()
     first = transport.tls_context()
     assert transport.tls_context() is first and transport.tls_context.cache_info().misses == 1
+
+
+def test_a_deleted_accounts_later_order_emails_are_on_record_never_queued_nor_sent(sqlite_shop):
+    """Its orders stay the shop's: shipping or refunding one later owes the e-mail on record only.
+
+    The account's address is then a placeholder in the .invalid domain (RFC 2606), which no
+    server takes mail for; even `flask outbox retry` leaves it unsent.
+    """
+    purchase_id, _ = sqlite_shop.buy({sqlite_shop.emma: 1})
+    user = db.session.get(User, sqlite_shop.user_id)
+    delete_account(user)
+    before = queued_ids(sqlite_shop.tmp_path)
+    receipt_id = sqlite_shop.pay(purchase_id)
+    row = sqlite_shop.row(receipt_id)
+    assert (row["state"], row["last_error"]) == (FAILED, ACCOUNT_DELETED)
+    assert row["recipient"] == DELETED_EMAIL.format(id=sqlite_shop.user_id)
+    assert queued_ids(sqlite_shop.tmp_path) == before, "nothing queued for it"
+    assert reopen([receipt_id]) == [receipt_id]  # an admin's `flask outbox retry`
+    assert deliver(receipt_id).state == FAILED
+    assert sqlite_shop.row(receipt_id)["state"] == FAILED and sqlite_shop.sink.received == []
+
+
+@pytest.mark.parametrize(
+    ("address", "receives"),
+    [
+        ("deleted-7@deleted.invalid", False),
+        ("someone@INVALID", False),
+        ("someone@mail.invalid.", False),
+        ("someone@invalid.example.com", True),
+        ("ada@example.com", True),
+    ],
+)
+def test_only_the_invalid_top_level_domain_receives_no_mail(address, receives):
+    assert receives_no_mail(address) is not receives

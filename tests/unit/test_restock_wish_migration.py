@@ -10,12 +10,13 @@ from sqlalchemy.exc import IntegrityError
 from blasto.core.extensions import db
 from tests.support.migrations import app_at_revision, head_revision, revision_before
 from tests.support.migrations import committed_sql as sql
+from tests.support.tiers import POSTGRES_PARAM
 
 REVISION = "0024_restock_wishes"
 BEFORE = revision_before(REVISION)
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
+@pytest.fixture(params=["sqlite", POSTGRES_PARAM])
 def old_shop(request, app_factory):
     """An app whose database is at the revision before restock wishes, its context pushed."""
     with app_at_revision(request, app_factory, BEFORE) as app:

@@ -15,6 +15,7 @@ from blasto.core.extensions import db
 from blasto.shop.catalog import CatalogQuery, catalog_page
 from tests.support.migrations import app_at_revision, head_revision, revision_before
 from tests.support.migrations import committed_sql as sql
+from tests.support.tiers import POSTGRES_PARAM
 
 BEFORE = revision_before("0014_finding_books")
 NEW_COLUMNS = {"genre", "publisher", "year_published", "pages", "format", "isbn13"}
@@ -22,7 +23,7 @@ SQLITE_TRIGGERS = {"products_search_insert", "products_search_delete", "products
 POSTGRES_FUNCTIONS = {"blasto_unaccent", "blasto_search_document", "blasto_search_names"}
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
+@pytest.fixture(params=["sqlite", POSTGRES_PARAM])
 def old_shop(request, app_factory):
     """An app whose database is at the revision before finding books, its context pushed."""
     with app_at_revision(request, app_factory, BEFORE) as app:
