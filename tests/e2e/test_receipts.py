@@ -73,7 +73,7 @@ def test_200_checkouts_over_two_webs_and_two_workers_send_200_receipts(
 def test_worker_sigkilled_mid_send_and_restarted_still_sends_one_receipt_each(
     processes, migrated_postgres, redis_url, sink, shop_factory
 ):
-    sink.delay_seconds = 0.1  # each send is in flight long enough to be killed in the middle
+    sink.holding = True  # every send waits in the sink until released: each kill lands mid-send
     env = receipts_env(migrated_postgres, redis_url, sink.url, WORKER_CONCURRENCY="1")
     shop = shop_factory([processes.start_formation(env)])
     book = shop.add_book()
@@ -81,12 +81,15 @@ def test_worker_sigkilled_mid_send_and_restarted_still_sends_one_receipt_each(
 
     def kill_mid_send():
         while len(kills) < 4 and not done.is_set():
-            wait_for(lambda: sink.in_flight > 0 or done.is_set(), 60, interval=0.002, what="a send in flight")
+            wait_for(lambda: sink.in_flight > 0 or done.is_set(), 60, interval=0.01, what="a send in flight")
             if done.is_set():
                 return
             worker.kill()  # SIGKILL to the whole process group: no goodbye, no ack
             kills.append(len(sink.received))
+            # The sink sees the dead client's connection close; the next kill waits for a new send.
+            wait_for(lambda: sink.in_flight == 0, 30, interval=0.01, what="the cut send to end at the sink")
             worker.start()
+        sink.holding = False
 
     killer = threading.Thread(target=kill_mid_send)
     killer.start()
@@ -96,10 +99,11 @@ def test_worker_sigkilled_mid_send_and_restarted_still_sends_one_receipt_each(
     finally:
         done.set()
         killer.join(10)
-    assert len(kills) == 4, kills
+        sink.holding = False
+    assert kills == [0, 0, 0, 0], "nothing was accepted while the sink held every send"
     shop.wait_until_all_receipts_settle(80, timeout=90)
     assert_one_receipt_each(sink, bought)
-    assert sink.attempts > len(sink.received), "some sends were cut off by the kills and redone"
+    assert sink.attempts >= len(sink.received) + 4, "the four sends cut off by the kills were redone"
 
 
 def test_broker_down_during_checkouts_every_checkout_succeeds_and_every_receipt_arrives_once(

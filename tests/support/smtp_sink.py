@@ -78,6 +78,11 @@ class SmtpSink:
         refused smtplib raises SMTPRecipientsRefused, whose .recipients maps
         each address to (550, b"5.1.1 No such user here"); if only some are,
         sendmail returns that dict and the others get the mail.
+    holding: bool
+        While True, DATA is not answered at all: every send waits in the
+        sink (counted in `in_flight`), so a test can act on a client caught
+        mid-send without racing it. A client that dies meanwhile is not
+        recorded; set it False and the waiting sends are answered.
     garbage: bool
         DATA is answered with a line that is not an SMTP reply ("what is this?")
         and nothing is recorded. smtplib cannot parse a code from it and raises
@@ -92,6 +97,7 @@ class SmtpSink:
     def __init__(self, port: int | None = None):
         self.port = port or free_port()
         self.delay_seconds = 0.0
+        self.holding = False
         self.refuse_data: str | None = None
         self.garbage = False
         self._refuse_recipients: frozenset[str] = frozenset()
@@ -164,7 +170,7 @@ class SmtpSink:
 
     @property
     def in_flight(self) -> int:
-        """DATA commands being answered right now (inside `delay_seconds`)."""
+        """DATA commands being answered right now (inside `delay_seconds` or held)."""
         with self._lock:
             return self._in_flight
 
@@ -226,6 +232,8 @@ class _Handler:
     async def _answer(self, sink: SmtpSink, envelope) -> str:
         if sink.delay_seconds > 0:
             await asyncio.sleep(sink.delay_seconds)
+        while sink.holding:
+            await asyncio.sleep(0.01)
         if sink.garbage:
             return SmtpSink.GARBAGE
         refusal = sink.refuse_data  # read once: the test thread may change it meanwhile

@@ -10,6 +10,7 @@ import signal
 import smtplib
 import socket
 import sys
+import threading
 import time
 from email.message import EmailMessage
 from pathlib import Path
@@ -17,7 +18,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from tests.support.processes import PORT_FLOOR, free_port, port_is_free, process_env
+from tests.support.processes import PORT_FLOOR, free_port, port_is_free, process_env, wait_for
 from tests.support.procfile_processes import ProcessSet, ProcfileProcess
 from tests.support.redis_proxy import RedisProxy
 from tests.support.smtp_sink import running_sink
@@ -74,6 +75,29 @@ def test_sink_drops_mail_when_the_client_gives_up_during_the_delay(sink):
     send(sink, message(message_id="<after@blasto.test>"))
     assert [got.message_id for got in sink.wait_for_count(1, timeout=2)] == ["<after@blasto.test>"]
     assert sink.attempts == 2
+
+
+def test_sink_holds_every_send_until_released_and_drops_a_client_that_died_meanwhile(sink):
+    sink.holding = True
+    client = smtplib.SMTP("127.0.0.1", sink.port, timeout=30)
+    client.ehlo()
+    client.mail("shop@blasto.test")
+    client.rcpt("reader@example.test")
+    client.putcmd("data")
+    assert client.getreply()[0] == 354
+    client.send(b"Subject: cut\r\n\r\nmid-send\r\n.\r\n")
+    wait_for(lambda: sink.in_flight == 1, 10, what="the send held at the sink")
+    client.close()  # the sender dies mid-send, as a SIGKILLed worker's socket does
+    wait_for(lambda: sink.in_flight == 0, 10, what="the held send to end with its connection")
+    assert sink.received == [] and sink.attempts == 1
+
+    held = threading.Thread(target=send, args=(sink, message()))
+    held.start()
+    wait_for(lambda: sink.in_flight == 1, 10, what="the second send held")
+    assert sink.received == []
+    sink.holding = False
+    held.join(10)
+    assert [got.message_id for got in sink.wait_for_count(1, timeout=5)] == ["<receipt-1@blasto.test>"]
 
 
 def test_sink_refuses_data(sink):
