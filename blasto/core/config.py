@@ -406,7 +406,10 @@ def celery_config(redis_url: str | None, instance: Path, env: Mapping[str, str])
         "task_time_limit": TASK_TIME_LIMIT_SECONDS,
         "task_soft_time_limit": TASK_TIME_LIMIT_SECONDS - 30,
         # Heroku sends SIGKILL 30 s after SIGTERM: finish or requeue before then.
-        "worker_soft_shutdown_timeout": 20.0,
+        # Celery waits the whole soft shutdown whenever a task was running (even
+        # one that ends at once), then requeues what is left: 15 s covers a send
+        # stuck for one SMTP timeout (10 s) and leaves the cold shutdown 15 s.
+        "worker_soft_shutdown_timeout": 15.0,
         "worker_hijack_root_logger": False,
         # Let a running task finish when the broker goes away: every task here
         # is idempotent, and killing a send midway could land between the mail

@@ -236,7 +236,8 @@ def test_sigterm_to_the_worker_while_it_sends_loses_and_doubles_nothing(
 
     started = time.monotonic()
     processes["worker"].terminate(timeout=30)  # SIGTERM to every process, as Heroku does
-    assert time.monotonic() - started < 25, "the worker must stop within Heroku's 30 s"
+    stopped_in = time.monotonic() - started
+    assert stopped_in < 25, f"the worker took {stopped_in:.1f} s to stop: Heroku kills at 30 s"
     assert len(sink.received) >= received_before + 2, "the sends in flight finished before the worker exited"
 
     processes["worker"].start()  # the new dyno

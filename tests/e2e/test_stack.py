@@ -29,11 +29,13 @@ pytestmark = pytest.mark.processes
 def assert_stops_cleanly(stack: Stack) -> None:
     pids = stack.child_pids()
     assert pids, "honcho reported the processes it started"
-    # Nothing hung: honcho kills what is still running 5 s after its SIGTERM, gunicorn what outlives
-    # graceful_timeout, and both say so. The deadline only bounds the wait (a loaded machine once took 11 s).
+    # Nothing hung: gunicorn kills a worker that outlives graceful_timeout and says so. honcho's own
+    # kill, 5 s after its SIGTERM, is a local convenience (Heroku waits 30 s): on CI at load 9 the
+    # gunicorn master took 7 s to reap its exiting workers. test_graceful_shutdown and test_receipts
+    # hold web and worker to Heroku's 30 s. The deadline only bounds the wait.
     code = stack.stop(timeout=60)
     assert code in (0, 130, 143, -15), f"honcho exit code {code}:\n{stack.output()[-3000:]}"
-    assert "sending SIGKILL" not in stack.output() and "was sent SIGKILL" not in stack.output(), stack.output()[-3000:]
+    assert "was sent SIGKILL" not in stack.output(), stack.output()[-3000:]
     wait_for(lambda: not any(pid_alive(pid) for pid in pids), 10, what="every process to exit")
     assert "Traceback" not in stack.output(), stack.output()[-3000:]
 
