@@ -29,7 +29,7 @@ from typing import TypeVar
 
 import kombu.exceptions
 import redis.exceptions
-from flask import Flask, current_app, has_app_context
+from flask import Flask, current_app, g, has_app_context, has_request_context
 from sqlalchemy import event
 from sqlalchemy.orm import ORMExecuteState, Session
 
@@ -46,6 +46,7 @@ VERSION_KEY = "blasto:shown_books:version"
 UNSHOWN = "blasto_unshown"  # an execution option: this statement changes nothing a card shows
 _KEPT = "blasto.shown_books"
 _LOCAL_VERSION = "blasto.shown_books_version"
+_SHARED_VERSION = "blasto_shown_books_version"  # in flask.g: the shared part, as this request read it
 _CHANGED = "blasto.shown_books_changed"  # in a Session's info: this transaction changed what cards show
 _TABLES = frozenset({"products", "book_pairs"})
 
@@ -84,16 +85,19 @@ def _version_store(app: Flask):
 
 
 def current_version(app: Flask) -> str | None:
-    """The version now; None if it cannot be read (Redis down)."""
+    """The version now; None if it cannot be read (Redis down). Redis is read once per request."""
     local = str(app.extensions.get(_LOCAL_VERSION, 0))
+    read_this_request = has_request_context() and _SHARED_VERSION in g
     try:
         store = _version_store(app)
         if store is None:
             return local
-        shared = store.get(VERSION_KEY)
+        shared = g.get(_SHARED_VERSION) if read_this_request else store.get(VERSION_KEY)
     except redis.exceptions.RedisError as error:
         log.warning("shown books version unavailable", extra={"error": type(error).__name__})
         return None
+    if has_request_context():
+        g.setdefault(_SHARED_VERSION, shared)
     # The local part makes this process's own changes show even before Redis answers again.
     return f"{shared.decode() if shared else 0}.{local}"
 

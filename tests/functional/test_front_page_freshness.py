@@ -15,7 +15,7 @@ from blasto.core.config import celery_config, database_uri, engine_options
 from blasto.core.extensions import db
 from blasto.models import Product
 from blasto.models.purchase import PROVIDER
-from blasto.shop import orders
+from blasto.shop import orders, shown_books
 from blasto.shop.checkout import place_order
 from blasto.shop.front_page import shelves
 from blasto.shop.shown_books import VERSION_KEY
@@ -63,6 +63,27 @@ def test_a_book_added_in_one_process_shows_at_once_in_the_other(two_processes):
     make_book(worker, "Fresh Arrival")
     assert version(worker) > before  # the bump went through the shared Redis
     assert "Fresh Arrival" in home(web)
+
+
+def test_a_page_reads_the_version_once_however_many_kept_things_it_shows(two_processes, monkeypatch):
+    web, _ = two_processes
+    make_book(web, "Counted Once")
+    reads: list[str] = []
+    real_store = shown_books._version_store
+
+    class Counting:
+        def __init__(self, store):
+            self.store = store
+
+        def get(self, key):
+            reads.append(key)
+            return self.store.get(key)
+
+    monkeypatch.setattr(shown_books, "_version_store", lambda app: Counting(real_store(app)))
+    assert "Counted Once" in home(web)  # the shelves' data and their HTML: two kept things
+    assert reads == [VERSION_KEY]
+    assert "Counted Once" in home(web)
+    assert reads == [VERSION_KEY, VERSION_KEY], "the next request reads it again"
 
 
 def test_an_order_paid_or_refunded_elsewhere_moves_the_shelves_and_also_bought_at_once(two_processes):
