@@ -87,19 +87,25 @@ def _version_store(app: Flask):
 def current_version(app: Flask) -> str | None:
     """The version now; None if it cannot be read (Redis down). Redis is read once per request."""
     local = str(app.extensions.get(_LOCAL_VERSION, 0))
-    read_this_request = has_request_context() and _SHARED_VERSION in g
     try:
         store = _version_store(app)
         if store is None:
             return local
-        shared = g.get(_SHARED_VERSION) if read_this_request else store.get(VERSION_KEY)
+        shared = _shared_version(store)
     except redis.exceptions.RedisError as error:
         log.warning("shown books version unavailable", extra={"error": type(error).__name__})
         return None
-    if has_request_context():
-        g.setdefault(_SHARED_VERSION, shared)
     # The local part makes this process's own changes show even before Redis answers again.
     return f"{shared.decode() if shared else 0}.{local}"
+
+
+def _shared_version(store) -> bytes | None:
+    """Redis's part of the version, read once per request however many kept things the page shows."""
+    if not has_request_context():
+        return store.get(VERSION_KEY)
+    if _SHARED_VERSION not in g:
+        setattr(g, _SHARED_VERSION, store.get(VERSION_KEY))
+    return getattr(g, _SHARED_VERSION)
 
 
 def bump_version(app: Flask) -> None:
