@@ -14,9 +14,8 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from blasto.core.extensions import db
 from blasto.models import BookPair, Product
-from blasto.shop.catalog import CARD_COLUMNS, FOR_SALE
+from blasto.shop.catalog import CARD_COLUMNS, FOR_SALE, read_cards
 from blasto.shop.shown_books import kept
 
 ALSO_BOUGHT_MAX = 4  # one row of cards on a wide screen
@@ -28,11 +27,10 @@ def also_bought(book_id: int) -> list[dict]:
 
 
 def read(book_id: int) -> list[dict]:
-    rows = db.session.execute(
+    return read_cards(
         select(*CARD_COLUMNS)
         .join(BookPair, BookPair.other_id == Product.id)
         .where(BookPair.product_id == book_id, BookPair.orders > 0, FOR_SALE)
         .order_by(BookPair.orders.desc(), Product.title, Product.id)
         .limit(ALSO_BOUGHT_MAX)
     )
-    return [row._asdict() for row in rows]

@@ -47,8 +47,14 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f]")  # Postgres refuses NUL in a parameter
 _WORD = re.compile(r"[^\W_]+")  # letters and digits: what both databases' tokenizers keep
 
 FOR_SALE = Product.hidden == false()
-# What a book card shows (the front page's shelves, "shoppers also bought"): read as columns, kept as dicts.
+# What a book card shows (the shelves, the catalogue, "shoppers also bought"): read as columns, kept as dicts.
 CARD_COLUMNS = (Product.id, Product.title, Product.author, Product.price_cents, Product.stock, Product.cover_digest)
+
+
+def read_cards(statement: Select) -> list[dict]:
+    """The rows of a statement that selects CARD_COLUMNS, as the plain dicts the card templates take."""
+    return [row._asdict() for row in db.session.execute(statement)]
+
 
 # The orders a shopper can ask for; without one, the best match comes first when searching, else the title.
 NEW, BEST_SELLING, PRICE, PRICE_DESC, TITLE = "new", "best-selling", "price", "price-desc", "title"
@@ -193,11 +199,8 @@ def shop_page(query: CatalogQuery, page: int, per_page: int) -> tuple[list[dict]
         statement = filtered(query)
     total = counts.get(query.genre, 0) if query.genre else sum(counts.values())
     by_genre = {genre: counts[genre] for genre in GENRES if counts.get(genre)}
-    if (page - 1) * per_page >= total:  # nothing there (the caller answers 404 past the last page)
-        return [], total, by_genre
-    cards = statement.with_only_columns(*CARD_COLUMNS, maintain_column_froms=True)
-    rows = db.session.execute(cards.limit(per_page).offset((page - 1) * per_page))
-    return [row._asdict() for row in rows], total, by_genre
+    window = _window(statement.with_only_columns(*CARD_COLUMNS, maintain_column_froms=True), total, page, per_page)
+    return (read_cards(window) if window is not None else []), total, by_genre
 
 
 def _count(statement: Select) -> int:
@@ -205,10 +208,14 @@ def _count(statement: Select) -> int:
 
 
 def _page_of(statement: Select, total: int, page: int, per_page: int) -> list[Product]:
+    window = _window(statement, total, page, per_page)
+    return list(db.session.scalars(window)) if window is not None else []
+
+
+def _window(statement: Select, total: int, page: int, per_page: int) -> Select | None:
+    """The page's rows of `statement`; None past the last page (the caller answers 404), without asking."""
     offset = (page - 1) * per_page
-    if offset >= total:  # nothing there (the caller answers 404 past the last page)
-        return []
-    return list(db.session.scalars(statement.limit(per_page).offset(offset)))
+    return statement.limit(per_page).offset(offset) if offset < total else None
 
 
 def _genre_totals(query: CatalogQuery, typos: bool) -> dict[str | None, int]:

@@ -18,7 +18,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from blasto.core.extensions import db
 from blasto.models import Product
-from blasto.shop.catalog import CARD_COLUMNS, FOR_SALE
+from blasto.shop.catalog import CARD_COLUMNS, FOR_SALE, read_cards
 from blasto.shop.shown_books import kept
 
 log = logging.getLogger("blasto.front_page")
@@ -47,8 +47,8 @@ def shelves() -> Shelves:
 
 def load_shelves() -> Shelves:
     try:
-        new_books = [row._asdict() for row in db.session.execute(_NEWEST)]
-        best_sellers = [row._asdict() for row in db.session.execute(_BEST_SELLING)]
+        new_books = read_cards(_NEWEST)
+        best_sellers = read_cards(_BEST_SELLING)
     except SQLAlchemyError:
         db.session.rollback()
         log.exception("front page shelves unavailable")
