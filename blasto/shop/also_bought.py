@@ -4,10 +4,9 @@ Only orders whose money came in and stayed count (`SOLD`: an order awaiting
 payment, cancelled or refunded says nothing about what shoppers like), and
 each order counts once however many copies it holds. The counts are kept per
 pair of books as orders are paid and refunded (blasto.shop.sales_counts), so
-one indexed read finds a book's row; the book page is a third of the shop's
-traffic, so each process keeps that row's cards until what cards show changes
-(blasto.shop.shown_books): a payment, a hidden book or a moved stock badge
-shows at the next request.
+one indexed read finds a book's row. The book page keeps the cards it renders
+from it until what cards show changes (blasto.site.catalog,
+blasto.shop.shown_books).
 """
 
 from __future__ import annotations
@@ -16,17 +15,12 @@ from sqlalchemy import select
 
 from blasto.models import BookPair, Product
 from blasto.shop.catalog import CARD_COLUMNS, FOR_SALE, read_cards
-from blasto.shop.shown_books import kept
 
 ALSO_BOUGHT_MAX = 4  # one row of cards on a wide screen
 
 
 def also_bought(book_id: int) -> list[dict]:
     """Up to ALSO_BOUGHT_MAX other books for sale, as cards, by the paid orders they share with `book_id`, then title."""
-    return kept("also_bought", book_id, lambda: read(book_id))
-
-
-def read(book_id: int) -> list[dict]:
     return read_cards(
         select(*CARD_COLUMNS)
         .join(BookPair, BookPair.other_id == Product.id)

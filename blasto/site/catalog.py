@@ -84,5 +84,16 @@ def render_book(product: Product, form: AddToCartForm, status: int = 200):
     # Sold out: whether this shopper already waits for it (the page offers the wish, or its cancel).
     waiting = product.stock == 0 and current_user.is_authenticated and is_waiting(current_user.id, product.id)
     return render_template(
-        "book.html", book=product, form=form, also_bought=also_bought(product.id), waiting=waiting
+        "book.html", book=product, form=form, also_bought_html=also_bought_html(product.id), waiting=waiting
     ), status
+
+
+def also_bought_html(book_id: int) -> Markup:
+    """The book's "shoppers also bought" cards, rendered once per version of what cards show, as the shelves are."""
+
+    def render() -> Markup:
+        cards = also_bought(book_id)
+        # As in shelves_html: already escaped; Markup only stops a second escape.
+        return Markup(render_template("_also_bought.html", also_bought=cards)) if cards else Markup()  # nosec B704
+
+    return kept("also_bought_html", (request.script_root, book_id), render)
