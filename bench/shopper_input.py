@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import re
 from functools import cache
 from html.parser import HTMLParser
 from urllib.parse import urlsplit
@@ -31,8 +32,18 @@ def data() -> dict:
         return json.load(file)
 
 
+FORM = re.compile(r"<form\b.*?</form>", re.IGNORECASE | re.DOTALL)  # HTML forms do not nest
+
+
 class Forms(HTMLParser):
-    """A page's forms as {action path: (action, fields)}, with what a browser would submit (CSRF token included)."""
+    """A page's forms as {action path: (action, fields)}, with what a browser would submit (CSRF token included).
+
+    Only the forms are parsed, not the whole page: the load generator shares
+    the machine's cores with the stack it measures, and html.parser costs it
+    about 0.1 ms per kB (a 14 kB front page took 1.5 ms, more than the web
+    process spent serving it), so parsing every page would tax larger pages
+    on the generator's side, not the dyno's (docs/BENCHMARKS.md).
+    """
 
     def __init__(self, html: str):
         super().__init__()
@@ -40,7 +51,9 @@ class Forms(HTMLParser):
         self._fields: dict[str, str] | None = None
         self._select: str | None = None  # the <select> whose options are being read
         self._options = 0
-        self.feed(html)
+        for form in FORM.findall(html):
+            self.feed(form)
+        self.close()
 
     def handle_starttag(self, tag, attrs):
         attrs = dict(attrs)

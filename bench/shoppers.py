@@ -122,10 +122,15 @@ class Shopper(Visitor):
     def on_stop(self) -> None:
         give_back_account(self.email)
 
-    def page(self, path: str, name: str) -> dict[str, tuple[str, dict[str, str]]]:
-        """GET a page as a browser does and return its forms."""
+    def page(self, path: str, name: str):
+        """GET a page as a browser does (its forms are read only where the visit submits one: see Forms)."""
         response = self.call("GET", path, name)
         self.last_page = path
+        return response
+
+    def forms_on(self, path: str, name: str) -> dict[str, tuple[str, dict[str, str]]]:
+        """GET a page and return its forms, to submit one."""
+        response = self.page(path, name)
         return Forms(response.text).forms if response.status_code == 200 else {}
 
     def submit(self, forms: dict, path: str, label: str, redirect_to: str, values: dict[str, str] | None = None):
@@ -160,20 +165,19 @@ class Shopper(Visitor):
             self.wait()
             self.open_book()
 
-    def open_book(self) -> dict[str, tuple[str, dict[str, str]]]:
-        book_id = random.choice(data()["books"])[0]
-        return self.page(f"/books/{book_id}", "/books/<id>")
+    def open_book(self):
+        return self.page(f"/books/{random.choice(data()['books'])[0]}", "/books/<id>")
 
     def add_to_cart(self) -> None:
         """A book's page, its form posted as rendered; the browser follows the redirect to the cart."""
-        forms = self.open_book()
+        forms = self.forms_on(f"/books/{random.choice(data()['books'])[0]}", "/books/<id>")
         self.wait()
         added = self.submit(forms, "/cart/add", "/cart/add", redirect_to="/cart")
         self.page(location(added) or "/cart", "/cart")
 
     def sign_in(self, login_path: str) -> None:
         """The log-in page, then its form with a shopper's e-mail and the data set's password; on to `next`."""
-        forms = self.page(login_path, "/login")
+        forms = self.forms_on(login_path, "/login")
         self.wait()
         then = parse_qs(urlsplit(login_path).query).get("next", ["/"])[0]
         self.submit(
@@ -205,7 +209,7 @@ class Shopper(Visitor):
         self.wait()
         asked = self.call("GET", "/checkout", "/checkout (signed out)", expect=302, redirect_to="/login")
         self.sign_in(location(asked))
-        forms = self.page("/checkout", "/checkout")
+        forms = self.forms_on("/checkout", "/checkout")
         self.wait()
         ship_to = shipping_for(forms.get("/checkout", NO_FORM)[1])
         placed = self.submit(forms, "/checkout", "/checkout", redirect_to="/purchases/", values=ship_to)
