@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Hashable
+
 from flask import abort, render_template, request
 from flask_login import current_user
 from markupsafe import Markup
@@ -38,12 +40,17 @@ def home():
 def shelves_html() -> Markup:
     """The shelves, rendered once per version of what cards show (they are the same for every visitor)."""
     data = shelves()
+    return kept_html("_shelves.html", None, lambda: {"shelves": data}, keep=lambda _: data.available)
+
+
+def kept_html(template: str, key: Hashable, context: Callable[[], dict], keep=lambda _: True) -> Markup:
+    """`template` rendered with `context()`, kept per version of what cards show (blasto.shop.shown_books)."""
 
     def render() -> Markup:
         # render_template's output is already escaped (autoescaped .html template): Markup only stops a second escape.
-        return Markup(render_template("_shelves.html", shelves=data))  # nosec B704
+        return Markup(render_template(template, **context()))  # nosec B704
 
-    return kept("shelves_html", request.script_root, render, keep=lambda _: data.available)
+    return kept(template, (request.script_root, key), render, keep=keep)
 
 
 @bp.get("/books")
@@ -90,10 +97,4 @@ def render_book(product: Product, form: AddToCartForm, status: int = 200):
 
 def also_bought_html(book_id: int) -> Markup:
     """The book's "shoppers also bought" cards, rendered once per version of what cards show, as the shelves are."""
-
-    def render() -> Markup:
-        cards = also_bought(book_id)
-        # As in shelves_html: already escaped; Markup only stops a second escape.
-        return Markup(render_template("_also_bought.html", also_bought=cards)) if cards else Markup()  # nosec B704
-
-    return kept("also_bought_html", (request.script_root, book_id), render)
+    return kept_html("_also_bought.html", book_id, lambda: {"also_bought": also_bought(book_id)})
