@@ -89,6 +89,11 @@ class Visitor(FastHttpUser):
         return response
 
 
+def a_book() -> str:
+    """The page of a book of the data set, picked at random."""
+    return f"/books/{random.choice(data()['books'])[0]}"
+
+
 _FREE_ACCOUNTS: list[str] = []  # shopper accounts no running Shopper holds (filled on first use)
 _TAKEN_ACCOUNTS: set[str] = set()
 
@@ -166,11 +171,11 @@ class Shopper(Visitor):
             self.open_book()
 
     def open_book(self):
-        return self.page(f"/books/{random.choice(data()['books'])[0]}", "/books/<id>")
+        return self.page(a_book(), "/books/<id>")
 
     def add_to_cart(self) -> None:
         """A book's page, its form posted as rendered; the browser follows the redirect to the cart."""
-        forms = self.forms_on(f"/books/{random.choice(data()['books'])[0]}", "/books/<id>")
+        forms = self.forms_on(a_book(), "/books/<id>")
         self.wait()
         added = self.submit(forms, "/cart/add", "/cart/add", redirect_to="/cart")
         self.page(location(added) or "/cart", "/cart")
