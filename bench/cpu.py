@@ -34,7 +34,6 @@ from bench import dataset  # noqa: E402
 from bench.run import (  # noqa: E402
     PYTHON,
     READY_DEADLINE,
-    REDIS_URL,
     RESULTS,
     BenchError,
     Tree,
@@ -83,7 +82,7 @@ def spent(first: dict[str, dict[int, float]], last: dict[str, dict[int, float]])
 
 def measure(tree: Tree, smtp_url: str, users: int, warm: float, seconds: float) -> dict:
     dataset.copy(f"{tree.database}_seed", tree.database)
-    redis.Redis.from_url(REDIS_URL).flushdb()
+    redis.Redis.from_url(tree.redis_url).flushdb()
     env, port = stack_env(tree, smtp_url), free_port()
     with ProcessSet(RESULTS / f"cpu-{tree.label}", procfile_path=tree.root / "Procfile", cwd=tree.root) as stack:
         for name in PROCESSES:

@@ -1,17 +1,17 @@
-"""Locust, as a library: a step search over shoppers, or Blasto next to the floor; figures as JSON lines.
+"""Locust, as a library: steps of shoppers on demand, or Blasto next to the floor; figures as JSON lines.
 
 bench/run.py runs this in a child process, `python -m bench.load` (importing
 Locust patches the standard library for gevent, time.sleep included), and
 reads one JSON object per line from its stdout:
 
-- `search`: the users of bench/shoppers.py, in steps of growing counts; each
-  step runs WARM seconds, then its figures are reset and MEASURE seconds
-  counted. A step passes when nothing failed and the p99 of all requests but
-  POST /login is under 300 ms (its scrypt hash is slow on purpose; it is
-  reported on its own line); a step that fails is run once more, and only a
-  second failure counts. Counts grow (by half, or --growth) while steps pass,
-  then the gap to the first failure is halved until it is a tenth. One line per step
-  (a failure that was run again is marked "superseded").
+- `steps`: the users of bench/shoppers.py, one step for each line
+  `{"users": N}` read from stdin: N users run (added to or taken from the
+  ones already running) WARM seconds, then the figures are reset and SECONDS
+  counted; one line of figures out, and the users wait (bench.shoppers.RUNNING)
+  until the next line. bench/run.py keeps one such process per tree and
+  alternates them, so the trees take turns on the same machine. A step passes
+  when nothing failed and the p99 of all requests but POST /login is under
+  300 ms (its scrypt hash is slow on purpose; it is reported on its own line).
 - `steady`: one step of the shoppers at `--users`, without judging it: a
   line `{"counting": true}` when the counted seconds start, then its figures
   (bench/cpu.py reads the processes' CPU time at both).
@@ -27,16 +27,16 @@ import json
 import sys
 import time
 
+from gevent.fileobject import FileObject
 from locust import FastHttpUser, constant, task
 from locust.env import Environment
 from locust.log import setup_logging
 from locust.stats import StatsEntry
 
-from bench.shoppers import ApiClient, Shopper, data
+from bench.shoppers import RUNNING, ApiClient, Shopper, data
 
 P99_LIMIT_MS = 300
 UNJUDGED = {("POST", "/login")}
-RESOLUTION = 0.1  # the search stops when the first failing step has at most this much more users than the last pass
 SPAWN_RATE = 100  # users per second: a step's new users within its warm-up
 
 
@@ -95,27 +95,14 @@ def measure(env: Environment, users: int, warm: float, seconds: float) -> dict:
     }
 
 
-def search(env: Environment, start: int, growth: float, most: int, warm: float, seconds: float) -> None:
-    """Grow the users by `growth` while steps pass (shrink while none has), then halve the gap until it is a tenth."""
-    passed, failed, users = 0, None, start
-    while users <= most:
-        step = measure(env, users, warm, seconds)
-        if not step["passed"]:  # once more: one spike from elsewhere on a shared machine should not decide a step
-            emit({**step, "superseded": True})
-            step = measure(env, users, warm, seconds)
+def steps(env: Environment, warm: float, seconds: float) -> None:
+    """One step per line `{"users": N}` on stdin; between steps the users wait, sending nothing."""
+    RUNNING.clear()
+    for line in FileObject(sys.stdin.fileno(), "r", close=False):  # read without stopping the users' greenlets
+        RUNNING.set()
+        step = measure(env, json.loads(line)["users"], warm, seconds)
+        RUNNING.clear()
         emit(step)
-        if step["passed"]:
-            passed = users
-        else:
-            failed = users
-        if failed is None:
-            users = max(users + 1, round(users * growth))
-        elif not passed and users > 1:  # the first step failed: go down the way it would have gone up
-            users = min(users - 1, round(users / growth))
-        elif failed - passed > max(2, round(passed * RESOLUTION)):
-            users = (passed + failed) // 2
-        else:
-            return
 
 
 def steady(env: Environment, users: int, warm: float, seconds: float) -> None:
@@ -149,12 +136,10 @@ def emit(figures: dict) -> None:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("mode", choices=("search", "steady", "compare"))
-    parser.add_argument("--host", required=True, help="search: the shop; compare: Blasto")
+    parser.add_argument("mode", choices=("steps", "steady", "compare"))
+    parser.add_argument("--host", required=True, help="the shop; compare: Blasto")
     parser.add_argument("--floor", help="compare: the floor app")
-    parser.add_argument("--users", type=int, default=20, help="search: the first step's users; compare: the readers")
-    parser.add_argument("--growth", type=float, default=1.5, help="search: users multiply by this while steps pass")
-    parser.add_argument("--most", type=int, default=2000, help="search: stop growing here")
+    parser.add_argument("--users", type=int, default=20, help="steady: the users; compare: the readers")
     parser.add_argument("--rounds", type=int, default=3, help="compare: windows per server")
     parser.add_argument("--warm", type=float, default=5.0)
     parser.add_argument("--seconds", type=float, default=15.0)
@@ -164,8 +149,8 @@ def main() -> int:
     env = Environment(user_classes=users, host=args.host)
     env.create_local_runner()
     try:
-        if args.mode == "search":
-            search(env, args.users, args.growth, args.most, args.warm, args.seconds)
+        if args.mode == "steps":
+            steps(env, args.warm, args.seconds)
         elif args.mode == "steady":
             steady(env, args.users, args.warm, args.seconds)
         else:

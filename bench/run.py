@@ -6,12 +6,14 @@ source tree (a git worktree of an older commit), in turn:
 
 1. Data: a Postgres database migrated and seeded by that tree's own code,
    plus shoppers, API clients and history (bench/dataset.py).
-2. Workload: the Procfile's web, worker and clock, each as its own process
-   group (DYNO=web.1 and so on, production settings, WEB_CONCURRENCY=2, Redis
-   database 11, receipts mailed to a local SMTP sink), then a step search
-   over Locust users (bench/load.py, bench/shoppers.py). Memory (PSS of each
-   process group) is read when the search ends, after its heaviest step.
-   Twice by default (--rounds): before, after, after, before.
+2. Workload: each tree's Procfile web, worker and clock, each as its own
+   process group (DYNO=web.1 and so on, production settings,
+   WEB_CONCURRENCY=2, a Redis database per tree, receipts mailed to a local
+   SMTP sink), both trees' stacks up at once; then one step search over
+   Locust users (bench/load.py, bench/shoppers.py) in which the trees take
+   turns step by step, so that drift of a shared machine hits both alike.
+   Memory (PSS of each process group) is read when the search ends. Twice by
+   default (--rounds), each round on fresh stacks and data.
 3. The floor: `GET /api/v1/purchases` from the tree's web line, then the same
    line serving bench/apps/floor_purchases.py, alternating.
 4. Start time: the web line's spawn to its first 200 on /healthz.
@@ -51,11 +53,14 @@ from tests.support.procfile_processes import ProcessSet  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results"
 PYTHON = ROOT / ".venv" / "bin" / "python"
-REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/11")  # flushed: another database for a second run
+# Flushed. Each tree has its own (both stacks run at once); another pair for a second run on the machine.
+REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/11")
+BEFORE_REDIS_URL = os.environ.get("BENCH_BEFORE_REDIS_URL", "redis://127.0.0.1:6379/10")
 FLOOR_APP = "bench.apps.floor_purchases:app"
 
-FIRST_USERS, FIRST_GROWTH, LATER_GROWTH = 40, 1.5, 1.1
-STEP_WARM_SECONDS, STEP_SECONDS = 2, 8
+FIRST_USERS, FIRST_GROWTH, LATER_GROWTH, MOST_USERS = 40, 1.5, 1.1, 2000
+RESOLUTION = 0.1  # a tree's search ends when its first failing step has at most this much more users than its best
+STEP_WARM_SECONDS, STEP_SECONDS = 3, 8  # warm: resumed users come back over one think time (1 to 3 s)
 FLOOR_USERS, FLOOR_WARM_SECONDS, FLOOR_SECONDS, FLOOR_ROUNDS = 16, 2, 5, 3
 START_RUNS = 3
 READY_DEADLINE = 90.0  # /readyz: web, broker, a worker round trip and the clock's first sweeps
@@ -87,6 +92,10 @@ class Tree:
     @property
     def database(self) -> str:
         return f"bench_{self.label}"
+
+    @property
+    def redis_url(self) -> str:
+        return REDIS_URL if self.label == "after" else BEFORE_REDIS_URL
 
     @property
     def data_file(self) -> Path:
@@ -130,21 +139,21 @@ def stack_env(tree: Tree, smtp_url: str) -> dict[str, str]:
         **base_env(),
         "PYTHONPATH": str(tree.root),
         "DATABASE_URL": dataset.database_url(tree.database),
-        "REDIS_URL": REDIS_URL,
+        "REDIS_URL": tree.redis_url,
         "SMTP_URL": smtp_url,
         "MAIL_FROM": "Blasto <shop@blasto.example>",
     }
 
 
 @contextmanager
-def child(args: list[str], log: Path, env: dict[str, str] | None = None):
+def child(args: list[str], log: Path, env: dict[str, str] | None = None, stdin: int = subprocess.DEVNULL):
     """A helper process in its own session, killed with everything it started when the block ends."""
     with log.open("ab") as out:
         proc = subprocess.Popen(
             args,
             cwd=ROOT,
             env=env,
-            stdin=subprocess.DEVNULL,
+            stdin=stdin,
             stdout=subprocess.PIPE,
             stderr=out,
             start_new_session=True,
@@ -186,67 +195,127 @@ def wait_for_answer(url: str, process, deadline: float, interval: float = 0.1, h
         time.sleep(interval)
 
 
-def run_load(tree: Tree, mode: str, base: str, *args: str) -> list[dict]:
-    """`python -m bench.load MODE` against `base`; its JSON lines, each also shown as progress."""
-    command = [str(PYTHON), "-m", "bench.load", mode, "--host", base, *args]
-    results = []
-    env = {**base_env(), "BENCH_DATA": str(tree.data_file)}
-    with child(command, RESULTS / f"{tree.label}-locust.log", env) as proc:
-        for line in proc.stdout:
-            result = json.loads(line)
-            if not result.get("superseded"):
-                results.append(result)
-            if mode == "search":
-                progress(
-                    f"  {tree.label:<6} {result['users']:>4} users {result['rps']:7.1f} req/s  "
-                    f"p50 {result['p50']:>4} ms  p99 {result['p99']:>5} ms  errors {result['failures']}  "
-                    f"load generator CPU {result['generator_cpu']:.0f}%  "
-                    f"{'pass' if result['passed'] else 'fail, again' if result.get('superseded') else 'FAIL'} "
-                    + "; ".join(result["errors"])
-                )
-            else:
-                progress(
-                    "  "
-                    + ", ".join(
-                        f"{label} " + " ".join(f"{rps:.0f}" for rps in series) + " req/s"
-                        for label, series in result["rps"].items()
-                    )
-                )
-    if proc.returncode != 0 and not results:
-        raise BenchError(f"bench/load.py failed ({proc.returncode}); see {RESULTS / f'{tree.label}-locust.log'}")
-    return results
-
-
-def run_workload(tree: Tree, smtp_url: str, users: int, growth: float) -> None:
-    """Web, worker and clock from the tree's Procfile on a fresh copy of its data; a step search; PSS."""
-    dataset.copy(f"{tree.database}_seed", tree.database)
-    redis.Redis.from_url(REDIS_URL).flushdb()
-    env, port = stack_env(tree, smtp_url), free_port()
+def run_compare(tree: Tree, base: str, *args: str) -> dict:
+    """`python -m bench.load compare` against `base`: its one JSON line, the windows shown as progress."""
+    log = RESULTS / f"{tree.label}-locust.log"
+    with child([str(PYTHON), "-m", "bench.load", "compare", "--host", base, *args], log, load_env(tree)) as proc:
+        lines = [json.loads(line) for line in proc.stdout]
+    if not lines:
+        raise BenchError(f"bench/load.py failed ({proc.returncode}); see {log}")
+    series = lines[0]["rps"].items()
     progress(
-        f"workload, {tree.label}, round {len(tree.searches) + 1}: web + worker + clock from {tree.root / 'Procfile'}"
+        "  " + ", ".join(f"{label} " + " ".join(f"{rps:.0f}" for rps in rps_) + " req/s" for label, rps_ in series)
     )
-    with ProcessSet(RESULTS / tree.label, procfile_path=tree.root / "Procfile", cwd=tree.root) as stack:
-        for name in ("web", "worker", "clock"):
-            stack.start(name, {**env, "DYNO": f"{name}.1", "PORT": str(port)})
-        base = f"http://127.0.0.1:{port}"
-        wait_for_answer(f"{base}/readyz", stack["web"], READY_DEADLINE, interval=0.5)
-        tree.searches.append(
-            run_load(
-                tree,
-                "search",
-                base,
-                "--users",
-                str(users),
-                "--growth",
-                str(growth),
-                "--warm",
-                str(STEP_WARM_SECONDS),
-                "--seconds",
-                str(STEP_SECONDS),
+    return lines[0]
+
+
+def load_env(tree: Tree) -> dict[str, str]:
+    return {**base_env(), "BENCH_DATA": str(tree.data_file)}
+
+
+class Users:
+    """One tree's shoppers: `python -m bench.load steps`, which runs a step when asked and waits between steps."""
+
+    def __init__(self, tree: Tree, proc: subprocess.Popen):
+        self.tree, self.proc = tree, proc
+
+    def step(self, users: int) -> dict:
+        """`users` users, warmed up and counted; a failing step is run once more, and only a second failure counts
+        (one spike from elsewhere on a shared machine should not decide it)."""
+        for attempt in (1, 2):
+            self.proc.stdin.write(json.dumps({"users": users}) + "\n")
+            self.proc.stdin.flush()
+            line = self.proc.stdout.readline()
+            if not line:
+                raise BenchError(f"bench/load.py stopped; see {RESULTS / f'{self.tree.label}-locust.log'}")
+            result = json.loads(line)
+            again = attempt == 1 and not result["passed"]
+            progress(
+                f"  {self.tree.label:<6} {users:>4} users {result['rps']:7.1f} req/s  "
+                f"p50 {result['p50']:>4} ms  p99 {result['p99']:>5} ms  errors {result['failures']}  "
+                f"load generator CPU {result['generator_cpu']:.0f}%  "
+                f"{'pass' if result['passed'] else 'fail, again' if again else 'FAIL'} " + "; ".join(result["errors"])
             )
-        )
-        for name in ("web", "worker", "clock"):
-            tree.pss_mb[name] = max(tree.pss_mb.get(name, 0.0), group_pss_mb(stack[name].pid))
+            if not again:
+                return result
+        raise AssertionError("unreachable")
+
+
+def bracket(steps: dict[int, dict]) -> tuple[int, int | None]:
+    """A tree's search so far: the most users that passed (0: none), the fewest above them that failed (None: none)."""
+    passed = max((users for users, step in steps.items() if step["passed"]), default=0)
+    failed = min((users for users, step in steps.items() if not step["passed"] and users > passed), default=None)
+    return passed, failed
+
+
+def next_users(searches: dict[str, dict[int, dict]], growth: float) -> int | None:
+    """The next step's users, None when every tree's search has ended.
+
+    Users grow by `growth` while a tree has not failed yet (shrink while one has
+    not passed yet); then the widest gap between a tree's best and its first
+    failure is halved, until every gap is a tenth of that tree's best.
+    """
+    measured = {users for steps in searches.values() for users in steps}
+    brackets = [bracket(steps) for steps in searches.values()]
+    if any(failed is None for _, failed in brackets):
+        users = max(max(measured) + 1, round(max(measured) * growth))
+        return users if users <= MOST_USERS else None
+    if any(passed == 0 for passed, _ in brackets):
+        users = min(min(measured) - 1, round(min(measured) / growth))
+        return users if users >= 1 else None
+    gaps = [(failed - passed, passed, failed) for passed, failed in brackets if failed is not None]
+    wide = [gap for gap in gaps if gap[0] > max(2, round(gap[1] * RESOLUTION))]
+    if not wide:
+        return None
+    _, passed, failed = max(wide)
+    return (passed + failed) // 2
+
+
+def search(trees: list[Tree], users_of: dict[str, Users], start: int, growth: float) -> dict[str, dict[int, dict]]:
+    """One step search for every tree at once: each step runs on each tree in turn (the first tree alternating),
+    except on a tree that already failed with fewer users."""
+    searches: dict[str, dict[int, dict]] = {tree.label: {} for tree in trees}
+    users: int | None = start
+    turn = 0
+    while users is not None:
+        for tree in trees if turn % 2 == 0 else trees[::-1]:
+            _, failed = bracket(searches[tree.label])
+            if failed is None or users < failed:
+                searches[tree.label][users] = users_of[tree.label].step(users)
+        turn += 1
+        users = next_users(searches, growth)
+    return searches
+
+
+def run_round(trees: list[Tree], smtp_url: str, start: int, growth: float) -> None:
+    """Every tree's web, worker and clock, up at once on fresh copies of their data; one search over them; PSS."""
+    progress(f"workload, round {len(trees[0].searches) + 1}: web + worker + clock of every tree, taking turns")
+    with ExitStack() as running:
+        stacks, users_of = {}, {}
+        for tree in trees:
+            dataset.copy(f"{tree.database}_seed", tree.database)
+            redis.Redis.from_url(tree.redis_url).flushdb()
+            env, port = stack_env(tree, smtp_url), free_port()
+            stack = running.enter_context(
+                ProcessSet(RESULTS / tree.label, procfile_path=tree.root / "Procfile", cwd=tree.root)
+            )
+            for name in ("web", "worker", "clock"):
+                stack.start(name, {**env, "DYNO": f"{name}.1", "PORT": str(port)})
+            stacks[tree.label] = (stack, f"http://127.0.0.1:{port}")
+        for tree in trees:
+            stack, base = stacks[tree.label]
+            wait_for_answer(f"{base}/readyz", stack["web"], READY_DEADLINE, interval=0.5)
+            command = [str(PYTHON), "-m", "bench.load", "steps", "--host", base]
+            command += ["--warm", str(STEP_WARM_SECONDS), "--seconds", str(STEP_SECONDS)]
+            log = RESULTS / f"{tree.label}-locust.log"
+            proc = running.enter_context(child(command, log, load_env(tree), stdin=subprocess.PIPE))
+            users_of[tree.label] = Users(tree, proc)
+        searches = search(trees, users_of, start, growth)
+        for tree in trees:
+            tree.searches.append([searches[tree.label][users] for users in sorted(searches[tree.label])])
+            stack, _ = stacks[tree.label]
+            for name in ("web", "worker", "clock"):
+                tree.pss_mb[name] = max(tree.pss_mb.get(name, 0.0), group_pss_mb(stack[name].pid))
 
 
 def group_pss_mb(pgid: int) -> float:
@@ -287,9 +356,8 @@ def measure_floor(tree: Tree, smtp_url: str) -> None:
             web = processes.start("web", {**env, "PORT": str(port), "PYTHONPATH": str(cwd)}, label=label)
             bases[label] = f"http://127.0.0.1:{port}"
             wait_for_answer(f"{bases[label]}/api/v1/purchases", web, START_DEADLINE, headers=auth)
-        [result] = run_load(
+        result = run_compare(
             tree,
-            "compare",
             bases["blasto"],
             "--floor",
             bases["floor"],
@@ -324,10 +392,10 @@ def drop_everything(trees: list[Tree]) -> None:
                 dataset.drop(name)
             except dataset.DatasetError as exc:
                 progress(f"bench: could not drop {name}: {exc}")
-    try:
-        redis.Redis.from_url(REDIS_URL).flushdb()
-    except redis.RedisError as exc:
-        progress(f"bench: could not flush {REDIS_URL}: {exc}")
+        try:
+            redis.Redis.from_url(tree.redis_url).flushdb()
+        except redis.RedisError as exc:
+            progress(f"bench: could not flush {tree.redis_url}: {exc}")
 
 
 # --- the summary -------------------------------------------------------------
@@ -365,10 +433,12 @@ def at_best(tree: Tree, page: str) -> str:
     return f"{best['pages'][page]['p99']:.0f} ms" if best and page in best["pages"] else "-"
 
 
-def search_start(tree: Tree) -> tuple[int, float]:
-    """Users and growth of a search: from FIRST_USERS by half; later rounds from the first best by a tenth."""
-    best = tree.best(tree.searches[0]) if tree.searches else None
-    return (best["users"], LATER_GROWTH) if best else (FIRST_USERS, FIRST_GROWTH)
+def search_start(trees: list[Tree]) -> tuple[int, float]:
+    """Users and growth of a search: from FIRST_USERS by half; later rounds from the first's lowest best by a tenth."""
+    bests = [tree.best(tree.searches[0]) if tree.searches else None for tree in trees]
+    if all(bests):
+        return min(best["users"] for best in bests), LATER_GROWTH
+    return FIRST_USERS, FIRST_GROWTH
 
 
 def report(trees: list[Tree], command: str, started: str, load: str) -> bool:
@@ -470,7 +540,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "of an older commit (`git worktree add --detach ../before COMMIT`)",
     )
     parser.add_argument(
-        "--rounds", type=int, default=2, help="step searches per tree, alternating which tree goes first (default 2)"
+        "--rounds", type=int, default=2, help="step searches, each on fresh stacks and data (default 2)"
     )
     args = parser.parse_args(argv)
     if args.before and not (args.before / "Procfile").is_file():
@@ -508,8 +578,8 @@ def main(argv: list[str] | None = None) -> int:
                 tree.data = dataset.build(tree.root, f"{tree.database}_seed", base_env())
                 tree.data.write(tree.data_file)
             for round_number in range(args.rounds):
-                for tree in trees[::-1] if round_number % 2 == 0 else trees:  # before first, then alternate
-                    run_workload(tree, smtp_url, *search_start(tree))
+                order = trees[::-1] if round_number % 2 == 0 else trees  # before's step first, then after's first
+                run_round(order, smtp_url, *search_start(trees))
             for tree in trees:
                 progress(f"floor, {tree.label}: GET /api/v1/purchases from Blasto and from {FLOOR_APP}, alternating")
                 measure_floor(tree, smtp_url)

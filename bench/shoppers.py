@@ -27,6 +27,7 @@ from http.cookiejar import DefaultCookiePolicy
 from urllib.parse import parse_qs, urlencode, urlsplit
 from urllib.request import Request, urlopen
 
+from gevent.event import Event
 from locust import FastHttpUser, between, task
 
 from bench.shopper_input import ADDRESS, NO_FORM, Forms, api_asks_shipping, data, search_term, shipping_for
@@ -35,6 +36,11 @@ from bench.shopper_input import ADDRESS, NO_FORM, Forms, api_asks_shipping, data
 BROWSE, ABANDON_CART, BUY, READ_ORDERS = 70, 16, 10, 4
 NEW_VISITOR_SHARE = 0.5  # visits that load the stylesheet (the others have it cached)
 API_RETRY_SHARE = 0.05  # API purchases sent twice with the same Idempotency-Key, as after a lost answer
+
+# Set while users may send requests. bench/load.py's `steps` mode clears it between steps, so that one tree's
+# users wait while the other tree's are measured (bench/run.py alternates the trees step by step).
+RUNNING = Event()
+RUNNING.set()
 
 
 @cache
@@ -76,6 +82,9 @@ class Visitor(FastHttpUser):
 
     def call(self, method: str, path: str, name: str, expect: int = 200, redirect_to: str | None = None, **kwargs):
         """One request; an unexpected status (or redirect target) counts as an error under `name`."""
+        if not RUNNING.is_set():
+            RUNNING.wait()
+            self.wait()  # a fresh think time: resumed users do not all send at once
         headers = {"X-Forwarded-For": self.address, "X-Forwarded-Proto": "https", **kwargs.pop("headers", {})}
         with self.client.request(
             method, path, name=name, headers=headers, allow_redirects=False, catch_response=True, **kwargs
