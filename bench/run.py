@@ -59,7 +59,7 @@ BEFORE_REDIS_URL = os.environ.get("BENCH_BEFORE_REDIS_URL", "redis://127.0.0.1:6
 FLOOR_APP = "bench.apps.floor_purchases:app"
 
 FIRST_USERS, FIRST_GROWTH, LATER_GROWTH, MOST_USERS = 40, 1.5, 1.1, 2000
-RESOLUTION = 0.1  # a tree's search ends when its first failing step has at most this much more users than its best
+RESOLUTION = 0.05  # a tree's search ends when its first failing step has at most this much more users than its best
 STEP_WARM_SECONDS, STEP_SECONDS = 3, 8  # warm: resumed users come back over one think time (1 to 3 s)
 FLOOR_USERS, FLOOR_WARM_SECONDS, FLOOR_SECONDS, FLOOR_ROUNDS = 16, 2, 5, 3
 START_RUNS = 3
@@ -112,8 +112,9 @@ class Tree:
         return git("rev-parse", "--short", "HEAD") + ("+changes" if changed else "")
 
     def best(self, search: list[dict]) -> dict | None:
-        passed = [step for step in search if step["passed"]]
-        return max(passed, key=lambda step: step["rps"]) if passed else None
+        """The step that sets the sustained rate: the most users that passed, every count tried below it passing too."""
+        passed, _ = bracket({step["users"]: step for step in search})
+        return next((step for step in search if step["users"] == passed), None)
 
 
 def progress(message: str) -> None:
@@ -242,10 +243,14 @@ class Users:
 
 
 def bracket(steps: dict[int, dict]) -> tuple[int, int | None]:
-    """A tree's search so far: the most users that passed (0: none), the fewest above them that failed (None: none)."""
-    passed = max((users for users, step in steps.items() if step["passed"]), default=0)
-    failed = min((users for users, step in steps.items() if not step["passed"] and users > passed), default=None)
-    return passed, failed
+    """A tree's search so far: the most users that passed below the fewest that failed (0: none), and those (None: none).
+
+    A pass above a failure does not count: near saturation an 8 s step's p99 is
+    noisy, and one lucky pass is not a rate the stack sustains.
+    """
+    failed = min((users for users, step in steps.items() if not step["passed"]), default=None)
+    below = [users for users, step in steps.items() if step["passed"] and (failed is None or users < failed)]
+    return max(below, default=0), failed
 
 
 def next_users(searches: dict[str, dict[int, dict]], growth: float) -> int | None:
@@ -253,7 +258,8 @@ def next_users(searches: dict[str, dict[int, dict]], growth: float) -> int | Non
 
     Users grow by `growth` while a tree has not failed yet (shrink while one has
     not passed yet); then the widest gap between a tree's best and its first
-    failure is halved, until every gap is a tenth of that tree's best.
+    failure is halved, until every gap is a twentieth of that tree's best (the
+    ratio of two trees is judged against 0.9: a tenth would be too coarse).
     """
     measured = {users for steps in searches.values() for users in steps}
     brackets = [bracket(steps) for steps in searches.values()]
