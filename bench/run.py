@@ -223,23 +223,28 @@ class Users:
     def step(self, users: int) -> dict:
         """`users` users, warmed up and counted; a failing step is run once more, and only a second failure counts
         (one spike from elsewhere on a shared machine should not decide it)."""
-        for attempt in (1, 2):
-            self.proc.stdin.write(json.dumps({"users": users}) + "\n")
-            self.proc.stdin.flush()
-            line = self.proc.stdout.readline()
-            if not line:
-                raise BenchError(f"bench/load.py stopped; see {RESULTS / f'{self.tree.label}-locust.log'}")
-            result = json.loads(line)
-            again = attempt == 1 and not result["passed"]
-            progress(
-                f"  {self.tree.label:<6} {users:>4} users {result['rps']:7.1f} req/s  "
-                f"p50 {result['p50']:>4} ms  p99 {result['p99']:>5} ms  errors {result['failures']}  "
-                f"load generator CPU {result['generator_cpu']:.0f}%  "
-                f"{'pass' if result['passed'] else 'fail, again' if again else 'FAIL'} " + "; ".join(result["errors"])
-            )
-            if not again:
-                return result
-        raise AssertionError("unreachable")
+        first = self._run(users)
+        self._show(first, "pass" if first["passed"] else "fail, again")
+        if first["passed"]:
+            return first
+        second = self._run(users)
+        self._show(second, "pass" if second["passed"] else "FAIL")
+        return second
+
+    def _run(self, users: int) -> dict:
+        self.proc.stdin.write(json.dumps({"users": users}) + "\n")
+        self.proc.stdin.flush()
+        line = self.proc.stdout.readline()
+        if not line:
+            raise BenchError(f"bench/load.py stopped; see {RESULTS / f'{self.tree.label}-locust.log'}")
+        return json.loads(line)
+
+    def _show(self, result: dict, verdict: str) -> None:
+        progress(
+            f"  {self.tree.label:<6} {result['users']:>4} users {result['rps']:7.1f} req/s  "
+            f"p50 {result['p50']:>4} ms  p99 {result['p99']:>5} ms  errors {result['failures']}  "
+            f"load generator CPU {result['generator_cpu']:.0f}%  {verdict} " + "; ".join(result["errors"])
+        )
 
 
 def bracket(steps: dict[int, dict]) -> tuple[int, int | None]:
