@@ -24,10 +24,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import select
 import sys
 import time
+from collections.abc import Iterator
 
-from gevent.fileobject import FileObject
 from locust import FastHttpUser, constant, task
 from locust.env import Environment
 from locust.log import setup_logging
@@ -98,11 +100,24 @@ def measure(env: Environment, users: int, warm: float, seconds: float) -> dict:
 def steps(env: Environment, warm: float, seconds: float) -> None:
     """One step per line `{"users": N}` on stdin; between steps the users wait, sending nothing."""
     RUNNING.clear()
-    for line in FileObject(sys.stdin.fileno(), "r", close=False):  # read without stopping the users' greenlets
+    for asked in commands():
         RUNNING.set()
-        step = measure(env, json.loads(line)["users"], warm, seconds)
+        step = measure(env, asked["users"], warm, seconds)
         RUNNING.clear()
         emit(step)
+
+
+def commands() -> Iterator[dict]:
+    """The JSON lines on stdin until it closes, waited for with select, which Locust's import made gevent's:
+    the users' greenlets (a request finishing) run meanwhile."""
+    stdin, pending = sys.stdin.fileno(), b""
+    while True:
+        select.select([stdin], [], [])
+        chunk = os.read(stdin, 4096)
+        if not chunk:
+            return
+        *lines, pending = (pending + chunk).split(b"\n")
+        yield from (json.loads(line) for line in lines if line.strip())
 
 
 def steady(env: Environment, users: int, warm: float, seconds: float) -> None:

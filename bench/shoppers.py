@@ -21,13 +21,13 @@ from __future__ import annotations
 import json
 import random
 import re
+import threading
 import uuid
 from functools import cache
 from http.cookiejar import DefaultCookiePolicy
 from urllib.parse import parse_qs, urlencode, urlsplit
 from urllib.request import Request, urlopen
 
-from gevent.event import Event
 from locust import FastHttpUser, between, task
 
 from bench.shopper_input import ADDRESS, NO_FORM, Forms, api_asks_shipping, data, search_term, shipping_for
@@ -38,8 +38,9 @@ NEW_VISITOR_SHARE = 0.5  # visits that load the stylesheet (the others have it c
 API_RETRY_SHARE = 0.05  # API purchases sent twice with the same Idempotency-Key, as after a lost answer
 
 # Set while users may send requests. bench/load.py's `steps` mode clears it between steps, so that one tree's
-# users wait while the other tree's are measured (bench/run.py alternates the trees step by step).
-RUNNING = Event()
+# users wait while the other tree's are measured (bench/run.py alternates the trees step by step). Made after
+# Locust's import has patched threading for gevent: waiting on it lets the other users run.
+RUNNING = threading.Event()
 RUNNING.set()
 
 

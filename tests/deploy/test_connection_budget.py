@@ -56,11 +56,16 @@ class Peaks:
     def sample(self) -> None:
         members = {pid: label for label, pgid in list(self.groups.items()) for pid in _group_members(pgid)}
         for pid, label in members.items():
-            if pid not in self.seen and command(pid).startswith(LIBRARY_HELPERS):
+            now = command(pid)
+            if pid in self.seen:
+                if self.seen[pid]["command"].startswith("sh -c") and now and not now.startswith("sh -c"):
+                    # Seen before the shell exec'd the Procfile's command: the same pid is now that command's
+                    # main process (else its children would pass for main processes; CI once saw that).
+                    self.seen[pid]["command"] = now
+                continue
+            if now.startswith(LIBRARY_HELPERS):
                 continue  # a library's helper (matplotlib's fc-list), not one of the group's processes
-            self.seen.setdefault(
-                pid, {"group": label, "command": command(pid), "parent": parent(pid), "postgres": 0, "redis": 0}
-            )
+            self.seen[pid] = {"group": label, "command": now, "parent": parent(pid), "postgres": 0, "redis": 0}
         for pid, held in self.census.count(members).items():
             for service, count in held.items():
                 self.seen[pid][service] = max(self.seen[pid][service], count)
