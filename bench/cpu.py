@@ -32,6 +32,7 @@ if str(ROOT) not in sys.path:
 
 from bench import dataset  # noqa: E402
 from bench.run import (  # noqa: E402
+    PROCESSES,
     PYTHON,
     READY_DEADLINE,
     RESULTS,
@@ -48,7 +49,6 @@ from tests.support.processes import free_port  # noqa: E402
 from tests.support.procfile_processes import ProcessSet  # noqa: E402
 
 TICKS = os.sysconf("SC_CLK_TCK")
-PROCESSES = ("web", "worker", "clock")
 
 
 def cpu_seconds(pid: int) -> float:

@@ -57,6 +57,7 @@ PYTHON = ROOT / ".venv" / "bin" / "python"
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/11")
 BEFORE_REDIS_URL = os.environ.get("BENCH_BEFORE_REDIS_URL", "redis://127.0.0.1:6379/10")
 FLOOR_APP = "bench.apps.floor_purchases:app"
+PROCESSES = ("web", "worker", "clock")  # the Procfile lines a stack runs
 
 FIRST_USERS, FIRST_GROWTH, LATER_GROWTH, MOST_USERS = 40, 1.5, 1.1, 2000
 RESOLUTION = 0.05  # a tree's search ends when its first failing step has at most this much more users than its best
@@ -274,8 +275,11 @@ def next_users(searches: dict[str, dict[int, dict]], growth: float) -> int | Non
     if any(passed == 0 for passed, _ in brackets):
         users = min(min(measured) - 1, round(min(measured) / growth))
         return users if users >= 1 else None
-    gaps = [(failed - passed, passed, failed) for passed, failed in brackets if failed is not None]
-    wide = [gap for gap in gaps if gap[0] > max(2, round(gap[1] * RESOLUTION))]
+    wide = [
+        (failed - passed, passed, failed)
+        for passed, failed in brackets
+        if failed - passed > max(2, round(passed * RESOLUTION))
+    ]
     if not wide:
         return None
     _, passed, failed = max(wide)
@@ -310,7 +314,7 @@ def run_round(trees: list[Tree], smtp_url: str, start: int, growth: float) -> No
             stack = running.enter_context(
                 ProcessSet(RESULTS / tree.label, procfile_path=tree.root / "Procfile", cwd=tree.root)
             )
-            for name in ("web", "worker", "clock"):
+            for name in PROCESSES:
                 stack.start(name, {**env, "DYNO": f"{name}.1", "PORT": str(port)})
             stacks[tree.label] = (stack, f"http://127.0.0.1:{port}")
         for tree in trees:
@@ -325,7 +329,7 @@ def run_round(trees: list[Tree], smtp_url: str, start: int, growth: float) -> No
         for tree in trees:
             tree.searches.append([searches[tree.label][users] for users in sorted(searches[tree.label])])
             stack, _ = stacks[tree.label]
-            for name in ("web", "worker", "clock"):
+            for name in PROCESSES:
                 tree.pss_mb[name] = max(tree.pss_mb.get(name, 0.0), group_pss_mb(stack[name].pid))
 
 
@@ -494,7 +498,7 @@ def report(trees: list[Tree], command: str, started: str, load: str) -> bool:
     )
     row(
         "PSS web / worker / clock, MB",
-        [" / ".join(f"{t.pss_mb.get(n, 0):.0f}" for n in ("web", "worker", "clock")) for t in shown],
+        [" / ".join(f"{t.pss_mb.get(n, 0):.0f}" for n in PROCESSES) for t in shown],
     )
     row(f"start, spawn to first /healthz (median of {START_RUNS})", [f"{median(t.starts):.2f} s" for t in shown])
 
