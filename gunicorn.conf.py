@@ -4,13 +4,20 @@ Modelled on heroku/python-getting-started. Heroku's buildpack also sets
 GUNICORN_CMD_ARGS="--access-logfile -", which matches what is set here.
 """
 
+import gc
 import os
 import signal
 import sys
 
-from blasto.core.config import statsd_config
-from blasto.core.env import ConfigError, env_int
-from blasto.core.logs import gunicorn_logconfig
+# The workers share the preloaded app's pages (Python's gc.freeze recipe): the master
+# never collects, so loading the app (these imports load its modules) leaves no freed
+# holes in them; pre_fork freezes what it holds, and each worker collects again but
+# skips those objects, so its collections never copy their pages. docs/BENCHMARKS.md.
+gc.disable()
+
+from blasto.core.config import statsd_config  # noqa: E402  (after gc.disable: they load the app's modules)
+from blasto.core.env import ConfigError, env_int  # noqa: E402
+from blasto.core.logs import gunicorn_logconfig  # noqa: E402
 
 try:
     _port = env_int(os.environ, "PORT", 5000, minimum=1, maximum=65535)
@@ -64,8 +71,14 @@ if _statsd:
 control_socket_disable = True
 
 
+def pre_fork(server, worker):
+    """Move everything the master holds to the permanent generation: a worker's collections never write to it."""
+    gc.freeze()
+
+
 def post_fork(server, worker):
-    """Make a new worker stoppable at once, and give it its own connections."""
+    """Make a new worker stoppable at once, collect its own garbage, and give it its own connections."""
+    gc.enable()
     # Heroku and honcho send SIGTERM to the whole process group. A worker that
     # dies of it is replaced before the master handles its own copy, and the
     # replacement inherits the master's handler, which only queues the signal:
