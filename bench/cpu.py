@@ -1,11 +1,13 @@
-"""CPU time per request of each process of the stack, under the mixed shopper workload at a fixed load.
+"""CPU time per request and memory of each process of the stack, under the mixed shopper workload at a fixed load.
 
 The step search (bench/run.py) answers how many requests per second a stack
 sustains, which on a machine shared with other work is noise. This answers
 where a request's cost goes, which a busy machine barely moves: the Procfile's
 web, worker and clock and the Postgres backends serving them, each one's CPU
 seconds (utime + stime from /proc) over a counted window, divided by the
-requests the window served. Run from the repository root:
+requests the window served; and the PSS each process group holds when the
+window ends (bench/run.py reads it only after a whole search). Run from the
+repository root:
 
     .venv/bin/python bench/cpu.py [--before TREE] [--users 120] [--seconds 30] [--rounds 2]
 
@@ -40,6 +42,7 @@ from bench.run import (  # noqa: E402
     Tree,
     base_env,
     child,
+    group_pss_mb,
     progress,
     smtp_sink,
     stack_env,
@@ -103,6 +106,7 @@ def measure(tree: Tree, smtp_url: str, users: int, warm: float, seconds: float) 
                 else:
                     last = snapshot(groups, tree.database)
                     break
+        pss = {name: group_pss_mb(pgid) for name, pgid in groups.items()}
         if first is None or last is None:
             raise BenchError(f"bench/load.py steady failed; see {RESULTS / f'cpu-{tree.label}-locust.log'}")
     cpu = spent(first, last)
@@ -113,6 +117,7 @@ def measure(tree: Tree, smtp_url: str, users: int, warm: float, seconds: float) 
         "p50": result["p50"],
         "p99": result["p99"],
         "cpu": cpu,
+        "pss_mb": pss,
         "pages": result["pages"],
         "errors": result["errors"],
     }
@@ -146,12 +151,14 @@ def main(argv: list[str] | None = None) -> int:
                         f"  {tree.label}: {figures['rps']:.1f} req/s, p50 {figures['p50']} ms, p99 {figures['p99']} ms, "
                         f"{figures['failures']} failures; CPU ms per request "
                         + ", ".join(f"{name} {ms:.2f}" for name, ms in per.items())
+                        + "; PSS MB "
+                        + ", ".join(f"{name} {mb:.0f}" for name, mb in figures["pss_mb"].items())
                     )
     except (BenchError, dataset.DatasetError) as exc:
         progress(f"cpu: {exc}")
         return 2
     shown = [tree.label for tree in trees[::-1]]
-    print(f"CPU ms per request at {args.users} users, median of {args.rounds} rounds of {args.seconds:g} s:\n")
+    print(f"CPU ms per request and PSS at {args.users} users, median of {args.rounds} rounds of {args.seconds:g} s:\n")
     print("| process | " + " | ".join(shown) + " |")
     print("|---|" + "---:|" * len(shown))
     for name in (*PROCESSES, "postgres", "total"):
@@ -163,6 +170,9 @@ def main(argv: list[str] | None = None) -> int:
             ]
             cells.append(f"{statistics.median(values):.2f}")
         print(f"| {name} | " + " | ".join(cells) + " |")
+    for name in PROCESSES:
+        cells = [f"{statistics.median(r['pss_mb'][name] for r in results[label]):.0f}" for label in shown]
+        print(f"| PSS of {name}, MB | " + " | ".join(cells) + " |")
     print(
         "| requests per second | "
         + " | ".join(f"{statistics.median(r['rps'] for r in results[label]):.1f}" for label in shown)

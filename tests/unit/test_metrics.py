@@ -7,6 +7,7 @@ web and worker processes.
 
 from __future__ import annotations
 
+import gc
 import re
 import runpy
 import subprocess
@@ -61,7 +62,12 @@ def gunicorn_settings(monkeypatch, **env) -> dict:
         monkeypatch.delenv(name, raising=False)
     for name, value in env.items():
         monkeypatch.setenv(name, value)
-    return runpy.run_path(str(ROOT / "gunicorn.conf.py"))
+    collecting = gc.isenabled()
+    try:
+        return runpy.run_path(str(ROOT / "gunicorn.conf.py"))
+    finally:
+        if collecting:  # the file turns collection off for gunicorn's master (its gc.freeze recipe), not for the suite
+            gc.enable()
 
 
 def test_gunicorn_statsd_follows_statsd_host(monkeypatch):
