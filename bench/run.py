@@ -48,7 +48,7 @@ if str(ROOT) not in sys.path:  # run as a script: bench/ is on the path, the rep
     sys.path.insert(0, str(ROOT))
 
 from bench import dataset  # noqa: E402
-from tests.support.processes import free_port, procfile  # noqa: E402
+from tests.support.processes import free_port, web_procfile  # noqa: E402
 from tests.support.procfile_processes import ProcessSet  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results"
@@ -348,12 +348,10 @@ def group_pss_mb(pgid: int) -> float:
 
 def floor_procfile() -> Path:
     """A Procfile whose web line is this tree's with the floor app in Blasto's place: same gunicorn, same settings."""
-    web = procfile(ROOT / "Procfile")["web"]
-    if "blasto:APP" not in web:
-        raise BenchError(f"the Procfile's web line does not serve blasto:APP: {web}")
-    path = RESULTS / "floor.Procfile"
-    path.write_text(f"web: {web.replace('blasto:APP', FLOOR_APP)}\n")
-    return path
+    try:
+        return web_procfile(FLOOR_APP, RESULTS / "floor.Procfile")
+    except ValueError as exc:
+        raise BenchError(str(exc)) from None
 
 
 def measure_floor(tree: Tree, smtp_url: str) -> None:

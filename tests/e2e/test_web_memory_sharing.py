@@ -15,7 +15,7 @@ import json
 
 import pytest
 
-from tests.support.processes import ROOT, free_port, http_get, procfile, production_env, wait_for
+from tests.support.processes import ROOT, free_port, http_get, production_env, wait_for, web_procfile
 from tests.support.procfile_processes import ProcessSet
 
 pytestmark = pytest.mark.processes
@@ -26,9 +26,7 @@ FROZEN_AT_LEAST = 50_000
 
 
 def test_each_web_worker_collects_its_own_garbage_and_leaves_the_masters_objects_frozen(tmp_path):
-    web = procfile(ROOT / "Procfile")["web"]
-    assert "blasto:APP" in web, web
-    (tmp_path / "Procfile").write_text(f"web: {web.replace('blasto:APP', PROBE_APP)}\n")
+    web_procfile(PROBE_APP, tmp_path / "Procfile")
     port = free_port()
     workers: dict[int, dict] = {}
 

@@ -211,3 +211,12 @@ def procfile(path: Path = ROOT / "Procfile") -> dict[str, str]:
     from honcho.environ import parse_procfile
 
     return dict(parse_procfile(path.read_text()).processes)
+
+
+def web_procfile(app: str, path: Path) -> Path:
+    """Write a Procfile at `path` whose one line is the Procfile's web line serving `app` in Blasto's place."""
+    web = procfile(ROOT / "Procfile")["web"]
+    if "blasto:APP" not in web:
+        raise ValueError(f"the Procfile's web line does not serve blasto:APP: {web}")
+    path.write_text(f"web: {web.replace('blasto:APP', app)}\n")
+    return path
