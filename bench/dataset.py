@@ -88,8 +88,7 @@ def database_url(name: str) -> str:
 def build(tree: Path, name: str, env: dict[str, str]) -> Dataset:
     """Database `name` migrated and seeded by `tree`'s own code, then loaded with users and history."""
     started = time.monotonic()
-    admin(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
-    admin(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    create(name)
     env = {**env, "DATABASE_URL": database_url(name), "PYTHONPATH": str(tree)}
     env.pop("REDIS_URL", None)
     flask_command(tree, ["db", "upgrade"], env)
@@ -111,6 +110,12 @@ def copy(template: str, name: str) -> None:
     """A fresh copy of a built database, so every measured stack starts from the same rows."""
     drop(name)
     admin(sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(sql.Identifier(name), sql.Identifier(template)))
+
+
+def create(name: str) -> None:
+    """An empty database `name`, dropped first if it exists."""
+    drop(name)
+    admin(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
 
 
 def drop(name: str) -> None:

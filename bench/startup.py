@@ -39,54 +39,40 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from bench import dataset  # noqa: E402
+from bench.cpu import snapshot  # noqa: E402
 from bench.run import (  # noqa: E402
     PYTHON,
     RESULTS,
     START_DEADLINE,
     BenchError,
     Tree,
-    base_env,
     progress,
+    stack_env,
     wait_for_answer,
 )
 from tests.support.processes import free_port  # noqa: E402
 from tests.support.procfile_processes import ProcessSet  # noqa: E402
 
-TICKS = os.sysconf("SC_CLK_TCK")
 COMMANDS = {"release": ["db", "upgrade"], "check": ["check"]}
 SERVERS = ("worker", "web")
 
 Measure = Callable[[Tree, dict[str, str]], tuple[float, float]]  # (wall, CPU) seconds
 
 
+def database(tree: Tree) -> str:
+    return f"startup_{tree.label}"
+
+
 def env_for(tree: Tree) -> dict[str, str]:
-    return {
-        **base_env(),
-        "PATH": f"{PYTHON.parent}{os.pathsep}{ROOT / '.tools' / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}",
-        "PYTHONPATH": str(tree.root),
-        "DATABASE_URL": dataset.database_url(f"startup_{tree.label}"),
-        "REDIS_URL": tree.redis_url,
-        "SMTP_URL": "smtp://127.0.0.1:2525",
-        "MAIL_FROM": "Blasto <shop@blasto.example>",
-    }
+    """bench/run.py's stack settings, on this bench's database; pipenv on the PATH for `flask check`."""
+    env = stack_env(tree, smtp_url="smtp://127.0.0.1:2525")  # nothing is mailed while starting
+    path = f"{PYTHON.parent}{os.pathsep}{ROOT / '.tools' / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}"
+    return {**env, "PATH": path, "DATABASE_URL": dataset.database_url(database(tree))}
 
 
 def children_cpu() -> float:
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     return usage.ru_utime + usage.ru_stime
-
-
-def group_cpu(pgid: int) -> float:
-    """utime + stime summed over a process group, from /proc."""
-    ticks = 0
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rpartition(")")[2].split()
-            if int(fields[2]) == pgid:
-                ticks += int(fields[11]) + int(fields[12])
-        except (OSError, ValueError):
-            continue  # exited while we looked
-    return ticks / TICKS
 
 
 def command(args: list[str]) -> Measure:
@@ -118,22 +104,14 @@ def server(name: str) -> Measure:
             if name == "web":
                 wait_for_answer(f"http://127.0.0.1:{port}/healthz", process, START_DEADLINE, interval=0.01)
             else:
-                wait_for_line(process, " ready.", START_DEADLINE)
+                try:
+                    process.wait_for_output(r" ready\.", START_DEADLINE, interval=0.01)
+                except AssertionError as exc:
+                    raise BenchError(f"{exc}; see {process.log_path}") from None
             wall = time.monotonic() - started
-            return wall, group_cpu(process.pid)
+            return wall, sum(snapshot({name: process.pid}, database(tree))[name].values())
 
     return measure
-
-
-def wait_for_line(process, text: str, deadline: float) -> None:
-    """Poll this run's log until it holds `text`; fail at the deadline or as soon as the process is gone."""
-    ends = time.monotonic() + deadline
-    while text not in process.output(current_run=True):
-        if not process.running:
-            raise BenchError(f"{process.name} exited before logging {text!r}; see {process.log_path}")
-        if time.monotonic() > ends:
-            raise BenchError(f"{process.name} did not log {text!r} within {deadline:g} s; see {process.log_path}")
-        time.sleep(0.01)
 
 
 MEASURES: dict[str, Measure] = {
@@ -145,9 +123,7 @@ MEASURES: dict[str, Measure] = {
 def prepare(tree: Tree) -> dict[str, str]:
     """A fresh database migrated by the tree's own code, and an empty Redis database."""
     env = env_for(tree)
-    name = f"startup_{tree.label}"
-    dataset.drop(name)
-    dataset.admin(dataset.sql.SQL("CREATE DATABASE {}").format(dataset.sql.Identifier(name)))
+    dataset.create(database(tree))
     dataset.flask_command(tree.root, ["db", "upgrade"], env)
     redis.Redis.from_url(tree.redis_url).flushdb()
     return env
@@ -173,7 +149,7 @@ def main(argv: list[str]) -> int:
         return 1
     finally:
         for tree in trees:
-            dataset.drop(f"startup_{tree.label}")
+            dataset.drop(database(tree))
     print(table(trees, figures, args.rounds))
     return 0
 

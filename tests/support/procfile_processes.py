@@ -126,11 +126,14 @@ class ProcfileProcess:
         data = self.log_path.read_bytes()
         return (data[self._run_offset :] if current_run else data).decode(errors="replace")
 
-    def wait_for_output(self, pattern: str, timeout: float = 15.0, *, current_run: bool = True) -> re.Match:
+    def wait_for_output(
+        self, pattern: str, timeout: float = 15.0, *, current_run: bool = True, interval: float = 0.05
+    ) -> re.Match:
         """Wait for `pattern` in this run's output (by default), so a restart does not match the last run's lines."""
         return wait_for(
             lambda: re.search(pattern, self.output(current_run)),
             timeout,
+            interval=interval,
             what=f"{self.name} output matching {pattern!r}",
         )
 
